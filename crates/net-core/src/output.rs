@@ -1,0 +1,122 @@
+//! What servers print: the readiness line and the access log.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Prints the readiness line, `listening on ADDR:PORT (PROTO)`, as the first
+/// line on stdout, and flushes it so scripts waiting on a pipe see it.
+pub fn announce(addr: SocketAddr, proto: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{}", readiness_line(addr, proto))?;
+    out.flush()
+}
+
+/// The readiness line's text: `listening on [::1]:6789 (http)`.
+pub fn readiness_line(addr: SocketAddr, proto: &str) -> String {
+    format!("listening on {addr} ({proto})")
+}
+
+/// A shared, line-oriented log sink: stdout for the binaries, a buffer in
+/// tests, nothing with `--quiet`. Each line is written whole, so lines from
+/// concurrent connections never interleave.
+#[derive(Clone, Default)]
+pub struct AccessLog {
+    sink: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
+}
+
+impl fmt::Debug for AccessLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessLog")
+            .field("enabled", &self.is_enabled())
+            .finish()
+    }
+}
+
+impl AccessLog {
+    /// Lines go to standard output.
+    pub fn stdout() -> Self {
+        Self::to_writer(io::stdout())
+    }
+
+    /// Lines are dropped.
+    pub fn disabled() -> Self {
+        Self::default()
+    }
+
+    /// Lines go to any writer (a shared buffer in tests).
+    pub fn to_writer(w: impl Write + Send + 'static) -> Self {
+        AccessLog {
+            sink: Some(Arc::new(Mutex::new(Box::new(w)))),
+        }
+    }
+
+    /// Whether lines are written at all; lets callers skip formatting.
+    pub fn is_enabled(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// Writes one line. A failed write (closed stdout) is not an error for
+    /// the server: the log is best effort.
+    pub fn line(&self, args: fmt::Arguments<'_>) {
+        if let Some(sink) = &self.sink {
+            let line = format!("{args}\n");
+            let mut w = sink.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = w.write_all(line.as_bytes()).and_then(|()| w.flush());
+        }
+    }
+}
+
+/// A `Write` that appends into a shared buffer: give a clone to
+/// [`AccessLog::to_writer`] and read the other.
+#[derive(Clone, Default, Debug)]
+pub struct SharedBuf(pub Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    /// The bytes written so far, as text.
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_line_brackets_v6() {
+        assert_eq!(
+            readiness_line("[::1]:6789".parse().unwrap(), "http"),
+            "listening on [::1]:6789 (http)"
+        );
+        assert_eq!(
+            readiness_line("127.0.0.1:12000".parse().unwrap(), "udp"),
+            "listening on 127.0.0.1:12000 (udp)"
+        );
+    }
+
+    #[test]
+    fn log_lines_are_whole() {
+        let buf = SharedBuf::default();
+        let log = AccessLog::to_writer(buf.clone());
+        log.line(format_args!("sent {} to {}", "\"A\"", "127.0.0.1:1"));
+        log.line(format_args!("second"));
+        assert_eq!(buf.contents(), "sent \"A\" to 127.0.0.1:1\nsecond\n");
+        AccessLog::disabled().line(format_args!("dropped"));
+        assert!(!AccessLog::disabled().is_enabled());
+    }
+}

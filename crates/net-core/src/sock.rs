@@ -1,0 +1,169 @@
+//! socket2 builders for the sockets every netlab program opens.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::endpoint::{Endpoint, describe_target};
+use crate::error::{Error, Result};
+
+/// Listen backlog: large enough that a burst of hundreds of simultaneous
+/// connects (the lab's concurrency demos, load generators) is queued by the
+/// kernel rather than refused. Linux caps it at `net.core.somaxconn`.
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// Default time allowed for a TCP connect before giving up.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn socket_for(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
+    if addr.is_ipv6() && addr.ip().is_unspecified() {
+        // `::` means "every address", IPv4 included (dual stack), whatever
+        // the system default for IPV6_V6ONLY is.
+        socket.set_only_v6(false)?;
+    }
+    Ok(socket)
+}
+
+/// A TCP listener on `addr`: SO_REUSEADDR (so a restarted server can bind
+/// the same port at once, despite connections in TIME_WAIT), backlog
+/// [`LISTEN_BACKLOG`], dual-stack when `addr` is `::`.
+pub fn tcp_listener(addr: SocketAddr) -> Result<TcpListener> {
+    let build = || -> io::Result<TcpListener> {
+        let socket = socket_for(addr, Type::STREAM, Protocol::TCP)?;
+        #[cfg(not(windows))]
+        socket.set_reuse_address(true)?;
+        socket.bind(&SockAddr::from(addr))?;
+        socket.listen(LISTEN_BACKLOG)?;
+        Ok(socket.into())
+    };
+    build().map_err(|source| Error::Bind { addr, source })
+}
+
+/// A UDP socket bound to `addr` (port 0 for an ephemeral port), dual-stack
+/// when `addr` is `::`.
+pub fn udp_socket(addr: SocketAddr) -> Result<UdpSocket> {
+    let build = || -> io::Result<UdpSocket> {
+        let socket = socket_for(addr, Type::DGRAM, Protocol::UDP)?;
+        socket.bind(&SockAddr::from(addr))?;
+        Ok(socket.into())
+    };
+    build().map_err(|source| Error::Bind { addr, source })
+}
+
+/// The wildcard address of the same family as `peer`, port 0: what a client
+/// socket binds before talking to `peer`.
+pub fn unspecified_for(peer: SocketAddr) -> SocketAddr {
+    match peer {
+        SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+    }
+}
+
+/// Connects to one address within `timeout`, with errors worded for people.
+pub fn connect_addr(addr: SocketAddr, timeout: Duration) -> Result<TcpStream> {
+    TcpStream::connect_timeout(&addr, timeout).map_err(|e| connect_error(addr.to_string(), timeout, e))
+}
+
+/// Resolves `endpoint` and connects to its addresses in turn (as `curl`
+/// does), returning the first connection made. When every address fails, the
+/// error is the most telling one: a time-out or unreachable network beats a
+/// refusal, and refusals name the endpoint as the user typed it when it had
+/// several addresses.
+pub fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<TcpStream> {
+    let addrs = endpoint.resolve()?;
+    let mut last_err = None;
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => {
+                log::debug!("connect to {addr} failed: {e}");
+                let refused = e.kind() == io::ErrorKind::ConnectionRefused;
+                if last_err.as_ref().is_none_or(|(r, _)| *r) || !refused {
+                    last_err = Some((refused, e));
+                }
+            }
+        }
+    }
+    let target = describe_target(endpoint, &addrs);
+    Err(match last_err {
+        Some((_, e)) => connect_error(target, timeout, e),
+        None => Error::NoAddress {
+            host: endpoint.host.to_string(),
+        },
+    })
+}
+
+fn connect_error(target: String, timeout: Duration, e: io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => Error::Refused { target },
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::TimedOut {
+            action: "connecting to",
+            target,
+            after: timeout,
+        },
+        _ => Error::Connect { target, source: e },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listener_binds_ephemeral_and_rebinds_at_once() {
+        let l = tcp_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr().unwrap();
+        // Leave a connection behind so the port has state in the kernel.
+        let c = TcpStream::connect(addr).unwrap();
+        let (s, _) = l.accept().unwrap();
+        drop(s);
+        drop(c);
+        drop(l);
+        let again = tcp_listener(addr).unwrap();
+        assert_eq!(again.local_addr().unwrap(), addr);
+    }
+
+    #[test]
+    fn bind_conflict_is_worded() {
+        let l = tcp_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr().unwrap();
+        let err = tcp_listener(addr).unwrap_err().to_string();
+        assert_eq!(err, format!("cannot listen on {addr} (address already in use)"));
+    }
+
+    #[test]
+    fn refused_names_the_address() {
+        // Bind then drop to find a port with nothing on it.
+        let addr = {
+            let l = tcp_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+            l.local_addr().unwrap()
+        };
+        let ep = Endpoint::new("127.0.0.1", addr.port()).unwrap();
+        let err = connect(&ep, Duration::from_secs(2)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("nothing is listening on {addr} (connection refused)")
+        );
+    }
+
+    #[test]
+    fn dual_stack_accepts_ipv4() {
+        let Ok(l) = tcp_listener("[::]:0".parse().unwrap()) else {
+            eprintln!("skipped: IPv6 is not available on this machine");
+            return;
+        };
+        let port = l.local_addr().unwrap().port();
+        let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (_s, peer) = l.accept().unwrap();
+        assert_eq!(peer.port(), c.local_addr().unwrap().port());
+    }
+
+    #[test]
+    fn udp_binds_ephemeral() {
+        let s = udp_socket("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert_ne!(s.local_addr().unwrap().port(), 0);
+    }
+}
