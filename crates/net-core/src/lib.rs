@@ -13,6 +13,7 @@
 //!   cap and idle-thread reuse.
 //! - [`text`]: streaming Unicode uppercase and log previews.
 //! - [`output`]: the readiness line and the access log.
+//! - [`cli`]: parsers for flag values (time-outs in seconds).
 //!
 //! # Example
 //! A complete uppercase server in a few lines, served on an ephemeral port:
@@ -47,6 +48,7 @@
 #![forbid(unsafe_code)]
 
 pub mod acceptor;
+pub mod cli;
 pub mod endpoint;
 pub mod error;
 pub mod output;

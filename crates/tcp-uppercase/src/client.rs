@@ -1,0 +1,170 @@
+//! The uppercase client.
+//!
+//! Two ways to talk to a server:
+//! - [`Client::send_sentence`]: send the sentence, half-close, read to EOF —
+//!   what the textbook `TCPServer.py` (one `recv`, reply, close) needs, and
+//!   what our server answers the same way.
+//! - [`Client::exchange_line`]: send a line ending in `\n` and read the reply
+//!   up to its `\n`, over one connection kept for the next line. If the
+//!   server closed it in between (the textbook server closes after each
+//!   reply), the next line reconnects transparently.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown as Half, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use net_core::{Endpoint, Error as NetError, sock};
+
+use crate::{Error, Result};
+
+/// Default time to wait for a reply (per read).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client for one server.
+#[derive(Debug)]
+pub struct Client {
+    endpoint: Endpoint,
+    connect_timeout: Duration,
+    timeout: Duration,
+    conn: Option<Conn>,
+}
+
+#[derive(Debug)]
+struct Conn {
+    reader: BufReader<TcpStream>,
+    peer: SocketAddr,
+}
+
+impl Client {
+    /// A client for `endpoint` with default time-outs; nothing is connected
+    /// until the first exchange.
+    pub fn new(endpoint: Endpoint) -> Self {
+        Client {
+            endpoint,
+            connect_timeout: sock::DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            conn: None,
+        }
+    }
+
+    /// Sets the connect time-out.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// Sets how long to wait for reply bytes.
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    fn connect(&self) -> Result<Conn> {
+        let stream = sock::connect(&self.endpoint, self.connect_timeout)?;
+        let peer = stream
+            .peer_addr()
+            .map_err(|e| NetError::io(format!("connect to {}", self.endpoint), e))?;
+        let _ = stream.set_nodelay(true);
+        stream
+            .set_read_timeout(Some(self.timeout))
+            .map_err(|e| NetError::io(format!("configure the connection to {peer}"), e))?;
+        Ok(Conn {
+            reader: BufReader::new(stream),
+            peer,
+        })
+    }
+
+    /// Sends `sentence` on a fresh connection, half-closes, and returns
+    /// everything the server sends until it closes.
+    pub fn send_sentence(&mut self, sentence: &[u8]) -> Result<Vec<u8>> {
+        let mut conn = self.connect()?;
+        let peer = conn.peer;
+        let stream = conn.reader.get_mut();
+        stream
+            .write_all(sentence)
+            .and_then(|()| stream.shutdown(Half::Write))
+            .map_err(|e| self.io_error("send to", peer, e))?;
+        let mut reply = Vec::new();
+        conn.reader
+            .read_to_end(&mut reply)
+            .map_err(|e| self.io_error("read the reply from", peer, e))?;
+        if reply.is_empty() && !sentence.is_empty() {
+            return Err(Error::NoReply {
+                peer: peer.to_string(),
+            });
+        }
+        Ok(reply)
+    }
+
+    /// Sends `line` (a `\n` is appended) and returns the reply without its
+    /// line ending, keeping the connection for the next line.
+    pub fn exchange_line(&mut self, line: &[u8]) -> Result<Vec<u8>> {
+        let mut msg = Vec::with_capacity(line.len() + 1);
+        msg.extend_from_slice(line);
+        msg.push(b'\n');
+        // A kept connection may have been closed by the server since the
+        // last line; that shows up as an empty reply, and one retry on a
+        // fresh connection is safe because nothing was answered.
+        let reused = self.conn.is_some();
+        match self.try_exchange(&msg) {
+            Err(Error::NoReply { .. }) if reused => self.try_exchange(&msg),
+            other => other,
+        }
+    }
+
+    fn try_exchange(&mut self, msg: &[u8]) -> Result<Vec<u8>> {
+        let mut conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => self.connect()?,
+        };
+        let peer = conn.peer;
+        if let Err(e) = conn.reader.get_mut().write_all(msg) {
+            // A reset from a server that already closed: treat like EOF.
+            if is_disconnect(&e) {
+                return Err(Error::NoReply {
+                    peer: peer.to_string(),
+                });
+            }
+            return Err(self.io_error("send to", peer, e));
+        }
+        let mut reply = Vec::new();
+        let n = match conn.reader.read_until(b'\n', &mut reply) {
+            Ok(n) => n,
+            Err(e) if is_disconnect(&e) => 0,
+            Err(e) => return Err(self.io_error("read the reply from", peer, e)),
+        };
+        if n == 0 {
+            return Err(Error::NoReply {
+                peer: peer.to_string(),
+            });
+        }
+        if reply.ends_with(b"\n") {
+            reply.pop();
+            if reply.ends_with(b"\r") {
+                reply.pop();
+            }
+            self.conn = Some(conn); // complete line: the connection is in sync
+        }
+        // Otherwise the server closed after a partial line: forget it.
+        Ok(reply)
+    }
+
+    fn io_error(&self, what: &str, peer: SocketAddr, e: io::Error) -> Error {
+        if net_core::error::is_timeout(&e) {
+            return NetError::TimedOut {
+                action: "waiting for a reply from",
+                target: peer.to_string(),
+                after: self.timeout,
+            }
+            .into();
+        }
+        NetError::io(format!("{what} {peer}"), e).into()
+    }
+}
+
+fn is_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted
+    )
+}

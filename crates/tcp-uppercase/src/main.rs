@@ -1,0 +1,147 @@
+//! `tcp-uppercase server|client`: see the crate docs and the README.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use net_core::Error as NetError;
+use clap::{Args, Parser, Subcommand};
+use net_core::cli::parse_seconds;
+use net_core::{Endpoint, Shutdown, announce, sock};
+use tcp_uppercase::{DEFAULT_PORT, client::Client, server};
+
+#[derive(Parser)]
+#[command(name = "tcp-uppercase", version, about = "The lab's TCP uppercase server and client.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Uppercase every connection's byte stream, one thread per connection.
+    Server(ServerArgs),
+    /// Send a sentence (or each stdin line) and print the uppercased reply.
+    Client(ClientArgs),
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// Address to listen on (`::` or `0.0.0.0` for every address).
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// Connections served at once; more wait their turn.
+    #[arg(long, default_value_t = net_core::acceptor::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Close a connection idle for this many seconds.
+    #[arg(long, default_value = "120", value_parser = parse_seconds)]
+    idle_timeout: Duration,
+    /// Do not log each reply.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    /// Server host name or address.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Server port.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// Seconds to wait for the connection.
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    connect_timeout: Duration,
+    /// Seconds to wait for a reply.
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    timeout: Duration,
+    /// The sentence to send; without it, each line of stdin is sent in turn.
+    sentence: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Server(args) => run_server(args),
+        Command::Client(args) => run_client(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Our errors already read as one sentence with their cause.
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_server(args: ServerArgs) -> anyhow::Result<()> {
+    let addr = Endpoint::new(&args.bind, args.port)?.resolve_one()?;
+    let listener = sock::tcp_listener(addr)?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| NetError::io("read the bound address", e))?;
+    announce(local, "tcp").map_err(|e| NetError::io("write to stdout", e))?;
+    let shutdown = Shutdown::new();
+    shutdown.install_signal_handler()?;
+    let config = server::Config {
+        max_connections: args.max_connections,
+        idle_timeout: args.idle_timeout,
+        log: if args.quiet {
+            net_core::AccessLog::disabled()
+        } else {
+            net_core::AccessLog::stdout()
+        },
+    };
+    server::run(listener, &shutdown, config)?;
+    Ok(())
+}
+
+fn run_client(args: ClientArgs) -> anyhow::Result<()> {
+    let endpoint = Endpoint::new(&args.host, args.port)?;
+    let mut client = Client::new(endpoint)
+        .connect_timeout(args.connect_timeout)
+        .timeout(args.timeout);
+    let mut out = io::stdout().lock();
+    let print = |out: &mut io::StdoutLock<'_>, reply: &[u8]| -> io::Result<()> {
+        out.write_all(b"From Server: ")?;
+        out.write_all(reply)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    };
+
+    if !args.sentence.is_empty() {
+        let reply = client.send_sentence(args.sentence.join(" ").as_bytes())?;
+        print(&mut out, &reply).map_err(|e| NetError::io("write to stdout", e))?;
+        return Ok(());
+    }
+
+    let stdin = io::stdin();
+    let interactive = stdin.is_terminal();
+    let mut input = stdin.lock();
+    let mut line = Vec::new();
+    loop {
+        if interactive {
+            write!(out, "Input lowercase sentence: ").and_then(|()| out.flush())?;
+        }
+        line.clear();
+        let n = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| NetError::io("read stdin", e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        if line.ends_with(b"\n") {
+            line.pop();
+            if line.ends_with(b"\r") {
+                line.pop();
+            }
+        }
+        let reply = client.exchange_line(&line)?;
+        print(&mut out, &reply).map_err(|e| NetError::io("write to stdout", e))?;
+    }
+}

@@ -1,0 +1,173 @@
+//! The uppercase server: one thread per connection, replies streamed.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown as Half, SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use net_core::acceptor::{self, Acceptor};
+use net_core::text::{PREVIEW_CHARS, UppercaseStream, preview};
+use net_core::{AccessLog, Error, Shutdown};
+
+/// Read size per `recv`: large enough that a bulk stream moves in few
+/// system calls, small enough to keep per-connection memory modest.
+pub const READ_BUFFER_SIZE: usize = 64 * 1024;
+
+/// A connection that sends nothing for this long is closed, so idle clients
+/// cannot hold connection slots forever.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Connections served at once; more wait in the backlog.
+    pub max_connections: usize,
+    /// Close a connection after this long without input.
+    pub idle_timeout: Duration,
+    /// Where `sent "…" to ADDR` lines go.
+    pub log: AccessLog,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_connections: acceptor::DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            log: AccessLog::stdout(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, without the access log: for embedding and tests.
+    pub fn quiet() -> Self {
+        Config {
+            log: AccessLog::disabled(),
+            ..Config::default()
+        }
+    }
+}
+
+/// Serves `listener` until `shutdown` fires.
+pub fn run(listener: TcpListener, shutdown: &Shutdown, config: Config) -> crate::Result<()> {
+    let acceptor = Acceptor::new("tcp-uppercase").max_connections(config.max_connections);
+    acceptor.run(listener, shutdown, move |stream, peer| {
+        serve_connection(stream, peer, &config)
+    })?;
+    Ok(())
+}
+
+/// Serves one connection: uppercase everything until the client half-closes,
+/// then close our side too.
+pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &Config) -> Result<(), Error> {
+    log::debug!("connection from {peer}");
+    // Replies are small and latency matters more than packet count.
+    let _ = stream.set_nodelay(true);
+    stream
+        .set_read_timeout(Some(config.idle_timeout))
+        .map_err(|e| acceptor::conn_error(peer, "configure the connection from", e))?;
+    let mut reader = &stream;
+    let mut writer = &stream;
+    let log = &config.log;
+    let result = uppercase_stream(&mut reader, &mut writer, |sent| {
+        if log.is_enabled() {
+            log.line(format_args!("sent {} to {peer}", preview(sent, PREVIEW_CHARS)));
+        }
+    });
+    match result {
+        Ok(total) => {
+            log::debug!("{peer} closed after {total} bytes");
+            // Our half-close tells the client the reply is complete.
+            match stream.shutdown(Half::Write) {
+                Err(e) if e.kind() != io::ErrorKind::NotConnected => {
+                    Err(acceptor::conn_error(peer, "close the connection to", e))
+                }
+                _ => Ok(()),
+            }
+        }
+        Err(e) if net_core::error::is_timeout(&e) => {
+            log::info!("closing {peer}: idle for {:?}", config.idle_timeout);
+            Ok(())
+        }
+        Err(e) => Err(acceptor::conn_error(peer, "connection with", e)),
+    }
+}
+
+/// Copies `reader` to `writer` uppercased, chunk by chunk as it arrives,
+/// calling `on_sent` with each chunk written. Returns the bytes read.
+///
+/// ```
+/// let mut out = Vec::new();
+/// let n = tcp_uppercase::server::uppercase_stream(&mut &b"hi there"[..], &mut out, |_| {})?;
+/// assert_eq!((n, out.as_slice()), (8, &b"HI THERE"[..]));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn uppercase_stream<R: Read, W: Write>(
+    reader: &mut R,
+    writer: &mut W,
+    mut on_sent: impl FnMut(&[u8]),
+) -> io::Result<u64> {
+    let mut buf = vec![0u8; READ_BUFFER_SIZE];
+    let mut out = Vec::with_capacity(READ_BUFFER_SIZE + READ_BUFFER_SIZE / 2);
+    let mut upper = UppercaseStream::new();
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        total += n as u64;
+        out.clear();
+        upper.feed(&buf[..n], &mut out);
+        if !out.is_empty() {
+            writer.write_all(&out)?;
+            on_sent(&out);
+        }
+    }
+    out.clear();
+    upper.finish(&mut out);
+    if !out.is_empty() {
+        writer.write_all(&out)?;
+        on_sent(&out);
+    }
+    writer.flush()?;
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out its data in fixed-size pieces.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(self.1).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn streams_uppercase_across_split_characters() {
+        let input = "straße über ﬁ".as_bytes();
+        for piece in 1..5 {
+            let mut out = Vec::new();
+            let mut chunks = 0;
+            let n = uppercase_stream(&mut Trickle(input, piece), &mut out, |_| chunks += 1).unwrap();
+            assert_eq!(n, input.len() as u64);
+            assert_eq!(out, "STRASSE ÜBER FI".as_bytes(), "pieces of {piece}");
+            assert!(chunks >= input.len() / piece / 2);
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_passes_through_and_trailing_bytes_flush() {
+        let mut out = Vec::new();
+        uppercase_stream(&mut Trickle(b"ok\xff\xe2\x82", 1), &mut out, |_| {}).unwrap();
+        assert_eq!(out, b"OK\xff\xe2\x82");
+    }
+}

@@ -1,0 +1,106 @@
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::thread;
+use std::time::Duration;
+
+use testkit::Run;
+
+use crate::{BIN, start_server};
+
+#[test]
+fn sentence_from_argv() {
+    let server = start_server(&[]);
+    let run = Run::new(BIN, &["client", "--port", &server.port(), "tanmayi", "31"], b"");
+    run.assert_success();
+    assert_eq!(run.stdout_text(), "From Server: TANMAYI 31\n");
+}
+
+#[test]
+fn stdin_lines_over_one_connection_without_prompts() {
+    let server = start_server(&[]);
+    let input = "hello\nstraße\r\n\nlast line".as_bytes();
+    let run = Run::new(BIN, &["client", "--port", &server.port()], input);
+    run.assert_success();
+    assert_eq!(
+        run.stdout_text(),
+        "From Server: HELLO\nFrom Server: STRASSE\nFrom Server: \nFrom Server: LAST LINE\n"
+    );
+    // One connection for all four lines: every log line names the same peer.
+    let last = server.wait_for_stdout(Duration::from_secs(10), |l| l.contains("LAST LINE"));
+    let peer = last.rsplit(' ').next().unwrap().to_string();
+    let sent: Vec<_> = server.stdout().into_iter().filter(|l| l.starts_with("sent ")).collect();
+    assert!(sent.len() >= 4, "{sent:?}");
+    assert!(sent.iter().all(|l| l.ends_with(&peer)), "{sent:?}");
+}
+
+#[test]
+fn no_server_is_one_clear_sentence() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let run = Run::new(BIN, &["client", "--port", &port.to_string(), "hi"], b"");
+    run.assert_code(1);
+    assert_eq!(
+        run.stderr_text(),
+        format!("error: nothing is listening on 127.0.0.1:{port} (connection refused)\n")
+    );
+    assert!(run.stdout.is_empty());
+}
+
+/// Like the textbook `TCPServer.py`: one `recv`, reply, close. (The real
+/// Python program is exercised in the workspace's e2e tests.)
+fn one_shot_server(replies: usize) -> (u16, thread::JoinHandle<Vec<Vec<u8>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = thread::spawn(move || {
+        let mut seen = Vec::new();
+        for _ in 0..replies {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let n = s.read(&mut buf).unwrap();
+            seen.push(buf[..n].to_vec());
+            s.write_all(&buf[..n].to_ascii_uppercase()).unwrap();
+        }
+        seen
+    });
+    (port, t)
+}
+
+#[test]
+fn works_against_a_one_recv_server() {
+    let (port, t) = one_shot_server(1);
+    let run = Run::new(BIN, &["client", "--port", &port.to_string(), "hello", "there"], b"");
+    run.assert_success();
+    assert_eq!(run.stdout_text(), "From Server: HELLO THERE\n");
+    assert_eq!(t.join().unwrap(), vec![b"hello there".to_vec()]);
+}
+
+#[test]
+fn lines_reconnect_when_the_server_closes_after_each_reply() {
+    let (port, t) = one_shot_server(3);
+    let run = Run::new(BIN, &["client", "--port", &port.to_string()], b"one\ntwo\nthree\n");
+    run.assert_success();
+    assert_eq!(run.stdout_text(), "From Server: ONE\nFrom Server: TWO\nFrom Server: THREE\n");
+    assert_eq!(t.join().unwrap().len(), 3);
+}
+
+#[test]
+fn silent_server_times_out() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let run = Run::new(BIN, &["client", "--port", &port.to_string(), "--timeout", "0.5", "hi"], b"");
+    run.assert_code(1);
+    assert_eq!(
+        run.stderr_text(),
+        format!("error: timed out waiting for a reply from 127.0.0.1:{port} after 0.5 s\n")
+    );
+    drop(l);
+}
+
+#[test]
+fn bad_timeout_is_a_usage_error() {
+    let run = Run::new(BIN, &["client", "--timeout", "0", "hi"], b"");
+    run.assert_code(2);
+    assert!(run.stderr_text().contains("must be more than 0 seconds"), "{run}");
+}

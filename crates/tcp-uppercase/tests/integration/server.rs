@@ -1,0 +1,206 @@
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use net_core::text::uppercase_bytes;
+use testkit::{Run, Server};
+
+use crate::{BIN, start_server};
+
+const T: Duration = Duration::from_secs(10);
+
+fn connect(server: &Server) -> TcpStream {
+    let s = TcpStream::connect(server.addr()).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    s
+}
+
+/// Reads exactly `n` bytes or fails (a textbook client does one `recv`; on
+/// loopback that returns the whole reply, but the test must not rely on it).
+fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    s.read_exact(&mut buf).unwrap();
+    buf
+}
+
+#[test]
+fn readiness_line_names_the_bound_address() {
+    let server = start_server(&[]);
+    assert!(server.readiness().starts_with("listening on 127.0.0.1:"));
+    assert!(server.readiness().ends_with(" (tcp)"));
+    assert_ne!(server.addr().port(), 0);
+}
+
+#[test]
+fn textbook_exchange_without_newline() {
+    let server = start_server(&[]);
+    let mut s = connect(&server);
+    s.write_all(b"tanmayi 31").unwrap();
+    // No newline, no half-close: the reply must come anyway.
+    assert_eq!(read_n(&mut s, 10), b"TANMAYI 31");
+    let local = s.local_addr().unwrap();
+    server.wait_for_stdout(T, |l| l == format!("sent \"TANMAYI 31\" to {local}"));
+}
+
+#[test]
+fn unicode_is_uppercased_like_python() {
+    let server = start_server(&[]);
+    let mut s = connect(&server);
+    s.write_all("straße ﬁ".as_bytes()).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "STRASSE FI");
+}
+
+#[test]
+fn many_clients_are_served_at_once() {
+    const CLIENTS: usize = 200;
+    let server = start_server(&["--quiet"]);
+    let addr = server.addr();
+    let barrier = Arc::new(Barrier::new(CLIENTS));
+    let handles: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                let first = format!("first {i}\n");
+                s.write_all(first.as_bytes()).unwrap();
+                assert_eq!(read_n(&mut s, first.len()), first.to_uppercase().as_bytes());
+                // Every client is connected and has been answered before any
+                // goes on: only a concurrent server gets all of them here.
+                barrier.wait();
+                s.write_all(format!("second {i}").as_bytes()).unwrap();
+                s.shutdown(Shutdown::Write).unwrap();
+                let mut rest = String::new();
+                s.read_to_string(&mut rest).unwrap();
+                assert_eq!(rest, format!("SECOND {i}"));
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("client thread");
+    }
+}
+
+#[test]
+fn four_mib_half_closed_stream_comes_back_byte_exact() {
+    let server = start_server(&["--quiet"]);
+    // Mixed ASCII, multi-byte characters and invalid bytes, so characters
+    // straddle every read boundary the server happens to see.
+    let unit: Vec<u8> = [&b"lab stream "[..], "straße €𝔘 ".as_bytes(), b"\xff\xfe ", b"end\n"].concat();
+    let input: Vec<u8> = unit.iter().copied().cycle().take(4 * 1024 * 1024).collect();
+    let want = uppercase_bytes(&input);
+
+    let mut s = connect(&server);
+    let mut writer = s.try_clone().unwrap();
+    let sent = input.clone();
+    // Write on another thread: the reply streams back while we send, and
+    // both directions' buffers would fill if we wrote everything first.
+    let w = thread::spawn(move || {
+        writer.write_all(&sent).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    w.join().unwrap();
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "reply differs from the uppercased input");
+}
+
+#[test]
+fn reset_mid_stream_does_not_affect_other_clients() {
+    let server = start_server(&[]);
+    let mut bystander = connect(&server);
+    bystander.write_all(b"before ").unwrap();
+    assert_eq!(read_n(&mut bystander, 7), b"BEFORE ");
+
+    let mut rude = connect(&server);
+    rude.write_all(&[b'x'; 100_000]).unwrap();
+    socket2::SockRef::from(&rude).set_linger(Some(Duration::ZERO)).unwrap();
+    drop(rude); // RST, with data possibly still in flight both ways
+
+    let mut invalid = connect(&server);
+    invalid.write_all(b"\xff\xc0 bad utf-8").unwrap();
+    invalid.shutdown(Shutdown::Write).unwrap();
+    let mut reply = Vec::new();
+    invalid.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, b"\xff\xc0 BAD UTF-8");
+
+    bystander.write_all(b"after").unwrap();
+    assert_eq!(read_n(&mut bystander, 5), b"AFTER");
+    let mut fresh = connect(&server);
+    fresh.write_all(b"fresh").unwrap();
+    assert_eq!(read_n(&mut fresh, 5), b"FRESH");
+}
+
+#[test]
+fn restart_on_the_same_port_at_once() {
+    let mut first = start_server(&[]);
+    let port = first.port();
+    // Leave connections behind in every state: one finished, one open.
+    let mut done = connect(&first);
+    done.write_all(b"x").unwrap();
+    done.shutdown(Shutdown::Write).unwrap();
+    let mut sink = Vec::new();
+    done.read_to_end(&mut sink).unwrap();
+    let mut open = connect(&first);
+    open.write_all(b"y").unwrap();
+    assert_eq!(read_n(&mut open, 1), b"Y");
+    assert!(first.terminate(T).is_some(), "server did not stop on SIGTERM");
+
+    let second = Server::start(BIN, &["server", "--port", &port]);
+    assert_eq!(second.addr().port().to_string(), port);
+    let mut s = connect(&second);
+    s.write_all(b"again").unwrap();
+    assert_eq!(read_n(&mut s, 5), b"AGAIN");
+}
+
+#[test]
+fn sigterm_exits_zero() {
+    let mut server = start_server(&[]);
+    let mut s = connect(&server);
+    s.write_all(b"hi").unwrap();
+    assert_eq!(read_n(&mut s, 2), b"HI");
+    drop(s);
+    let status = server.terminate(T).expect("exited after SIGTERM");
+    assert!(status.success(), "exit status {status}");
+}
+
+#[test]
+fn busy_port_is_a_clear_error() {
+    let server = start_server(&[]);
+    let run = Run::new(BIN, &["server", "--port", &server.port()], b"");
+    run.assert_code(1);
+    assert_eq!(
+        run.stderr_text().trim(),
+        format!("error: cannot listen on {} (address already in use)", server.addr())
+    );
+}
+
+#[test]
+fn serves_ipv6() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: IPv6 loopback is not available on this machine");
+        return;
+    }
+    let server = Server::start(BIN, &["server", "--bind", "::1", "--port", "0"]);
+    assert!(server.readiness().starts_with("listening on [::1]:"), "{}", server.readiness());
+    let run = Run::new(BIN, &["client", "--host", "::1", "--port", &server.port(), "v6", "ok"], b"");
+    run.assert_success();
+    assert_eq!(run.stdout_text(), "From Server: V6 OK\n");
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let run = Run::new(BIN, &["server", "--port", "70000"], b"");
+    run.assert_code(2);
+    assert!(run.stderr_text().contains("70000"), "{run}");
+    Run::new(BIN, &["serve"], b"").assert_code(2);
+    let help = Run::new(BIN, &["client", "--help"], b"");
+    help.assert_success();
+    assert!(help.stdout_text().contains("--host"));
+}

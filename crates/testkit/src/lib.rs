@@ -1,0 +1,367 @@
+//! testkit: helpers for netlab's integration tests.
+//!
+//! # Layout
+//! - [`Server`]: spawns a server binary, waits (bounded) for its readiness
+//!   line `listening on ADDR (PROTO)`, collects its output, kills it on drop.
+//! - [`Run`]: runs a client binary to completion with stdin and a deadline,
+//!   and on a failed expectation prints the command, status, stdout and
+//!   stderr.
+//! - [`bin_path`]: finds a workspace binary from a test of another package.
+//!
+//! ```no_run
+//! let server = testkit::Server::start("target/debug/tcp-uppercase", &["server", "--port", "0"]);
+//! println!("server on {}", server.addr());
+//! ```
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a server may take to print its readiness line.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Default deadline for a client run.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Interval between checks while waiting for a child to exit.
+const POLL_INTERVAL: Duration = Duration::from_millis(5);
+
+/// Path of the binary `name` built in the same target directory as the
+/// running test (for tests in a package other than the binary's). Panics
+/// with a hint when it has not been built.
+pub fn bin_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the test binary");
+    // target/<profile>/deps/test-hash → target/<profile>/name
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps");
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test --workspace` (or `cargo build --workspace`) so every binary is built",
+        path.display()
+    );
+    path
+}
+
+type Lines = Arc<Mutex<Vec<String>>>;
+
+fn collect_lines(stream: impl Read + Send + 'static, into: Lines, first: Option<mpsc::Sender<String>>) {
+    thread::spawn(move || {
+        let mut first = first;
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if let Some(tx) = first.take() {
+                let _ = tx.send(line.clone());
+            }
+            into.lock().expect("lines lock").push(line);
+        }
+    });
+}
+
+/// A running server process, killed when dropped.
+pub struct Server {
+    child: Child,
+    addr: SocketAddr,
+    readiness: String,
+    command: String,
+    stdin: Option<ChildStdin>,
+    stdout: Lines,
+    stderr: Lines,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("command", &self.command)
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Server {
+    /// Starts `bin args…` and waits for its readiness line.
+    pub fn start(bin: impl AsRef<OsStr>, args: &[&str]) -> Server {
+        Self::start_in(bin, args, None)
+    }
+
+    /// Like [`start`](Self::start), in working directory `dir`.
+    pub fn start_in(bin: impl AsRef<OsStr>, args: &[&str], dir: Option<&Path>) -> Server {
+        let command = describe(bin.as_ref(), args);
+        let mut cmd = Command::new(bin.as_ref());
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(dir) = dir {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{command}`: {e}"));
+        let stdout: Lines = Arc::default();
+        let stderr: Lines = Arc::default();
+        let (tx, rx) = mpsc::channel();
+        collect_lines(child.stdout.take().expect("piped stdout"), stdout.clone(), Some(tx));
+        collect_lines(child.stderr.take().expect("piped stderr"), stderr.clone(), None);
+        let stdin = child.stdin.take();
+        let readiness = match rx.recv_timeout(READY_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "`{command}` printed no readiness line within {READY_TIMEOUT:?}\nstderr:\n{}",
+                    stderr.lock().expect("lines lock").join("\n")
+                );
+            }
+        };
+        let addr = parse_readiness(&readiness)
+            .unwrap_or_else(|| panic!("`{command}`: not a readiness line: {readiness:?}"));
+        Server {
+            child,
+            addr,
+            readiness,
+            command,
+            stdin,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The address from the readiness line.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The port from the readiness line, as a string for argv.
+    pub fn port(&self) -> String {
+        self.addr.port().to_string()
+    }
+
+    /// The readiness line itself.
+    pub fn readiness(&self) -> &str {
+        &self.readiness
+    }
+
+    /// Writes to the server's stdin (for servers that read it).
+    pub fn send_stdin(&mut self, text: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin.write_all(text.as_bytes()).expect("write to the server's stdin");
+        stdin.flush().expect("flush the server's stdin");
+    }
+
+    /// Closes the server's stdin.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Stdout lines so far (the readiness line first).
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().expect("lines lock").clone()
+    }
+
+    /// Stderr lines so far.
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().expect("lines lock").clone()
+    }
+
+    /// Waits until some stdout line satisfies `pred`, returning it; panics
+    /// with the output so far after `timeout`.
+    pub fn wait_for_stdout(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.stdout().into_iter().find(|l| pred(l)) {
+                return line;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "`{}`: expected line not seen within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
+                    self.command,
+                    self.stdout().join("\n"),
+                    self.stderr().join("\n")
+                );
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends SIGTERM (Unix) and waits up to `timeout` for the exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        wait_deadline(&mut self.child, timeout)
+    }
+
+    /// Waits up to `timeout` for the server to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        wait_deadline(&mut self.child, timeout)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_deadline(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => thread::sleep(POLL_INTERVAL),
+            _ => return None,
+        }
+    }
+}
+
+/// Parses `listening on ADDR (PROTO)`.
+pub fn parse_readiness(line: &str) -> Option<SocketAddr> {
+    let rest = line.strip_prefix("listening on ")?;
+    let (addr, proto) = rest.rsplit_once(' ')?;
+    if !(proto.starts_with('(') && proto.ends_with(')')) {
+        return None;
+    }
+    addr.parse().ok()
+}
+
+fn describe(bin: &OsStr, args: &[&str]) -> String {
+    let mut s = bin.to_string_lossy().into_owned();
+    for a in args {
+        s.push(' ');
+        s.push_str(a);
+    }
+    s
+}
+
+/// A finished client run.
+#[derive(Debug)]
+pub struct Run {
+    /// The command line, for messages.
+    pub command: String,
+    /// Exit status; `None` when it was killed at the deadline.
+    pub status: Option<ExitStatus>,
+    /// Everything written to stdout.
+    pub stdout: Vec<u8>,
+    /// Everything written to stderr.
+    pub stderr: Vec<u8>,
+}
+
+impl Run {
+    /// Runs `bin args…` with `stdin` as input, killed after `timeout`.
+    pub fn with_timeout(bin: impl AsRef<OsStr>, args: &[&str], stdin: &[u8], timeout: Duration) -> Run {
+        let command = describe(bin.as_ref(), args);
+        let mut child = Command::new(bin.as_ref())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{command}`: {e}"));
+        let mut input = child.stdin.take().expect("piped stdin");
+        let stdin = stdin.to_vec();
+        let writer = thread::spawn(move || {
+            let _ = input.write_all(&stdin);
+        });
+        let read_all = |r: Option<Box<dyn Read + Send>>| {
+            thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut r) = r {
+                    let _ = r.read_to_end(&mut buf);
+                }
+                buf
+            })
+        };
+        let out = read_all(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+        let err = read_all(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+        let status = wait_deadline(&mut child, timeout);
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = writer.join();
+        Run {
+            command,
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        }
+    }
+
+    /// Runs with the default deadline.
+    pub fn new(bin: impl AsRef<OsStr>, args: &[&str], stdin: &[u8]) -> Run {
+        Self::with_timeout(bin, args, stdin, RUN_TIMEOUT)
+    }
+
+    /// Stdout as text.
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Stderr as text.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+
+    /// The exit code (`None` if killed by a signal or the deadline).
+    pub fn code(&self) -> Option<i32> {
+        self.status.and_then(|s| s.code())
+    }
+
+    /// Panics, showing everything, unless the run exited 0.
+    pub fn assert_success(&self) -> &Self {
+        self.assert_code(0)
+    }
+
+    /// Panics, showing everything, unless the run exited with `code`.
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert!(self.code() == Some(code), "expected exit {code}\n{self}");
+        self
+    }
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "command: {}", self.command)?;
+        match self.status {
+            Some(s) => writeln!(f, "status: {s}")?,
+            None => writeln!(f, "status: killed at the deadline")?,
+        }
+        writeln!(f, "stdout:\n{}", self.stdout_text())?;
+        write!(f, "stderr:\n{}", self.stderr_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_lines_parse() {
+        assert_eq!(
+            parse_readiness("listening on 127.0.0.1:12000 (udp)"),
+            Some("127.0.0.1:12000".parse().unwrap())
+        );
+        assert_eq!(
+            parse_readiness("listening on [::1]:6789 (http)"),
+            Some("[::1]:6789".parse().unwrap())
+        );
+        assert_eq!(parse_readiness("listening on 127.0.0.1:1"), None);
+        assert_eq!(parse_readiness("hello"), None);
+    }
+}
