@@ -1,1 +1,52 @@
-fn main() {}
+//! netlab's automation, reached as `cargo xtask TASK` (see
+//! `.cargo/config.toml`).
+//!
+//! # Layout
+//! - `ci`: formatting, clippy and the whole test suite — what `.ci/run` runs.
+//! - `demo`: every lab scenario as separate processes, with transcripts.
+//! - `util`: running cargo and other children, checking every exit status.
+
+mod ci;
+mod demo;
+mod util;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+usage: cargo xtask TASK [OPTIONS]
+
+tasks:
+  demo [--name \"NAME ROLL\"]   run every lab scenario as separate processes on
+                              loopback, print and save the transcripts
+                              (target/demo/); non-zero exit if any misbehaves
+  ci                          cargo fmt --check, clippy -D warnings, and
+                              cargo test --workspace
+  help                        this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        None | Some("help" | "--help" | "-h") => {
+            print!("{HELP}");
+            return if args.is_empty() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+        Some("ci") => ci::run(&args[1..]),
+        Some("demo") => demo::run(&args[1..]),
+        Some(other) => {
+            eprint!("error: unknown task {other:?}\n\n{HELP}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -196,7 +196,10 @@ impl Acceptor {
             if busy < self.max_connections {
                 return true;
             }
-            state = pool.slot.wait(state).unwrap_or_else(PoisonError::into_inner);
+            state = pool
+                .slot
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 
@@ -214,8 +217,13 @@ impl Acceptor {
         }
     }
 
-    fn dispatch<H, E>(&self, pool: &Arc<Pool>, handler: &Arc<H>, stream: TcpStream, peer: SocketAddr)
-    where
+    fn dispatch<H, E>(
+        &self,
+        pool: &Arc<Pool>,
+        handler: &Arc<H>,
+        stream: TcpStream,
+        peer: SocketAddr,
+    ) where
         H: Fn(TcpStream, SocketAddr) -> std::result::Result<(), E> + Send + Sync + 'static,
         E: fmt::Display,
     {
@@ -247,7 +255,10 @@ impl Acceptor {
             // client sees the connection close.
             self.stats.threads.fetch_sub(1, Ordering::SeqCst);
             self.stats.active.fetch_sub(1, Ordering::SeqCst);
-            log::warn!("cannot start a thread for {peer}: {}", crate::error::describe(&e));
+            log::warn!(
+                "cannot start a thread for {peer}: {}",
+                crate::error::describe(&e)
+            );
         }
     }
 
@@ -397,7 +408,11 @@ mod tests {
             }
         }
         assert_eq!(stats.accepted.load(Ordering::SeqCst), 50);
-        assert_eq!(stats.spawned.load(Ordering::SeqCst), 1, "threads were not reused");
+        assert_eq!(
+            stats.spawned.load(Ordering::SeqCst),
+            1,
+            "threads were not reused"
+        );
         sd.fire();
         t.join().unwrap().unwrap();
     }

@@ -19,7 +19,7 @@ pub fn parse_seconds(input: &str) -> Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| format!("{input:?} is not a number of seconds"))?;
-    if !(secs > 0.0) {
+    if secs.is_nan() || secs <= 0.0 {
         return Err(format!("{input:?} must be more than 0 seconds"));
     }
     Duration::try_from_secs_f64(secs)
@@ -35,9 +35,21 @@ mod tests {
     #[test]
     fn seconds() {
         assert_eq!(parse_seconds("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_seconds("nan"), Err("\"nan\" must be more than 0 seconds".into()));
-        assert_eq!(parse_seconds("-1"), Err("\"-1\" must be more than 0 seconds".into()));
-        assert_eq!(parse_seconds("x"), Err("\"x\" is not a number of seconds".into()));
-        assert_eq!(parse_seconds("1e9"), Err("\"1e9\" is more than a day".into()));
+        assert_eq!(
+            parse_seconds("nan"),
+            Err("\"nan\" must be more than 0 seconds".into())
+        );
+        assert_eq!(
+            parse_seconds("-1"),
+            Err("\"-1\" must be more than 0 seconds".into())
+        );
+        assert_eq!(
+            parse_seconds("x"),
+            Err("\"x\" is not a number of seconds".into())
+        );
+        assert_eq!(
+            parse_seconds("1e9"),
+            Err("\"1e9\" is more than a day".into())
+        );
     }
 }

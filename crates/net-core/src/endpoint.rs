@@ -48,7 +48,8 @@ impl Host {
         let label_ok = |l: &str| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         };
@@ -121,12 +122,9 @@ impl Endpoint {
     /// Resolves and keeps the first address: what a server binds.
     pub fn resolve_one(&self) -> Result<SocketAddr> {
         let addrs = self.resolve()?;
-        addrs
-            .first()
-            .copied()
-            .ok_or_else(|| Error::NoAddress {
-                host: self.host.to_string(),
-            })
+        addrs.first().copied().ok_or_else(|| Error::NoAddress {
+            host: self.host.to_string(),
+        })
     }
 }
 
@@ -225,7 +223,10 @@ mod tests {
     #[test]
     fn rejects_bad_input_with_reasons() {
         let msg = |s: &str| s.parse::<Endpoint>().unwrap_err().to_string();
-        assert_eq!(msg("localhost"), "invalid address \"localhost\": expected HOST:PORT");
+        assert_eq!(
+            msg("localhost"),
+            "invalid address \"localhost\": expected HOST:PORT"
+        );
         assert_eq!(
             msg("::1:80"),
             "invalid address \"::1:80\": write IPv6 addresses in brackets, e.g. [::1]:80"
@@ -238,7 +239,10 @@ mod tests {
             msg("host:99999"),
             "invalid address \"99999\": the port must be between 0 and 65535"
         );
-        assert_eq!(msg("host:-1"), "invalid address \"-1\": the port is not a number");
+        assert_eq!(
+            msg("host:-1"),
+            "invalid address \"-1\": the port is not a number"
+        );
         assert_eq!(msg(":80"), "invalid address \"\": the host is empty");
         assert_eq!(
             msg("bad host!:80"),

@@ -72,7 +72,11 @@ impl Shutdown {
             return;
         }
         {
-            let _guard = self.inner.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let _guard = self
+                .inner
+                .lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             self.inner.cond.notify_all();
         }
         let wakers = std::mem::take(
@@ -108,7 +112,11 @@ impl Shutdown {
     /// fires. Returns whether shutdown has fired.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut guard = self.inner.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = self
+            .inner
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         while !self.is_fired() {
             let now = Instant::now();
             if now >= deadline {

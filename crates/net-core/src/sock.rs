@@ -64,7 +64,8 @@ pub fn unspecified_for(peer: SocketAddr) -> SocketAddr {
 
 /// Connects to one address within `timeout`, with errors worded for people.
 pub fn connect_addr(addr: SocketAddr, timeout: Duration) -> Result<TcpStream> {
-    TcpStream::connect_timeout(&addr, timeout).map_err(|e| connect_error(addr.to_string(), timeout, e))
+    TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|e| connect_error(addr.to_string(), timeout, e))
 }
 
 /// Resolves `endpoint` and connects to its addresses in turn (as `curl`
@@ -131,7 +132,10 @@ mod tests {
         let l = tcp_listener("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = l.local_addr().unwrap();
         let err = tcp_listener(addr).unwrap_err().to_string();
-        assert_eq!(err, format!("cannot listen on {addr} (address already in use)"));
+        assert_eq!(
+            err,
+            format!("cannot listen on {addr} (address already in use)")
+        );
     }
 
     #[test]

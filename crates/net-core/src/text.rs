@@ -189,7 +189,11 @@ mod tests {
             ("", ""),
         ];
         for (input, want) in cases {
-            assert_eq!(uppercase_bytes(input.as_bytes()), want.as_bytes(), "{input}");
+            assert_eq!(
+                uppercase_bytes(input.as_bytes()),
+                want.as_bytes(),
+                "{input}"
+            );
         }
     }
 

@@ -4,14 +4,18 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use net_core::Error as NetError;
 use clap::{Args, Parser, Subcommand};
+use net_core::Error as NetError;
 use net_core::cli::parse_seconds;
 use net_core::{Endpoint, Shutdown, announce, sock};
 use tcp_uppercase::{DEFAULT_PORT, client::Client, server};
 
 #[derive(Parser)]
-#[command(name = "tcp-uppercase", version, about = "The lab's TCP uppercase server and client.")]
+#[command(
+    name = "tcp-uppercase",
+    version,
+    about = "The lab's TCP uppercase server and client."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -70,7 +70,10 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &Config) ->
     let log = &config.log;
     let result = uppercase_stream(&mut reader, &mut writer, |sent| {
         if log.is_enabled() {
-            log.line(format_args!("sent {} to {peer}", preview(sent, PREVIEW_CHARS)));
+            log.line(format_args!(
+                "sent {} to {peer}",
+                preview(sent, PREVIEW_CHARS)
+            ));
         }
     });
     match result {
@@ -157,7 +160,8 @@ mod tests {
         for piece in 1..5 {
             let mut out = Vec::new();
             let mut chunks = 0;
-            let n = uppercase_stream(&mut Trickle(input, piece), &mut out, |_| chunks += 1).unwrap();
+            let n =
+                uppercase_stream(&mut Trickle(input, piece), &mut out, |_| chunks += 1).unwrap();
             assert_eq!(n, input.len() as u64);
             assert_eq!(out, "STRASSE ÜBER FI".as_bytes(), "pieces of {piece}");
             assert!(chunks >= input.len() / piece / 2);

@@ -1,4 +1,4 @@
-//! testkit: helpers for netlab's integration tests.
+//! testkit: process helpers for netlab's integration tests and demo.
 //!
 //! # Layout
 //! - [`Server`]: spawns a server binary, waits (bounded) for its readiness
@@ -54,7 +54,11 @@ pub fn bin_path(name: &str) -> PathBuf {
 
 type Lines = Arc<Mutex<Vec<String>>>;
 
-fn collect_lines(stream: impl Read + Send + 'static, into: Lines, first: Option<mpsc::Sender<String>>) {
+fn collect_lines(
+    stream: impl Read + Send + 'static,
+    into: Lines,
+    first: Option<mpsc::Sender<String>>,
+) {
     thread::spawn(move || {
         let mut first = first;
         for line in BufReader::new(stream).lines() {
@@ -88,13 +92,19 @@ impl fmt::Debug for Server {
 }
 
 impl Server {
-    /// Starts `bin args…` and waits for its readiness line.
+    /// Starts `bin args…` and waits for its readiness line; panics (with
+    /// the server's stderr) if it does not come.
     pub fn start(bin: impl AsRef<OsStr>, args: &[&str]) -> Server {
-        Self::start_in(bin, args, None)
+        Self::try_start(bin, args, None).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Like [`start`](Self::start), in working directory `dir`.
-    pub fn start_in(bin: impl AsRef<OsStr>, args: &[&str], dir: Option<&Path>) -> Server {
+    /// Starts `bin args…` in `dir` (or the current directory) and waits for
+    /// its readiness line, reporting failure as one message.
+    pub fn try_start(
+        bin: impl AsRef<OsStr>,
+        args: &[&str],
+        dir: Option<&Path>,
+    ) -> Result<Server, String> {
         let command = describe(bin.as_ref(), args);
         let mut cmd = Command::new(bin.as_ref());
         cmd.args(args)
@@ -106,27 +116,39 @@ impl Server {
         }
         let mut child = cmd
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `{command}`: {e}"));
+            .map_err(|e| format!("cannot start `{command}`: {e}"))?;
         let stdout: Lines = Arc::default();
         let stderr: Lines = Arc::default();
         let (tx, rx) = mpsc::channel();
-        collect_lines(child.stdout.take().expect("piped stdout"), stdout.clone(), Some(tx));
-        collect_lines(child.stderr.take().expect("piped stderr"), stderr.clone(), None);
+        if let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) {
+            collect_lines(out, stdout.clone(), Some(tx));
+            collect_lines(err, stderr.clone(), None);
+        }
         let stdin = child.stdin.take();
+        let fail = |child: &mut Child, what: String| {
+            let _ = child.kill();
+            let _ = child.wait();
+            // Give the collector a moment to take the last words.
+            thread::sleep(POLL_INTERVAL * 4);
+            let err = stderr.lock().map(|l| l.join("\n")).unwrap_or_default();
+            format!("`{command}` {what}\nstderr:\n{err}")
+        };
         let readiness = match rx.recv_timeout(READY_TIMEOUT) {
             Ok(line) => line,
             Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "`{command}` printed no readiness line within {READY_TIMEOUT:?}\nstderr:\n{}",
-                    stderr.lock().expect("lines lock").join("\n")
-                );
+                return Err(fail(
+                    &mut child,
+                    format!("printed no readiness line within {READY_TIMEOUT:?}"),
+                ));
             }
         };
-        let addr = parse_readiness(&readiness)
-            .unwrap_or_else(|| panic!("`{command}`: not a readiness line: {readiness:?}"));
-        Server {
+        let Some(addr) = parse_readiness(&readiness) else {
+            return Err(fail(
+                &mut child,
+                format!("printed {readiness:?}, not a readiness line"),
+            ));
+        };
+        Ok(Server {
             child,
             addr,
             readiness,
@@ -134,7 +156,12 @@ impl Server {
             stdin,
             stdout,
             stderr,
-        }
+        })
+    }
+
+    /// The command line that started this server.
+    pub fn command(&self) -> &str {
+        &self.command
     }
 
     /// The address from the readiness line.
@@ -153,10 +180,13 @@ impl Server {
     }
 
     /// Writes to the server's stdin (for servers that read it).
-    pub fn send_stdin(&mut self, text: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin still open");
-        stdin.write_all(text.as_bytes()).expect("write to the server's stdin");
-        stdin.flush().expect("flush the server's stdin");
+    pub fn send_stdin(&mut self, text: &str) -> std::io::Result<()> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("stdin is closed"))?;
+        stdin.write_all(text.as_bytes())?;
+        stdin.flush()
     }
 
     /// Closes the server's stdin.
@@ -177,18 +207,29 @@ impl Server {
     /// Waits until some stdout line satisfies `pred`, returning it; panics
     /// with the output so far after `timeout`.
     pub fn wait_for_stdout(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        self.try_wait_for_stdout(timeout, pred)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`wait_for_stdout`](Self::wait_for_stdout), reporting a miss as
+    /// an error message with the output so far.
+    pub fn try_wait_for_stdout(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<String, String> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(line) = self.stdout().into_iter().find(|l| pred(l)) {
-                return line;
+                return Ok(line);
             }
             if Instant::now() >= deadline {
-                panic!(
+                return Err(format!(
                     "`{}`: expected line not seen within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
                     self.command,
                     self.stdout().join("\n"),
                     self.stderr().join("\n")
-                );
+                ));
             }
             thread::sleep(POLL_INTERVAL);
         }
@@ -263,8 +304,24 @@ pub struct Run {
 }
 
 impl Run {
+    /// Runs `bin args…` with `stdin` as input, killed after `timeout`;
+    /// panics if it cannot be started.
+    pub fn with_timeout(
+        bin: impl AsRef<OsStr>,
+        args: &[&str],
+        stdin: &[u8],
+        timeout: Duration,
+    ) -> Run {
+        Self::try_run(bin, args, stdin, timeout).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// Runs `bin args…` with `stdin` as input, killed after `timeout`.
-    pub fn with_timeout(bin: impl AsRef<OsStr>, args: &[&str], stdin: &[u8], timeout: Duration) -> Run {
+    pub fn try_run(
+        bin: impl AsRef<OsStr>,
+        args: &[&str],
+        stdin: &[u8],
+        timeout: Duration,
+    ) -> Result<Run, String> {
         let command = describe(bin.as_ref(), args);
         let mut child = Command::new(bin.as_ref())
             .args(args)
@@ -272,8 +329,8 @@ impl Run {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `{command}`: {e}"));
-        let mut input = child.stdin.take().expect("piped stdin");
+            .map_err(|e| format!("cannot start `{command}`: {e}"))?;
+        let mut input = child.stdin.take().ok_or("stdin was not piped")?;
         let stdin = stdin.to_vec();
         let writer = thread::spawn(move || {
             let _ = input.write_all(&stdin);
@@ -287,20 +344,30 @@ impl Run {
                 buf
             })
         };
-        let out = read_all(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-        let err = read_all(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+        let out = read_all(
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        );
+        let err = read_all(
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        );
         let status = wait_deadline(&mut child, timeout);
         if status.is_none() {
             let _ = child.kill();
             let _ = child.wait();
         }
         let _ = writer.join();
-        Run {
+        Ok(Run {
             command,
             status,
             stdout: out.join().unwrap_or_default(),
             stderr: err.join().unwrap_or_default(),
-        }
+        })
     }
 
     /// Runs with the default deadline.

@@ -10,7 +10,11 @@ use crate::{BIN, start_server};
 #[test]
 fn sentence_from_argv() {
     let server = start_server(&[]);
-    let run = Run::new(BIN, &["client", "--port", &server.port(), "tanmayi", "31"], b"");
+    let run = Run::new(
+        BIN,
+        &["client", "--port", &server.port(), "tanmayi", "31"],
+        b"",
+    );
     run.assert_success();
     assert_eq!(run.stdout_text(), "From Server: TANMAYI 31\n");
 }
@@ -28,7 +32,11 @@ fn stdin_lines_over_one_connection_without_prompts() {
     // One connection for all four lines: every log line names the same peer.
     let last = server.wait_for_stdout(Duration::from_secs(10), |l| l.contains("LAST LINE"));
     let peer = last.rsplit(' ').next().unwrap().to_string();
-    let sent: Vec<_> = server.stdout().into_iter().filter(|l| l.starts_with("sent ")).collect();
+    let sent: Vec<_> = server
+        .stdout()
+        .into_iter()
+        .filter(|l| l.starts_with("sent "))
+        .collect();
     assert!(sent.len() >= 4, "{sent:?}");
     assert!(sent.iter().all(|l| l.ends_with(&peer)), "{sent:?}");
 }
@@ -70,7 +78,11 @@ fn one_shot_server(replies: usize) -> (u16, thread::JoinHandle<Vec<Vec<u8>>>) {
 #[test]
 fn works_against_a_one_recv_server() {
     let (port, t) = one_shot_server(1);
-    let run = Run::new(BIN, &["client", "--port", &port.to_string(), "hello", "there"], b"");
+    let run = Run::new(
+        BIN,
+        &["client", "--port", &port.to_string(), "hello", "there"],
+        b"",
+    );
     run.assert_success();
     assert_eq!(run.stdout_text(), "From Server: HELLO THERE\n");
     assert_eq!(t.join().unwrap(), vec![b"hello there".to_vec()]);
@@ -79,9 +91,16 @@ fn works_against_a_one_recv_server() {
 #[test]
 fn lines_reconnect_when_the_server_closes_after_each_reply() {
     let (port, t) = one_shot_server(3);
-    let run = Run::new(BIN, &["client", "--port", &port.to_string()], b"one\ntwo\nthree\n");
+    let run = Run::new(
+        BIN,
+        &["client", "--port", &port.to_string()],
+        b"one\ntwo\nthree\n",
+    );
     run.assert_success();
-    assert_eq!(run.stdout_text(), "From Server: ONE\nFrom Server: TWO\nFrom Server: THREE\n");
+    assert_eq!(
+        run.stdout_text(),
+        "From Server: ONE\nFrom Server: TWO\nFrom Server: THREE\n"
+    );
     assert_eq!(t.join().unwrap().len(), 3);
 }
 
@@ -89,7 +108,18 @@ fn lines_reconnect_when_the_server_closes_after_each_reply() {
 fn silent_server_times_out() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let run = Run::new(BIN, &["client", "--port", &port.to_string(), "--timeout", "0.5", "hi"], b"");
+    let run = Run::new(
+        BIN,
+        &[
+            "client",
+            "--port",
+            &port.to_string(),
+            "--timeout",
+            "0.5",
+            "hi",
+        ],
+        b"",
+    );
     run.assert_code(1);
     assert_eq!(
         run.stderr_text(),
@@ -102,5 +132,8 @@ fn silent_server_times_out() {
 fn bad_timeout_is_a_usage_error() {
     let run = Run::new(BIN, &["client", "--timeout", "0", "hi"], b"");
     run.assert_code(2);
-    assert!(run.stderr_text().contains("must be more than 0 seconds"), "{run}");
+    assert!(
+        run.stderr_text().contains("must be more than 0 seconds"),
+        "{run}"
+    );
 }

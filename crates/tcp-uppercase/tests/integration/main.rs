@@ -1,5 +1,7 @@
 //! End-to-end tests of the `tcp-uppercase` binary: real processes, real
 //! sockets, servers on port 0 found through their readiness line.
+// Test code: an unwrap is an assertion with the error shown.
+#![allow(clippy::unwrap_used)]
 
 mod client;
 mod server;

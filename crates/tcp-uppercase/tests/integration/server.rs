@@ -91,7 +91,13 @@ fn four_mib_half_closed_stream_comes_back_byte_exact() {
     let server = start_server(&["--quiet"]);
     // Mixed ASCII, multi-byte characters and invalid bytes, so characters
     // straddle every read boundary the server happens to see.
-    let unit: Vec<u8> = [&b"lab stream "[..], "straße €𝔘 ".as_bytes(), b"\xff\xfe ", b"end\n"].concat();
+    let unit: Vec<u8> = [
+        &b"lab stream "[..],
+        "straße €𝔘 ".as_bytes(),
+        b"\xff\xfe ",
+        b"end\n",
+    ]
+    .concat();
     let input: Vec<u8> = unit.iter().copied().cycle().take(4 * 1024 * 1024).collect();
     let want = uppercase_bytes(&input);
 
@@ -120,7 +126,9 @@ fn reset_mid_stream_does_not_affect_other_clients() {
 
     let mut rude = connect(&server);
     rude.write_all(&[b'x'; 100_000]).unwrap();
-    socket2::SockRef::from(&rude).set_linger(Some(Duration::ZERO)).unwrap();
+    socket2::SockRef::from(&rude)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
     drop(rude); // RST, with data possibly still in flight both ways
 
     let mut invalid = connect(&server);
@@ -150,7 +158,10 @@ fn restart_on_the_same_port_at_once() {
     let mut open = connect(&first);
     open.write_all(b"y").unwrap();
     assert_eq!(read_n(&mut open, 1), b"Y");
-    assert!(first.terminate(T).is_some(), "server did not stop on SIGTERM");
+    assert!(
+        first.terminate(T).is_some(),
+        "server did not stop on SIGTERM"
+    );
 
     let second = Server::start(BIN, &["server", "--port", &port]);
     assert_eq!(second.addr().port().to_string(), port);
@@ -177,7 +188,10 @@ fn busy_port_is_a_clear_error() {
     run.assert_code(1);
     assert_eq!(
         run.stderr_text().trim(),
-        format!("error: cannot listen on {} (address already in use)", server.addr())
+        format!(
+            "error: cannot listen on {} (address already in use)",
+            server.addr()
+        )
     );
 }
 
@@ -188,8 +202,24 @@ fn serves_ipv6() {
         return;
     }
     let server = Server::start(BIN, &["server", "--bind", "::1", "--port", "0"]);
-    assert!(server.readiness().starts_with("listening on [::1]:"), "{}", server.readiness());
-    let run = Run::new(BIN, &["client", "--host", "::1", "--port", &server.port(), "v6", "ok"], b"");
+    assert!(
+        server.readiness().starts_with("listening on [::1]:"),
+        "{}",
+        server.readiness()
+    );
+    let run = Run::new(
+        BIN,
+        &[
+            "client",
+            "--host",
+            "::1",
+            "--port",
+            &server.port(),
+            "v6",
+            "ok",
+        ],
+        b"",
+    );
     run.assert_success();
     assert_eq!(run.stdout_text(), "From Server: V6 OK\n");
 }
