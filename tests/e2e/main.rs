@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod textbook_tcp;
+mod textbook_udp;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -118,15 +118,53 @@ pub const PREVIEW_CHARS: usize = 80;
 pub fn preview(bytes: &[u8], max_chars: usize) -> String {
     let mut s = String::with_capacity(bytes.len().min(max_chars) + 8);
     s.push('"');
+    let consumed = escape_into(&mut s, bytes, max_chars, true);
+    s.push('"');
+    if consumed < bytes.len() {
+        let _ = write!(s, "… ({} bytes)", bytes.len());
+    }
+    s
+}
+
+/// Like [`preview`] without the quotes, for logs whose format has none
+/// (`AMRITA 31 from 127.0.0.1:60915`); an empty input shows as `(empty)`.
+pub fn excerpt(bytes: &[u8], max_chars: usize) -> String {
+    if bytes.is_empty() {
+        return "(empty)".to_string();
+    }
+    let mut s = String::with_capacity(bytes.len().min(max_chars) + 8);
+    let consumed = escape_into(&mut s, bytes, max_chars, false);
+    if consumed < bytes.len() {
+        let _ = write!(s, "… ({} bytes)", bytes.len());
+    }
+    s
+}
+
+/// Bytes from the network made safe to print on a terminal: control
+/// characters and invalid UTF-8 are escaped (`\n`, `\u{1b}`, `\xff`),
+/// everything else is shown as is. Nothing is cut.
+///
+/// ```
+/// assert_eq!(net_core::text::escape(b"hi \x1b[2J\xff"), "hi \\u{1b}[2J\\xff");
+/// ```
+pub fn escape(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    escape_into(&mut s, bytes, usize::MAX, false);
+    s
+}
+
+/// Appends at most `max_chars` escaped characters; returns the number of
+/// input bytes they cover.
+fn escape_into(s: &mut String, bytes: &[u8], max_chars: usize, quote: bool) -> usize {
     let mut shown = 0;
     let mut consumed = 0;
-    'outer: for chunk in bytes.utf8_chunks() {
+    for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             if shown >= max_chars {
-                break 'outer;
+                return consumed;
             }
             match c {
-                '"' => s.push_str("\\\""),
+                '"' if quote => s.push_str("\\\""),
                 '\\' => s.push_str("\\\\"),
                 '\n' => s.push_str("\\n"),
                 '\r' => s.push_str("\\r"),
@@ -141,18 +179,14 @@ pub fn preview(bytes: &[u8], max_chars: usize) -> String {
         }
         for b in chunk.invalid() {
             if shown >= max_chars {
-                break 'outer;
+                return consumed;
             }
             let _ = write!(s, "\\x{b:02x}");
             shown += 1;
             consumed += 1;
         }
     }
-    s.push('"');
-    if consumed < bytes.len() {
-        let _ = write!(s, "… ({} bytes)", bytes.len());
-    }
-    s
+    consumed
 }
 
 #[cfg(test)]
@@ -240,6 +274,10 @@ mod tests {
         assert_eq!(preview(b"a\"b\n\xff", 80), "\"a\\\"b\\n\\xff\"");
         assert_eq!(preview(b"abcdef", 3), "\"abc\"… (6 bytes)");
         assert_eq!(preview("ßß".as_bytes(), 80), "\"ßß\"");
+        assert_eq!(excerpt(b"AMRITA 31", 80), "AMRITA 31");
+        assert_eq!(excerpt(b"", 80), "(empty)");
+        assert_eq!(excerpt(b"abcd", 2), "ab… (4 bytes)");
+        assert_eq!(escape(b"say \"hi\"\tnow\r\n"), "say \"hi\"\\tnow\\r\\n");
     }
 
     proptest! {

@@ -71,10 +71,11 @@ fn collect_lines(
     });
 }
 
-/// A running server process, killed when dropped.
+/// A running process (a server, or an interactive client), killed when
+/// dropped.
 pub struct Server {
     child: Child,
-    addr: SocketAddr,
+    addr: Option<SocketAddr>,
     readiness: String,
     command: String,
     stdin: Option<ChildStdin>,
@@ -150,7 +151,7 @@ impl Server {
         };
         Ok(Server {
             child,
-            addr,
+            addr: Some(addr),
             readiness,
             command,
             stdin,
@@ -164,14 +165,44 @@ impl Server {
         &self.command
     }
 
+    /// Starts `bin args…` without waiting for anything: for interactive
+    /// programs that print no readiness line (a chat client).
+    pub fn spawn(bin: impl AsRef<OsStr>, args: &[&str]) -> Result<Server, String> {
+        let command = describe(bin.as_ref(), args);
+        let mut child = Command::new(bin.as_ref())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start `{command}`: {e}"))?;
+        let stdout: Lines = Arc::default();
+        let stderr: Lines = Arc::default();
+        if let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) {
+            collect_lines(out, stdout.clone(), None);
+            collect_lines(err, stderr.clone(), None);
+        }
+        let stdin = child.stdin.take();
+        Ok(Server {
+            child,
+            addr: None,
+            readiness: String::new(),
+            command,
+            stdin,
+            stdout,
+            stderr,
+        })
+    }
+
     /// The address from the readiness line.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+            .expect("a process started with `spawn` has no readiness line")
     }
 
     /// The port from the readiness line, as a string for argv.
     pub fn port(&self) -> String {
-        self.addr.port().to_string()
+        self.addr().port().to_string()
     }
 
     /// The readiness line itself.

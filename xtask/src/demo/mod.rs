@@ -7,6 +7,7 @@
 
 mod tcp;
 mod transcript;
+mod udp;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use crate::util::{cargo, run_checked, target_dir};
 pub use transcript::Transcript;
 
 /// Binaries the demo runs.
-const BINARIES: &[&str] = &["tcp-uppercase"];
+const BINARIES: &[&str] = &["udp-chat", "tcp-uppercase"];
 
 /// What every scenario gets.
 pub struct Ctx {
@@ -96,11 +97,23 @@ pub fn run(args: &[String]) -> Result<()> {
         textbook: crate::util::root().join("tests").join("textbook"),
     };
 
-    let scenarios: &[Scenario] = &[Scenario {
-        id: "03-tcp-uppercase",
-        title: "TCP uppercase: one client, then 20 at once",
-        run: tcp::run,
-    }];
+    let scenarios: &[Scenario] = &[
+        Scenario {
+            id: "01-udp-uppercase",
+            title: "UDP uppercase: server and client",
+            run: udp::uppercase,
+        },
+        Scenario {
+            id: "02-udp-chat",
+            title: "UDP chat: server operator and client, both directions",
+            run: udp::chat,
+        },
+        Scenario {
+            id: "03-tcp-uppercase",
+            title: "TCP uppercase: one client, then 20 at once",
+            run: tcp::run,
+        },
+    ];
 
     let mut artifacts = Vec::new();
     let mut failed = Vec::new();

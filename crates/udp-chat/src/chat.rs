@@ -1,0 +1,314 @@
+//! The full-duplex chat between the server operator and a client.
+//!
+//! A receiving thread prints each datagram as it arrives
+//! (`Client 127.0.0.1:60915: hi` on the server, `Server 127.0.0.1:12000: hi`
+//! on the client) while the calling thread sends each input line as one
+//! datagram — the server's to the client that wrote most recently. `quit`
+//! or the end of input ends the session. Input and output are any
+//! `BufRead` and `Write`, so a session runs the same in a terminal, a pipe
+//! or a test.
+
+use std::io::{self, BufRead, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use net_core::text::escape;
+use net_core::{Error as NetError, Shutdown};
+
+use crate::{RECV_BUFFER_SIZE, Result, max_datagram};
+
+/// How often the receiving thread checks whether the session ended. A
+/// connected client socket cannot be woken by a datagram from elsewhere,
+/// so the receive waits at most this long.
+const RECV_POLL: Duration = Duration::from_millis(100);
+
+/// The word that ends a session.
+pub const QUIT: &str = "quit";
+
+/// Which side of the chat this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The server operator: replies go to the most recent client.
+    Server,
+    /// A client talking to this server (its socket is connected to it).
+    Client(SocketAddr),
+}
+
+/// A chat session over one socket.
+#[derive(Debug)]
+pub struct Chat {
+    socket: Arc<UdpSocket>,
+    role: Role,
+}
+
+type Shared<W> = Arc<Mutex<W>>;
+
+fn say<W: Write>(out: &Shared<W>, line: &str) {
+    let mut w = out.lock().unwrap_or_else(PoisonError::into_inner);
+    let _ = writeln!(w, "{line}").and_then(|()| w.flush());
+}
+
+impl Chat {
+    /// The operator's side, on the server's bound socket.
+    pub fn server(socket: UdpSocket) -> Chat {
+        Chat {
+            socket: Arc::new(socket),
+            role: Role::Server,
+        }
+    }
+
+    /// A client's side; `socket` should be connected to `server` so ICMP
+    /// errors are reported.
+    pub fn client(socket: UdpSocket, server: SocketAddr) -> Chat {
+        Chat {
+            socket: Arc::new(socket),
+            role: Role::Client(server),
+        }
+    }
+
+    /// Runs the session until `quit`, end of input, or `stop` fires.
+    pub fn run<R, W>(self, mut input: R, output: W, stop: &Shutdown) -> Result<()>
+    where
+        R: BufRead,
+        W: Write + Send + 'static,
+    {
+        let out: Shared<W> = Arc::new(Mutex::new(output));
+        let peer = Arc::new(Mutex::new(match self.role {
+            Role::Server => None,
+            Role::Client(server) => Some(server),
+        }));
+        self.socket
+            .set_read_timeout(Some(RECV_POLL))
+            .map_err(|e| NetError::io("configure the chat socket", e))?;
+        let session = Shutdown::new();
+        {
+            let session = session.clone();
+            stop.on_fire(move || session.fire());
+        }
+        let receiver = {
+            let (socket, out, peer, session) = (
+                self.socket.clone(),
+                out.clone(),
+                peer.clone(),
+                session.clone(),
+            );
+            let role = self.role;
+            thread::Builder::new()
+                .name("chat-recv".into())
+                .spawn(move || receive(&socket, role, &out, &peer, &session))
+                .map_err(|e| NetError::io("start the chat receiver", e))?
+        };
+
+        let mut line = Vec::new();
+        let result = loop {
+            if session.is_fired() {
+                break Ok(());
+            }
+            line.clear();
+            match input.read_until(b'\n', &mut line) {
+                Ok(0) => break Ok(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => break Err(NetError::io("read input", e).into()),
+            }
+            let text = trim_newline(&line);
+            if text == QUIT.as_bytes() {
+                break Ok(());
+            }
+            self.send(text, &peer, &out);
+        };
+        session.fire();
+        let _ = receiver.join();
+        result
+    }
+
+    fn send<W: Write>(&self, text: &[u8], peer: &Mutex<Option<SocketAddr>>, out: &Shared<W>) {
+        let target = *peer.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(target) = target else {
+            say(
+                out,
+                "(no client has written yet: there is nobody to send this to)",
+            );
+            return;
+        };
+        if text.len() > max_datagram(target) {
+            say(
+                out,
+                &format!(
+                    "(not sent: {} bytes is more than one datagram can carry)",
+                    text.len()
+                ),
+            );
+            return;
+        }
+        let sent = match self.role {
+            Role::Server => self.socket.send_to(text, target),
+            Role::Client(_) => self.socket.send(text),
+        };
+        if let Err(e) = sent {
+            say(out, &format!("({})", describe_send_error(target, &e)));
+        }
+    }
+}
+
+fn describe_send_error(target: SocketAddr, e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::ConnectionRefused {
+        format!("nothing is listening on {target}")
+    } else {
+        format!("cannot send to {target}: {}", net_core::error::describe(e))
+    }
+}
+
+fn receive<W: Write>(
+    socket: &UdpSocket,
+    role: Role,
+    out: &Shared<W>,
+    peer: &Mutex<Option<SocketAddr>>,
+    session: &Shutdown,
+) {
+    let mut buf = vec![0u8; RECV_BUFFER_SIZE];
+    while !session.is_fired() {
+        match socket.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                let label = match role {
+                    Role::Server => {
+                        *peer.lock().unwrap_or_else(PoisonError::into_inner) = Some(from);
+                        "Client"
+                    }
+                    Role::Client(_) => "Server",
+                };
+                say(out, &format!("{label} {from}: {}", escape(&buf[..n])));
+            }
+            Err(e) if net_core::error::is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                // ICMP port unreachable for something we sent.
+                let target = *peer.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(target) = target {
+                    say(out, &format!("(nothing is listening on {target})"));
+                }
+            }
+            Err(e) => {
+                log::warn!("chat receive failed: {}", net_core::error::describe(&e));
+                session.wait_timeout(RECV_POLL);
+            }
+        }
+    }
+}
+
+fn trim_newline(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use net_core::output::SharedBuf;
+    use std::io::BufReader;
+    use std::time::Instant;
+
+    /// Input that yields the given lines, each after waiting for a
+    /// condition, so a test can script a conversation.
+    struct Script(Vec<(Box<dyn Fn() -> bool + Send>, String)>);
+
+    impl io::Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let (ready, line) = self.0.remove(0);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !ready() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(5));
+            }
+            let bytes = line.as_bytes();
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Ok(bytes.len())
+        }
+    }
+
+    fn always() -> Box<dyn Fn() -> bool + Send> {
+        Box::new(|| true)
+    }
+
+    #[test]
+    fn both_directions_and_quit() {
+        let server_sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server_addr = server_sock.local_addr().unwrap();
+        let client_sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client_sock.connect(server_addr).unwrap();
+        let client_addr = client_sock.local_addr().unwrap();
+
+        let server_out = SharedBuf::default();
+        let client_out = SharedBuf::default();
+        let (so, co) = (server_out.clone(), client_out.clone());
+        // The server answers once the client's message has arrived.
+        let server_script = Script(vec![
+            (
+                Box::new(move || so.contents().contains("hello server")),
+                "hello client\n".into(),
+            ),
+            (always(), "quit\n".into()),
+        ]);
+        // The client quits once the answer has been printed.
+        let client_script = Script(vec![
+            (always(), "hello server\n".into()),
+            (
+                Box::new(move || co.contents().contains("hello client")),
+                "quit\n".into(),
+            ),
+        ]);
+        let stop = Shutdown::new();
+        let s = {
+            let (out, stop) = (server_out.clone(), stop.clone());
+            thread::spawn(move || {
+                Chat::server(server_sock).run(BufReader::new(server_script), out, &stop)
+            })
+        };
+        Chat::client(client_sock, server_addr)
+            .run(BufReader::new(client_script), client_out.clone(), &stop)
+            .unwrap();
+        s.join().unwrap().unwrap();
+        assert_eq!(
+            server_out.contents(),
+            format!("Client {client_addr}: hello server\n")
+        );
+        assert_eq!(
+            client_out.contents(),
+            format!("Server {server_addr}: hello client\n")
+        );
+    }
+
+    #[test]
+    fn server_says_when_nobody_has_written() {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let out = SharedBuf::default();
+        Chat::server(sock)
+            .run(&b"anyone?\n"[..], out.clone(), &Shutdown::new())
+            .unwrap();
+        assert_eq!(
+            out.contents(),
+            "(no client has written yet: there is nobody to send this to)\n"
+        );
+    }
+
+    #[test]
+    fn stop_ends_a_session_waiting_for_input() {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let stop = Shutdown::new();
+        stop.fire();
+        // Input that would block forever is never read once stopped.
+        struct Never;
+        impl io::Read for Never {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                panic!("input read after stop")
+            }
+        }
+        Chat::server(sock)
+            .run(BufReader::new(Never), SharedBuf::default(), &stop)
+            .unwrap();
+    }
+}

@@ -1,0 +1,137 @@
+//! The uppercase client: one datagram per message, one reply awaited.
+//!
+//! The socket is `connect()`ed to the server, so the kernel reports an ICMP
+//! "port unreachable" as a refused receive: that becomes "nothing is
+//! listening on ADDR" at once instead of a time-out. UDP may drop either
+//! datagram, so an unanswered message is sent again, up to `retries` times.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use net_core::{Endpoint, sock};
+
+use crate::{Error, RECV_BUFFER_SIZE, Result, max_datagram, peer_error};
+
+/// Default wait for each reply.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Default number of resends after the first datagram goes unanswered.
+pub const DEFAULT_RETRIES: u32 = 2;
+
+/// A reply datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// Its payload.
+    pub data: Vec<u8>,
+    /// Who sent it (the server).
+    pub from: SocketAddr,
+}
+
+/// A client socket connected to one server.
+#[derive(Debug)]
+pub struct Client {
+    socket: UdpSocket,
+    server: SocketAddr,
+    timeout: Duration,
+    retries: u32,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    /// A socket of the server's family on an ephemeral port, connected to
+    /// `server`.
+    pub fn connect(server: SocketAddr) -> Result<Client> {
+        let socket = sock::udp_socket(sock::unspecified_for(server))?;
+        socket
+            .connect(server)
+            .map_err(|e| peer_error("connect to", server, e))?;
+        Ok(Client {
+            socket,
+            server,
+            timeout: DEFAULT_TIMEOUT,
+            retries: DEFAULT_RETRIES,
+            buf: vec![0; RECV_BUFFER_SIZE],
+        })
+    }
+
+    /// Resolves `endpoint` and connects to its first address.
+    pub fn resolve(endpoint: &Endpoint) -> Result<Client> {
+        Self::connect(endpoint.resolve_one()?)
+    }
+
+    /// Sets the wait for each reply.
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    /// Sets how many times an unanswered message is sent again.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = n;
+        self
+    }
+
+    /// The server's address.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// The client socket, for a chat session.
+    pub fn into_socket(self) -> UdpSocket {
+        self.socket
+    }
+
+    /// Sends `msg` as one datagram and returns the reply.
+    pub fn exchange(&mut self, msg: &[u8]) -> Result<Reply> {
+        let max = max_datagram(self.server);
+        if msg.len() > max {
+            return Err(Error::TooLong {
+                len: msg.len(),
+                max,
+                peer: self.server,
+            });
+        }
+        self.discard_stale();
+        self.socket
+            .set_read_timeout(Some(self.timeout))
+            .map_err(|e| peer_error("configure the socket for", self.server, e))?;
+        let attempts = self.retries.saturating_add(1);
+        for attempt in 1..=attempts {
+            self.socket
+                .send(msg)
+                .map_err(|e| peer_error("send to", self.server, e))?;
+            match self.socket.recv(&mut self.buf) {
+                Ok(n) => {
+                    return Ok(Reply {
+                        data: self.buf[..n].to_vec(),
+                        from: self.server,
+                    });
+                }
+                Err(e) if net_core::error::is_timeout(&e) => {
+                    log::debug!("no reply from {} to attempt {attempt}", self.server);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(peer_error("receive from", self.server, e)),
+            }
+        }
+        Err(Error::NoReply {
+            peer: self.server,
+            attempts,
+            timeout_secs: self.timeout.as_secs_f64(),
+        })
+    }
+
+    /// Drops replies that arrived late for an earlier message (after a
+    /// resend, both copies may be answered), so they are not taken as the
+    /// answer to the next one.
+    fn discard_stale(&mut self) {
+        if self.socket.set_nonblocking(true).is_err() {
+            return;
+        }
+        while let Ok(n) = self.socket.recv(&mut self.buf) {
+            log::debug!("discarding a late {n}-byte reply");
+        }
+        let _ = self.socket.set_nonblocking(false);
+    }
+}

@@ -1,0 +1,171 @@
+//! `udp-chat server|client [--chat]`: see the crate docs and the README.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use net_core::cli::parse_seconds;
+use net_core::{AccessLog, Endpoint, Error as NetError, Shutdown, announce, sock};
+use udp_chat::chat::{Chat, QUIT};
+use udp_chat::client::{Client, DEFAULT_RETRIES};
+use udp_chat::{DEFAULT_PORT, uppercase_server};
+
+#[derive(Parser)]
+#[command(
+    name = "udp-chat",
+    version,
+    about = "The lab's UDP uppercase server and client, and a two-way chat."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Answer every datagram uppercased, or chat with clients (--chat).
+    Server(ServerArgs),
+    /// Send each stdin line as a datagram and print the reply, or chat (--chat).
+    Client(ClientArgs),
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// Address to listen on (`::` or `0.0.0.0` for every address).
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// Chat with clients: print what they send, send them what you type.
+    #[arg(long)]
+    chat: bool,
+    /// Do not log each message (uppercase mode).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    /// Server host name or address.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Server port.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// Seconds to wait for each reply.
+    #[arg(long, default_value = "2", value_parser = parse_seconds)]
+    timeout: Duration,
+    /// Times an unanswered message is sent again.
+    #[arg(long, default_value_t = DEFAULT_RETRIES)]
+    retries: u32,
+    /// Chat with the server operator instead of asking for uppercase.
+    #[arg(long)]
+    chat: bool,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Server(args) => run_server(args),
+        Command::Client(args) => run_client(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Our errors already read as one sentence with their cause.
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Ctrl-C / SIGTERM: a server stops its loop; an interactive session, whose
+/// main thread may be blocked reading the terminal, simply exits.
+fn shutdown_handle(interactive_session: bool) -> anyhow::Result<Shutdown> {
+    let shutdown = Shutdown::new();
+    shutdown.install_signal_handler()?;
+    if interactive_session {
+        shutdown.on_fire(|| std::process::exit(0));
+    }
+    Ok(shutdown)
+}
+
+fn run_server(args: ServerArgs) -> anyhow::Result<()> {
+    let addr = Endpoint::new(&args.bind, args.port)?.resolve_one()?;
+    let socket = sock::udp_socket(addr)?;
+    let local = socket
+        .local_addr()
+        .map_err(|e| NetError::io("read the bound address", e))?;
+    announce(local, "udp").map_err(|e| NetError::io("write to stdout", e))?;
+    let shutdown = shutdown_handle(args.chat)?;
+    if args.chat {
+        hint(
+            "clients' messages appear as they arrive; each line you type goes to the client that wrote last",
+        );
+        Chat::server(socket).run(io::stdin().lock(), io::stdout(), &shutdown)?;
+    } else {
+        let log = if args.quiet {
+            AccessLog::disabled()
+        } else {
+            AccessLog::stdout()
+        };
+        uppercase_server::run(socket, &shutdown, uppercase_server::Config { log })?;
+    }
+    Ok(())
+}
+
+fn run_client(args: ClientArgs) -> anyhow::Result<()> {
+    let endpoint = Endpoint::new(&args.host, args.port)?;
+    let mut client = Client::resolve(&endpoint)?
+        .timeout(args.timeout)
+        .retries(args.retries);
+    if args.chat {
+        let shutdown = shutdown_handle(true)?;
+        hint("messages from the server appear as they arrive; type lines to send, `quit` to leave");
+        let server = client.server();
+        Chat::client(client.into_socket(), server).run(
+            io::stdin().lock(),
+            io::stdout(),
+            &shutdown,
+        )?;
+        return Ok(());
+    }
+
+    let stdin = io::stdin();
+    let interactive = stdin.is_terminal();
+    let mut input = stdin.lock();
+    let mut out = io::stdout().lock();
+    let mut line = Vec::new();
+    loop {
+        if interactive {
+            write!(out, "Input lowercase sentence: ").and_then(|()| out.flush())?;
+        }
+        line.clear();
+        let n = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| NetError::io("read stdin", e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text == QUIT.as_bytes() {
+            return Ok(());
+        }
+        let reply = client.exchange(text)?;
+        out.write_all(&reply.data)
+            .and_then(|()| writeln!(out, "\nreceived from {}", reply.from))
+            .and_then(|()| out.flush())
+            .map_err(|e| NetError::io("write to stdout", e))?;
+    }
+}
+
+/// A one-line hint for people at a terminal; scripts never see it.
+fn hint(text: &str) {
+    if io::stdin().is_terminal() {
+        eprintln!("({text})");
+    }
+}

@@ -1,0 +1,164 @@
+//! The uppercase server: each datagram is answered with its text
+//! uppercased, one reply per datagram, nothing else.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use net_core::text::{PREVIEW_CHARS, UppercaseStream, excerpt};
+use net_core::{AccessLog, Error as NetError, Shutdown};
+
+use crate::{RECV_BUFFER_SIZE, max_datagram};
+
+/// Pause after an unexpected receive error, so a persistent one cannot spin
+/// the loop.
+const RECV_ERROR_BACKOFF: Duration = Duration::from_millis(10);
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the `MESSAGE from ADDR` lines go.
+    pub log: AccessLog,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            log: AccessLog::stdout(),
+        }
+    }
+}
+
+impl Config {
+    /// No log: for embedding and tests.
+    pub fn quiet() -> Self {
+        Config {
+            log: AccessLog::disabled(),
+        }
+    }
+}
+
+/// Serves `socket` until `shutdown` fires. No datagram and no receive
+/// error ends the loop; only shutdown does.
+pub fn run(socket: UdpSocket, shutdown: &Shutdown, config: Config) -> Result<(), NetError> {
+    shutdown.wake_udp(&socket)?;
+    let mut buf = vec![0u8; RECV_BUFFER_SIZE];
+    // Reused for every reply: the ASCII path allocates nothing per datagram.
+    let mut reply = Vec::with_capacity(RECV_BUFFER_SIZE);
+    while !shutdown.is_fired() {
+        let (n, peer) = match socket.recv_from(&mut buf) {
+            Ok(got) => got,
+            Err(e) => {
+                recv_failed(&e, shutdown);
+                continue;
+            }
+        };
+        if shutdown.is_fired() {
+            break; // the waker's datagram
+        }
+        answer(&socket, &buf[..n], peer, &mut reply, &config.log);
+    }
+    Ok(())
+}
+
+/// Uppercases one datagram into `reply` and sends it back to `peer`.
+fn answer(socket: &UdpSocket, msg: &[u8], peer: SocketAddr, reply: &mut Vec<u8>, log: &AccessLog) {
+    reply.clear();
+    let mut upper = UppercaseStream::new();
+    upper.feed(msg, reply);
+    upper.finish(reply);
+    let max = max_datagram(peer);
+    if reply.len() > max {
+        // Case mapping can grow text (ΐ → Ϊ́ is 2 bytes to 6).
+        log::warn!(
+            "not answering {peer}: the {}-byte message uppercases to {} bytes, over the {max}-byte datagram limit",
+            msg.len(),
+            reply.len()
+        );
+        return;
+    }
+    if let Err(e) = socket.send_to(reply, peer) {
+        log::warn!("cannot answer {peer}: {}", net_core::error::describe(&e));
+        return;
+    }
+    if log.is_enabled() {
+        log.line(format_args!(
+            "{} from {peer}",
+            excerpt(reply, PREVIEW_CHARS)
+        ));
+    }
+}
+
+fn recv_failed(e: &io::Error, shutdown: &Shutdown) {
+    match e.kind() {
+        // An ICMP error for an earlier reply (some systems report it on the
+        // next receive): that client is gone, the others are not.
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset => {
+            log::debug!("receive: {e}")
+        }
+        io::ErrorKind::Interrupted => {}
+        _ => {
+            log::warn!("receive failed: {}", net_core::error::describe(e));
+            shutdown.wait_timeout(RECV_ERROR_BACKOFF);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use net_core::output::SharedBuf;
+
+    #[test]
+    fn answers_and_logs() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let buf = SharedBuf::default();
+        let log = AccessLog::to_writer(buf.clone());
+        let mut reply = Vec::new();
+        answer(
+            &server,
+            "straße".as_bytes(),
+            client.local_addr().unwrap(),
+            &mut reply,
+            &log,
+        );
+        let mut got = [0u8; 64];
+        let (n, from) = client.recv_from(&mut got).unwrap();
+        assert_eq!(&got[..n], b"STRASSE");
+        assert_eq!(from, server.local_addr().unwrap());
+        assert_eq!(
+            buf.contents(),
+            format!("STRASSE from {}\n", client.local_addr().unwrap())
+        );
+    }
+
+    #[test]
+    fn growth_over_the_limit_is_skipped() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let huge = "ΐ".repeat(30_000); // 60,000 bytes → 180,000 uppercased
+        let mut reply = Vec::new();
+        let log = AccessLog::disabled();
+        answer(
+            &server,
+            huge.as_bytes(),
+            client.local_addr().unwrap(),
+            &mut reply,
+            &log,
+        );
+        client.set_nonblocking(true).unwrap();
+        let mut got = [0u8; 16];
+        assert!(client.recv_from(&mut got).is_err(), "nothing may be sent");
+    }
+
+    #[test]
+    fn limits_depend_on_the_family() {
+        assert_eq!(max_datagram("1.2.3.4:1".parse().unwrap()), 65_507);
+        assert_eq!(max_datagram("[::1]:1".parse().unwrap()), 65_527);
+        assert_eq!(max_datagram("[::ffff:1.2.3.4]:1".parse().unwrap()), 65_507);
+    }
+}

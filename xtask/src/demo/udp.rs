@@ -1,0 +1,157 @@
+//! Scenarios 1 and 2: the UDP uppercase server and client, and the
+//! two-way chat between the server operator and a client.
+
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use testkit::{Run, Server};
+
+use super::{Ctx, Transcript};
+
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+const WAIT: Duration = Duration::from_secs(10);
+
+pub fn uppercase(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
+    let bin = ctx.bin("udp-chat");
+    let server =
+        Server::try_start(&bin, &["server", "--port", "0"], None).map_err(|e| anyhow!(e))?;
+    let port = server.port();
+
+    let input = format!("{}\nstraße in unicode\n", ctx.name.to_lowercase());
+    let run = Run::try_run(
+        &bin,
+        &["client", "--port", &port],
+        input.as_bytes(),
+        CLIENT_TIMEOUT,
+    )
+    .map_err(|e| anyhow!(e))?;
+    t.client("client", &run, &input);
+    let want = format!(
+        "{}\nreceived from 127.0.0.1:{port}\nSTRASSE IN UNICODE\nreceived from 127.0.0.1:{port}\n",
+        ctx.name.to_uppercase()
+    );
+    t.check(
+        run.code() == Some(0) && run.stdout_text() == want,
+        "each line came back uppercased, with the server's address",
+    );
+
+    if let Some(py) = ctx.python() {
+        let script = ctx.textbook.join("UDPClient.py");
+        let script = script.to_string_lossy();
+        let run = Run::try_run(
+            py,
+            &[&script, "127.0.0.1", &port],
+            b"amrita 31\n",
+            CLIENT_TIMEOUT,
+        )
+        .map_err(|e| anyhow!(e))?;
+        t.client("textbook-client", &run, "amrita 31");
+        t.check(
+            run.code() == Some(0) && run.stdout_text().ends_with("AMRITA 31\n"),
+            "the textbook UDPClient.py gets its answer from our server",
+        );
+    } else {
+        t.note("  (python3 is not installed: the textbook client is skipped)");
+    }
+
+    let _ = server.try_wait_for_stdout(WAIT, |l| l.starts_with("AMRITA 31 from"));
+    t.server("server", &server);
+    t.check(
+        server
+            .stdout()
+            .iter()
+            .any(|l| l.starts_with("STRASSE IN UNICODE from 127.0.0.1:")),
+        "the server logged each message with its sender",
+    );
+
+    // No server: a clear error, not a hang.
+    drop(server);
+    let run = Run::try_run(
+        &bin,
+        &["client", "--port", &port, "--timeout", "1"],
+        b"hello?\n",
+        CLIENT_TIMEOUT,
+    )
+    .map_err(|e| anyhow!(e))?;
+    t.client("client-without-server", &run, "hello?");
+    t.check(
+        run.code() == Some(1) && run.stderr_text().contains("nothing is listening on"),
+        "without a server the client says nothing is listening",
+    );
+    Ok(())
+}
+
+pub fn chat(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
+    let bin = ctx.bin("udp-chat");
+    let mut server = Server::try_start(&bin, &["server", "--port", "0", "--chat"], None)
+        .map_err(|e| anyhow!(e))?;
+    let port = server.port();
+    let mut client =
+        Server::spawn(&bin, &["client", "--port", &port, "--chat"]).map_err(|e| anyhow!(e))?;
+
+    // A scripted conversation: each side types only after it has seen the
+    // other's message, so the transcript shows messages as they arrive.
+    let hello = format!("hello from {}", ctx.name);
+    let steps: [(bool, &str); 4] = [
+        (false, &hello),
+        (true, "hi! the server got your message"),
+        (false, "both directions work over one UDP socket"),
+        (true, "bye"),
+    ];
+    let mut typed_client = Vec::new();
+    let mut typed_server = Vec::new();
+    for (from_server, text) in steps {
+        let (sender, receiver, typed, labels) = if from_server {
+            (
+                &mut server,
+                &client,
+                &mut typed_server,
+                ("server", "client"),
+            )
+        } else {
+            (
+                &mut client,
+                &server,
+                &mut typed_client,
+                ("client", "server"),
+            )
+        };
+        sender.send_stdin(&format!("{text}\n"))?;
+        typed.push(text.to_string());
+        t.note(format!("@{} types: {text}", labels.0));
+        match receiver.try_wait_for_stdout(WAIT, |l| l.ends_with(&format!(": {text}"))) {
+            Ok(line) => t.note(format!("@{} prints: {line}", labels.1)),
+            Err(e) => t.fail(format!("{text:?} did not arrive: {e}")),
+        }
+    }
+    client.send_stdin("quit\n")?;
+    let client_status = client.wait_exit(WAIT);
+    server.close_stdin();
+    let server_status = server.wait_exit(WAIT);
+
+    t.note(format!(
+        "@server $ {}   (operator typed: {})",
+        server.command(),
+        typed_server.join(" | ")
+    ));
+    for line in server.stdout() {
+        t.note(format!("  {line}"));
+    }
+    t.note(format!(
+        "@client $ {}   (typed: {} | quit)",
+        client.command(),
+        typed_client.join(" | ")
+    ));
+    for line in client.stdout() {
+        t.note(format!("  {line}"));
+    }
+    t.check(
+        client_status.is_some_and(|s| s.success()),
+        "the client left on `quit`",
+    );
+    t.check(
+        server_status.is_some_and(|s| s.success()),
+        "the server stopped at the end of its input",
+    );
+    Ok(())
+}
