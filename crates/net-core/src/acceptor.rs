@@ -1,16 +1,22 @@
 //! The thread-per-connection acceptor shared by netlab's TCP servers.
 //!
 //! Each connection is handled on its own thread, as the lab asks, but
-//! threads are not thrown away: a thread that finishes a connection waits
-//! [`IDLE_THREAD_TIMEOUT`] for the next one before exiting. Spawning a
-//! thread costs tens of microseconds; handing a socket to a parked thread
-//! costs a few, which is what lets a threaded server out-run a
-//! single-threaded one on short connections.
+//! threads are not thrown away, and no thread hands sockets to another:
+//! every connection thread, once done with its connection, goes back to
+//! calling `accept` on the shared listener itself (the kernel wakes exactly
+//! one waiting thread per connection). Whenever a thread takes a connection
+//! and no other is left waiting in `accept`, it starts one more, so a new
+//! client never waits for a thread to be created. Spawning costs tens of
+//! microseconds and a hand-off between threads a wake-up; this design pays
+//! neither on the common path, which is what lets a threaded server keep
+//! up with an event-driven one on short connections.
 //!
-//! At most `max_connections` connections are served at once. When the cap
-//! is reached the acceptor stops calling `accept`, so further clients wait
-//! in the kernel's backlog (and are served as soon as a slot frees) instead
-//! of being refused.
+//! At most `max_connections` connections are served at once. At the cap, a
+//! thread that accepted a connection first asks the server to make room
+//! (an HTTP server closes an idle keep-alive connection, see
+//! [`Acceptor::on_full`]) and otherwise waits for a slot; further clients
+//! wait in the kernel's backlog instead of being refused. Threads beyond
+//! `max_spare` waiting in `accept` exit, so a burst leaves few behind.
 
 use std::fmt;
 use std::io;
@@ -21,20 +27,22 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::endpoint::Host;
 use crate::error::{Error, Result};
 use crate::shutdown::Shutdown;
 
 /// Default cap on connections served at once: one thread each, so this is
-/// also the cap on connection threads.
+/// also (with the spares) the cap on connection threads.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// Stack size of connection threads. Handlers keep their buffers on the
-/// heap, so 256 KiB is ample and keeps 1,000 threads' reserved memory low.
+/// heap, so 256 KiB is ample and keeps 1,000 threads' memory low.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
-/// How long an idle connection thread waits for a new connection before
-/// exiting.
-pub const IDLE_THREAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Threads allowed to wait in `accept` at once; more exit after their
+/// connection. Enough to absorb a burst without spawning, few enough to
+/// hold little memory when idle.
+pub const DEFAULT_MAX_SPARE: usize = 64;
 
 /// How long `run` waits, after shutdown fires, for connections in flight.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
@@ -43,10 +51,17 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 /// loop does not spin while the condition lasts.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
+/// At the cap, how often to ask the server again to make room (a busy
+/// connection may have become idle since).
+const MAKE_ROOM_RETRY: Duration = Duration::from_millis(50);
+
+/// How long the shutdown waker may take to connect to the listener.
+const WAKE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Live counters of an acceptor, shareable with tests and monitoring.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Connection threads alive now (busy or idle).
+    /// Connection threads alive now (busy or waiting in `accept`).
     pub threads: AtomicUsize,
     /// Connections being handled now.
     pub active: AtomicUsize,
@@ -56,37 +71,49 @@ pub struct Stats {
     pub accepted: AtomicU64,
 }
 
+type MakeRoom = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// Configuration of the acceptor; [`Acceptor::run`] serves a listener.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Acceptor {
     name: String,
     max_connections: usize,
+    max_spare: usize,
     stack_size: usize,
-    idle_timeout: Duration,
     drain_timeout: Duration,
     stats: Arc<Stats>,
+    make_room: Option<MakeRoom>,
 }
 
-type Job = (TcpStream, SocketAddr);
-
-struct Pool {
-    state: Mutex<State>,
-    /// Signalled when a job is queued for an idle thread, or on shutdown.
-    work: Condvar,
-    /// Signalled when a connection finishes (a slot frees) or on shutdown.
-    slot: Condvar,
+impl fmt::Debug for Acceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acceptor")
+            .field("name", &self.name)
+            .field("max_connections", &self.max_connections)
+            .field("max_spare", &self.max_spare)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Default)]
 struct State {
-    /// Threads waiting for work and not yet promised a job: always
-    /// `waiting threads - queue.len()`.
-    idle: usize,
-    queue: Vec<Job>,
+    /// Threads in (or about to enter) `accept`.
+    accepting: usize,
+    /// Connections being handled.
+    active: usize,
     stopping: bool,
 }
 
-impl Pool {
+struct Shared<H> {
+    config: Acceptor,
+    listener: TcpListener,
+    handler: H,
+    state: Mutex<State>,
+    /// Signalled when a connection ends (a slot frees) or on shutdown.
+    slot: Condvar,
+}
+
+impl<H> Shared<H> {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -98,10 +125,11 @@ impl Acceptor {
         Acceptor {
             name: format!("{name}-conn"),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_spare: DEFAULT_MAX_SPARE,
             stack_size: DEFAULT_STACK_SIZE,
-            idle_timeout: IDLE_THREAD_TIMEOUT,
             drain_timeout: DRAIN_TIMEOUT,
             stats: Arc::default(),
+            make_room: None,
         }
     }
 
@@ -111,21 +139,28 @@ impl Acceptor {
         self
     }
 
+    /// Caps threads waiting in `accept` (at least 1).
+    pub fn max_spare(mut self, n: usize) -> Self {
+        self.max_spare = n.max(1);
+        self
+    }
+
     /// Sets the stack size of connection threads.
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = bytes;
         self
     }
 
-    /// Sets how long an idle thread waits for another connection.
-    pub fn idle_timeout(mut self, d: Duration) -> Self {
-        self.idle_timeout = d;
-        self
-    }
-
     /// Sets how long `run` waits for connections in flight at shutdown.
     pub fn drain_timeout(mut self, d: Duration) -> Self {
         self.drain_timeout = d;
+        self
+    }
+
+    /// Called when a new connection arrives at the cap: it should end one
+    /// idle connection (returning true) so the newcomer can be served.
+    pub fn on_full(mut self, make_room: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.make_room = Some(Arc::new(make_room));
         self
     }
 
@@ -143,141 +178,40 @@ impl Acceptor {
         H: Fn(TcpStream, SocketAddr) -> std::result::Result<(), E> + Send + Sync + 'static,
         E: fmt::Display,
     {
-        let handler = Arc::new(handler);
-        let pool = Arc::new(Pool {
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::io("read the listener's address", e))?;
+        let shared = Arc::new(Shared {
+            config: self.clone(),
+            listener,
+            handler,
             state: Mutex::default(),
-            work: Condvar::new(),
             slot: Condvar::new(),
         });
-        shutdown.wake_listener(&listener)?;
         {
-            let pool = pool.clone();
-            shutdown.on_fire(move || {
-                pool.lock().stopping = true;
-                pool.work.notify_all();
-                pool.slot.notify_all();
-            });
+            let shared = shared.clone();
+            shutdown.on_fire(move || wake_all(&shared, local));
         }
-
-        while !shutdown.is_fired() {
-            if !self.wait_for_slot(&pool) {
-                break;
-            }
-            let (stream, peer) = match listener.accept() {
-                Ok(conn) => conn,
-                Err(e) => {
-                    if shutdown.is_fired() {
-                        break;
-                    }
-                    self.accept_failed(&e, shutdown);
-                    continue;
-                }
-            };
-            if shutdown.is_fired() {
-                break; // the waker's own connection, or one that came too late
-            }
-            self.stats.accepted.fetch_add(1, Ordering::Relaxed);
-            self.dispatch(&pool, &handler, stream, peer);
-        }
-        drop(listener);
-        self.drain(&pool);
+        spawn_worker(&shared).map_err(|e| Error::io("start a connection thread", e))?;
+        while !shutdown.wait_timeout(Duration::from_secs(3600)) {}
+        self.drain(&shared);
         Ok(())
     }
 
-    /// Blocks while `max_connections` connections are being served.
-    /// Returns false when shutdown interrupted the wait.
-    fn wait_for_slot(&self, pool: &Pool) -> bool {
-        let mut state = pool.lock();
-        loop {
-            if state.stopping {
-                return false;
-            }
-            let busy = self.stats.active.load(Ordering::SeqCst);
-            if busy < self.max_connections {
-                return true;
-            }
-            state = pool
-                .slot
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    fn accept_failed(&self, e: &io::Error, shutdown: &Shutdown) {
-        match e.kind() {
-            // The client gave up before we accepted: nothing to report.
-            io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset => {
-                log::debug!("accept: {e}")
-            }
-            io::ErrorKind::Interrupted => {}
-            _ => {
-                log::warn!("accept failed: {}", crate::error::describe(e));
-                shutdown.wait_timeout(ACCEPT_ERROR_BACKOFF);
-            }
-        }
-    }
-
-    fn dispatch<H, E>(
-        &self,
-        pool: &Arc<Pool>,
-        handler: &Arc<H>,
-        stream: TcpStream,
-        peer: SocketAddr,
-    ) where
-        H: Fn(TcpStream, SocketAddr) -> std::result::Result<(), E> + Send + Sync + 'static,
-        E: fmt::Display,
-    {
-        self.stats.active.fetch_add(1, Ordering::SeqCst);
-        let mut state = pool.lock();
-        if state.idle > 0 {
-            state.idle -= 1;
-            state.queue.push((stream, peer));
-            drop(state);
-            pool.work.notify_one();
-            return;
-        }
-        drop(state);
-
-        let worker = Worker {
-            pool: pool.clone(),
-            handler: handler.clone(),
-            stats: self.stats.clone(),
-            idle_timeout: self.idle_timeout,
-        };
-        self.stats.threads.fetch_add(1, Ordering::SeqCst);
-        self.stats.spawned.fetch_add(1, Ordering::Relaxed);
-        let spawned = thread::Builder::new()
-            .name(self.name.clone())
-            .stack_size(self.stack_size)
-            .spawn(move || worker.run((stream, peer)));
-        if let Err(e) = spawned {
-            // The job (and its socket) was dropped with the closure: the
-            // client sees the connection close.
-            self.stats.threads.fetch_sub(1, Ordering::SeqCst);
-            self.stats.active.fetch_sub(1, Ordering::SeqCst);
-            log::warn!(
-                "cannot start a thread for {peer}: {}",
-                crate::error::describe(&e)
-            );
-        }
-    }
-
-    fn drain(&self, pool: &Pool) {
+    fn drain<H>(&self, shared: &Shared<H>) {
         let deadline = Instant::now() + self.drain_timeout;
-        let mut state = pool.lock();
-        state.stopping = true;
-        pool.work.notify_all();
-        while self.stats.active.load(Ordering::SeqCst) > 0 {
+        let mut state = shared.lock();
+        while state.active > 0 {
             let now = Instant::now();
             if now >= deadline {
                 log::warn!(
                     "shutdown: {} connection(s) still open after {:?}, leaving them",
-                    self.stats.active.load(Ordering::SeqCst),
+                    state.active,
                     self.drain_timeout
                 );
                 break;
             }
-            state = pool
+            state = shared
                 .slot
                 .wait_timeout(state, deadline - now)
                 .unwrap_or_else(PoisonError::into_inner)
@@ -286,65 +220,146 @@ impl Acceptor {
     }
 }
 
-struct Worker<H> {
-    pool: Arc<Pool>,
-    handler: Arc<H>,
-    stats: Arc<Stats>,
-    idle_timeout: Duration,
+/// Marks the pool stopping and wakes every thread blocked in `accept` (one
+/// connection each; the kernel gives each waiting thread one).
+fn wake_all<H>(shared: &Shared<H>, local: SocketAddr) {
+    let waiting = {
+        let mut state = shared.lock();
+        state.stopping = true;
+        state.accepting
+    };
+    shared.slot.notify_all();
+    let target = SocketAddr::new(Host::loopback_for(local.ip()), local.port());
+    for _ in 0..waiting {
+        if let Err(e) = TcpStream::connect_timeout(&target, WAKE_CONNECT_TIMEOUT) {
+            log::debug!("shutdown: waking the listener on {target} failed: {e}");
+            break;
+        }
+    }
 }
 
-impl<H, E> Worker<H>
+fn spawn_worker<H, E>(shared: &Arc<Shared<H>>) -> io::Result<()>
 where
     H: Fn(TcpStream, SocketAddr) -> std::result::Result<(), E> + Send + Sync + 'static,
     E: fmt::Display,
 {
-    fn run(self, first: Job) {
-        let mut job = first;
-        loop {
-            self.handle(job);
-            match self.next_job() {
-                Some(next) => job = next,
-                None => break,
-            }
+    let stats = &shared.config.stats;
+    stats.threads.fetch_add(1, Ordering::SeqCst);
+    let worker = shared.clone();
+    let spawned = thread::Builder::new()
+        .name(shared.config.name.clone())
+        .stack_size(shared.config.stack_size)
+        .spawn(move || {
+            work(&worker);
+            worker.config.stats.threads.fetch_sub(1, Ordering::SeqCst);
+        });
+    match spawned {
+        Ok(_) => {
+            stats.spawned.fetch_add(1, Ordering::Relaxed);
+            Ok(())
         }
-        self.stats.threads.fetch_sub(1, Ordering::SeqCst);
+        Err(e) => {
+            stats.threads.fetch_sub(1, Ordering::SeqCst);
+            Err(e)
+        }
     }
+}
 
-    fn handle(&self, (stream, peer): Job) {
-        match catch_unwind(AssertUnwindSafe(|| (self.handler)(stream, peer))) {
+/// A connection thread: accept, serve, repeat.
+fn work<H, E>(shared: &Arc<Shared<H>>)
+where
+    H: Fn(TcpStream, SocketAddr) -> std::result::Result<(), E> + Send + Sync + 'static,
+    E: fmt::Display,
+{
+    let config = &shared.config;
+    loop {
+        {
+            let mut state = shared.lock();
+            if state.stopping || state.accepting >= config.max_spare {
+                return;
+            }
+            state.accepting += 1;
+        }
+        let accepted = shared.listener.accept();
+        let mut state = shared.lock();
+        state.accepting -= 1;
+        if state.stopping {
+            return; // a waker's connection, or one that came too late
+        }
+        let (stream, peer) = match accepted {
+            Ok(conn) => conn,
+            Err(e) => {
+                drop(state);
+                accept_failed(&e);
+                continue;
+            }
+        };
+        config.stats.accepted.fetch_add(1, Ordering::Relaxed);
+
+        // At the cap: ask for room, else wait for a connection to end.
+        while state.active >= config.max_connections && !state.stopping {
+            let made_room = match &config.make_room {
+                Some(make_room) => {
+                    drop(state);
+                    let made = make_room();
+                    state = shared.lock();
+                    made
+                }
+                None => false,
+            };
+            if state.active < config.max_connections || state.stopping {
+                break;
+            }
+            let wait = if made_room || config.make_room.is_some() {
+                MAKE_ROOM_RETRY
+            } else {
+                Duration::from_secs(3600)
+            };
+            state = shared
+                .slot
+                .wait_timeout(state, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        if state.stopping {
+            return;
+        }
+        state.active += 1;
+        config.stats.active.fetch_add(1, Ordering::SeqCst);
+        // Keep one thread ready in `accept` for the next client.
+        let need_spare = state.accepting == 0;
+        drop(state);
+        if need_spare && let Err(e) = spawn_worker(shared) {
+            log::warn!(
+                "cannot start a connection thread: {}",
+                crate::error::describe(&e)
+            );
+        }
+
+        match catch_unwind(AssertUnwindSafe(|| (shared.handler)(stream, peer))) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => log::warn!("connection from {peer}: {e}"),
             Err(_) => log::error!("connection from {peer}: the handler panicked"),
         }
-    }
 
-    /// Frees this thread's slot and waits, as an idle thread, for the
-    /// acceptor to hand over the next job. Both happen under one lock, so an
-    /// acceptor that sees the slot free also sees the thread idle.
-    fn next_job(&self) -> Option<Job> {
-        let deadline = Instant::now() + self.idle_timeout;
-        let mut state = self.pool.lock();
-        self.stats.active.fetch_sub(1, Ordering::SeqCst);
-        self.pool.slot.notify_all();
-        if state.stopping {
-            return None;
+        let mut state = shared.lock();
+        state.active -= 1;
+        config.stats.active.fetch_sub(1, Ordering::SeqCst);
+        shared.slot.notify_all();
+    }
+}
+
+fn accept_failed(e: &io::Error) {
+    match e.kind() {
+        // The client gave up before we accepted: nothing to report.
+        io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::Interrupted => {
+            log::debug!("accept: {e}")
         }
-        state.idle += 1;
-        loop {
-            if let Some(job) = state.queue.pop() {
-                return Some(job);
-            }
-            let now = Instant::now();
-            if state.stopping || now >= deadline {
-                state.idle -= 1;
-                return None;
-            }
-            state = self
-                .pool
-                .work
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+        _ => {
+            log::warn!("accept failed: {}", crate::error::describe(e));
+            thread::sleep(ACCEPT_ERROR_BACKOFF);
         }
     }
 }
@@ -393,7 +408,7 @@ mod tests {
     }
 
     #[test]
-    fn sequential_connections_reuse_one_thread() {
+    fn sequential_connections_reuse_threads() {
         let acceptor = Acceptor::new("t");
         let stats = acceptor.stats();
         let (addr, sd, t) = echo_server(acceptor);
@@ -408,10 +423,12 @@ mod tests {
             }
         }
         assert_eq!(stats.accepted.load(Ordering::SeqCst), 50);
-        assert_eq!(
-            stats.spawned.load(Ordering::SeqCst),
-            1,
-            "threads were not reused"
+        // One thread serves while another waits in accept; they take turns
+        // instead of a thread being spawned per connection.
+        let spawned = stats.spawned.load(Ordering::SeqCst);
+        assert!(
+            spawned <= 3,
+            "{spawned} threads for 50 sequential connections"
         );
         sd.fire();
         t.join().unwrap().unwrap();
@@ -434,7 +451,8 @@ mod tests {
         assert_eq!(stats.active.load(Ordering::SeqCst), 2);
         drop(held.pop());
         assert_eq!(waiter.join().unwrap(), b"third");
-        assert!(stats.threads.load(Ordering::SeqCst) <= 2);
+        // Two serving, at most one waiting in accept (holding the third).
+        assert!(stats.threads.load(Ordering::SeqCst) <= 3);
         drop(held);
         sd.fire();
         t.join().unwrap().unwrap();
