@@ -3,7 +3,8 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
 
 /// Prints the readiness line, `listening on ADDR:PORT (PROTO)`, as the first
 /// line on stdout, and flushes it so scripts waiting on a pipe see it.
@@ -24,7 +25,13 @@ pub fn readiness_line(addr: SocketAddr, proto: &str) -> String {
 #[derive(Clone, Default)]
 pub struct AccessLog {
     sink: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
+    /// Lines are flushed by a background thread, not one by one.
+    buffered: bool,
 }
+
+/// How often a buffered log is flushed: soon enough for someone watching,
+/// rarely enough that logging costs no system call per request.
+pub const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
 impl fmt::Debug for AccessLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -49,6 +56,42 @@ impl AccessLog {
     pub fn to_writer(w: impl Write + Send + 'static) -> Self {
         AccessLog {
             sink: Some(Arc::new(Mutex::new(Box::new(w)))),
+            buffered: false,
+        }
+    }
+
+    /// Lines go to standard output through a 64 KiB buffer flushed every
+    /// [`LOG_FLUSH_INTERVAL`] (and by [`flush`](Self::flush)), so a busy
+    /// server does not make a `write` per request.
+    pub fn stdout_buffered() -> Self {
+        let sink: Arc<Mutex<Box<dyn Write + Send>>> = Arc::new(Mutex::new(Box::new(
+            io::BufWriter::with_capacity(64 * 1024, io::stdout()),
+        )));
+        let weak: Weak<Mutex<Box<dyn Write + Send>>> = Arc::downgrade(&sink);
+        let flusher = std::thread::Builder::new()
+            .name("log-flush".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                while let Some(sink) = weak.upgrade() {
+                    let _ = sink.lock().unwrap_or_else(PoisonError::into_inner).flush();
+                    drop(sink);
+                    std::thread::sleep(LOG_FLUSH_INTERVAL);
+                }
+            });
+        if flusher.is_err() {
+            // No thread, no periodic flush: write through instead.
+            return Self::stdout();
+        }
+        AccessLog {
+            sink: Some(sink),
+            buffered: true,
+        }
+    }
+
+    /// Writes out anything buffered.
+    pub fn flush(&self) {
+        if let Some(sink) = &self.sink {
+            let _ = sink.lock().unwrap_or_else(PoisonError::into_inner).flush();
         }
     }
 
@@ -63,7 +106,10 @@ impl AccessLog {
         if let Some(sink) = &self.sink {
             let line = format!("{args}\n");
             let mut w = sink.lock().unwrap_or_else(PoisonError::into_inner);
-            let _ = w.write_all(line.as_bytes()).and_then(|()| w.flush());
+            let _ = w.write_all(line.as_bytes());
+            if !self.buffered {
+                let _ = w.flush();
+            }
         }
     }
 }

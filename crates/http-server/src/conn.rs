@@ -1,0 +1,419 @@
+//! One connection: read request heads, consume bodies, answer in order,
+//! keep alive or close gracefully.
+//!
+//! Timing rules: the first request's head must arrive within the header
+//! timeout, counted from the connection (a client dripping a byte a second
+//! is cut off with 408); later requests may take the keep-alive timeout to
+//! start, then the header timeout to finish their head.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown as Half, SocketAddr, TcpStream};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::request::{self, BodyFraming, Expect, Request, Version};
+use crate::response::Response;
+use crate::server::{Config, Entry};
+use crate::status::Status;
+
+/// Bytes asked of each `read`.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Largest request body read and discarded to keep the connection; larger
+/// ones get 413 and the connection is closed.
+pub const MAX_DISCARDED_BODY: u64 = 8 * 1024 * 1024;
+
+/// Longest chunk-size line or trailer section accepted in a chunked body.
+const MAX_CHUNK_LINE: usize = 4 * 1024;
+
+/// When closing after an error, how long to read (and drop) what the
+/// client is still sending, so our response is not destroyed by a reset.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// How many bytes to drop at most while lingering.
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// A connection's input: bytes read but not yet consumed, and the stream.
+struct Input<'a> {
+    stream: &'a TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+}
+
+enum Fill {
+    Data,
+    Eof,
+    TimedOut,
+}
+
+impl Input<'_> {
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+    }
+
+    /// Reads more, waiting at most `timeout`.
+    fn fill(&mut self, timeout: Duration) -> io::Result<Fill> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.stream
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        let len = self.buf.len();
+        self.buf.resize(len + READ_CHUNK, 0);
+        let mut stream = self.stream;
+        let result = loop {
+            match stream.read(&mut self.buf[len..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        match result {
+            Ok(n) => {
+                self.buf.truncate(len + n);
+                Ok(if n == 0 { Fill::Eof } else { Fill::Data })
+            }
+            Err(e) => {
+                self.buf.truncate(len);
+                if net_core::error::is_timeout(&e) {
+                    Ok(Fill::TimedOut)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// What ended a wait for a request head.
+enum Head {
+    Request(Request),
+    Reject(request::Reject),
+    /// Nothing more will come: close quietly.
+    Done,
+    /// The head did not arrive in time.
+    TimedOut,
+}
+
+/// Serves one connection to completion.
+pub fn serve(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    config: &Config,
+    entry: &Entry,
+) -> io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    stream.set_write_timeout(Some(config.write_timeout))?;
+    let mut input = Input {
+        stream,
+        buf: Vec::with_capacity(READ_CHUNK),
+        start: 0,
+    };
+    let mut scratch = Vec::with_capacity(1024);
+    let mut first = true;
+    let mut writer = stream;
+    loop {
+        let head = read_head(&mut input, config, entry, first);
+        first = false;
+        let req = match head {
+            Head::Request(req) => req,
+            Head::Done => return Ok(()),
+            Head::TimedOut => {
+                let r = Response::page(
+                    Status::REQUEST_TIMEOUT,
+                    "The request took too long to arrive.",
+                )
+                .closing();
+                log(config, peer, "-", r.status, 0);
+                let _ = r.send(&mut writer, false, false, &mut scratch);
+                return close_gracefully(stream);
+            }
+            Head::Reject(rej) => {
+                log::debug!("{peer}: {}", rej.reason);
+                let r = Response::page(rej.status, rej.reason).closing();
+                let status = r.status;
+                let sent = r.send(&mut writer, false, false, &mut scratch)?;
+                log(
+                    config,
+                    peer,
+                    rej.line.as_deref().unwrap_or("-"),
+                    status,
+                    sent,
+                );
+                return close_gracefully(stream);
+            }
+        };
+        input.consume(req.head_len);
+
+        // Expectations and bodies, so the next request parses correctly.
+        if req.expect == Expect::Unsupported {
+            let r = Response::page(
+                Status::EXPECTATION_FAILED,
+                "Only 100-continue is supported.",
+            )
+            .closing();
+            let sent = r.send(&mut writer, false, false, &mut scratch)?;
+            log(config, peer, &req.line(), Status::EXPECTATION_FAILED, sent);
+            return close_gracefully(stream);
+        }
+        if let BodyFraming::Length(n) = req.body
+            && n > MAX_DISCARDED_BODY
+        {
+            let r = Response::page(
+                Status::CONTENT_TOO_LARGE,
+                "Request bodies are not accepted here.",
+            )
+            .closing();
+            let sent = r.send(&mut writer, false, false, &mut scratch)?;
+            log(config, peer, &req.line(), Status::CONTENT_TOO_LARGE, sent);
+            return close_gracefully(stream);
+        }
+        if req.expect == Expect::Continue && req.version == Version::Http11 {
+            writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        }
+        match discard_body(&mut input, req.body, config.header_timeout) {
+            Ok(()) => {}
+            Err(status) => {
+                if let Some(status) = status {
+                    let r = Response::page(status, "The request body is malformed.").closing();
+                    let sent = r.send(&mut writer, false, false, &mut scratch)?;
+                    log(config, peer, &req.line(), status, sent);
+                }
+                return close_gracefully(stream);
+            }
+        }
+
+        let mut response = crate::server::respond(&req, config);
+        let keep = req.keep_alive && !response.close && !config.shutdown.is_fired();
+        if !keep {
+            response.close = true;
+        }
+        let status = response.status;
+        let head_only = matches!(req.method, request::Method::Head);
+        let keep_alive_10 = keep && req.version == Version::Http10;
+        let sent = response.send(&mut writer, head_only, keep_alive_10, &mut scratch);
+        let sent = match sent {
+            Ok(n) => n,
+            Err(e) => {
+                log(config, peer, &req.line(), status, 0);
+                return Err(e);
+            }
+        };
+        log(config, peer, &req.line(), status, sent);
+        if !keep {
+            return if input.pending().is_empty() {
+                finish(stream)
+            } else {
+                close_gracefully(stream)
+            };
+        }
+    }
+}
+
+fn read_head(input: &mut Input<'_>, config: &Config, entry: &Entry, first: bool) -> Head {
+    let mut deadline = first.then(|| Instant::now() + config.header_timeout);
+    loop {
+        if !input.pending().is_empty() {
+            match request::parse(input.pending()) {
+                Ok(Some(req)) => return Head::Request(req),
+                Ok(None) => {}
+                Err(rej) => return Head::Reject(rej),
+            }
+        }
+        let fresh = input.pending().is_empty();
+        let timeout = match deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => config.keepalive_timeout,
+        };
+        if timeout.is_zero() {
+            return if fresh { Head::Done } else { Head::TimedOut };
+        }
+        // Between requests the connection is idle: it may be closed to make
+        // room for a new client, or at shutdown.
+        let idle = fresh && !first;
+        if idle {
+            if config.shutdown.is_fired() {
+                return Head::Done;
+            }
+            entry.idle.store(true, Ordering::SeqCst);
+        }
+        let filled = input.fill(timeout);
+        if idle {
+            entry.idle.store(false, Ordering::SeqCst);
+        }
+        if entry.evicted.load(Ordering::SeqCst) {
+            return Head::Done;
+        }
+        match filled {
+            Ok(Fill::Data) => {
+                if deadline.is_none() {
+                    deadline = Some(Instant::now() + config.header_timeout);
+                }
+            }
+            Ok(Fill::Eof) | Err(_) => return Head::Done,
+            Ok(Fill::TimedOut) => return if fresh { Head::Done } else { Head::TimedOut },
+        }
+    }
+}
+
+/// Reads and drops a request body. `Err(Some(status))`: answer and close;
+/// `Err(None)`: just close (the client went away or stalled).
+fn discard_body(
+    input: &mut Input<'_>,
+    framing: BodyFraming,
+    timeout: Duration,
+) -> Result<(), Option<Status>> {
+    let deadline = Instant::now() + timeout;
+    let mut more = |input: &mut Input<'_>| -> Result<(), Option<Status>> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match input.fill(left) {
+            Ok(Fill::Data) => Ok(()),
+            _ => Err(None),
+        }
+    };
+    match framing {
+        BodyFraming::None => Ok(()),
+        BodyFraming::Length(mut n) => {
+            while n > 0 {
+                if input.pending().is_empty() {
+                    more(input)?;
+                }
+                let take = (input.pending().len() as u64).min(n);
+                input.consume(take as usize);
+                n -= take;
+            }
+            Ok(())
+        }
+        BodyFraming::Chunked => {
+            let mut total = 0u64;
+            loop {
+                let (used, size) = match httparse::parse_chunk_size(input.pending()) {
+                    Ok(httparse::Status::Complete(found)) => found,
+                    Ok(httparse::Status::Partial) => {
+                        if input.pending().len() > MAX_CHUNK_LINE {
+                            return Err(Some(Status::BAD_REQUEST));
+                        }
+                        more(input)?;
+                        continue;
+                    }
+                    Err(_) => return Err(Some(Status::BAD_REQUEST)),
+                };
+                input.consume(used);
+                if size == 0 {
+                    return discard_trailers(input, &mut more);
+                }
+                total = total.saturating_add(size);
+                if total > MAX_DISCARDED_BODY {
+                    return Err(Some(Status::CONTENT_TOO_LARGE));
+                }
+                let mut left = size;
+                while left > 0 {
+                    if input.pending().is_empty() {
+                        more(input)?;
+                    }
+                    let take = (input.pending().len() as u64).min(left);
+                    input.consume(take as usize);
+                    left -= take;
+                }
+                while input.pending().len() < 2 {
+                    more(input)?;
+                }
+                if &input.pending()[..2] != b"\r\n" {
+                    return Err(Some(Status::BAD_REQUEST));
+                }
+                input.consume(2);
+            }
+        }
+    }
+}
+
+fn discard_trailers(
+    input: &mut Input<'_>,
+    more: &mut impl FnMut(&mut Input<'_>) -> Result<(), Option<Status>>,
+) -> Result<(), Option<Status>> {
+    let mut seen = 0;
+    loop {
+        match input.pending().iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                let line_len = end + 1;
+                let empty = end == 0 || (end == 1 && input.pending()[0] == b'\r');
+                input.consume(line_len);
+                if empty {
+                    return Ok(());
+                }
+                seen += line_len;
+                if seen > MAX_CHUNK_LINE {
+                    return Err(Some(Status::BAD_REQUEST));
+                }
+            }
+            None => {
+                if input.pending().len() > MAX_CHUNK_LINE {
+                    return Err(Some(Status::BAD_REQUEST));
+                }
+                more(input)?;
+            }
+        }
+    }
+}
+
+/// Closes after a response when nothing more is expected from the client.
+fn finish(stream: &TcpStream) -> io::Result<()> {
+    // If the client already sent more (pipelined), closing with unread
+    // data would reset the connection and could destroy our response.
+    let mut probe = [0u8; 1];
+    stream.set_nonblocking(true)?;
+    let unread = matches!(stream.peek(&mut probe), Ok(n) if n > 0);
+    stream.set_nonblocking(false)?;
+    if unread {
+        close_gracefully(stream)
+    } else {
+        let _ = stream.shutdown(Half::Write);
+        Ok(())
+    }
+}
+
+/// Half-closes, then reads and drops what the client still sends (for a
+/// while), so the client reads our response before the connection ends.
+fn close_gracefully(mut stream: &TcpStream) -> io::Result<()> {
+    let _ = stream.shutdown(Half::Write);
+    let deadline = Instant::now() + LINGER;
+    let mut sink = [0u8; 8192];
+    let mut dropped = 0;
+    while dropped < LINGER_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => dropped += n,
+        }
+    }
+    Ok(())
+}
+
+fn log(config: &Config, peer: SocketAddr, line: &str, status: Status, bytes: u64) {
+    if config.log.is_enabled() {
+        let bytes = if bytes == 0 {
+            "-".to_string()
+        } else {
+            bytes.to_string()
+        };
+        config.log.line(format_args!(
+            "{} - - [{}] \"{}\" {} {}",
+            peer.ip(),
+            crate::date::clf_now(),
+            line.escape_debug(),
+            status.code(),
+            bytes
+        ));
+    }
+}

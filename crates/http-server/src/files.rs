@@ -1,0 +1,336 @@
+//! Serving a file: validators (ETag, Last-Modified), conditional requests
+//! (304) and single byte ranges (206, 416).
+
+use std::fs::{File, Metadata};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::request::Request;
+use crate::response::{Body, Response};
+use crate::status::Status;
+
+/// A byte range request's outcome for a file of a given length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeOutcome {
+    /// No usable Range: send the whole file.
+    Whole,
+    /// Send bytes `start..=end`.
+    Part {
+        /// First byte.
+        start: u64,
+        /// Last byte, inclusive.
+        end: u64,
+    },
+    /// The range lies outside the file: 416.
+    Unsatisfiable,
+}
+
+/// Interprets a `Range` header for a file of `len` bytes. Only a single
+/// `bytes=` range is honoured (`a-b`, `a-`, `-n`); several ranges, other
+/// units and malformed values are ignored, as RFC 9110 allows.
+pub fn parse_range(header: &str, len: u64) -> RangeOutcome {
+    let Some(spec) = header
+        .trim()
+        .strip_prefix("bytes=")
+        .or_else(|| header.trim().strip_prefix("Bytes="))
+    else {
+        return RangeOutcome::Whole;
+    };
+    let spec = spec.trim();
+    if spec.contains(',') {
+        return RangeOutcome::Whole;
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return RangeOutcome::Whole;
+    };
+    let (first, last) = (first.trim(), last.trim());
+    let num = |s: &str| -> Option<u64> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            None
+        } else {
+            s.parse().ok()
+        }
+    };
+    match (first.is_empty(), last.is_empty()) {
+        // -n: the last n bytes
+        (true, false) => match num(last) {
+            None => RangeOutcome::Whole,
+            Some(0) => RangeOutcome::Unsatisfiable,
+            Some(_) if len == 0 => RangeOutcome::Unsatisfiable,
+            Some(n) => RangeOutcome::Part {
+                start: len.saturating_sub(n),
+                end: len - 1,
+            },
+        },
+        // a- : from a to the end
+        (false, true) => match num(first) {
+            None => RangeOutcome::Whole,
+            Some(a) if a >= len => RangeOutcome::Unsatisfiable,
+            Some(a) => RangeOutcome::Part {
+                start: a,
+                end: len - 1,
+            },
+        },
+        (false, false) => match (num(first), num(last)) {
+            (Some(a), Some(b)) if a <= b => {
+                if a >= len {
+                    RangeOutcome::Unsatisfiable
+                } else {
+                    RangeOutcome::Part {
+                        start: a,
+                        end: b.min(len - 1),
+                    }
+                }
+            }
+            _ => RangeOutcome::Whole,
+        },
+        (true, true) => RangeOutcome::Whole,
+    }
+}
+
+/// The validators of a file version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validators {
+    /// Strong ETag: size and modification time to the nanosecond.
+    pub etag: String,
+    /// Modification time, whole seconds since the epoch.
+    pub modified_secs: u64,
+    /// `Last-Modified` value.
+    pub last_modified: String,
+}
+
+impl Validators {
+    /// Validators from file metadata.
+    pub fn of(meta: &Metadata) -> Validators {
+        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+        let since = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
+        Validators {
+            etag: format!(
+                "\"{:x}-{:x}.{:x}\"",
+                meta.len(),
+                since.as_secs(),
+                since.subsec_nanos()
+            ),
+            modified_secs: since.as_secs(),
+            last_modified: httpdate::fmt_http_date(
+                UNIX_EPOCH + std::time::Duration::from_secs(since.as_secs()),
+            ),
+        }
+    }
+
+    /// `If-None-Match` matches (weak comparison, as RFC 9110 says for it).
+    pub fn none_match_hits(&self, header: &str) -> bool {
+        let mine = self.etag.trim_start_matches("W/");
+        header
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.trim_start_matches("W/") == mine)
+    }
+
+    /// `If-Modified-Since` says the client's copy is current. An
+    /// unparseable date is ignored.
+    pub fn not_modified_since(&self, header: &str) -> bool {
+        match httpdate::parse_http_date(header) {
+            Ok(t) => {
+                let client = t
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                // A date in the future is invalid (RFC 9110 13.1.3).
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(u64::MAX);
+                client <= now && self.modified_secs <= client
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// `If-Range` allows the range: a strong ETag match or the exact date.
+    pub fn if_range_allows(&self, header: &str) -> bool {
+        let header = header.trim();
+        if header.starts_with('"') {
+            return header == self.etag;
+        }
+        if header.starts_with("W/") {
+            return false;
+        }
+        httpdate::parse_http_date(header)
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .is_some_and(|d| d.as_secs() == self.modified_secs)
+    }
+}
+
+/// `Content-Type` for a path, with `charset=utf-8` on text types.
+pub fn content_type(path: &std::path::Path) -> String {
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let essence = mime.essence_str();
+    let texty = mime.type_() == mime_guess::mime::TEXT
+        || matches!(
+            essence,
+            "application/javascript" | "application/json" | "application/xml" | "image/svg+xml"
+        );
+    if texty {
+        format!("{essence}; charset=utf-8")
+    } else {
+        essence.to_string()
+    }
+}
+
+/// The response for a GET or HEAD of an open regular file.
+pub fn serve(req: &Request, path: &std::path::Path, file: File, meta: &Metadata) -> Response {
+    let v = Validators::of(meta);
+    let len = meta.len();
+    let not_modified = match (&req.if_none_match, &req.if_modified_since) {
+        (Some(inm), _) => v.none_match_hits(inm),
+        (None, Some(ims)) => v.not_modified_since(ims),
+        (None, None) => false,
+    };
+    if not_modified {
+        return Response {
+            status: Status::NOT_MODIFIED,
+            content_type: None,
+            headers: vec![("ETag", v.etag), ("Last-Modified", v.last_modified)],
+            body: Body::Empty,
+            close: false,
+        };
+    }
+    let range = match (&req.range, &req.if_range) {
+        (Some(range), Some(if_range)) if !v.if_range_allows(if_range) => {
+            let _ = range;
+            RangeOutcome::Whole
+        }
+        (Some(range), _) => parse_range(range, len),
+        (None, _) => RangeOutcome::Whole,
+    };
+    let mut response = Response {
+        status: Status::OK,
+        content_type: Some(content_type(path)),
+        headers: vec![
+            ("Last-Modified", v.last_modified),
+            ("ETag", v.etag),
+            ("Accept-Ranges", "bytes".to_string()),
+        ],
+        body: Body::File {
+            file,
+            start: 0,
+            len,
+        },
+        close: false,
+    };
+    match range {
+        RangeOutcome::Whole => {}
+        RangeOutcome::Part { start, end } => {
+            response.status = Status::PARTIAL_CONTENT;
+            response
+                .headers
+                .push(("Content-Range", format!("bytes {start}-{end}/{len}")));
+            if let Body::File {
+                start: s, len: l, ..
+            } = &mut response.body
+            {
+                *s = start;
+                *l = end - start + 1;
+            }
+        }
+        RangeOutcome::Unsatisfiable => {
+            let mut page = Response::page(
+                Status::RANGE_NOT_SATISFIABLE,
+                "The requested range is not within the file.",
+            );
+            page.headers
+                .push(("Content-Range", format!("bytes */{len}")));
+            page.headers.push(("Accept-Ranges", "bytes".to_string()));
+            return page;
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RangeOutcome::*;
+
+    #[test]
+    fn ranges() {
+        let cases = [
+            ("bytes=0-9", 100, Part { start: 0, end: 9 }),
+            ("bytes=90-", 100, Part { start: 90, end: 99 }),
+            ("bytes=-10", 100, Part { start: 90, end: 99 }),
+            ("bytes=-1000", 100, Part { start: 0, end: 99 }),
+            ("bytes=50-1000", 100, Part { start: 50, end: 99 }),
+            ("bytes= 5 - 6 ", 100, Part { start: 5, end: 6 }),
+            ("bytes=100-", 100, Unsatisfiable),
+            ("bytes=100-200", 100, Unsatisfiable),
+            ("bytes=-0", 100, Unsatisfiable),
+            ("bytes=0-0", 0, Unsatisfiable),
+            ("bytes=-5", 0, Unsatisfiable),
+            ("bytes=9-5", 100, Whole),
+            ("bytes=0-1,5-6", 100, Whole),
+            ("items=0-1", 100, Whole),
+            ("bytes=a-b", 100, Whole),
+            ("bytes=-", 100, Whole),
+            ("bytes=+1-2", 100, Whole),
+            ("bytes=99999999999999999999999-", 100, Whole),
+        ];
+        for (h, len, want) in cases {
+            assert_eq!(parse_range(h, len), want, "{h} of {len}");
+        }
+    }
+
+    fn validators() -> Validators {
+        Validators {
+            etag: "\"64-5f5e100.0\"".into(),
+            modified_secs: 100_000_000,
+            last_modified: httpdate::fmt_http_date(
+                UNIX_EPOCH + std::time::Duration::from_secs(100_000_000),
+            ),
+        }
+    }
+
+    #[test]
+    fn if_none_match() {
+        let v = validators();
+        assert!(v.none_match_hits("\"64-5f5e100.0\""));
+        assert!(v.none_match_hits("\"other\", W/\"64-5f5e100.0\""));
+        assert!(v.none_match_hits("*"));
+        assert!(!v.none_match_hits("\"other\""));
+    }
+
+    #[test]
+    fn if_modified_since() {
+        let v = validators();
+        assert!(v.not_modified_since(&v.last_modified));
+        assert!(v.not_modified_since("Sat, 01 Jan 2000 00:00:00 GMT"));
+        assert!(!v.not_modified_since("Thu, 01 Jan 1970 00:00:00 GMT"));
+        assert!(!v.not_modified_since("yesterday"));
+        assert!(!v.not_modified_since("Fri, 01 Jan 2100 00:00:00 GMT")); // future
+    }
+
+    #[test]
+    fn if_range() {
+        let v = validators();
+        assert!(v.if_range_allows("\"64-5f5e100.0\""));
+        assert!(!v.if_range_allows("W/\"64-5f5e100.0\""));
+        assert!(v.if_range_allows(&v.last_modified));
+        assert!(!v.if_range_allows("\"other\""));
+    }
+
+    #[test]
+    fn content_types() {
+        use std::path::Path;
+        assert_eq!(
+            content_type(Path::new("a.html")),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(content_type(Path::new("a.css")), "text/css; charset=utf-8");
+        assert_eq!(content_type(Path::new("a.png")), "image/png");
+        assert_eq!(
+            content_type(Path::new("a.js")),
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(content_type(Path::new("noext")), "application/octet-stream");
+    }
+}

@@ -1,0 +1,89 @@
+//! http-server: the lab's web server as a library — a thread-per-connection
+//! HTTP/1.1 file server.
+//!
+//! GET and HEAD of files under a root directory, with keep-alive and
+//! pipelining, single byte ranges, ETag/Last-Modified validators and
+//! conditional requests, directory listings, and a small HTML page for
+//! every error. Other known methods get 405, unknown ones 501.
+//!
+//! # Nothing outside the root, ever
+//! Request paths are percent-decoded exactly once; targets with NUL,
+//! backslash, broken `%` escapes or invalid UTF-8 are refused (400), and so
+//! are `..` segments and anything the platform would read as a root or
+//! drive — they are rejected, never resolved. Names starting with `.`
+//! (`.env`, `.git/`) are not served (404). The remaining path is
+//! canonicalised, following symlinks, and must still lie under the
+//! canonical root (403 otherwise), so a symlink cannot lead out. See
+//! [`path`] for the exact rules.
+//!
+//! # Limits
+//! Request line 8 KiB (414), header section 32 KiB or 100 fields (431),
+//! 10 s for a request head (408), 5 s keep-alive idle, 30 s per write, 1024
+//! connections (at the cap, idle keep-alive connections are closed first).
+//!
+//! # Layout
+//! - [`request`]: parsing and validating request heads (httparse).
+//! - [`path`]: request target → file, the security policy.
+//! - [`files`]: validators, conditional requests, ranges, content types.
+//! - [`listing`]: directory listings.
+//! - [`response`]: responses written to any `Write`.
+//! - [`conn`]: one connection's request loop.
+//! - [`server`]: settings, the accept loop, choosing responses.
+//!
+//! # Example
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//! use http_server::server::{self, Config};
+//!
+//! let root = tempfile::tempdir()?;
+//! std::fs::write(root.path().join("HelloWorld.html"), "<h1>Hello</h1>")?;
+//! let config = Config::new(root.path())?;
+//! let shutdown = config.shutdown.clone();
+//! let listener = net_core::sock::tcp_listener("127.0.0.1:0".parse()?)?;
+//! let addr = listener.local_addr()?;
+//! let srv = std::thread::spawn(move || server::run(listener, config));
+//!
+//! let mut c = TcpStream::connect(addr)?;
+//! c.write_all(b"GET /HelloWorld.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+//! let mut reply = String::new();
+//! c.read_to_string(&mut reply)?;
+//! assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"));
+//! assert!(reply.ends_with("<h1>Hello</h1>"));
+//!
+//! shutdown.fire();
+//! srv.join().expect("server thread")?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod conn;
+pub mod date;
+pub mod files;
+pub mod listing;
+pub mod path;
+pub mod request;
+pub mod response;
+pub mod server;
+pub mod status;
+
+use std::path::PathBuf;
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A networking failure, already worded by net-core.
+    #[error(transparent)]
+    Net(#[from] net_core::Error),
+    /// The document root is unusable.
+    #[error("cannot serve {} ({})", .root.display(), net_core::error::describe(.source))]
+    Root {
+        /// The root as given.
+        root: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

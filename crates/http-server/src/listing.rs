@@ -1,0 +1,117 @@
+//! Directory listings: names escaped and sorted, sizes shown, hidden
+//! entries left out.
+
+use std::fs;
+use std::path::Path;
+
+use crate::path::encode;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A size for people: `512 B`, `1.5 KiB`, `10.0 MiB`.
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut size = n as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
+}
+
+/// The HTML listing of `dir`, whose URL path is `url_path` (ending in `/`).
+pub fn render(dir: &Path, url_path: &str) -> std::io::Result<String> {
+    let mut entries: Vec<(String, bool, u64)> = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue; // not UTF-8: no URL can name it
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        // Follow symlinks for the type and size, as a request would.
+        let Ok(meta) = fs::metadata(entry.path()) else {
+            continue;
+        };
+        entries.push((name, meta.is_dir(), meta.len()));
+    }
+    entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+
+    let title = format!("Index of {}", escape_html(url_path));
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body><h1>{title}</h1>\n<table>\n<tr><th>Name</th><th>Size</th></tr>\n"
+    );
+    if url_path != "/" {
+        html.push_str("<tr><td><a href=\"../\">../</a></td><td></td></tr>\n");
+    }
+    for (name, is_dir, len) in entries {
+        let slash = if is_dir { "/" } else { "" };
+        // "./" keeps a name like "a:b" from reading as a URL scheme.
+        let href = format!("./{}{slash}", encode(&name));
+        let size = if is_dir {
+            "-".to_string()
+        } else {
+            human_size(len)
+        };
+        html.push_str(&format!(
+            "<tr><td><a href=\"{}\">{}{slash}</a></td><td>{size}</td></tr>\n",
+            escape_html(&href),
+            escape_html(&name)
+        ));
+    }
+    html.push_str("</table>\n</body></html>\n");
+    Ok(html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_sorted_escaped_without_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("b.txt"), "12345").unwrap();
+        fs::write(dir.path().join("<script>.html"), "").unwrap();
+        fs::write(dir.path().join("a b#?.txt"), "").unwrap();
+        fs::write(dir.path().join(".secret"), "").unwrap();
+        fs::create_dir(dir.path().join("zdir")).unwrap();
+        let html = render(dir.path(), "/files/").unwrap();
+        assert!(html.contains("<title>Index of /files/</title>"));
+        assert!(!html.contains(".secret"));
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;.html"));
+        assert!(html.contains("href=\"./a%20b%23%3F.txt\""));
+        assert!(html.contains("<td>5 B</td>"));
+        let z = html.find("zdir/").unwrap();
+        let a = html.find("a b#?.txt").unwrap();
+        let b = html.find("b.txt").unwrap();
+        assert!(z < a && a < b, "directories first, then names in order");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(10 * 1024 * 1024), "10.0 MiB");
+    }
+}

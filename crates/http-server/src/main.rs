@@ -1,0 +1,78 @@
+//! `http-server [--root DIR] …`: see the crate docs and the README.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use http_server::server::{self, Config, DEFAULT_PORT};
+use net_core::cli::parse_seconds;
+use net_core::{AccessLog, Endpoint, Error as NetError, announce, sock};
+
+#[derive(Parser)]
+#[command(
+    name = "http-server",
+    version,
+    about = "The lab's web server: a thread-per-connection HTTP/1.1 file server."
+)]
+struct Cli {
+    /// Address to listen on (`::` or `0.0.0.0` for every address).
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// Directory to serve.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// Connections served at once; at the cap, idle keep-alive connections
+    /// are closed to make room.
+    #[arg(long, default_value_t = net_core::acceptor::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Answer 403 for directories without index.html instead of listing them.
+    #[arg(long)]
+    no_listing: bool,
+    /// Seconds an idle keep-alive connection is kept.
+    #[arg(long, default_value = "5", value_parser = parse_seconds)]
+    keepalive_timeout: Duration,
+    /// Seconds allowed for a request head to arrive.
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    header_timeout: Duration,
+    /// No access log.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Our errors already read as one sentence with their cause.
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = Config::new(&cli.root)?;
+    config.listing = !cli.no_listing;
+    config.max_connections = cli.max_connections;
+    config.keepalive_timeout = cli.keepalive_timeout;
+    config.header_timeout = cli.header_timeout;
+    config.log = if cli.quiet {
+        AccessLog::disabled()
+    } else {
+        AccessLog::stdout_buffered()
+    };
+    let addr = Endpoint::new(&cli.bind, cli.port)?.resolve_one()?;
+    let listener = sock::tcp_listener(addr)?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| NetError::io("read the bound address", e))?;
+    announce(local, "http").map_err(|e| NetError::io("write to stdout", e))?;
+    config.shutdown.install_signal_handler()?;
+    server::run(listener, config)?;
+    Ok(())
+}

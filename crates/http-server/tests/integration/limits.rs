@@ -1,0 +1,74 @@
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::{Conn, get, raw, site};
+
+#[test]
+fn oversized_heads() {
+    let s = site(&[]);
+    let long = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(9000));
+    assert_eq!(raw(s.addr(), long.as_bytes()).status, 414);
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX: {}\r\n\r\n",
+        "a".repeat(40_000)
+    );
+    assert_eq!(raw(s.addr(), big.as_bytes()).status, 431);
+    let many: String = (0..120).map(|i| format!("X-{i}: y\r\n")).collect();
+    assert_eq!(
+        raw(
+            s.addr(),
+            format!("GET / HTTP/1.1\r\nHost: t\r\n{many}\r\n").as_bytes()
+        )
+        .status,
+        431
+    );
+}
+
+#[test]
+fn a_dripping_client_is_cut_off() {
+    let s = site(&["--header-timeout", "1"]);
+    let mut c = Conn::open(s.addr());
+    c.send(b"GET /notes.txt HTTP/1.1\r\n");
+    // Nothing more is sent: the head never completes.
+    let r = c.read(false);
+    assert_eq!(r.status, 408);
+    assert!(c.closed());
+}
+
+#[test]
+fn stalled_clients_do_not_delay_others() {
+    let s = site(&["--quiet"]);
+    let stalled: Vec<TcpStream> = (0..50)
+        .map(|_| {
+            let mut c = TcpStream::connect(s.addr()).unwrap();
+            c.write_all(b"GET /notes.txt HTTP/1.1\r\nHo").unwrap();
+            c
+        })
+        .collect();
+    for _ in 0..5 {
+        assert_eq!(get(s.addr(), "/notes.txt").status, 200);
+    }
+    drop(stalled);
+}
+
+#[test]
+fn idle_connections_make_room_at_the_cap() {
+    let s = site(&["--max-connections", "2", "--keepalive-timeout", "60"]);
+    let mut idle: Vec<Conn> = (0..2)
+        .map(|_| {
+            let mut c = Conn::open(s.addr());
+            c.send(b"GET /notes.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+            assert_eq!(c.read(false).status, 200);
+            c
+        })
+        .collect();
+    // Both slots hold idle keep-alive connections; a newcomer is served.
+    assert_eq!(get(s.addr(), "/notes.txt").status, 200);
+    let closed = idle
+        .iter_mut()
+        .map(|c| c.closed_within(Duration::from_millis(500)))
+        .filter(|&c| c)
+        .count();
+    assert_eq!(closed, 1, "exactly one idle connection makes room");
+}
