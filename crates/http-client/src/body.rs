@@ -1,0 +1,191 @@
+//! Streaming body decoding: copies a body, however framed, into any
+//! `Write`, and reports a body cut short as an error.
+
+use std::io::{self, BufRead, Write};
+
+use crate::Error;
+use crate::response::Framing;
+
+/// Longest chunk-size line or trailer section accepted.
+const MAX_CHUNK_LINE: usize = 8 * 1024;
+
+/// Where the decoded bytes go, and how many went.
+fn write_out(out: &mut dyn Write, data: &[u8], progress: &mut dyn FnMut(u64)) -> Result<(), Error> {
+    out.write_all(data)
+        .map_err(|e| Error::Write(net_core::error::describe(&e)))?;
+    progress(data.len() as u64);
+    Ok(())
+}
+
+fn read_error(e: io::Error) -> Error {
+    if net_core::error::is_timeout(&e) {
+        // Mapped to the request's time-out by the caller.
+        return Error::Net(net_core::Error::io("read the body", e));
+    }
+    Error::Broken(format!(
+        "the connection broke while reading the body ({})",
+        net_core::error::describe(&e)
+    ))
+}
+
+/// Copies the body framed by `framing` from `input` to `out`, calling
+/// `progress` with each piece's size. Returns the body length.
+pub fn copy(
+    input: &mut dyn BufRead,
+    framing: Framing,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, Error> {
+    match framing {
+        Framing::None => Ok(0),
+        Framing::Length(n) => copy_exact(input, n, out, progress),
+        Framing::Close => {
+            let mut total = 0;
+            loop {
+                let buf = input.fill_buf().map_err(read_error)?;
+                if buf.is_empty() {
+                    return Ok(total);
+                }
+                let len = buf.len();
+                write_out(out, buf, progress)?;
+                input.consume(len);
+                total += len as u64;
+            }
+        }
+        Framing::Chunked => copy_chunked(input, out, progress),
+    }
+}
+
+fn copy_exact(
+    input: &mut dyn BufRead,
+    n: u64,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, Error> {
+    let mut left = n;
+    while left > 0 {
+        let buf = input.fill_buf().map_err(read_error)?;
+        if buf.is_empty() {
+            return Err(Error::Broken(format!(
+                "the server closed the connection {} bytes into a {n}-byte body",
+                n - left
+            )));
+        }
+        let take = (buf.len() as u64).min(left) as usize;
+        write_out(out, &buf[..take], progress)?;
+        input.consume(take);
+        left -= take as u64;
+    }
+    Ok(n)
+}
+
+fn read_line(input: &mut dyn BufRead, what: &str) -> Result<Vec<u8>, Error> {
+    let mut line = Vec::new();
+    loop {
+        let buf = input.fill_buf().map_err(read_error)?;
+        if buf.is_empty() {
+            return Err(Error::Broken(format!(
+                "the chunked body was cut off in a {what}"
+            )));
+        }
+        let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        line.extend_from_slice(&buf[..take]);
+        input.consume(take);
+        if line.len() > MAX_CHUNK_LINE {
+            return Err(Error::Broken(format!(
+                "a {what} in the chunked body is too long"
+            )));
+        }
+        if done {
+            return Ok(line);
+        }
+    }
+}
+
+fn copy_chunked(
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, Error> {
+    let mut total = 0u64;
+    loop {
+        let line = read_line(input, "chunk size")?;
+        let size = match httparse::parse_chunk_size(&line) {
+            Ok(httparse::Status::Complete((_, size))) => size,
+            _ => {
+                return Err(Error::Broken(format!(
+                    "bad chunk size line {:?} in the chunked body",
+                    String::from_utf8_lossy(&line).trim_end()
+                )));
+            }
+        };
+        if size == 0 {
+            // Trailer fields, then the empty line.
+            let mut trailer_bytes = 0;
+            loop {
+                let line = read_line(input, "trailer")?;
+                if line == b"\r\n" || line == b"\n" {
+                    return Ok(total);
+                }
+                trailer_bytes += line.len();
+                if trailer_bytes > MAX_CHUNK_LINE {
+                    return Err(Error::Broken(
+                        "the chunked body's trailers are too long".into(),
+                    ));
+                }
+            }
+        }
+        copy_exact(input, size, out, progress).map_err(|e| match e {
+            Error::Broken(_) => Error::Broken("the chunked body was cut off inside a chunk".into()),
+            other => other,
+        })?;
+        total += size;
+        let end = read_line(input, "chunk ending")?;
+        if end != b"\r\n" && end != b"\n" {
+            return Err(Error::Broken("a chunk is longer than its size says".into()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(raw: &[u8], framing: Framing) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        let mut input = io::BufReader::with_capacity(3, raw); // tiny reads
+        copy(&mut input, framing, &mut out, &mut |_| {})?;
+        Ok(out)
+    }
+
+    #[test]
+    fn lengths() {
+        assert_eq!(
+            decode(b"hello world", Framing::Length(5)).unwrap(),
+            b"hello"
+        );
+        assert!(
+            matches!(decode(b"hel", Framing::Length(5)), Err(Error::Broken(m)) if m.contains("3 bytes into a 5-byte body"))
+        );
+        assert_eq!(decode(b"all of it", Framing::Close).unwrap(), b"all of it");
+        assert_eq!(decode(b"x", Framing::None).unwrap(), b"");
+    }
+
+    #[test]
+    fn chunked() {
+        let raw = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\nNEXT";
+        assert_eq!(decode(raw, Framing::Chunked).unwrap(), b"hello world");
+        assert_eq!(
+            decode(b"A\r\n0123456789\r\n0\r\n\r\n", Framing::Chunked).unwrap(),
+            b"0123456789"
+        );
+        assert!(decode(b"5\r\nhel", Framing::Chunked).is_err());
+        assert!(decode(b"5\r\nhello\r\n", Framing::Chunked).is_err());
+        assert!(decode(b"zz\r\n", Framing::Chunked).is_err());
+        assert!(decode(b"2\r\nabc\r\n0\r\n\r\n", Framing::Chunked).is_err());
+        assert!(decode(b"0\r\nX: y\r\n", Framing::Chunked).is_err());
+    }
+}

@@ -1,0 +1,383 @@
+//! The client: connections kept across requests, time-outs, redirects.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use net_core::sock;
+
+use crate::body;
+use crate::response::{self, Framing, Head};
+use crate::url::Url;
+use crate::{Error, Result};
+
+/// Default limit for establishing a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default limit for a whole request, connection to last body byte.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Most redirects followed for one request.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// The `User-Agent` sent.
+pub const USER_AGENT: &str = concat!("netlab-http-client/", env!("CARGO_PKG_VERSION"));
+
+/// Read buffer of a connection: large enough for bulk downloads to move in
+/// few system calls.
+const READ_BUFFER: usize = 128 * 1024;
+
+/// GET or HEAD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET: the head and the body.
+    Get,
+    /// HEAD: the head only.
+    Head,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+        }
+    }
+}
+
+/// Hooks for what a caller may want to show while a request runs.
+pub trait Observer {
+    /// The request about to be sent, as bytes.
+    fn request(&mut self, _raw: &[u8]) {}
+    /// A response head (also for each redirect followed and interim 1xx).
+    fn head(&mut self, _head: &Head) {}
+    /// The body is about to start; `len` when known.
+    fn body_start(&mut self, _len: Option<u64>) {}
+    /// `n` more body bytes were written.
+    fn progress(&mut self, _n: u64) {}
+}
+
+/// An observer that shows nothing.
+#[derive(Debug, Default)]
+pub struct Quiet;
+
+impl Observer for Quiet {}
+
+/// A complete response with its body in memory.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The final head (after redirects).
+    pub head: Head,
+    /// The body.
+    pub body: Vec<u8>,
+    /// The URL that answered (after redirects).
+    pub url: Url,
+}
+
+/// A read side that enforces the request's deadline on every read.
+#[derive(Debug)]
+struct Timed {
+    stream: TcpStream,
+    deadline: Instant,
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
+}
+
+#[derive(Debug)]
+struct Conn {
+    key: String,
+    reader: BufReader<Timed>,
+}
+
+/// An HTTP/1.1 client that keeps its connection for the next request.
+#[derive(Debug)]
+pub struct Client {
+    connect_timeout: Duration,
+    timeout: Duration,
+    follow: bool,
+    conn: Option<Conn>,
+    connections: u64,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Client {
+    /// A client with default time-outs that does not follow redirects.
+    pub fn new() -> Self {
+        Client {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            follow: false,
+            conn: None,
+            connections: 0,
+        }
+    }
+
+    /// Sets the connect time-out.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// Sets the time-out for each whole request.
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    /// Follows redirects (at most [`MAX_REDIRECTS`]).
+    pub fn follow_redirects(mut self, yes: bool) -> Self {
+        self.follow = yes;
+        self
+    }
+
+    /// Connections opened so far.
+    pub fn connections_opened(&self) -> u64 {
+        self.connections
+    }
+
+    /// GETs `url` with the body in memory.
+    pub fn get(&mut self, url: &Url) -> Result<Response> {
+        let mut body = Vec::new();
+        let (head, url) = self.fetch(Method::Get, url, &mut body, &mut Quiet)?;
+        Ok(Response { head, body, url })
+    }
+
+    /// Sends `method url`, streaming the final body into `out`. Returns the
+    /// final head and URL.
+    pub fn fetch(
+        &mut self,
+        method: Method,
+        url: &Url,
+        out: &mut dyn Write,
+        observer: &mut dyn Observer,
+    ) -> Result<(Head, Url)> {
+        let mut url = url.clone();
+        let mut method = method;
+        let mut visited = vec![url.to_string()];
+        loop {
+            let deadline = Instant::now() + self.timeout;
+            let head = self.send(method, &url, deadline, observer)?;
+            let framing = head.framing(method == Method::Head)?;
+            let redirect = self.follow && matches!(head.status, 301 | 302 | 303 | 307 | 308);
+            let location = head.header("location").map(str::to_string);
+            match (redirect, location) {
+                (true, Some(location)) => {
+                    self.read_body(&head, framing, &url, deadline, &mut io::sink(), &mut Quiet)?;
+                    let next = url.join(&location)?;
+                    if visited.len() > MAX_REDIRECTS {
+                        return Err(Error::Redirects(format!(
+                            "more than {MAX_REDIRECTS} redirects, the last to {next}"
+                        )));
+                    }
+                    if visited.contains(&next.to_string()) {
+                        return Err(Error::Redirects(format!(
+                            "redirect loop: {next} was visited before"
+                        )));
+                    }
+                    visited.push(next.to_string());
+                    if head.status == 303 && method != Method::Head {
+                        method = Method::Get;
+                    }
+                    url = next;
+                }
+                _ => {
+                    observer.body_start(match framing {
+                        Framing::Length(n) => Some(n),
+                        Framing::None => Some(0),
+                        _ => None,
+                    });
+                    self.read_body(&head, framing, &url, deadline, out, observer)?;
+                    return Ok((head, url));
+                }
+            }
+        }
+    }
+
+    fn read_body(
+        &mut self,
+        head: &Head,
+        framing: Framing,
+        url: &Url,
+        deadline: Instant,
+        out: &mut dyn Write,
+        observer: &mut dyn Observer,
+    ) -> Result<()> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Error::Broken("the connection is gone".into()));
+        };
+        conn.reader.get_mut().deadline = deadline;
+        let copied = body::copy(&mut conn.reader, framing, out, &mut |n| {
+            observer.progress(n)
+        });
+        match copied {
+            Ok(_) => {
+                if !head.reusable(framing) {
+                    self.conn = None;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.conn = None;
+                Err(self.timeout_error(e, url))
+            }
+        }
+    }
+
+    fn timeout_error(&self, e: Error, url: &Url) -> Error {
+        match e {
+            Error::Net(ref n) if n.is_timeout() => Error::Timeout {
+                url: url.to_string(),
+                secs: self.timeout.as_secs_f64(),
+            },
+            other => other,
+        }
+    }
+
+    /// Sends the request and reads the final (non-1xx) head, reconnecting
+    /// once if a kept connection turns out to have been closed.
+    fn send(
+        &mut self,
+        method: Method,
+        url: &Url,
+        deadline: Instant,
+        observer: &mut dyn Observer,
+    ) -> Result<Head> {
+        let key = url.endpoint.to_string();
+        let request = format!(
+            "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n\r\n",
+            method.as_str(),
+            url.path,
+            url.host_header()
+        );
+        for attempt in 0..2 {
+            let reused = self.conn.as_ref().is_some_and(|c| c.key == key);
+            if !reused {
+                self.conn = Some(self.connect(url, &key, deadline)?);
+            }
+            let Some(conn) = self.conn.as_mut() else {
+                continue;
+            };
+            conn.reader.get_mut().deadline = deadline;
+            observer.request(request.as_bytes());
+            if let Err(e) = conn.reader.get_mut().stream.write_all(request.as_bytes()) {
+                self.conn = None;
+                if reused && attempt == 0 {
+                    continue;
+                }
+                return Err(Error::Broken(format!(
+                    "cannot send the request to {key} ({})",
+                    net_core::error::describe(&e)
+                )));
+            }
+            match read_head(&mut conn.reader, observer) {
+                Ok(Some(head)) => return Ok(head),
+                Ok(None) => {
+                    self.conn = None;
+                    if reused && attempt == 0 {
+                        log::debug!("{key} closed the kept connection; reconnecting");
+                        continue;
+                    }
+                    return Err(Error::Broken(format!(
+                        "{key} closed the connection without answering"
+                    )));
+                }
+                Err(e) => {
+                    self.conn = None;
+                    let e = self.timeout_error(e, url);
+                    let quiet_reset = matches!(&e, Error::Broken(m) if m.starts_with("reset:"));
+                    if quiet_reset && reused && attempt == 0 {
+                        continue;
+                    }
+                    return Err(match e {
+                        Error::Broken(m) if quiet_reset => {
+                            Error::Broken(m.trim_start_matches("reset:").trim().to_string())
+                        }
+                        other => other,
+                    });
+                }
+            }
+        }
+        Err(Error::Broken(format!("{key} keeps closing the connection")))
+    }
+
+    fn connect(&mut self, url: &Url, key: &str, deadline: Instant) -> Result<Conn> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let stream = sock::connect(&url.endpoint, self.connect_timeout.min(left))?;
+        let _ = stream.set_nodelay(true);
+        self.connections += 1;
+        Ok(Conn {
+            key: key.to_string(),
+            reader: BufReader::with_capacity(READ_BUFFER, Timed { stream, deadline }),
+        })
+    }
+}
+
+/// Reads one final head. `Ok(None)`: the server closed before any byte.
+fn read_head(reader: &mut BufReader<Timed>, observer: &mut dyn Observer) -> Result<Option<Head>> {
+    let mut acc: Vec<u8> = Vec::new();
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if net_core::error::is_timeout(&e) => {
+                return Err(Error::Net(net_core::Error::io("wait for the response", e)));
+            }
+            Err(e)
+                if acc.is_empty()
+                    && matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+                    ) =>
+            {
+                return Err(Error::Broken(format!(
+                    "reset: the connection was reset before the response ({})",
+                    net_core::error::describe(&e)
+                )));
+            }
+            Err(e) => {
+                return Err(Error::Broken(format!(
+                    "the connection broke while reading the response ({})",
+                    net_core::error::describe(&e)
+                )));
+            }
+        };
+        if buf.is_empty() {
+            if acc.is_empty() {
+                return Ok(None);
+            }
+            return Err(Error::Broken(
+                "the server closed the connection in the middle of the response head".into(),
+            ));
+        }
+        let n = buf.len();
+        let before = acc.len();
+        acc.extend_from_slice(buf);
+        match response::parse(&acc)? {
+            Some(head) => {
+                reader.consume(head.raw.len() - before);
+                if head.status < 200 {
+                    // Interim response (100 Continue …): show it, read on.
+                    observer.head(&head);
+                    acc.clear();
+                    continue;
+                }
+                observer.head(&head);
+                return Ok(Some(head));
+            }
+            None => reader.consume(n),
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! http-client: the lab's HTTP client as a library.
+//!
+//! Fetches over HTTP/1.1, keeping one connection for several requests to
+//! the same server and reconnecting transparently when the server closed it
+//! in between. Response bodies are decoded however a real server frames
+//! them — Content-Length, chunked (with trailers) or close-delimited — and
+//! a body cut short is an error, never a success.
+//!
+//! # Layout
+//! - [`url`]: `http://HOST[:PORT]/PATH` and the lab's `HOST PORT PATH`.
+//! - [`response`]: response heads (httparse) and how their body is framed.
+//! - [`body`]: streaming body decoding into any `Write`.
+//! - [`client`]: [`Client`], connections, time-outs, redirects.
+//!
+//! # Example
+//! ```no_run
+//! let mut client = http_client::Client::new();
+//! let response = client.get(&http_client::Url::parse("http://127.0.0.1:6789/HelloWorld.html")?)?;
+//! println!("{} {}", response.head.status, String::from_utf8_lossy(&response.body));
+//! # Ok::<(), http_client::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod body;
+pub mod client;
+pub mod response;
+pub mod url;
+
+pub use client::{Client, Response};
+pub use url::Url;
+
+/// Errors, each mapped to curl's exit status by [`Error::exit_code`].
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A URL or argument that cannot be used.
+    #[error("{0}")]
+    BadUrl(String),
+    /// A scheme or feature this client does not have.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Name resolution, connection or time-out, worded by net-core.
+    #[error(transparent)]
+    Net(#[from] net_core::Error),
+    /// The whole request took longer than allowed.
+    #[error("timed out after {secs} s waiting for {url}")]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// The limit in seconds.
+        secs: f64,
+    },
+    /// The connection broke, or the server sent something that is not HTTP.
+    #[error("{0}")]
+    Broken(String),
+    /// The body could not be written out.
+    #[error("cannot write the body ({0})")]
+    Write(String),
+    /// Too many redirects, or a loop.
+    #[error("{0}")]
+    Redirects(String),
+}
+
+impl Error {
+    /// The exit status curl would use.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::BadUrl(_) => 3,
+            Error::Unsupported(_) => 1,
+            Error::Net(e) => match e {
+                net_core::Error::Resolve { .. } | net_core::Error::NoAddress { .. } => 6,
+                net_core::Error::InvalidAddress { .. } => 3,
+                e if e.is_timeout() => 28,
+                _ => 7,
+            },
+            Error::Timeout { .. } => 28,
+            Error::Broken(_) => 56,
+            Error::Write(_) => 23,
+            Error::Redirects(_) => 47,
+        }
+    }
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

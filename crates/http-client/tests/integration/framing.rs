@@ -1,0 +1,116 @@
+use std::io::Write;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use testkit::Run;
+
+use crate::{BIN, RawServer, read_request};
+
+fn run(server: &RawServer, extra: &[&str]) -> Run {
+    let url = server.url("/x");
+    let mut args = vec!["-s"];
+    args.extend_from_slice(extra);
+    args.push(&url);
+    Run::new(BIN, &args, b"")
+}
+
+#[test]
+fn chunked_with_trailers() {
+    let s = RawServer::once(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;x=y\r\n, world\r\n0\r\nX-Checksum: 1\r\n\r\n",
+    );
+    let r = run(&s, &[]);
+    r.assert_success();
+    assert_eq!(r.stdout_text(), "hello, world");
+    let req = s.requests.lock().unwrap()[0].clone();
+    assert!(req.starts_with("GET /x HTTP/1.1\r\n"), "{req}");
+    assert!(req.contains(&format!("Host: {}\r\n", s.addr)));
+    assert!(req.contains("Accept: */*\r\n"));
+}
+
+#[test]
+fn http10_close_delimited() {
+    let s =
+        RawServer::once(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the very end");
+    let r = run(&s, &[]);
+    r.assert_success();
+    assert_eq!(r.stdout_text(), "until the very end");
+}
+
+#[test]
+fn truncated_content_length_is_56() {
+    let s = RawServer::once(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this");
+    let r = run(&s, &[]);
+    r.assert_code(56);
+    assert!(
+        r.stderr_text().contains("9 bytes into a 100-byte body"),
+        "{r}"
+    );
+}
+
+#[test]
+fn truncated_chunked_is_56() {
+    let s =
+        RawServer::once(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly part");
+    run(&s, &[]).assert_code(56);
+}
+
+#[test]
+fn garbage_is_56() {
+    let s = RawServer::once(b"SSH-2.0-OpenSSH_9.2\r\n");
+    let r = run(&s, &[]);
+    r.assert_code(56);
+    assert!(r.stderr_text().contains("did not answer with HTTP"), "{r}");
+    let s = RawServer::once(b"HTTP/1.1 2x0 OK\r\n\r\n");
+    run(&s, &[]).assert_code(56);
+}
+
+#[test]
+fn silent_server_times_out_with_28() {
+    let s = RawServer::start(|s, _, _| {
+        let _ = read_request(s);
+        thread::sleep(Duration::from_secs(8)); // never answers in time
+    });
+    let start = Instant::now();
+    let r = run(&s, &["--timeout", "1"]);
+    r.assert_code(28);
+    assert!(r.stderr_text().contains("timed out after 1 s"), "{r}");
+    assert!(
+        start.elapsed() < Duration::from_secs(7),
+        "the time-out was not enforced"
+    );
+}
+
+#[test]
+fn reconnects_when_the_server_closed_between_requests() {
+    // Each connection answers one request (keep-alive promised), then closes.
+    let s = RawServer::start(|s, i, seen| {
+        if let Some(req) = read_request(s) {
+            seen.lock().unwrap().push(req);
+            let body = format!("conn {i}");
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let (a, b) = (s.url("/a"), s.url("/b"));
+    let r = Run::new(BIN, &["-s", &a, &b], b"");
+    r.assert_success();
+    assert_eq!(r.stdout_text(), "conn 0conn 1");
+    assert_eq!(s.connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[test]
+fn failed_download_leaves_no_file() {
+    let s = RawServer::once(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f.bin");
+    let r = run(&s, &["-o", out.to_str().unwrap()]);
+    r.assert_code(56);
+    assert!(
+        crate::against_server::leftovers(dir.path()).is_empty(),
+        "a partial file was left"
+    );
+}

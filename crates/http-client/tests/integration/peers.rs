@@ -1,0 +1,138 @@
+//! Downloads from servers no one here wrote.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use testkit::Run;
+
+use crate::BIN;
+
+#[derive(Debug)]
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits (bounded) until something accepts connections on `port`.
+fn wait_listening(port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn byte_exact_from_python_http_server() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: python3 is not installed, so python -m http.server cannot be tried");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..2_000_000u32)
+        .map(|i| (i.wrapping_mul(7919) >> 5) as u8)
+        .collect();
+    std::fs::write(root.path().join("data.bin"), &data).unwrap();
+    let port = free_port();
+    let _server = Kill(
+        Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_listening(port), "python http.server did not start");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("data.bin");
+    let r = Run::new(
+        BIN,
+        &[
+            "-s",
+            "-o",
+            out.to_str().unwrap(),
+            "127.0.0.1",
+            &port.to_string(),
+            "data.bin",
+        ],
+        b"",
+    );
+    r.assert_success();
+    assert!(std::fs::read(&out).unwrap() == data, "download differs");
+}
+
+#[test]
+fn byte_exact_from_nginx() {
+    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(nginx) = nginx else {
+        eprintln!("skipped: nginx is not installed (apt-get install nginx-light)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    std::fs::create_dir(&root).unwrap();
+    let data: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(104_729) >> 3) as u8)
+        .collect();
+    std::fs::write(root.join("data.bin"), &data).unwrap();
+    let port = free_port();
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off; master_process off; worker_processes 1; pid {p}/nginx.pid; error_log {p}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{ access_log off; client_body_temp_path {p}; proxy_temp_path {p}; fastcgi_temp_path {p}; uwsgi_temp_path {p}; scgi_temp_path {p};\n\
+             server {{ listen 127.0.0.1:{port}; root {r}; }} }}\n",
+            p = dir.path().display(),
+            r = root.display()
+        ),
+    )
+    .unwrap();
+    let _server = Kill(
+        Command::new(nginx)
+            .args([
+                "-c",
+                conf.to_str().unwrap(),
+                "-p",
+                dir.path().to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_listening(port), "nginx did not start");
+    let r = Run::new(
+        BIN,
+        &["-s", &format!("http://127.0.0.1:{port}/data.bin")],
+        b"",
+    );
+    r.assert_success();
+    assert!(r.stdout == data, "download differs");
+}
