@@ -8,6 +8,7 @@
 mod tcp;
 mod transcript;
 mod udp;
+mod web;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use crate::util::{cargo, run_checked, target_dir};
 pub use transcript::Transcript;
 
 /// Binaries the demo runs.
-const BINARIES: &[&str] = &["udp-chat", "tcp-uppercase"];
+const BINARIES: &[&str] = &["udp-chat", "tcp-uppercase", "http-server", "http-client"];
 
 /// What every scenario gets.
 pub struct Ctx {
@@ -39,6 +40,40 @@ impl Ctx {
     pub fn bin(&self, name: &str) -> PathBuf {
         self.bin_dir
             .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+    }
+
+    /// Runs a textbook Python client against our server on `port` with
+    /// `typed` as its input, and checks that its output ends with `want`.
+    pub fn textbook_client(
+        &self,
+        t: &mut Transcript,
+        script: &str,
+        port: &str,
+        typed: &str,
+        want: &str,
+    ) -> Result<()> {
+        let Some(py) = self.python() else {
+            t.note(format!(
+                "  (python3 is not installed: the textbook {script} is skipped)"
+            ));
+            return Ok(());
+        };
+        let path = self.textbook.join(script);
+        let path = path.to_string_lossy();
+        let input = format!("{typed}\n");
+        let run = testkit::Run::try_run(
+            py,
+            &[&path, "127.0.0.1", port],
+            input.as_bytes(),
+            std::time::Duration::from_secs(30),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
+        t.client("textbook-client", &run, typed);
+        t.check(
+            run.code() == Some(0) && run.stdout_text().ends_with(want),
+            format!("the textbook {script} gets its answer from our server"),
+        );
+        Ok(())
     }
 
     /// `python3`, when installed.
@@ -112,6 +147,11 @@ pub fn run(args: &[String]) -> Result<()> {
             id: "03-tcp-uppercase",
             title: "TCP uppercase: one client, then 20 at once",
             run: tcp::run,
+        },
+        Scenario {
+            id: "04-web-server",
+            title: "Web server: HelloWorld.html, a 404, and 20 fetches at once",
+            run: web::run,
         },
     ];
 

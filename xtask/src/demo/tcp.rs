@@ -39,24 +39,13 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     );
 
     // The textbook client, unchanged but for host and port.
-    if let Some(py) = ctx.python() {
-        let script = ctx.textbook.join("TCPClient.py");
-        let script = script.to_string_lossy();
-        let run = Run::try_run(
-            py,
-            &[&script, "127.0.0.1", &port],
-            b"amrita 31\n",
-            CLIENT_TIMEOUT,
-        )
-        .map_err(|e| anyhow!(e))?;
-        t.client("textbook-client", &run, "amrita 31");
-        t.check(
-            run.code() == Some(0) && run.stdout_text().ends_with("From Server:  AMRITA 31\n"),
-            "the textbook TCPClient.py gets its answer from our server",
-        );
-    } else {
-        t.note("  (python3 is not installed: the textbook client is skipped)");
-    }
+    ctx.textbook_client(
+        t,
+        "TCPClient.py",
+        &port,
+        "amrita 31",
+        "From Server:  AMRITA 31\n",
+    )?;
 
     // Twenty clients at once, each sending two lines over its connection.
     let runs: Vec<_> = (1..=CONCURRENT_CLIENTS)

@@ -35,24 +35,7 @@ pub fn uppercase(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
         "each line came back uppercased, with the server's address",
     );
 
-    if let Some(py) = ctx.python() {
-        let script = ctx.textbook.join("UDPClient.py");
-        let script = script.to_string_lossy();
-        let run = Run::try_run(
-            py,
-            &[&script, "127.0.0.1", &port],
-            b"amrita 31\n",
-            CLIENT_TIMEOUT,
-        )
-        .map_err(|e| anyhow!(e))?;
-        t.client("textbook-client", &run, "amrita 31");
-        t.check(
-            run.code() == Some(0) && run.stdout_text().ends_with("AMRITA 31\n"),
-            "the textbook UDPClient.py gets its answer from our server",
-        );
-    } else {
-        t.note("  (python3 is not installed: the textbook client is skipped)");
-    }
+    ctx.textbook_client(t, "UDPClient.py", &port, "amrita 31", "AMRITA 31\n")?;
 
     let _ = server.try_wait_for_stdout(WAIT, |l| l.starts_with("AMRITA 31 from"));
     t.server("server", &server);
