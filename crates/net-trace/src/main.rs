@@ -1,0 +1,157 @@
+//! `net-trace capture|read`: see the crate docs and the README.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use net_core::Shutdown;
+use net_core::cli::parse_seconds;
+use net_trace::analyze::Analyzer;
+use net_trace::capture::{self, wanted};
+use net_trace::decode::decode;
+use net_trace::procs::Owner;
+use net_trace::{pcapio, render};
+
+#[derive(Parser)]
+#[command(
+    name = "net-trace",
+    version,
+    about = "Capture the lab's traffic and explain each TCP handshake and teardown, with the process that sent each frame."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Capture live (needs root or CAP_NET_RAW).
+    Capture(CaptureArgs),
+    /// Analyse a saved capture (pcap or pcapng); no privileges needed.
+    Read(ReadArgs),
+}
+
+#[derive(Args)]
+struct CaptureArgs {
+    /// Interface to capture on.
+    #[arg(long, default_value = "lo")]
+    iface: String,
+    /// Keep only frames to or from this port (repeatable).
+    #[arg(long = "port", value_name = "N")]
+    ports: Vec<u16>,
+    /// Also save the frames to this classic pcap file.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// Stop after this many frames.
+    #[arg(long, value_name = "N")]
+    count: Option<usize>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    duration: Option<Duration>,
+    /// Do not look up which process sent each frame.
+    #[arg(long)]
+    no_processes: bool,
+}
+
+#[derive(Args)]
+struct ReadArgs {
+    /// The capture file.
+    file: PathBuf,
+    /// Keep only frames to or from this port (repeatable).
+    #[arg(long = "port", value_name = "N")]
+    ports: Vec<u16>,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let result = match Cli::parse().command {
+        Command::Capture(args) => run_capture(args),
+        Command::Read(args) => run_read(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_summaries(analyzer: &Analyzer, owners: &HashMap<SocketAddr, Owner>) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out);
+    let summaries = analyzer.summaries();
+    if summaries.is_empty() {
+        let _ = writeln!(out, "No TCP or UDP traffic matched.");
+    }
+    for s in summaries {
+        let _ = write!(out, "{}", render::summary(&s, &|a| owners.get(&a).cloned()));
+    }
+}
+
+fn run_capture(args: CaptureArgs) -> anyhow::Result<()> {
+    let shutdown = Shutdown::new();
+    shutdown.install_signal_handler()?;
+    let opts = capture::Options {
+        iface: args.iface.clone(),
+        ports: args.ports.clone(),
+        pcap: args.pcap.clone(),
+        count: args.count,
+        duration: args.duration,
+        attribute: !args.no_processes,
+    };
+    let filter = if args.ports.is_empty() {
+        String::from("all TCP and UDP")
+    } else {
+        let ports: Vec<String> = args.ports.iter().map(u16::to_string).collect();
+        format!("port {}", ports.join(", "))
+    };
+    let mut printed_heading = false;
+    let ready = || eprintln!("capturing on {} ({filter}); Ctrl-C to stop", args.iface);
+    let report = capture::run(&opts, &shutdown, ready, |row, sender| {
+        let mut out = io::stdout().lock();
+        if !printed_heading {
+            let _ = writeln!(out, "{}", render::heading());
+            printed_heading = true;
+        }
+        let _ = writeln!(out, "{}", render::row(row, sender));
+    });
+    let report = report?;
+    if !printed_heading {
+        println!("{}", render::heading());
+    }
+    let owners: HashMap<SocketAddr, Owner> = report.owners.into_iter().collect();
+    print_summaries(&report.analyzer, &owners);
+    eprintln!(
+        "{} frame(s) captured on {} ({filter}){}",
+        report.frames,
+        args.iface,
+        args.pcap
+            .map_or(String::new(), |p| format!(", saved to {}", p.display()))
+    );
+    Ok(())
+}
+
+fn run_read(args: ReadArgs) -> anyhow::Result<()> {
+    let frames = pcapio::read_file(&args.file)?;
+    let mut analyzer = Analyzer::new();
+    let mut out = io::stdout().lock();
+    writeln!(out, "{}", render::heading())?;
+    for f in &frames {
+        let Some(packet) = decode(f.link, &f.data, f.time, f.wire_len) else {
+            continue;
+        };
+        if !wanted(&packet, &args.ports) {
+            continue;
+        }
+        let row = analyzer.push(&packet);
+        writeln!(out, "{}", render::row(&row, None))?;
+    }
+    drop(out);
+    print_summaries(&analyzer, &HashMap::new());
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! `net-trace read` on captures made in the test, and on tshark's.
+// Test code: an unwrap is an assertion with the error shown.
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use etherparse::PacketBuilder;
+use net_trace::pcapio::PcapOut;
+use testkit::Run;
+
+const BIN: &str = env!("CARGO_BIN_EXE_net-trace");
+
+fn tcp(src: &str, dst: &str, seq: u32, ack: Option<u32>, flags: &str, payload: &[u8]) -> Vec<u8> {
+    let (src, dst): (SocketAddr, SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
+    let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else {
+        panic!("v4 only here")
+    };
+    let mut b = PacketBuilder::ethernet2([0; 6], [0; 6])
+        .ipv4(s.ip().octets(), d.ip().octets(), 64)
+        .tcp(src.port(), dst.port(), seq, 65_483);
+    if let Some(a) = ack {
+        b = b.ack(a);
+    }
+    for f in flags.chars() {
+        b = match f {
+            'S' => b.syn(),
+            'F' => b.fin(),
+            'R' => b.rst(),
+            'P' => b.psh(),
+            _ => b,
+        };
+    }
+    let mut out = Vec::new();
+    b.write(&mut out, payload).unwrap();
+    out
+}
+
+/// The lab's TCP exchange: handshake, sentence, reply, four-segment close.
+fn lab_exchange(path: &Path) {
+    const C: &str = "127.0.0.1:52581";
+    const S: &str = "127.0.0.1:13000";
+    let frames = [
+        tcp(C, S, 100, None, "S", b""),
+        tcp(S, C, 900, Some(101), "S", b""),
+        tcp(C, S, 101, Some(901), "", b""),
+        tcp(C, S, 101, Some(901), "P", b"tanmayi 31"),
+        tcp(S, C, 901, Some(111), "P", b"TANMAYI 31"),
+        tcp(C, S, 111, Some(911), "F", b""),
+        tcp(S, C, 911, Some(112), "", b""),
+        tcp(S, C, 911, Some(112), "F", b""),
+        tcp(C, S, 112, Some(912), "", b""),
+        // Unrelated traffic on another port.
+        tcp("127.0.0.1:40000", "127.0.0.1:8080", 1, None, "S", b""),
+    ];
+    let mut out = PcapOut::create(path).unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        out.write(Duration::from_millis(1_000 + i as u64), f, f.len() as u32)
+            .unwrap();
+    }
+    out.flush().unwrap();
+}
+
+#[test]
+fn read_explains_the_handshake_and_teardown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lab.pcap");
+    lab_exchange(&path);
+    let run = Run::new(
+        BIN,
+        &["read", path.to_str().unwrap(), "--port", "13000"],
+        b"",
+    );
+    run.assert_success();
+    let out = run.stdout_text();
+    let rows: Vec<&str> = out.lines().filter(|l| l.contains(" TCP ")).collect();
+    assert_eq!(rows.len(), 9, "{out}");
+    assert!(rows[0].contains("client→server") && rows[0].contains("[SYN] Seq=0 Win=65483 Len=0"));
+    assert!(rows[1].contains("server→client") && rows[1].contains("[SYN, ACK] Seq=0 Ack=1"));
+    assert!(rows[3].contains("[PSH, ACK] Seq=1 Ack=1") && rows[3].contains("data \"tanmayi 31\""));
+    assert!(rows[5].contains("[FIN, ACK] Seq=11 Ack=11"));
+    assert!(rows[1].contains("0.001000"), "relative time: {}", rows[1]);
+    assert!(out.contains("handshake: frames 1–3: 1 SYN sent by the client, 2 SYN-ACK sent by the server, 3 ACK sent by the client"));
+    assert!(out.contains("teardown: frames 6–9 (four segments: the client closed first)"));
+    assert!(
+        !out.contains("8080"),
+        "the port filter let other traffic through"
+    );
+}
+
+#[test]
+fn unfiltered_read_shows_every_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lab.pcap");
+    lab_exchange(&path);
+    let run = Run::new(BIN, &["read", path.to_str().unwrap()], b"");
+    run.assert_success();
+    assert!(
+        run.stdout_text()
+            .contains("TCP connection 2: client 127.0.0.1:40000 ↔ server 127.0.0.1:8080")
+    );
+    assert!(
+        run.stdout_text()
+            .contains("handshake (incomplete): frame 10")
+    );
+}
+
+#[test]
+fn unreadable_files_are_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not a capture at all").unwrap();
+    let run = Run::new(BIN, &["read", text.to_str().unwrap()], b"");
+    run.assert_code(1);
+    assert!(
+        run.stderr_text().starts_with("error: ")
+            && run.stderr_text().contains("not a readable capture"),
+        "{run}"
+    );
+    let run = Run::new(BIN, &["read", "/nonexistent/x.pcap"], b"");
+    run.assert_code(1);
+    assert_eq!(
+        run.stderr_text(),
+        "error: /nonexistent/x.pcap: no such file or directory\n"
+    );
+    Run::new(BIN, &["read"], b"").assert_code(2);
+}
+
+#[test]
+fn tshark_agrees_with_our_pcap_and_we_read_its_pcapng() {
+    if std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: tshark is not installed (apt-get install tshark)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("lab.pcap");
+    lab_exchange(&ours);
+    // tshark reads our file and counts the same frames.
+    let out = std::process::Command::new("tshark")
+        .args(["-r", ours.to_str().unwrap(), "-Y", "tcp.port == 13000"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 9, "{text}");
+    assert!(text.lines().next().unwrap().contains("[SYN]"));
+    // tshark rewrites it as pcapng (its default); we read that.
+    let ng = dir.path().join("lab.pcapng");
+    let status = std::process::Command::new("tshark")
+        .args(["-r", ours.to_str().unwrap(), "-w", ng.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let run = Run::new(BIN, &["read", ng.to_str().unwrap(), "--port", "13000"], b"");
+    run.assert_success();
+    let out = run.stdout_text();
+    assert!(out.contains("teardown: frames 6–9 (four segments"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("0.001000") && l.contains("[SYN, ACK]")),
+        "{out}"
+    );
+}

@@ -1,0 +1,135 @@
+//! net-trace capturing a real tcp-uppercase exchange on `lo` (root only).
+
+use std::time::Duration;
+
+use testkit::{Run, Server, bin_path};
+
+const T: Duration = Duration::from_secs(15);
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+#[test]
+fn captures_a_real_tcp_exchange_on_lo() {
+    if !is_root() {
+        // CI runs as root: there a missing privilege is a failure, not a skip.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must run as root (or with CAP_NET_RAW) for the live capture test"
+        );
+        eprintln!("skipped: live capture needs root or CAP_NET_RAW");
+        return;
+    }
+    let server = Server::start(bin_path("tcp-uppercase"), &["server", "--port", "0"]);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("live.pcap");
+    let mut capture = Server::spawn(
+        bin_path("net-trace"),
+        &[
+            "capture",
+            "--iface",
+            "lo",
+            "--port",
+            &server.port(),
+            "--pcap",
+            pcap.to_str().unwrap(),
+        ],
+    )
+    .unwrap();
+    capture.wait_for_stderr(T, |l| l.starts_with("capturing on lo"));
+
+    let run = Run::new(
+        bin_path("tcp-uppercase"),
+        &["client", "--port", &server.port()],
+        b"tanmayi 31\n",
+    );
+    run.assert_success();
+    assert_eq!(run.stdout_text(), "From Server: TANMAYI 31\n");
+
+    // The client closes first, so the last frame acknowledges the server's FIN.
+    capture.wait_for_stdout(T, |l| l.contains("teardown: ACK of the server's FIN"));
+    let status = capture.terminate(T).expect("net-trace stops on SIGTERM");
+    assert!(status.success(), "{status}");
+    let out = capture.stdout();
+    let rows: Vec<&String> = out.iter().filter(|l| l.contains(" TCP ")).collect();
+    assert!(rows.len() >= 8, "{out:#?}");
+    assert!(
+        rows[0].contains("client→server") && rows[0].contains("[SYN]"),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[1].contains("server→client") && rows[1].contains("[SYN, ACK]"),
+        "{}",
+        rows[1]
+    );
+    assert!(
+        rows[1].contains("server (pid ") && rows[1].contains("tcp-uppercase)"),
+        "{}",
+        rows[1]
+    );
+    assert!(rows[2].contains("client→server") && rows[2].contains("[ACK]"));
+    let text = out.join("\n");
+    assert!(
+        text.contains(
+            "handshake: frames 1–3: 1 SYN sent by the client, 2 SYN-ACK sent by the server"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("teardown: frames "), "{text}");
+
+    // The saved file holds the same frames, and reads back the same.
+    let read = Run::new(
+        bin_path("net-trace"),
+        &["read", pcap.to_str().unwrap()],
+        b"",
+    );
+    read.assert_success();
+    let read_rows = read
+        .stdout_text()
+        .lines()
+        .filter(|l| l.contains(" TCP "))
+        .count();
+    assert_eq!(read_rows, rows.len());
+}
+
+#[test]
+fn without_privilege_the_error_says_which() {
+    if !is_root()
+        || std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: dropping privileges needs root and setpriv");
+        return;
+    }
+    // A copy nobody can reach and run.
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("net-trace");
+    std::fs::copy(bin_path("net-trace"), &exe).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = Run::new(
+        "setpriv",
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            exe.to_str().unwrap(),
+            "capture",
+            "--count",
+            "1",
+        ],
+        b"",
+    );
+    run.assert_code(1);
+    assert_eq!(
+        run.stderr_text(),
+        "error: live capture needs root or the CAP_NET_RAW capability (run it with sudo, or save a capture with tshark and analyse it with `net-trace read FILE`)\n"
+    );
+}
