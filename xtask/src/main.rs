@@ -16,12 +16,12 @@ const HELP: &str = "\
 usage: cargo xtask TASK [OPTIONS]
 
 tasks:
-  demo [--name \"NAME ROLL\"]   run every lab scenario as separate processes on
-                              loopback, print and save the transcripts
-                              (target/demo/); non-zero exit if any misbehaves
-  ci                          cargo fmt --check, clippy -D warnings, and
-                              cargo test --workspace
-  help                        this text
+  demo [--name \"NAME ROLL\"] [--hosts]
+        run every lab scenario as separate processes, print and save the
+        transcripts (target/demo/); --hosts puts servers and clients in two
+        network namespaces (needs root); non-zero exit if any misbehaves
+  ci    cargo fmt --check, clippy -D warnings, and cargo test --workspace
+  help  this text
 ";
 
 fn main() -> ExitCode {

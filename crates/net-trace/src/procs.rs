@@ -124,7 +124,9 @@ fn find_owner(tcp: bool, local: SocketAddr, remote: SocketAddr) -> Option<Owner>
             && (same(e.local, local) || e.local.ip().is_unspecified())
     });
     let inode = exact.or(bound)?.inode;
-    owner_of_inode(inode)
+    let owner = owner_of_inode(inode);
+    log::debug!("{local} → {remote}: socket inode {inode}, owner {owner:?}");
+    owner
 }
 
 #[cfg(not(target_os = "linux"))]

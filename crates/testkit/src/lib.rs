@@ -245,18 +245,30 @@ impl Server {
     /// Waits until some stderr line satisfies `pred`, returning it; panics
     /// with the output so far after `timeout`.
     pub fn wait_for_stderr(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        self.try_wait_for_stderr(timeout, pred)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`wait_for_stderr`](Self::wait_for_stderr), reporting a miss as
+    /// an error message with the output so far.
+    pub fn try_wait_for_stderr(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<String, String> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(line) = self.stderr().into_iter().find(|l| pred(l)) {
-                return line;
+                return Ok(line);
             }
-            assert!(
-                Instant::now() < deadline,
-                "`{}`: expected stderr line not seen within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
-                self.command,
-                self.stdout().join("\n"),
-                self.stderr().join("\n")
-            );
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "`{}`: expected stderr line not seen within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
+                    self.command,
+                    self.stdout().join("\n"),
+                    self.stderr().join("\n")
+                ));
+            }
             thread::sleep(POLL_INTERVAL);
         }
     }

@@ -3,8 +3,13 @@
 //!
 //! Every scenario starts its servers on port 0 (learning the port from the
 //! readiness line), runs its clients, checks each result and records an
-//! `@server` / `@client` transcript in `target/demo/NN-scenario.txt`.
+//! `@server` / `@client` transcript in `target/demo/NN-scenario.txt`. With
+//! `--hosts` the servers run in one network namespace and the clients in
+//! another (see [`net`]).
 
+mod browser;
+mod capture;
+mod net;
 mod tcp;
 mod transcript;
 mod udp;
@@ -13,14 +18,26 @@ mod web;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
+use testkit::{Run, Server};
 
 use crate::util::{cargo, run_checked, target_dir};
+pub use net::Net;
 pub use transcript::Transcript;
 
 /// Binaries the demo runs.
-const BINARIES: &[&str] = &["udp-chat", "tcp-uppercase", "http-server", "http-client"];
+const BINARIES: &[&str] = &[
+    "udp-chat",
+    "tcp-uppercase",
+    "http-server",
+    "http-client",
+    "net-trace",
+];
+
+/// How long any one client may run.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every scenario gets.
 pub struct Ctx {
@@ -34,12 +51,62 @@ pub struct Ctx {
     pub header: String,
     /// The textbook programs.
     pub textbook: PathBuf,
+    /// Where servers and clients run.
+    pub net: Net,
+}
+
+fn with_prefix(prefix: &[String], program: &Path, args: &[&str]) -> (String, Vec<String>) {
+    let mut all: Vec<String> = prefix.to_vec();
+    all.push(program.to_string_lossy().into_owned());
+    all.extend(args.iter().map(|a| a.to_string()));
+    let program = all.remove(0);
+    (program, all)
 }
 
 impl Ctx {
     pub fn bin(&self, name: &str) -> PathBuf {
         self.bin_dir
             .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+    }
+
+    /// The address clients connect to.
+    pub fn host(&self) -> &str {
+        &self.net.host
+    }
+
+    /// Starts one of our servers (`--bind` added in `--hosts` mode) and
+    /// waits for its readiness line.
+    pub fn server(&self, name: &str, args: &[&str]) -> Result<Server> {
+        let mut args: Vec<&str> = args.to_vec();
+        if let Some(bind) = &self.net.bind {
+            args.extend(["--bind", bind]);
+        }
+        let (program, args) = with_prefix(&self.net.server_prefix, &self.bin(name), &args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Server::try_start(program, &args, None).map_err(|e| anyhow!(e))
+    }
+
+    /// Runs a client program to completion on the client side.
+    pub fn client(&self, program: &Path, args: &[&str], stdin: &[u8]) -> Result<Run> {
+        let (program, args) = with_prefix(&self.net.client_prefix, program, args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Run::try_run(program, &args, stdin, CLIENT_TIMEOUT).map_err(|e| anyhow!(e))
+    }
+
+    /// Starts an interactive client program (no readiness line).
+    pub fn spawn_client(&self, program: &Path, args: &[&str]) -> Result<Server> {
+        let (program, args) = with_prefix(&self.net.client_prefix, program, args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Server::spawn(program, &args).map_err(|e| anyhow!(e))
+    }
+
+    /// Starts a capture on the server side's interface.
+    pub fn spawn_capture(&self, args: &[&str]) -> Result<Server> {
+        let mut all = vec!["capture", "--iface", &self.net.capture_iface];
+        all.extend_from_slice(args);
+        let (program, args) = with_prefix(&self.net.server_prefix, &self.bin("net-trace"), &all);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Server::spawn(program, &args).map_err(|e| anyhow!(e))
     }
 
     /// Runs a textbook Python client against our server on `port` with
@@ -61,13 +128,7 @@ impl Ctx {
         let path = self.textbook.join(script);
         let path = path.to_string_lossy();
         let input = format!("{typed}\n");
-        let run = testkit::Run::try_run(
-            py,
-            &[&path, "127.0.0.1", port],
-            input.as_bytes(),
-            std::time::Duration::from_secs(30),
-        )
-        .map_err(|e| anyhow::anyhow!(e))?;
+        let run = self.client(Path::new(py), &[&path, self.host(), port], input.as_bytes())?;
         t.client("textbook-client", &run, typed);
         t.check(
             run.code() == Some(0) && run.stdout_text().ends_with(want),
@@ -97,20 +158,57 @@ struct Scenario {
 
 struct Options {
     name: Option<String>,
+    hosts: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
-    let mut opts = Options { name: None };
+    let mut opts = Options {
+        name: None,
+        hosts: false,
+    };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--name" => opts.name = Some(it.next().context("--name needs a value")?.clone()),
-            "--hosts" => bail!("--hosts is not available yet: the demo runs on loopback only"),
+            "--hosts" => opts.hosts = true,
             other => bail!("unknown demo option {other:?} (see `cargo xtask help`)"),
         }
     }
     Ok(opts)
 }
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        id: "01-udp-uppercase",
+        title: "UDP uppercase: server and client",
+        run: udp::uppercase,
+    },
+    Scenario {
+        id: "02-udp-chat",
+        title: "UDP chat: server operator and client, both directions",
+        run: udp::chat,
+    },
+    Scenario {
+        id: "03-tcp-uppercase",
+        title: "TCP uppercase: one client, then 20 at once",
+        run: tcp::run,
+    },
+    Scenario {
+        id: "04-web-server",
+        title: "Web server: HelloWorld.html, a 404, and 20 fetches at once",
+        run: web::run,
+    },
+    Scenario {
+        id: "05-capture",
+        title: "Capture: the handshake and teardown of each exchange, and who sent each frame",
+        run: capture::run,
+    },
+    Scenario {
+        id: "06-browser",
+        title: "Browser: HelloWorld.html and the 404 page in headless Chromium",
+        run: browser::run,
+    },
+];
 
 pub fn run(args: &[String]) -> Result<()> {
     let opts = parse(args)?;
@@ -124,40 +222,40 @@ pub fn run(args: &[String]) -> Result<()> {
     let out_dir = target_dir().join("demo");
     fs::create_dir_all(&out_dir).with_context(|| format!("create {}", out_dir.display()))?;
     let (who, header) = header(opts.name.as_deref());
+
+    // Namespaces are removed on every exit path: the guard on return, the
+    // handler on Ctrl-C.
+    let cleanup: net::Cleanup = Default::default();
+    {
+        let cleanup = cleanup.clone();
+        let _ = ctrlc::set_handler(move || {
+            if let Ok(names) = cleanup.lock() {
+                net::remove(&names);
+            }
+            eprintln!("\ninterrupted: demo stopped");
+            std::process::exit(130);
+        });
+    }
+    let (_hosts, net) = if opts.hosts {
+        let (hosts, net) = net::Hosts::create(&cleanup)?;
+        (Some(hosts), net)
+    } else {
+        (None, Net::loopback())
+    };
+    let header = format!("{header}# network: {}\n", net.description);
     let ctx = Ctx {
         bin_dir: target_dir().join("debug"),
         out_dir,
         name: who,
         header,
         textbook: crate::util::root().join("tests").join("textbook"),
+        net,
     };
-
-    let scenarios: &[Scenario] = &[
-        Scenario {
-            id: "01-udp-uppercase",
-            title: "UDP uppercase: server and client",
-            run: udp::uppercase,
-        },
-        Scenario {
-            id: "02-udp-chat",
-            title: "UDP chat: server operator and client, both directions",
-            run: udp::chat,
-        },
-        Scenario {
-            id: "03-tcp-uppercase",
-            title: "TCP uppercase: one client, then 20 at once",
-            run: tcp::run,
-        },
-        Scenario {
-            id: "04-web-server",
-            title: "Web server: HelloWorld.html, a 404, and 20 fetches at once",
-            run: web::run,
-        },
-    ];
+    println!("{}", ctx.header.trim_end());
 
     let mut artifacts = Vec::new();
     let mut failed = Vec::new();
-    for Scenario { id, title, run } in scenarios {
+    for Scenario { id, title, run } in SCENARIOS {
         let mut t = Transcript::new(id, title, &ctx.header);
         println!("\n{}", t.banner());
         let result = run(&ctx, &mut t);
@@ -167,6 +265,7 @@ pub fn run(args: &[String]) -> Result<()> {
         let path = ctx.out_dir.join(format!("{id}.txt"));
         fs::write(&path, t.text()).with_context(|| format!("write {}", path.display()))?;
         artifacts.push(path);
+        artifacts.extend(t.artifacts().iter().cloned());
         if t.failures().is_empty() {
             println!("== {id}: ok");
         } else {

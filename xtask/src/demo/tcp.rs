@@ -6,33 +6,25 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
-use testkit::{Run, Server};
 
 use super::{Ctx, Transcript};
 
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 const CONCURRENT_CLIENTS: usize = 20;
 
 pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     let bin = ctx.bin("tcp-uppercase");
-    let server =
-        Server::try_start(&bin, &["server", "--port", "0"], None).map_err(|e| anyhow!(e))?;
+    let server = ctx.server("tcp-uppercase", &["server", "--port", "0"])?;
     let port = server.port();
+    let host = ctx.host();
 
     // One client, the lab's example sentence.
     let sentence = format!("hello from {}", ctx.name).to_lowercase();
-    let mut args = vec!["client", "--port", &port];
+    let mut args = vec!["client", "--host", host, "--port", &port];
     args.extend(sentence.split_whitespace());
-    let run = Run::try_run(&bin, &args, b"", CLIENT_TIMEOUT).map_err(|e| anyhow!(e))?;
+    let run = ctx.client(&bin, &args, b"")?;
     t.client("client", &run, "");
-    let want = format!(
-        "From Server: {}\n",
-        sentence
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_uppercase()
-    );
+    let words: Vec<&str> = sentence.split_whitespace().collect();
+    let want = format!("From Server: {}\n", words.join(" ").to_uppercase());
     t.check(
         run.code() == Some(0) && run.stdout_text() == want,
         "the reply is the sentence uppercased",
@@ -48,28 +40,26 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     )?;
 
     // Twenty clients at once, each sending two lines over its connection.
-    let runs: Vec<_> = (1..=CONCURRENT_CLIENTS)
-        .map(|i| {
-            let bin = bin.clone();
-            let port = port.clone();
-            thread::spawn(move || {
-                let input = format!("client {i:02} first line\nclient {i:02} second line\n");
-                Run::try_run(
-                    &bin,
-                    &["client", "--port", &port],
-                    input.as_bytes(),
-                    CLIENT_TIMEOUT,
-                )
-                .map(|run| (i, run))
+    let runs: Vec<_> = thread::scope(|scope| {
+        let handles: Vec<_> = (1..=CONCURRENT_CLIENTS)
+            .map(|i| {
+                let (bin, port) = (&bin, &port);
+                scope.spawn(move || {
+                    let input = format!("client {i:02} first line\nclient {i:02} second line\n");
+                    ctx.client(
+                        bin,
+                        &["client", "--host", host, "--port", port],
+                        input.as_bytes(),
+                    )
+                    .map(|run| (i, run))
+                })
             })
-        })
-        .collect();
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
     let mut all_ok = true;
-    for handle in runs {
-        let (i, run) = handle
-            .join()
-            .map_err(|_| anyhow!("a client thread panicked"))?
-            .map_err(|e| anyhow!(e))?;
+    for joined in runs {
+        let (i, run) = joined.map_err(|_| anyhow!("a client thread panicked"))??;
         let want = format!(
             "From Server: CLIENT {i:02} FIRST LINE\nFrom Server: CLIENT {i:02} SECOND LINE\n"
         );

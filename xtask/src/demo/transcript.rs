@@ -9,6 +9,7 @@ pub struct Transcript {
     title: String,
     text: String,
     failures: Vec<String>,
+    artifacts: Vec<std::path::PathBuf>,
 }
 
 impl Transcript {
@@ -20,6 +21,7 @@ impl Transcript {
             title: title.to_string(),
             text,
             failures: Vec::new(),
+            artifacts: Vec::new(),
         }
     }
 
@@ -86,6 +88,15 @@ impl Transcript {
 
     pub fn failures(&self) -> &[String] {
         &self.failures
+    }
+
+    /// Records a file the scenario produced (pcap, screenshot).
+    pub fn artifact(&mut self, path: std::path::PathBuf) {
+        self.artifacts.push(path);
+    }
+
+    pub fn artifacts(&self) -> &[std::path::PathBuf] {
+        &self.artifacts
     }
 
     pub fn text(&self) -> &str {

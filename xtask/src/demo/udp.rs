@@ -3,31 +3,27 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
-use testkit::{Run, Server};
+use anyhow::Result;
 
 use super::{Ctx, Transcript};
 
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 const WAIT: Duration = Duration::from_secs(10);
 
 pub fn uppercase(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     let bin = ctx.bin("udp-chat");
-    let server =
-        Server::try_start(&bin, &["server", "--port", "0"], None).map_err(|e| anyhow!(e))?;
+    let server = ctx.server("udp-chat", &["server", "--port", "0"])?;
     let port = server.port();
+    let host = ctx.host();
 
     let input = format!("{}\nstraße in unicode\n", ctx.name.to_lowercase());
-    let run = Run::try_run(
+    let run = ctx.client(
         &bin,
-        &["client", "--port", &port],
+        &["client", "--host", host, "--port", &port],
         input.as_bytes(),
-        CLIENT_TIMEOUT,
-    )
-    .map_err(|e| anyhow!(e))?;
+    )?;
     t.client("client", &run, &input);
     let want = format!(
-        "{}\nreceived from 127.0.0.1:{port}\nSTRASSE IN UNICODE\nreceived from 127.0.0.1:{port}\n",
+        "{}\nreceived from {host}:{port}\nSTRASSE IN UNICODE\nreceived from {host}:{port}\n",
         ctx.name.to_uppercase()
     );
     t.check(
@@ -43,19 +39,17 @@ pub fn uppercase(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
         server
             .stdout()
             .iter()
-            .any(|l| l.starts_with("STRASSE IN UNICODE from 127.0.0.1:")),
+            .any(|l| l.starts_with("STRASSE IN UNICODE from ")),
         "the server logged each message with its sender",
     );
 
     // No server: a clear error, not a hang.
     drop(server);
-    let run = Run::try_run(
+    let run = ctx.client(
         &bin,
-        &["client", "--port", &port, "--timeout", "1"],
+        &["client", "--host", host, "--port", &port, "--timeout", "1"],
         b"hello?\n",
-        CLIENT_TIMEOUT,
-    )
-    .map_err(|e| anyhow!(e))?;
+    )?;
     t.client("client-without-server", &run, "hello?");
     t.check(
         run.code() == Some(1) && run.stderr_text().contains("nothing is listening on"),
@@ -66,11 +60,12 @@ pub fn uppercase(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
 
 pub fn chat(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     let bin = ctx.bin("udp-chat");
-    let mut server = Server::try_start(&bin, &["server", "--port", "0", "--chat"], None)
-        .map_err(|e| anyhow!(e))?;
+    let mut server = ctx.server("udp-chat", &["server", "--port", "0", "--chat"])?;
     let port = server.port();
-    let mut client =
-        Server::spawn(&bin, &["client", "--port", &port, "--chat"]).map_err(|e| anyhow!(e))?;
+    let mut client = ctx.spawn_client(
+        &bin,
+        &["client", "--host", ctx.host(), "--port", &port, "--chat"],
+    )?;
 
     // A scripted conversation: each side types only after it has seen the
     // other's message, so the transcript shows messages as they arrive.

@@ -2,15 +2,14 @@
 //! by http-client (200, then a 404), then 20 fetches at once.
 
 use std::fs;
+use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use testkit::{Run, Server};
 
 use super::{Ctx, Transcript};
 
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 const CONCURRENT_FETCHES: usize = 20;
 
 /// The page the lab asks for, with the hand-in's name on it.
@@ -22,28 +21,24 @@ pub fn hello_world(name: &str) -> String {
     )
 }
 
-pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
+/// Writes the demo's document root and returns it with the page.
+pub fn site(ctx: &Ctx) -> Result<(PathBuf, String)> {
     let root = ctx.out_dir.join("www");
     fs::create_dir_all(&root).with_context(|| format!("create {}", root.display()))?;
     let page = hello_world(&ctx.name);
     fs::write(root.join("HelloWorld.html"), &page).context("write HelloWorld.html")?;
+    Ok((root, page))
+}
+
+pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
+    let (root, page) = site(ctx)?;
     let root_arg = root.to_string_lossy().to_string();
-    let server = Server::try_start(
-        ctx.bin("http-server"),
-        &["--port", "0", "--root", &root_arg],
-        None,
-    )
-    .map_err(|e| anyhow!(e))?;
+    let server = ctx.server("http-server", &["--port", "0", "--root", &root_arg])?;
     let port = server.port();
+    let host = ctx.host();
     let client = ctx.bin("http-client");
 
-    let run = Run::try_run(
-        &client,
-        &["127.0.0.1", &port, "HelloWorld.html"],
-        b"",
-        CLIENT_TIMEOUT,
-    )
-    .map_err(|e| anyhow!(e))?;
+    let run = ctx.client(&client, &[host, &port, "HelloWorld.html"], b"")?;
     t.client("client", &run, "");
     t.check(
         run.code() == Some(0)
@@ -52,13 +47,7 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
         "HelloWorld.html arrives whole with 200 OK",
     );
 
-    let run = Run::try_run(
-        &client,
-        &["127.0.0.1", &port, "missing.html"],
-        b"",
-        CLIENT_TIMEOUT,
-    )
-    .map_err(|e| anyhow!(e))?;
+    let run = ctx.client(&client, &[host, &port, "missing.html"], b"")?;
     t.client("client", &run, "");
     t.check(
         run.code() == Some(22)
@@ -67,30 +56,25 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
         "a missing file is 404 Not Found with a page (exit 22, as curl --fail)",
     );
 
-    let fetches: Vec<_> = (0..CONCURRENT_FETCHES)
-        .map(|_| {
-            let (client, port) = (client.clone(), port.clone());
-            thread::spawn(move || {
-                Run::try_run(
-                    &client,
-                    &["-s", "127.0.0.1", &port, "HelloWorld.html"],
-                    b"",
-                    CLIENT_TIMEOUT,
-                )
+    let results: Vec<_> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..CONCURRENT_FETCHES)
+            .map(|_| {
+                let (client, port) = (&client, &port);
+                scope.spawn(move || ctx.client(client, &["-s", host, port, "HelloWorld.html"], b""))
             })
-        })
-        .collect();
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
     let mut ok = 0;
-    for f in fetches {
-        let run = f
-            .join()
-            .map_err(|_| anyhow!("a fetch thread panicked"))?
-            .map_err(|e| anyhow!(e))?;
+    for joined in results {
+        let run = joined.map_err(|_| anyhow!("a fetch thread panicked"))??;
         if run.code() == Some(0) && run.stdout_text() == page {
             ok += 1;
         }
     }
-    t.note(format!("@clients: {CONCURRENT_FETCHES} × http-client -s 127.0.0.1 {port} HelloWorld.html, all at once"));
+    t.note(format!(
+        "@clients: {CONCURRENT_FETCHES} × http-client -s {host} {port} HelloWorld.html, all at once"
+    ));
     t.check(
         ok == CONCURRENT_FETCHES,
         format!("{ok} of {CONCURRENT_FETCHES} concurrent fetches got the page"),

@@ -1,0 +1,151 @@
+//! Scenario 5: net-trace records the UDP, TCP and HTTP exchanges, prints
+//! each frame with the process that sent it, names the handshake and
+//! teardown frames, and saves a pcap of each.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use testkit::Server;
+
+use super::{Ctx, Transcript};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn privileged() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
+    if !privileged() {
+        t.note(
+            "  (skipped: capturing needs root or CAP_NET_RAW; run `sudo cargo xtask demo`, \
+             or capture with tshark and analyse the file with `net-trace read FILE`)",
+        );
+        return Ok(());
+    }
+
+    // UDP: one datagram each way, the client kept open until answered.
+    let server = ctx.server("udp-chat", &["server", "--port", "0"])?;
+    let port = server.port();
+    traced(ctx, t, "udp", &port, false, |capture| {
+        let mut client = ctx.spawn_client(
+            &ctx.bin("udp-chat"),
+            &["client", "--host", ctx.host(), "--port", &port],
+        )?;
+        client.send_stdin("amrita 31\n")?;
+        client
+            .try_wait_for_stdout(WAIT, |l| l.starts_with("received from"))
+            .map_err(|e| anyhow!(e))?;
+        // Keep the client until the capture has seen (and named) it.
+        let _ = capture.try_wait_for_stdout(WAIT, |l| l.contains("\"AMRITA 31\""));
+        client.close_stdin();
+        client.wait_exit(WAIT);
+        Ok(())
+    })?;
+    drop(server);
+
+    // TCP: the lab's sentence over one connection.
+    let server = ctx.server("tcp-uppercase", &["server", "--port", "0"])?;
+    let port = server.port();
+    traced(ctx, t, "tcp", &port, true, |capture| {
+        let mut client = ctx.spawn_client(
+            &ctx.bin("tcp-uppercase"),
+            &["client", "--host", ctx.host(), "--port", &port],
+        )?;
+        client.send_stdin("tanmayi 31\n")?;
+        client
+            .try_wait_for_stdout(WAIT, |l| l.starts_with("From Server:"))
+            .map_err(|e| anyhow!(e))?;
+        let _ = capture.try_wait_for_stdout(WAIT, |l| l.contains("\"TANMAYI 31\\n\""));
+        client.close_stdin();
+        client.wait_exit(WAIT);
+        Ok(())
+    })?;
+    drop(server);
+
+    // HTTP: one page fetched.
+    let (root, _) = super::web::site(ctx)?;
+    let root = root.to_string_lossy().to_string();
+    let server = ctx.server("http-server", &["--port", "0", "--root", &root, "--quiet"])?;
+    let port = server.port();
+    traced(ctx, t, "http", &port, true, |_| {
+        let run = ctx.client(
+            &ctx.bin("http-client"),
+            &["-s", ctx.host(), &port, "HelloWorld.html"],
+            b"",
+        )?;
+        if run.code() != Some(0) {
+            return Err(anyhow!("the fetch failed:\n{run}"));
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Captures `port` while `traffic` runs, then records the table and checks
+/// the analysis.
+fn traced(
+    ctx: &Ctx,
+    t: &mut Transcript,
+    label: &str,
+    port: &str,
+    tcp: bool,
+    traffic: impl FnOnce(&Server) -> Result<()>,
+) -> Result<()> {
+    let pcap: PathBuf = ctx.out_dir.join(format!("05-{label}.pcap"));
+    let pcap_arg = pcap.to_string_lossy().to_string();
+    let mut capture = ctx.spawn_capture(&["--port", port, "--pcap", &pcap_arg])?;
+    capture
+        .try_wait_for_stderr(WAIT, |l| l.starts_with("capturing on"))
+        .map_err(|e| anyhow!(e))?;
+    let traffic = traffic(&capture);
+    // The last frame of a TCP exchange acknowledges the second FIN.
+    let done = |l: &str| {
+        if tcp {
+            l.contains("teardown: ACK of the server's FIN")
+        } else {
+            l.contains("server→client")
+        }
+    };
+    let _ = capture.try_wait_for_stdout(WAIT, done);
+    let status = capture.terminate(WAIT);
+    traffic?;
+    t.note(format!("@capture $ {}", capture.command()));
+    let out = capture.stdout();
+    for line in &out {
+        t.note(format!("  {line}"));
+    }
+    t.check(
+        status.is_some_and(|s| s.success()),
+        format!("the {label} capture stopped cleanly"),
+    );
+    let text = out.join("\n");
+    if tcp {
+        t.check(
+            text.contains("handshake: frames ") && text.contains("SYN-ACK sent by the server"),
+            format!("the {label} handshake frames are named, with who sent each"),
+        );
+        t.check(
+            text.contains("teardown: frames "),
+            format!("the {label} teardown frames are named"),
+        );
+    } else {
+        t.check(
+            text.contains("client→server") && text.contains("server→client"),
+            "the datagram and its reply are both seen",
+        );
+    }
+    t.check(
+        text.contains("server (pid "),
+        format!("the {label} server's process is named"),
+    );
+    if pcap.exists() {
+        t.artifact(pcap);
+    }
+    Ok(())
+}
