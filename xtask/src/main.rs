@@ -4,8 +4,10 @@
 //! # Layout
 //! - `ci`: formatting, clippy and the whole test suite — what `.ci/run` runs.
 //! - `demo`: every lab scenario as separate processes, with transcripts.
+//! - `bench`: the servers measured side by side with their peers.
 //! - `util`: running cargo and other children, checking every exit status.
 
+mod bench;
 mod ci;
 mod demo;
 mod util;
@@ -20,6 +22,10 @@ tasks:
         run every lab scenario as separate processes, print and save the
         transcripts (target/demo/); --hosts puts servers and clients in two
         network namespaces (needs root); non-zero exit if any misbehaves
+  bench [--seconds N] [--rounds N]
+        measure the servers side by side with nginx, python http.server,
+        the textbook Python TCP server and a bare UDP loop; writes
+        target/bench/report.md and chart.svg
   ci    cargo fmt --check, clippy -D warnings, and cargo test --workspace
   help  this text
 ";
@@ -37,6 +43,9 @@ fn main() -> ExitCode {
         }
         Some("ci") => ci::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
+        // Hidden: the bare UDP loop the bench compares udp-chat with.
+        Some("udp-bare") => bench::peers::serve_bare_udp(),
         Some(other) => {
             eprint!("error: unknown task {other:?}\n\n{HELP}");
             return ExitCode::from(2);

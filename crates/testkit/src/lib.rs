@@ -160,6 +160,11 @@ impl Server {
         })
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The command line that started this server.
     pub fn command(&self) -> &str {
         &self.command

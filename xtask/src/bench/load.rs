@@ -1,0 +1,199 @@
+//! Built-in load generators: HTTP (when wrk is missing), TCP exchanges and
+//! streaming, UDP lockstep round trips, idle keep-alive connections.
+//! Each runs for a fixed time and reports a rate.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Runs `worker` on `threads` threads for `secs`, summing what they count.
+fn run_for(
+    threads: usize,
+    secs: Duration,
+    worker: impl Fn(&AtomicBool, &AtomicU64) + Send + Sync + 'static,
+) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let worker = Arc::new(worker);
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (stop, count, worker) = (stop.clone(), count.clone(), worker.clone());
+            thread::spawn(move || worker(&stop, &count))
+        })
+        .collect();
+    let start = Instant::now();
+    thread::sleep(secs);
+    stop.store(true, Ordering::SeqCst);
+    let elapsed = start.elapsed().as_secs_f64();
+    for h in handles {
+        let _ = h.join();
+    }
+    count.load(Ordering::SeqCst) as f64 / elapsed
+}
+
+/// Reads one HTTP response (Content-Length framed) from `s`; false on error.
+fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    buf.clear();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            let mut have = buf.len() - end - 4;
+            while have < len {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => return false,
+                    Ok(n) => have += n,
+                }
+            }
+            return true;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// HTTP requests per second: `conns` connections, keep-alive or not.
+pub fn http(addr: SocketAddr, path: &str, conns: usize, keep_alive: bool, secs: Duration) -> f64 {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: bench\r\n{}\r\n",
+        if keep_alive {
+            ""
+        } else {
+            "Connection: close\r\n"
+        }
+    );
+    run_for(conns, secs, move |stop, count| {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        let mut conn: Option<TcpStream> = None;
+        while !stop.load(Ordering::Relaxed) {
+            let s = match conn.as_mut() {
+                Some(s) => s,
+                None => match TcpStream::connect(addr) {
+                    Ok(s) => {
+                        let _ = s.set_nodelay(true);
+                        conn.insert(s)
+                    }
+                    Err(_) => continue,
+                },
+            };
+            if s.write_all(request.as_bytes()).is_err() || !read_response(s, &mut buf) {
+                conn = None;
+                continue;
+            }
+            count.fetch_add(1, Ordering::Relaxed);
+            if !keep_alive {
+                conn = None;
+            }
+        }
+    })
+}
+
+/// Connect–send–receive–close exchanges per second against an uppercase
+/// server, on `threads` threads.
+pub fn tcp_exchanges(addr: SocketAddr, threads: usize, secs: Duration) -> f64 {
+    run_for(threads, secs, move |stop, count| {
+        let mut reply = [0u8; 16];
+        while !stop.load(Ordering::Relaxed) {
+            let Ok(mut s) = TcpStream::connect(addr) else {
+                continue;
+            };
+            let _ = s.set_nodelay(true);
+            if s.write_all(b"tanmayi 31").is_ok()
+                && s.read_exact(&mut reply[..10]).is_ok()
+                && &reply[..10] == b"TANMAYI 31"
+            {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    })
+}
+
+/// MiB per second uppercased through one connection (sent and received).
+pub fn tcp_stream(addr: SocketAddr, secs: Duration) -> f64 {
+    let Ok(s) = TcpStream::connect(addr) else {
+        return 0.0;
+    };
+    let Ok(mut writer) = s.try_clone() else {
+        return 0.0;
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_w = stop.clone();
+    let w = thread::spawn(move || {
+        let block = vec![b'a'; 256 * 1024];
+        while !stop_w.load(Ordering::Relaxed) {
+            if writer.write_all(&block).is_err() {
+                break;
+            }
+        }
+        let _ = writer.shutdown(std::net::Shutdown::Write);
+    });
+    let mut reader = s;
+    let mut buf = vec![0u8; 256 * 1024];
+    let start = Instant::now();
+    let mut got = 0u64;
+    while start.elapsed() < secs {
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n as u64,
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::SeqCst);
+    // Drain so the writer can finish.
+    while let Ok(n) = reader.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+    let _ = w.join();
+    got as f64 / elapsed / (1024.0 * 1024.0)
+}
+
+/// UDP round trips per second with `clients` lockstep clients.
+pub fn udp_round_trips(addr: SocketAddr, clients: usize, secs: Duration) -> f64 {
+    run_for(clients, secs, move |stop, count| {
+        let Ok(s) = UdpSocket::bind("127.0.0.1:0") else {
+            return;
+        };
+        if s.connect(addr).is_err()
+            || s.set_read_timeout(Some(Duration::from_millis(200)))
+                .is_err()
+        {
+            return;
+        }
+        let mut buf = [0u8; 64];
+        while !stop.load(Ordering::Relaxed) {
+            if s.send(b"amrita 31").is_ok() && s.recv(&mut buf).is_ok() {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    })
+}
+
+/// Opens `n` keep-alive connections that each make one request and then
+/// stay idle; returns them (so they stay open while RSS is measured).
+pub fn idle_connections(addr: SocketAddr, path: &str, n: usize) -> Vec<TcpStream> {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n");
+    let mut conns = Vec::with_capacity(n);
+    let mut buf = Vec::new();
+    for _ in 0..n {
+        let Ok(mut s) = TcpStream::connect(addr) else {
+            continue;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+        if s.write_all(request.as_bytes()).is_ok() && read_response(&mut s, &mut buf) {
+            conns.push(s);
+        }
+    }
+    conns
+}

@@ -1,0 +1,447 @@
+//! `cargo xtask bench`: netlab's servers measured side by side with the
+//! tools people would use instead, in alternating rounds so the machine's
+//! drift cancels out. Prints a table of medians and ratios and writes
+//! `target/bench/report.md` and `target/bench/chart.svg`.
+
+mod load;
+pub mod peers;
+mod report;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::util::{cargo, root, run_checked, target_dir};
+use peers::Running;
+pub use report::Workload;
+
+/// Starts one server under test.
+type Start<'a> = Box<dyn Fn() -> Result<Running> + 'a>;
+
+struct Options {
+    seconds: u64,
+    rounds: usize,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut opts = Options {
+        seconds: 5,
+        rounds: 3,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut num = |what: &str| -> Result<u64> {
+            it.next()
+                .with_context(|| format!("{what} needs a number"))?
+                .parse()
+                .with_context(|| format!("{what} needs a whole number"))
+        };
+        match a.as_str() {
+            "--seconds" => opts.seconds = num("--seconds")?.max(1),
+            "--rounds" => opts.rounds = num("--rounds")?.clamp(1, 99) as usize,
+            other => bail!("unknown bench option {other:?} (see `cargo xtask help`)"),
+        }
+    }
+    Ok(opts)
+}
+
+/// A load generator for HTTP: wrk when installed, else the built-in one.
+struct Http {
+    wrk: bool,
+    secs: Duration,
+}
+
+/// What one HTTP run measured.
+struct HttpResult {
+    requests_per_sec: f64,
+    mib_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn parse_duration_ms(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, mult) = if let Some(v) = s.strip_suffix("us") {
+        (v, 0.001)
+    } else if let Some(v) = s.strip_suffix("ms") {
+        (v, 1.0)
+    } else if let Some(v) = s.strip_suffix('s') {
+        (v, 1000.0)
+    } else {
+        (s, 1.0)
+    };
+    num.parse::<f64>().ok().map(|n| n * mult)
+}
+
+fn parse_size_mib(s: &str) -> Option<f64> {
+    let s = s.trim();
+    for (suffix, mult) in [
+        ("GB", 1024.0),
+        ("MB", 1.0),
+        ("KB", 1.0 / 1024.0),
+        ("B", 1.0 / 1_048_576.0),
+    ] {
+        if let Some(v) = s.strip_suffix(suffix) {
+            return v.parse::<f64>().ok().map(|n| n * mult);
+        }
+    }
+    None
+}
+
+/// Parses wrk's `--latency` report.
+fn parse_wrk(out: &str) -> Option<HttpResult> {
+    let field = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(str::trim))
+    };
+    let requests_per_sec = field("Requests/sec:")?.parse().ok()?;
+    let mib_per_sec = field("Transfer/sec:")
+        .and_then(parse_size_mib)
+        .unwrap_or(0.0);
+    let p50_ms = field("50%").and_then(parse_duration_ms).unwrap_or(0.0);
+    let p99_ms = field("99%").and_then(parse_duration_ms).unwrap_or(0.0);
+    Some(HttpResult {
+        requests_per_sec,
+        mib_per_sec,
+        p50_ms,
+        p99_ms,
+    })
+}
+
+impl Http {
+    fn run(
+        &self,
+        server: &Running,
+        path: &str,
+        conns: usize,
+        keep_alive: bool,
+    ) -> Result<HttpResult> {
+        if !self.wrk {
+            let rps = load::http(server.addr, path, conns, keep_alive, self.secs);
+            return Ok(HttpResult {
+                requests_per_sec: rps,
+                mib_per_sec: 0.0,
+                p50_ms: 0.0,
+                p99_ms: 0.0,
+            });
+        }
+        let url = format!("http://{}{path}", server.addr);
+        let mut cmd = Command::new("wrk");
+        cmd.args([
+            "-t2",
+            &format!("-c{conns}"),
+            &format!("-d{}s", self.secs.as_secs()),
+            "--latency",
+        ]);
+        if !keep_alive {
+            cmd.args(["-H", "Connection: close"]);
+        }
+        let out = cmd.arg(&url).output().context("run wrk")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        parse_wrk(&text).with_context(|| format!("unexpected wrk output:\n{text}"))
+    }
+}
+
+fn have(cmd: &str, arg: &str) -> bool {
+    Command::new(cmd)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let opts = parse(args)?;
+    run_checked(cargo().args(["build", "--release", "--quiet", "--bins"]))?;
+    let release = target_dir().join("release");
+    let out_dir = target_dir().join("bench");
+    fs::create_dir_all(&out_dir)?;
+    let work = out_dir.join("work");
+    let _ = fs::remove_dir_all(&work);
+    let www = work.join("www");
+    fs::create_dir_all(&www)?;
+    fs::write(www.join("1k.bin"), vec![b'x'; 1024])?;
+    let big: Vec<u8> = (0..10 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    fs::write(www.join("10m.bin"), big)?;
+
+    let secs = Duration::from_secs(opts.seconds);
+    let http = Http {
+        wrk: have("wrk", "--version") || Command::new("wrk").output().is_ok(),
+        secs,
+    };
+    let mut notes = Vec::new();
+    if !http.wrk {
+        notes.push("wrk is not installed (apt-get install wrk): HTTP loads come from the built-in generator, without latency percentiles.".to_string());
+    }
+    let nginx = peers::nginx_path();
+    if nginx.is_none() {
+        notes.push(
+            "nginx is not installed (apt-get install nginx-light): its columns are skipped.".into(),
+        );
+    }
+    let python = have("python3", "--version");
+    if !python {
+        notes.push("python3 is not installed: the Python peers are skipped.".into());
+    }
+    for n in &notes {
+        println!("notice: {n}");
+    }
+
+    let mut results: Vec<Workload> = Vec::new();
+    let ours_http = |name: &str| -> Result<Running> {
+        peers::ours(
+            name,
+            &release.join("http-server"),
+            &[
+                "--port",
+                "0",
+                "--root",
+                &www.to_string_lossy(),
+                "--quiet",
+                "--keepalive-timeout",
+                "75",
+            ],
+        )
+    };
+
+    // HTTP workloads: (title, path, connections, keep-alive, metric).
+    type Metric = fn(&HttpResult) -> f64;
+    let http_loads: [(&str, &str, usize, bool, &str, Metric); 3] = [
+        (
+            "1 KiB file, keep-alive, 64 connections",
+            "/1k.bin",
+            64,
+            true,
+            "requests/s",
+            |r| r.requests_per_sec,
+        ),
+        (
+            "1 KiB file, Connection: close, 32 connections",
+            "/1k.bin",
+            32,
+            false,
+            "requests/s",
+            |r| r.requests_per_sec,
+        ),
+        (
+            "10 MiB file, 8 connections",
+            "/10m.bin",
+            8,
+            true,
+            "MiB/s",
+            |r| {
+                if r.mib_per_sec > 0.0 {
+                    r.mib_per_sec
+                } else {
+                    r.requests_per_sec * 10.0
+                }
+            },
+        ),
+    ];
+    for (title, path, conns, keep_alive, unit, metric) in http_loads {
+        println!("\n== http-server: {title}");
+        let mut w = Workload::new(title, unit, "http-server");
+        let mut latency =
+            Workload::new(&format!("{title}: latency p50 / p99"), "ms", "http-server");
+        for round in 0..opts.rounds {
+            let mut servers: Vec<Start<'_>> = vec![Box::new(|| ours_http("http-server"))];
+            if let Some(n) = &nginx {
+                let (n, work, www) = (n.clone(), work.clone(), www.clone());
+                servers.push(Box::new(move || peers::nginx(&n, &work, &www)));
+            }
+            if python && path == "/1k.bin" {
+                let www = www.clone();
+                servers.push(Box::new(move || peers::python_http(&www)));
+            }
+            // Alternate the order each round.
+            if round % 2 == 1 {
+                servers.reverse();
+            }
+            for start in servers {
+                let server = start()?;
+                let r = http.run(&server, path, conns, keep_alive)?;
+                println!(
+                    "  round {}: {:<22} {:>12.1} {unit}",
+                    round + 1,
+                    server.name,
+                    metric(&r)
+                );
+                w.add(&server.name, metric(&r));
+                if http.wrk {
+                    latency.add(&format!("{} p50", server.name), r.p50_ms);
+                    latency.add(&format!("{} p99", server.name), r.p99_ms);
+                }
+            }
+        }
+        results.push(w);
+        if http.wrk {
+            results.push(latency);
+        }
+    }
+
+    // Memory with 1,000 idle keep-alive connections.
+    println!("\n== http-server: RSS with 1,000 idle keep-alive connections");
+    let mut rss = Workload::new(
+        "RSS with 1,000 idle keep-alive connections",
+        "MiB",
+        "http-server",
+    )
+    .lower_is_better();
+    let mut starts: Vec<(&str, Start<'_>)> =
+        vec![("http-server", Box::new(|| ours_http("http-server")))];
+    if let Some(n) = &nginx {
+        let (n, work, www) = (n.clone(), work.clone(), www.clone());
+        starts.push(("nginx", Box::new(move || peers::nginx(&n, &work, &www))));
+    }
+    for (_, start) in &starts {
+        let server = start()?;
+        let conns = load::idle_connections(server.addr, "/1k.bin", 1000);
+        std::thread::sleep(Duration::from_millis(500));
+        let mib = peers::rss_mib(&server.pids());
+        println!(
+            "  {:<22} {:>8.1} MiB with {} connections open",
+            server.name,
+            mib,
+            conns.len()
+        );
+        rss.add(&server.name, mib);
+        drop(conns);
+    }
+    results.push(rss);
+
+    // tcp-uppercase.
+    println!("\n== tcp-uppercase: connect-send-receive-close exchanges, 4 client threads");
+    let mut ex = Workload::new(
+        "connect–send–receive–close exchanges, 4 threads",
+        "exchanges/s",
+        "tcp-uppercase",
+    );
+    for round in 0..opts.rounds {
+        let mut order = vec![true, false];
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for mine in order {
+            let server = if mine {
+                peers::ours(
+                    "tcp-uppercase",
+                    &release.join("tcp-uppercase"),
+                    &["server", "--port", "0", "--quiet"],
+                )?
+            } else if python {
+                peers::python_tcp(&root().join("tests").join("textbook"))?
+            } else {
+                continue;
+            };
+            let rate = load::tcp_exchanges(server.addr, 4, secs);
+            println!(
+                "  round {}: {:<22} {:>12.1} exchanges/s",
+                round + 1,
+                server.name,
+                rate
+            );
+            ex.add(&server.name, rate);
+        }
+    }
+    results.push(ex);
+    let mut stream = Workload::new(
+        "one streaming connection (uppercased both ways)",
+        "MiB/s",
+        "tcp-uppercase",
+    );
+    for round in 0..opts.rounds {
+        let server = peers::ours(
+            "tcp-uppercase",
+            &release.join("tcp-uppercase"),
+            &["server", "--port", "0", "--quiet"],
+        )?;
+        let rate = load::tcp_stream(server.addr, secs);
+        println!("  round {}: streaming {:>10.1} MiB/s", round + 1, rate);
+        stream.add(&server.name, rate);
+    }
+    results.push(stream);
+
+    // udp-chat.
+    let xtask = std::env::current_exe().context("path of xtask")?;
+    for clients in [1usize, 4] {
+        println!("\n== udp-chat: lockstep round trips, {clients} client(s)");
+        let mut w = Workload::new(
+            &format!("UDP round trips, {clients} lockstep client(s)"),
+            "round trips/s",
+            "udp-chat",
+        );
+        for round in 0..opts.rounds {
+            let mut order = vec![true, false];
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for mine in order {
+                let server = if mine {
+                    peers::ours(
+                        "udp-chat",
+                        &release.join("udp-chat"),
+                        &["server", "--port", "0", "--quiet"],
+                    )?
+                } else {
+                    peers::bare_udp(&xtask)?
+                };
+                let rate = load::udp_round_trips(server.addr, clients, secs);
+                println!(
+                    "  round {}: {:<28} {:>12.1} round trips/s",
+                    round + 1,
+                    server.name,
+                    rate
+                );
+                w.add(&server.name, rate);
+            }
+        }
+        results.push(w);
+    }
+
+    let machine = report::machine();
+    let md = report::markdown(&results, &notes, &machine, &opts_line(&opts, http.wrk));
+    let svg = report::svg(&results);
+    fs::write(out_dir.join("report.md"), &md)?;
+    fs::write(out_dir.join("chart.svg"), &svg)?;
+    let _ = fs::remove_dir_all(&work);
+    println!("\n{}", report::table(&results));
+    println!("report: {}", relative(&out_dir.join("report.md")));
+    println!("chart:  {}", relative(&out_dir.join("chart.svg")));
+    Ok(())
+}
+
+fn opts_line(opts: &Options, wrk: bool) -> String {
+    format!(
+        "{} s per run, {} alternating rounds, medians; HTTP load from {}",
+        opts.seconds,
+        opts.rounds,
+        if wrk {
+            "wrk -t2"
+        } else {
+            "the built-in generator"
+        }
+    )
+}
+
+fn relative(p: &Path) -> String {
+    p.strip_prefix(root()).unwrap_or(p).display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrk_output() {
+        let out = "Running 5s test @ http://127.0.0.1:1/1k.bin\n  2 threads and 64 connections\n  Latency Distribution\n     50%  1.20ms\n     75%    2.00ms\n     90%  3.00ms\n     99%  250.00us\n  200000 requests in 5.00s, 250.00MB read\nRequests/sec:  41778.39\nTransfer/sec:     50.00MB\n";
+        let r = parse_wrk(out).unwrap();
+        assert_eq!(r.requests_per_sec, 41778.39);
+        assert_eq!(r.mib_per_sec, 50.0);
+        assert_eq!(r.p50_ms, 1.2);
+        assert_eq!(r.p99_ms, 0.25);
+        assert_eq!(parse_size_mib("1.5GB"), Some(1536.0));
+        assert_eq!(parse_duration_ms("1.5s"), Some(1500.0));
+    }
+}

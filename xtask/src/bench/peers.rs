@@ -1,0 +1,213 @@
+//! The servers measured: ours (release builds) and the peers people would
+//! use instead, each started on a free loopback port and stopped after.
+
+use std::fs;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use testkit::Server;
+
+/// A running server under test.
+pub enum Proc {
+    /// One of ours (or anything printing a readiness line).
+    Ours(Server),
+    /// A peer without a readiness line, and its process id.
+    Peer(Child),
+}
+
+/// A server under test and its address.
+pub struct Running {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub proc: Proc,
+}
+
+impl Running {
+    /// Process ids whose memory counts as this server's (nginx: master
+    /// and workers).
+    pub fn pids(&self) -> Vec<u32> {
+        let root = match &self.proc {
+            Proc::Ours(s) => s.pid(),
+            Proc::Peer(c) => c.id(),
+        };
+        let mut pids = vec![root];
+        pids.extend(children(root));
+        pids
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Proc::Peer(c) = &mut self.proc {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit(')').next().map(str::to_string))
+                .and_then(|rest| {
+                    rest.split_whitespace()
+                        .nth(1)
+                        .and_then(|pp| pp.parse::<u32>().ok())
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// Resident memory of `pids`, in MiB.
+pub fn rss_mib(pids: &[u32]) -> f64 {
+    pids.iter()
+        .filter_map(|p| fs::read_to_string(format!("/proc/{p}/status")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .sum::<f64>()
+        / 1024.0
+}
+
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_tcp(addr: SocketAddr) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if TcpStream::connect(addr).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("nothing started listening on {addr}")
+}
+
+pub fn ours(name: &str, bin: &Path, args: &[&str]) -> Result<Running> {
+    let server = Server::try_start(bin, args, None).map_err(|e| anyhow!(e))?;
+    Ok(Running {
+        name: name.to_string(),
+        addr: server.addr(),
+        proc: Proc::Ours(server),
+    })
+}
+
+fn spawn_peer(name: &str, cmd: &mut Command, addr: SocketAddr) -> Result<Running> {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {name}"))?;
+    let running = Running {
+        name: name.to_string(),
+        addr,
+        proc: Proc::Peer(child),
+    };
+    wait_tcp(addr)?;
+    Ok(running)
+}
+
+pub fn nginx_path() -> Option<PathBuf> {
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// nginx with 2 workers and sendfile, configured in `dir`, serving `root`.
+pub fn nginx(nginx: &Path, dir: &Path, root: &Path) -> Result<Running> {
+    let port = free_port()?;
+    let d = dir.display();
+    let conf = dir.join("nginx.conf");
+    fs::write(
+        &conf,
+        format!(
+            "daemon off; worker_processes 2; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+             worker_rlimit_nofile 8192;\n\
+             events {{ worker_connections 4096; }}\n\
+             http {{\n  access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000; keepalive_timeout 75s;\n\
+               default_type application/octet-stream;\n\
+               client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n\
+               server {{ listen 127.0.0.1:{port}; root {}; }}\n}}\n",
+            root.display()
+        ),
+    )?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    spawn_peer(
+        "nginx",
+        Command::new(nginx).args(["-c", &conf.to_string_lossy(), "-p", &d.to_string()]),
+        addr,
+    )
+}
+
+/// `python3 -m http.server` serving `root`.
+pub fn python_http(root: &Path) -> Result<Running> {
+    let port = free_port()?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    spawn_peer(
+        "python http.server",
+        Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(root),
+        addr,
+    )
+}
+
+/// The textbook single-threaded `TCPServer.py`.
+pub fn python_tcp(textbook: &Path) -> Result<Running> {
+    let script = textbook.join("TCPServer.py");
+    let server = Server::try_start("python3", &["-u", &script.to_string_lossy(), "0"], None)
+        .map_err(|e| anyhow!(e))?;
+    Ok(Running {
+        name: "textbook TCPServer.py".into(),
+        addr: server.addr(),
+        proc: Proc::Ours(server),
+    })
+}
+
+/// A bare `recv_from`/`send_to` uppercase loop: the kernel's floor.
+pub fn bare_udp(xtask: &Path) -> Result<Running> {
+    let server = Server::try_start(xtask, &["udp-bare"], None).map_err(|e| anyhow!(e))?;
+    Ok(Running {
+        name: "bare recv_from/send_to loop".into(),
+        addr: server.addr(),
+        proc: Proc::Ours(server),
+    })
+}
+
+/// The hidden `cargo xtask udp-bare` task: the bare loop itself.
+pub fn serve_bare_udp() -> Result<()> {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    println!("listening on {} (udp)", socket.local_addr()?);
+    let mut buf = [0u8; 65_536];
+    loop {
+        let (n, peer) = socket.recv_from(&mut buf)?;
+        buf[..n].make_ascii_uppercase();
+        let _ = socket.send_to(&buf[..n], peer);
+    }
+}

@@ -1,0 +1,321 @@
+//! Medians, ratios against the targets, the Markdown report and the SVG
+//! bar chart.
+
+use std::fmt::Write as _;
+
+/// One workload's samples for every server measured.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub title: String,
+    pub unit: String,
+    /// The netlab server measured (the others are peers).
+    pub ours: String,
+    pub samples: Vec<(String, f64)>,
+    pub lower_is_better: bool,
+}
+
+/// A median with its spread.
+#[derive(Debug, Clone)]
+pub struct Measure {
+    pub server: String,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub n: usize,
+}
+
+impl Workload {
+    pub fn new(title: &str, unit: &str, ours: &str) -> Workload {
+        Workload {
+            title: title.to_string(),
+            unit: unit.to_string(),
+            ours: ours.to_string(),
+            samples: Vec::new(),
+            lower_is_better: false,
+        }
+    }
+
+    pub fn lower_is_better(mut self) -> Self {
+        self.lower_is_better = true;
+        self
+    }
+
+    pub fn add(&mut self, server: &str, value: f64) {
+        self.samples.push((server.to_string(), value));
+    }
+
+    /// Medians per server, in order of first appearance.
+    pub fn measures(&self) -> Vec<Measure> {
+        let mut names: Vec<&str> = Vec::new();
+        for (s, _) in &self.samples {
+            if !names.contains(&s.as_str()) {
+                names.push(s);
+            }
+        }
+        names
+            .into_iter()
+            .map(|name| {
+                let mut v: Vec<f64> = self
+                    .samples
+                    .iter()
+                    .filter(|(s, _)| s == name)
+                    .map(|(_, x)| *x)
+                    .collect();
+                v.sort_by(f64::total_cmp);
+                let median = if v.len() % 2 == 1 {
+                    v[v.len() / 2]
+                } else {
+                    (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+                };
+                Measure {
+                    server: name.to_string(),
+                    median,
+                    min: v[0],
+                    max: v[v.len() - 1],
+                    n: v.len(),
+                }
+            })
+            .collect()
+    }
+
+    /// Ours relative to `peer` (higher is better for us either way).
+    pub fn ratio(&self, peer: &str) -> Option<f64> {
+        let m = self.measures();
+        let ours = m.iter().find(|x| x.server == self.ours)?.median;
+        let theirs = m.iter().find(|x| x.server == peer)?.median;
+        if ours <= 0.0 || theirs <= 0.0 {
+            return None;
+        }
+        Some(if self.lower_is_better {
+            theirs / ours
+        } else {
+            ours / theirs
+        })
+    }
+}
+
+/// The targets the project set, as (workload title prefix, peer, minimum
+/// ratio). RSS is an absolute limit, handled separately.
+const TARGETS: &[(&str, &str, f64)] = &[
+    ("1 KiB file, keep-alive", "nginx", 1.0),
+    ("1 KiB file, keep-alive", "python http.server", 30.0),
+    ("1 KiB file, Connection: close", "nginx", 1.0),
+    ("1 KiB file, Connection: close", "python http.server", 30.0),
+    ("10 MiB file", "nginx", 0.9),
+    ("connect–send–receive–close", "textbook TCPServer.py", 1.5),
+    ("UDP round trips", "bare recv_from/send_to loop", 0.95),
+];
+
+/// RSS limit with 1,000 idle connections, MiB.
+const RSS_LIMIT: f64 = 64.0;
+
+fn verdicts(w: &Workload) -> Vec<String> {
+    let mut out = Vec::new();
+    for (prefix, peer, min) in TARGETS {
+        if !w.title.starts_with(prefix) {
+            continue;
+        }
+        match w.ratio(peer) {
+            Some(r) => out.push(format!(
+                "{:.2}× {peer} (target ≥ {min}×): {}",
+                r,
+                if r >= *min { "met" } else { "MISSED" }
+            )),
+            None => out.push(format!("vs {peer}: not measured")),
+        }
+    }
+    if w.title.starts_with("RSS") {
+        if let Some(m) = w.measures().iter().find(|m| m.server == w.ours) {
+            out.push(format!(
+                "{:.1} MiB (target ≤ {RSS_LIMIT} MiB): {}",
+                m.median,
+                if m.median <= RSS_LIMIT {
+                    "met"
+                } else {
+                    "MISSED"
+                }
+            ));
+        }
+    }
+    out
+}
+
+/// The console table.
+pub fn table(results: &[Workload]) -> String {
+    let mut s = String::new();
+    for w in results {
+        let _ = writeln!(s, "{} ({})", w.title, w.unit);
+        for m in w.measures() {
+            let _ = writeln!(
+                s,
+                "  {:<30} {:>12.1}   [{:.1} … {:.1}, n={}]",
+                m.server, m.median, m.min, m.max, m.n
+            );
+        }
+        for v in verdicts(w) {
+            let _ = writeln!(s, "  → {v}");
+        }
+    }
+    s
+}
+
+/// Facts about the machine, for the report.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::process::Command::new("uname")
+        .arg("-r")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!("{cores} cores ({cpu}), Linux {kernel}")
+}
+
+/// The Markdown report.
+pub fn markdown(results: &[Workload], notes: &[String], machine: &str, method: &str) -> String {
+    let mut s = String::from("# netlab benchmark report\n\n");
+    let _ = writeln!(
+        s,
+        "Machine: {machine}.  \nMethod: {method}; every server runs on loopback on the same machine, one at a time, started fresh for each run.\n"
+    );
+    for n in notes {
+        let _ = writeln!(s, "- {n}");
+    }
+    if !notes.is_empty() {
+        s.push('\n');
+    }
+    let _ = writeln!(s, "![chart](chart.svg)\n");
+    for w in results {
+        let _ = writeln!(
+            s,
+            "## {}\n\n| server | median ({}) | min | max | runs |\n|---|---:|---:|---:|---:|",
+            w.title, w.unit
+        );
+        for m in w.measures() {
+            let _ = writeln!(
+                s,
+                "| {} | {:.1} | {:.1} | {:.1} | {} |",
+                m.server, m.median, m.min, m.max, m.n
+            );
+        }
+        let v = verdicts(w);
+        if !v.is_empty() {
+            s.push('\n');
+            for line in v {
+                let _ = writeln!(s, "- {line}");
+            }
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(
+        s,
+        "Reproduce with `cargo xtask bench` (`--seconds N`, `--rounds N`)."
+    );
+    s
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A horizontal bar chart: one group per workload, bars scaled to the
+/// group's largest median.
+pub fn svg(results: &[Workload]) -> String {
+    const W: f64 = 900.0;
+    const LABEL: f64 = 250.0;
+    const BAR_H: f64 = 18.0;
+    let rows: usize = results.iter().map(|w| w.measures().len() + 2).sum();
+    let height = rows as f64 * (BAR_H + 4.0) + 20.0;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{height:.0}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    );
+    let mut y = 20.0;
+    for w in results {
+        let _ = writeln!(
+            s,
+            "<text x=\"4\" y=\"{y:.0}\" font-weight=\"bold\">{} ({}{})</text>",
+            esc(&w.title),
+            esc(&w.unit),
+            if w.lower_is_better {
+                ", lower is better"
+            } else {
+                ""
+            }
+        );
+        y += BAR_H + 4.0;
+        let measures = w.measures();
+        let max = measures
+            .iter()
+            .map(|m| m.median)
+            .fold(0.0, f64::max)
+            .max(f64::MIN_POSITIVE);
+        for m in measures {
+            let len = (m.median / max) * (W - LABEL - 120.0);
+            let color = if m.server == w.ours {
+                "#2b7bb9"
+            } else {
+                "#a0a0a0"
+            };
+            let _ = writeln!(
+                s,
+                "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\">{}</text><rect x=\"{LABEL}\" y=\"{:.0}\" width=\"{len:.1}\" height=\"{BAR_H}\" fill=\"{color}\"/><text x=\"{:.0}\" y=\"{:.0}\">{:.1}</text>",
+                LABEL - 6.0,
+                y + BAR_H - 5.0,
+                esc(&m.server),
+                y,
+                LABEL + len + 6.0,
+                y + BAR_H - 5.0,
+                m.median
+            );
+            y += BAR_H + 4.0;
+        }
+        y += BAR_H / 2.0;
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_ratios_verdicts() {
+        let mut w = Workload::new(
+            "1 KiB file, keep-alive, 64 connections",
+            "requests/s",
+            "http-server",
+        );
+        for v in [100.0, 300.0, 200.0] {
+            w.add("http-server", v);
+        }
+        for v in [150.0, 250.0] {
+            w.add("nginx", v);
+        }
+        let m = w.measures();
+        assert_eq!((m[0].median, m[1].median), (200.0, 200.0));
+        assert_eq!(w.ratio("nginx"), Some(1.0));
+        assert!(verdicts(&w)[0].ends_with("met"));
+        let mut rss = Workload::new(
+            "RSS with 1,000 idle keep-alive connections",
+            "MiB",
+            "http-server",
+        )
+        .lower_is_better();
+        rss.add("http-server", 80.0);
+        rss.add("nginx", 40.0);
+        assert_eq!(rss.ratio("nginx"), Some(0.5));
+        assert!(verdicts(&rss)[0].ends_with("MISSED"));
+        assert!(svg(&[w, rss]).contains("<rect"));
+    }
+}
