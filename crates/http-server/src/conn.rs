@@ -16,7 +16,12 @@ use crate::response::Response;
 use crate::server::{Config, Entry};
 use crate::status::Status;
 
-/// Bytes asked of each `read`.
+/// A connection's first read buffer: enough for a typical request head,
+/// small enough that a thousand idle connections cost little memory.
+const INITIAL_BUFFER: usize = 4 * 1024;
+
+/// How much room to make when the buffer fills (a large head, or
+/// pipelined requests).
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Largest request body read and discarded to keep the connection; larger
@@ -34,10 +39,15 @@ const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 256 * 1024;
 
 /// A connection's input: bytes read but not yet consumed, and the stream.
+/// `buf[start..end]` is unconsumed; `buf` stays initialised to its full
+/// length so reads need no zeroing.
 struct Input<'a> {
     stream: &'a TcpStream,
     buf: Vec<u8>,
     start: usize,
+    end: usize,
+    /// The socket's read time-out now, to skip setting it again.
+    timeout: Option<Duration>,
 }
 
 enum Fill {
@@ -48,41 +58,48 @@ enum Fill {
 
 impl Input<'_> {
     fn pending(&self) -> &[u8] {
-        &self.buf[self.start..]
+        &self.buf[self.start..self.end]
     }
 
     fn consume(&mut self, n: usize) {
         self.start += n;
-        if self.start == self.buf.len() {
-            self.buf.clear();
+        if self.start == self.end {
             self.start = 0;
+            self.end = 0;
         }
     }
 
     /// Reads more, waiting at most `timeout`.
     fn fill(&mut self, timeout: Duration) -> io::Result<Fill> {
         if self.start > 0 {
-            self.buf.drain(..self.start);
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
         }
-        self.stream
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
-        let len = self.buf.len();
-        self.buf.resize(len + READ_CHUNK, 0);
+        if self.buf.len() - self.end < INITIAL_BUFFER / 2 {
+            // Room for a large head (the parser bounds how large).
+            self.buf.resize(self.end + READ_CHUNK, 0);
+        }
+        // A shorter time-out than needed only costs another turn of the
+        // caller's loop; a longer one could overshoot a deadline.
+        let timeout = timeout.max(Duration::from_millis(1));
+        if self.timeout.is_none_or(|t| t > timeout) {
+            self.stream.set_read_timeout(Some(timeout))?;
+            self.timeout = Some(timeout);
+        }
         let mut stream = self.stream;
         let result = loop {
-            match stream.read(&mut self.buf[len..]) {
+            match stream.read(&mut self.buf[self.end..]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other,
             }
         };
         match result {
             Ok(n) => {
-                self.buf.truncate(len + n);
+                self.end += n;
                 Ok(if n == 0 { Fill::Eof } else { Fill::Data })
             }
             Err(e) => {
-                self.buf.truncate(len);
                 if net_core::error::is_timeout(&e) {
                     Ok(Fill::TimedOut)
                 } else {
@@ -110,12 +127,16 @@ pub fn serve(
     config: &Config,
     entry: &Entry,
 ) -> io::Result<()> {
-    let _ = stream.set_nodelay(true);
-    stream.set_write_timeout(Some(config.write_timeout))?;
+    if !config.inherited {
+        let _ = stream.set_nodelay(true);
+        stream.set_write_timeout(Some(config.write_timeout))?;
+    }
     let mut input = Input {
         stream,
-        buf: Vec::with_capacity(READ_CHUNK),
+        buf: vec![0; INITIAL_BUFFER],
         start: 0,
+        end: 0,
+        timeout: config.inherited.then_some(config.header_timeout),
     };
     let mut scratch = Vec::with_capacity(1024);
     let mut first = true;
@@ -199,7 +220,7 @@ pub fn serve(
         let status = response.status;
         let head_only = matches!(req.method, request::Method::Head);
         let keep_alive_10 = keep && req.version == Version::Http10;
-        let sent = response.send(&mut writer, head_only, keep_alive_10, &mut scratch);
+        let sent = response.send_to_socket(stream, head_only, keep_alive_10, &mut scratch);
         let sent = match sent {
             Ok(n) => n,
             Err(e) => {
@@ -209,17 +230,24 @@ pub fn serve(
         };
         log(config, peer, &req.line(), status, sent);
         if !keep {
-            return if input.pending().is_empty() {
-                finish(stream)
-            } else {
+            return if !input.pending().is_empty() {
                 close_gracefully(stream)
+            } else if !req.keep_alive {
+                // The client asked to close: it sends nothing more.
+                let _ = stream.shutdown(Half::Write);
+                Ok(())
+            } else {
+                finish(stream)
             };
         }
     }
 }
 
 fn read_head(input: &mut Input<'_>, config: &Config, entry: &Entry, first: bool) -> Head {
+    // Until the first byte: the header time-out for a new connection, the
+    // keep-alive time-out between requests. Then the header time-out.
     let mut deadline = first.then(|| Instant::now() + config.header_timeout);
+    let idle_until = Instant::now() + config.keepalive_timeout;
     loop {
         if !input.pending().is_empty() {
             match request::parse(input.pending()) {
@@ -229,10 +257,9 @@ fn read_head(input: &mut Input<'_>, config: &Config, entry: &Entry, first: bool)
             }
         }
         let fresh = input.pending().is_empty();
-        let timeout = match deadline {
-            Some(d) => d.saturating_duration_since(Instant::now()),
-            None => config.keepalive_timeout,
-        };
+        let timeout = deadline
+            .unwrap_or(idle_until)
+            .saturating_duration_since(Instant::now());
         if timeout.is_zero() {
             return if fresh { Head::Done } else { Head::TimedOut };
         }
@@ -259,7 +286,8 @@ fn read_head(input: &mut Input<'_>, config: &Config, entry: &Entry, first: bool)
                 }
             }
             Ok(Fill::Eof) | Err(_) => return Head::Done,
-            Ok(Fill::TimedOut) => return if fresh { Head::Done } else { Head::TimedOut },
+            // The socket's time-out may be shorter than the wait: go round.
+            Ok(Fill::TimedOut) => {}
         }
     }
 }
@@ -273,10 +301,16 @@ fn discard_body(
 ) -> Result<(), Option<Status>> {
     let deadline = Instant::now() + timeout;
     let mut more = |input: &mut Input<'_>| -> Result<(), Option<Status>> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match input.fill(left) {
-            Ok(Fill::Data) => Ok(()),
-            _ => Err(None),
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(None);
+            }
+            match input.fill(left) {
+                Ok(Fill::Data) => return Ok(()),
+                Ok(Fill::TimedOut) => {}
+                _ => return Err(None),
+            }
         }
     };
     match framing {

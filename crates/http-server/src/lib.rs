@@ -24,6 +24,7 @@
 //! # Layout
 //! - [`request`]: parsing and validating request heads (httparse).
 //! - [`path`]: request target → file, the security policy.
+//! - [`cache`]: a per-thread, one-second memory of resolutions.
 //! - [`files`]: validators, conditional requests, ranges, content types.
 //! - [`listing`]: directory listings.
 //! - [`response`]: responses written to any `Write`.
@@ -57,6 +58,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod conn;
 pub mod date;
 pub mod files;

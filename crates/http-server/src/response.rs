@@ -2,8 +2,8 @@
 //!
 //! [`Response::send`] consumes the response, so each request gets exactly
 //! one. Small bodies go out in the same write as the head; large files go
-//! out with `std::io::copy` from the file to the socket, which Linux turns
-//! into `sendfile` (zero-copy).
+//! out zero-copy with `sendfile(2)` on Linux ([`Response::send_to_socket`];
+//! `std::io::copy` does not do that for a file and a socket).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -137,6 +137,43 @@ impl Response {
         keep_alive_10: bool,
         scratch: &mut Vec<u8>,
     ) -> io::Result<u64> {
+        self.send_with(w, head_only, keep_alive_10, scratch, |w, file, len| {
+            copy_file(w, file, len)
+        })
+    }
+
+    /// Like [`send`](Self::send) to a socket: large files go out with
+    /// `sendfile(2)` on Linux, without passing through user space.
+    pub fn send_to_socket(
+        self,
+        stream: &std::net::TcpStream,
+        head_only: bool,
+        keep_alive_10: bool,
+        scratch: &mut Vec<u8>,
+    ) -> io::Result<u64> {
+        let mut w = stream;
+        self.send_with(&mut w, head_only, keep_alive_10, scratch, |w, file, len| {
+            #[cfg(target_os = "linux")]
+            {
+                send_file(w, file, len)
+            }
+            #[cfg(not(target_os = "linux"))]
+            {
+                copy_file(w, file, len)
+            }
+        })
+    }
+
+    /// The common path: head, then the body; `large` sends a file body
+    /// (positioned at its start) that is too big to read into memory.
+    fn send_with<W: Write>(
+        self,
+        w: &mut W,
+        head_only: bool,
+        keep_alive_10: bool,
+        scratch: &mut Vec<u8>,
+        large: impl FnOnce(&mut W, File, u64) -> io::Result<u64>,
+    ) -> io::Result<u64> {
         scratch.clear();
         self.write_head(scratch, keep_alive_10);
         if head_only || !self.status.allows_body() {
@@ -169,19 +206,45 @@ impl Response {
                     return Ok(len);
                 }
                 w.write_all(scratch)?;
-                let sent = io::copy(&mut file.take(len), w)?;
-                if sent < len {
-                    // The file shrank while being sent: the client must not
-                    // take a short body for a whole one.
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "file shrank while being sent",
-                    ));
-                }
-                Ok(sent)
+                large(w, file, len)
             }
         }
     }
+}
+
+fn shrank() -> io::Error {
+    // The client must not take a short body for a whole one.
+    io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being sent")
+}
+
+/// Copies `len` bytes of `file` (from its current position) into `w`.
+fn copy_file<W: Write>(w: &mut W, file: File, len: u64) -> io::Result<u64> {
+    let sent = io::copy(&mut file.take(len), w)?;
+    if sent < len {
+        return Err(shrank());
+    }
+    Ok(sent)
+}
+
+/// `len` bytes of `file` from its current position to the socket, by
+/// sendfile(2). Honours the socket's send time-out (EAGAIN).
+#[cfg(target_os = "linux")]
+fn send_file(w: &mut &std::net::TcpStream, mut file: File, len: u64) -> io::Result<u64> {
+    /// Bytes per call: large enough to need few calls, small enough that a
+    /// slow client's time-out is noticed.
+    const CHUNK: u64 = 4 * 1024 * 1024;
+    let mut offset = file.stream_position()? as nix::libc::off_t;
+    let mut left = len;
+    while left > 0 {
+        match nix::sys::sendfile::sendfile(*w, &file, Some(&mut offset), left.min(CHUNK) as usize) {
+            Ok(0) => return Err(shrank()),
+            Ok(n) => left -= n as u64,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EAGAIN) => return Err(io::ErrorKind::TimedOut.into()),
+            Err(e) => return Err(io::Error::from(e)),
+        }
+    }
+    Ok(len)
 }
 
 #[cfg(test)]

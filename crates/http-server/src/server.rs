@@ -13,6 +13,7 @@ use std::time::Duration;
 use net_core::acceptor::{self, Acceptor};
 use net_core::{AccessLog, Shutdown};
 
+use crate::cache;
 use crate::files;
 use crate::listing;
 use crate::path::{self, Resolved};
@@ -53,6 +54,9 @@ pub struct Config {
     pub log: AccessLog,
     /// Fired to stop the server; connections check it between requests.
     pub shutdown: Shutdown,
+    /// Accepted sockets already have TCP_NODELAY, the header time-out as
+    /// read time-out and the write time-out (set once on the listener).
+    pub inherited: bool,
 }
 
 impl Config {
@@ -77,6 +81,7 @@ impl Config {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             log: AccessLog::disabled(),
             shutdown: Shutdown::new(),
+            inherited: false,
         })
     }
 }
@@ -167,6 +172,13 @@ pub fn run(listener: TcpListener, config: Config) -> Result<()> {
     }
     let shutdown = config.shutdown.clone();
     let log = config.log.clone();
+    let mut config = config;
+    config.inherited = net_core::sock::set_accepted_defaults(
+        &listener,
+        true,
+        Some(config.header_timeout),
+        Some(config.write_timeout),
+    );
     let config = Arc::new(config);
     acceptor.run(listener, &shutdown, move |stream, peer| {
         let stream = Arc::new(stream);
@@ -203,7 +215,7 @@ pub fn respond(req: &Request, config: &Config) -> Response {
         )
         .header("Allow", "GET, HEAD");
     }
-    let resolved = match path::resolve(&config.root, &req.target) {
+    let resolved = match cache::resolve(&config.root, &req.target) {
         Ok(r) => r,
         Err(refusal) => {
             let message = match refusal.status {
@@ -221,7 +233,7 @@ pub fn respond(req: &Request, config: &Config) -> Response {
 }
 
 fn open_file(req: &Request, path: &Path) -> Response {
-    let opened = File::open(path).and_then(|f| {
+    let opened = open_no_follow(path).and_then(|f| {
         let meta = f.metadata()?;
         Ok((f, meta))
     });
@@ -242,6 +254,25 @@ fn open_file(req: &Request, path: &Path) -> Response {
     }
 }
 
+/// Opens a path already resolved to be canonical. On Unix the last
+/// component may not be a symlink (O_NOFOLLOW): if one appeared since the
+/// path was resolved (a cached resolution, or a race), the open fails
+/// rather than follow it.
+fn open_no_follow(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(nix::libc::O_NOFOLLOW);
+    }
+    let opened = options.open(path);
+    if opened.is_err() {
+        cache::forget(path);
+    }
+    opened
+}
+
 fn directory(req: &Request, config: &Config, resolved: &Resolved) -> Response {
     if !resolved.trailing_slash && resolved.url_path != "/" {
         // Built from the normalised path, so it always starts with exactly
@@ -254,9 +285,13 @@ fn directory(req: &Request, config: &Config, resolved: &Resolved) -> Response {
         return Response::page(Status::MOVED_PERMANENTLY, &format!("Moved to {location}"))
             .header("Location", location);
     }
-    let index = resolved.path.join("index.html");
-    if index.is_file() {
-        return open_file(req, &index);
+    // index.html goes through the same policy as any path: it may be a
+    // symlink, and must not lead out of the root.
+    let index_target = format!("{}index.html", path::encode(&resolved.url_path));
+    if let Ok(index) = cache::resolve(&config.root, &index_target)
+        && !index.is_dir
+    {
+        return open_file(req, &index.path);
     }
     if !config.listing {
         return Response::page(Status::FORBIDDEN, "Directory listing is turned off.");

@@ -351,10 +351,14 @@ where
 
 fn accept_failed(e: &io::Error) {
     match e.kind() {
-        // The client gave up before we accepted: nothing to report.
+        // The client gave up before we accepted, or a read time-out set
+        // on the listener (for accepted sockets to inherit) expired:
+        // nothing to report.
         io::ErrorKind::ConnectionAborted
         | io::ErrorKind::ConnectionReset
-        | io::ErrorKind::Interrupted => {
+        | io::ErrorKind::Interrupted
+        | io::ErrorKind::WouldBlock
+        | io::ErrorKind::TimedOut => {
             log::debug!("accept: {e}")
         }
         _ => {

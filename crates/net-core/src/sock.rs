@@ -42,6 +42,26 @@ pub fn tcp_listener(addr: SocketAddr) -> Result<TcpListener> {
     build().map_err(|source| Error::Bind { addr, source })
 }
 
+/// Sets options on a listener that Linux copies to every socket it
+/// accepts (TCP_NODELAY and the read and write time-outs), so a server
+/// need not make those system calls for each connection. Returns true when
+/// accepted sockets are known to inherit them; elsewhere the caller sets
+/// them on each accepted socket as usual.
+pub fn set_accepted_defaults(
+    listener: &TcpListener,
+    nodelay: bool,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+) -> bool {
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    let sock = socket2::SockRef::from(listener);
+    sock.set_tcp_nodelay(nodelay).is_ok()
+        && sock.set_read_timeout(read_timeout).is_ok()
+        && sock.set_write_timeout(write_timeout).is_ok()
+}
+
 /// A UDP socket bound to `addr` (port 0 for an ephemeral port), dual-stack
 /// when `addr` is `::`.
 pub fn udp_socket(addr: SocketAddr) -> Result<UdpSocket> {
@@ -163,6 +183,23 @@ mod tests {
         let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let (_s, peer) = l.accept().unwrap();
         assert_eq!(peer.port(), c.local_addr().unwrap().port());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn accepted_sockets_inherit_the_defaults() {
+        let l = tcp_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert!(set_accepted_defaults(
+            &l,
+            true,
+            Some(Duration::from_secs(7)),
+            Some(Duration::from_secs(9))
+        ));
+        let _c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        assert!(s.nodelay().unwrap());
+        assert_eq!(s.read_timeout().unwrap(), Some(Duration::from_secs(7)));
+        assert_eq!(s.write_timeout().unwrap(), Some(Duration::from_secs(9)));
     }
 
     #[test]

@@ -100,6 +100,7 @@ fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         } else {
             net_core::AccessLog::stdout()
         },
+        inherited: false,
     };
     server::run(listener, &shutdown, config)?;
     Ok(())

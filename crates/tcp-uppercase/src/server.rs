@@ -25,6 +25,9 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Where `sent "…" to ADDR` lines go.
     pub log: AccessLog,
+    /// Accepted sockets already have TCP_NODELAY and the idle time-out
+    /// (set once on the listener).
+    pub inherited: bool,
 }
 
 impl Default for Config {
@@ -33,6 +36,7 @@ impl Default for Config {
             max_connections: acceptor::DEFAULT_MAX_CONNECTIONS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             log: AccessLog::stdout(),
+            inherited: false,
         }
     }
 }
@@ -48,8 +52,10 @@ impl Config {
 }
 
 /// Serves `listener` until `shutdown` fires.
-pub fn run(listener: TcpListener, shutdown: &Shutdown, config: Config) -> crate::Result<()> {
+pub fn run(listener: TcpListener, shutdown: &Shutdown, mut config: Config) -> crate::Result<()> {
     let acceptor = Acceptor::new("tcp-uppercase").max_connections(config.max_connections);
+    config.inherited =
+        net_core::sock::set_accepted_defaults(&listener, true, Some(config.idle_timeout), None);
     acceptor.run(listener, shutdown, move |stream, peer| {
         serve_connection(stream, peer, &config)
     })?;
@@ -60,11 +66,13 @@ pub fn run(listener: TcpListener, shutdown: &Shutdown, config: Config) -> crate:
 /// then close our side too.
 pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &Config) -> Result<(), Error> {
     log::debug!("connection from {peer}");
-    // Replies are small and latency matters more than packet count.
-    let _ = stream.set_nodelay(true);
-    stream
-        .set_read_timeout(Some(config.idle_timeout))
-        .map_err(|e| acceptor::conn_error(peer, "configure the connection from", e))?;
+    if !config.inherited {
+        // Replies are small and latency matters more than packet count.
+        let _ = stream.set_nodelay(true);
+        stream
+            .set_read_timeout(Some(config.idle_timeout))
+            .map_err(|e| acceptor::conn_error(peer, "configure the connection from", e))?;
+    }
     let mut reader = &stream;
     let mut writer = &stream;
     let log = &config.log;

@@ -24,12 +24,24 @@ type Start<'a> = Box<dyn Fn() -> Result<Running> + 'a>;
 struct Options {
     seconds: u64,
     rounds: usize,
+    /// Areas to measure: http, rss, tcp, udp (all when empty).
+    only: Vec<String>,
 }
+
+impl Options {
+    fn wants(&self, area: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|a| a == area)
+    }
+}
+
+/// The areas `--only` accepts.
+const AREAS: &[&str] = &["http", "rss", "tcp", "udp"];
 
 fn parse(args: &[String]) -> Result<Options> {
     let mut opts = Options {
         seconds: 5,
         rounds: 3,
+        only: Vec::new(),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -42,6 +54,15 @@ fn parse(args: &[String]) -> Result<Options> {
         match a.as_str() {
             "--seconds" => opts.seconds = num("--seconds")?.max(1),
             "--rounds" => opts.rounds = num("--rounds")?.clamp(1, 99) as usize,
+            "--only" => {
+                let list = it.next().context("--only needs a list, e.g. http,tcp")?;
+                for area in list.split(',') {
+                    if !AREAS.contains(&area) {
+                        bail!("--only takes {}, not {area:?}", AREAS.join(", "));
+                    }
+                    opts.only.push(area.to_string());
+                }
+            }
             other => bail!("unknown bench option {other:?} (see `cargo xtask help`)"),
         }
     }
@@ -241,6 +262,9 @@ pub fn run(args: &[String]) -> Result<()> {
         ),
     ];
     for (title, path, conns, keep_alive, unit, metric) in http_loads {
+        if !opts.wants("http") {
+            break;
+        }
         println!("\n== http-server: {title}");
         let mut w = Workload::new(title, unit, "http-server");
         let mut latency =
@@ -282,90 +306,95 @@ pub fn run(args: &[String]) -> Result<()> {
     }
 
     // Memory with 1,000 idle keep-alive connections.
-    println!("\n== http-server: RSS with 1,000 idle keep-alive connections");
-    let mut rss = Workload::new(
-        "RSS with 1,000 idle keep-alive connections",
-        "MiB",
-        "http-server",
-    )
-    .lower_is_better();
-    let mut starts: Vec<(&str, Start<'_>)> =
-        vec![("http-server", Box::new(|| ours_http("http-server")))];
-    if let Some(n) = &nginx {
-        let (n, work, www) = (n.clone(), work.clone(), www.clone());
-        starts.push(("nginx", Box::new(move || peers::nginx(&n, &work, &www))));
+    if opts.wants("rss") {
+        println!("\n== http-server: RSS with 1,000 idle keep-alive connections");
+        let mut rss = Workload::new(
+            "RSS with 1,000 idle keep-alive connections",
+            "MiB",
+            "http-server",
+        )
+        .lower_is_better();
+        let mut starts: Vec<(&str, Start<'_>)> =
+            vec![("http-server", Box::new(|| ours_http("http-server")))];
+        if let Some(n) = &nginx {
+            let (n, work, www) = (n.clone(), work.clone(), www.clone());
+            starts.push(("nginx", Box::new(move || peers::nginx(&n, &work, &www))));
+        }
+        for (_, start) in &starts {
+            let server = start()?;
+            let conns = load::idle_connections(server.addr, "/1k.bin", 1000);
+            std::thread::sleep(Duration::from_millis(500));
+            let mib = peers::rss_mib(&server.pids());
+            println!(
+                "  {:<22} {:>8.1} MiB with {} connections open",
+                server.name,
+                mib,
+                conns.len()
+            );
+            rss.add(&server.name, mib);
+            drop(conns);
+        }
+        results.push(rss);
     }
-    for (_, start) in &starts {
-        let server = start()?;
-        let conns = load::idle_connections(server.addr, "/1k.bin", 1000);
-        std::thread::sleep(Duration::from_millis(500));
-        let mib = peers::rss_mib(&server.pids());
-        println!(
-            "  {:<22} {:>8.1} MiB with {} connections open",
-            server.name,
-            mib,
-            conns.len()
-        );
-        rss.add(&server.name, mib);
-        drop(conns);
-    }
-    results.push(rss);
 
     // tcp-uppercase.
-    println!("\n== tcp-uppercase: connect-send-receive-close exchanges, 4 client threads");
-    let mut ex = Workload::new(
-        "connect–send–receive–close exchanges, 4 threads",
-        "exchanges/s",
-        "tcp-uppercase",
-    );
-    for round in 0..opts.rounds {
-        let mut order = vec![true, false];
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for mine in order {
-            let server = if mine {
-                peers::ours(
-                    "tcp-uppercase",
-                    &release.join("tcp-uppercase"),
-                    &["server", "--port", "0", "--quiet"],
-                )?
-            } else if python {
-                peers::python_tcp(&root().join("tests").join("textbook"))?
-            } else {
-                continue;
-            };
-            let rate = load::tcp_exchanges(server.addr, 4, secs);
-            println!(
-                "  round {}: {:<22} {:>12.1} exchanges/s",
-                round + 1,
-                server.name,
-                rate
-            );
-            ex.add(&server.name, rate);
-        }
-    }
-    results.push(ex);
-    let mut stream = Workload::new(
-        "one streaming connection (uppercased both ways)",
-        "MiB/s",
-        "tcp-uppercase",
-    );
-    for round in 0..opts.rounds {
-        let server = peers::ours(
+    if opts.wants("tcp") {
+        println!("\n== tcp-uppercase: connect-send-receive-close exchanges, 4 client threads");
+        let mut ex = Workload::new(
+            "connect–send–receive–close exchanges, 4 threads",
+            "exchanges/s",
             "tcp-uppercase",
-            &release.join("tcp-uppercase"),
-            &["server", "--port", "0", "--quiet"],
-        )?;
-        let rate = load::tcp_stream(server.addr, secs);
-        println!("  round {}: streaming {:>10.1} MiB/s", round + 1, rate);
-        stream.add(&server.name, rate);
+        );
+        for round in 0..opts.rounds {
+            let mut order = vec![true, false];
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for mine in order {
+                let server = if mine {
+                    peers::ours(
+                        "tcp-uppercase",
+                        &release.join("tcp-uppercase"),
+                        &["server", "--port", "0", "--quiet"],
+                    )?
+                } else if python {
+                    peers::python_tcp(&root().join("tests").join("textbook"))?
+                } else {
+                    continue;
+                };
+                let rate = load::tcp_exchanges(server.addr, 4, secs);
+                println!(
+                    "  round {}: {:<22} {:>12.1} exchanges/s",
+                    round + 1,
+                    server.name,
+                    rate
+                );
+                ex.add(&server.name, rate);
+            }
+        }
+        results.push(ex);
+        let mut stream = Workload::new(
+            "one streaming connection (uppercased both ways)",
+            "MiB/s",
+            "tcp-uppercase",
+        );
+        for round in 0..opts.rounds {
+            let server = peers::ours(
+                "tcp-uppercase",
+                &release.join("tcp-uppercase"),
+                &["server", "--port", "0", "--quiet"],
+            )?;
+            let rate = load::tcp_stream(server.addr, secs);
+            println!("  round {}: streaming {:>10.1} MiB/s", round + 1, rate);
+            stream.add(&server.name, rate);
+        }
+        results.push(stream);
     }
-    results.push(stream);
 
     // udp-chat.
     let xtask = std::env::current_exe().context("path of xtask")?;
-    for clients in [1usize, 4] {
+    let udp_clients: &[usize] = if opts.wants("udp") { &[1, 4] } else { &[] };
+    for &clients in udp_clients {
         println!("\n== udp-chat: lockstep round trips, {clients} client(s)");
         let mut w = Workload::new(
             &format!("UDP round trips, {clients} lockstep client(s)"),
