@@ -233,8 +233,8 @@ pub fn serve(
             return if !input.pending().is_empty() {
                 close_gracefully(stream)
             } else if !req.keep_alive {
-                // The client asked to close: it sends nothing more.
-                let _ = stream.shutdown(Half::Write);
+                // The client asked to close and sends nothing more: closing
+                // the socket (when the caller drops it) sends our FIN.
                 Ok(())
             } else {
                 finish(stream)

@@ -56,7 +56,7 @@
 //! srv.join().expect("server thread")?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod cache;
 pub mod conn;
@@ -68,6 +68,8 @@ pub mod request;
 pub mod response;
 pub mod server;
 pub mod status;
+#[cfg(target_os = "linux")]
+mod sys;
 
 use std::path::PathBuf;
 

@@ -179,6 +179,10 @@ pub fn run(listener: TcpListener, config: Config) -> Result<()> {
         Some(config.header_timeout),
         Some(config.write_timeout),
     );
+    #[cfg(target_os = "linux")]
+    if let Err(e) = crate::sys::defer_accept(&listener, config.header_timeout) {
+        log::debug!("TCP_DEFER_ACCEPT: {e}");
+    }
     let config = Arc::new(config);
     acceptor.run(listener, &shutdown, move |stream, peer| {
         let stream = Arc::new(stream);
