@@ -13,7 +13,11 @@ use std::time::Duration;
 
 /// Sets TCP_DEFER_ACCEPT on `listener` (rounded up to whole seconds).
 pub fn defer_accept(listener: &TcpListener, wait: Duration) -> std::io::Result<()> {
-    let secs: nix::libc::c_int = wait.as_secs().max(1).try_into().unwrap_or(nix::libc::c_int::MAX);
+    let secs: nix::libc::c_int = wait
+        .as_secs()
+        .max(1)
+        .try_into()
+        .unwrap_or(nix::libc::c_int::MAX);
     // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a valid
     // pointer to a live c_int; the fd is owned by `listener`.
     let rc = unsafe {
@@ -25,5 +29,9 @@ pub fn defer_accept(listener: &TcpListener, wait: Duration) -> std::io::Result<(
             std::mem::size_of::<nix::libc::c_int>() as nix::libc::socklen_t,
         )
     };
-    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }

@@ -1,5 +1,6 @@
 //! The uppercase server: one thread per connection, replies streamed.
 
+use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as Half, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
@@ -117,33 +118,49 @@ pub fn uppercase_stream<R: Read, W: Write>(
     writer: &mut W,
     mut on_sent: impl FnMut(&[u8]),
 ) -> io::Result<u64> {
-    let mut buf = vec![0u8; READ_BUFFER_SIZE];
-    let mut out = Vec::with_capacity(READ_BUFFER_SIZE + READ_BUFFER_SIZE / 2);
-    let mut upper = UppercaseStream::new();
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+    thread_local! {
+        // Allocated once per connection thread, not once per connection:
+        // short connections would otherwise spend their time zeroing and
+        // returning 64 KiB buffers.
+        static BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    }
+    BUFFERS.with(|cell| {
+        let mut guard = cell.try_borrow_mut();
+        let mut own = (Vec::new(), Vec::new());
+        let (buf, out) = match guard.as_deref_mut() {
+            Ok(bufs) => (&mut bufs.0, &mut bufs.1),
+            Err(_) => (&mut own.0, &mut own.1), // re-entered: use fresh ones
         };
-        total += n as u64;
-        out.clear();
-        upper.feed(&buf[..n], &mut out);
-        if !out.is_empty() {
-            writer.write_all(&out)?;
-            on_sent(&out);
+        if buf.len() < READ_BUFFER_SIZE {
+            buf.resize(READ_BUFFER_SIZE, 0);
         }
-    }
-    out.clear();
-    upper.finish(&mut out);
-    if !out.is_empty() {
-        writer.write_all(&out)?;
-        on_sent(&out);
-    }
-    writer.flush()?;
-    Ok(total)
+        out.reserve(READ_BUFFER_SIZE + READ_BUFFER_SIZE / 2);
+        let mut upper = UppercaseStream::new();
+        let mut total = 0u64;
+        loop {
+            let n = match reader.read(buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            total += n as u64;
+            out.clear();
+            upper.feed(&buf[..n], out);
+            if !out.is_empty() {
+                writer.write_all(out)?;
+                on_sent(out);
+            }
+        }
+        out.clear();
+        upper.finish(out);
+        if !out.is_empty() {
+            writer.write_all(out)?;
+            on_sent(out);
+        }
+        writer.flush()?;
+        Ok(total)
+    })
 }
 
 #[cfg(test)]
