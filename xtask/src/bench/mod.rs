@@ -268,7 +268,8 @@ pub fn run(args: &[String]) -> Result<()> {
         println!("\n== http-server: {title}");
         let mut w = Workload::new(title, unit, "http-server");
         let mut latency =
-            Workload::new(&format!("{title}: latency p50 / p99"), "ms", "http-server");
+            Workload::new(&format!("Latency p50 / p99 — {title}"), "ms", "http-server")
+                .lower_is_better();
         for round in 0..opts.rounds {
             let mut servers: Vec<Start<'_>> = vec![Box::new(|| ours_http("http-server"))];
             if let Some(n) = &nginx {
