@@ -5,11 +5,13 @@
 //! - `ci`: formatting, clippy and the whole test suite — what `.ci/run` runs.
 //! - `demo`: every lab scenario as separate processes, with transcripts.
 //! - `bench`: the servers measured side by side with their peers.
+//! - `fuzz`: the cargo-fuzz targets.
 //! - `util`: running cargo and other children, checking every exit status.
 
 mod bench;
 mod ci;
 mod demo;
+mod fuzz;
 mod util;
 
 use std::process::ExitCode;
@@ -26,6 +28,8 @@ tasks:
         measure the servers side by side with nginx, python http.server,
         the textbook Python TCP server and a bare UDP loop; writes
         target/bench/report.md and chart.svg
+  fuzz [--seconds N] [TARGET…]
+        run the cargo-fuzz targets in fuzz/ (default 60 s each)
   ci    cargo fmt --check, clippy -D warnings, and cargo test --workspace
   help  this text
 ";
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         // Hidden: the bare UDP loop the bench compares udp-chat with.
         Some("udp-bare") => bench::peers::serve_bare_udp(),
         Some(other) => {

@@ -188,4 +188,40 @@ mod tests {
         assert!(decode(b"2\r\nabc\r\n0\r\n\r\n", Framing::Chunked).is_err());
         assert!(decode(b"0\r\nX: y\r\n", Framing::Chunked).is_err());
     }
+
+    // Mirrors the `http_response` fuzz target.
+    proptest::proptest! {
+        #[test]
+        fn chunked_round_trip(body in proptest::collection::vec(proptest::num::u8::ANY, 0..2000), sizes in proptest::collection::vec(1usize..300, 1..20)) {
+            let mut raw = Vec::new();
+            let mut rest = body.as_slice();
+            let mut i = 0;
+            while !rest.is_empty() {
+                let n = sizes[i % sizes.len()].min(rest.len());
+                raw.extend_from_slice(format!("{n:x}\r\n").as_bytes());
+                raw.extend_from_slice(&rest[..n]);
+                raw.extend_from_slice(b"\r\n");
+                rest = &rest[n..];
+                i += 1;
+            }
+            raw.extend_from_slice(b"0\r\n\r\n");
+            proptest::prop_assert_eq!(decode(&raw, Framing::Chunked).unwrap(), body.clone());
+            // Cut anywhere before the end: an error, never a short success.
+            let cut = sizes[0] % raw.len();
+            proptest::prop_assert!(decode(&raw[..cut], Framing::Chunked).is_err());
+        }
+
+        #[test]
+        fn any_input_never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            if let Ok(Some(head)) = crate::response::parse(&data) {
+                if let Ok(framing) = head.framing(false) {
+                    let rest = &data[head.raw.len()..];
+                    if let Ok(out) = decode(rest, framing) {
+                        proptest::prop_assert!(out.len() <= rest.len());
+                    }
+                }
+            }
+            let _ = decode(&data, Framing::Chunked);
+        }
+    }
 }

@@ -573,4 +573,27 @@ mod tests {
         assert_eq!(r.if_none_match.as_deref(), Some("\"a\",\"b\""));
         assert_eq!(r.range.as_deref(), Some("bytes=0-1"));
     }
+
+    // Mirrors the `http_request` fuzz target, so CI exercises it.
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            if let Ok(Some(req)) = parse(&data) {
+                proptest::prop_assert!(req.head_len <= data.len());
+            }
+        }
+
+        #[test]
+        fn mutated_requests_never_panic(
+            pos in 0usize..60,
+            byte in proptest::num::u8::ANY,
+            cut in 0usize..70,
+        ) {
+            let mut data = b"GET /a%20b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nRange: bytes=0-1\r\n\r\nabc".to_vec();
+            let pos = pos.min(data.len() - 1);
+            data[pos] = byte;
+            data.truncate(cut.max(1).min(data.len()));
+            let _ = parse(&data);
+        }
+    }
 }

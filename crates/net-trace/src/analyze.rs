@@ -688,4 +688,43 @@ mod tests {
         let sum = &s.a.summaries()[0];
         assert_eq!((sum.client, sum.server, sum.bytes), (c, sv, [9, 9]));
     }
+
+    // Mirrors the `trace_frame` fuzz target.
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_frames_never_panic(frames in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..120), 0..12)) {
+            let mut a = Analyzer::new();
+            for (i, f) in frames.iter().enumerate() {
+                for link in [LinkType::Ethernet, LinkType::RawIp, LinkType::LinuxSll, LinkType::Null] {
+                    if let Some(p) = decode(link, f, Duration::from_micros(i as u64), f.len() as u32) {
+                        let _ = a.push(&p);
+                    }
+                }
+            }
+            let _ = a.summaries();
+        }
+
+        #[test]
+        fn random_tcp_conversations_never_panic(
+            steps in proptest::collection::vec((proptest::bool::ANY, proptest::num::u32::ANY, proptest::num::u32::ANY, 0u8..32, 0usize..4), 1..30)
+        ) {
+            let mut a = Analyzer::new();
+            for (i, (from_client, seq, ack, flags, len)) in steps.into_iter().enumerate() {
+                let (c, s): (SocketAddr, SocketAddr) = (C.parse().unwrap(), S.parse().unwrap());
+                let (src, dst) = if from_client { (c, s) } else { (s, c) };
+                let mut f = String::new();
+                for (bit, ch) in [(1, 'S'), (2, 'F'), (4, 'R'), (8, 'P')] {
+                    if flags & bit != 0 { f.push(ch); }
+                }
+                let ack = (flags & 16 != 0).then_some(ack);
+                let frame = build::tcp(src, dst, seq, ack, &f, &b"data"[..len]);
+                let p = decode(LinkType::Ethernet, &frame, Duration::from_micros(i as u64), frame.len() as u32).unwrap();
+                let row = a.push(&p);
+                proptest::prop_assert!(row.info.contains("Seq="));
+            }
+            for s in a.summaries() {
+                proptest::prop_assert!(s.handshake.len() <= 3);
+            }
+        }
+    }
 }
