@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod files;
+mod hostile;
 mod limits;
 mod protocol;
 mod security;

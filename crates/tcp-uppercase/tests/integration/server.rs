@@ -234,3 +234,73 @@ fn bad_flags_are_usage_errors() {
     help.assert_success();
     assert!(help.stdout_text().contains("--host"));
 }
+
+/// A small deterministic generator, so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn random_chunking_and_sizes_come_back_byte_exact() {
+    let server = start_server(&["--quiet"]);
+    let alphabet: Vec<&[u8]> = vec![
+        b"a",
+        b"Z",
+        b" ",
+        b"\n",
+        "ß".as_bytes(),
+        "€".as_bytes(),
+        "𝔘".as_bytes(),
+        b"\xff",
+        b"\xe2\x82",
+    ];
+    let handles: Vec<_> = (0..8u64)
+        .map(|seed| {
+            let addr = server.addr();
+            let alphabet = alphabet.clone();
+            thread::spawn(move || {
+                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (seed + 1));
+                let len = 1 + (rng.next() % 300_000) as usize;
+                let mut input = Vec::with_capacity(len + 4);
+                while input.len() < len {
+                    input
+                        .extend_from_slice(alphabet[(rng.next() % alphabet.len() as u64) as usize]);
+                }
+                let want = uppercase_bytes(&input);
+                let mut s = TcpStream::connect(addr).unwrap();
+                let mut writer = s.try_clone().unwrap();
+                let sent = input.clone();
+                let w = thread::spawn(move || {
+                    let mut rest = sent.as_slice();
+                    let mut r = Rng(seed + 7);
+                    while !rest.is_empty() {
+                        let n = (1 + r.next() % 5000) as usize;
+                        let n = n.min(rest.len());
+                        writer.write_all(&rest[..n]).unwrap();
+                        rest = &rest[n..];
+                    }
+                    writer.shutdown(Shutdown::Write).unwrap();
+                });
+                let mut got = Vec::new();
+                s.read_to_end(&mut got).unwrap();
+                w.join().unwrap();
+                assert!(
+                    got == want,
+                    "seed {seed}: reply differs ({} vs {} bytes)",
+                    got.len(),
+                    want.len()
+                );
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("client thread");
+    }
+}
