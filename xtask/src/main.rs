@@ -6,12 +6,14 @@
 //! - `demo`: every lab scenario as separate processes, with transcripts.
 //! - `bench`: the servers measured side by side with their peers.
 //! - `fuzz`: the cargo-fuzz targets.
+//! - `soak`: long mixed traffic against every server, checking for leaks.
 //! - `util`: running cargo and other children, checking every exit status.
 
 mod bench;
 mod ci;
 mod demo;
 mod fuzz;
+mod soak;
 mod util;
 
 use std::process::ExitCode;
@@ -30,6 +32,9 @@ tasks:
         target/bench/report.md and chart.svg
   fuzz [--seconds N] [TARGET…]
         run the cargo-fuzz targets in fuzz/ (default 60 s each)
+  soak [--seconds N]
+        every server at once under valid and hostile traffic; checks that
+        memory, threads and open files come back to their baseline
   ci    cargo fmt --check, clippy -D warnings, and cargo test --workspace
   help  this text
 ";
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("soak") => soak::run(&args[1..]),
         // Hidden: the bare UDP loop the bench compares udp-chat with.
         Some("udp-bare") => bench::peers::serve_bare_udp(),
         Some(other) => {

@@ -16,7 +16,9 @@
 //! (an HTTP server closes an idle keep-alive connection, see
 //! [`Acceptor::on_full`]) and otherwise waits for a slot; further clients
 //! wait in the kernel's backlog instead of being refused. Threads beyond
-//! `max_spare` waiting in `accept` exit, so a burst leaves few behind.
+//! `max_spare` waiting in `accept` exit, so a burst leaves few behind; and
+//! when the listener has a read time-out, spare threads that see no client
+//! for that long exit too, down to one.
 
 use std::fmt;
 use std::io;
@@ -288,6 +290,21 @@ where
         }
         let (stream, peer) = match accepted {
             Ok(conn) => conn,
+            // A read time-out on the listener (see
+            // `sock::set_accepted_defaults`) expired: no client for a while.
+            // Spare threads beyond one leave, so an idle server shrinks
+            // back after a burst.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if state.accepting >= 1 {
+                    return;
+                }
+                continue;
+            }
             Err(e) => {
                 drop(state);
                 accept_failed(&e);
@@ -458,6 +475,42 @@ mod tests {
         // Two serving, at most one waiting in accept (holding the third).
         assert!(stats.threads.load(Ordering::SeqCst) <= 3);
         drop(held);
+        sd.fire();
+        t.join().unwrap().unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn idle_spares_leave_when_the_listener_times_out() {
+        let l = crate::sock::tcp_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        crate::sock::set_accepted_defaults(&l, true, Some(Duration::from_millis(200)), None);
+        let addr = l.local_addr().unwrap();
+        let acceptor = Acceptor::new("t");
+        let stats = acceptor.stats();
+        let sd = Shutdown::new();
+        let sd2 = sd.clone();
+        let t = thread::spawn(move || {
+            acceptor.run(l, &sd2, |s: TcpStream, _| -> io::Result<()> {
+                thread::sleep(Duration::from_millis(300));
+                drop(s);
+                Ok(())
+            })
+        });
+        // A burst of concurrent connections grows the pool...
+        let conns: Vec<TcpStream> = (0..8).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while stats.accepted.load(Ordering::SeqCst) < 8 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let peak = stats.threads.load(Ordering::SeqCst);
+        assert!(peak >= 8, "{peak}");
+        drop(conns);
+        // ...and it shrinks back once clients stop coming.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while stats.threads.load(Ordering::SeqCst) > 1 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(stats.threads.load(Ordering::SeqCst), 1);
         sd.fire();
         t.join().unwrap().unwrap();
     }
