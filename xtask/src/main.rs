@@ -22,7 +22,7 @@ const HELP: &str = "\
 usage: cargo xtask TASK [OPTIONS]
 
 tasks:
-  demo [--name \"NAME ROLL\"] [--hosts]
+  demo [--name \"NAME ROLL\"] [--hosts] [--only udp,tcp,http,trace]
         run every lab scenario as separate processes, print and save the
         transcripts (target/demo/); --hosts puts servers and clients in two
         network namespaces (needs root); non-zero exit if any misbehaves

@@ -31,6 +31,10 @@ pub const MAX_DISCARDED_BODY: u64 = 8 * 1024 * 1024;
 /// Longest chunk-size line or trailer section accepted in a chunked body.
 const MAX_CHUNK_LINE: usize = 4 * 1024;
 
+/// How far a read may run past a deadline before the socket's time-out is
+/// set again (each setting is a system call).
+const TIMEOUT_SLACK: Duration = Duration::from_millis(100);
+
 /// When closing after an error, how long to read (and drop) what the
 /// client is still sending, so our response is not destroyed by a reset.
 const LINGER: Duration = Duration::from_secs(1);
@@ -81,9 +85,10 @@ impl Input<'_> {
             self.buf.resize(self.end + READ_CHUNK, 0);
         }
         // A shorter time-out than needed only costs another turn of the
-        // caller's loop; a longer one could overshoot a deadline.
+        // caller's loop; a longer one may overshoot a deadline, by at most
+        // TIMEOUT_SLACK (the caller then sees the deadline has passed).
         let timeout = timeout.max(Duration::from_millis(1));
-        if self.timeout.is_none_or(|t| t > timeout) {
+        if self.timeout.is_none_or(|t| t > timeout + TIMEOUT_SLACK) {
             self.stream.set_read_timeout(Some(timeout))?;
             self.timeout = Some(timeout);
         }

@@ -24,7 +24,7 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -97,27 +97,55 @@ impl fmt::Debug for Acceptor {
     }
 }
 
+/// The pool's counters. The common path (accept, serve, accept again)
+/// touches only atomics; the mutex and condition variable are for the rare
+/// waits — a connection at the cap, and the drain at shutdown — and are
+/// signalled only when someone waits (a condition variable's notify is a
+/// system call even with no waiter).
 #[derive(Default)]
 struct State {
     /// Threads in (or about to enter) `accept`.
-    accepting: usize,
+    accepting: AtomicUsize,
     /// Connections being handled.
-    active: usize,
-    stopping: bool,
+    active: AtomicUsize,
+    stopping: AtomicBool,
+    /// Threads waiting on `slot`.
+    waiters: AtomicUsize,
 }
 
 struct Shared<H> {
     config: Acceptor,
     listener: TcpListener,
     handler: H,
-    state: Mutex<State>,
+    state: State,
+    lock: Mutex<()>,
     /// Signalled when a connection ends (a slot frees) or on shutdown.
     slot: Condvar,
 }
 
 impl<H> Shared<H> {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        self.lock.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits (at most `timeout`) for `slot` to be signalled.
+    fn wait_slot(&self, timeout: Duration, done: impl Fn() -> bool) {
+        let guard = self.lock();
+        self.state.waiters.fetch_add(1, Ordering::SeqCst);
+        // Checked after announcing ourselves: a signal sent before this
+        // point found `waiters` > 0 or changed what `done` sees.
+        if !done() {
+            let _ = self.slot.wait_timeout(guard, timeout);
+        }
+        self.state.waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Signals `slot` if anyone waits.
+    fn signal_slot(&self) {
+        if self.state.waiters.load(Ordering::SeqCst) > 0 {
+            let _guard = self.lock();
+            self.slot.notify_all();
+        }
     }
 }
 
@@ -187,7 +215,8 @@ impl Acceptor {
             config: self.clone(),
             listener,
             handler,
-            state: Mutex::default(),
+            state: State::default(),
+            lock: Mutex::new(()),
             slot: Condvar::new(),
         });
         {
@@ -202,22 +231,18 @@ impl Acceptor {
 
     fn drain<H>(&self, shared: &Shared<H>) {
         let deadline = Instant::now() + self.drain_timeout;
-        let mut state = shared.lock();
-        while state.active > 0 {
+        let busy = || shared.state.active.load(Ordering::SeqCst);
+        while busy() > 0 {
             let now = Instant::now();
             if now >= deadline {
                 log::warn!(
                     "shutdown: {} connection(s) still open after {:?}, leaving them",
-                    state.active,
+                    busy(),
                     self.drain_timeout
                 );
                 break;
             }
-            state = shared
-                .slot
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            shared.wait_slot(deadline - now, || busy() == 0);
         }
     }
 }
@@ -225,12 +250,12 @@ impl Acceptor {
 /// Marks the pool stopping and wakes every thread blocked in `accept` (one
 /// connection each; the kernel gives each waiting thread one).
 fn wake_all<H>(shared: &Shared<H>, local: SocketAddr) {
-    let waiting = {
-        let mut state = shared.lock();
-        state.stopping = true;
-        state.accepting
-    };
-    shared.slot.notify_all();
+    shared.state.stopping.store(true, Ordering::SeqCst);
+    let waiting = shared.state.accepting.load(Ordering::SeqCst);
+    {
+        let _guard = shared.lock();
+        shared.slot.notify_all();
+    }
     let target = SocketAddr::new(Host::loopback_for(local.ip()), local.port());
     for _ in 0..waiting {
         if let Err(e) = TcpStream::connect_timeout(&target, WAKE_CONNECT_TIMEOUT) {
@@ -274,18 +299,23 @@ where
     E: fmt::Display,
 {
     let config = &shared.config;
+    let state = &shared.state;
     loop {
+        if state.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        // Counted before the second look at `stopping`: either the
+        // shutdown waker sees this thread in `accepting` (and connects to
+        // wake it), or this thread sees `stopping` (and never blocks).
+        if state.accepting.fetch_add(1, Ordering::SeqCst) >= config.max_spare
+            || state.stopping.load(Ordering::SeqCst)
         {
-            let mut state = shared.lock();
-            if state.stopping || state.accepting >= config.max_spare {
-                return;
-            }
-            state.accepting += 1;
+            state.accepting.fetch_sub(1, Ordering::SeqCst);
+            return;
         }
         let accepted = shared.listener.accept();
-        let mut state = shared.lock();
-        state.accepting -= 1;
-        if state.stopping {
+        let others = state.accepting.fetch_sub(1, Ordering::SeqCst) - 1;
+        if state.stopping.load(Ordering::SeqCst) {
             return; // a waker's connection, or one that came too late
         }
         let (stream, peer) = match accepted {
@@ -294,63 +324,26 @@ where
             // `sock::set_accepted_defaults`) expired: no client for a while.
             // Spare threads beyond one leave, so an idle server shrinks
             // back after a burst.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                if state.accepting >= 1 {
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                if others >= 1 {
                     return;
                 }
                 continue;
             }
             Err(e) => {
-                drop(state);
                 accept_failed(&e);
                 continue;
             }
         };
         config.stats.accepted.fetch_add(1, Ordering::Relaxed);
-
-        // At the cap: ask for room, else wait for a connection to end.
-        while state.active >= config.max_connections && !state.stopping {
-            let made_room = match &config.make_room {
-                Some(make_room) => {
-                    drop(state);
-                    let made = make_room();
-                    state = shared.lock();
-                    made
-                }
-                None => false,
-            };
-            if state.active < config.max_connections || state.stopping {
-                break;
-            }
-            let wait = if made_room || config.make_room.is_some() {
-                MAKE_ROOM_RETRY
-            } else {
-                Duration::from_secs(3600)
-            };
-            state = shared
-                .slot
-                .wait_timeout(state, wait)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+        if !take_slot(shared) {
+            return; // stopping
         }
-        if state.stopping {
-            return;
-        }
-        state.active += 1;
-        config.stats.active.fetch_add(1, Ordering::SeqCst);
         // Keep one thread ready in `accept` for the next client.
-        let need_spare = state.accepting == 0;
-        drop(state);
-        if need_spare && let Err(e) = spawn_worker(shared) {
-            log::warn!(
-                "cannot start a connection thread: {}",
-                crate::error::describe(&e)
-            );
+        if state.accepting.load(Ordering::SeqCst) == 0
+            && let Err(e) = spawn_worker(shared)
+        {
+            log::warn!("cannot start a connection thread: {}", crate::error::describe(&e));
         }
 
         match catch_unwind(AssertUnwindSafe(|| (shared.handler)(stream, peer))) {
@@ -359,10 +352,45 @@ where
             Err(_) => log::error!("connection from {peer}: the handler panicked"),
         }
 
-        let mut state = shared.lock();
-        state.active -= 1;
+        state.active.fetch_sub(1, Ordering::SeqCst);
         config.stats.active.fetch_sub(1, Ordering::SeqCst);
-        shared.slot.notify_all();
+        shared.signal_slot();
+    }
+}
+
+/// Counts a connection as active, waiting while `max_connections` are (and
+/// asking the server to make room). False when shutdown interrupted.
+fn take_slot<H>(shared: &Shared<H>) -> bool {
+    let config = &shared.config;
+    let state = &shared.state;
+    loop {
+        if state.stopping.load(Ordering::SeqCst) {
+            return false;
+        }
+        let active = state.active.load(Ordering::SeqCst);
+        if active < config.max_connections {
+            if state
+                .active
+                .compare_exchange(active, active + 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                config.stats.active.fetch_add(1, Ordering::SeqCst);
+                return true;
+            }
+            continue;
+        }
+        // At the cap: ask for room (an idle keep-alive connection closed),
+        // then wait for a slot, asking again now and then since a busy
+        // connection may have turned idle.
+        let made_room = config.make_room.as_ref().is_some_and(|make_room| make_room());
+        let wait = if made_room || config.make_room.is_some() {
+            MAKE_ROOM_RETRY
+        } else {
+            Duration::from_secs(3600)
+        };
+        shared.wait_slot(wait, || {
+            state.active.load(Ordering::SeqCst) < config.max_connections || state.stopping.load(Ordering::SeqCst)
+        });
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown as Half, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use net_core::acceptor::{self, Acceptor};
@@ -88,13 +88,10 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &Config) ->
     match result {
         Ok(total) => {
             log::debug!("{peer} closed after {total} bytes");
-            // Our half-close tells the client the reply is complete.
-            match stream.shutdown(Half::Write) {
-                Err(e) if e.kind() != io::ErrorKind::NotConnected => {
-                    Err(acceptor::conn_error(peer, "close the connection to", e))
-                }
-                _ => Ok(()),
-            }
+            // Closing the socket (when it is dropped) sends our FIN, which
+            // tells the client the reply is complete; everything it sent
+            // has been read, so the close is a clean one.
+            Ok(())
         }
         Err(e) if net_core::error::is_timeout(&e) => {
             log::info!("closing {peer}: idle for {:?}", config.idle_timeout);

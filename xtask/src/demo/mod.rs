@@ -152,25 +152,41 @@ impl Ctx {
 /// any misbehaviour.
 struct Scenario {
     id: &'static str,
+    /// The `--only` group it belongs to.
+    group: &'static str,
     title: &'static str,
     run: fn(&Ctx, &mut Transcript) -> Result<()>,
 }
 
+/// The groups `--only` accepts.
+const GROUPS: &[&str] = &["udp", "tcp", "http", "trace"];
+
 struct Options {
     name: Option<String>,
     hosts: bool,
+    only: Vec<String>,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
     let mut opts = Options {
         name: None,
         hosts: false,
+        only: Vec::new(),
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--name" => opts.name = Some(it.next().context("--name needs a value")?.clone()),
             "--hosts" => opts.hosts = true,
+            "--only" => {
+                let list = it.next().context("--only needs a list, e.g. udp,tcp")?;
+                for g in list.split(',') {
+                    if !GROUPS.contains(&g) {
+                        bail!("--only takes {}, not {g:?}", GROUPS.join(", "));
+                    }
+                    opts.only.push(g.to_string());
+                }
+            }
             other => bail!("unknown demo option {other:?} (see `cargo xtask help`)"),
         }
     }
@@ -180,31 +196,37 @@ fn parse(args: &[String]) -> Result<Options> {
 const SCENARIOS: &[Scenario] = &[
     Scenario {
         id: "01-udp-uppercase",
+        group: "udp",
         title: "UDP uppercase: server and client",
         run: udp::uppercase,
     },
     Scenario {
         id: "02-udp-chat",
+        group: "udp",
         title: "UDP chat: server operator and client, both directions",
         run: udp::chat,
     },
     Scenario {
         id: "03-tcp-uppercase",
+        group: "tcp",
         title: "TCP uppercase: one client, then 20 at once",
         run: tcp::run,
     },
     Scenario {
         id: "04-web-server",
+        group: "http",
         title: "Web server: HelloWorld.html, a 404, and 20 fetches at once",
         run: web::run,
     },
     Scenario {
         id: "05-capture",
+        group: "trace",
         title: "Capture: the handshake and teardown of each exchange, and who sent each frame",
         run: capture::run,
     },
     Scenario {
         id: "06-browser",
+        group: "http",
         title: "Browser: HelloWorld.html and the 404 page in headless Chromium",
         run: browser::run,
     },
@@ -255,7 +277,10 @@ pub fn run(args: &[String]) -> Result<()> {
 
     let mut artifacts = Vec::new();
     let mut failed = Vec::new();
-    for Scenario { id, title, run } in SCENARIOS {
+    let chosen = SCENARIOS
+        .iter()
+        .filter(|s| opts.only.is_empty() || opts.only.iter().any(|g| g == s.group));
+    for Scenario { id, title, run, .. } in chosen {
         let mut t = Transcript::new(id, title, &ctx.header);
         println!("\n{}", t.banner());
         let result = run(&ctx, &mut t);
