@@ -68,11 +68,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let addr = Endpoint::new(&cli.bind, cli.port)?.resolve_one()?;
     let listener = sock::tcp_listener(addr)?;
+    server::prepare_listener(&listener, &mut config);
     let local = listener
         .local_addr()
         .map_err(|e| NetError::io("read the bound address", e))?;
-    announce(local, "http").map_err(|e| NetError::io("write to stdout", e))?;
+    // The handler first: a SIGTERM right after the readiness line must
+    // already mean a clean stop.
     config.shutdown.install_signal_handler()?;
+    announce(local, "http").map_err(|e| NetError::io("write to stdout", e))?;
     server::run(listener, config)?;
     Ok(())
 }

@@ -55,7 +55,7 @@ pub struct Config {
     /// Fired to stop the server; connections check it between requests.
     pub shutdown: Shutdown,
     /// Accepted sockets already have TCP_NODELAY, the header time-out as
-    /// read time-out and the write time-out (set once on the listener).
+    /// read time-out and the write time-out: set by [`prepare_listener`].
     pub inherited: bool,
 }
 
@@ -156,6 +156,24 @@ impl Registry {
     }
 }
 
+/// Sets the listener options every accepted socket inherits (TCP_NODELAY,
+/// the read and write time-outs) and TCP_DEFER_ACCEPT, and records in
+/// `config` that connections need not set them again. Call it before the
+/// listener's address is announced: a connection queued before the options
+/// are set would not have them.
+pub fn prepare_listener(listener: &TcpListener, config: &mut Config) {
+    config.inherited = net_core::sock::set_accepted_defaults(
+        listener,
+        true,
+        Some(config.header_timeout),
+        Some(config.write_timeout),
+    );
+    #[cfg(target_os = "linux")]
+    if let Err(e) = crate::sys::defer_accept(listener, config.header_timeout) {
+        log::debug!("TCP_DEFER_ACCEPT: {e}");
+    }
+}
+
 /// Serves `listener` until `config.shutdown` fires, then lets requests in
 /// flight finish (a few seconds at most).
 pub fn run(listener: TcpListener, config: Config) -> Result<()> {
@@ -172,17 +190,6 @@ pub fn run(listener: TcpListener, config: Config) -> Result<()> {
     }
     let shutdown = config.shutdown.clone();
     let log = config.log.clone();
-    let mut config = config;
-    config.inherited = net_core::sock::set_accepted_defaults(
-        &listener,
-        true,
-        Some(config.header_timeout),
-        Some(config.write_timeout),
-    );
-    #[cfg(target_os = "linux")]
-    if let Err(e) = crate::sys::defer_accept(&listener, config.header_timeout) {
-        log::debug!("TCP_DEFER_ACCEPT: {e}");
-    }
     let config = Arc::new(config);
     acceptor.run(listener, &shutdown, move |stream, peer| {
         let stream = Arc::new(stream);

@@ -324,7 +324,12 @@ where
             // `sock::set_accepted_defaults`) expired: no client for a while.
             // Spare threads beyond one leave, so an idle server shrinks
             // back after a burst.
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 if others >= 1 {
                     return;
                 }
@@ -343,7 +348,10 @@ where
         if state.accepting.load(Ordering::SeqCst) == 0
             && let Err(e) = spawn_worker(shared)
         {
-            log::warn!("cannot start a connection thread: {}", crate::error::describe(&e));
+            log::warn!(
+                "cannot start a connection thread: {}",
+                crate::error::describe(&e)
+            );
         }
 
         match catch_unwind(AssertUnwindSafe(|| (shared.handler)(stream, peer))) {
@@ -382,14 +390,18 @@ fn take_slot<H>(shared: &Shared<H>) -> bool {
         // At the cap: ask for room (an idle keep-alive connection closed),
         // then wait for a slot, asking again now and then since a busy
         // connection may have turned idle.
-        let made_room = config.make_room.as_ref().is_some_and(|make_room| make_room());
+        let made_room = config
+            .make_room
+            .as_ref()
+            .is_some_and(|make_room| make_room());
         let wait = if made_room || config.make_room.is_some() {
             MAKE_ROOM_RETRY
         } else {
             Duration::from_secs(3600)
         };
         shared.wait_slot(wait, || {
-            state.active.load(Ordering::SeqCst) < config.max_connections || state.stopping.load(Ordering::SeqCst)
+            state.active.load(Ordering::SeqCst) < config.max_connections
+                || state.stopping.load(Ordering::SeqCst)
         });
     }
 }

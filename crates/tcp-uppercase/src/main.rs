@@ -86,13 +86,7 @@ fn main() -> ExitCode {
 fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let addr = Endpoint::new(&args.bind, args.port)?.resolve_one()?;
     let listener = sock::tcp_listener(addr)?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| NetError::io("read the bound address", e))?;
-    announce(local, "tcp").map_err(|e| NetError::io("write to stdout", e))?;
-    let shutdown = Shutdown::new();
-    shutdown.install_signal_handler()?;
-    let config = server::Config {
+    let mut config = server::Config {
         max_connections: args.max_connections,
         idle_timeout: args.idle_timeout,
         log: if args.quiet {
@@ -102,6 +96,13 @@ fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         },
         inherited: false,
     };
+    server::prepare_listener(&listener, &mut config);
+    let local = listener
+        .local_addr()
+        .map_err(|e| NetError::io("read the bound address", e))?;
+    let shutdown = Shutdown::new();
+    shutdown.install_signal_handler()?;
+    announce(local, "tcp").map_err(|e| NetError::io("write to stdout", e))?;
     server::run(listener, &shutdown, config)?;
     Ok(())
 }

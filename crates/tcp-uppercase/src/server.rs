@@ -26,8 +26,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Where `sent "…" to ADDR` lines go.
     pub log: AccessLog,
-    /// Accepted sockets already have TCP_NODELAY and the idle time-out
-    /// (set once on the listener).
+    /// Accepted sockets already have TCP_NODELAY and the idle time-out:
+    /// set by [`prepare_listener`].
     pub inherited: bool,
 }
 
@@ -52,11 +52,18 @@ impl Config {
     }
 }
 
-/// Serves `listener` until `shutdown` fires.
-pub fn run(listener: TcpListener, shutdown: &Shutdown, mut config: Config) -> crate::Result<()> {
-    let acceptor = Acceptor::new("tcp-uppercase").max_connections(config.max_connections);
+/// Sets the listener options every accepted socket inherits (TCP_NODELAY
+/// and the idle time-out) and records in `config` that connections need not
+/// set them again. Call it before the listener's address is announced: a
+/// connection queued before the options are set would not have them.
+pub fn prepare_listener(listener: &TcpListener, config: &mut Config) {
     config.inherited =
-        net_core::sock::set_accepted_defaults(&listener, true, Some(config.idle_timeout), None);
+        net_core::sock::set_accepted_defaults(listener, true, Some(config.idle_timeout), None);
+}
+
+/// Serves `listener` until `shutdown` fires.
+pub fn run(listener: TcpListener, shutdown: &Shutdown, config: Config) -> crate::Result<()> {
+    let acceptor = Acceptor::new("tcp-uppercase").max_connections(config.max_connections);
     acceptor.run(listener, shutdown, move |stream, peer| {
         serve_connection(stream, peer, &config)
     })?;

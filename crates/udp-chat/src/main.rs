@@ -99,8 +99,10 @@ fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let local = socket
         .local_addr()
         .map_err(|e| NetError::io("read the bound address", e))?;
-    announce(local, "udp").map_err(|e| NetError::io("write to stdout", e))?;
+    // The handler first: a SIGTERM right after the readiness line must
+    // already mean a clean stop.
     let shutdown = shutdown_handle(args.chat)?;
+    announce(local, "udp").map_err(|e| NetError::io("write to stdout", e))?;
     if args.chat {
         hint(
             "clients' messages appear as they arrive; each line you type goes to the client that wrote last",

@@ -95,9 +95,17 @@ fn survives_a_flood_of_random_datagrams() {
         let msg: Vec<u8> = (0..len).map(|_| next() as u8).collect();
         flood.send_to(&msg, server.addr()).unwrap();
     }
-    // A fresh client still gets a correct answer.
+    // A fresh client still gets a correct answer. The flood may still fill
+    // the server's receive buffer when it asks, and UDP drops what does not
+    // fit, so it asks again as a real client would.
     let s = socket_for(&server);
-    assert_eq!(exchange(&s, &server, b"still here"), b"STILL HERE");
+    s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let mut buf = [0u8; 64];
+    let answered = (0..40).any(|_| {
+        s.send_to(b"still here", server.addr()).unwrap();
+        matches!(s.recv_from(&mut buf), Ok((n, from)) if from == server.addr() && &buf[..n] == b"STILL HERE")
+    });
+    assert!(answered, "no correct answer after the flood");
 }
 
 #[test]
