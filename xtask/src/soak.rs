@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use testkit::Server;
+use testkit::{Rng, Server};
 
 use crate::util::{cargo, run_checked, target_dir};
 
@@ -48,20 +48,6 @@ struct Tally {
     ok: AtomicU64,
     wrong: AtomicU64,
     hostile: AtomicU64,
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
 }
 
 fn http_get(
@@ -295,12 +281,12 @@ pub fn run(args: &[String]) -> Result<()> {
 
 /// Valid GETs, keep-alive and fresh connections, small and large files.
 fn http_valid(seed: u64, addr: SocketAddr, stop: &AtomicBool, t: &Tally) {
-    let mut rng = Rng(seed + 1);
+    let mut rng = Rng::new(seed);
     let mut kept = None;
     while !stop.load(Ordering::Relaxed) {
-        let big = rng.next() % 10 == 0;
+        let big = rng.next_u64() % 10 == 0;
         let path = if big { "/big.bin" } else { "/small.txt" };
-        let keep = rng.next() % 2 == 0;
+        let keep = rng.next_u64() % 2 == 0;
         let got = if keep {
             http_get(addr, path, Some(&mut kept))
         } else {
@@ -326,15 +312,15 @@ fn http_valid(seed: u64, addr: SocketAddr, stop: &AtomicBool, t: &Tally) {
 
 /// Garbage, half requests, abandoned downloads, resets.
 fn http_hostile(seed: u64, addr: SocketAddr, stop: &AtomicBool, t: &Tally) {
-    let mut rng = Rng(seed + 1);
+    let mut rng = Rng::new(seed);
     while !stop.load(Ordering::Relaxed) {
         let Ok(mut s) = TcpStream::connect(addr) else {
             continue;
         };
         let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-        let payload: Vec<u8> = match rng.next() % 5 {
+        let payload: Vec<u8> = match rng.next_u64() % 5 {
             0 => {
-                let n = 1 + (rng.next() % 2000) as usize;
+                let n = 1 + (rng.next_u64() % 2000) as usize;
                 rng.bytes(n)
             }
             1 => b"GET /small.txt HTTP/1.1\r\nHo".to_vec(),
@@ -351,20 +337,20 @@ fn http_hostile(seed: u64, addr: SocketAddr, stop: &AtomicBool, t: &Tally) {
 
 /// Valid exchanges and garbage streams against tcp-uppercase.
 fn tcp_mixed(seed: u64, addr: SocketAddr, stop: &AtomicBool, t: &Tally) {
-    let mut rng = Rng(seed + 1);
+    let mut rng = Rng::new(seed);
     while !stop.load(Ordering::Relaxed) {
         let Ok(mut s) = TcpStream::connect(addr) else {
             continue;
         };
         let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-        if rng.next() % 3 == 0 {
-            let n = 1 + (rng.next() % 50_000) as usize;
+        if rng.next_u64() % 3 == 0 {
+            let n = 1 + (rng.next_u64() % 50_000) as usize;
             let junk = rng.bytes(n);
             let _ = s.write_all(&junk);
             t.hostile.fetch_add(1, Ordering::Relaxed);
             continue; // dropped with the reply unread
         }
-        let msg = format!("soak {} straße", rng.next());
+        let msg = format!("soak {} straße", rng.next_u64());
         let want = format!("SOAK {} STRASSE", msg.split(' ').nth(1).unwrap_or(""));
         let mut got = Vec::new();
         let ok = s.write_all(msg.as_bytes()).is_ok()
@@ -378,7 +364,7 @@ fn tcp_mixed(seed: u64, addr: SocketAddr, stop: &AtomicBool, t: &Tally) {
 
 /// Valid round trips and random datagrams against udp-chat.
 fn udp_mixed(seed: u64, addr: SocketAddr, stop: &AtomicBool, t: &Tally) {
-    let mut rng = Rng(seed + 1);
+    let mut rng = Rng::new(seed);
     let Ok(junk) = UdpSocket::bind("127.0.0.1:0") else {
         return;
     };
@@ -391,11 +377,11 @@ fn udp_mixed(seed: u64, addr: SocketAddr, stop: &AtomicBool, t: &Tally) {
     let mut buf = [0u8; 2048];
     while !stop.load(Ordering::Relaxed) {
         for _ in 0..3 {
-            let n = (rng.next() % 1400) as usize;
+            let n = (rng.next_u64() % 1400) as usize;
             let _ = junk.send_to(&rng.bytes(n), addr);
             t.hostile.fetch_add(1, Ordering::Relaxed);
         }
-        let msg = format!("soak {}", rng.next());
+        let msg = format!("soak {}", rng.next_u64());
         let ok = s.send(msg.as_bytes()).is_ok()
             && matches!(s.recv(&mut buf), Ok(n) if buf[..n] == *msg.to_uppercase().as_bytes());
         // UDP may drop under load: a lost datagram is retried once.

@@ -165,9 +165,9 @@ pub fn decode(link: LinkType, data: &[u8], time: Duration, wire_len: u32) -> Opt
     })
 }
 
-#[cfg(test)]
-pub(crate) mod build {
-    //! Frames built with etherparse's PacketBuilder, for tests.
+pub mod build {
+    //! Ethernet frames built with etherparse's PacketBuilder: for tests,
+    //! examples and anyone who wants a capture without a network.
     use etherparse::PacketBuilder;
     use std::net::SocketAddr;
 
@@ -188,7 +188,8 @@ pub(crate) mod build {
             (SocketAddr::V6(s), SocketAddr::V6(d)) => {
                 eth.ipv6(s.ip().octets(), d.ip().octets(), 64)
             }
-            _ => panic!("mixed families"),
+            // Mixed families: both as IPv6 (IPv4-mapped).
+            (s, d) => eth.ipv6(v6(s.ip()), v6(d.ip()), 64),
         };
         let mut b = ip.tcp(src.port(), dst.port(), seq, 65_483);
         if let Some(a) = ack {
@@ -204,8 +205,17 @@ pub(crate) mod build {
             };
         }
         let mut out = Vec::with_capacity(b.size(payload.len()));
-        b.write(&mut out, payload).unwrap();
+        // Writing to a Vec fails only for a payload too large for one
+        // packet; the frame is then cut to what was written.
+        let _ = b.write(&mut out, payload);
         out
+    }
+
+    fn v6(ip: std::net::IpAddr) -> [u8; 16] {
+        match ip {
+            std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            std::net::IpAddr::V6(v6) => v6.octets(),
+        }
     }
 
     /// A UDP frame over Ethernet.
@@ -218,11 +228,14 @@ pub(crate) mod build {
             (SocketAddr::V6(s), SocketAddr::V6(d)) => {
                 eth.ipv6(s.ip().octets(), d.ip().octets(), 64)
             }
-            _ => panic!("mixed families"),
+            // Mixed families: both as IPv6 (IPv4-mapped).
+            (s, d) => eth.ipv6(v6(s.ip()), v6(d.ip()), 64),
         }
         .udp(src.port(), dst.port());
         let mut out = Vec::with_capacity(b.size(payload.len()));
-        b.write(&mut out, payload).unwrap();
+        // Writing to a Vec fails only for a payload too large for one
+        // packet; the frame is then cut to what was written.
+        let _ = b.write(&mut out, payload);
         out
     }
 }

@@ -261,21 +261,7 @@ impl Server {
         timeout: Duration,
         pred: impl Fn(&str) -> bool,
     ) -> Result<String, String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(line) = self.stderr().into_iter().find(|l| pred(l)) {
-                return Ok(line);
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "`{}`: expected stderr line not seen within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
-                    self.command,
-                    self.stdout().join("\n"),
-                    self.stderr().join("\n")
-                ));
-            }
-            thread::sleep(POLL_INTERVAL);
-        }
+        self.try_wait_for(&self.stderr, "stderr", timeout, pred)
     }
 
     /// Like [`wait_for_stdout`](Self::wait_for_stdout), reporting a miss as
@@ -285,14 +271,30 @@ impl Server {
         timeout: Duration,
         pred: impl Fn(&str) -> bool,
     ) -> Result<String, String> {
+        self.try_wait_for(&self.stdout, "stdout", timeout, pred)
+    }
+
+    fn try_wait_for(
+        &self,
+        lines: &Lines,
+        which: &str,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<String, String> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(line) = self.stdout().into_iter().find(|l| pred(l)) {
+            let found = lines
+                .lock()
+                .expect("lines lock")
+                .iter()
+                .find(|l| pred(l))
+                .cloned();
+            if let Some(line) = found {
                 return Ok(line);
             }
             if Instant::now() >= deadline {
                 return Err(format!(
-                    "`{}`: expected line not seen within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
+                    "`{}`: expected {which} line not seen within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
                     self.command,
                     self.stdout().join("\n"),
                     self.stderr().join("\n")
@@ -355,6 +357,44 @@ fn describe(bin: &OsStr, args: &[&str]) -> String {
         s.push_str(a);
     }
     s
+}
+
+/// Waits (bounded) until something accepts TCP connections at `addr`:
+/// for peers that print no readiness line (nginx, `python3 -m http.server`).
+pub fn wait_tcp(addr: SocketAddr, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A small deterministic generator (xorshift), so a failing test or soak
+/// can be replayed from its seed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed` (any value).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9e37_79b9_7f4a_7c15 | 1)
+    }
+
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
 }
 
 /// A finished client run.

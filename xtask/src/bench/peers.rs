@@ -2,7 +2,7 @@
 //! use instead, each started on a free loopback port and stopped after.
 
 use std::fs;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -92,14 +92,11 @@ pub fn free_port() -> Result<u16> {
 }
 
 fn wait_tcp(addr: SocketAddr) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if TcpStream::connect(addr).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if testkit::wait_tcp(addr, Duration::from_secs(15)) {
+        Ok(())
+    } else {
+        bail!("nothing started listening on {addr}")
     }
-    bail!("nothing started listening on {addr}")
 }
 
 pub fn ours(name: &str, bin: &Path, args: &[&str]) -> Result<Running> {

@@ -1,8 +1,8 @@
 //! Downloads from servers no one here wrote.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use testkit::Run;
 
@@ -18,16 +18,8 @@ impl Drop for Kill {
     }
 }
 
-/// Waits (bounded) until something accepts connections on `port`.
 fn wait_listening(port: u16) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+    testkit::wait_tcp(([127, 0, 0, 1], port).into(), Duration::from_secs(15))
 }
 
 fn free_port() -> u16 {

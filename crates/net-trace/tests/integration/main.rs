@@ -2,39 +2,23 @@
 // Test code: an unwrap is an assertion with the error shown.
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use etherparse::PacketBuilder;
 use net_trace::pcapio::PcapOut;
 use testkit::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_net-trace");
 
 fn tcp(src: &str, dst: &str, seq: u32, ack: Option<u32>, flags: &str, payload: &[u8]) -> Vec<u8> {
-    let (src, dst): (SocketAddr, SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
-    let (SocketAddr::V4(s), SocketAddr::V4(d)) = (src, dst) else {
-        panic!("v4 only here")
-    };
-    let mut b = PacketBuilder::ethernet2([0; 6], [0; 6])
-        .ipv4(s.ip().octets(), d.ip().octets(), 64)
-        .tcp(src.port(), dst.port(), seq, 65_483);
-    if let Some(a) = ack {
-        b = b.ack(a);
-    }
-    for f in flags.chars() {
-        b = match f {
-            'S' => b.syn(),
-            'F' => b.fin(),
-            'R' => b.rst(),
-            'P' => b.psh(),
-            _ => b,
-        };
-    }
-    let mut out = Vec::new();
-    b.write(&mut out, payload).unwrap();
-    out
+    net_trace::decode::build::tcp(
+        src.parse().unwrap(),
+        dst.parse().unwrap(),
+        seq,
+        ack,
+        flags,
+        payload,
+    )
 }
 
 /// The lab's TCP exchange: handshake, sentence, reply, four-segment close.

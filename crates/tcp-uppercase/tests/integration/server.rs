@@ -5,7 +5,7 @@ use std::thread;
 use std::time::Duration;
 
 use net_core::text::uppercase_bytes;
-use testkit::{Run, Server};
+use testkit::{Rng, Run, Server};
 
 use crate::{BIN, start_server};
 
@@ -235,18 +235,6 @@ fn bad_flags_are_usage_errors() {
     assert!(help.stdout_text().contains("--host"));
 }
 
-/// A small deterministic generator, so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 #[test]
 fn random_chunking_and_sizes_come_back_byte_exact() {
     let server = start_server(&["--quiet"]);
@@ -266,12 +254,13 @@ fn random_chunking_and_sizes_come_back_byte_exact() {
             let addr = server.addr();
             let alphabet = alphabet.clone();
             thread::spawn(move || {
-                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (seed + 1));
-                let len = 1 + (rng.next() % 300_000) as usize;
+                let mut rng = Rng::new(seed);
+                let len = 1 + (rng.next_u64() % 300_000) as usize;
                 let mut input = Vec::with_capacity(len + 4);
                 while input.len() < len {
-                    input
-                        .extend_from_slice(alphabet[(rng.next() % alphabet.len() as u64) as usize]);
+                    input.extend_from_slice(
+                        alphabet[(rng.next_u64() % alphabet.len() as u64) as usize],
+                    );
                 }
                 let want = uppercase_bytes(&input);
                 let mut s = TcpStream::connect(addr).unwrap();
@@ -279,9 +268,9 @@ fn random_chunking_and_sizes_come_back_byte_exact() {
                 let sent = input.clone();
                 let w = thread::spawn(move || {
                     let mut rest = sent.as_slice();
-                    let mut r = Rng(seed + 7);
+                    let mut r = Rng::new(seed + 1000);
                     while !rest.is_empty() {
-                        let n = (1 + r.next() % 5000) as usize;
+                        let n = (1 + r.next_u64() % 5000) as usize;
                         let n = n.min(rest.len());
                         writer.write_all(&rest[..n]).unwrap();
                         rest = &rest[n..];

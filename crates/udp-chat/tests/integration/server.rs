@@ -99,7 +99,8 @@ fn survives_a_flood_of_random_datagrams() {
     // the server's receive buffer when it asks, and UDP drops what does not
     // fit, so it asks again as a real client would.
     let s = socket_for(&server);
-    s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let mut buf = [0u8; 64];
     let answered = (0..40).any(|_| {
         s.send_to(b"still here", server.addr()).unwrap();
