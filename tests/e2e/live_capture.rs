@@ -133,3 +133,84 @@ fn without_privilege_the_error_says_which() {
         "error: live capture needs root or the CAP_NET_RAW capability (run it with sudo, or save a capture with tshark and analyse it with `net-trace read FILE`)\n"
     );
 }
+
+#[test]
+fn frame_counts_equal_tsharks() {
+    if !is_root() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must run as root (or with CAP_NET_RAW) for the live capture test"
+        );
+        eprintln!("skipped: live capture needs root or CAP_NET_RAW");
+        return;
+    }
+    if std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: tshark is not installed (apt-get install tshark)");
+        return;
+    }
+    let server = Server::start(
+        bin_path("tcp-uppercase"),
+        &["server", "--port", "0", "--quiet"],
+    );
+    let port = server.port();
+    // tshark prints a line per frame as it goes (-l).
+    let tshark = Server::spawn(
+        "tshark",
+        &["-l", "-i", "lo", "-f", &format!("tcp port {port}")],
+    )
+    .unwrap();
+    tshark.wait_for_stderr(T, |l| l.contains("Capturing on"));
+    // "Capturing on" comes before dumpcap really listens; newer versions
+    // then say "Capture started".
+    let _ = tshark.try_wait_for_stderr(T, |l| l.contains("Capture started"));
+    let mut ours = Server::spawn(
+        bin_path("net-trace"),
+        &["capture", "--iface", "lo", "--port", &port],
+    )
+    .unwrap();
+    ours.wait_for_stderr(T, |l| l.starts_with("capturing on lo"));
+
+    for i in 0..3 {
+        let run = Run::new(
+            bin_path("tcp-uppercase"),
+            &["client", "--port", &port, "exchange", &i.to_string()],
+            b"",
+        );
+        run.assert_success();
+    }
+    // Three connections, each closed by the client: three final ACKs.
+    let deadline = std::time::Instant::now() + T;
+    while ours
+        .stdout()
+        .iter()
+        .filter(|l| l.contains("ACK of the server's FIN"))
+        .count()
+        < 3
+    {
+        assert!(std::time::Instant::now() < deadline, "{:#?}", ours.stdout());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(ours.terminate(T).is_some_and(|s| s.success()));
+    let ours_count = ours.stdout().iter().filter(|l| l.contains(" TCP ")).count();
+    let theirs = || {
+        tshark
+            .stdout()
+            .iter()
+            .filter(|l| l.contains(" TCP "))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + T;
+    while theirs() < ours_count && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let theirs_count = theirs();
+    assert!(ours_count >= 24, "{ours_count} frames for three exchanges");
+    assert_eq!(
+        ours_count, theirs_count,
+        "net-trace and tshark saw different frame counts"
+    );
+}

@@ -154,3 +154,25 @@ fn sigterm_exits_zero() {
     assert!(status.success(), "{status}");
     assert!(idle.closed());
 }
+
+#[test]
+fn serves_ipv6() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: IPv6 loopback is not available on this machine");
+        return;
+    }
+    let s = site(&["--bind", "::1"]);
+    assert!(
+        s.server.readiness().starts_with("listening on [::1]:"),
+        "{}",
+        s.server.readiness()
+    );
+    let r = crate::get(s.addr(), "/notes.txt");
+    assert_eq!((r.status, r.text().as_str()), (200, "0123456789abcdefghij"));
+    let line = s
+        .server
+        .wait_for_stdout(std::time::Duration::from_secs(10), |l| {
+            l.contains("/notes.txt")
+        });
+    assert!(line.starts_with("::1 - - ["), "{line}");
+}
