@@ -512,8 +512,10 @@ mod tests {
         assert_eq!(stats.active.load(Ordering::SeqCst), 2);
         drop(held.pop());
         assert_eq!(waiter.join().unwrap(), b"third");
-        // Two serving, at most one waiting in accept (holding the third).
-        assert!(stats.threads.load(Ordering::SeqCst) <= 3);
+        // Bounded by the cap plus the thread holding the third connection
+        // and one spare kept ready in accept.
+        let threads = stats.threads.load(Ordering::SeqCst);
+        assert!(threads <= 4, "{threads} threads for a cap of 2");
         drop(held);
         sd.fire();
         t.join().unwrap().unwrap();

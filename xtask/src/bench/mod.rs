@@ -35,7 +35,7 @@ impl Options {
 }
 
 /// The areas `--only` accepts.
-const AREAS: &[&str] = &["http", "rss", "tcp", "udp"];
+const AREAS: &[&str] = &["http", "rss", "tcp", "udp", "client"];
 
 fn parse(args: &[String]) -> Result<Options> {
     let mut opts = Options {
@@ -425,6 +425,60 @@ pub fn run(args: &[String]) -> Result<()> {
                     rate
                 );
                 w.add(&server.name, rate);
+            }
+        }
+        results.push(w);
+    }
+
+    // http-client: a large download to a file, against curl.
+    if opts.wants("client") {
+        println!("\n== http-client: 100 MiB download to a file");
+        let mut w = Workload::new("100 MiB download to a file", "MiB/s", "http-client");
+        let file: Vec<u8> = (0..100 * 1024 * 1024u32).map(|i| (i % 247) as u8).collect();
+        fs::write(www.join("100m.bin"), &file)?;
+        drop(file);
+        let server = match &nginx {
+            Some(n) => peers::nginx(n, &work, &www)?,
+            None => ours_http("http-server")?,
+        };
+        let url = format!("http://{}/100m.bin", server.addr);
+        let out = work.join("download.bin");
+        let curl = have("curl", "--version");
+        if !curl {
+            println!(
+                "notice: curl is not installed (apt-get install curl): http-client is measured alone"
+            );
+        }
+        for round in 0..opts.rounds {
+            let mut order = vec![true, false];
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for mine in order {
+                if !mine && !curl {
+                    continue;
+                }
+                let _ = fs::remove_file(&out);
+                let (name, mut cmd) = if mine {
+                    ("http-client", Command::new(release.join("http-client")))
+                } else {
+                    ("curl", Command::new("curl"))
+                };
+                cmd.args(["-s", "-o", &out.to_string_lossy(), &url]);
+                let started = std::time::Instant::now();
+                let status = cmd.status().with_context(|| format!("run {name}"))?;
+                let secs = started.elapsed().as_secs_f64();
+                let size = fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+                if !status.success() || size != 100 * 1024 * 1024 {
+                    bail!("{name} did not download the whole file ({status}, {size} bytes)");
+                }
+                let rate = 100.0 / secs;
+                println!(
+                    "  round {}: {name:<12} {rate:>10.1} MiB/s (via {})",
+                    round + 1,
+                    server.name
+                );
+                w.add(name, rate);
             }
         }
         results.push(w);
