@@ -283,12 +283,9 @@ impl Server {
     ) -> Result<String, String> {
         let deadline = Instant::now() + timeout;
         loop {
-            let found = lines
-                .lock()
-                .expect("lines lock")
-                .iter()
-                .find(|l| pred(l))
-                .cloned();
+            // Copied out first: `pred` may itself look at the output.
+            let snapshot = lines.lock().expect("lines lock").clone();
+            let found = snapshot.into_iter().find(|l| pred(l));
             if let Some(line) = found {
                 return Ok(line);
             }
