@@ -79,16 +79,40 @@ pub struct Response {
 struct Timed {
     stream: TcpStream,
     deadline: Instant,
+    /// The socket's read time-out now.
+    current: Option<Duration>,
 }
+
+/// Longest single wait of a read: the socket's time-out is set to this (or
+/// to what is left, near the deadline), so it is set about once per
+/// request rather than once per read, and a deadline is overshot by at most
+/// this much.
+const READ_SLICE: Duration = Duration::from_secs(1);
 
 impl Read for Timed {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            let want = left.min(READ_SLICE);
+            if self.current.is_none_or(|t| t > left)
+                || (want == READ_SLICE && self.current != Some(READ_SLICE))
+            {
+                self.stream.set_read_timeout(Some(want))?;
+                self.current = Some(want);
+            }
+            match self.stream.read(buf) {
+                // A slice ran out; the loop checks the real deadline.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                other => return other,
+            }
         }
-        self.stream.set_read_timeout(Some(left))?;
-        self.stream.read(buf)
     }
 }
 
@@ -321,7 +345,14 @@ impl Client {
         self.connections += 1;
         Ok(Conn {
             key: key.to_string(),
-            reader: BufReader::with_capacity(READ_BUFFER, Timed { stream, deadline }),
+            reader: BufReader::with_capacity(
+                READ_BUFFER,
+                Timed {
+                    stream,
+                    deadline,
+                    current: None,
+                },
+            ),
         })
     }
 }

@@ -229,10 +229,11 @@ fn to_file(
         .suffix(".part")
         .tempfile_in(dir)
         .map_err(write_err)?;
-    let mut out = BufWriter::with_capacity(256 * 1024, tmp);
+    // Smaller than the client's reads, so whole reads go straight to the
+    // file and only small pieces are gathered.
+    let mut out = BufWriter::with_capacity(64 * 1024, tmp);
     let fetched = client.fetch(method, url, &mut out, show)?;
     let tmp = out.into_inner().map_err(|e| write_err(e.into_error()))?;
-    tmp.as_file().sync_all().map_err(write_err)?;
     let tmp_path = tmp.into_temp_path();
     // Temporary files are private; the download gets the usual mode.
     #[cfg(unix)]
