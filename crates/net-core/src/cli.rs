@@ -1,7 +1,61 @@
-//! Small parsers for command-line values, shaped for clap's `value_parser`
-//! (plain functions, so net-core does not depend on clap).
+//! Command-line helpers: value parsers shaped for clap's `value_parser`
+//! (plain functions, so net-core does not depend on clap), and the lab
+//! clients' read-a-line loop.
 
+use std::io::{BufRead, Write};
 use std::time::Duration;
+
+use crate::error::Error;
+
+/// The lab's prompt, shown only when input comes from a terminal.
+pub const PROMPT: &str = "Input lowercase sentence: ";
+
+/// Calls `each` with every line of `input` (without its `\n` or `\r\n`),
+/// writing `prompt` to `out` before each read when given, until `each`
+/// returns false or the input ends. Lines may hold any bytes.
+///
+/// ```
+/// let mut seen = Vec::new();
+/// let mut out = Vec::new();
+/// net_core::cli::for_each_line(&b"one\r\ntwo"[..], &mut out, None, |line, _| {
+///     seen.push(line.to_vec());
+///     Ok::<_, net_core::Error>(true)
+/// })?;
+/// assert_eq!(seen, [b"one".to_vec(), b"two".to_vec()]);
+/// # Ok::<(), net_core::Error>(())
+/// ```
+pub fn for_each_line<R, W, E>(
+    mut input: R,
+    out: &mut W,
+    prompt: Option<&str>,
+    mut each: impl FnMut(&[u8], &mut W) -> Result<bool, E>,
+) -> Result<(), E>
+where
+    R: BufRead,
+    W: Write,
+    E: From<Error>,
+{
+    let mut line = Vec::new();
+    loop {
+        if let Some(prompt) = prompt {
+            out.write_all(prompt.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::io("write the prompt", e))?;
+        }
+        line.clear();
+        let n = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io("read the input", e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if !each(text, out)? {
+            return Ok(());
+        }
+    }
+}
 
 /// Longest time-out a flag accepts: a day. Longer values are almost
 /// certainly typos and would overflow some platforms' socket time-outs.

@@ -170,3 +170,29 @@ fn is_disconnect(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
     )
 }
+
+/// The lab's client loop: each line of `input` is sent and its reply
+/// printed as `From Server: REPLY`; with `prompt`, the lab's prompt is
+/// shown before each line (for a terminal).
+pub fn run_lines<R: io::BufRead, W: Write>(
+    client: &mut Client,
+    input: R,
+    out: &mut W,
+    prompt: bool,
+) -> Result<()> {
+    let prompt = prompt.then_some(net_core::cli::PROMPT);
+    net_core::cli::for_each_line(input, out, prompt, |line, out| {
+        let reply = client.exchange_line(line)?;
+        print_reply(out, &reply)?;
+        Ok(true)
+    })
+}
+
+/// Prints `From Server: REPLY` (the reply's bytes as sent).
+pub fn print_reply<W: Write>(out: &mut W, reply: &[u8]) -> Result<()> {
+    out.write_all(b"From Server: ")
+        .and_then(|()| out.write_all(reply))
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+        .map_err(|e| NetError::io("write the reply", e).into())
+}

@@ -1,6 +1,6 @@
 //! `tcp-uppercase server|client`: see the crate docs and the README.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use net_core::Error as NetError;
 use net_core::cli::parse_seconds;
 use net_core::{Endpoint, Shutdown, announce, sock};
-use tcp_uppercase::{DEFAULT_PORT, client::Client, server};
+use tcp_uppercase::client::{self, Client};
+use tcp_uppercase::{DEFAULT_PORT, server};
 
 #[derive(Parser)]
 #[command(
@@ -113,41 +114,13 @@ fn run_client(args: ClientArgs) -> anyhow::Result<()> {
         .connect_timeout(args.connect_timeout)
         .timeout(args.timeout);
     let mut out = io::stdout().lock();
-    let print = |out: &mut io::StdoutLock<'_>, reply: &[u8]| -> io::Result<()> {
-        out.write_all(b"From Server: ")?;
-        out.write_all(reply)?;
-        out.write_all(b"\n")?;
-        out.flush()
-    };
-
     if !args.sentence.is_empty() {
         let reply = client.send_sentence(args.sentence.join(" ").as_bytes())?;
-        print(&mut out, &reply).map_err(|e| NetError::io("write to stdout", e))?;
+        client::print_reply(&mut out, &reply)?;
         return Ok(());
     }
-
     let stdin = io::stdin();
-    let interactive = stdin.is_terminal();
-    let mut input = stdin.lock();
-    let mut line = Vec::new();
-    loop {
-        if interactive {
-            write!(out, "Input lowercase sentence: ").and_then(|()| out.flush())?;
-        }
-        line.clear();
-        let n = input
-            .read_until(b'\n', &mut line)
-            .map_err(|e| NetError::io("read stdin", e))?;
-        if n == 0 {
-            return Ok(());
-        }
-        if line.ends_with(b"\n") {
-            line.pop();
-            if line.ends_with(b"\r") {
-                line.pop();
-            }
-        }
-        let reply = client.exchange_line(&line)?;
-        print(&mut out, &reply).map_err(|e| NetError::io("write to stdout", e))?;
-    }
+    let prompt = stdin.is_terminal();
+    client::run_lines(&mut client, stdin.lock(), &mut out, prompt)?;
+    Ok(())
 }

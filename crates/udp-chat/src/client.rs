@@ -135,3 +135,62 @@ impl Client {
         let _ = self.socket.set_nonblocking(false);
     }
 }
+
+/// The lab's client loop: each line of `input` goes out as one datagram
+/// and its reply is printed followed by `received from ADDR`, until `quit`
+/// or the end of input; with `prompt`, the lab's prompt comes first (for a
+/// terminal).
+pub fn run_lines<R: std::io::BufRead, W: std::io::Write>(
+    client: &mut Client,
+    input: R,
+    out: &mut W,
+    prompt: bool,
+) -> Result<()> {
+    let prompt = prompt.then_some(net_core::cli::PROMPT);
+    net_core::cli::for_each_line(input, out, prompt, |line, out| {
+        if line == crate::chat::QUIT.as_bytes() {
+            return Ok(false);
+        }
+        let reply = client.exchange(line)?;
+        out.write_all(&reply.data)
+            .and_then(|()| writeln!(out, "\nreceived from {}", reply.from))
+            .and_then(|()| out.flush())
+            .map_err(|e| net_core::Error::io("write the reply", e))?;
+        Ok(true)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_until_quit_with_replies() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let echo = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            for _ in 0..2 {
+                let (n, from) = server.recv_from(&mut buf).unwrap();
+                server
+                    .send_to(&buf[..n].to_ascii_uppercase(), from)
+                    .unwrap();
+            }
+        });
+        let mut client = Client::connect(addr).unwrap();
+        let mut out = Vec::new();
+        run_lines(
+            &mut client,
+            &b"one\ntwo\r\nquit\nnever\n"[..],
+            &mut out,
+            true,
+        )
+        .unwrap();
+        echo.join().unwrap();
+        let p = net_core::cli::PROMPT;
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{p}ONE\nreceived from {addr}\n{p}TWO\nreceived from {addr}\n{p}")
+        );
+    }
+}

@@ -1,13 +1,13 @@
 //! `udp-chat server|client [--chat]`: see the crate docs and the README.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use net_core::cli::parse_seconds;
 use net_core::{AccessLog, Endpoint, Error as NetError, Shutdown, announce, sock};
-use udp_chat::chat::{Chat, QUIT};
+use udp_chat::chat::Chat;
 use udp_chat::client::{Client, DEFAULT_RETRIES};
 use udp_chat::{DEFAULT_PORT, uppercase_server};
 
@@ -137,32 +137,9 @@ fn run_client(args: ClientArgs) -> anyhow::Result<()> {
     }
 
     let stdin = io::stdin();
-    let interactive = stdin.is_terminal();
-    let mut input = stdin.lock();
-    let mut out = io::stdout().lock();
-    let mut line = Vec::new();
-    loop {
-        if interactive {
-            write!(out, "Input lowercase sentence: ").and_then(|()| out.flush())?;
-        }
-        line.clear();
-        let n = input
-            .read_until(b'\n', &mut line)
-            .map_err(|e| NetError::io("read stdin", e))?;
-        if n == 0 {
-            return Ok(());
-        }
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        if text == QUIT.as_bytes() {
-            return Ok(());
-        }
-        let reply = client.exchange(text)?;
-        out.write_all(&reply.data)
-            .and_then(|()| writeln!(out, "\nreceived from {}", reply.from))
-            .and_then(|()| out.flush())
-            .map_err(|e| NetError::io("write to stdout", e))?;
-    }
+    let prompt = stdin.is_terminal();
+    udp_chat::client::run_lines(&mut client, stdin.lock(), &mut io::stdout().lock(), prompt)?;
+    Ok(())
 }
 
 /// A one-line hint for people at a terminal; scripts never see it.
