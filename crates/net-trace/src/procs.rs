@@ -102,14 +102,32 @@ impl Procs {
 
 #[cfg(target_os = "linux")]
 fn find_owner(tcp: bool, local: SocketAddr, remote: SocketAddr) -> Option<Owner> {
+    // Our own network namespace first; then the others on this machine
+    // (the demo's two hosts are namespaces), each seen through one of its
+    // processes' /proc/PID/net. Socket inodes are machine-wide, so the fd
+    // scan finds the owner whichever namespace the socket lives in.
+    let inode = socket_inode("/proc/net", tcp, local, remote).or_else(|| {
+        other_namespaces()
+            .iter()
+            .find_map(|root| socket_inode(root, tcp, local, remote))
+    })?;
+    let owner = owner_of_inode(inode);
+    log::debug!("{local} → {remote}: socket inode {inode}, owner {owner:?}");
+    owner
+}
+
+/// The socket at `local` (talking to `remote`, or listening) in the
+/// namespace whose `net` directory is `root`.
+#[cfg(target_os = "linux")]
+fn socket_inode(root: &str, tcp: bool, local: SocketAddr, remote: SocketAddr) -> Option<u64> {
     let files: &[&str] = if tcp {
-        &["/proc/net/tcp", "/proc/net/tcp6"]
+        &["tcp", "tcp6"]
     } else {
-        &["/proc/net/udp", "/proc/net/udp6"]
+        &["udp", "udp6"]
     };
     let entries: Vec<SocketEntry> = files
         .iter()
-        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .filter_map(|f| std::fs::read_to_string(format!("{root}/{f}")).ok())
         .flat_map(|t| parse_proc_net(&t))
         .collect();
     let same = |a: SocketAddr, b: SocketAddr| {
@@ -123,10 +141,25 @@ fn find_owner(tcp: bool, local: SocketAddr, remote: SocketAddr) -> Option<Owner>
             && e.local.port() == local.port()
             && (same(e.local, local) || e.local.ip().is_unspecified())
     });
-    let inode = exact.or(bound)?.inode;
-    let owner = owner_of_inode(inode);
-    log::debug!("{local} → {remote}: socket inode {inode}, owner {owner:?}");
-    owner
+    exact.or(bound).map(|e| e.inode)
+}
+
+/// `/proc/PID/net` for one process of every network namespace but ours.
+#[cfg(target_os = "linux")]
+fn other_namespaces() -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    if let Ok(own) = std::fs::read_link("/proc/self/ns/net") {
+        seen.insert(own);
+    }
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let ns = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()?;
+            seen.insert(ns).then(|| format!("/proc/{pid}/net"))
+        })
+        .collect()
 }
 
 #[cfg(not(target_os = "linux"))]
