@@ -2,26 +2,27 @@
 
 use std::time::Duration;
 
-use testkit::{Run, Server, bin_path};
+use testkit::{Run, Server, bin_path, installed, is_root};
 
 const T: Duration = Duration::from_secs(15);
 
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+/// Whether live capture can run; under CI=true (which runs as root) a
+/// missing privilege fails the test instead of skipping it.
+fn may_capture() -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI must run as root (or with CAP_NET_RAW) for the live capture test"
+    );
+    eprintln!("skipped: live capture needs root or CAP_NET_RAW");
+    false
 }
 
 #[test]
 fn captures_a_real_tcp_exchange_on_lo() {
-    if !is_root() {
-        // CI runs as root: there a missing privilege is a failure, not a skip.
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI must run as root (or with CAP_NET_RAW) for the live capture test"
-        );
-        eprintln!("skipped: live capture needs root or CAP_NET_RAW");
+    if !may_capture() {
         return;
     }
     let server = Server::start(bin_path("tcp-uppercase"), &["server", "--port", "0"]);
@@ -99,12 +100,7 @@ fn captures_a_real_tcp_exchange_on_lo() {
 
 #[test]
 fn without_privilege_the_error_says_which() {
-    if !is_root()
-        || std::process::Command::new("setpriv")
-            .arg("--version")
-            .output()
-            .is_err()
-    {
+    if !is_root() || !installed("setpriv", "util-linux") {
         eprintln!("skipped: dropping privileges needs root and setpriv");
         return;
     }
@@ -136,20 +132,10 @@ fn without_privilege_the_error_says_which() {
 
 #[test]
 fn frame_counts_equal_tsharks() {
-    if !is_root() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI must run as root (or with CAP_NET_RAW) for the live capture test"
-        );
-        eprintln!("skipped: live capture needs root or CAP_NET_RAW");
+    if !may_capture() {
         return;
     }
-    if std::process::Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: tshark is not installed (apt-get install tshark)");
+    if !installed("tshark", "tshark") {
         return;
     }
     let server = Server::start(

@@ -8,7 +8,6 @@ mod textbook_tcp;
 mod textbook_udp;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 /// Path of a textbook program.
 pub fn textbook(name: &str) -> PathBuf {
@@ -19,13 +18,5 @@ pub fn textbook(name: &str) -> PathBuf {
 
 /// The Python interpreter, or `None` (with a skip notice) when there is none.
 pub fn python() -> Option<&'static str> {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("skipped: python3 is not installed, so the textbook programs cannot run");
-        return None;
-    }
-    Some("python3")
+    testkit::installed("python3", "python3").then_some("python3")
 }

@@ -26,11 +26,7 @@ pub fn run(args: &[String]) -> Result<()> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--seconds" => {
-                seconds = it
-                    .next()
-                    .context("--seconds needs a number")?
-                    .parse()
-                    .context("--seconds needs a whole number")?;
+                seconds = crate::util::number(&mut it, "--seconds")?;
             }
             t if TARGETS.contains(&t) => chosen.push(t.to_string()),
             other => bail!(

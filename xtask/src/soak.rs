@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use testkit::{Rng, Server};
 
 use crate::util::{cargo, run_checked, target_dir};
@@ -108,11 +108,7 @@ pub fn run(args: &[String]) -> Result<()> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--seconds" => {
-                seconds = it
-                    .next()
-                    .context("--seconds needs a number")?
-                    .parse()
-                    .context("--seconds needs a whole number")?
+                seconds = crate::util::number(&mut it, "--seconds")?;
             }
             other => bail!("unknown soak option {other:?}"),
         }
@@ -131,7 +127,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let root_arg = root.to_string_lossy().to_string();
 
     let start = |bin: &str, args: &[&str]| {
-        Server::try_start(release.join(bin), args, None).map_err(|e| anyhow!(e))
+        Server::try_start(release.join(bin), args).map_err(|e| anyhow!(e))
     };
     let http = start(
         "http-server",

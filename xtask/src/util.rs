@@ -37,3 +37,11 @@ pub fn run_checked(cmd: &mut Command) -> Result<()> {
     }
     Ok(())
 }
+
+/// The whole number that follows `flag` on the command line.
+pub fn number<'a>(args: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<u64> {
+    args.next()
+        .with_context(|| format!("{flag} needs a number"))?
+        .parse()
+        .with_context(|| format!("{flag} needs a whole number"))
+}

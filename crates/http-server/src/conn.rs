@@ -158,7 +158,7 @@ pub fn serve(
                     "The request took too long to arrive.",
                 )
                 .closing();
-                log(config, peer, "-", r.status, 0);
+                log(config, peer, &"-", r.status, 0);
                 let _ = r.send(&mut writer, false, false, &mut scratch);
                 return close_gracefully(stream);
             }
@@ -170,7 +170,7 @@ pub fn serve(
                 log(
                     config,
                     peer,
-                    rej.line.as_deref().unwrap_or("-"),
+                    &rej.line.as_deref().unwrap_or("-"),
                     status,
                     sent,
                 );
@@ -439,13 +439,18 @@ fn close_gracefully(mut stream: &TcpStream) -> io::Result<()> {
     Ok(())
 }
 
-fn log(config: &Config, peer: SocketAddr, line: &str, status: Status, bytes: u64) {
+fn log(
+    config: &Config,
+    peer: SocketAddr,
+    line: &dyn std::fmt::Display,
+    status: Status,
+    bytes: u64,
+) {
     if config.log.is_enabled() {
-        let bytes = if bytes == 0 {
-            "-".to_string()
-        } else {
-            bytes.to_string()
-        };
+        // Escaped as it is written: a quote in the target cannot break the
+        // log line's quoting.
+        let line = line.to_string();
+        let bytes: &dyn std::fmt::Display = if bytes == 0 { &"-" } else { &bytes };
         config.log.line(format_args!(
             "{} - - [{}] \"{}\" {} {}",
             peer.ip(),

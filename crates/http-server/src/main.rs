@@ -45,14 +45,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // Our errors already read as one sentence with their cause.
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    net_core::cli::exit(run(Cli::parse()))
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

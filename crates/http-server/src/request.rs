@@ -104,14 +104,25 @@ pub struct Request {
 }
 
 impl Request {
-    /// The request line for the access log: `GET /a.html HTTP/1.1`.
-    pub fn line(&self) -> String {
-        let method = match &self.method {
+    /// The request line for the access log, `GET /a.html HTTP/1.1`,
+    /// written when displayed (no string is built for a disabled log).
+    pub fn line(&self) -> RequestLine<'_> {
+        RequestLine(self)
+    }
+}
+
+/// A request's line, as [`Request::line`] shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLine<'a>(&'a Request);
+
+impl std::fmt::Display for RequestLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let method = match &self.0.method {
             Method::Get => "GET",
             Method::Head => "HEAD",
             Method::NotAllowed(m) => m,
         };
-        format!("{method} {} {}", self.target, self.version.as_str())
+        write!(f, "{method} {} {}", self.0.target, self.0.version.as_str())
     }
 }
 
@@ -188,11 +199,11 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, Reject> {
     } else {
         Version::Http11
     };
-    let line = format!("{method} {target} {}", version.as_str());
+    // Formatted only for a rejected request: valid ones never need it.
     let with_line = |status, reason| Reject {
         status,
         reason,
-        line: Some(line.clone()),
+        line: Some(format!("{method} {target} {}", version.as_str())),
     };
     let method = match method {
         "GET" => Method::Get,
@@ -407,7 +418,7 @@ mod tests {
         assert!(r.keep_alive);
         assert_eq!(r.body, BodyFraming::None);
         assert_eq!(r.head_len, 37);
-        assert_eq!(r.line(), "GET /index.html HTTP/1.1");
+        assert_eq!(r.line().to_string(), "GET /index.html HTTP/1.1");
     }
 
     #[test]

@@ -2,10 +2,25 @@
 //! (plain functions, so net-core does not depend on clap), and the lab
 //! clients' read-a-line loop.
 
+use std::fmt::Display;
 use std::io::{BufRead, Write};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::error::Error;
+
+/// A binary's exit: 0 on success; otherwise the error on stderr as
+/// `error: …` (our errors already read as one sentence with their cause)
+/// and exit status 1.
+pub fn exit(result: Result<(), impl Display>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// The lab's prompt, shown only when input comes from a terminal.
 pub const PROMPT: &str = "Input lowercase sentence: ";

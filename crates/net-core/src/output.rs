@@ -104,9 +104,9 @@ impl AccessLog {
     /// the server: the log is best effort.
     pub fn line(&self, args: fmt::Arguments<'_>) {
         if let Some(sink) = &self.sink {
-            let line = format!("{args}\n");
+            // Formatted straight into the (locked) sink: no string per line.
             let mut w = sink.lock().unwrap_or_else(PoisonError::into_inner);
-            let _ = w.write_all(line.as_bytes());
+            let _ = writeln!(w, "{args}");
             if !self.buffered {
                 let _ = w.flush();
             }

@@ -46,7 +46,10 @@ impl UppercaseStream {
     /// Uppercases `input`, appending to `out`. A trailing incomplete
     /// character is kept for the next call.
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        if self.pending_len == 0 {
+        if self.pending_len == 0 && input.is_ascii() {
+            // The common case: one pass, no UTF-8 decoding.
+            out.extend(input.iter().map(u8::to_ascii_uppercase));
+        } else if self.pending_len == 0 {
             self.process(input, out);
         } else {
             // Rare: only when a read ended inside a character. Joining costs

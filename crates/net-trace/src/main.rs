@@ -72,13 +72,7 @@ fn main() -> ExitCode {
         Command::Capture(args) => run_capture(args),
         Command::Read(args) => run_read(args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    net_core::cli::exit(result)
 }
 
 fn print_summaries(analyzer: &Analyzer, owners: &HashMap<SocketAddr, Owner>) {

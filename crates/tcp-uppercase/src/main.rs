@@ -74,14 +74,7 @@ fn main() -> ExitCode {
         Command::Server(args) => run_server(args),
         Command::Client(args) => run_client(args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // Our errors already read as one sentence with their cause.
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    net_core::cli::exit(result)
 }
 
 fn run_server(args: ServerArgs) -> anyhow::Result<()> {

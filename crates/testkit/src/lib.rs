@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -66,7 +66,9 @@ fn collect_lines(
             if let Some(tx) = first.take() {
                 let _ = tx.send(line.clone());
             }
-            into.lock().expect("lines lock").push(line);
+            into.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(line);
         }
     });
 }
@@ -96,63 +98,73 @@ impl Server {
     /// Starts `bin args…` and waits for its readiness line; panics (with
     /// the server's stderr) if it does not come.
     pub fn start(bin: impl AsRef<OsStr>, args: &[&str]) -> Server {
-        Self::try_start(bin, args, None).unwrap_or_else(|e| panic!("{e}"))
+        Self::try_start(bin, args).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Starts `bin args…` in `dir` (or the current directory) and waits for
-    /// its readiness line, reporting failure as one message.
-    pub fn try_start(
-        bin: impl AsRef<OsStr>,
-        args: &[&str],
-        dir: Option<&Path>,
-    ) -> Result<Server, String> {
-        let command = describe(bin.as_ref(), args);
-        let mut cmd = Command::new(bin.as_ref());
-        cmd.args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(dir) = dir {
-            cmd.current_dir(dir);
-        }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start `{command}`: {e}"))?;
-        let stdout: Lines = Arc::default();
-        let stderr: Lines = Arc::default();
+    /// Starts `bin args…` and waits for its readiness line, reporting
+    /// failure as one message.
+    pub fn try_start(bin: impl AsRef<OsStr>, args: &[&str]) -> Result<Server, String> {
         let (tx, rx) = mpsc::channel();
-        if let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) {
-            collect_lines(out, stdout.clone(), Some(tx));
-            collect_lines(err, stderr.clone(), None);
-        }
-        let stdin = child.stdin.take();
-        let fail = |child: &mut Child, what: String| {
-            let _ = child.kill();
-            let _ = child.wait();
+        let mut server = Self::launch(bin.as_ref(), args, Some(tx))?;
+        let fail = |server: &mut Server, what: String| {
+            let _ = server.child.kill();
+            let _ = server.child.wait();
             // Give the collector a moment to take the last words.
             thread::sleep(POLL_INTERVAL * 4);
-            let err = stderr.lock().map(|l| l.join("\n")).unwrap_or_default();
-            format!("`{command}` {what}\nstderr:\n{err}")
+            format!(
+                "`{}` {what}\nstderr:\n{}",
+                server.command,
+                server.stderr().join("\n")
+            )
         };
         let readiness = match rx.recv_timeout(READY_TIMEOUT) {
             Ok(line) => line,
             Err(_) => {
                 return Err(fail(
-                    &mut child,
+                    &mut server,
                     format!("printed no readiness line within {READY_TIMEOUT:?}"),
                 ));
             }
         };
         let Some(addr) = parse_readiness(&readiness) else {
             return Err(fail(
-                &mut child,
+                &mut server,
                 format!("printed {readiness:?}, not a readiness line"),
             ));
         };
+        server.addr = Some(addr);
+        server.readiness = readiness;
+        Ok(server)
+    }
+
+    /// Starts `bin args…` without waiting for anything: for interactive
+    /// programs that print no readiness line (a chat client).
+    pub fn spawn(bin: impl AsRef<OsStr>, args: &[&str]) -> Result<Server, String> {
+        Self::launch(bin.as_ref(), args, None)
+    }
+
+    /// Starts the process and its output collectors; the first stdout line
+    /// also goes to `first`.
+    fn launch(
+        bin: &OsStr,
+        args: &[&str],
+        first: Option<mpsc::Sender<String>>,
+    ) -> Result<Server, String> {
+        let command = describe(bin, args);
+        let mut child = piped(bin, args)
+            .spawn()
+            .map_err(|e| format!("cannot start `{command}`: {e}"))?;
+        let stdout: Lines = Arc::default();
+        let stderr: Lines = Arc::default();
+        if let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) {
+            collect_lines(out, stdout.clone(), first);
+            collect_lines(err, stderr.clone(), None);
+        }
+        let stdin = child.stdin.take();
         Ok(Server {
             child,
-            addr: Some(addr),
-            readiness,
+            addr: None,
+            readiness: String::new(),
             command,
             stdin,
             stdout,
@@ -168,35 +180,6 @@ impl Server {
     /// The command line that started this server.
     pub fn command(&self) -> &str {
         &self.command
-    }
-
-    /// Starts `bin args…` without waiting for anything: for interactive
-    /// programs that print no readiness line (a chat client).
-    pub fn spawn(bin: impl AsRef<OsStr>, args: &[&str]) -> Result<Server, String> {
-        let command = describe(bin.as_ref(), args);
-        let mut child = Command::new(bin.as_ref())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start `{command}`: {e}"))?;
-        let stdout: Lines = Arc::default();
-        let stderr: Lines = Arc::default();
-        if let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) {
-            collect_lines(out, stdout.clone(), None);
-            collect_lines(err, stderr.clone(), None);
-        }
-        let stdin = child.stdin.take();
-        Ok(Server {
-            child,
-            addr: None,
-            readiness: String::new(),
-            command,
-            stdin,
-            stdout,
-            stderr,
-        })
     }
 
     /// The address from the readiness line.
@@ -232,12 +215,18 @@ impl Server {
 
     /// Stdout lines so far (the readiness line first).
     pub fn stdout(&self) -> Vec<String> {
-        self.stdout.lock().expect("lines lock").clone()
+        self.stdout
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Stderr lines so far.
     pub fn stderr(&self) -> Vec<String> {
-        self.stderr.lock().expect("lines lock").clone()
+        self.stderr
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Waits until some stdout line satisfies `pred`, returning it; panics
@@ -284,7 +273,7 @@ impl Server {
         let deadline = Instant::now() + timeout;
         loop {
             // Copied out first: `pred` may itself look at the output.
-            let snapshot = lines.lock().expect("lines lock").clone();
+            let snapshot = lines.lock().unwrap_or_else(PoisonError::into_inner).clone();
             let found = snapshot.into_iter().find(|l| pred(l));
             if let Some(line) = found {
                 return Ok(line);
@@ -347,6 +336,16 @@ pub fn parse_readiness(line: &str) -> Option<SocketAddr> {
     addr.parse().ok()
 }
 
+/// `bin args…` with all three standard streams piped.
+fn piped(bin: &OsStr, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
 fn describe(bin: &OsStr, args: &[&str]) -> String {
     let mut s = bin.to_string_lossy().into_owned();
     for a in args {
@@ -354,6 +353,28 @@ fn describe(bin: &OsStr, args: &[&str]) -> String {
         s.push_str(a);
     }
     s
+}
+
+/// Whether this process runs as root (live capture, network namespaces).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Whether `program --version` runs. When it does not, prints the skip
+/// notice naming the Debian `package` that provides it, so a test that
+/// needs an optional peer never passes silently.
+pub fn installed(program: &str, package: &str) -> bool {
+    let ok = Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipped: {program} is not installed (apt-get install {package})");
+    }
+    ok
 }
 
 /// Waits (bounded) until something accepts TCP connections at `addr`:
@@ -427,11 +448,7 @@ impl Run {
         timeout: Duration,
     ) -> Result<Run, String> {
         let command = describe(bin.as_ref(), args);
-        let mut child = Command::new(bin.as_ref())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+        let mut child = piped(bin.as_ref(), args)
             .spawn()
             .map_err(|e| format!("cannot start `{command}`: {e}"))?;
         let mut input = child.stdin.take().ok_or("stdin was not piped")?;

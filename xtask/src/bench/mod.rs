@@ -45,15 +45,11 @@ fn parse(args: &[String]) -> Result<Options> {
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut num = |what: &str| -> Result<u64> {
-            it.next()
-                .with_context(|| format!("{what} needs a number"))?
-                .parse()
-                .with_context(|| format!("{what} needs a whole number"))
-        };
         match a.as_str() {
-            "--seconds" => opts.seconds = num("--seconds")?.max(1),
-            "--rounds" => opts.rounds = num("--rounds")?.clamp(1, 99) as usize,
+            "--seconds" => opts.seconds = crate::util::number(&mut it, "--seconds")?.max(1),
+            "--rounds" => {
+                opts.rounds = crate::util::number(&mut it, "--rounds")?.clamp(1, 99) as usize
+            }
             "--only" => {
                 let list = it.next().context("--only needs a list, e.g. http,tcp")?;
                 for area in list.split(',') {
@@ -166,6 +162,26 @@ impl Http {
     }
 }
 
+/// Runs `each` on every item in every round, the order reversed every
+/// other round so drift in the machine's speed cancels out.
+fn alternating<T>(
+    rounds: usize,
+    items: &[T],
+    mut each: impl FnMut(usize, &T) -> Result<()>,
+) -> Result<()> {
+    for round in 0..rounds {
+        let order: Vec<&T> = if round % 2 == 0 {
+            items.iter().collect()
+        } else {
+            items.iter().rev().collect()
+        };
+        for item in order {
+            each(round, item)?;
+        }
+    }
+    Ok(())
+}
+
 fn have(cmd: &str, arg: &str) -> bool {
     Command::new(cmd)
         .arg(arg)
@@ -270,36 +286,31 @@ pub fn run(args: &[String]) -> Result<()> {
         let mut latency =
             Workload::new(&format!("Latency p50 / p99 — {title}"), "ms", "http-server")
                 .lower_is_better();
-        for round in 0..opts.rounds {
-            let mut servers: Vec<Start<'_>> = vec![Box::new(|| ours_http("http-server"))];
-            if let Some(n) = &nginx {
-                let (n, work, www) = (n.clone(), work.clone(), www.clone());
-                servers.push(Box::new(move || peers::nginx(&n, &work, &www)));
-            }
-            if python && path == "/1k.bin" {
-                let www = www.clone();
-                servers.push(Box::new(move || peers::python_http(&www)));
-            }
-            // Alternate the order each round.
-            if round % 2 == 1 {
-                servers.reverse();
-            }
-            for start in servers {
-                let server = start()?;
-                let r = http.run(&server, path, conns, keep_alive)?;
-                println!(
-                    "  round {}: {:<22} {:>12.1} {unit}",
-                    round + 1,
-                    server.name,
-                    metric(&r)
-                );
-                w.add(&server.name, metric(&r));
-                if http.wrk {
-                    latency.add(&format!("{} p50", server.name), r.p50_ms);
-                    latency.add(&format!("{} p99", server.name), r.p99_ms);
-                }
-            }
+        let mut servers: Vec<Start<'_>> = vec![Box::new(|| ours_http("http-server"))];
+        if let Some(n) = &nginx {
+            let (n, work, www) = (n.clone(), work.clone(), www.clone());
+            servers.push(Box::new(move || peers::nginx(&n, &work, &www)));
         }
+        if python && path == "/1k.bin" {
+            let www = www.clone();
+            servers.push(Box::new(move || peers::python_http(&www)));
+        }
+        alternating(opts.rounds, &servers, |round, start| {
+            let server = start()?;
+            let r = http.run(&server, path, conns, keep_alive)?;
+            println!(
+                "  round {}: {:<22} {:>12.1} {unit}",
+                round + 1,
+                server.name,
+                metric(&r)
+            );
+            w.add(&server.name, metric(&r));
+            if http.wrk {
+                latency.add(&format!("{} p50", server.name), r.p50_ms);
+                latency.add(&format!("{} p99", server.name), r.p99_ms);
+            }
+            Ok(())
+        })?;
         results.push(w);
         if http.wrk {
             results.push(latency);
@@ -346,33 +357,30 @@ pub fn run(args: &[String]) -> Result<()> {
             "exchanges/s",
             "tcp-uppercase",
         );
-        for round in 0..opts.rounds {
-            let mut order = vec![true, false];
-            if round % 2 == 1 {
-                order.reverse();
-            }
-            for mine in order {
-                let server = if mine {
-                    peers::ours(
-                        "tcp-uppercase",
-                        &release.join("tcp-uppercase"),
-                        &["server", "--port", "0", "--quiet"],
-                    )?
-                } else if python {
-                    peers::python_tcp(&root().join("tests").join("textbook"))?
-                } else {
-                    continue;
-                };
-                let rate = load::tcp_exchanges(server.addr, 4, secs);
-                println!(
-                    "  round {}: {:<22} {:>12.1} exchanges/s",
-                    round + 1,
-                    server.name,
-                    rate
-                );
-                ex.add(&server.name, rate);
-            }
+        let mut servers: Vec<Start<'_>> = vec![Box::new(|| {
+            peers::ours(
+                "tcp-uppercase",
+                &release.join("tcp-uppercase"),
+                &["server", "--port", "0", "--quiet"],
+            )
+        })];
+        if python {
+            servers.push(Box::new(|| {
+                peers::python_tcp(&root().join("tests").join("textbook"))
+            }));
         }
+        alternating(opts.rounds, &servers, |round, start| {
+            let server = start()?;
+            let rate = load::tcp_exchanges(server.addr, 4, secs);
+            println!(
+                "  round {}: {:<22} {:>12.1} exchanges/s",
+                round + 1,
+                server.name,
+                rate
+            );
+            ex.add(&server.name, rate);
+            Ok(())
+        })?;
         results.push(ex);
         let mut stream = Workload::new(
             "one streaming connection (uppercased both ways)",
@@ -402,31 +410,28 @@ pub fn run(args: &[String]) -> Result<()> {
             "round trips/s",
             "udp-chat",
         );
-        for round in 0..opts.rounds {
-            let mut order = vec![true, false];
-            if round % 2 == 1 {
-                order.reverse();
-            }
-            for mine in order {
-                let server = if mine {
-                    peers::ours(
-                        "udp-chat",
-                        &release.join("udp-chat"),
-                        &["server", "--port", "0", "--quiet"],
-                    )?
-                } else {
-                    peers::bare_udp(&xtask)?
-                };
-                let rate = load::udp_round_trips(server.addr, clients, secs);
-                println!(
-                    "  round {}: {:<28} {:>12.1} round trips/s",
-                    round + 1,
-                    server.name,
-                    rate
-                );
-                w.add(&server.name, rate);
-            }
-        }
+        let servers: Vec<Start<'_>> = vec![
+            Box::new(|| {
+                peers::ours(
+                    "udp-chat",
+                    &release.join("udp-chat"),
+                    &["server", "--port", "0", "--quiet"],
+                )
+            }),
+            Box::new(|| peers::bare_udp(&xtask)),
+        ];
+        alternating(opts.rounds, &servers, |round, start| {
+            let server = start()?;
+            let rate = load::udp_round_trips(server.addr, clients, secs);
+            println!(
+                "  round {}: {:<28} {:>12.1} round trips/s",
+                round + 1,
+                server.name,
+                rate
+            );
+            w.add(&server.name, rate);
+            Ok(())
+        })?;
         results.push(w);
     }
 
@@ -449,38 +454,31 @@ pub fn run(args: &[String]) -> Result<()> {
                 "notice: curl is not installed (apt-get install curl): http-client is measured alone"
             );
         }
-        for round in 0..opts.rounds {
-            let mut order = vec![true, false];
-            if round % 2 == 1 {
-                order.reverse();
-            }
-            for mine in order {
-                if !mine && !curl {
-                    continue;
-                }
-                let _ = fs::remove_file(&out);
-                let (name, mut cmd) = if mine {
-                    ("http-client", Command::new(release.join("http-client")))
-                } else {
-                    ("curl", Command::new("curl"))
-                };
-                cmd.args(["-s", "-o", &out.to_string_lossy(), &url]);
-                let started = std::time::Instant::now();
-                let status = cmd.status().with_context(|| format!("run {name}"))?;
-                let secs = started.elapsed().as_secs_f64();
-                let size = fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-                if !status.success() || size != 100 * 1024 * 1024 {
-                    bail!("{name} did not download the whole file ({status}, {size} bytes)");
-                }
-                let rate = 100.0 / secs;
-                println!(
-                    "  round {}: {name:<12} {rate:>10.1} MiB/s (via {})",
-                    round + 1,
-                    server.name
-                );
-                w.add(name, rate);
-            }
+        let mut clients = vec![("http-client", release.join("http-client").into_os_string())];
+        if curl {
+            clients.push(("curl", "curl".into()));
         }
+        alternating(opts.rounds, &clients, |round, (name, program)| {
+            let _ = fs::remove_file(&out);
+            let started = std::time::Instant::now();
+            let status = Command::new(program)
+                .args(["-s", "-o", &out.to_string_lossy(), &url])
+                .status()
+                .with_context(|| format!("run {name}"))?;
+            let secs = started.elapsed().as_secs_f64();
+            let size = fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            if !status.success() || size != 100 * 1024 * 1024 {
+                bail!("{name} did not download the whole file ({status}, {size} bytes)");
+            }
+            let rate = 100.0 / secs;
+            println!(
+                "  round {}: {name:<12} {rate:>10.1} MiB/s (via {})",
+                round + 1,
+                server.name
+            );
+            w.add(name, rate);
+            Ok(())
+        })?;
         results.push(w);
     }
 

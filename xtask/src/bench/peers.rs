@@ -100,7 +100,7 @@ fn wait_tcp(addr: SocketAddr) -> Result<()> {
 }
 
 pub fn ours(name: &str, bin: &Path, args: &[&str]) -> Result<Running> {
-    let server = Server::try_start(bin, args, None).map_err(|e| anyhow!(e))?;
+    let server = Server::try_start(bin, args).map_err(|e| anyhow!(e))?;
     Ok(Running {
         name: name.to_string(),
         addr: server.addr(),
@@ -178,7 +178,7 @@ pub fn python_http(root: &Path) -> Result<Running> {
 /// The textbook single-threaded `TCPServer.py`.
 pub fn python_tcp(textbook: &Path) -> Result<Running> {
     let script = textbook.join("TCPServer.py");
-    let server = Server::try_start("python3", &["-u", &script.to_string_lossy(), "0"], None)
+    let server = Server::try_start("python3", &["-u", &script.to_string_lossy(), "0"])
         .map_err(|e| anyhow!(e))?;
     Ok(Running {
         name: "textbook TCPServer.py".into(),
@@ -189,7 +189,7 @@ pub fn python_tcp(textbook: &Path) -> Result<Running> {
 
 /// A bare `recv_from`/`send_to` uppercase loop: the kernel's floor.
 pub fn bare_udp(xtask: &Path) -> Result<Running> {
-    let server = Server::try_start(xtask, &["udp-bare"], None).map_err(|e| anyhow!(e))?;
+    let server = Server::try_start(xtask, &["udp-bare"]).map_err(|e| anyhow!(e))?;
     Ok(Running {
         name: "bare recv_from/send_to loop".into(),
         addr: server.addr(),

@@ -3,7 +3,6 @@
 //! teardown frames, and saves a pcap of each.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
@@ -13,15 +12,8 @@ use super::{Ctx, Transcript};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn privileged() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
-    if !privileged() {
+    if !testkit::is_root() {
         t.note(
             "  (skipped: capturing needs root or CAP_NET_RAW; run `sudo cargo xtask demo`, \
              or capture with tshark and analyse the file with `net-trace read FILE`)",

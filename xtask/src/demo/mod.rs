@@ -83,7 +83,7 @@ impl Ctx {
         }
         let (program, args) = with_prefix(&self.net.server_prefix, &self.bin(name), &args);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        Server::try_start(program, &args, None).map_err(|e| anyhow!(e))
+        Server::try_start(program, &args).map_err(|e| anyhow!(e))
     }
 
     /// Runs a client program to completion on the client side.

@@ -72,11 +72,7 @@ impl Hosts {
     /// (10.77.0.2/24) joined by a veth pair. Names include the process id so
     /// two runs cannot collide.
     pub fn create(cleanup: &Cleanup) -> Result<(Hosts, Net)> {
-        let is_root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-        if !is_root {
+        if !testkit::is_root() {
             bail!(
                 "--hosts needs root (it creates network namespaces): run `sudo cargo xtask demo --hosts`"
             );

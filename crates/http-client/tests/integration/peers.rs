@@ -32,8 +32,7 @@ fn free_port() -> u16 {
 
 #[test]
 fn byte_exact_from_python_http_server() {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("skipped: python3 is not installed, so python -m http.server cannot be tried");
+    if !testkit::installed("python3", "python3") {
         return;
     }
     let root = tempfile::tempdir().unwrap();

@@ -113,12 +113,7 @@ fn unreadable_files_are_one_sentence() {
 
 #[test]
 fn tshark_agrees_with_our_pcap_and_we_read_its_pcapng() {
-    if std::process::Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: tshark is not installed (apt-get install tshark)");
+    if !testkit::installed("tshark", "tshark") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
