@@ -186,7 +186,7 @@ impl Analyzer {
                     Transport::Tcp(t) if t.flags.syn && t.flags.ack => (p.dst, p.src),
                     Transport::Tcp(_) => client_by_port(p.src, p.dst),
                     // A UDP client speaks first.
-                    Transport::Udp(_) => (p.src, p.dst),
+                    _ => (p.src, p.dst),
                 };
                 self.conns.push(Conn {
                     id: self.conns.len() + 1,
@@ -214,8 +214,13 @@ impl Analyzer {
         let arrow = format!("{} → {}", p.src.port(), p.dst.port());
         let mut notes = Vec::new();
         let info = match &p.transport {
-            Transport::Udp(payload) => {
-                conn.bytes[d] += payload.len() as u64;
+            Transport::Icmp(_)
+            | Transport::Fragment(_)
+            | Transport::Truncated(_)
+            | Transport::OtherIp(_) => format!("{arrow}"),
+            Transport::Udp(udp) => {
+                let payload = &udp.payload;
+                conn.bytes[d] += u64::from(udp.len);
                 conn.frames.push(Seen {
                     no,
                     dir: direction,
@@ -223,10 +228,10 @@ impl Analyzer {
                     seq: 0,
                     seq_end: 0,
                     ack: 0,
-                    len: payload.len(),
+                    len: udp.len as usize,
                 });
                 notes.push(format!("datagram {}", preview(payload, PREVIEW)));
-                format!("{arrow} Len={}", payload.len())
+                format!("{arrow} Len={}", udp.len)
             }
             Transport::Tcp(t) => {
                 let base = *conn.base[d].get_or_insert(t.seq);
@@ -246,7 +251,7 @@ impl Analyzer {
                     (false, [Some(a), Some(b)]) => u64::from(t.window) << [a, b][d].min(14),
                     _ => u64::from(t.window),
                 };
-                info.push_str(&format!(" Win={window} Len={}", t.payload.len()));
+                info.push_str(&format!(" Win={window} Len={}", t.len as usize));
 
                 // Retransmission: sequence space already sent this way.
                 let retransmitted = t.seq_len() > 0
@@ -293,8 +298,8 @@ impl Analyzer {
                 if t.flags.rst {
                     notes.push(format!("reset by the {}", direction.sender()));
                 }
-                if !t.payload.is_empty() {
-                    conn.bytes[d] += t.payload.len() as u64;
+                if t.len > 0 {
+                    conn.bytes[d] += t.len as usize as u64;
                     notes.push(format!("data {}", preview(&t.payload, PREVIEW)));
                 }
                 conn.frames.push(Seen {
@@ -304,7 +309,7 @@ impl Analyzer {
                     seq: t.seq,
                     seq_end,
                     ack: t.ack,
-                    len: t.payload.len(),
+                    len: t.len as usize,
                 });
                 info
             }

@@ -5,55 +5,118 @@ use std::time::Duration;
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 
-/// How a captured frame begins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a captured frame begins: the pcap `LINKTYPE_*` of its interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LinkType {
-    /// Ethernet II (LINKTYPE_ETHERNET, 1): what `lo` and veth give.
+    /// Ethernet II, 802.1Q/QinQ tags included (LINKTYPE_ETHERNET, 1): what
+    /// `lo` and veth give.
     Ethernet,
     /// Linux cooked capture v1 (LINKTYPE_LINUX_SLL, 113).
     LinuxSll,
-    /// A bare IPv4 or IPv6 packet (LINKTYPE_RAW 101, IPV4 228, IPV6 229).
+    /// Linux cooked capture v2 (LINKTYPE_LINUX_SLL2, 276): tcpdump's
+    /// default for `-i any`.
+    LinuxSll2,
+    /// A bare IPv4 or IPv6 packet, told apart by its version nibble
+    /// (LINKTYPE_RAW, 101).
     RawIp,
-    /// BSD loopback: a 4-byte address family, then IP (LINKTYPE_NULL 0,
-    /// LOOP 108).
+    /// A bare IPv4 packet (LINKTYPE_IPV4, 228).
+    Ipv4,
+    /// A bare IPv6 packet (LINKTYPE_IPV6, 229).
+    Ipv6,
+    /// BSD loopback: a 4-byte address family in host byte order, then IP
+    /// (LINKTYPE_NULL, 0).
     Null,
+    /// OpenBSD loopback: as `Null` with the family in network byte order
+    /// (LINKTYPE_LOOP, 108).
+    Loop,
+    /// Any other link type, by number: its frames are counted and shown as
+    /// undecoded, never dropped.
+    Other(u32),
+}
+
+impl LinkType {
+    /// From a pcap/pcapng link type number.
+    pub fn from_number(n: u32) -> LinkType {
+        match n {
+            1 => LinkType::Ethernet,
+            113 => LinkType::LinuxSll,
+            276 => LinkType::LinuxSll2,
+            101 => LinkType::RawIp,
+            228 => LinkType::Ipv4,
+            229 => LinkType::Ipv6,
+            0 => LinkType::Null,
+            108 => LinkType::Loop,
+            n => LinkType::Other(n),
+        }
+    }
+
+    /// The pcap/pcapng link type number.
+    pub fn number(self) -> u32 {
+        match self {
+            LinkType::Ethernet => 1,
+            LinkType::LinuxSll => 113,
+            LinkType::LinuxSll2 => 276,
+            LinkType::RawIp => 101,
+            LinkType::Ipv4 => 228,
+            LinkType::Ipv6 => 229,
+            LinkType::Null => 0,
+            LinkType::Loop => 108,
+            LinkType::Other(n) => n,
+        }
+    }
+
+    /// Whether net-trace decodes frames of this link type.
+    pub fn is_supported(self) -> bool {
+        !matches!(self, LinkType::Other(_))
+    }
 }
 
 /// TCP header flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flags {
-    /// SYN.
-    pub syn: bool,
-    /// ACK.
-    pub ack: bool,
     /// FIN.
     pub fin: bool,
+    /// SYN.
+    pub syn: bool,
     /// RST.
     pub rst: bool,
     /// PSH.
     pub psh: bool,
+    /// ACK.
+    pub ack: bool,
+    /// URG.
+    pub urg: bool,
+    /// ECE (ECN echo).
+    pub ece: bool,
+    /// CWR (congestion window reduced).
+    pub cwr: bool,
+    /// AE (accurate ECN; formerly NS), the ninth flag bit.
+    pub ae: bool,
 }
 
 impl Flags {
-    /// As tshark shows them: `[SYN, ACK]`, `[PSH, ACK]`, `[FIN, ACK]`.
+    /// As tshark shows them: `[SYN, ACK]`, `[PSH, ACK]`, `[FIN, ACK]`,
+    /// `[SYN, ECE, CWR]`, and `[<None>]` when no flag is set.
     pub fn label(&self) -> String {
-        let mut names = Vec::new();
-        if self.fin {
-            names.push("FIN");
+        let names: Vec<&str> = [
+            (self.fin, "FIN"),
+            (self.syn, "SYN"),
+            (self.rst, "RST"),
+            (self.psh, "PSH"),
+            (self.ack, "ACK"),
+            (self.urg, "URG"),
+            (self.ece, "ECE"),
+            (self.cwr, "CWR"),
+            (self.ae, "AE"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect();
+        if names.is_empty() {
+            "[<None>]".to_string()
+        } else {
+            format!("[{}]", names.join(", "))
         }
-        if self.syn {
-            names.push("SYN");
-        }
-        if self.rst {
-            names.push("RST");
-        }
-        if self.psh {
-            names.push("PSH");
-        }
-        if self.ack {
-            names.push("ACK");
-        }
-        format!("[{}]", names.join(", "))
     }
 }
 
@@ -68,9 +131,16 @@ pub struct Tcp {
     pub flags: Flags,
     /// Window field as sent (unscaled).
     pub window: u16,
-    /// Window scale option (SYN segments only).
+    /// Urgent pointer.
+    pub urgent: u16,
+    /// Window scale option (SYN segments only; `None` also when the
+    /// options were cut off by the snap length).
     pub window_scale: Option<u8>,
-    /// Payload bytes.
+    /// Payload length on the wire (from the IP length), whatever was
+    /// captured.
+    pub len: u32,
+    /// The payload bytes captured (shorter than `len` when the frame was
+    /// cut by the snap length).
     pub payload: Vec<u8>,
 }
 
@@ -78,8 +148,58 @@ impl Tcp {
     /// Sequence space this segment uses: payload, plus one each for SYN
     /// and FIN.
     pub fn seq_len(&self) -> u32 {
-        self.payload.len() as u32 + u32::from(self.flags.syn) + u32::from(self.flags.fin)
+        self.len + u32::from(self.flags.syn) + u32::from(self.flags.fin)
     }
+}
+
+/// A UDP datagram (reassembled when it came in IP fragments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Udp {
+    /// Payload length on the wire (from the UDP length field).
+    pub len: u32,
+    /// The payload bytes captured (shorter than `len` when cut).
+    pub payload: Vec<u8>,
+}
+
+/// An ICMP or ICMPv6 message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Icmp {
+    /// ICMPv6 rather than ICMP (v4).
+    pub v6: bool,
+    /// Type.
+    pub kind: u8,
+    /// Code.
+    pub code: u8,
+    /// Echo identifier and sequence number (echo request and reply).
+    pub echo: Option<(u16, u16)>,
+    /// The TCP or UDP header quoted by an error message (destination
+    /// unreachable, time exceeded…): which datagram it answers.
+    pub quoted: Option<Quoted>,
+}
+
+/// The start of the datagram an ICMP error quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quoted {
+    /// IP protocol number (6 TCP, 17 UDP).
+    pub protocol: u8,
+    /// The quoted datagram's sender.
+    pub src: SocketAddr,
+    /// The quoted datagram's receiver.
+    pub dst: SocketAddr,
+}
+
+/// An IP fragment that does not complete a datagram (the datagram is
+/// shown, reassembled, on the fragment that completes it, as tshark does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment {
+    /// IP protocol number of the datagram.
+    pub protocol: u8,
+    /// IP identification.
+    pub id: u32,
+    /// Offset of this fragment's data, in bytes.
+    pub offset: u32,
+    /// Length of this fragment's data, in bytes.
+    pub len: u32,
 }
 
 /// What a packet carries.
@@ -87,33 +207,111 @@ impl Tcp {
 pub enum Transport {
     /// A TCP segment.
     Tcp(Tcp),
-    /// A UDP datagram's payload.
-    Udp(Vec<u8>),
+    /// A UDP datagram.
+    Udp(Udp),
+    /// An ICMP or ICMPv6 message.
+    Icmp(Icmp),
+    /// An IP fragment that does not complete its datagram.
+    Fragment(Fragment),
+    /// A TCP or UDP header cut short by the snap length (the IP protocol
+    /// number).
+    Truncated(u8),
+    /// Any other IP protocol (its number).
+    OtherIp(u8),
 }
 
-/// A decoded TCP or UDP packet.
+/// A decoded IP packet. Ports are 0 where the protocol has none (ICMP,
+/// fragments, other protocols).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet {
     /// Capture time (since the epoch, or any fixed origin).
     pub time: Duration,
     /// Length of the frame on the wire.
     pub wire_len: u32,
+    /// Bytes captured (less than `wire_len` when cut by the snap length).
+    pub cap_len: u32,
     /// Sender.
     pub src: SocketAddr,
     /// Receiver.
     pub dst: SocketAddr,
-    /// TCP or UDP contents.
+    /// What it carries.
     pub transport: Transport,
 }
 
-/// Decodes one frame; `None` for anything that is not TCP or UDP over IP
-/// (ARP, ICMP, truncated or malformed frames).
+impl Packet {
+    /// The frame was cut by the snap length ("[Packet size limited during
+    /// capture]").
+    pub fn truncated(&self) -> bool {
+        self.cap_len < self.wire_len
+    }
+}
+
+/// A frame that is not IP (ARP, LLDP, an unknown EtherType, an
+/// unsupported link type, or bytes that do not parse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherFrame {
+    /// Capture time.
+    pub time: Duration,
+    /// Length on the wire.
+    pub wire_len: u32,
+    /// Bytes captured.
+    pub cap_len: u32,
+    /// Protocol column, as tshark names it: `ARP`, `LLDP`, `IPv4`…
+    pub protocol: String,
+    /// Source column (a MAC address, or empty).
+    pub src: String,
+    /// Destination column (a MAC address, `Broadcast`, or empty).
+    pub dst: String,
+    /// Info column.
+    pub info: String,
+}
+
+/// One decoded frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// An IP packet.
+    Packet(Packet),
+    /// Anything else; still a frame, still numbered.
+    Other(OtherFrame),
+}
+
+/// Decodes frames in order, reassembling IP fragments across them.
+#[derive(Debug, Default)]
+pub struct Decoder {}
+
+impl Decoder {
+    /// A decoder with no fragments pending.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes one frame; never fails (what does not parse is an
+    /// [`OtherFrame`]).
+    pub fn decode(&mut self, link: LinkType, data: &[u8], time: Duration, wire_len: u32) -> Decoded {
+        match decode(link, data, time, wire_len) {
+            Some(p) => Decoded::Packet(p),
+            None => Decoded::Other(OtherFrame {
+                time,
+                wire_len,
+                cap_len: data.len() as u32,
+                protocol: "?".into(),
+                src: String::new(),
+                dst: String::new(),
+                info: String::new(),
+            }),
+        }
+    }
+}
+
+/// Decodes one frame on its own (no fragment reassembly); `None` for
+/// anything that is not IP.
 pub fn decode(link: LinkType, data: &[u8], time: Duration, wire_len: u32) -> Option<Packet> {
     let sliced = match link {
         LinkType::Ethernet => SlicedPacket::from_ethernet(data),
         LinkType::LinuxSll => SlicedPacket::from_linux_sll(data),
-        LinkType::RawIp => SlicedPacket::from_ip(data),
-        LinkType::Null => SlicedPacket::from_ip(data.get(4..)?),
+        LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6 => SlicedPacket::from_ip(data),
+        LinkType::Null | LinkType::Loop => SlicedPacket::from_ip(data.get(4..)?),
+        LinkType::LinuxSll2 | LinkType::Other(_) => return None,
     }
     .ok()?;
     let (src_ip, dst_ip): (IpAddr, IpAddr) = match sliced.net.as_ref()? {
@@ -135,30 +333,40 @@ pub fn decode(link: LinkType, data: &[u8], time: Duration, wire_len: u32) -> Opt
                 seq: t.sequence_number(),
                 ack: t.acknowledgment_number(),
                 flags: Flags {
-                    syn: t.syn(),
-                    ack: t.ack(),
                     fin: t.fin(),
+                    syn: t.syn(),
                     rst: t.rst(),
                     psh: t.psh(),
+                    ack: t.ack(),
+                    urg: t.urg(),
+                    ece: t.ece(),
+                    cwr: t.cwr(),
+                    ae: t.ns(),
                 },
                 window: t.window_size(),
+                urgent: t.urgent_pointer(),
                 window_scale: t.options_iterator().find_map(|o| match o {
                     Ok(etherparse::TcpOptionElement::WindowScale(s)) => Some(s),
                     _ => None,
                 }),
+                len: t.payload().len() as u32,
                 payload: t.payload().to_vec(),
             }),
         ),
         TransportSlice::Udp(u) => (
             u.source_port(),
             u.destination_port(),
-            Transport::Udp(u.payload().to_vec()),
+            Transport::Udp(Udp {
+                len: u.payload().len() as u32,
+                payload: u.payload().to_vec(),
+            }),
         ),
         _ => return None,
     };
     Some(Packet {
         time,
         wire_len,
+        cap_len: data.len() as u32,
         src: SocketAddr::new(src_ip, sport),
         dst: SocketAddr::new(dst_ip, dport),
         transport,
@@ -271,7 +479,13 @@ mod tests {
         let s: SocketAddr = "[::1]:12000".parse().unwrap();
         let frame = build::udp(c, s, b"amrita");
         let p = decode(LinkType::Ethernet, &frame, Duration::ZERO, 0).unwrap();
-        assert_eq!(p.transport, Transport::Udp(b"amrita".to_vec()));
+        assert_eq!(
+            p.transport,
+            Transport::Udp(Udp {
+                len: 6,
+                payload: b"amrita".to_vec()
+            })
+        );
         let raw = decode(LinkType::RawIp, &frame[14..], Duration::ZERO, 0).unwrap();
         assert_eq!(raw.src, c);
     }
@@ -290,7 +504,7 @@ mod tests {
                 ack,
                 fin,
                 rst,
-                psh: false,
+                ..Flags::default()
             }
             .label()
         };

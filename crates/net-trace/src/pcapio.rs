@@ -19,24 +19,53 @@ pub const SNAPLEN: u32 = 262_144;
 /// A frame read from a file.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    /// Capture time.
+    /// Capture time (since the epoch).
     pub time: Duration,
     /// Length on the wire.
     pub wire_len: u32,
-    /// Link type of the data.
+    /// Link type of the data (its interface's, in a pcapng).
     pub link: LinkType,
-    /// The frame bytes.
+    /// The frame bytes as captured (`data.len() < wire_len` when cut by
+    /// the snap length).
     pub data: Vec<u8>,
+    /// The pcapng interface it was captured on (0 in a classic pcap).
+    pub interface: u32,
+    /// The packet's pcapng comment (`opt_comment`), if any: net-trace
+    /// writes the sending process there.
+    pub comment: Option<String>,
+}
+
+/// A capture file read frame by frame, in constant memory.
+#[derive(Debug)]
+pub struct FileReader {
+    frames: std::collections::VecDeque<Frame>,
+    warnings: Vec<String>,
+}
+
+impl FileReader {
+    /// Opens a classic pcap or pcapng file; an error when it is not one.
+    pub fn open(path: &Path) -> Result<FileReader, Error> {
+        Ok(FileReader {
+            frames: read_file(path)?.into(),
+            warnings: Vec::new(),
+        })
+    }
+
+    /// The next frame; `Ok(None)` at the end of the file, also when the
+    /// file was cut mid-record (a warning says so).
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, Error> {
+        Ok(self.frames.pop_front())
+    }
+
+    /// One-line warnings gathered so far (a file cut short, an interface
+    /// with an unsupported link type), each reported once.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
 }
 
 fn link_type(dl: DataLink) -> Option<LinkType> {
-    match dl {
-        DataLink::ETHERNET => Some(LinkType::Ethernet),
-        DataLink::LINUX_SLL => Some(LinkType::LinuxSll),
-        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => Some(LinkType::RawIp),
-        DataLink::NULL | DataLink::LOOP => Some(LinkType::Null),
-        _ => None,
-    }
+    Some(LinkType::from_number(u32::from(dl))).filter(|l| l.is_supported())
 }
 
 /// Reads every frame of a classic pcap or pcapng file.
@@ -81,6 +110,8 @@ fn read_pcap<R: Read>(r: R, path: &Path) -> Result<Vec<Frame>, Error> {
             wire_len: packet.orig_len,
             link,
             data: packet.data.into_owned(),
+            interface: 0,
+            comment: None,
         });
     }
     Ok(frames)
@@ -119,6 +150,8 @@ fn read_pcapng<R: Read>(r: R, path: &Path) -> Result<Vec<Frame>, Error> {
                     wire_len: epb.original_len,
                     link,
                     data: epb.data.into_owned(),
+                    interface: epb.interface_id,
+                    comment: None,
                 });
             }
             Block::SimplePacket(spb) => {
@@ -128,6 +161,8 @@ fn read_pcapng<R: Read>(r: R, path: &Path) -> Result<Vec<Frame>, Error> {
                         wire_len: spb.original_len,
                         link,
                         data: spb.data.into_owned(),
+                        interface: 0,
+                        comment: None,
                     });
                 }
             }
