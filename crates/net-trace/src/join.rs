@@ -1,0 +1,221 @@
+//! Join: pairs each row with the process that sent its frame, holding a
+//! row only as long as evidence may still be on its way, and hands rows on
+//! in frame order.
+//!
+//! Owner evidence comes from another thread (kernel events, /proc), so it
+//! can arrive a little after the frame it explains. A row waits at the head
+//! of a bounded queue until its lookup answers "known" or "unknown", or
+//! until it has waited [`MAX_HOLD`]; rows behind it wait with it, so the
+//! table keeps frame order.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// Longest a row waits for its owner's evidence before it is shown as
+/// "unknown": long enough for the evidence reader to catch up under load,
+/// short enough that a live table still feels live.
+pub const MAX_HOLD: Duration = Duration::from_millis(250);
+
+/// Most rows held at once; beyond it the oldest is released as "unknown"
+/// rather than letting memory grow while evidence is late.
+pub const MAX_HELD: usize = 100_000;
+
+/// What a lookup answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer<O> {
+    /// Proven owner.
+    Known(O),
+    /// Nothing proves an owner, and nothing more will arrive.
+    Unknown,
+    /// Evidence may still arrive: ask again later.
+    Pending,
+}
+
+/// Which side of which connection sent a frame: an owner, once known, is
+/// the owner of every later frame from that side of that connection (a
+/// connection number is unique per generation of a 4-tuple).
+pub type SideKey = (usize, bool);
+
+#[derive(Debug)]
+struct Held<T, Q> {
+    item: T,
+    query: Option<Q>,
+    side: Option<SideKey>,
+    since: Instant,
+}
+
+/// The queue of rows waiting for owners.
+#[derive(Debug)]
+pub struct Join<T, Q, O> {
+    held: VecDeque<Held<T, Q>>,
+    known: HashMap<SideKey, O>,
+    max_hold: Duration,
+}
+
+impl<T, Q, O: Clone> Default for Join<T, Q, O> {
+    fn default() -> Self {
+        Self::new(MAX_HOLD)
+    }
+}
+
+impl<T, Q, O: Clone> Join<T, Q, O> {
+    /// An empty queue whose rows wait at most `max_hold`.
+    pub fn new(max_hold: Duration) -> Self {
+        Join {
+            held: VecDeque::new(),
+            known: HashMap::new(),
+            max_hold,
+        }
+    }
+
+    /// Queues a row; `query` is `None` when no owner is to be looked up,
+    /// `side` names the connection side whose owner this is.
+    pub fn push(&mut self, item: T, query: Option<Q>, side: Option<SideKey>, now: Instant) {
+        self.held.push_back(Held {
+            item,
+            query,
+            side,
+            since: now,
+        });
+    }
+
+    /// Rows waiting.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Whether no row waits.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// Releases every row that can go, in order, to `emit` with its owner.
+    /// With `flush`, nothing is pending any more: every row goes, with
+    /// whatever its lookup answers now.
+    pub fn poll(
+        &mut self,
+        now: Instant,
+        flush: bool,
+        mut lookup: impl FnMut(&Q) -> Answer<O>,
+        mut emit: impl FnMut(T, Option<O>),
+    ) {
+        while let Some(head) = self.held.front() {
+            let cached = head.side.and_then(|s| self.known.get(&s).cloned());
+            let answer = match (cached, &head.query) {
+                (Some(o), _) => Answer::Known(o),
+                (None, None) => Answer::Unknown,
+                (None, Some(q)) => lookup(q),
+            };
+            let expired = flush
+                || now.saturating_duration_since(head.since) >= self.max_hold
+                || self.held.len() > MAX_HELD;
+            let owner = match answer {
+                Answer::Known(o) => Some(o),
+                Answer::Unknown => None,
+                Answer::Pending if expired => None,
+                Answer::Pending => return,
+            };
+            let Some(head) = self.held.pop_front() else {
+                return;
+            };
+            if let (Some(side), Some(o)) = (head.side, &owner) {
+                self.known.insert(side, o.clone());
+            }
+            emit(head.item, owner);
+        }
+    }
+
+    /// Forgets the owners of a connection that ended, so its memory does
+    /// not grow with the capture.
+    pub fn forget(&mut self, conn: usize) {
+        self.known.remove(&(conn, false));
+        self.known.remove(&(conn, true));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_wait_for_evidence_and_keep_their_order() {
+        let t0 = Instant::now();
+        let mut j: Join<u32, u32, &str> = Join::new(Duration::from_millis(100));
+        j.push(1, Some(1), Some((1, true)), t0);
+        j.push(2, None, None, t0);
+        j.push(3, Some(3), Some((1, true)), t0);
+        let mut out = Vec::new();
+        // Row 1's evidence is not in yet: nothing goes, not even row 2.
+        j.poll(t0, false, |_| Answer::Pending, |i, o| out.push((i, o)));
+        assert!(out.is_empty());
+        // It arrives: 1 is named, 2 has no lookup, 3 inherits 1's owner
+        // (same side of the same connection) without a lookup.
+        j.poll(
+            t0,
+            false,
+            |q| {
+                assert_eq!(*q, 1, "row 3 must use the side's known owner");
+                Answer::Known("tcp-uppercase")
+            },
+            |i, o| out.push((i, o)),
+        );
+        assert_eq!(
+            out,
+            [
+                (1, Some("tcp-uppercase")),
+                (2, None),
+                (3, Some("tcp-uppercase"))
+            ]
+        );
+        assert!(j.is_empty());
+    }
+
+    #[test]
+    fn late_evidence_gives_unknown_never_a_guess() {
+        let t0 = Instant::now();
+        let mut j: Join<u32, u32, &str> = Join::new(Duration::from_millis(100));
+        j.push(1, Some(1), Some((1, false)), t0);
+        let mut out = Vec::new();
+        j.poll(
+            t0 + Duration::from_millis(50),
+            false,
+            |_| Answer::Pending,
+            |i, o| out.push((i, o)),
+        );
+        assert!(out.is_empty());
+        j.poll(
+            t0 + Duration::from_millis(100),
+            false,
+            |_| Answer::Pending,
+            |i, o| out.push((i, o)),
+        );
+        assert_eq!(out, [(1, None)]);
+    }
+
+    #[test]
+    fn flush_releases_everything_and_forget_clears_owners() {
+        let t0 = Instant::now();
+        let mut j: Join<u32, u32, &str> = Join::new(Duration::from_secs(10));
+        j.push(1, Some(1), Some((7, true)), t0);
+        j.push(2, Some(2), Some((8, true)), t0);
+        let mut out = Vec::new();
+        j.poll(
+            t0,
+            true,
+            |q| {
+                if *q == 1 {
+                    Answer::Known("a")
+                } else {
+                    Answer::Pending
+                }
+            },
+            |i, o| out.push((i, o)),
+        );
+        assert_eq!(out, [(1, Some("a")), (2, None)]);
+        j.forget(7);
+        j.push(3, Some(3), Some((7, true)), t0);
+        out.clear();
+        j.poll(t0, true, |_| Answer::Unknown, |i, o| out.push((i, o)));
+        assert_eq!(out, [(3, None)], "a forgotten side is looked up again");
+    }
+}
