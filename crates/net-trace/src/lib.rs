@@ -34,6 +34,7 @@
 pub mod analyze;
 pub mod capture;
 pub mod decode;
+pub mod diagram;
 pub mod join;
 pub mod pcapio;
 pub mod procs;
