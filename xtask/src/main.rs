@@ -26,7 +26,7 @@ tasks:
         run every lab scenario as separate processes, print and save the
         transcripts (target/demo/); --hosts puts servers and clients in two
         network namespaces (needs root); non-zero exit if any misbehaves
-  bench [--seconds N] [--rounds N] [--only http,rss,tcp,udp,client]
+  bench [--seconds N] [--rounds N] [--only http,rss,tcp,udp,client,trace]
         measure the servers side by side with nginx, python http.server,
         the textbook Python TCP server and a bare UDP loop; writes
         target/bench/report.md and chart.svg

@@ -30,6 +30,11 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// Default deadline for a client run.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long, after a child has exited, its output collectors may take to
+/// read what is left in its pipes. Only reached when a grandchild keeps
+/// the pipes open; the output read so far is kept.
+pub const COLLECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Interval between checks while waiting for a child to exit.
 const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
@@ -54,23 +59,103 @@ pub fn bin_path(name: &str) -> PathBuf {
 
 type Lines = Arc<Mutex<Vec<String>>>;
 
-fn collect_lines(
-    stream: impl Read + Send + 'static,
-    into: Lines,
-    first: Option<mpsc::Sender<String>>,
-) {
-    thread::spawn(move || {
-        let mut first = first;
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if let Some(tx) = first.take() {
-                let _ = tx.send(line.clone());
-            }
-            into.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(line);
+/// The threads copying a child's stdout and stderr into [`Lines`].
+///
+/// A child's last words are in its pipes until these threads have read
+/// them: waiting for the exit status alone returns too early, so whoever
+/// reports the output after an exit first calls [`Collectors::finish`].
+struct Collectors {
+    handles: Vec<thread::JoinHandle<()>>,
+    /// One message per collector that has read its stream to the end.
+    done: mpsc::Receiver<()>,
+    done_tx: mpsc::Sender<()>,
+}
+
+impl Collectors {
+    fn new() -> Collectors {
+        let (done_tx, done) = mpsc::channel();
+        Collectors {
+            handles: Vec::new(),
+            done,
+            done_tx,
         }
-    });
+    }
+
+    /// Starts a thread that appends each line of `stream` to `into`; the
+    /// first line also goes to `first`.
+    fn collect(
+        &mut self,
+        stream: impl Read + Send + 'static,
+        into: Lines,
+        first: Option<mpsc::Sender<String>>,
+    ) {
+        self.spawn(move || {
+            let mut first = first;
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                if let Some(tx) = first.take() {
+                    let _ = tx.send(line.clone());
+                }
+                into.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(line);
+            }
+        });
+    }
+
+    /// Starts a thread that appends the bytes of `stream` to `into` as
+    /// they come, so a run stopped at its deadline keeps what it wrote.
+    fn collect_bytes(&mut self, mut stream: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) {
+        self.spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match stream.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => into
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        });
+    }
+
+    /// Runs `work` on a new thread that reports when it is done.
+    fn spawn(&mut self, work: impl FnOnce() + Send + 'static) {
+        let done = self.done_tx.clone();
+        let handle = thread::Builder::new()
+            .name("testkit-output".into())
+            .spawn(move || {
+                work();
+                let _ = done.send(());
+            });
+        match handle {
+            Ok(handle) => self.handles.push(handle),
+            Err(e) => panic!("cannot start an output collector thread: {e}"),
+        }
+    }
+
+    /// Joins every collector once it has read its stream to the end (the
+    /// child has exited and closed its pipes), waiting at most until
+    /// `deadline`: a grandchild that inherited the pipes may keep them
+    /// open, and then the output so far is all there is.
+    fn finish(&mut self, deadline: Instant) {
+        while !self.handles.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.done.recv_timeout(left).is_err() {
+                return;
+            }
+            // One collector has finished: join those that have.
+            let (finished, running): (Vec<_>, Vec<_>) =
+                self.handles.drain(..).partition(|h| h.is_finished());
+            self.handles = running;
+            for handle in finished {
+                let _ = handle.join();
+            }
+        }
+    }
 }
 
 /// A running process (a server, or an interactive client), killed when
@@ -83,6 +168,7 @@ pub struct Server {
     stdin: Option<ChildStdin>,
     stdout: Lines,
     stderr: Lines,
+    collectors: Collectors,
 }
 
 impl fmt::Debug for Server {
@@ -109,8 +195,7 @@ impl Server {
         let fail = |server: &mut Server, what: String| {
             let _ = server.child.kill();
             let _ = server.child.wait();
-            // Give the collector a moment to take the last words.
-            thread::sleep(POLL_INTERVAL * 4);
+            server.collectors.finish(Instant::now() + COLLECT_TIMEOUT);
             format!(
                 "`{}` {what}\nstderr:\n{}",
                 server.command,
@@ -156,9 +241,10 @@ impl Server {
             .map_err(|e| format!("cannot start `{command}`: {e}"))?;
         let stdout: Lines = Arc::default();
         let stderr: Lines = Arc::default();
+        let mut collectors = Collectors::new();
         if let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) {
-            collect_lines(out, stdout.clone(), first);
-            collect_lines(err, stderr.clone(), None);
+            collectors.collect(out, stdout.clone(), first);
+            collectors.collect(err, stderr.clone(), None);
         }
         let stdin = child.stdin.take();
         Ok(Server {
@@ -169,6 +255,7 @@ impl Server {
             stdin,
             stdout,
             stderr,
+            collectors,
         })
     }
 
@@ -296,15 +383,21 @@ impl Server {
     }
 
     /// Sends SIGTERM (Unix) and waits up to `timeout` for the exit status.
+    /// When it has exited, [`stdout`](Self::stdout) and
+    /// [`stderr`](Self::stderr) hold everything it wrote.
     pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        wait_deadline(&mut self.child, timeout)
+        self.wait_exit(timeout)
     }
 
-    /// Waits up to `timeout` for the server to exit by itself.
+    /// Waits up to `timeout` for the server to exit by itself. When it has
+    /// exited, [`stdout`](Self::stdout) and [`stderr`](Self::stderr) hold
+    /// everything it wrote.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        wait_deadline(&mut self.child, timeout)
+        let status = wait_deadline(&mut self.child, timeout)?;
+        self.collectors.finish(Instant::now() + COLLECT_TIMEOUT);
+        Some(status)
     }
 }
 
@@ -453,41 +546,33 @@ impl Run {
             .map_err(|e| format!("cannot start `{command}`: {e}"))?;
         let mut input = child.stdin.take().ok_or("stdin was not piped")?;
         let stdin = stdin.to_vec();
-        let writer = thread::spawn(move || {
+        let stdout: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let stderr: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let mut collectors = Collectors::new();
+        collectors.spawn(move || {
+            // A child that exits without reading all of it is not an error.
             let _ = input.write_all(&stdin);
         });
-        let read_all = |r: Option<Box<dyn Read + Send>>| {
-            thread::spawn(move || {
-                let mut buf = Vec::new();
-                if let Some(mut r) = r {
-                    let _ = r.read_to_end(&mut buf);
-                }
-                buf
-            })
-        };
-        let out = read_all(
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        );
-        let err = read_all(
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        );
+        if let Some(out) = child.stdout.take() {
+            collectors.collect_bytes(out, stdout.clone());
+        }
+        if let Some(err) = child.stderr.take() {
+            collectors.collect_bytes(err, stderr.clone());
+        }
         let status = wait_deadline(&mut child, timeout);
         if status.is_none() {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = writer.join();
+        collectors.finish(Instant::now() + COLLECT_TIMEOUT);
+        let take = |bytes: Arc<Mutex<Vec<u8>>>| {
+            std::mem::take(&mut *bytes.lock().unwrap_or_else(PoisonError::into_inner))
+        };
         Ok(Run {
             command,
             status,
-            stdout: out.join().unwrap_or_default(),
-            stderr: err.join().unwrap_or_default(),
+            stdout: take(stdout),
+            stderr: take(stderr),
         })
     }
 
@@ -551,5 +636,50 @@ mod tests {
         );
         assert_eq!(parse_readiness("listening on 127.0.0.1:1"), None);
         assert_eq!(parse_readiness("hello"), None);
+    }
+
+    /// A shell script as a "server": prints a readiness line, then `rest`.
+    fn sh_server(rest: &str) -> Server {
+        let script = format!("echo 'listening on 127.0.0.1:9 (tcp)'; {rest}");
+        Server::start("sh", &["-c", &script])
+    }
+
+    #[test]
+    fn output_is_complete_once_wait_exit_returns() {
+        let mut server = sh_server("seq 1 50000; seq 1 3000 >&2");
+        let status = server.wait_exit(RUN_TIMEOUT).expect("exits");
+        assert!(status.success());
+        let out = server.stdout();
+        assert_eq!(out.len(), 50_001, "readiness line and 50000 numbers");
+        assert_eq!(out.last().map(String::as_str), Some("50000"));
+        assert_eq!(server.stderr().len(), 3000);
+    }
+
+    #[test]
+    fn output_is_complete_once_terminate_returns() {
+        // The last words are written after SIGTERM arrives.
+        let mut server =
+            sh_server("trap 'seq 1 40000; exit 0' TERM; echo armed; while :; do sleep 0.01; done");
+        server.wait_for_stdout(READY_TIMEOUT, |l| l == "armed");
+        let status = server.terminate(RUN_TIMEOUT).expect("exits on SIGTERM");
+        assert!(status.success());
+        let out = server.stdout();
+        assert_eq!(out.len(), 40_002, "readiness, armed and 40000 numbers");
+        assert_eq!(out.last().map(String::as_str), Some("40000"));
+    }
+
+    #[test]
+    fn a_failed_start_reports_the_last_stderr_line() {
+        let err = Server::try_start("sh", &["-c", "seq 1 2000 >&2; echo nope"]).unwrap_err();
+        assert!(err.contains("\"nope\""), "{err}");
+        assert!(err.ends_with("\n2000"), "{err}");
+    }
+
+    #[test]
+    fn a_run_keeps_all_of_its_output() {
+        let run = Run::new("sh", &["-c", "cat; seq 1 30000 >&2"], b"hello\n");
+        run.assert_success();
+        assert_eq!(run.stdout_text(), "hello\n");
+        assert_eq!(run.stderr_text().lines().count(), 30000);
     }
 }

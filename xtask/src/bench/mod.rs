@@ -6,6 +6,7 @@
 mod load;
 pub mod peers;
 mod report;
+mod trace;
 
 use std::fs;
 use std::path::Path;
@@ -24,7 +25,8 @@ type Start<'a> = Box<dyn Fn() -> Result<Running> + 'a>;
 struct Options {
     seconds: u64,
     rounds: usize,
-    /// Areas to measure: http, rss, tcp, udp (all when empty).
+    /// Areas to measure: http, rss, tcp, udp, client, trace (all when
+    /// empty).
     only: Vec<String>,
 }
 
@@ -35,7 +37,7 @@ impl Options {
 }
 
 /// The areas `--only` accepts.
-const AREAS: &[&str] = &["http", "rss", "tcp", "udp", "client"];
+const AREAS: &[&str] = &["http", "rss", "tcp", "udp", "client", "trace"];
 
 fn parse(args: &[String]) -> Result<Options> {
     let mut opts = Options {
@@ -480,6 +482,18 @@ pub fn run(args: &[String]) -> Result<()> {
             Ok(())
         })?;
         results.push(w);
+    }
+
+    // net-trace reading a large capture, against tcpdump and tshark.
+    if opts.wants("trace") {
+        trace::bench(
+            &release,
+            &out_dir,
+            opts.rounds,
+            http.wrk,
+            &mut notes,
+            &mut results,
+        )?;
     }
 
     let machine = report::machine();

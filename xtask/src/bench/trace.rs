@@ -1,0 +1,329 @@
+//! The trace row: `net-trace read` on a large loopback capture, against
+//! `tcpdump -r -nn` and `tshark -r`, all writing to /dev/null. Wall time
+//! and peak resident memory of each run (the kernel's `ru_maxrss` of that
+//! one child, from `wait4`).
+//!
+//! The capture is recorded once and kept under `target/bench/trace/`:
+//! tcpdump on loopback, stopped by `-c` at exactly [`FRAMES`] frames, while
+//! wrk (or the built-in generator) loads http-server with `Connection:
+//! close` and keep-alive requests in turn — many short connections and a
+//! few long ones, as in the lab.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::peers;
+use super::report::Workload;
+
+/// Frames in the benchmark capture (`tcpdump -c`).
+pub const FRAMES: u64 = 500_000;
+
+/// The longest the recording may take before it is given up.
+const RECORD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long each burst of load runs (wrk's `-d`) while recording.
+const LOAD_BURST: Duration = Duration::from_secs(2);
+
+/// How long tcpdump may take to say it is listening.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Kernel buffer for the recording tcpdump, KiB (`-B`): large, so bursts
+/// of loopback traffic are not dropped while the file is written.
+const CAPTURE_BUFFER_KIB: &str = "262144";
+
+/// The page the load fetches: about the size of the lab's HelloWorld.html.
+const PAGE: &[u8] = b"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Hello World</title></head>\n<body><h1>Hello World</h1><p>A page served for the capture benchmark.</p></body></html>\n";
+
+/// A reader measured: its name in the report and `program args… FILE`.
+struct Reader {
+    name: &'static str,
+    program: PathBuf,
+    args: &'static [&'static str],
+    /// tshark takes minutes on this file: it is measured in the first
+    /// round only.
+    once: bool,
+}
+
+/// What one read measured.
+struct Sample {
+    secs: f64,
+    rss_mib: f64,
+}
+
+/// Adds the trace rows to `results`, or a notice to `notes` saying why
+/// they are skipped.
+pub fn bench(
+    release: &Path,
+    out_dir: &Path,
+    rounds: usize,
+    wrk: bool,
+    notes: &mut Vec<String>,
+    results: &mut Vec<Workload>,
+) -> Result<()> {
+    println!("\n== net-trace: reading a {FRAMES}-frame loopback capture");
+    let file = match recorded(release, out_dir, wrk)? {
+        Ok(file) => file,
+        Err(why) => {
+            println!("notice: {why}");
+            notes.push(why);
+            return Ok(());
+        }
+    };
+    let mut readers = vec![Reader {
+        name: "net-trace read",
+        program: release.join("net-trace"),
+        args: &["read"],
+        once: false,
+    }];
+    readers.push(Reader {
+        name: "tcpdump -r -nn",
+        program: "tcpdump".into(),
+        args: &["-nn", "-r"],
+        once: false,
+    });
+    if installed("tshark") {
+        readers.push(Reader {
+            name: "tshark -r",
+            program: "tshark".into(),
+            args: &["-r"],
+            once: true,
+        });
+    } else {
+        let why = "tshark is not installed (apt-get install tshark): its trace column is skipped.";
+        println!("notice: {why}");
+        notes.push(why.into());
+    }
+    let title = format!(
+        "read a {}k-frame loopback capture to /dev/null",
+        FRAMES / 1000
+    );
+    let mut time = Workload::new(&title, "s", "net-trace read").lower_is_better();
+    let mut rss = Workload::new(
+        &format!(
+            "Peak memory while reading a {}k-frame capture",
+            FRAMES / 1000
+        ),
+        "MiB",
+        "net-trace read",
+    )
+    .lower_is_better();
+    let size_mib = fs::metadata(&file).map_or(0.0, |m| m.len() as f64 / 1_048_576.0);
+    println!("  capture: {} ({size_mib:.0} MiB)", file.display());
+    super::alternating(rounds, &readers, |round, reader| {
+        if reader.once && round > 0 {
+            return Ok(());
+        }
+        let s = read(reader, &file, &out_dir.join("trace"))?;
+        println!(
+            "  round {}: {:<16} {:>8.2} s {:>8.1} MiB peak RSS",
+            round + 1,
+            reader.name,
+            s.secs,
+            s.rss_mib
+        );
+        time.add(reader.name, s.secs);
+        rss.add(reader.name, s.rss_mib);
+        Ok(())
+    })?;
+    results.push(time);
+    results.push(rss);
+    Ok(())
+}
+
+fn installed(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs one reader over `file` with stdout to /dev/null, returning its
+/// wall time and peak RSS; a failed run is an error with its stderr.
+fn read(reader: &Reader, file: &Path, dir: &Path) -> Result<Sample> {
+    let err_path = dir.join("reader.stderr");
+    let started = Instant::now();
+    let child = Command::new(&reader.program)
+        .args(reader.args)
+        .arg(file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(File::create("/dev/null")?))
+        .stderr(Stdio::from(File::create(&err_path)?))
+        .spawn()
+        .with_context(|| format!("cannot start {}", reader.program.display()))?;
+    let (status, maxrss_kib) =
+        sys::wait_rusage(&child).with_context(|| format!("waiting for {}", reader.name))?;
+    let secs = started.elapsed().as_secs_f64();
+    if !status.success() {
+        let stderr = fs::read_to_string(&err_path).unwrap_or_default();
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        bail!(
+            "{} failed ({status}) on {}:\n{}",
+            reader.name,
+            file.display(),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    Ok(Sample {
+        secs,
+        rss_mib: maxrss_kib as f64 / 1024.0,
+    })
+}
+
+/// The cached capture, recording it first when it is missing; `Ok(Err)`
+/// says why it cannot be recorded here.
+fn recorded(release: &Path, out_dir: &Path, wrk: bool) -> Result<Result<PathBuf, String>> {
+    let dir = out_dir.join("trace");
+    let file = dir.join(format!("lo-{}k.pcap", FRAMES / 1000));
+    if file.exists() {
+        return Ok(Ok(file));
+    }
+    if !installed("tcpdump") {
+        return Ok(Err(
+            "tcpdump is not installed (apt-get install tcpdump): the trace rows are skipped."
+                .into(),
+        ));
+    }
+    if !testkit::is_root() {
+        return Ok(Err(
+            "recording the trace benchmark's capture needs root (tcpdump on loopback): the trace rows are skipped."
+                .into(),
+        ));
+    }
+    fs::create_dir_all(&dir)?;
+    let www = dir.join("www");
+    fs::create_dir_all(&www)?;
+    fs::write(www.join("index.html"), PAGE)?;
+    let server = peers::ours(
+        "http-server",
+        &release.join("http-server"),
+        &["--port", "0", "--root", &www.to_string_lossy(), "--quiet"],
+    )?;
+    let partial = dir.join("recording.pcap");
+    println!(
+        "  recording {FRAMES} frames of HTTP traffic on loopback (once; kept as {})",
+        file.display()
+    );
+    let mut tcpdump = Command::new("tcpdump")
+        .args(["-i", "lo", "-nn", "-B", CAPTURE_BUFFER_KIB, "-c"])
+        .arg(FRAMES.to_string())
+        .arg("-w")
+        .arg(&partial)
+        .args(["tcp", "port", &server.addr.port().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start tcpdump")?;
+    let stderr = tcpdump.stderr.take().context("tcpdump's stderr")?;
+    let (tx, rx) = mpsc::channel();
+    let lines = std::thread::Builder::new()
+        .name("tcpdump-stderr".into())
+        .spawn(move || {
+            let mut all = Vec::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("listening on") {
+                    let _ = tx.send(());
+                }
+                all.push(line);
+            }
+            all
+        })?;
+    let outcome = load_until_exit(&mut tcpdump, &rx, &server, wrk);
+    if outcome.is_err() {
+        let _ = tcpdump.kill();
+        let _ = tcpdump.wait();
+    }
+    let stderr = lines.join().unwrap_or_default().join("\n");
+    let status = outcome.with_context(|| format!("tcpdump said:\n{stderr}"))?;
+    if !status.success() {
+        bail!("tcpdump failed ({status}):\n{stderr}");
+    }
+    println!("  {}", stderr.lines().collect::<Vec<_>>().join("; "));
+    fs::rename(&partial, &file)?;
+    Ok(Ok(file))
+}
+
+/// Loads the server in bursts, `Connection: close` and keep-alive in turn,
+/// until tcpdump has its frames and exits.
+fn load_until_exit(
+    tcpdump: &mut Child,
+    listening: &mpsc::Receiver<()>,
+    server: &peers::Running,
+    wrk: bool,
+) -> Result<ExitStatus> {
+    if listening.recv_timeout(LISTEN_TIMEOUT).is_err() {
+        bail!("tcpdump did not start listening within {LISTEN_TIMEOUT:?}");
+    }
+    let deadline = Instant::now() + RECORD_TIMEOUT;
+    let url = format!("http://{}/index.html", server.addr);
+    let mut keep_alive = false;
+    loop {
+        if let Some(status) = tcpdump.try_wait()? {
+            return Ok(status);
+        }
+        if Instant::now() > deadline {
+            bail!("the capture did not reach {FRAMES} frames within {RECORD_TIMEOUT:?}");
+        }
+        keep_alive = !keep_alive;
+        if wrk {
+            let mut cmd = Command::new("wrk");
+            cmd.args(["-t2", "-c8", &format!("-d{}s", LOAD_BURST.as_secs())]);
+            if !keep_alive {
+                cmd.args(["-H", "Connection: close"]);
+            }
+            let out = cmd.arg(&url).output().context("run wrk")?;
+            if !out.status.success() {
+                bail!("wrk failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        } else {
+            super::load::http(server.addr, "/index.html", 8, keep_alive, LOAD_BURST);
+        }
+    }
+}
+
+/// The one system call std does not offer: a child's own resource usage.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+mod sys {
+    use std::io;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Child, ExitStatus};
+
+    /// Waits for `child` and returns its exit status and its peak resident
+    /// set size in KiB (`ru_maxrss` of that child alone, from `wait4`).
+    /// The child is reaped here: it must not be waited for again.
+    pub fn wait_rusage(child: &Child) -> io::Result<(ExitStatus, i64)> {
+        let pid = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
+        let mut status: libc::c_int = 0;
+        // SAFETY: rusage is plain old data; all zeros is a valid value.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        loop {
+            // SAFETY: both pointers are to live locals of the right types;
+            // `pid` is our own unreaped child.
+            let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+            if r == pid {
+                return Ok((ExitStatus::from_raw(status), usage.ru_maxrss));
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod sys {
+    use std::io;
+    use std::process::{Child, ExitStatus};
+
+    /// A child's peak memory is only read on Unix (`wait4`).
+    pub fn wait_rusage(_child: &Child) -> io::Result<(ExitStatus, i64)> {
+        Err(io::Error::other("the trace benchmark runs on Unix only"))
+    }
+}
