@@ -46,6 +46,8 @@ pub struct Report {
     pub owners: Vec<(std::net::SocketAddr, Owner)>,
     /// Frames kept.
     pub frames: usize,
+    /// The capture's counts, the kernel's drops included.
+    pub kernel: crate::live::Stats,
 }
 
 /// Captures until a stop condition; `on_row` sees each annotated frame with
@@ -57,22 +59,22 @@ pub fn run(
     on_ready: impl FnOnce(),
     mut on_row: impl FnMut(&Row, Option<&Owner>),
 ) -> Result<Report, Error> {
-    use crate::sys::{PACKET_OUTGOING, PacketSocket};
-    let mut socket =
-        PacketSocket::open(&opts.iface, SNAPLEN as usize).map_err(|e| match e.kind() {
-            std::io::ErrorKind::PermissionDenied => Error::Privilege,
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidInput => Error::Interface {
-                iface: opts.iface.clone(),
-                reason: net_core::error::describe(&e),
-            },
-            _ => Error::Capture(net_core::error::describe(&e)),
-        })?;
+    use crate::live::{LiveOptions, LiveSource};
+    let mut source = LiveSource::open(&LiveOptions {
+        ifaces: vec![opts.iface.clone()],
+        ports: opts.ports.clone(),
+        snaplen: SNAPLEN,
+    })?;
+    if opts.pcap.is_some() && source.link() != LinkType::Ethernet {
+        return Err(Error::Capture(
+            "--pcap writes Ethernet frames only; capture one Ethernet or loopback interface to save it".into(),
+        ));
+    }
     let mut pcap = opts.pcap.as_deref().map(PcapOut::create).transpose()?;
     on_ready();
     let mut analyzer = Analyzer::new();
     let mut procs = Procs::new();
     let mut owners: Vec<(std::net::SocketAddr, Owner)> = Vec::new();
-    let loopback = socket.loopback;
     let started = Instant::now();
     let mut frames = 0;
     let result = loop {
@@ -86,24 +88,30 @@ pub fn run(
             d.saturating_sub(started.elapsed())
                 .clamp(Duration::from_millis(1), POLL)
         });
-        let (data, pkttype, now) = match socket.recv(wait) {
-            Ok(Some(got)) => got,
-            Ok(None) => continue,
-            Err(e) => break Err(Error::Capture(net_core::error::describe(&e))),
-        };
-        // On loopback each frame is seen leaving and arriving; keep the
-        // arriving copy, as libpcap does.
-        if loopback && pkttype == PACKET_OUTGOING {
+        let Some(frame) = source.recv(wait) else {
+            if source.is_finished() {
+                break source.stop().map(|_| ());
+            }
             continue;
-        }
-        let Some(packet) = decode(LinkType::Ethernet, data, now, data.len() as u32) else {
+        };
+        let (now, data) = (frame.time, frame.data.as_slice());
+        // Cooked frames (`any`, several interfaces) carry IP after a
+        // 20-byte Linux cooked v2 header.
+        let (link, data) = match frame.link {
+            LinkType::LinuxSll2 => (
+                LinkType::RawIp,
+                data.get(crate::live::SLL2_HEADER_LEN..).unwrap_or_default(),
+            ),
+            link => (link, data),
+        };
+        let Some(packet) = decode(link, data, now, frame.wire_len) else {
             continue;
         };
         if !wanted(&packet, &opts.ports) {
             continue;
         }
         if let Some(out) = pcap.as_mut() {
-            if let Err(e) = out.write(now, data, data.len() as u32) {
+            if let Err(e) = out.write(now, &frame.data, frame.wire_len) {
                 break Err(e);
             }
         }
@@ -122,13 +130,16 @@ pub fn run(
         let row = analyzer.push(&packet);
         on_row(&row, sender.as_ref());
     };
+    let stopped = source.stop();
     if let Some(out) = pcap.as_mut() {
         out.flush()?;
     }
+    let kernel = stopped?;
     result.map(|()| Report {
         analyzer,
         owners,
         frames,
+        kernel,
     })
 }
 

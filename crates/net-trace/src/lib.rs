@@ -10,8 +10,10 @@
 //! - [`procs`]: socket → process through `/proc`.
 //! - [`pcapio`]: pcap and pcapng in, pcap out (pcap-file).
 //! - [`render`]: the frame table and the summaries.
-//! - [`capture`]: live capture on Linux; `sys` holds the packet socket, the
-//!   crate's only `unsafe`.
+//! - [`live`]: frames from packet sockets on their own thread, with a
+//!   kernel filter and the kernel's drop count; `sys` holds the packet
+//!   socket, the crate's only `unsafe`.
+//! - [`capture`]: live capture on Linux, analysed and printed.
 //!
 //! # Example
 //! Analysing frames from any source:
@@ -36,6 +38,7 @@ pub mod capture;
 pub mod decode;
 pub mod diagram;
 pub mod join;
+pub mod live;
 pub mod pcapio;
 pub mod procs;
 pub mod render;

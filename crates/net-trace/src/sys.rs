@@ -1,168 +1,269 @@
 //! The Linux packet socket: the only `unsafe` in netlab.
 //!
-//! `AF_PACKET` addresses (`struct sockaddr_ll`) are not modelled by
-//! socket2, so this module writes one to bind the socket to an interface
-//! and reads the packet type (incoming or outgoing) from the address each
-//! frame arrives with. Each `unsafe` block is a plain read or write of that
-//! 20-byte C struct inside socket2's properly sized and aligned storage.
+//! `AF_PACKET` addresses (`struct sockaddr_ll`), classic BPF programs,
+//! `recvmsg` control messages and `PACKET_STATISTICS` are not modelled by
+//! socket2, so this module calls libc for them. Every `unsafe` block is a
+//! system call given pointers to live, properly sized and aligned Rust
+//! values, or a read of a plain C struct the kernel filled in.
 #![allow(unsafe_code)]
 
 use std::io;
-use std::mem::{MaybeUninit, size_of};
-use std::os::fd::AsRawFd;
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, SockAddr, SockAddrStorage, Socket, Type};
+use crate::live::bpf::Insn;
 
 /// `ETH_P_ALL`: every protocol.
 const ETH_P_ALL: u16 = 0x0003;
 
-/// `sll_pkttype` of a frame this host sent (`PACKET_OUTGOING`).
-pub const PACKET_OUTGOING: u8 = 4;
+/// Room for control messages: one `SCM_TIMESTAMPNS` (a `timespec`) needs
+/// 32 bytes on 64-bit Linux; the rest is slack for anything else the kernel
+/// adds.
+const CMSG_SPACE: usize = 128;
 
-/// `SIOCGSTAMP` (`<linux/sockios.h>`): the receive time of the last frame.
-/// The value is the same on every Linux architecture.
-const SIOCGSTAMP: u64 = 0x8906;
-
-/// `ARPHRD_LOOPBACK`, the hardware type of `lo`.
-const ARPHRD_LOOPBACK: u32 = 772;
-
-/// `struct sockaddr_ll` from `<linux/if_packet.h>`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct SockaddrLl {
-    sll_family: u16,
-    sll_protocol: u16,
-    sll_ifindex: i32,
-    sll_hatype: u16,
-    sll_pkttype: u8,
-    sll_halen: u8,
-    sll_addr: [u8; 8],
+/// Which view of a frame the socket gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `SOCK_RAW`: the frame from its link-layer header on.
+    Raw,
+    /// `SOCK_DGRAM`: the frame from its network header on (cooked).
+    Cooked,
 }
 
-/// A raw packet socket bound to one interface.
+/// One frame read from the socket.
+#[derive(Debug, Clone, Copy)]
+pub struct Received {
+    /// Bytes copied into the buffer.
+    pub caplen: usize,
+    /// The frame's length as the socket sees it (link header included for
+    /// `Raw`, excluded for `Cooked`), before any truncation to the buffer.
+    pub len: usize,
+    /// The kernel's receive time, since the epoch.
+    pub time: Option<Duration>,
+    /// `sll_protocol`, host byte order (the ethertype).
+    pub protocol: u16,
+    /// `sll_ifindex`.
+    pub ifindex: i32,
+    /// `sll_hatype` (ARPHRD_*).
+    pub hatype: u16,
+    /// `sll_pkttype` (PACKET_HOST, PACKET_OUTGOING, …).
+    pub pkttype: u8,
+    /// `sll_halen`.
+    pub halen: u8,
+    /// `sll_addr`, the first eight bytes.
+    pub addr: [u8; 8],
+}
+
+/// An `AF_PACKET` socket.
 #[derive(Debug)]
 pub struct PacketSocket {
-    socket: Socket,
-    buf: Vec<MaybeUninit<u8>>,
-    /// The interface is a loopback: every frame is seen twice.
-    pub loopback: bool,
+    fd: OwnedFd,
 }
 
-fn sysfs(iface: &str, what: &str) -> io::Result<String> {
-    std::fs::read_to_string(format!("/sys/class/net/{iface}/{what}")).map(|s| s.trim().to_string())
+fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
 }
 
 impl PacketSocket {
-    /// Opens a packet socket on `iface` (needs root or CAP_NET_RAW).
-    pub fn open(iface: &str, max_frame: usize) -> io::Result<PacketSocket> {
-        if iface.is_empty()
-            || iface.contains(['/', '.']) && iface.starts_with('.')
-            || iface.contains('/')
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not an interface name",
-            ));
-        }
-        let ifindex: i32 = sysfs(iface, "ifindex")
-            .map_err(|_| {
-                io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("no interface named {iface}"),
-                )
-            })?
-            .parse()
-            .map_err(|_| io::Error::other("unreadable interface index"))?;
-        let loopback = sysfs(iface, "type").is_ok_and(|t| t.parse() == Ok(ARPHRD_LOOPBACK));
-        let proto = i32::from(ETH_P_ALL.to_be());
-        let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(proto)))?;
-        let ll = SockaddrLl {
-            sll_family: libc::AF_PACKET as u16,
-            sll_protocol: ETH_P_ALL.to_be(),
-            sll_ifindex: ifindex,
-            sll_hatype: 0,
-            sll_pkttype: 0,
-            sll_halen: 0,
-            sll_addr: [0; 8],
+    /// Opens a packet socket that receives nothing yet (protocol 0): the
+    /// kernel only starts queueing frames at [`PacketSocket::bind`], so a
+    /// filter attached before that applies to every frame received.
+    /// Needs root or CAP_NET_RAW.
+    pub fn open(kind: Kind) -> io::Result<PacketSocket> {
+        let ty = match kind {
+            Kind::Raw => libc::SOCK_RAW,
+            Kind::Cooked => libc::SOCK_DGRAM,
         };
-        let mut storage = SockAddrStorage::zeroed();
-        // SAFETY: SockAddrStorage is large and aligned enough for any
-        // socket address, sockaddr_ll included; we write a plain C struct.
-        let addr = unsafe {
-            *storage.view_as::<SockaddrLl>() = ll;
-            SockAddr::new(storage, size_of::<SockaddrLl>() as socket2::socklen_t)
-        };
-        socket.bind(&addr)?;
-        // Asking once turns on receive timestamps for every frame from now
-        // on (the answer itself is "no frame yet").
-        let mut tv = libc::timeval {
-            tv_sec: 0,
-            tv_usec: 0,
-        };
-        // SAFETY: as in `recv`: one timeval written through a valid pointer.
-        let _ = unsafe {
-            libc::ioctl(
-                socket.as_raw_fd(),
-                SIOCGSTAMP as _,
-                &mut tv as *mut libc::timeval,
-            )
-        };
+        // SAFETY: socket(2) takes no pointers.
+        let fd = check(unsafe { libc::socket(libc::AF_PACKET, ty | libc::SOCK_CLOEXEC, 0) })?;
+        // SAFETY: fd was just returned by socket(2) and is owned by no one
+        // else.
         Ok(PacketSocket {
-            socket,
-            buf: vec![MaybeUninit::uninit(); max_frame],
-            loopback,
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
         })
     }
 
-    /// Waits at most `timeout` for a frame; returns it (truncated to the
-    /// buffer) with its packet type and the kernel's receive time (since
-    /// the epoch), or `None` on time-out.
-    pub fn recv(&mut self, timeout: Duration) -> io::Result<Option<(&[u8], u8, Duration)>> {
-        self.socket.set_read_timeout(Some(timeout))?;
-        let (n, addr) = match self.socket.recv_from(&mut self.buf) {
-            Ok(got) => got,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        let mut storage = addr.as_storage();
-        // SAFETY: the kernel filled a sockaddr_ll for this AF_PACKET socket;
-        // the storage is sized and aligned for it.
-        let pkttype = unsafe { storage.view_as::<SockaddrLl>().sll_pkttype };
-        let n = n.min(self.buf.len());
-        // The time the kernel received the frame, not the time we got to
-        // it: the table's Time column must not depend on how busy we are.
-        let mut tv = libc::timeval {
-            tv_sec: 0,
-            tv_usec: 0,
-        };
-        // SAFETY: SIOCGSTAMP writes one timeval through the pointer, which
-        // points at a live, writable timeval.
-        let rc = unsafe {
-            libc::ioctl(
-                self.socket.as_raw_fd(),
-                SIOCGSTAMP as _,
-                &mut tv as *mut libc::timeval,
+    fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    fn setsockopt<T>(&self, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+        // SAFETY: value points at a live T of the given size.
+        check(unsafe {
+            libc::setsockopt(
+                self.raw(),
+                level,
+                name,
+                (value as *const T).cast(),
+                size_of::<T>() as libc::socklen_t,
             )
+        })
+        .map(|_| ())
+    }
+
+    /// Attaches a classic BPF program (`SO_ATTACH_FILTER`).
+    pub fn attach_filter(&self, program: &[Insn]) -> io::Result<()> {
+        let mut insns: Vec<libc::sock_filter> = program
+            .iter()
+            .map(|i| libc::sock_filter {
+                code: i.code,
+                jt: i.jt,
+                jf: i.jf,
+                k: i.k,
+            })
+            .collect();
+        let len = u16::try_from(insns.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "filter too long"))?;
+        let prog = libc::sock_fprog {
+            len,
+            filter: insns.as_mut_ptr(),
         };
-        let stamp = if rc == 0 && tv.tv_sec >= 0 && tv.tv_usec >= 0 {
-            Duration::new(tv.tv_sec as u64, (tv.tv_usec as u32).min(999_999) * 1000)
-        } else {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
+        // The kernel copies the program during the call; `insns` outlives it.
+        self.setsockopt(libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)
+    }
+
+    /// Sets the receive buffer to `bytes`, above the `rmem_max` limit when
+    /// allowed (`SO_RCVBUFFORCE` needs CAP_NET_ADMIN), else as large as
+    /// `SO_RCVBUF` allows.
+    pub fn set_receive_buffer(&self, bytes: usize) -> io::Result<()> {
+        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        self.setsockopt(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &value)
+            .or_else(|_| self.setsockopt(libc::SOL_SOCKET, libc::SO_RCVBUF, &value))
+    }
+
+    /// Asks for a nanosecond receive timestamp with every frame.
+    pub fn enable_timestamps(&self) -> io::Result<()> {
+        self.setsockopt(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &1 as &libc::c_int)
+    }
+
+    /// Starts receiving every protocol on `ifindex` (0: every interface).
+    pub fn bind(&self, ifindex: i32) -> io::Result<()> {
+        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+        let mut ll: libc::sockaddr_ll = unsafe { zeroed() };
+        ll.sll_family = libc::AF_PACKET as u16;
+        ll.sll_protocol = ETH_P_ALL.to_be();
+        ll.sll_ifindex = ifindex;
+        // SAFETY: ll is a live sockaddr_ll and the length is its size.
+        check(unsafe {
+            libc::bind(
+                self.raw(),
+                (&ll as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        })
+        .map(|_| ())
+    }
+
+    /// Waits at most `timeout` for the socket to become readable.
+    pub fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
+        let mut pfd = libc::pollfd {
+            fd: self.raw(),
+            events: libc::POLLIN,
+            revents: 0,
         };
-        // SAFETY: recvfrom initialised the first n bytes of the buffer.
-        let data = unsafe { std::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), n) };
-        Ok(Some((data, pkttype, stamp)))
+        let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one live pollfd.
+        match check(unsafe { libc::poll(&mut pfd, 1, ms) }) {
+            Ok(n) => Ok(n > 0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads one frame into `buf` without waiting; `None` when none is
+    /// queued.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        // SAFETY: sockaddr_storage is plain data; all-zero is valid. It is
+        // larger than any sockaddr_ll the kernel writes (hardware addresses
+        // longer than 8 bytes included).
+        let mut name: libc::sockaddr_storage = unsafe { zeroed() };
+        // u64 elements keep the control buffer aligned for cmsghdr.
+        let mut control = [0u64; CMSG_SPACE / 8];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: msghdr is plain data; all-zero is valid.
+        let mut msg: libc::msghdr = unsafe { zeroed() };
+        msg.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
+        msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = size_of::<[u64; CMSG_SPACE / 8]>() as _;
+        // MSG_TRUNC: the return value is the frame's full length even when
+        // the buffer is shorter.
+        // SAFETY: every pointer in msg refers to a live local or to `buf`,
+        // with the lengths given.
+        let n =
+            unsafe { libc::recvmsg(self.raw(), &mut msg, libc::MSG_DONTWAIT | libc::MSG_TRUNC) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(e),
+            };
+        }
+        let len = n as usize;
+        let mut time = None;
+        // SAFETY: the CMSG_* walk stays inside msg_control as the kernel
+        // filled it (msg_controllen was updated by recvmsg); the timespec
+        // payload is read unaligned.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                    && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+                {
+                    let ts =
+                        std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::timespec>());
+                    if ts.tv_sec >= 0 && (0..1_000_000_000).contains(&ts.tv_nsec) {
+                        time = Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
+                    }
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        // SAFETY: the kernel wrote a sockaddr_ll (AF_PACKET socket) into
+        // storage that is sized and aligned for it.
+        let ll = unsafe { std::ptr::read(std::ptr::from_ref(&name).cast::<libc::sockaddr_ll>()) };
+        Ok(Some(Received {
+            caplen: len.min(buf.len()),
+            len,
+            time,
+            protocol: u16::from_be(ll.sll_protocol),
+            ifindex: ll.sll_ifindex,
+            hatype: ll.sll_hatype,
+            pkttype: ll.sll_pkttype,
+            halen: ll.sll_halen,
+            addr: ll.sll_addr,
+        }))
+    }
+
+    /// `PACKET_STATISTICS`: frames that passed the filter (dropped ones
+    /// included) and frames dropped for want of buffer space, since the
+    /// previous call (the kernel resets both on every read).
+    pub fn statistics(&self) -> io::Result<(u32, u32)> {
+        let mut st = libc::tpacket_stats {
+            tp_packets: 0,
+            tp_drops: 0,
+        };
+        let mut len = size_of::<libc::tpacket_stats>() as libc::socklen_t;
+        // SAFETY: st is a live tpacket_stats and len its size.
+        check(unsafe {
+            libc::getsockopt(
+                self.raw(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&mut st as *mut libc::tpacket_stats).cast(),
+                &mut len,
+            )
+        })?;
+        Ok((st.tp_packets, st.tp_drops))
     }
 }
