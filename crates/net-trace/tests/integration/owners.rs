@@ -168,6 +168,7 @@ fn short_lived_clients_are_named_and_never_wrongly() {
         }
     });
     let mut tcp = Tally::default();
+    let mut server_side = Tally::default();
     for i in 0..CLIENTS {
         let start = now();
         let (pid, out) = run_python(&format!(
@@ -229,10 +230,11 @@ fn short_lived_clients_are_named_and_never_wrongly() {
         );
     }
     eprintln!(
-        "named: TCP {}/{CLIENTS}, UDP {}/{CLIENTS}",
-        tcp.right, udp_tally.right
+        "named: TCP {}/{CLIENTS}, UDP {}/{CLIENTS}, server side {}/{CLIENTS}",
+        tcp.right, udp_tally.right, server_side.right
     );
     assert!(tcp.wrong.is_empty(), "{:?}", tcp.wrong);
+    assert!(server_side.wrong.is_empty(), "{:?}", server_side.wrong);
     assert!(udp_tally.wrong.is_empty(), "{:?}", udp_tally.wrong);
     assert!(tcp.right >= CLIENTS - 1, "TCP: {tcp:?}");
     assert!(udp_tally.right >= CLIENTS - 1, "UDP: {udp_tally:?}");
