@@ -9,8 +9,8 @@ use net_core::Shutdown;
 use crate::Error;
 use crate::analyze::{Analyzer, Row};
 use crate::decode::{LinkType, Packet, Transport, decode};
+use crate::owners::{Lookup, Owner, Owners, Query, Role};
 use crate::pcapio::{PcapOut, SNAPLEN};
-use crate::procs::{Owner, Procs};
 
 /// How often the capture loop checks for a stop request.
 const POLL: Duration = Duration::from_millis(100);
@@ -73,7 +73,9 @@ pub fn run(
     let mut pcap = opts.pcap.as_deref().map(PcapOut::create).transpose()?;
     on_ready();
     let mut analyzer = Analyzer::new();
-    let mut procs = Procs::new();
+    let procs = opts
+        .attribute
+        .then(|| Owners::start(&crate::owners::Options::default()));
     let mut owners: Vec<(std::net::SocketAddr, Owner)> = Vec::new();
     let started = Instant::now();
     let mut frames = 0;
@@ -117,17 +119,15 @@ pub fn run(
         }
         frames += 1;
         let tcp = matches!(packet.transport, Transport::Tcp(_));
-        let sender = if opts.attribute {
-            procs.owner(tcp, packet.src, packet.dst)
-        } else {
-            None
-        };
+        let row = analyzer.push(&packet);
+        let sender = procs
+            .as_ref()
+            .and_then(|p| owner_of(p, &packet, &row, tcp, &opts.iface));
         if let Some(o) = &sender
             && !owners.iter().any(|(a, _)| *a == packet.src)
         {
             owners.push((packet.src, o.clone()));
         }
-        let row = analyzer.push(&packet);
         on_row(&row, sender.as_ref());
     };
     let stopped = source.stop();
@@ -141,6 +141,37 @@ pub fn run(
         frames,
         kernel,
     })
+}
+
+/// Asks `owners` who sent `packet`, waiting at most [`crate::owners::MAX_WAIT`]
+/// while evidence is pending.
+#[cfg(target_os = "linux")]
+fn owner_of(owners: &Owners, packet: &Packet, row: &Row, tcp: bool, iface: &str) -> Option<Owner> {
+    let q = Query {
+        tcp,
+        src: packet.src,
+        dst: packet.dst,
+        time: packet.time,
+        stream_start: packet.time,
+        role: match row.direction {
+            crate::analyze::Direction::ClientToServer => Role::Client,
+            crate::analyze::Direction::ServerToClient => Role::Server,
+        },
+        syn: false,
+        len: packet.wire_len,
+        iface: Some(iface.to_string()),
+    };
+    let asked = Instant::now();
+    loop {
+        match owners.lookup(&q) {
+            Lookup::Known(o, _) => return Some(o),
+            Lookup::Unknown => return None,
+            Lookup::Pending if asked.elapsed() < crate::owners::MAX_WAIT => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Lookup::Pending => return None,
+        }
+    }
 }
 
 /// Live capture needs Linux packet sockets.

@@ -7,7 +7,8 @@
 //!   raw IP; IPv4, IPv6; TCP, UDP).
 //! - [`analyze`]: connections, client and server, relative Seq/Ack,
 //!   handshake, teardown shapes, retransmissions.
-//! - [`procs`]: socket → process through `/proc`.
+//! - [`owners`]: which process sent each frame, proven from kernel events
+//!   (a private tracefs instance) or `/proc`, else unknown.
 //! - [`pcapio`]: pcap and pcapng in, pcap out (pcap-file).
 //! - [`render`]: the frame table and the summaries.
 //! - [`live`]: frames from packet sockets on their own thread, with a
@@ -39,8 +40,8 @@ pub mod decode;
 pub mod diagram;
 pub mod join;
 pub mod live;
+pub mod owners;
 pub mod pcapio;
-pub mod procs;
 pub mod render;
 #[cfg(target_os = "linux")]
 mod sys;

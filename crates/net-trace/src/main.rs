@@ -13,7 +13,7 @@ use net_core::cli::parse_seconds;
 use net_trace::analyze::Analyzer;
 use net_trace::capture::{self, wanted};
 use net_trace::decode::decode;
-use net_trace::procs::Owner;
+use net_trace::owners::Owner;
 use net_trace::{pcapio, render};
 
 #[derive(Parser)]

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use crate::analyze::{Direction, Row, Summary};
-use crate::procs::Owner;
+use crate::owners::Owner;
 
 /// The table's heading.
 pub fn heading() -> String {
@@ -151,6 +151,8 @@ mod tests {
         let owner = Owner {
             pid: 4242,
             name: "tcp-uppercase".into(),
+            cmd: None,
+            args: Vec::new(),
         };
         let line = row(&r, Some(&owner));
         assert!(line.contains("client→server"));

@@ -1,0 +1,319 @@
+//! Which process sent a frame — named only when proven for that exact
+//! connection, otherwise unknown.
+//!
+//! # Layout
+//! - [`table`]: the owner table, kernel events in, proven owners out (pure).
+//! - [`tracefs`]: the private tracing instance, its record parser and the
+//!   thread that reads it.
+//! - [`procfs`]: `/proc` sockets and processes, the fallback and the source
+//!   of what events do not say (arguments, listeners from before the start).
+//!
+//! [`Owners`] is what the capture uses: [`Owners::start`] picks kernel
+//! events when tracefs works, else /proc, and never fails;
+//! [`Owners::lookup`] answers `Known`, `Unknown`, or `Pending` while
+//! evidence for the frame's time may still be on its way.
+
+pub mod procfs;
+pub mod table;
+pub mod tracefs;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use table::{Table, Verdict};
+
+/// A process that sent frames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// Process id (the thread group's id, not a thread's).
+    pub pid: u32,
+    /// Program name (the process's, not a thread's like `conn-3`).
+    pub name: String,
+    /// Executable path, when known.
+    pub cmd: Option<String>,
+    /// Arguments after the program, when known.
+    pub args: Vec<String>,
+}
+
+impl Owner {
+    /// An owner read back from a saved capture's packet comment.
+    pub fn from_comment(pid: u32, cmd: Option<String>, args: Vec<String>) -> Self {
+        let name = cmd
+            .as_deref()
+            .and_then(|c| c.rsplit('/').next())
+            .filter(|n| !n.is_empty())
+            .unwrap_or("?")
+            .to_string();
+        Self {
+            pid,
+            name,
+            cmd,
+            args,
+        }
+    }
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pid {} {}", self.pid, self.name)
+    }
+}
+
+/// How an owner was proven, for the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// Kernel events (tracefs).
+    Kernel,
+    /// A socket found in `/proc` while its process lived.
+    Proc,
+    /// A saved capture's packet comment.
+    File,
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Kernel => "kernel events",
+            Self::Proc => "/proc",
+            Self::File => "the capture file",
+        })
+    }
+}
+
+/// Which side of a connection sent a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The side that connected (sent the first SYN); for UDP, the sender.
+    Client,
+    /// The side that listened.
+    Server,
+}
+
+/// One frame to name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// TCP (else UDP).
+    pub tcp: bool,
+    /// The frame's sender.
+    pub src: SocketAddr,
+    /// The frame's receiver.
+    pub dst: SocketAddr,
+    /// The frame's kernel timestamp, since the epoch.
+    pub time: Duration,
+    /// The first frame of this connection generation, since the epoch.
+    pub stream_start: Duration,
+    /// Which side sent the frame.
+    pub role: Role,
+    /// `stream_start` is this generation's first SYN (the capture saw the
+    /// connection open), which pins the connecting socket's creation.
+    pub syn: bool,
+    /// The frame's length on the wire.
+    pub len: u32,
+    /// The interface it was captured on, when known.
+    pub iface: Option<String>,
+}
+
+/// The answer to a lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// Proven, and how.
+    Known(Owner, Method),
+    /// Nothing proves an owner.
+    Unknown,
+    /// Evidence may still arrive: ask again shortly (and give up after
+    /// [`MAX_WAIT`]).
+    Pending,
+}
+
+/// How long a caller should keep asking while lookups say `Pending`.
+pub const MAX_WAIT: Duration = Duration::from_millis(200);
+
+/// Events are applied this far past a frame's time before a lookup stops
+/// waiting for them: a frame's own events come microseconds before it.
+pub const MARGIN: Duration = Duration::from_millis(2);
+
+/// Answers remembered, at most; past it the cache starts over.
+const MAX_CACHED: usize = 65_536;
+
+/// How to start.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Try kernel events before /proc.
+    pub kernel: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { kernel: true }
+    }
+}
+
+/// TCP?, sender, receiver, generation start, sent by the client?
+type CacheKey = (bool, SocketAddr, SocketAddr, Duration, bool);
+
+/// The owner source of a capture.
+#[derive(Debug)]
+pub struct Owners {
+    kernel: Option<tracefs::Kernel>,
+    /// Answers by (tcp, src, dst, generation start, role): never reused
+    /// across generations.
+    cache: Mutex<HashMap<CacheKey, Lookup>>,
+}
+
+impl Owners {
+    /// Starts kernel events when tracefs works (root, tracefs mountable),
+    /// else uses /proc alone; never fails.
+    pub fn start(opts: &Options) -> Self {
+        let kernel = if opts.kernel && cfg!(target_os = "linux") {
+            let mut table = Table::new();
+            for l in procfs::listeners() {
+                table.add_listener(&l);
+            }
+            match tracefs::Kernel::start(table) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    log::info!("{e}; naming processes from /proc");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Self {
+            kernel,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How owners are found in this capture.
+    pub fn method(&self) -> Method {
+        if self.kernel.is_some() {
+            Method::Kernel
+        } else {
+            Method::Proc
+        }
+    }
+
+    /// The tracing instance's directory, when kernel events are used.
+    pub fn instance(&self) -> Option<&std::path::Path> {
+        self.kernel.as_ref().map(tracefs::Kernel::dir)
+    }
+
+    /// Who sent the frame `q` describes.
+    pub fn lookup(&self, q: &Query) -> Lookup {
+        let key = (q.tcp, q.src, q.dst, q.stream_start, q.role == Role::Client);
+        let cacheable = q.tcp;
+        if cacheable && let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return hit;
+        }
+        let answer = match &self.kernel {
+            Some(k) => Self::lookup_kernel(k, q),
+            None => procfs::find(q.tcp, q.src, q.dst)
+                .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Proc)),
+        };
+        if cacheable
+            && answer != Lookup::Pending
+            && let Ok(mut cache) = self.cache.lock()
+        {
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+            cache.insert(key, answer.clone());
+        }
+        answer
+    }
+
+    fn lookup_kernel(k: &tracefs::Kernel, q: &Query) -> Lookup {
+        let shared = &k.shared;
+        let needed = u64::try_from((q.time + MARGIN).as_nanos()).unwrap_or(u64::MAX);
+        if shared.watermark_ns.load(Ordering::Acquire) < needed {
+            // The reader may be idle: a marker moves its watermark on.
+            shared.clock.mark();
+            return Lookup::Pending;
+        }
+        let Ok(table) = shared.table.lock() else {
+            return Lookup::Unknown;
+        };
+        match table.lookup(q) {
+            Verdict::Known(o) => return Lookup::Known(o, Method::Kernel),
+            Verdict::Wait => return Lookup::Pending,
+            Verdict::None => {}
+        }
+        // Sockets from before the events began: /proc, vetoed by what the
+        // events know (a newer generation of that tuple, a process that
+        // did not exist at the frame's time).
+        if q.tcp && table.reopened_after(q.src, q.dst, q.stream_start) {
+            return Lookup::Unknown;
+        }
+        drop(table);
+        let Some(owner) = procfs::find(q.tcp, q.src, q.dst) else {
+            return Lookup::Unknown;
+        };
+        let alive = shared
+            .table
+            .lock()
+            .is_ok_and(|t| t.alive_at(owner.pid, q.stream_start.min(q.time)));
+        if alive {
+            Lookup::Known(owner, Method::Proc)
+        } else {
+            Lookup::Unknown
+        }
+    }
+
+    /// Whether `pid` is `root` or descends from it (for `capture --
+    /// COMMAND`): from fork events, else from /proc while both live.
+    pub fn is_in_tree(&self, pid: u32, root: u32) -> bool {
+        if let Some(k) = &self.kernel
+            && let Some(answer) = k
+                .shared
+                .table
+                .lock()
+                .ok()
+                .and_then(|t| t.is_in_tree(pid, root))
+        {
+            return answer;
+        }
+        let mut at = procfs::tgid(pid).unwrap_or(pid);
+        for _ in 0..MAX_DEPTH {
+            if at == root {
+                return true;
+            }
+            match procfs::parent(at) {
+                Some(p) if p != 0 && p != at => at = p,
+                _ => return false,
+            }
+        }
+        false
+    }
+}
+
+/// A process tree deeper than this is treated as a loop.
+const MAX_DEPTH: usize = 256;
+
+/// IPv4-mapped IPv6 addresses compare as IPv4.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_and_comment() {
+        let o = Owner::from_comment(
+            4242,
+            Some("/usr/bin/tcp-uppercase".into()),
+            vec!["client".into()],
+        );
+        assert_eq!(o.to_string(), "pid 4242 tcp-uppercase");
+        assert_eq!(Owner::from_comment(1, None, Vec::new()).name, "?");
+    }
+}

@@ -1,0 +1,794 @@
+//! The owner table: kernel events in, proven owners out.
+//!
+//! Pure state, fed in time order with [`Event`]s whose timestamps are already
+//! on the packets' clock (time since the epoch), so it is unit-tested with
+//! literals. What counts as proof:
+//! - TCP: a socket generation (from one `skaddr`'s CLOSE→SYN_SENT,
+//!   CLOSE→LISTEN or LISTEN→SYN_RECV to its →CLOSE) whose 4-tuple is the
+//!   frame's and whose lifetime covers the stream; its owner is the one
+//!   process that touched it in process context (connect, listen, close).
+//!   A server's frame on a socket nobody was seen touching yet (the SYN-ACK)
+//!   goes to the listener, only when one process alone can hold it.
+//! - UDP: the one `net_dev_queue` record on the frame's device, of the
+//!   frame's length, inside a tight window, made in process context.
+//!
+//! A socket address (`skaddr`) is reused by the kernel after a socket is
+//! freed, so each state change out of CLOSE starts a new generation; a
+//! reused 4-tuple is a new generation too, and never inherits an owner.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use super::{Owner, Query, Role, canonical};
+
+/// TCP states as the kernel numbers them (`include/net/tcp_states.h`).
+pub(crate) mod state {
+    /// `TCP_SYN_SENT`.
+    pub const SYN_SENT: u8 = 2;
+    /// `TCP_SYN_RECV`.
+    pub const SYN_RECV: u8 = 3;
+    /// `TCP_CLOSE`.
+    pub const CLOSE: u8 = 7;
+    /// `TCP_LISTEN`.
+    pub const LISTEN: u8 = 10;
+}
+
+/// How far a frame's timestamp may run ahead of or behind the kernel event
+/// that caused it: the two clocks are joined by an offset measured to a few
+/// microseconds, and the capture stamps a frame just after it is queued.
+pub const CLOCK_SLACK: Duration = Duration::from_micros(500);
+
+/// A connecting socket's SYN_SENT comes microseconds before its first SYN;
+/// a generation that began with a SYN must have its socket created this
+/// shortly before, or the socket is some other generation's.
+pub const CONNECT_LEAD: Duration = Duration::from_millis(100);
+
+/// A UDP datagram is stamped by the capture within this long after its
+/// `net_dev_queue` record on the same device.
+pub const SEND_WINDOW: Duration = Duration::from_millis(2);
+
+/// Send records and closed sockets older than this (relative to the newest
+/// event) are forgotten: the capture holds a frame for well under a second.
+pub const RETAIN: Duration = Duration::from_secs(30);
+
+/// One kernel event, its time already on the packets' clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// `sock:inet_sock_set_state`.
+    State {
+        /// Who ran it and when.
+        ctx: Ctx,
+        /// The socket's kernel address.
+        sk: u64,
+        /// State before.
+        old: u8,
+        /// State after.
+        new: u8,
+        /// Local address, when the record carries it (IPv4 sockets).
+        local: Option<SocketAddr>,
+        /// Remote address, when the record carries it.
+        remote: Option<SocketAddr>,
+    },
+    /// `net:net_dev_queue`: a frame handed to a device.
+    Queue {
+        /// Who ran it and when.
+        ctx: Ctx,
+        /// Frame length on the device.
+        len: u32,
+        /// Device name.
+        dev: String,
+    },
+    /// `sched:sched_process_exec`.
+    Exec {
+        /// Who ran it and when.
+        ctx: Ctx,
+        /// The program's path.
+        path: String,
+    },
+    /// `sched:sched_process_fork`: `ctx` is the parent.
+    Fork {
+        /// Who ran it and when.
+        ctx: Ctx,
+        /// The new task's id (a process, or a thread of the parent's).
+        child: u32,
+    },
+    /// `sched:sched_process_exit`.
+    Exit {
+        /// Who ran it and when.
+        ctx: Ctx,
+        /// The whole process ended (its last thread).
+        group_dead: bool,
+    },
+}
+
+/// The common part of every record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ctx {
+    /// When, since the epoch.
+    pub time: Duration,
+    /// Thread id.
+    pub tid: u32,
+    /// Process id (thread group), from `record-tgid`.
+    pub tgid: u32,
+    /// The thread's name.
+    pub comm: String,
+    /// Recorded in interrupt context (softirq/hardirq): not the work of the
+    /// task that happened to be running.
+    pub irq: bool,
+}
+
+/// What the table knows of one process.
+#[derive(Debug, Clone, Default)]
+struct Proc {
+    name: String,
+    cmd: Option<String>,
+    args: Vec<String>,
+    parent: Option<u32>,
+    started: Option<Duration>,
+    exited: Option<Duration>,
+    /// Children that may be processes (not known to be threads), with the
+    /// time they were created.
+    children: Vec<(u32, Duration)>,
+}
+
+/// One generation of a TCP socket.
+#[derive(Debug, Clone)]
+struct Sock {
+    opened: Duration,
+    closed: Option<Duration>,
+    local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
+    /// Processes seen acting on this socket in process context.
+    actors: Vec<u32>,
+}
+
+/// A process-context or interrupt-context transmit.
+#[derive(Debug, Clone)]
+struct Send {
+    time: Duration,
+    tgid: u32,
+    irq: bool,
+    len: u32,
+    dev: String,
+}
+
+/// The verdict of the table alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Proven.
+    Known(Owner),
+    /// Evidence may still come (a connect whose 4-tuple is not known yet).
+    Wait,
+    /// Nothing proves an owner.
+    None,
+}
+
+/// Sockets, sends and processes learned from kernel events.
+#[derive(Debug, Default)]
+pub struct Table {
+    procs: HashMap<u32, Proc>,
+    /// Tasks known to be threads of a process: tid → tgid.
+    threads: HashMap<u32, u32>,
+    socks: Vec<Option<Sock>>,
+    current: HashMap<u64, usize>,
+    by_tuple: HashMap<(SocketAddr, SocketAddr), Vec<usize>>,
+    /// Connecting sockets whose 4-tuple is not known yet, by destination.
+    connecting: HashMap<u64, SocketAddr>,
+    listeners: Vec<usize>,
+    sends: VecDeque<Send>,
+    newest: Duration,
+}
+
+/// Processes holding a listening socket found before the events began.
+#[derive(Debug, Clone)]
+pub struct InitialListener {
+    /// Its local address.
+    pub local: SocketAddr,
+    /// Every process holding it.
+    pub holders: Vec<Owner>,
+}
+
+fn norm(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(canonical(a.ip()), a.port())
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Listeners that existed before the events began (from /proc): each
+    /// is a socket generation opened at time zero.
+    pub fn add_listener(&mut self, l: &InitialListener) {
+        let actors = l.holders.iter().map(|o| o.pid).collect();
+        for o in &l.holders {
+            let p = self.procs.entry(o.pid).or_default();
+            p.name.clone_from(&o.name);
+            p.cmd.clone_from(&o.cmd);
+            p.args.clone_from(&o.args);
+        }
+        let idx = self.socks.len();
+        self.socks.push(Some(Sock {
+            opened: Duration::ZERO,
+            closed: None,
+            local: Some(norm(l.local)),
+            remote: None,
+            actors,
+        }));
+        self.listeners.push(idx);
+    }
+
+    /// Records what a process is, learned outside the events (/proc).
+    pub fn describe(&mut self, pid: u32, name: &str, cmd: Option<String>, args: Vec<String>) {
+        let p = self.procs.entry(pid).or_default();
+        if p.name.is_empty() {
+            p.name = name.to_string();
+        }
+        if p.cmd.is_none() {
+            p.cmd = cmd;
+        }
+        if p.args.is_empty() {
+            p.args = args;
+        }
+    }
+
+    /// Whether the table has a name for `pid` (else the reader asks /proc).
+    pub fn knows(&self, pid: u32) -> bool {
+        self.procs.get(&pid).is_some_and(|p| !p.name.is_empty())
+    }
+
+    /// Applies one event.
+    pub fn apply(&mut self, e: &Event) {
+        let ctx = match e {
+            Event::State { ctx, .. }
+            | Event::Queue { ctx, .. }
+            | Event::Exec { ctx, .. }
+            | Event::Fork { ctx, .. }
+            | Event::Exit { ctx, .. } => ctx,
+        };
+        self.newest = self.newest.max(ctx.time);
+        if ctx.tid != ctx.tgid {
+            self.threads.insert(ctx.tid, ctx.tgid);
+            // A task seen as a thread is not a child process of anyone.
+            if let Some(parent) = self.procs.get_mut(&ctx.tgid) {
+                parent.children.retain(|(c, _)| *c != ctx.tid);
+            }
+        } else if !ctx.irq {
+            let p = self.procs.entry(ctx.tgid).or_default();
+            // The main thread's name is the program's name.
+            p.name.clone_from(&ctx.comm);
+        }
+        match e {
+            Event::State {
+                ctx,
+                sk,
+                old,
+                new,
+                local,
+                remote,
+            } => self.state(ctx, *sk, *old, *new, *local, *remote),
+            Event::Queue { ctx, len, dev } => {
+                self.sends.push_back(Send {
+                    time: ctx.time,
+                    tgid: ctx.tgid,
+                    irq: ctx.irq,
+                    len: *len,
+                    dev: dev.clone(),
+                });
+                self.prune();
+            }
+            Event::Exec { ctx, path } => {
+                let p = self.procs.entry(ctx.tgid).or_default();
+                p.cmd = Some(path.clone());
+                p.args.clear();
+                p.name.clone_from(&ctx.comm);
+            }
+            Event::Fork { ctx, child } => {
+                if let Some(tgid) = self.threads.get(child) {
+                    if *tgid == ctx.tgid {
+                        return;
+                    }
+                }
+                let parent = self.procs.entry(ctx.tgid).or_default();
+                parent.children.push((*child, ctx.time));
+                let inherited = Proc {
+                    name: parent.name.clone(),
+                    cmd: parent.cmd.clone(),
+                    args: parent.args.clone(),
+                    parent: Some(ctx.tgid),
+                    started: Some(ctx.time),
+                    ..Proc::default()
+                };
+                self.procs.insert(*child, inherited);
+            }
+            Event::Exit { ctx, group_dead } => {
+                if *group_dead {
+                    let p = self.procs.entry(ctx.tgid).or_default();
+                    p.exited = Some(ctx.time);
+                }
+            }
+        }
+    }
+
+    /// Marks `child` a thread of `tgid` (learned from /proc).
+    pub fn thread_of(&mut self, child: u32, tgid: u32) {
+        if child != tgid {
+            self.threads.insert(child, tgid);
+            if let Some(p) = self.procs.get_mut(&tgid) {
+                p.children.retain(|(c, _)| *c != child);
+            }
+            self.procs.remove(&child);
+        }
+    }
+
+    fn state(
+        &mut self,
+        ctx: &Ctx,
+        sk: u64,
+        old: u8,
+        new: u8,
+        local: Option<SocketAddr>,
+        remote: Option<SocketAddr>,
+    ) {
+        let opens = (old == state::CLOSE && (new == state::SYN_SENT || new == state::LISTEN))
+            || (old == state::LISTEN && new == state::SYN_RECV);
+        if opens || !self.current.contains_key(&sk) {
+            let idx = self.socks.len();
+            self.socks.push(Some(Sock {
+                opened: ctx.time,
+                closed: None,
+                local: None,
+                remote: None,
+                actors: Vec::new(),
+            }));
+            if let Some(prev) = self.current.insert(sk, idx) {
+                self.close(prev, ctx.time);
+            }
+            self.connecting.remove(&sk);
+            if new == state::LISTEN {
+                self.listeners.push(idx);
+            }
+        }
+        let Some(&idx) = self.current.get(&sk) else {
+            return;
+        };
+        let Some(Some(sock)) = self.socks.get_mut(idx) else {
+            return;
+        };
+        if !ctx.irq && !sock.actors.contains(&ctx.tgid) {
+            sock.actors.push(ctx.tgid);
+        }
+        // The source port is still 0 at SYN_SENT: the tuple comes with the
+        // socket's next state change.
+        let full = |a: Option<SocketAddr>| a.filter(|a| a.port() != 0).map(norm);
+        if new == state::LISTEN {
+            sock.local = local.map(norm);
+        } else if sock.local.is_none()
+            && let (Some(l), Some(r)) = (full(local), full(remote))
+        {
+            sock.local = Some(l);
+            sock.remote = Some(r);
+            self.by_tuple.entry((l, r)).or_default().push(idx);
+            self.connecting.remove(&sk);
+        } else if new == state::SYN_SENT
+            && let Some(r) = full(remote)
+        {
+            self.connecting.insert(sk, r);
+        }
+        if new == state::CLOSE {
+            self.close(idx, ctx.time);
+            self.current.remove(&sk);
+            self.connecting.remove(&sk);
+        }
+    }
+
+    fn close(&mut self, idx: usize, time: Duration) {
+        if let Some(Some(s)) = self.socks.get_mut(idx) {
+            s.closed.get_or_insert(time);
+        }
+    }
+
+    fn prune(&mut self) {
+        let horizon = self.newest.saturating_sub(RETAIN);
+        while self.sends.front().is_some_and(|s| s.time < horizon) {
+            self.sends.pop_front();
+        }
+        // Closed sockets are forgotten in batches, keeping indices stable.
+        if self.socks.len() % 1024 == 0 {
+            for slot in &mut self.socks {
+                if slot
+                    .as_ref()
+                    .is_some_and(|s| s.closed.is_some_and(|c| c < horizon))
+                {
+                    *slot = None;
+                }
+            }
+            let socks = &self.socks;
+            self.by_tuple.retain(|_, v| {
+                v.retain(|i| socks.get(*i).is_some_and(Option::is_some));
+                !v.is_empty()
+            });
+            self.listeners
+                .retain(|i| socks.get(*i).is_some_and(Option::is_some));
+        }
+    }
+
+    /// The owner of `pid` as the table knows it.
+    pub fn owner(&self, pid: u32) -> Option<Owner> {
+        let p = self.procs.get(&pid)?;
+        if p.name.is_empty() {
+            return None;
+        }
+        Some(Owner {
+            pid,
+            name: p.name.clone(),
+            cmd: p.cmd.clone(),
+            args: p.args.clone(),
+        })
+    }
+
+    /// Whether `pid` may have been alive at `time`: not exited before it,
+    /// not created after it.
+    pub fn alive_at(&self, pid: u32, time: Duration) -> bool {
+        self.procs.get(&pid).is_none_or(|p| {
+            p.exited.is_none_or(|e| e + CLOCK_SLACK >= time)
+                && p.started.is_none_or(|s| s <= time + CLOCK_SLACK)
+        })
+    }
+
+    /// Whether a socket generation for this 4-tuple began after `time`:
+    /// whatever /proc shows for it now is not the frame's socket.
+    pub fn reopened_after(&self, local: SocketAddr, remote: SocketAddr, time: Duration) -> bool {
+        self.by_tuple
+            .get(&(norm(local), norm(remote)))
+            .is_some_and(|v| {
+                v.iter().any(|i| {
+                    self.socks
+                        .get(*i)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|s| s.opened > time + CLOCK_SLACK)
+                })
+            })
+    }
+
+    /// Whether `pid` descends from `root` (or is it).
+    pub fn is_in_tree(&self, pid: u32, root: u32) -> Option<bool> {
+        let mut at = self.threads.get(&pid).copied().unwrap_or(pid);
+        for _ in 0..MAX_TREE_DEPTH {
+            if at == root {
+                return Some(true);
+            }
+            at = self.procs.get(&at)?.parent?;
+        }
+        Some(false)
+    }
+
+    /// The owner this table proves for `q`.
+    pub fn lookup(&self, q: &Query) -> Verdict {
+        if q.tcp {
+            self.lookup_tcp(q)
+        } else {
+            self.lookup_udp(q)
+        }
+    }
+
+    fn lookup_tcp(&self, q: &Query) -> Verdict {
+        let (src, dst) = (norm(q.src), norm(q.dst));
+        let live: Vec<&Sock> = self
+            .by_tuple
+            .get(&(src, dst))
+            .into_iter()
+            .flatten()
+            .filter_map(|i| self.socks.get(*i)?.as_ref())
+            .filter(|s| {
+                s.opened <= q.time + CLOCK_SLACK
+                    && s.closed.is_none_or(|c| c + CLOCK_SLACK >= q.stream_start)
+                    && (!q.syn
+                        || q.role == Role::Server
+                        || s.opened + CONNECT_LEAD >= q.stream_start)
+            })
+            .collect();
+        if live.len() > 1 {
+            // Two sockets with one 4-tuple at once: another namespace's.
+            return Verdict::None;
+        }
+        if let Some(sock) = live.first()
+            && let [pid] = sock.actors[..]
+        {
+            return self.known(pid, q.stream_start);
+        }
+        if live.first().is_some_and(|s| !s.actors.is_empty()) {
+            // Handed between processes: no single owner.
+            return Verdict::None;
+        }
+        if q.role == Role::Server {
+            return self.listener_owner(src, q);
+        }
+        // A connect whose tuple the next state change will tell.
+        let waiting = self.connecting.values().any(|r| *r == dst);
+        if waiting {
+            Verdict::Wait
+        } else {
+            Verdict::None
+        }
+    }
+
+    fn known(&self, pid: u32, since: Duration) -> Verdict {
+        if !self.alive_at(pid, since) {
+            return Verdict::None;
+        }
+        self.owner(pid).map_or(Verdict::None, Verdict::Known)
+    }
+
+    /// The one process that can hold the listening socket at `local`.
+    fn listener_owner(&self, local: SocketAddr, q: &Query) -> Verdict {
+        let matches: Vec<&Sock> = self
+            .listeners
+            .iter()
+            .filter_map(|i| self.socks.get(*i)?.as_ref())
+            .filter(|s| {
+                s.local.is_some_and(|l| {
+                    l.port() == local.port()
+                        && (l.ip() == local.ip()
+                            || (l.ip().is_unspecified()
+                                && matches!(
+                                    (l.ip(), local.ip()),
+                                    (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), _)
+                                )))
+                }) && s.opened <= q.time + CLOCK_SLACK
+                    && s.closed.is_none_or(|c| c + CLOCK_SLACK >= q.time)
+            })
+            .collect();
+        let [sock] = matches[..] else {
+            return Verdict::None;
+        };
+        let [pid] = sock.actors[..] else {
+            return Verdict::None;
+        };
+        // A child process forked after listen() may hold it too.
+        let shared = self.procs.get(&pid).is_some_and(|p| {
+            p.children.iter().any(|(c, at)| {
+                *at >= sock.opened && *at <= q.time + CLOCK_SLACK && self.alive_at(*c, q.time)
+            })
+        });
+        if shared {
+            return Verdict::None;
+        }
+        self.known(pid, q.time)
+    }
+
+    fn lookup_udp(&self, q: &Query) -> Verdict {
+        let from = q.time.saturating_sub(SEND_WINDOW);
+        let to = q.time + CLOCK_SLACK;
+        let mut found = self.sends.iter().filter(|s| {
+            s.time >= from
+                && s.time <= to
+                && s.len == q.len
+                && q.iface.as_ref().is_none_or(|d| *d == s.dev)
+        });
+        match (found.next(), found.next()) {
+            (Some(s), None) if !s.irq => self.known(s.tgid, q.time),
+            _ => Verdict::None,
+        }
+    }
+}
+
+/// A process tree deeper than this is treated as a loop.
+const MAX_TREE_DEPTH: usize = 256;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `TCP_ESTABLISHED`.
+    const ESTABLISHED: u8 = 1;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(1_000_000 + n)
+    }
+
+    fn ctx(t: u64, pid: u32, comm: &str, irq: bool) -> Ctx {
+        Ctx {
+            time: ms(t),
+            tid: pid,
+            tgid: pid,
+            comm: comm.into(),
+            irq,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // one state-change record, field by field
+    fn st(t: u64, pid: u32, irq: bool, sk: u64, old: u8, new: u8, l: &str, r: &str) -> Event {
+        Event::State {
+            ctx: ctx(t, pid, "client", irq),
+            sk,
+            old,
+            new,
+            local: Some(l.parse().unwrap()),
+            remote: Some(r.parse().unwrap()),
+        }
+    }
+
+    const C: &str = "127.0.0.1:40000";
+    const S: &str = "127.0.0.1:13000";
+
+    /// One client connection by `pid` on socket `sk` from `t` to `t + 5`.
+    fn connection(t: &mut Table, at: u64, pid: u32, sk: u64) {
+        use state::*;
+        t.apply(&st(at, pid, false, sk, CLOSE, SYN_SENT, "127.0.0.1:0", S));
+        t.apply(&st(at, pid, true, sk, SYN_SENT, ESTABLISHED, C, S));
+        t.apply(&st(at + 5, pid, false, sk, ESTABLISHED, 4, C, S));
+        t.apply(&st(at + 5, pid, true, sk, 5, CLOSE, C, S));
+        t.apply(&Event::Exit {
+            ctx: ctx(at + 6, pid, "client", false),
+            group_dead: true,
+        });
+    }
+
+    fn q(tcp: bool, role: Role, t: u64, start: u64, len: u32) -> Query {
+        let (src, dst) = match role {
+            Role::Client => (C, S),
+            Role::Server => (S, C),
+        };
+        Query {
+            tcp,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            time: ms(t),
+            stream_start: ms(start),
+            role,
+            syn: true,
+            len,
+            iface: Some("lo".into()),
+        }
+    }
+
+    fn pid(v: Verdict) -> Option<u32> {
+        match v {
+            Verdict::Known(o) => Some(o.pid),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn port_reuse_is_a_new_owner() {
+        let mut t = Table::new();
+        connection(&mut t, 0, 100, 0xa);
+        connection(&mut t, 50, 200, 0xa);
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 1, 0, 74))), Some(100));
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 51, 50, 74))), Some(200));
+        // A third generation nobody was seen creating is nobody's.
+        assert_eq!(t.lookup(&q(true, Role::Client, 91, 90, 74)), Verdict::None);
+    }
+
+    #[test]
+    fn a_decoy_on_the_same_local_port_never_matches() {
+        use state::*;
+        let mut t = Table::new();
+        // pid 300 holds 127.0.0.1:40000 towards another server.
+        t.apply(&st(
+            0,
+            300,
+            false,
+            0xd,
+            CLOSE,
+            SYN_SENT,
+            "127.0.0.1:0",
+            "127.0.0.1:9999",
+        ));
+        t.apply(&st(
+            0,
+            300,
+            true,
+            0xd,
+            SYN_SENT,
+            ESTABLISHED,
+            C,
+            "127.0.0.1:9999",
+        ));
+        assert_eq!(t.lookup(&q(true, Role::Client, 10, 10, 74)), Verdict::None);
+        assert_eq!(t.lookup(&q(true, Role::Server, 10, 10, 74)), Verdict::None);
+    }
+
+    #[test]
+    fn a_pid_that_exited_before_the_stream_is_never_named() {
+        let mut t = Table::new();
+        connection(&mut t, 0, 100, 0xa);
+        // The socket lived on (closed at 5) but the stream starts at 20.
+        let mut late = q(true, Role::Client, 21, 20, 74);
+        late.syn = false;
+        assert_eq!(t.lookup(&late), Verdict::None);
+        assert!(!t.alive_at(100, ms(20)));
+    }
+
+    #[test]
+    fn server_frames_go_to_the_single_listener_or_the_closer() {
+        use state::*;
+        let mut t = Table::new();
+        t.apply(&st(
+            0,
+            500,
+            false,
+            0x1,
+            CLOSE,
+            LISTEN,
+            "127.0.0.1:13000",
+            "0.0.0.0:0",
+        ));
+        // The SYN-ACK: no accepted socket yet.
+        assert_eq!(pid(t.lookup(&q(true, Role::Server, 10, 10, 74))), Some(500));
+        // A thread of the server does not share the listener.
+        t.apply(&Event::Fork {
+            ctx: ctx(11, 500, "server", false),
+            child: 501,
+        });
+        assert_eq!(t.lookup(&q(true, Role::Server, 12, 12, 74)), Verdict::None);
+        t.thread_of(501, 500);
+        assert_eq!(pid(t.lookup(&q(true, Role::Server, 12, 12, 74))), Some(500));
+        // A forked child may hold the listener: only the accepted socket's
+        // closer is proof then.
+        t.apply(&Event::Fork {
+            ctx: ctx(13, 500, "server", false),
+            child: 600,
+        });
+        assert_eq!(t.lookup(&q(true, Role::Server, 14, 14, 74)), Verdict::None);
+        t.apply(&st(15, 500, true, 0x2, LISTEN, SYN_RECV, S, C));
+        t.apply(&st(15, 500, true, 0x2, SYN_RECV, ESTABLISHED, S, C));
+        t.apply(&st(16, 600, false, 0x2, ESTABLISHED, 4, S, C));
+        assert_eq!(pid(t.lookup(&q(true, Role::Server, 15, 14, 74))), Some(600));
+    }
+
+    fn send(t: &mut Table, at: u64, pid: u32, irq: bool, len: u32) {
+        t.apply(&Event::Queue {
+            ctx: ctx(at, pid, "sender", irq),
+            len,
+            dev: "lo".into(),
+        });
+    }
+
+    #[test]
+    fn udp_needs_one_process_send_of_that_length() {
+        let mut t = Table::new();
+        send(&mut t, 0, 700, false, 52);
+        send(&mut t, 0, 0, true, 80);
+        assert_eq!(pid(t.lookup(&q(false, Role::Client, 0, 0, 52))), Some(700));
+        // The ICMP error was the kernel's.
+        assert_eq!(t.lookup(&q(false, Role::Client, 0, 0, 80)), Verdict::None);
+        // Two sends of one length in the window: ambiguous.
+        send(&mut t, 100, 701, false, 60);
+        send(&mut t, 100, 702, false, 60);
+        assert_eq!(
+            t.lookup(&q(false, Role::Client, 100, 100, 60)),
+            Verdict::None
+        );
+        // Outside the window: nothing.
+        assert_eq!(t.lookup(&q(false, Role::Client, 50, 50, 52)), Verdict::None);
+    }
+
+    #[test]
+    fn a_connect_waits_for_its_tuple() {
+        use state::*;
+        let mut t = Table::new();
+        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
+        assert_eq!(t.lookup(&q(true, Role::Client, 0, 0, 74)), Verdict::Wait);
+        t.apply(&st(1, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 0, 0, 74))), Some(100));
+    }
+
+    #[test]
+    fn process_tree() {
+        let mut t = Table::new();
+        t.apply(&Event::Fork {
+            ctx: ctx(0, 10, "sh", false),
+            child: 11,
+        });
+        t.apply(&Event::Fork {
+            ctx: ctx(1, 11, "sh", false),
+            child: 12,
+        });
+        assert_eq!(t.is_in_tree(12, 10), Some(true));
+        assert_eq!(t.is_in_tree(10, 12), None);
+    }
+}

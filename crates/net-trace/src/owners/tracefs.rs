@@ -1,0 +1,635 @@
+//! Kernel events from a private tracefs instance.
+//!
+//! The instance `instances/net-trace-PID` has only the five events owner
+//! proof needs, `record-tgid` on (each record names its process, not only
+//! its thread) and the `fields` option on (every field printed raw, among
+//! them `skaddr`, which the normal text of `inet_sock_set_state` omits).
+//! Its clock is `mono`; the offset to the packets' CLOCK_REALTIME is
+//! measured with markers written to the instance's `trace_marker` at a
+//! known wall-clock time, so no clock is read through `unsafe`.
+//!
+//! Dynamic events (kprobes, fprobes, eprobes, BTF-typed tracepoint probes)
+//! would give ports straight from `skb->sk`, but this kernel's tracefs
+//! accepts only uprobes (`CONFIG_KPROBE_EVENTS`, `CONFIG_FPROBE` and
+//! `CONFIG_EPROBE_EVENTS` are off; its README lists no `t[`/`f[` forms), so
+//! none are created: nothing global is touched beyond the instance, which
+//! a guard removes on drop (normal exit, Ctrl-C and SIGTERM through the
+//! shutdown handler, panic unwinding); instances left by a killed run are
+//! removed at the next start when their pid is dead.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::table::{Ctx, Event, Table};
+
+/// Where tracefs lives.
+pub const TRACEFS: &str = "/sys/kernel/tracing";
+
+/// The instance name's prefix; the pid follows.
+const PREFIX: &str = "net-trace-";
+
+/// Events the owner table reads.
+const EVENTS: [&str; 5] = [
+    "sock/inet_sock_set_state",
+    "net/net_dev_queue",
+    "sched/sched_process_exec",
+    "sched/sched_process_fork",
+    "sched/sched_process_exit",
+];
+
+/// Per-CPU ring size: bursts of a few thousand frames a second fit while the
+/// reader catches up.
+const BUFFER_KB: u32 = 8192;
+
+/// `AF_INET` as the records print it.
+const AF_INET: u64 = 2;
+
+/// How long to wait for the first marker (the clock offset) at start.
+const START_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Ways tracefs could not be used; the caller falls back to /proc.
+#[derive(Debug, thiserror::Error)]
+#[error("kernel events are unavailable ({0})")]
+pub struct Unavailable(String);
+
+fn io_err(what: &str, path: &Path, e: &std::io::Error) -> Unavailable {
+    Unavailable(format!("{what} {}: {e}", path.display()))
+}
+
+/// A parsed record: the event, or one of our clock markers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// An event; its time is still on the trace clock.
+    Event(Event),
+    /// A marker written by this process, at this trace-clock time.
+    Marker(Duration),
+}
+
+/// Parses one line of `trace_pipe` with `record-tgid` and `fields` on:
+/// `python3-16845   (  16845) [001] b.s2.   565.268121: net_dev_queue: skbaddr=0x… (…) len=0x4a (74) name=lo`.
+/// `own_pid` tells our markers (which print as `UNKNOWN TYPE` in `fields`
+/// mode) from other lines. `None` for lines it does not need.
+pub fn parse_line(line: &str, own_pid: u32) -> Option<Record> {
+    let line = line.trim_end();
+    let close = line.find(") [")?;
+    let (head, rest) = line.split_at(close);
+    let open = head.rfind('(')?;
+    let tgid_text = head.get(open + 1..)?.trim();
+    let (comm, tid) = head.get(..open)?.trim_end().rsplit_once('-')?;
+    let tid: u32 = tid.parse().ok()?;
+    // `(-------)` when the kernel no longer knows the task's group.
+    let tgid: u32 = tgid_text.parse().unwrap_or(tid);
+    let rest = rest.get(3..)?; // after ") ["
+    let (_cpu, rest) = rest.split_once("] ")?;
+    let rest = rest.trim_start();
+    let (flags, rest) = rest.split_once(' ')?;
+    // The third flag is the interrupt context: `.` for a task.
+    let irq = flags.chars().nth(2).is_some_and(|c| c != '.');
+    let (ts, rest) = rest.trim_start().split_once(": ")?;
+    let time = parse_time(ts)?;
+    let (event, fields) = rest.split_once(": ").unwrap_or((rest, ""));
+    let ctx = Ctx {
+        time,
+        tid,
+        tgid,
+        comm: comm.trim().to_string(),
+        irq,
+    };
+    if event.starts_with("UNKNOWN TYPE") || event.starts_with("tracing_mark_write") {
+        return (tgid == own_pid).then_some(Record::Marker(time));
+    }
+    let f = Fields(fields);
+    let event = match event {
+        "inet_sock_set_state" => {
+            if f.num("protocol")? != 6 {
+                return None;
+            }
+            let v4 = f.num("family")? == AF_INET;
+            let addr = |ip: &str, port: &str| -> Option<SocketAddr> {
+                // IPv6 addresses are not printed in `fields` mode: such
+                // sockets carry no tuple, so never prove a frame.
+                v4.then_some(())?;
+                let raw = u32::try_from(f.num(ip)?).ok()?;
+                let port = u16::try_from(f.num(port)?).ok()?;
+                // The field holds network-order bytes read as a host
+                // (little-endian) integer.
+                Some(SocketAddr::new(
+                    IpAddr::V4(Ipv4Addr::from(raw.to_le_bytes())),
+                    port,
+                ))
+            };
+            Event::State {
+                sk: f.num("skaddr")?,
+                old: u8::try_from(f.num("oldstate")?).ok()?,
+                new: u8::try_from(f.num("newstate")?).ok()?,
+                local: addr("saddr", "sport"),
+                remote: addr("daddr", "dport"),
+                ctx,
+            }
+        }
+        "net_dev_queue" => Event::Queue {
+            len: u32::try_from(f.num("len")?).ok()?,
+            dev: f.text("name")?.to_string(),
+            ctx,
+        },
+        "sched_process_exec" => Event::Exec {
+            path: f.text("filename")?.to_string(),
+            ctx,
+        },
+        "sched_process_fork" => Event::Fork {
+            child: u32::try_from(f.num("child_pid")?).ok()?,
+            ctx,
+        },
+        "sched_process_exit" => Event::Exit {
+            group_dead: f.num("group_dead")? != 0,
+            ctx,
+        },
+        _ => return None,
+    };
+    Some(Record::Event(event))
+}
+
+/// `565.268121` → a duration.
+fn parse_time(ts: &str) -> Option<Duration> {
+    let (s, frac) = ts.trim().split_once('.')?;
+    let s: u64 = s.parse().ok()?;
+    let digits = frac.len().min(9);
+    let frac: u64 = frac.get(..digits)?.parse().ok()?;
+    let nanos = frac * 10u64.pow(9 - u32::try_from(digits).ok()?);
+    Some(Duration::new(s, u32::try_from(nanos).ok()?))
+}
+
+/// The `name=value` fields of a `fields`-mode record.
+struct Fields<'a>(&'a str);
+
+impl Fields<'_> {
+    /// The raw text after `name=` up to the next space.
+    fn text(&self, name: &str) -> Option<&str> {
+        let mut at = 0;
+        while let Some(found) = self.0.get(at..)?.find(name) {
+            let start = at + found;
+            let before_ok = start == 0 || self.0.as_bytes().get(start - 1) == Some(&b' ');
+            let after = start + name.len();
+            if before_ok && self.0.as_bytes().get(after) == Some(&b'=') {
+                let value = self.0.get(after + 1..)?;
+                return Some(value.split(' ').next().unwrap_or(value));
+            }
+            at = after;
+        }
+        None
+    }
+
+    /// A number: `0x4a (74)` is read from its hex part, `(1)` (booleans)
+    /// from inside the parentheses.
+    fn num(&self, name: &str) -> Option<u64> {
+        let t = self.text(name)?;
+        if let Some(hex) = t.strip_prefix("0x") {
+            u64::from_str_radix(hex, 16).ok()
+        } else {
+            t.trim_start_matches('(').trim_end_matches(')').parse().ok()
+        }
+    }
+}
+
+/// The instance: created by [`Instance::create`], removed on drop.
+#[derive(Debug)]
+pub struct Instance {
+    dir: PathBuf,
+    /// We mounted tracefs, so we unmount it.
+    mounted: bool,
+}
+
+impl Instance {
+    /// Mounts tracefs if needed, removes dead runs' instances, and creates
+    /// and configures ours.
+    pub fn create() -> Result<Self, Unavailable> {
+        let root = Path::new(TRACEFS);
+        let mut mounted = false;
+        if !root.join("instances").is_dir() {
+            let ok = std::process::Command::new("mount")
+                .args(["-t", "tracefs", "nodev", TRACEFS])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok || !root.join("instances").is_dir() {
+                return Err(Unavailable(format!("cannot mount tracefs at {TRACEFS}")));
+            }
+            mounted = true;
+        }
+        remove_stale(root);
+        let dir = root
+            .join("instances")
+            .join(format!("{PREFIX}{}", std::process::id()));
+        if let Err(e) = fs::create_dir(&dir) {
+            let err = io_err("create", &dir, &e);
+            if mounted {
+                unmount();
+            }
+            return Err(err);
+        }
+        let instance = Self { dir, mounted };
+        instance.configure()?;
+        Ok(instance)
+    }
+
+    fn configure(&self) -> Result<(), Unavailable> {
+        self.write("tracing_on", "0")?;
+        self.write("trace_clock", "mono")?;
+        self.write("options/record-tgid", "1")?;
+        self.write("options/fields", "1")?;
+        self.write("buffer_size_kb", &BUFFER_KB.to_string())?;
+        for e in EVENTS {
+            self.write(&format!("events/{e}/enable"), "1")?;
+        }
+        self.write("tracing_on", "1")
+    }
+
+    fn write(&self, file: &str, value: &str) -> Result<(), Unavailable> {
+        let path = self.dir.join(file);
+        fs::write(&path, value).map_err(|e| io_err("write", &path, &e))
+    }
+
+    /// The instance's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        // Disabling first lets the removal succeed even if a reader lags.
+        let _ = fs::write(self.dir.join("tracing_on"), "0");
+        if let Err(e) = fs::remove_dir(&self.dir) {
+            log::warn!("cannot remove {}: {e}", self.dir.display());
+        }
+        if self.mounted {
+            unmount();
+        }
+    }
+}
+
+fn unmount() {
+    let _ = std::process::Command::new("umount")
+        .arg(TRACEFS)
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+/// Removes `net-trace-PID` instances whose process is gone.
+fn remove_stale(root: &Path) {
+    let Ok(dir) = fs::read_dir(root.join("instances")) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = fs::write(entry.path().join("tracing_on"), "0");
+            let _ = fs::remove_dir(entry.path());
+        }
+    }
+}
+
+/// Clock markers: the wall-clock time each was written at, oldest first.
+#[derive(Debug)]
+pub struct Clock {
+    marker: Mutex<File>,
+    pending: Mutex<VecDeque<Duration>>,
+    /// Wall clock minus trace clock, in nanoseconds (0 until measured).
+    offset_ns: AtomicU64,
+}
+
+impl Clock {
+    fn open(instance: &Instance) -> Result<Self, Unavailable> {
+        let path = instance.dir().join("trace_marker");
+        let marker = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_err("open", &path, &e))?;
+        Ok(Self {
+            marker: Mutex::new(marker),
+            pending: Mutex::new(VecDeque::new()),
+            offset_ns: AtomicU64::new(0),
+        })
+    }
+
+    /// Writes a marker; the reader measures the offset and advances its
+    /// watermark when it reads it back.
+    pub fn mark(&self) {
+        let (Ok(mut file), Ok(mut pending)) = (self.marker.lock(), self.pending.lock()) else {
+            return;
+        };
+        // Bounded: markers are only written while lookups wait.
+        if pending.len() >= MAX_PENDING_MARKERS {
+            return;
+        }
+        let before = now();
+        if file.write_all(b"net-trace\n").is_ok() {
+            pending.push_back(before);
+        }
+    }
+
+    fn read_back(&self, trace_time: Duration) {
+        let Some(wall) = self.pending.lock().ok().and_then(|mut p| p.pop_front()) else {
+            return;
+        };
+        let offset = wall.saturating_sub(trace_time);
+        self.offset_ns.store(
+            u64::try_from(offset.as_nanos()).unwrap_or(0),
+            Ordering::Release,
+        );
+    }
+
+    /// Converts a trace-clock time to the packets' clock, once measured.
+    fn to_wall(&self, trace_time: Duration) -> Option<Duration> {
+        let offset = self.offset_ns.load(Ordering::Acquire);
+        (offset != 0).then(|| trace_time + Duration::from_nanos(offset))
+    }
+}
+
+/// Markers written and not yet read back, at most.
+const MAX_PENDING_MARKERS: usize = 64;
+
+fn now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+}
+
+/// What the reader thread shares with lookups.
+#[derive(Debug)]
+pub struct Shared {
+    /// The owner table.
+    pub table: Mutex<Table>,
+    /// Events up to this wall-clock time (ns) have been applied.
+    pub watermark_ns: AtomicU64,
+    /// Markers for the offset and the watermark.
+    pub clock: Clock,
+    stop: AtomicBool,
+}
+
+/// The running kernel source: instance, reader thread.
+#[derive(Debug)]
+pub struct Kernel {
+    /// State shared with the reader.
+    pub shared: Arc<Shared>,
+    reader: Option<JoinHandle<()>>,
+    // Dropped last: the instance outlives its reader.
+    instance: Instance,
+}
+
+impl Kernel {
+    /// Creates the instance and starts reading it; waits for the clock
+    /// offset so every event can be placed on the packets' clock.
+    pub fn start(table: Table) -> Result<Self, Unavailable> {
+        let instance = Instance::create()?;
+        let pipe_path = instance.dir().join("trace_pipe");
+        let pipe = File::open(&pipe_path).map_err(|e| io_err("open", &pipe_path, &e))?;
+        let shared = Arc::new(Shared {
+            table: Mutex::new(table),
+            watermark_ns: AtomicU64::new(0),
+            clock: Clock::open(&instance)?,
+            stop: AtomicBool::new(false),
+        });
+        let for_reader = Arc::clone(&shared);
+        let reader = std::thread::Builder::new()
+            .name("owner-events".into())
+            .stack_size(256 * 1024)
+            .spawn(move || read_events(pipe, &for_reader))
+            .map_err(|e| Unavailable(format!("cannot start the event reader: {e}")))?;
+        let mut kernel = Self {
+            shared,
+            reader: Some(reader),
+            instance,
+        };
+        kernel.shared.clock.mark();
+        let started = std::time::Instant::now();
+        while kernel.shared.clock.offset_ns.load(Ordering::Acquire) == 0 {
+            if started.elapsed() > START_TIMEOUT {
+                kernel.stop();
+                return Err(Unavailable("no clock marker came back".into()));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(kernel)
+    }
+
+    /// The instance's directory.
+    pub fn dir(&self) -> &Path {
+        self.instance.dir()
+    }
+
+    fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        // Wakes the reader blocked on the pipe.
+        let _ = fs::write(self.instance.dir().join("trace_marker"), "stop\n");
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn read_events(pipe: File, shared: &Shared) {
+    let own = std::process::id();
+    let mut lines = BufReader::with_capacity(1 << 16, pipe);
+    let mut line = String::new();
+    while !shared.stop.load(Ordering::Acquire) {
+        line.clear();
+        match lines.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let Some(record) = parse_line(&line, own) else {
+            continue;
+        };
+        let trace_time = match &record {
+            Record::Marker(t) => {
+                shared.clock.read_back(*t);
+                *t
+            }
+            Record::Event(e) => event_time(e),
+        };
+        let Some(wall) = shared.clock.to_wall(trace_time) else {
+            continue;
+        };
+        if let Record::Event(mut event) = record {
+            set_time(&mut event, wall);
+            learn(shared, &event);
+        }
+        let ns = u64::try_from(wall.as_nanos()).unwrap_or(u64::MAX);
+        shared.watermark_ns.fetch_max(ns, Ordering::AcqRel);
+    }
+}
+
+/// Applies an event, completing from /proc what events do not say (a
+/// process's arguments, whether a new task is a thread).
+fn learn(shared: &Shared, event: &Event) {
+    let extra = match event {
+        Event::Exec { ctx, .. } => Some((ctx.tgid, super::procfs::args(ctx.tgid), None)),
+        Event::Fork { child, .. } => Some((*child, Vec::new(), super::procfs::tgid(*child))),
+        _ => None,
+    };
+    let unknown_pid = match event {
+        Event::State { ctx, .. } | Event::Queue { ctx, .. } if !ctx.irq => Some(ctx.tgid),
+        _ => None,
+    };
+    let Ok(mut table) = shared.table.lock() else {
+        return;
+    };
+    table.apply(event);
+    if let Some((pid, args, tgid)) = extra {
+        if let Some(tgid) = tgid {
+            table.thread_of(pid, tgid);
+        }
+        if !args.is_empty()
+            && let Event::Exec { ctx, path } = event
+        {
+            table.describe(ctx.tgid, &ctx.comm, Some(path.clone()), args);
+        }
+    }
+    if let Some(pid) = unknown_pid
+        && !table.knows(pid)
+        && let Some(o) = super::procfs::describe(pid)
+    {
+        table.describe(pid, &o.name, o.cmd, o.args);
+    }
+}
+
+fn event_time(e: &Event) -> Duration {
+    match e {
+        Event::State { ctx, .. }
+        | Event::Queue { ctx, .. }
+        | Event::Exec { ctx, .. }
+        | Event::Fork { ctx, .. }
+        | Event::Exit { ctx, .. } => ctx.time,
+    }
+}
+
+fn set_time(e: &mut Event, t: Duration) {
+    match e {
+        Event::State { ctx, .. }
+        | Event::Queue { ctx, .. }
+        | Event::Exec { ctx, .. }
+        | Event::Fork { ctx, .. }
+        | Event::Exit { ctx, .. } => ctx.time = t,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Records captured from this kernel's instance with record-tgid and
+    // fields on.
+    const SYN_SENT: &str = "         python3-16845   (  16845) [001] .....   565.274301: inet_sock_set_state: skaddr=0xffff888106b83780 (-131387231815808) oldstate=0x7 (7) newstate=0x2 (2) sport=0x0 (0) dport=0xd1cb (53707) family=0x2 (2) protocol=0x6 (6) saddr=0x100007f (16777343) daddr=0x100007f (16777343) saddr_v6=<INVALID-SIZE> daddr_v6=<INVALID-SIZE>\n";
+    const QUEUE: &str = "         python3-17833   (  17833) [001] b....   623.112445: net_dev_queue: skbaddr=0xffff888126774c00 (-131386699199488) len=0x34 (52) name=lo\n";
+    const SOFTIRQ: &str = "         python3-17833   (  17833) [001] b.s2.   623.112457: net_dev_queue: skbaddr=0xffff888126774200 (-131386699202048) len=0x50 (80) name=lo\n";
+    const EXEC: &str = "         python3-17833   (  17833) [001] .....   623.092839: sched_process_exec: filename=/usr/bin/python3 pid=0x45a9 (17833) old_pid=0x45a9 (17833)\n";
+    const FORK: &str = "         python3-17833   (  17833) [001] .....   623.112629: sched_process_fork: parent_comm=python3 parent_pid=0x45a9 (17833) child_comm=python3 child_pid=0x45aa (17834)\n";
+    const THREAD_EXIT: &str = "         python3-17834   (  17833) [000] .....   623.112783: sched_process_exit: comm=python3 pid=0x45aa (17834) prio=0x78 (120) group_dead=(0)\n";
+    const EXIT: &str = "         python3-17833   (  17833) [001] .....   623.115779: sched_process_exit: comm=python3 pid=0x45a9 (17833) prio=0x78 (120) group_dead=(1)\n";
+    const MARKER: &str =
+        "            bash-17850   (  17850) [001] ...1.   625.424962: UNKNOWN TYPE 5\n";
+    const SPACED: &str = "       lto cgu.3-16506   (  16464) [001] .....   548.774893: sched_process_exit: comm=lto cgu.3 pid=0x404a (16506) prio=0x78 (120) group_dead=(0)\n";
+
+    fn event(line: &str) -> Event {
+        match parse_line(line, 1) {
+            Some(Record::Event(e)) => e,
+            other => panic!("not an event: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn syn_sent_in_the_connecting_task() {
+        let Event::State {
+            ctx,
+            sk,
+            old,
+            new,
+            local,
+            remote,
+        } = event(SYN_SENT)
+        else {
+            panic!("not a state change");
+        };
+        assert_eq!((ctx.tid, ctx.tgid, ctx.irq), (16845, 16845, false));
+        assert_eq!(ctx.time, Duration::from_micros(565_274_301));
+        assert_eq!(sk, 0xffff_8881_06b8_3780);
+        assert_eq!((old, new), (7, 2));
+        assert_eq!(local, Some("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(remote, Some("127.0.0.1:53707".parse().unwrap()));
+    }
+
+    #[test]
+    fn process_and_softirq_sends() {
+        assert_eq!(
+            event(QUEUE),
+            Event::Queue {
+                ctx: Ctx {
+                    time: Duration::from_micros(623_112_445),
+                    tid: 17833,
+                    tgid: 17833,
+                    comm: "python3".into(),
+                    irq: false
+                },
+                len: 52,
+                dev: "lo".into()
+            }
+        );
+        let Event::Queue { ctx, len, .. } = event(SOFTIRQ) else {
+            panic!("not a send");
+        };
+        assert!(ctx.irq);
+        assert_eq!(len, 80);
+    }
+
+    #[test]
+    fn process_events() {
+        assert!(matches!(event(EXEC), Event::Exec { path, .. } if path == "/usr/bin/python3"));
+        assert!(matches!(event(FORK), Event::Fork { child: 17834, .. }));
+        let Event::Exit { ctx, group_dead } = event(THREAD_EXIT) else {
+            panic!("not an exit");
+        };
+        assert_eq!((ctx.tid, ctx.tgid, group_dead), (17834, 17833, false));
+        assert!(matches!(
+            event(EXIT),
+            Event::Exit {
+                group_dead: true,
+                ..
+            }
+        ));
+        let Event::Exit { ctx, .. } = event(SPACED) else {
+            panic!("not an exit");
+        };
+        assert_eq!(
+            (ctx.comm.as_str(), ctx.tid, ctx.tgid),
+            ("lto cgu.3", 16506, 16464)
+        );
+    }
+
+    #[test]
+    fn markers_are_ours_only() {
+        assert_eq!(
+            parse_line(MARKER, 17850),
+            Some(Record::Marker(Duration::from_micros(625_424_962)))
+        );
+        assert_eq!(parse_line(MARKER, 1), None);
+        assert_eq!(parse_line("garbage", 1), None);
+        assert_eq!(parse_line("", 1), None);
+    }
+}
