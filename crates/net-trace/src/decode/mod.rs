@@ -256,15 +256,17 @@ pub enum Transport {
     Icmp(Icmp),
     /// An IP fragment that does not complete its datagram.
     Fragment(Fragment),
-    /// A TCP or UDP header cut short by the snap length (the IP protocol
-    /// number).
+    /// A transport header cut short by the snap length (TCP under 20
+    /// bytes, UDP under 8, ICMP under 4), or a TCP header whose own length
+    /// field is under 20: the IP protocol number. The packet's ports are
+    /// still set when both were captured.
     Truncated(u8),
     /// Any other IP protocol (its number).
     OtherIp(u8),
 }
 
 /// A decoded IP packet. Ports are 0 where the protocol has none (ICMP,
-/// fragments, other protocols).
+/// fragments, other protocols) or where they were not captured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet {
     /// Capture time (since the epoch, or any fixed origin).

@@ -90,11 +90,17 @@ pub(crate) fn non_ip(meta: Meta, ethertype: u16, b: &[u8], macs: Macs) -> OtherF
         // Listed so a cooked IP frame whose protocol field is not IP still
         // says what it is.
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => meta.frame("IP", macs, "[Malformed Packet]"),
-        t => meta.frame(
-            format!("0x{t:04x}"),
-            macs,
-            format!("Ethernet II, type 0x{t:04x}"),
-        ),
+        // tshark names the EtherType in Info where it has a name and no
+        // dissector, else says "Ethernet II".
+        t => {
+            let info = match t {
+                0x88b5 => "Local Experimental Ethertype 1",
+                0x88b6 => "Local Experimental Ethertype 2",
+                0x0842 => "Wake on LAN",
+                _ => "Ethernet II",
+            };
+            meta.frame(format!("0x{t:04x}"), macs, info)
+        }
     }
 }
 

@@ -754,7 +754,7 @@ fn test_parse_lldp_and_unknown_ethertype() {
     let o = other(LinkType::Ethernet, &eth(&[0x88, 0xb5], b"hello"), 19);
     assert_eq!(
         (o.protocol.as_str(), o.info.as_str()),
-        ("0x88b5", "Ethernet II, type 0x88b5")
+        ("0x88b5", "Local Experimental Ethertype 1")
     );
     assert_eq!(
         other(LinkType::Ethernet, &eth(&[0x00, 0x30], b"x"), 15).protocol,
@@ -1077,6 +1077,99 @@ proptest::proptest! {
         let mut d = Decoder::new();
         for _ in 0..2 {
             let _ = d.decode(LinkType::RawIp, &ip, T, ip.len() as u32);
+        }
+    }
+}
+
+/// What tshark shows for frames decoded here: Info for ICMP (tshark adds
+/// "(request in N)"-style notes of its own after it), and protocol,
+/// source, destination and Info for frames that are not IP.
+#[test]
+fn tshark_agrees_on_icmp_and_other_frames() {
+    use std::io::Write;
+    use std::process::Command;
+    if Command::new("tshark").arg("--version").output().is_err() {
+        eprintln!("skipped: tshark is not installed");
+        return;
+    }
+    let (c, s) = (sa("10.0.0.1:40000"), sa("10.0.0.2:9"));
+    let (c6, s6) = (sa("[fd77::1]:40000"), sa("[fd77::2]:9"));
+    let mut reply = ARP_REQUEST;
+    reply[7] = 2;
+    reply[8..14].copy_from_slice(&MAC_B);
+    reply[14..18].copy_from_slice(&[10, 0, 0, 2]);
+    reply[18..24].copy_from_slice(&MAC_A);
+    reply[24..28].copy_from_slice(&[10, 0, 0, 1]);
+    let frames: Vec<(Vec<u8>, u32)> = [
+        build::icmp_port_unreachable(&build::udp(c, s, b"x")),
+        build::icmp_port_unreachable(&build::udp(c6, s6, b"x")),
+        build::icmp_echo(c.ip(), s.ip(), 7, 300, true),
+        build::icmp_echo(c6.ip(), s6.ip(), 7, 300, true),
+        eth(&[0x86, 0xdd], &neighbor_solicitation()),
+        [&[0xff; 6][..], &MAC_A, &[0x08, 0x06], &ARP_REQUEST].concat(),
+        eth(&[0x08, 0x06], &reply),
+        eth(&[0x88, 0xb5], b"hello"),
+        eth(&[0x12, 0x34], b"hello"),
+    ]
+    .into_iter()
+    .map(|f| {
+        let n = f.len() as u32;
+        (f, n)
+    })
+    // A frame cut inside its IP header.
+    .chain([(eth(&[0x08, 0x00], &IPV4_UDP[..10]), 44)])
+    .collect();
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    let mut pcap = vec![];
+    for x in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
+        pcap.extend_from_slice(&x.to_le_bytes());
+    }
+    for (f, wire) in &frames {
+        for x in [0, 0, f.len() as u32, *wire] {
+            pcap.extend_from_slice(&x.to_le_bytes());
+        }
+        pcap.extend_from_slice(f);
+    }
+    file.write_all(&pcap).unwrap();
+    let out = Command::new("tshark")
+        .args(["-r"])
+        .arg(file.path())
+        .args(["-T", "fields", "-E", "separator=|"])
+        .args([
+            "-e",
+            "_ws.col.Protocol",
+            "-e",
+            "_ws.col.Source",
+            "-e",
+            "_ws.col.Destination",
+            "-e",
+            "_ws.col.Info",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        rows.len(),
+        frames.len(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut d = Decoder::new();
+    for ((f, wire), row) in frames.iter().zip(rows) {
+        let cols: Vec<&str> = row.split('|').collect();
+        match d.decode(LinkType::Ethernet, f, T, *wire) {
+            Decoded::Packet(p) => {
+                let info = icmp_of(&p).describe();
+                assert!(cols[3].starts_with(&info), "ours {info:?}, tshark {row:?}");
+            }
+            Decoded::Other(o) => {
+                assert_eq!(
+                    [o.protocol.as_str(), &o.src, &o.dst, &o.info],
+                    cols[..4],
+                    "tshark {row:?}"
+                );
+            }
         }
     }
 }
