@@ -1,9 +1,35 @@
-//! Frames to packets: link layer, IP, TCP/UDP, decoded by etherparse.
+//! Frames to packets: checked views over the bytes of each layer.
+//!
+//! # Layout
+//! - `link`: where the network layer begins (Ethernet and VLAN tags, Linux
+//!   cooked v1/v2, raw IP, BSD loopback).
+//! - `ip`: IPv4 and IPv6 headers, IPv6 extension headers.
+//! - `transport`: TCP, UDP, ICMP and ICMPv6; `icmp_text` words ICMP as
+//!   tshark does.
+//! - `defrag`: IP fragment reassembly for [`Decoder`].
+//! - `other`: frames that are not IP (ARP, LLDP…), as tshark's columns show
+//!   them.
+//! - [`build`]: frames for tests and examples.
+//!
+//! Every layer is decoded as far as the captured bytes go: a frame cut by
+//! the snap length keeps its on-wire lengths (taken from the headers, never
+//! from what was captured) and what was captured of its payload.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+mod bytes;
+mod defrag;
+mod icmp_text;
+mod ip;
+mod link;
+mod other;
+mod transport;
+
+pub use defrag::{FRAGMENT_TIMEOUT, MAX_PENDING_BYTES, MAX_PENDING_DATAGRAMS};
+
+use link::{IpVersion, Link};
+use other::Meta;
 
 /// How a captured frame begins: the pcap `LINKTYPE_*` of its interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -175,6 +201,23 @@ pub struct Icmp {
     /// The TCP or UDP header quoted by an error message (destination
     /// unreachable, time exceeded…): which datagram it answers.
     pub quoted: Option<Quoted>,
+    /// TTL (hop limit for ICMPv6) of the packet carrying it, which
+    /// tshark's echo Info shows.
+    pub ttl: u8,
+    /// Neighbor discovery fields (ICMPv6 types 133 to 137).
+    pub ndp: Option<Ndp>,
+}
+
+/// What an ICMPv6 neighbor discovery message says about whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ndp {
+    /// Target address (neighbor solicitation and advertisement, redirect).
+    pub target: Option<Ipv6Addr>,
+    /// The link-layer address option: the sender's (solicitations,
+    /// router advertisement) or the target's (neighbor advertisement).
+    pub lladdr: Option<[u8; 6]>,
+    /// Neighbor advertisement flags: 4 router, 2 solicited, 1 override.
+    pub flags: u8,
 }
 
 /// The start of the datagram an ICMP error quotes.
@@ -213,15 +256,17 @@ pub enum Transport {
     Icmp(Icmp),
     /// An IP fragment that does not complete its datagram.
     Fragment(Fragment),
-    /// A TCP or UDP header cut short by the snap length (the IP protocol
-    /// number).
+    /// A transport header cut short by the snap length (TCP under 20
+    /// bytes, UDP under 8, ICMP under 4), or a TCP header whose own length
+    /// field is under 20: the IP protocol number. The packet's ports are
+    /// still set when both were captured.
     Truncated(u8),
     /// Any other IP protocol (its number).
     OtherIp(u8),
 }
 
 /// A decoded IP packet. Ports are 0 where the protocol has none (ICMP,
-/// fragments, other protocols).
+/// fragments, other protocols) or where they were not captured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet {
     /// Capture time (since the epoch, or any fixed origin).
@@ -276,8 +321,14 @@ pub enum Decoded {
 }
 
 /// Decodes frames in order, reassembling IP fragments across them.
+///
+/// Memory is bounded: at most [`MAX_PENDING_DATAGRAMS`] datagrams and
+/// [`MAX_PENDING_BYTES`] bytes wait for their missing fragments, for at
+/// most [`FRAGMENT_TIMEOUT`] of capture time.
 #[derive(Debug, Default)]
-pub struct Decoder {}
+pub struct Decoder {
+    defrag: defrag::Defrag,
+}
 
 impl Decoder {
     /// A decoder with no fragments pending.
@@ -285,8 +336,10 @@ impl Decoder {
         Self::default()
     }
 
-    /// Decodes one frame; never fails (what does not parse is an
-    /// [`OtherFrame`]).
+    /// Decodes one frame; never fails (what is not IP, or does not parse,
+    /// is an [`OtherFrame`]). A fragment that completes its datagram
+    /// carries the whole datagram's transport; the others are
+    /// [`Transport::Fragment`].
     pub fn decode(
         &mut self,
         link: LinkType,
@@ -294,229 +347,134 @@ impl Decoder {
         time: Duration,
         wire_len: u32,
     ) -> Decoded {
-        match decode(link, data, time, wire_len) {
-            Some(p) => Decoded::Packet(p),
-            None => Decoded::Other(OtherFrame {
+        match decode_frame(link, data, time, wire_len, Some(&mut self.defrag)) {
+            Ok(p) => Decoded::Packet(p),
+            Err(why) => Decoded::Other(why.frame(Meta {
                 time,
                 wire_len,
                 cap_len: data.len() as u32,
-                protocol: "?".into(),
-                src: String::new(),
-                dst: String::new(),
-                info: String::new(),
-            }),
+            })),
         }
     }
 }
 
-/// Decodes one frame on its own (no fragment reassembly); `None` for
-/// anything that is not IP.
+/// Decodes one frame on its own: `Some` for every IP packet (fragments as
+/// [`Transport::Fragment`], never reassembled), `None` for anything else.
 pub fn decode(link: LinkType, data: &[u8], time: Duration, wire_len: u32) -> Option<Packet> {
-    let sliced = match link {
-        LinkType::Ethernet => SlicedPacket::from_ethernet(data),
-        LinkType::LinuxSll => SlicedPacket::from_linux_sll(data),
-        LinkType::RawIp | LinkType::Ipv4 | LinkType::Ipv6 => SlicedPacket::from_ip(data),
-        LinkType::Null | LinkType::Loop => SlicedPacket::from_ip(data.get(4..)?),
-        LinkType::LinuxSll2 | LinkType::Other(_) => return None,
+    decode_frame(link, data, time, wire_len, None).ok()
+}
+
+/// Why a frame is not a [`Packet`]; turned into an [`OtherFrame`] only
+/// when asked, so the stateless [`decode`] never formats text.
+enum NotIp<'a> {
+    Link(Link<'a>),
+    Ip(bool, ip::IpError, link::Macs),
+}
+
+impl NotIp<'_> {
+    fn frame(self, meta: Meta) -> OtherFrame {
+        match self {
+            NotIp::Link(Link::Unsupported(n)) => other::unsupported(meta, n),
+            NotIp::Link(Link::Bad {
+                protocol,
+                detail,
+                macs,
+            }) => other::bad_link(meta, protocol, detail, macs),
+            NotIp::Link(Link::NonIp {
+                ethertype,
+                bytes,
+                macs,
+            }) => other::non_ip(meta, ethertype, bytes, macs),
+            // Not produced: IP links are decoded further.
+            NotIp::Link(Link::Ip { version, macs, .. }) => {
+                other::bad_ip(meta, version == IpVersion::V6, ip::IpError::Truncated, macs)
+            }
+            NotIp::Ip(v6, err, macs) => other::bad_ip(meta, v6, err, macs),
+        }
     }
-    .ok()?;
-    let (src_ip, dst_ip): (IpAddr, IpAddr) = match sliced.net.as_ref()? {
-        NetSlice::Ipv4(v4) => (
-            v4.header().source_addr().into(),
-            v4.header().destination_addr().into(),
-        ),
-        NetSlice::Ipv6(v6) => (
-            v6.header().source_addr().into(),
-            v6.header().destination_addr().into(),
-        ),
-        NetSlice::Arp(_) => return None,
+}
+
+fn decode_frame<'a>(
+    link: LinkType,
+    data: &'a [u8],
+    time: Duration,
+    wire_len: u32,
+    defrag: Option<&mut defrag::Defrag>,
+) -> Result<Packet, NotIp<'a>> {
+    let (version, bytes, wire, macs) = match link::parse(link, data, wire_len) {
+        Link::Ip {
+            version,
+            bytes,
+            wire,
+            macs,
+        } => (version, bytes, wire, macs),
+        other => return Err(NotIp::Link(other)),
     };
-    let (sport, dport, transport) = match sliced.transport.as_ref()? {
-        TransportSlice::Tcp(t) => (
-            t.source_port(),
-            t.destination_port(),
-            Transport::Tcp(Tcp {
-                seq: t.sequence_number(),
-                ack: t.acknowledgment_number(),
-                flags: Flags {
-                    fin: t.fin(),
-                    syn: t.syn(),
-                    rst: t.rst(),
-                    psh: t.psh(),
-                    ack: t.ack(),
-                    urg: t.urg(),
-                    ece: t.ece(),
-                    cwr: t.cwr(),
-                    ae: t.ns(),
-                },
-                window: t.window_size(),
-                urgent: t.urgent_pointer(),
-                window_scale: t.options_iterator().find_map(|o| match o {
-                    Ok(etherparse::TcpOptionElement::WindowScale(s)) => Some(s),
-                    _ => None,
-                }),
-                len: t.payload().len() as u32,
-                payload: t.payload().to_vec(),
-            }),
-        ),
-        TransportSlice::Udp(u) => (
-            u.source_port(),
-            u.destination_port(),
-            Transport::Udp(Udp {
-                len: u.payload().len() as u32,
-                payload: u.payload().to_vec(),
-            }),
-        ),
-        _ => return None,
+    let parsed = match version {
+        IpVersion::V4 => ip::parse_v4(bytes, wire),
+        IpVersion::V6 => ip::parse_v6(bytes, wire),
+        IpVersion::ByNibble => match bytes.first().map(|b| b >> 4) {
+            Some(4 | 6) | None => ip::parse_any(bytes, wire),
+            Some(v) => {
+                return Err(NotIp::Link(Link::Bad {
+                    protocol: "Raw",
+                    detail: link::BadLink::Version(v),
+                    macs,
+                }));
+            }
+        },
     };
-    Some(Packet {
+    let h = match parsed {
+        Ok(h) => h,
+        Err(e) => {
+            let v6 = match version {
+                IpVersion::V6 => true,
+                IpVersion::V4 => false,
+                IpVersion::ByNibble => bytes.first().is_some_and(|b| b >> 4 == 6),
+            };
+            return Err(NotIp::Ip(v6, e, macs));
+        }
+    };
+    let (sport, dport, transport) = match h.frag {
+        None => transport::parse(h.protocol, h.payload, h.payload_len, h.ttl),
+        Some(f) => {
+            let key = defrag::Key {
+                src: h.src,
+                dst: h.dst,
+                protocol: h.protocol,
+                id: f.id,
+            };
+            let whole =
+                defrag.and_then(|d| d.add(key, time, f.offset, f.more, h.payload, h.payload_len));
+            match whole {
+                Some(datagram) => {
+                    let len = datagram.len() as u32;
+                    transport::parse(h.protocol, &datagram, len, h.ttl)
+                }
+                None => (
+                    0,
+                    0,
+                    Transport::Fragment(Fragment {
+                        protocol: h.protocol,
+                        id: f.id,
+                        offset: f.offset,
+                        len: h.payload_len,
+                    }),
+                ),
+            }
+        }
+    };
+    Ok(Packet {
         time,
         wire_len,
         cap_len: data.len() as u32,
-        src: SocketAddr::new(src_ip, sport),
-        dst: SocketAddr::new(dst_ip, dport),
+        src: SocketAddr::new(h.src, sport),
+        dst: SocketAddr::new(h.dst, dport),
         transport,
     })
 }
 
-pub mod build {
-    //! Ethernet frames built with etherparse's PacketBuilder: for tests,
-    //! examples and anyone who wants a capture without a network.
-    use etherparse::PacketBuilder;
-    use std::net::SocketAddr;
-
-    /// A TCP frame over Ethernet from `src` to `dst`.
-    pub fn tcp(
-        src: SocketAddr,
-        dst: SocketAddr,
-        seq: u32,
-        ack: Option<u32>,
-        flags: &str,
-        payload: &[u8],
-    ) -> Vec<u8> {
-        let eth = PacketBuilder::ethernet2([0; 6], [0; 6]);
-        let ip = match (src, dst) {
-            (SocketAddr::V4(s), SocketAddr::V4(d)) => {
-                eth.ipv4(s.ip().octets(), d.ip().octets(), 64)
-            }
-            (SocketAddr::V6(s), SocketAddr::V6(d)) => {
-                eth.ipv6(s.ip().octets(), d.ip().octets(), 64)
-            }
-            // Mixed families: both as IPv6 (IPv4-mapped).
-            (s, d) => eth.ipv6(v6(s.ip()), v6(d.ip()), 64),
-        };
-        let mut b = ip.tcp(src.port(), dst.port(), seq, 65_483);
-        if let Some(a) = ack {
-            b = b.ack(a);
-        }
-        for f in flags.chars() {
-            b = match f {
-                'S' => b.syn(),
-                'F' => b.fin(),
-                'R' => b.rst(),
-                'P' => b.psh(),
-                _ => b,
-            };
-        }
-        let mut out = Vec::with_capacity(b.size(payload.len()));
-        // Writing to a Vec fails only for a payload too large for one
-        // packet; the frame is then cut to what was written.
-        let _ = b.write(&mut out, payload);
-        out
-    }
-
-    fn v6(ip: std::net::IpAddr) -> [u8; 16] {
-        match ip {
-            std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-            std::net::IpAddr::V6(v6) => v6.octets(),
-        }
-    }
-
-    /// A UDP frame over Ethernet.
-    pub fn udp(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
-        let eth = PacketBuilder::ethernet2([0; 6], [0; 6]);
-        let b = match (src, dst) {
-            (SocketAddr::V4(s), SocketAddr::V4(d)) => {
-                eth.ipv4(s.ip().octets(), d.ip().octets(), 64)
-            }
-            (SocketAddr::V6(s), SocketAddr::V6(d)) => {
-                eth.ipv6(s.ip().octets(), d.ip().octets(), 64)
-            }
-            // Mixed families: both as IPv6 (IPv4-mapped).
-            (s, d) => eth.ipv6(v6(s.ip()), v6(d.ip()), 64),
-        }
-        .udp(src.port(), dst.port());
-        let mut out = Vec::with_capacity(b.size(payload.len()));
-        // Writing to a Vec fails only for a payload too large for one
-        // packet; the frame is then cut to what was written.
-        let _ = b.write(&mut out, payload);
-        out
-    }
-}
+pub mod build;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decodes_tcp_over_ethernet() {
-        let c: SocketAddr = "127.0.0.1:52581".parse().unwrap();
-        let s: SocketAddr = "127.0.0.1:13000".parse().unwrap();
-        let frame = build::tcp(c, s, 1000, Some(7), "PA", b"hi");
-        let p = decode(
-            LinkType::Ethernet,
-            &frame,
-            Duration::ZERO,
-            frame.len() as u32,
-        )
-        .unwrap();
-        assert_eq!((p.src, p.dst), (c, s));
-        let Transport::Tcp(t) = p.transport else {
-            panic!("not tcp")
-        };
-        assert_eq!((t.seq, t.ack, t.payload.as_slice()), (1000, 7, &b"hi"[..]));
-        assert_eq!(t.flags.label(), "[PSH, ACK]");
-        assert_eq!(t.seq_len(), 2);
-    }
-
-    #[test]
-    fn decodes_udp_over_ipv6_and_raw_ip() {
-        let c: SocketAddr = "[::1]:40000".parse().unwrap();
-        let s: SocketAddr = "[::1]:12000".parse().unwrap();
-        let frame = build::udp(c, s, b"amrita");
-        let p = decode(LinkType::Ethernet, &frame, Duration::ZERO, 0).unwrap();
-        assert_eq!(
-            p.transport,
-            Transport::Udp(Udp {
-                len: 6,
-                payload: b"amrita".to_vec()
-            })
-        );
-        let raw = decode(LinkType::RawIp, &frame[14..], Duration::ZERO, 0).unwrap();
-        assert_eq!(raw.src, c);
-    }
-
-    #[test]
-    fn garbage_is_none() {
-        assert!(decode(LinkType::Ethernet, b"short", Duration::ZERO, 5).is_none());
-        assert!(decode(LinkType::Null, b"", Duration::ZERO, 0).is_none());
-    }
-
-    #[test]
-    fn flag_labels() {
-        let f = |syn, ack, fin, rst| {
-            Flags {
-                syn,
-                ack,
-                fin,
-                rst,
-                ..Flags::default()
-            }
-            .label()
-        };
-        assert_eq!(f(true, false, false, false), "[SYN]");
-        assert_eq!(f(true, true, false, false), "[SYN, ACK]");
-        assert_eq!(f(false, true, true, false), "[FIN, ACK]");
-        assert_eq!(f(false, false, false, true), "[RST]");
-    }
-}
+mod tests;
