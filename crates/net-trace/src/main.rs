@@ -133,7 +133,8 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<()> {
 fn run_read(args: ReadArgs) -> anyhow::Result<()> {
     let mut reader = pcapio::FileReader::open(&args.file)?;
     let mut analyzer = Analyzer::new();
-    let mut out = io::stdout().lock();
+    // Buffered: stdout alone would make one system call per row.
+    let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     writeln!(out, "{}", render::heading())?;
     // One frame buffer, reused for every record.
     let mut f = pcapio::Frame::default();
@@ -147,6 +148,7 @@ fn run_read(args: ReadArgs) -> anyhow::Result<()> {
         let row = analyzer.push(&packet);
         writeln!(out, "{}", render::row(&row, None))?;
     }
+    out.flush()?;
     drop(out);
     print_summaries(&analyzer, &HashMap::new());
     for warning in reader.take_warnings() {

@@ -53,8 +53,10 @@ pub struct Frame {
     /// the snap length).
     pub data: Vec<u8>,
     /// The interface it was captured on: 0 in a classic pcap; in a pcapng
-    /// the interfaces of every section counted in file order, as tshark's
-    /// `frame.interface_id` does.
+    /// the interfaces of every section counted in file order, so the
+    /// number is unique in the file (tshark 4.0's `frame.interface_id`
+    /// restarts at 0 in each section; it is the same in a one-section
+    /// file).
     pub interface: u32,
     /// The packet's first pcapng comment (`opt_comment`), if any:
     /// net-trace writes the sending process there.

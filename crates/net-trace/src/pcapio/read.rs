@@ -92,8 +92,8 @@ struct Pcap {
     big_endian: bool,
     nanos: bool,
     link: LinkType,
-    /// Bytes after the 16-byte record header that are not the frame: 8 in
-    /// Kuznetzov's modified pcap (interface index, protocol, packet type).
+    /// Bytes after the 16-byte record header that are not the frame: 0
+    /// but in the old variants (see [`MODIFIED_EXTRA`] and the next ones).
     extra: usize,
 }
 
@@ -181,6 +181,7 @@ enum Got {
 }
 
 /// Reads `buf.len()` bytes unless the input ends first.
+#[inline]
 fn read_up_to(input: &mut Input, buf: &mut [u8]) -> io::Result<Got> {
     // Fast path: the bytes are already buffered (nearly every record).
     let available = input.buffer();
@@ -210,6 +211,15 @@ fn read_up_to(input: &mut Input, buf: &mut [u8]) -> io::Result<Got> {
 /// Reads `len` bytes into `vec` (replacing its content, reusing its
 /// allocation); `false` when the input ended first.
 fn read_vec(input: &mut Input, vec: &mut Vec<u8>, len: usize) -> io::Result<bool> {
+    // Fast path: the bytes are already buffered; copied without zeroing
+    // the destination first.
+    let available = input.buffer();
+    if available.len() >= len {
+        vec.clear();
+        vec.extend_from_slice(&available[..len]);
+        input.consume(len);
+        return Ok(true);
+    }
     if len <= EAGER_ALLOCATION {
         // Resizing a reused buffer down costs nothing; only growth zeroes.
         vec.resize(len, 0);
@@ -280,6 +290,85 @@ impl<'a> Iterator for Options<'a> {
 
 fn options(bytes: &[u8], big_endian: bool) -> Options<'_> {
     Options { bytes, big_endian }
+}
+
+/// Extra record bytes of Kuznetzov's modified pcap (interface index,
+/// protocol, packet type, padding); its own magic number.
+const MODIFIED_EXTRA: usize = 8;
+/// The same fields in Red Hat 6.1's tcpdump, under the standard magic.
+const RH_6_1_EXTRA: usize = 8;
+/// Nokia IPSO's tcpdump: 4 bytes, under the standard magic.
+const NOKIA_EXTRA: usize = 4;
+/// SuSE 6.3's tcpdump: 12 bytes (CPU numbers too), under the modified magic.
+const SUSE_6_3_EXTRA: usize = 12;
+
+/// Records checked to tell the record layouts sharing a magic number apart.
+const RECORDS_CHECKED: usize = 16;
+
+/// Whether the records at the start of `window` (bytes after the file
+/// header) make sense when each carries `extra` bytes after its header:
+/// fractions below a second, captured lengths within the on-wire length
+/// and the snap length. `Some(n)`: they do, and `n` of them lie whole in
+/// the window (`usize::MAX` when they end exactly at its end, which for a
+/// short file is its end). This is how Wireshark tells the old
+/// distributions' pcap variants apart.
+fn plausible_records(
+    window: &[u8],
+    extra: usize,
+    big_endian: bool,
+    nanos: bool,
+    snaplen: u32,
+) -> Option<usize> {
+    let second = if nanos { 1_000_000_000 } else { 1_000_000 };
+    let mut at = 0usize;
+    for whole in 0..RECORDS_CHECKED {
+        if at == window.len() {
+            return Some(usize::MAX);
+        }
+        let Some(header) = window.get(at..at + 16) else {
+            return Some(whole);
+        };
+        let fraction = u32_at(header, 4, big_endian);
+        let caplen = u32_at(header, 8, big_endian);
+        let wire_len = u32_at(header, 12, big_endian);
+        if fraction >= second
+            || caplen > wire_len
+            || caplen > snaplen.max(super::SNAPLEN)
+            || wire_len > MAX_RECORD_LEN
+        {
+            return None;
+        }
+        at += 16 + extra + caplen as usize;
+        if at > window.len() {
+            return Some(whole);
+        }
+    }
+    Some(RECORDS_CHECKED)
+}
+
+/// The record layout of a pcap whose records start `window`, among
+/// `layouts` (the usual one first): another is taken only when the usual
+/// one makes no sense and it does, over at least two records or the whole
+/// file, so that one damaged record does not change how all are read.
+fn record_layout(
+    window: &[u8],
+    layouts: &[usize],
+    big_endian: bool,
+    nanos: bool,
+    snaplen: u32,
+) -> usize {
+    let usual = layouts.first().copied().unwrap_or(0);
+    if plausible_records(window, usual, big_endian, nanos, snaplen).is_some() {
+        return usual;
+    }
+    layouts
+        .iter()
+        .copied()
+        .skip(1)
+        .find(|&extra| {
+            plausible_records(window, extra, big_endian, nanos, snaplen).is_some_and(|n| n >= 2)
+        })
+        .unwrap_or(usual)
 }
 
 /// What a section header block gave.
@@ -407,13 +496,17 @@ impl FileReader {
                 Section::Bad(why) => Err(self.not_a_capture(&why)),
             };
         }
-        let (big_endian, nanos, extra) = match magic {
-            [0xd4, 0xc3, 0xb2, 0xa1] => (false, false, 0),
-            [0xa1, 0xb2, 0xc3, 0xd4] => (true, false, 0),
-            [0x4d, 0x3c, 0xb2, 0xa1] => (false, true, 0),
-            [0xa1, 0xb2, 0x3c, 0x4d] => (true, true, 0),
-            [0x34, 0xcd, 0xb2, 0xa1] => (false, false, 8),
-            [0xa1, 0xb2, 0xcd, 0x34] => (true, false, 8),
+        // Record layouts to try, most likely first: bytes between the
+        // 16-byte record header and the frame.
+        const STANDARD: &[usize] = &[0, RH_6_1_EXTRA, NOKIA_EXTRA];
+        const MODIFIED: &[usize] = &[MODIFIED_EXTRA, SUSE_6_3_EXTRA];
+        let (big_endian, nanos, layouts) = match magic {
+            [0xd4, 0xc3, 0xb2, 0xa1] => (false, false, STANDARD),
+            [0xa1, 0xb2, 0xc3, 0xd4] => (true, false, STANDARD),
+            [0x4d, 0x3c, 0xb2, 0xa1] => (false, true, &[0][..]),
+            [0xa1, 0xb2, 0x3c, 0x4d] => (true, true, &[0][..]),
+            [0x34, 0xcd, 0xb2, 0xa1] => (false, false, MODIFIED),
+            [0xa1, 0xb2, 0xcd, 0x34] => (true, false, MODIFIED),
             [0x1f, 0x8b, ..] => {
                 return Err(self.not_a_capture(
                     "it is gzip-compressed; decompress it first, e.g. with gunzip",
@@ -446,6 +539,11 @@ impl FileReader {
                 "the file's link type is {number}, which net-trace cannot decode; its frames are shown undecoded"
             ));
         }
+        let snaplen = u32_at(&header, 12, big_endian);
+        let extra = match self.input.fill_buf() {
+            Ok(window) => record_layout(window, layouts, big_endian, nanos, snaplen),
+            Err(e) => return Err(self.io_error(&e)),
+        };
         self.format = Format::Pcap(Pcap {
             big_endian,
             nanos,
@@ -461,7 +559,7 @@ impl FileReader {
         };
         let (big_endian, nanos, link, header_len) =
             (pcap.big_endian, pcap.nanos, pcap.link, 16 + pcap.extra);
-        let mut header = [0u8; 24];
+        let mut header = [0u8; 16 + SUSE_6_3_EXTRA];
         match read_up_to(&mut self.input, &mut header[..header_len])
             .map_err(|e| self.io_error(&e))?
         {
