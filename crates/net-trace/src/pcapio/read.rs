@@ -512,6 +512,12 @@ impl FileReader {
                     "it is gzip-compressed; decompress it first, e.g. with gunzip",
                 ));
             }
+            m if m.iter().all(|b| b.is_ascii_graphic() || *b == b' ') => {
+                let text = String::from_utf8_lossy(&m);
+                return Err(self.not_a_capture(&format!(
+                    "neither pcap nor pcapng: it begins with the text \"{text}\""
+                )));
+            }
             m => {
                 return Err(self.not_a_capture(&format!(
                     "neither pcap nor pcapng: it begins with the bytes {:02x} {:02x} {:02x} {:02x}",

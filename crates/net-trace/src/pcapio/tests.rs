@@ -250,7 +250,14 @@ fn what_is_not_a_capture_is_an_error_at_open() {
     for (bytes, why) in [
         (&b""[..], "the file is empty"),
         (b"ab", "too short"),
-        (b"hello, this is text", "neither pcap nor pcapng"),
+        (
+            b"hello, this is text",
+            "neither pcap nor pcapng: it begins with the text \"hell\"",
+        ),
+        (
+            b"\x00\x01\x02\x03\x04",
+            "it begins with the bytes 00 01 02 03",
+        ),
         (b"\x1f\x8b\x08\x00\x00\x00", "gzip"),
         (b"\xd4\xc3\xb2\xa1\x02\x00", "header is cut short"),
         (
