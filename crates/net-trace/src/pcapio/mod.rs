@@ -29,7 +29,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use pcapng_out::PcapNgOut;
+pub use pcapng_out::{MAX_OPTION_LEN, PcapNgOut};
 pub use read::{FileReader, MAX_RECORD_LEN};
 
 use crate::Error;
