@@ -10,6 +10,8 @@
 //! - [`owners`]: which process sent each frame, proven from kernel events
 //!   (a private tracefs instance) or `/proc`, else unknown.
 //! - [`pcapio`]: pcap and pcapng in, pcap out (pcap-file).
+//! - [`procs`]: socket → process through `/proc`.
+//! - [`pcapio`]: pcap and pcapng in (streaming), pcap and pcapng out.
 //! - [`render`]: the frame table and the summaries.
 //! - [`live`]: frames from packet sockets on their own thread, with a
 //!   kernel filter and the kernel's drop count; `sys` holds the packet
