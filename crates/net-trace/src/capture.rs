@@ -1,40 +1,82 @@
-//! Live capture: frames from a packet socket, filtered, analysed, printed
-//! and optionally saved, until a count, a duration or Ctrl-C.
+//! Live capture: frames from packet sockets (on their own thread), decoded,
+//! filtered, analysed, joined with the process that sent each, then shown
+//! and saved, until a count, a duration, Ctrl-C or the end of a command.
+//!
+//! # Flow
+//! ```text
+//! live::LiveSource ──frames──▶ decode ─▶ filter ─▶ Analyzer ─▶ join ──▶ on_row, pcap/pcapng
+//!   (capture thread)                                            ▲
+//!                                      owners::Owners ──────────┘ (kernel events / /proc)
+//! ```
+//! Nothing slow runs between the socket and its queue: the capture thread
+//! only copies frames out of the kernel, so a burst never overflows the
+//! socket while a row waits for its owner.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use net_core::Shutdown;
 
 use crate::Error;
-use crate::analyze::{Analyzer, Row};
-use crate::decode::{LinkType, Packet, Transport, decode};
-use crate::owners::{Lookup, Owner, Owners, Query, Role};
-use crate::pcapio::{PcapOut, SNAPLEN};
+use crate::analyze::{Analyzer, Direction, Row};
+use crate::decode::{Decoded, Decoder, Packet, Transport};
+use crate::join::{Answer, Join};
+use crate::owners::{Lookup, Method, Owner, Owners, Query, Role};
+use crate::pcapio::{PcapNgOut, PcapOut, SNAPLEN, process_comment};
 
-/// How often the capture loop checks for a stop request.
-const POLL: Duration = Duration::from_millis(100);
+/// How often the loop looks at stop conditions and held rows when no
+/// frame arrives.
+const POLL: Duration = Duration::from_millis(5);
+
+/// After the command of `capture -- COMMAND` exits, frames still in flight
+/// (the kernel's FIN and ACKs for its sockets) are taken this long.
+const AFTER_COMMAND: Duration = Duration::from_millis(200);
 
 /// What to capture.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Interface name, e.g. `lo`.
-    pub iface: String,
+    /// Interface names; `any` for every interface.
+    pub ifaces: Vec<String>,
     /// Keep only frames to or from these ports (all when empty).
     pub ports: Vec<u16>,
-    /// Save the frames kept to this classic pcap file.
+    /// Save the frames shown to this classic pcap file.
     pub pcap: Option<PathBuf>,
+    /// Save the frames shown to this pcapng file, each with its sending
+    /// process as a packet comment.
+    pub pcapng: Option<PathBuf>,
     /// Stop after this many frames.
     pub count: Option<usize>,
     /// Stop after this long.
     pub duration: Option<Duration>,
-    /// Name the process that sent each frame (reads /proc).
+    /// Name the process that sent each frame.
     pub attribute: bool,
+    /// Show only connections of this process.
+    pub pid: Option<u32>,
+    /// Show only connections of processes with this program name.
+    pub pname: Option<String>,
+    /// Run this command (program and arguments) once capturing, show only
+    /// its process tree's connections, and stop when it exits.
+    pub command: Option<Vec<String>>,
 }
 
-/// Whether a packet passes the port filter.
+/// Whether a packet passes the port filter; an ICMP error passes when the
+/// datagram it quotes would.
 pub fn wanted(p: &Packet, ports: &[u16]) -> bool {
-    ports.is_empty() || ports.contains(&p.src.port()) || ports.contains(&p.dst.port())
+    if ports.is_empty() {
+        return true;
+    }
+    let hit = |a: u16, b: u16| ports.contains(&a) || ports.contains(&b);
+    match &p.transport {
+        Transport::Icmp(icmp) => icmp
+            .quoted
+            .is_some_and(|q| hit(q.src.port(), q.dst.port())),
+        // A fragment's ports are in its first piece only; the datagram is
+        // judged when it completes.
+        Transport::Fragment(_) => true,
+        _ => hit(p.src.port(), p.dst.port()),
+    }
 }
 
 /// Everything a capture produced.
@@ -42,16 +84,141 @@ pub fn wanted(p: &Packet, ports: &[u16]) -> bool {
 pub struct Report {
     /// The analysis, for summaries.
     pub analyzer: Analyzer,
-    /// Who owned each local address seen.
-    pub owners: Vec<(std::net::SocketAddr, Owner)>,
-    /// Frames kept.
+    /// Each connection's proven owners: (client, server).
+    pub owners: HashMap<usize, (Option<Owner>, Option<Owner>)>,
+    /// How owners were proven (`None` when not looked up).
+    pub method: Option<Method>,
+    /// Frames shown.
     pub frames: usize,
-    /// The capture's counts, the kernel's drops included.
+    /// The kernel's counts: captured, and dropped for want of room.
     pub kernel: crate::live::Stats,
+    /// The command's exit status, for `capture -- COMMAND`.
+    pub command_status: Option<ExitStatus>,
 }
 
-/// Captures until a stop condition; `on_row` sees each annotated frame with
-/// the process that sent it, when known.
+/// A row waiting for its owner, with the bytes to save once it has one.
+#[derive(Debug)]
+struct Held {
+    row: Row,
+    time: Duration,
+    data: Vec<u8>,
+    wire_len: u32,
+    iface: usize,
+}
+
+/// Which processes a capture is narrowed to.
+enum Target {
+    Pid(u32),
+    Name(String),
+    Tree(u32),
+}
+
+/// The stages between the capture thread and the caller: decode, filter,
+/// analyse, join with owners, show and save.
+struct Pipeline<'a> {
+    opts: &'a Options,
+    owners: Option<Owners>,
+    target: Option<Target>,
+    decoder: Decoder,
+    analyzer: Analyzer,
+    join: Join<Held, Query, Owner>,
+    /// Each connection's first frame time and whether it was a SYN.
+    starts: HashMap<usize, (Duration, bool)>,
+    conn_owners: HashMap<usize, (Option<Owner>, Option<Owner>)>,
+    /// Connections proven to involve the target process.
+    involved: HashMap<usize, bool>,
+    pcap: Option<PcapOut>,
+    pcapng: Option<PcapNgOut>,
+    shown: usize,
+    failure: Option<Error>,
+}
+
+impl Pipeline<'_> {
+    /// Takes one frame from the capture thread.
+    #[cfg(target_os = "linux")]
+    fn frame(&mut self, frame: crate::live::LiveFrame) {
+        let (time, wire_len) = (frame.time, frame.wire_len);
+        let narrowed = !self.opts.ports.is_empty() || self.target.is_some();
+        match self.decoder.decode(frame.link, &frame.data, time, wire_len) {
+            Decoded::Packet(p) if wanted(&p, &self.opts.ports) => {
+                let row = self.analyzer.push(&p);
+                let start = *self
+                    .starts
+                    .entry(row.conn)
+                    .or_insert_with(|| (time, is_syn(&p)));
+                let tcp = matches!(p.transport, Transport::Tcp(_));
+                let query = matches!(p.transport, Transport::Tcp(_) | Transport::Udp(_)).then(|| {
+                    Query {
+                        tcp,
+                        src: p.src,
+                        dst: p.dst,
+                        time,
+                        stream_start: start.0,
+                        role: match row.direction {
+                            Direction::ClientToServer => Role::Client,
+                            Direction::ServerToClient => Role::Server,
+                        },
+                        syn: start.1,
+                        len: wire_len,
+                        iface: Some(frame.iface.to_string()),
+                    }
+                });
+                // A TCP connection's side keeps its owner for the
+                // connection's life; a UDP flow has no generations, so
+                // each datagram is proven on its own.
+                let side = tcp.then_some((row.conn, row.direction == Direction::ClientToServer));
+                let held = Held {
+                    row,
+                    time,
+                    data: frame.data,
+                    wire_len,
+                    iface: 0,
+                };
+                self.join.push(held, query, side, Instant::now());
+            }
+            Decoded::Other(other) if !narrowed => {
+                let row = self.analyzer.push_other(&other);
+                let held = Held {
+                    row,
+                    time,
+                    data: frame.data,
+                    wire_len,
+                    iface: 0,
+                };
+                self.join.push(held, None, None, Instant::now());
+            }
+            _ => self.analyzer.skip(time),
+        }
+    }
+
+    /// Shows every row whose owner is settled; with `flush`, every row.
+    fn poll(&mut self, flush: bool, on_row: &mut impl FnMut(&Row, Option<&Owner>)) {
+        let owners = self.owners.as_ref();
+        let lookup = |q: &Query| match owners {
+            Some(o) => match o.lookup(q) {
+                Lookup::Known(owner, _) => Answer::Known(owner),
+                Lookup::Unknown => Answer::Unknown,
+                Lookup::Pending => Answer::Pending,
+            },
+            None => Answer::Unknown,
+        };
+        let mut out = Emit {
+            target: &self.target,
+            owners,
+            involved: &mut self.involved,
+            conn_owners: &mut self.conn_owners,
+            pcap: &mut self.pcap,
+            pcapng: &mut self.pcapng,
+            shown: &mut self.shown,
+            failure: &mut self.failure,
+        };
+        self.join
+            .poll(Instant::now(), flush, lookup, |held, owner| out.emit(held, owner, on_row));
+    }
+}
+
+/// Captures until a stop condition; `on_row` sees each annotated frame
+/// with the process that sent it, once proven (or known unknowable).
 #[cfg(target_os = "linux")]
 pub fn run(
     opts: &Options,
@@ -60,117 +227,232 @@ pub fn run(
     mut on_row: impl FnMut(&Row, Option<&Owner>),
 ) -> Result<Report, Error> {
     use crate::live::{LiveOptions, LiveSource};
+
+    let narrowed = opts.pid.is_some() || opts.pname.is_some() || opts.command.is_some();
+    // Evidence must be gathering before the first frame arrives.
+    let owners = (opts.attribute || narrowed).then(|| Owners::start(&Default::default()));
     let mut source = LiveSource::open(&LiveOptions {
-        ifaces: vec![opts.iface.clone()],
+        ifaces: opts.ifaces.clone(),
         ports: opts.ports.clone(),
         snaplen: SNAPLEN,
     })?;
-    if opts.pcap.is_some() && source.link() != LinkType::Ethernet {
-        return Err(Error::Capture(
-            "--pcap writes Ethernet frames only; capture one Ethernet or loopback interface to save it".into(),
-        ));
-    }
-    let mut pcap = opts.pcap.as_deref().map(PcapOut::create).transpose()?;
-    on_ready();
-    let mut analyzer = Analyzer::new();
-    let procs = opts
-        .attribute
-        .then(|| Owners::start(&crate::owners::Options::default()));
-    let mut owners: Vec<(std::net::SocketAddr, Owner)> = Vec::new();
-    let started = Instant::now();
-    let mut frames = 0;
-    let result = loop {
-        if shutdown.is_fired()
-            || opts.count.is_some_and(|c| frames >= c)
-            || opts.duration.is_some_and(|d| started.elapsed() >= d)
-        {
-            break Ok(());
-        }
-        let wait = opts.duration.map_or(POLL, |d| {
-            d.saturating_sub(started.elapsed())
-                .clamp(Duration::from_millis(1), POLL)
-        });
-        let Some(frame) = source.recv(wait) else {
-            if source.is_finished() {
-                break source.stop().map(|_| ());
-            }
-            continue;
-        };
-        let (now, data) = (frame.time, frame.data.as_slice());
-        // Cooked frames (`any`, several interfaces) carry IP after a
-        // 20-byte Linux cooked v2 header.
-        let (link, data) = match frame.link {
-            LinkType::LinuxSll2 => (
-                LinkType::RawIp,
-                data.get(crate::live::SLL2_HEADER_LEN..).unwrap_or_default(),
-            ),
-            link => (link, data),
-        };
-        let Some(packet) = decode(link, data, now, frame.wire_len) else {
-            continue;
-        };
-        if !wanted(&packet, &opts.ports) {
-            continue;
-        }
-        if let Some(out) = pcap.as_mut() {
-            if let Err(e) = out.write(now, &frame.data, frame.wire_len) {
-                break Err(e);
-            }
-        }
-        frames += 1;
-        let tcp = matches!(packet.transport, Transport::Tcp(_));
-        let row = analyzer.push(&packet);
-        let sender = procs
-            .as_ref()
-            .and_then(|p| owner_of(p, &packet, &row, tcp, &opts.iface));
-        if let Some(o) = &sender
-            && !owners.iter().any(|(a, _)| *a == packet.src)
-        {
-            owners.push((packet.src, o.clone()));
-        }
-        on_row(&row, sender.as_ref());
+    let pcap = match &opts.pcap {
+        Some(p) => Some(PcapOut::create(p, source.link())?),
+        None => None,
     };
+    let pcapng = match &opts.pcapng {
+        Some(p) => {
+            let mut out = PcapNgOut::create(p)?;
+            let name = source.interfaces().join(",");
+            out.add_interface(&name, source.link())?;
+            Some(out)
+        }
+        None => None,
+    };
+    on_ready();
+    let mut child: Option<Child> = match &opts.command {
+        Some(argv) => Some(spawn(argv)?),
+        None => None,
+    };
+    let target = match (&child, opts.pid, &opts.pname) {
+        (Some(c), _, _) => Some(Target::Tree(c.id())),
+        (None, Some(pid), _) => Some(Target::Pid(pid)),
+        (None, None, Some(name)) => Some(Target::Name(name.clone())),
+        (None, None, None) => None,
+    };
+    let mut pipe = Pipeline {
+        opts,
+        owners,
+        target,
+        decoder: Decoder::new(),
+        analyzer: Analyzer::new(),
+        join: Join::default(),
+        starts: HashMap::new(),
+        conn_owners: HashMap::new(),
+        involved: HashMap::new(),
+        pcap,
+        pcapng,
+        shown: 0,
+        failure: None,
+    };
+    let mut seen = 0usize;
+    let mut command_status = None;
+    let mut command_done: Option<Instant> = None;
+    let started = Instant::now();
+    loop {
+        let stop = shutdown.is_fired()
+            || opts.count.is_some_and(|c| seen >= c)
+            || opts.duration.is_some_and(|d| started.elapsed() >= d)
+            || command_done.is_some_and(|t| t.elapsed() >= AFTER_COMMAND)
+            || pipe.failure.is_some()
+            || source.is_finished();
+        if stop {
+            break;
+        }
+        if let Some(c) = child.as_mut()
+            && command_done.is_none()
+            && let Ok(Some(status)) = c.try_wait()
+        {
+            command_status = Some(status);
+            command_done = Some(Instant::now());
+        }
+        if let Some(frame) = source.recv(POLL) {
+            seen += 1;
+            pipe.frame(frame);
+        }
+        pipe.poll(false, &mut on_row);
+    }
+
+    // Frames already taken from the kernel, then every held row, each
+    // with what its evidence says once the reader has caught up.
     let stopped = source.stop();
-    if let Some(out) = pcap.as_mut() {
+    while opts.count.is_none_or(|c| seen < c)
+        && let Some(frame) = source.recv(Duration::ZERO)
+    {
+        seen += 1;
+        pipe.frame(frame);
+    }
+    let deadline = Instant::now() + crate::join::MAX_HOLD;
+    loop {
+        let flush = Instant::now() >= deadline;
+        pipe.poll(flush, &mut on_row);
+        if pipe.join.is_empty() || flush {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    if let Some(out) = pipe.pcap.as_mut() {
         out.flush()?;
     }
+    if let Some(out) = pipe.pcapng.as_mut() {
+        out.flush()?;
+    }
+    if let Some(mut c) = child
+        && command_status.is_none()
+    {
+        // Stopped early (Ctrl-C, a count): the command is ours to end.
+        let _ = c.kill();
+        command_status = c.wait().ok();
+    }
     let kernel = stopped?;
-    result.map(|()| Report {
-        analyzer,
-        owners,
-        frames,
+    if let Some(e) = pipe.failure {
+        return Err(e);
+    }
+    Ok(Report {
+        analyzer: pipe.analyzer,
+        owners: pipe.conn_owners,
+        method: pipe.owners.as_ref().map(Owners::method),
+        frames: pipe.shown,
         kernel,
+        command_status,
     })
 }
 
-/// Asks `owners` who sent `packet`, waiting at most [`crate::owners::MAX_WAIT`]
-/// while evidence is pending.
-#[cfg(target_os = "linux")]
-fn owner_of(owners: &Owners, packet: &Packet, row: &Row, tcp: bool, iface: &str) -> Option<Owner> {
-    let q = Query {
-        tcp,
-        src: packet.src,
-        dst: packet.dst,
-        time: packet.time,
-        stream_start: packet.time,
-        role: match row.direction {
-            crate::analyze::Direction::ClientToServer => Role::Client,
-            crate::analyze::Direction::ServerToClient => Role::Server,
-        },
-        syn: false,
-        len: packet.wire_len,
-        iface: Some(iface.to_string()),
+fn is_syn(p: &Packet) -> bool {
+    matches!(&p.transport, Transport::Tcp(t) if t.flags.syn && !t.flags.ack)
+}
+
+/// Starts the command of `capture -- COMMAND`.
+fn spawn(argv: &[String]) -> Result<Child, Error> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err(Error::Capture("no command given after `--`".into()));
     };
-    let asked = Instant::now();
-    loop {
-        match owners.lookup(&q) {
-            Lookup::Known(o, _) => return Some(o),
-            Lookup::Unknown => return None,
-            Lookup::Pending if asked.elapsed() < crate::owners::MAX_WAIT => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Lookup::Pending => return None,
+    Command::new(program).args(args).spawn().map_err(|e| {
+        Error::Capture(format!(
+            "cannot run {program}: {}",
+            net_core::error::describe(&e)
+        ))
+    })
+}
+
+/// Whether `owner` is one of the processes the capture is narrowed to.
+fn matches(target: &Target, owner: &Owner, owners: Option<&Owners>) -> bool {
+    match target {
+        Target::Pid(pid) => owner.pid == *pid,
+        Target::Name(name) => {
+            owner.name == *name
+                || owner
+                    .cmd
+                    .as_deref()
+                    .and_then(|c| c.rsplit('/').next())
+                    .is_some_and(|n| n == name)
         }
+        Target::Tree(root) => owners.is_some_and(|o| o.is_in_tree(owner.pid, *root)),
+    }
+}
+
+/// Where settled rows go: the narrowing, the owners' record, the files
+/// and the caller.
+struct Emit<'a> {
+    target: &'a Option<Target>,
+    owners: Option<&'a Owners>,
+    involved: &'a mut HashMap<usize, bool>,
+    conn_owners: &'a mut HashMap<usize, (Option<Owner>, Option<Owner>)>,
+    pcap: &'a mut Option<PcapOut>,
+    pcapng: &'a mut Option<PcapNgOut>,
+    shown: &'a mut usize,
+    failure: &'a mut Option<Error>,
+}
+
+impl Emit<'_> {
+    /// Shows and saves one row, unless the narrowing hides it or saving
+    /// already failed.
+    fn emit(
+        &mut self,
+        held: Held,
+        owner: Option<Owner>,
+        on_row: &mut impl FnMut(&Row, Option<&Owner>),
+    ) {
+        if self.failure.is_some() {
+            return;
+        }
+        let row = &held.row;
+        if let Some(target) = self.target {
+            let hit = owner
+                .as_ref()
+                .is_some_and(|o| matches(target, o, self.owners));
+            let mark = self.involved.entry(row.conn).or_insert(false);
+            *mark |= hit;
+            if !*mark {
+                return;
+            }
+        }
+        if let Some(o) = &owner {
+            let entry = self.conn_owners.entry(row.conn).or_default();
+            let slot = match row.direction {
+                Direction::ClientToServer => &mut entry.0,
+                Direction::ServerToClient => &mut entry.1,
+            };
+            if slot.is_none() {
+                *slot = Some(o.clone());
+            }
+        }
+        if let Err(e) = self.save(&held, owner.as_ref()) {
+            *self.failure = Some(e);
+            return;
+        }
+        *self.shown += 1;
+        on_row(row, owner.as_ref());
+    }
+
+    fn save(&mut self, held: &Held, owner: Option<&Owner>) -> Result<(), Error> {
+        if let Some(out) = self.pcap.as_mut() {
+            out.write(held.time, &held.data, held.wire_len)?;
+        }
+        if let Some(out) = self.pcapng.as_mut() {
+            let comment = owner.map(|o| {
+                let cmd = o.cmd.clone().unwrap_or_else(|| o.name.clone());
+                process_comment(o.pid, &cmd, &o.args)
+            });
+            out.write(
+                held.iface as u32,
+                held.time,
+                &held.data,
+                held.wire_len,
+                comment.as_deref(),
+            )?;
+        }
+        Ok(())
     }
 }
 
