@@ -67,7 +67,11 @@ pub fn run(
             },
             _ => Error::Capture(net_core::error::describe(&e)),
         })?;
-    let mut pcap = opts.pcap.as_deref().map(PcapOut::create).transpose()?;
+    let mut pcap = opts
+        .pcap
+        .as_deref()
+        .map(|path| PcapOut::create(path, LinkType::Ethernet))
+        .transpose()?;
     on_ready();
     let mut analyzer = Analyzer::new();
     let mut procs = Procs::new();

@@ -8,7 +8,7 @@
 //! - [`analyze`]: connections, client and server, relative Seq/Ack,
 //!   handshake, teardown shapes, retransmissions.
 //! - [`procs`]: socket → process through `/proc`.
-//! - [`pcapio`]: pcap and pcapng in, pcap out (pcap-file).
+//! - [`pcapio`]: pcap and pcapng in (streaming), pcap and pcapng out.
 //! - [`render`]: the frame table and the summaries.
 //! - [`capture`]: live capture on Linux; `sys` holds the packet socket, the
 //!   crate's only `unsafe`.

@@ -131,11 +131,14 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<()> {
 }
 
 fn run_read(args: ReadArgs) -> anyhow::Result<()> {
-    let frames = pcapio::read_file(&args.file)?;
+    let mut reader = pcapio::FileReader::open(&args.file)?;
     let mut analyzer = Analyzer::new();
-    let mut out = io::stdout().lock();
+    // Buffered: stdout alone would make one system call per row.
+    let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     writeln!(out, "{}", render::heading())?;
-    for f in &frames {
+    // One frame buffer, reused for every record.
+    let mut f = pcapio::Frame::default();
+    while reader.read_frame(&mut f)? {
         let Some(packet) = decode(f.link, &f.data, f.time, f.wire_len) else {
             continue;
         };
@@ -145,7 +148,11 @@ fn run_read(args: ReadArgs) -> anyhow::Result<()> {
         let row = analyzer.push(&packet);
         writeln!(out, "{}", render::row(&row, None))?;
     }
+    out.flush()?;
     drop(out);
     print_summaries(&analyzer, &HashMap::new());
+    for warning in reader.take_warnings() {
+        eprintln!("warning: {}: {warning}", args.file.display());
+    }
     Ok(())
 }

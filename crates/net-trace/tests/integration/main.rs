@@ -38,7 +38,7 @@ fn lab_exchange(path: &Path) {
         // Unrelated traffic on another port.
         tcp("127.0.0.1:40000", "127.0.0.1:8080", 1, None, "S", b""),
     ];
-    let mut out = PcapOut::create(path).unwrap();
+    let mut out = PcapOut::create(path, net_trace::decode::LinkType::Ethernet).unwrap();
     for (i, f) in frames.iter().enumerate() {
         out.write(Duration::from_millis(1_000 + i as u64), f, f.len() as u32)
             .unwrap();
