@@ -142,6 +142,33 @@ fn pcap_records_cut_by_the_snap_length_and_longer_than_it() {
 }
 
 #[test]
+fn records_longer_than_the_read_buffer() {
+    // 1 MiB: past the read buffer; 17 MiB: past the eager allocation too.
+    for len in [1 << 20, 17 << 20] {
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut p = Pcap::new(false, 0xa1b2_c3d4, 262_144, 1);
+        p.record(1, 0, &data, len as u32);
+        p.record(2, 0, b"after", 5);
+        let (frames, warnings) = read_all(p.bytes.clone());
+        assert_eq!(frames.len(), 2);
+        assert!(frames[0].data == data, "{len} bytes read back");
+        assert_eq!(frames[1].data, b"after");
+        assert!(warnings.is_empty());
+        // Cut inside the long record.
+        let (frames, warnings) = read_all(p.bytes[..24 + 16 + len / 2].to_vec());
+        assert!(frames.is_empty());
+        assert_eq!(warnings, [CUT_SHORT]);
+        let mut ng = Ng::new();
+        ng.section(false)
+            .interface(1, 0, &[])
+            .epb(0, 1, &data, &[(1, b"big")]);
+        let (frames, _) = read_all(ng.bytes);
+        assert!(frames[0].data == data);
+        assert_eq!(frames[0].comment.as_deref(), Some("big"));
+    }
+}
+
+#[test]
 fn pcap_with_an_unsupported_link_type_is_read_with_a_warning() {
     let mut p = Pcap::new(false, 0xa1b2_c3d4, 65_535, 147);
     p.record(1, 0, b"abc", 3);
