@@ -26,17 +26,72 @@ pub fn who(side: &str, owner: Option<&Owner>) -> String {
     }
 }
 
-/// The "Sent by" cell, written without a string of its own.
-struct SentBy<'a>(Option<Direction>, Option<&'a Owner>);
+/// Spaces that pad the table's cells.
+const SPACES: &str = "                                                  ";
 
-impl std::fmt::Display for SentBy<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.0, self.1) {
-            (Some(d), Some(o)) => f.pad(&who(d.sender(), Some(o))),
-            (Some(d), None) => f.pad(d.sender()),
-            (None, _) => f.pad(""),
+/// A cell formatted on the stack: the table is written without a string
+/// per row or per cell.
+struct Cell {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Cell {
+    fn new() -> Cell {
+        Cell {
+            buf: [0; 64],
+            len: 0,
         }
     }
+
+    fn of(value: impl std::fmt::Display) -> Cell {
+        let mut c = Cell::new();
+        // A value longer than the cell is cut; every value shown here
+        // (a number, an address) fits.
+        let _ = write!(c, "{value}");
+        c
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for Cell {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dest = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dest.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Writes `s` padded with spaces to `width` characters, on the left
+/// (`right_align`) or on the right.
+fn pad(out: &mut impl Write, s: &str, width: usize, right_align: bool) -> io::Result<()> {
+    let chars = if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    };
+    let fill = SPACES.get(..width.saturating_sub(chars)).unwrap_or(SPACES);
+    if right_align {
+        out.write_all(fill.as_bytes())?;
+        out.write_all(s.as_bytes())
+    } else {
+        out.write_all(s.as_bytes())?;
+        out.write_all(fill.as_bytes())
+    }
+}
+
+/// Seconds with six decimals, rounded to the microsecond as `{:.6}`
+/// would, without floating point.
+fn seconds(t: std::time::Duration) -> Cell {
+    let micros = (t.as_nanos() + 500) / 1000;
+    let mut c = Cell::new();
+    let _ = write!(c, "{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+    c
 }
 
 /// Writes one table line (with its newline); `states` adds each side's
@@ -47,34 +102,52 @@ pub fn write_row(
     sender: Option<&Owner>,
     states: bool,
 ) -> io::Result<()> {
-    write!(out, "{:>5} {:>10.6}  ", r.no, r.time.as_secs_f64())?;
+    pad(out, Cell::of(r.no).as_str(), 5, true)?;
+    out.write_all(b" ")?;
+    pad(out, seconds(r.time).as_str(), 10, true)?;
+    out.write_all(b"  ")?;
     match &r.ends {
-        Ends::Ip { src, dst } => write!(out, "{:<15} {:<15}", src.ip(), dst.ip())?,
-        Ends::Link { src, dst } => write!(out, "{src:<15} {dst:<15}")?,
-    }
-    let role: &dyn std::fmt::Display = match &r.direction {
-        Some(d) => d,
-        None => &"",
-    };
-    write!(
-        out,
-        " {:<5} {:>6}  {:<14} {:<34} {}",
-        r.protocol,
-        r.length,
-        role,
-        SentBy(r.direction, sender),
-        r.info
-    )?;
-    if states && let Some([c, s]) = r.states {
-        write!(out, "   [client {c} / server {s}]")?;
-    }
-    if let Some((first, rest)) = r.notes.split_first() {
-        write!(out, "   ← {first}")?;
-        for n in rest {
-            write!(out, "; {n}")?;
+        Ends::Ip { src, dst } => {
+            pad(out, Cell::of(src.ip()).as_str(), 15, false)?;
+            out.write_all(b" ")?;
+            pad(out, Cell::of(dst.ip()).as_str(), 15, false)?;
+        }
+        Ends::Link { src, dst } => {
+            pad(out, src, 15, false)?;
+            out.write_all(b" ")?;
+            pad(out, dst, 15, false)?;
         }
     }
-    writeln!(out)
+    out.write_all(b" ")?;
+    pad(out, &r.protocol, 5, false)?;
+    out.write_all(b" ")?;
+    pad(out, Cell::of(r.length).as_str(), 6, true)?;
+    out.write_all(b"  ")?;
+    match r.direction {
+        Some(Direction::ClientToServer) => pad(out, "client→server", 14, false)?,
+        Some(Direction::ServerToClient) => pad(out, "server→client", 14, false)?,
+        None => pad(out, "", 14, false)?,
+    }
+    out.write_all(b" ")?;
+    match (r.direction, sender) {
+        (Some(d), Some(o)) => pad(out, &who(d.sender(), Some(o)), 34, false)?,
+        (Some(d), None) => pad(out, d.sender(), 34, false)?,
+        (None, _) => pad(out, "", 34, false)?,
+    }
+    out.write_all(b" ")?;
+    out.write_all(r.info.as_bytes())?;
+    if states && let Some([c, s]) = r.states {
+        write!(out, "   [client {} / server {}]", c.name(), s.name())?;
+    }
+    if let Some((first, rest)) = r.notes.split_first() {
+        out.write_all("   ← ".as_bytes())?;
+        out.write_all(first.as_bytes())?;
+        for n in rest {
+            out.write_all(b"; ")?;
+            out.write_all(n.as_bytes())?;
+        }
+    }
+    out.write_all(b"\n")
 }
 
 /// One table line, without its newline.
@@ -266,6 +339,26 @@ mod tests {
             span: (1, 6),
             states: Some([TcpState::FinWait1, TcpState::CloseWait]),
         }
+    }
+
+    #[test]
+    fn cells_and_times() {
+        assert_eq!(
+            seconds(Duration::from_nanos(1_234_567_890)).as_str(),
+            "1.234568"
+        );
+        assert_eq!(
+            seconds(Duration::from_nanos(999_999_600)).as_str(),
+            "1.000000"
+        );
+        assert_eq!(seconds(Duration::ZERO).as_str(), "0.000000");
+        let mut out = Vec::new();
+        pad(&mut out, "→x", 4, false).unwrap();
+        pad(&mut out, "7", 3, true).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "→x    7");
+        let long = "x".repeat(100);
+        assert_eq!(Cell::of(&long).as_str(), "");
+        assert_eq!(Cell::of("2001:db8::1").as_str(), "2001:db8::1");
     }
 
     #[test]

@@ -271,6 +271,14 @@ struct Conn {
     frames: u64,
     data_frames: u64,
     bytes: [u64; 2],
+    /// Retransmissions and ICMP errors: most connections have none, so
+    /// they live apart, allocated on the first.
+    rare: Option<Box<Rare>>,
+}
+
+/// The parts of a connection's record most connections never need.
+#[derive(Debug, Default)]
+struct Rare {
     retransmissions: Vec<usize>,
     retransmission_count: u64,
     icmp: Vec<IcmpAnswer>,
@@ -299,10 +307,7 @@ impl Conn {
             frames: 0,
             data_frames: 0,
             bytes: [0; 2],
-            retransmissions: Vec::new(),
-            retransmission_count: 0,
-            icmp: Vec::new(),
-            icmp_count: 0,
+            rare: None,
         }
     }
 
@@ -614,9 +619,10 @@ impl Analyzer {
             t.seq_len() > 0 && c.high[d].is_some_and(|h| seq_le(seq_end, h)) && !t.flags.rst;
         if retransmitted {
             notes.push("retransmission".to_string());
-            c.retransmission_count += 1;
-            if c.retransmissions.len() < RETRANSMISSIONS_LISTED {
-                c.retransmissions.push(no);
+            let rare = c.rare.get_or_insert_default();
+            rare.retransmission_count += 1;
+            if rare.retransmissions.len() < RETRANSMISSIONS_LISTED {
+                rare.retransmissions.push(no);
             }
         } else if c.high[d].is_none_or(|h| seq_lt(h, seq_end)) {
             c.high[d] = Some(seq_end);
@@ -753,9 +759,10 @@ impl Analyzer {
         let from = Direction::from_index(1 - quoted.index());
         row.conn = Some(c.id);
         row.direction = Some(from);
-        c.icmp_count += 1;
-        if c.icmp.len() < ICMP_LISTED {
-            c.icmp.push(IcmpAnswer {
+        let rare = c.rare.get_or_insert_default();
+        rare.icmp_count += 1;
+        if rare.icmp.len() < ICMP_LISTED {
+            rare.icmp.push(IcmpAnswer {
                 frame: row.no,
                 answers,
                 from,
@@ -812,10 +819,13 @@ fn summarize(c: &Conn) -> Summary {
         close: None,
         data_frames: c.data_frames,
         bytes: c.bytes,
-        retransmissions: c.retransmissions.clone(),
-        retransmission_count: c.retransmission_count,
-        icmp: c.icmp.clone(),
-        icmp_count: c.icmp_count,
+        retransmissions: c
+            .rare
+            .as_ref()
+            .map_or_else(Vec::new, |r| r.retransmissions.clone()),
+        retransmission_count: c.rare.as_ref().map_or(0, |r| r.retransmission_count),
+        icmp: c.rare.as_ref().map_or_else(Vec::new, |r| r.icmp.clone()),
+        icmp_count: c.rare.as_ref().map_or(0, |r| r.icmp_count),
         frames: c.frames,
         span: (c.first_no, c.last[0].max(c.last[1])),
         states: c.tcp.then_some(c.states),
