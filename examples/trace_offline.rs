@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!();
     for summary in analyzer.summaries() {
-        print!("{}", render::summary(&summary, &|_| None));
+        print!("{}", render::summary(&summary, None, None));
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use net_core::Shutdown;
 use net_core::cli::parse_seconds;
 use net_trace::analyze::Analyzer;
 use net_trace::capture::{self, wanted};
-use net_trace::decode::decode;
+use net_trace::decode::{Decoded, Decoder, Packet, Transport};
 use net_trace::owners::Owner;
 use net_trace::{pcapio, render};
 
@@ -64,6 +64,9 @@ struct ReadArgs {
     /// Keep only frames to or from this port (repeatable).
     #[arg(long = "port", value_name = "N")]
     ports: Vec<u16>,
+    /// Show each side's TCP state after every frame.
+    #[arg(long)]
+    states: bool,
 }
 
 fn main() -> ExitCode {
@@ -77,14 +80,24 @@ fn main() -> ExitCode {
 
 fn print_summaries(analyzer: &Analyzer, owners: &HashMap<SocketAddr, Owner>) {
     let mut out = io::stdout().lock();
-    let _ = writeln!(out);
-    let summaries = analyzer.summaries();
-    if summaries.is_empty() {
-        let _ = writeln!(out, "No TCP or UDP traffic matched.");
+    let _ = write_summaries(&mut out, analyzer, &|a| owners.get(&a));
+}
+
+/// Writes every connection's summary after a blank line; `owner` names
+/// the process at an address.
+fn write_summaries<'a>(
+    out: &mut impl Write,
+    analyzer: &Analyzer,
+    owner: &dyn Fn(SocketAddr) -> Option<&'a Owner>,
+) -> io::Result<()> {
+    writeln!(out)?;
+    if analyzer.connection_count() == 0 {
+        writeln!(out, "No TCP or UDP traffic matched.")?;
     }
-    for s in summaries {
-        let _ = write!(out, "{}", render::summary(&s, &|a| owners.get(&a).cloned()));
+    for s in analyzer.summaries() {
+        out.write_all(render::summary(&s, owner(s.client), owner(s.server)).as_bytes())?;
     }
+    Ok(())
 }
 
 fn run_capture(args: CaptureArgs) -> anyhow::Result<()> {
@@ -132,27 +145,66 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<()> {
 
 fn run_read(args: ReadArgs) -> anyhow::Result<()> {
     let mut reader = pcapio::FileReader::open(&args.file)?;
+    let mut out = io::BufWriter::with_capacity(READ_BUFFER, io::stdout().lock());
+    let result = read_into(&mut reader, &args, &mut out).and_then(|()| {
+        out.flush()?;
+        Ok(())
+    });
+    // A closed stdout (`| head`) is the reader's choice, not a failure.
+    if let Err(e) = &result
+        && let Some(io) = e.downcast_ref::<io::Error>()
+        && io.kind() == io::ErrorKind::BrokenPipe
+    {
+        return Ok(());
+    }
+    for w in reader.take_warnings() {
+        eprintln!("warning: {w}");
+    }
+    result
+}
+
+/// Output buffer of `read`: large enough that writes are few.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Streams the file through the decoder and the analyzer into `out`:
+/// the table, then the summaries.
+fn read_into(
+    reader: &mut pcapio::FileReader,
+    args: &ReadArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let mut decoder = Decoder::new();
     let mut analyzer = Analyzer::new();
-    // Buffered: stdout alone would make one system call per row.
-    let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     writeln!(out, "{}", render::heading())?;
-    // One frame buffer, reused for every record.
-    let mut f = pcapio::Frame::default();
-    while reader.read_frame(&mut f)? {
-        let Some(packet) = decode(f.link, &f.data, f.time, f.wire_len) else {
-            continue;
+    while let Some(f) = reader.next_frame()? {
+        let row = match decoder.decode(f.link, &f.data, f.time, f.wire_len) {
+            Decoded::Packet(p) if shown(&p, &args.ports) => analyzer.push(&p),
+            Decoded::Other(o) if args.ports.is_empty() => analyzer.push_other(&o),
+            Decoded::Packet(p) => {
+                analyzer.skip(p.time);
+                continue;
+            }
+            Decoded::Other(o) => {
+                analyzer.skip(o.time);
+                continue;
+            }
         };
-        if !wanted(&packet, &args.ports) {
-            continue;
-        }
-        let row = analyzer.push(&packet);
-        writeln!(out, "{}", render::row(&row, None))?;
+        render::write_row(out, &row, None, args.states)?;
     }
-    out.flush()?;
-    drop(out);
-    print_summaries(&analyzer, &HashMap::new());
-    for warning in reader.take_warnings() {
-        eprintln!("warning: {}: {warning}", args.file.display());
-    }
+    write_summaries(out, &analyzer, &|_| None)?;
     Ok(())
+}
+
+/// Whether `read --port` shows a packet: either end on a listed port, or
+/// an ICMP error quoting a datagram that was.
+fn shown(p: &Packet, ports: &[u16]) -> bool {
+    if ports.is_empty() || wanted(p, ports) {
+        return true;
+    }
+    match &p.transport {
+        Transport::Icmp(i) => i
+            .quoted
+            .is_some_and(|q| ports.contains(&q.src.port()) || ports.contains(&q.dst.port())),
+        _ => false,
+    }
 }

@@ -1,10 +1,14 @@
 //! Text output: a tshark-like frame table and a per-connection summary.
+//!
+//! Rows are written straight into any [`io::Write`] (a `BufWriter` over
+//! stdout in `read`), without an intermediate string per row.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::io::{self, Write};
 
-use crate::analyze::{Direction, Row, Summary};
-use crate::owners::Owner;
+use crate::analyze::{Direction, Ends, Row, Summary};
+/// The process that owns one end of a connection.
+pub use crate::owners::Owner;
 
 /// The table's heading.
 pub fn heading() -> String {
@@ -22,24 +26,137 @@ pub fn who(side: &str, owner: Option<&Owner>) -> String {
     }
 }
 
-/// One table line.
-pub fn row(r: &Row, sender: Option<&Owner>) -> String {
-    let mut line = format!(
-        "{:>5} {:>10.6}  {:<15} {:<15} {:<5} {:>6}  {:<14} {:<34} {}",
-        r.no,
-        r.time.as_secs_f64(),
-        r.src.ip().to_string(),
-        r.dst.ip().to_string(),
-        r.protocol,
-        r.length,
-        r.direction.to_string(),
-        who(r.direction.sender(), sender),
-        r.info
-    );
-    if !r.notes.is_empty() {
-        let _ = write!(line, "   ← {}", r.notes.join("; "));
+/// Spaces that pad the table's cells.
+const SPACES: &str = "                                                  ";
+
+/// A cell formatted on the stack: the table is written without a string
+/// per row or per cell.
+struct Cell {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Cell {
+    fn new() -> Cell {
+        Cell {
+            buf: [0; 64],
+            len: 0,
+        }
     }
-    line
+
+    fn of(value: impl std::fmt::Display) -> Cell {
+        let mut c = Cell::new();
+        // A value longer than the cell is cut; every value shown here
+        // (a number, an address) fits.
+        let _ = write!(c, "{value}");
+        c
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for Cell {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dest = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dest.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Writes `s` padded with spaces to `width` characters, on the left
+/// (`right_align`) or on the right.
+fn pad(out: &mut impl Write, s: &str, width: usize, right_align: bool) -> io::Result<()> {
+    let chars = if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    };
+    let fill = SPACES.get(..width.saturating_sub(chars)).unwrap_or(SPACES);
+    if right_align {
+        out.write_all(fill.as_bytes())?;
+        out.write_all(s.as_bytes())
+    } else {
+        out.write_all(s.as_bytes())?;
+        out.write_all(fill.as_bytes())
+    }
+}
+
+/// Seconds with six decimals, rounded to the microsecond as `{:.6}`
+/// would, without floating point.
+fn seconds(t: std::time::Duration) -> Cell {
+    let micros = (t.as_nanos() + 500) / 1000;
+    let mut c = Cell::new();
+    let _ = write!(c, "{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+    c
+}
+
+/// Writes one table line (with its newline); `states` adds each side's
+/// TCP state after the frame.
+pub fn write_row(
+    out: &mut impl Write,
+    r: &Row,
+    sender: Option<&Owner>,
+    states: bool,
+) -> io::Result<()> {
+    pad(out, Cell::of(r.no).as_str(), 5, true)?;
+    out.write_all(b" ")?;
+    pad(out, seconds(r.time).as_str(), 10, true)?;
+    out.write_all(b"  ")?;
+    match &r.ends {
+        Ends::Ip { src, dst } => {
+            pad(out, Cell::of(src.ip()).as_str(), 15, false)?;
+            out.write_all(b" ")?;
+            pad(out, Cell::of(dst.ip()).as_str(), 15, false)?;
+        }
+        Ends::Link { src, dst } => {
+            pad(out, src, 15, false)?;
+            out.write_all(b" ")?;
+            pad(out, dst, 15, false)?;
+        }
+    }
+    out.write_all(b" ")?;
+    pad(out, &r.protocol, 5, false)?;
+    out.write_all(b" ")?;
+    pad(out, Cell::of(r.length).as_str(), 6, true)?;
+    out.write_all(b"  ")?;
+    match r.direction {
+        Some(Direction::ClientToServer) => pad(out, "client→server", 14, false)?,
+        Some(Direction::ServerToClient) => pad(out, "server→client", 14, false)?,
+        None => pad(out, "", 14, false)?,
+    }
+    out.write_all(b" ")?;
+    match (r.direction, sender) {
+        (Some(d), Some(o)) => pad(out, &who(d.sender(), Some(o)), 34, false)?,
+        (Some(d), None) => pad(out, d.sender(), 34, false)?,
+        (None, _) => pad(out, "", 34, false)?,
+    }
+    out.write_all(b" ")?;
+    out.write_all(r.info.as_bytes())?;
+    if states && let Some([c, s]) = r.states {
+        write!(out, "   [client {} / server {}]", c.name(), s.name())?;
+    }
+    if let Some((first, rest)) = r.notes.split_first() {
+        out.write_all("   ← ".as_bytes())?;
+        out.write_all(first.as_bytes())?;
+        for n in rest {
+            out.write_all(b"; ")?;
+            out.write_all(n.as_bytes())?;
+        }
+    }
+    out.write_all(b"\n")
+}
+
+/// One table line, without its newline.
+pub fn row(r: &Row, sender: Option<&Owner>) -> String {
+    let mut line = Vec::with_capacity(160);
+    // Writing to a Vec cannot fail.
+    let _ = write_row(&mut line, r, sender, false);
+    line.pop();
+    String::from_utf8_lossy(&line).into_owned()
 }
 
 fn frames_range(nos: &[usize]) -> String {
@@ -50,36 +167,38 @@ fn frames_range(nos: &[usize]) -> String {
     }
 }
 
-fn side(d: Direction) -> &'static str {
-    d.sender()
-}
-
-/// The summary of one connection; `owner` names the process at an address.
-pub fn summary(s: &Summary, owner: &dyn Fn(SocketAddr) -> Option<Owner>) -> String {
+/// The summary of one connection, naming the processes at each end when
+/// known.
+pub fn summary(s: &Summary, client: Option<&Owner>, server: Option<&Owner>) -> String {
     let mut out = String::new();
-    let named = |a: SocketAddr| owner(a).map_or(a.to_string(), |o| format!("{a} ({o})"));
+    let named = |a: std::net::SocketAddr, o: Option<&Owner>| match o {
+        Some(o) => format!("{a} ({o})"),
+        None => a.to_string(),
+    };
+    let tcp = s.protocol == "TCP";
     let _ = writeln!(
         out,
         "{} {} {}: client {} ↔ server {}",
         s.protocol,
-        if s.protocol == "TCP" {
-            "connection"
-        } else {
-            "flow"
-        },
+        if tcp { "connection" } else { "flow" },
         s.conn,
-        named(s.client),
-        named(s.server),
+        named(s.client, client),
+        named(s.server, server),
     );
-    if s.protocol == "TCP" {
+    if tcp {
         if s.handshake.is_empty() {
-            let _ = writeln!(out, "  handshake: not in this capture");
+            let why = if s.mid_stream {
+                "the capture began mid-connection"
+            } else {
+                "only part of it was captured"
+            };
+            let _ = writeln!(out, "  handshake: not captured ({why})");
         } else {
             let nos: Vec<usize> = s.handshake.iter().map(|h| h.0).collect();
             let parts: Vec<String> = s
                 .handshake
                 .iter()
-                .map(|(no, what, d)| format!("{no} {what} sent by the {}", side(*d)))
+                .map(|(no, what, d)| format!("{no} {what} sent by the {}", d.sender()))
                 .collect();
             let complete = if s.handshake.len() == 3 {
                 ""
@@ -97,18 +216,45 @@ pub fn summary(s: &Summary, owner: &dyn Fn(SocketAddr) -> Option<Owner>) -> Stri
     let _ = writeln!(
         out,
         "  data: {} frame(s); {} bytes client→server, {} bytes server→client",
-        s.data_frames.len(),
-        s.bytes[0],
-        s.bytes[1]
+        s.data_frames, s.bytes[0], s.bytes[1]
     );
-    if s.protocol == "TCP" {
+    for i in &s.icmp {
+        let answered = match i.answers {
+            Some(n) => format!("frame {n}"),
+            None => "a frame not in this capture".to_string(),
+        };
+        if i.port_unreachable {
+            let _ = writeln!(
+                out,
+                "  the {}'s host answered {answered} with ICMP port unreachable: nothing was listening (frame {})",
+                i.from.sender(),
+                i.frame
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  the {}'s host answered {answered} with ICMP {} (frame {})",
+                i.from.sender(),
+                i.what,
+                i.frame
+            );
+        }
+    }
+    if s.icmp_count > s.icmp.len() as u64 {
+        let _ = writeln!(
+            out,
+            "  … and {} more ICMP error(s)",
+            s.icmp_count - s.icmp.len() as u64
+        );
+    }
+    if tcp {
         match &s.close {
             Some(shape) => {
                 let nos: Vec<usize> = s.teardown.iter().map(|t| t.0).collect();
                 let parts: Vec<String> = s
                     .teardown
                     .iter()
-                    .map(|(no, what, d)| format!("{no} {what} sent by the {}", side(*d)))
+                    .map(|(no, what, d)| format!("{no} {what} sent by the {}", d.sender()))
                     .collect();
                 let _ = writeln!(
                     out,
@@ -123,7 +269,15 @@ pub fn summary(s: &Summary, owner: &dyn Fn(SocketAddr) -> Option<Owner>) -> Stri
         }
         if !s.retransmissions.is_empty() {
             let list: Vec<String> = s.retransmissions.iter().map(ToString::to_string).collect();
-            let _ = writeln!(out, "  retransmissions: frames {}", list.join(", "));
+            let more = s.retransmission_count - s.retransmissions.len() as u64;
+            let _ = write!(out, "  retransmissions: frames {}", list.join(", "));
+            if more > 0 {
+                let _ = write!(out, " and {more} more");
+            }
+            let _ = writeln!(out);
+        }
+        if let Some([c, sv]) = s.states {
+            let _ = writeln!(out, "  final states: client {c}, server {sv}");
         }
     }
     out
@@ -132,39 +286,42 @@ pub fn summary(s: &Summary, owner: &dyn Fn(SocketAddr) -> Option<Owner>) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::{IcmpAnswer, TcpState};
+    use std::borrow::Cow;
     use std::time::Duration;
 
-    #[test]
-    fn row_and_summary_text() {
-        let r = Row {
+    fn syn_row() -> Row {
+        Row {
             no: 1,
             time: Duration::from_micros(1500),
-            src: "127.0.0.1:52581".parse().unwrap(),
-            dst: "127.0.0.1:13000".parse().unwrap(),
-            protocol: "TCP",
+            ends: Ends::Ip {
+                src: "127.0.0.1:52581".parse().unwrap(),
+                dst: "127.0.0.1:13000".parse().unwrap(),
+            },
+            protocol: Cow::Borrowed("TCP"),
             length: 74,
-            conn: 1,
-            direction: Direction::ClientToServer,
+            conn: Some(1),
+            direction: Some(Direction::ClientToServer),
+            states: Some([TcpState::SynSent, TcpState::SynReceived]),
             info: "52581 → 13000 [SYN] Seq=0 Win=65495 Len=0".into(),
             notes: vec!["handshake 1/3 (SYN)".into()],
-        };
-        let owner = Owner {
+        }
+    }
+
+    fn owner() -> Owner {
+        Owner {
             pid: 4242,
             name: "tcp-uppercase".into(),
-            cmd: None,
-            args: Vec::new(),
-        };
-        let line = row(&r, Some(&owner));
-        assert!(line.contains("client→server"));
-        assert!(line.contains("client (pid 4242 tcp-uppercase)"));
-        assert!(line.contains("0.001500"));
-        assert!(line.ends_with("[SYN] Seq=0 Win=65495 Len=0   ← handshake 1/3 (SYN)"));
+        }
+    }
 
-        let s = Summary {
+    fn tcp_summary() -> Summary {
+        Summary {
             conn: 1,
             protocol: "TCP",
-            client: r.src,
-            server: r.dst,
+            client: "127.0.0.1:52581".parse().unwrap(),
+            server: "127.0.0.1:13000".parse().unwrap(),
+            mid_stream: false,
             handshake: vec![
                 (1, "SYN", Direction::ClientToServer),
                 (2, "SYN-ACK", Direction::ServerToClient),
@@ -172,14 +329,164 @@ mod tests {
             ],
             teardown: vec![(6, "FIN-ACK".into(), Direction::ClientToServer)],
             close: Some("half-closed: only the client sent FIN in this capture".into()),
-            data_frames: vec![4, 5],
+            data_frames: 2,
             bytes: [10, 10],
             retransmissions: vec![],
+            retransmission_count: 0,
+            icmp: vec![],
+            icmp_count: 0,
             frames: 6,
+            span: (1, 6),
+            states: Some([TcpState::FinWait1, TcpState::CloseWait]),
+        }
+    }
+
+    #[test]
+    fn cells_and_times() {
+        assert_eq!(
+            seconds(Duration::from_nanos(1_234_567_890)).as_str(),
+            "1.234568"
+        );
+        assert_eq!(
+            seconds(Duration::from_nanos(999_999_600)).as_str(),
+            "1.000000"
+        );
+        assert_eq!(seconds(Duration::ZERO).as_str(), "0.000000");
+        let mut out = Vec::new();
+        pad(&mut out, "→x", 4, false).unwrap();
+        pad(&mut out, "7", 3, true).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "→x    7");
+        let long = "x".repeat(100);
+        assert_eq!(Cell::of(&long).as_str(), "");
+        assert_eq!(Cell::of("2001:db8::1").as_str(), "2001:db8::1");
+    }
+
+    #[test]
+    fn row_text() {
+        let line = row(&syn_row(), Some(&owner()));
+        assert!(line.contains("client→server"));
+        assert!(line.contains("client (pid 4242 tcp-uppercase)"));
+        assert!(line.contains("0.001500"));
+        assert!(
+            line.ends_with("[SYN] Seq=0 Win=65495 Len=0   ← handshake 1/3 (SYN)"),
+            "{line}"
+        );
+        // Columns line up with the heading, owner or not.
+        let plain = row(&syn_row(), None);
+        let column = |line: &str, text: &str| line[..line.find(text).unwrap()].chars().count();
+        assert_eq!(
+            column(&plain, "52581 →"),
+            column(&heading(), "Info"),
+            "{plain}\n{}",
+            heading()
+        );
+    }
+
+    #[test]
+    fn row_with_states_and_several_notes() {
+        let mut r = syn_row();
+        r.notes.push("retransmission".into());
+        let mut out = Vec::new();
+        write_row(&mut out, &r, None, true).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.ends_with(
+                "Len=0   [client SYN_SENT / server SYN_RECEIVED]   ← handshake 1/3 (SYN); retransmission\n"
+            ),
+            "{text}"
+        );
+        let mut out = Vec::new();
+        write_row(&mut out, &r, None, false).unwrap();
+        assert!(!String::from_utf8(out).unwrap().contains("SYN_SENT"));
+    }
+
+    #[test]
+    fn a_non_ip_row_has_no_role() {
+        let r = Row {
+            ends: Ends::Link {
+                src: "00:00:00:00:00:01".into(),
+                dst: "Broadcast".into(),
+            },
+            protocol: Cow::Owned("ARP".into()),
+            conn: None,
+            direction: None,
+            states: None,
+            info: "Who has 10.0.0.2? Tell 10.0.0.1".into(),
+            notes: vec![],
+            ..syn_row()
         };
-        let text = summary(&s, &|a| (a.port() == 13000).then(|| owner.clone()));
+        let line = row(&r, None);
+        assert!(
+            line.contains("00:00:00:00:00:01 Broadcast       ARP"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("  Who has 10.0.0.2? Tell 10.0.0.1"),
+            "{line}"
+        );
+        assert!(!line.contains("client"));
+    }
+
+    #[test]
+    fn summary_text() {
+        let s = tcp_summary();
+        let text = summary(&s, None, Some(&owner()));
         assert!(text.starts_with("TCP connection 1: client 127.0.0.1:52581 ↔ server 127.0.0.1:13000 (pid 4242 tcp-uppercase)"), "{text}");
         assert!(text.contains("handshake: frames 1–3: 1 SYN sent by the client, 2 SYN-ACK sent by the server, 3 ACK sent by the client"));
         assert!(text.contains("teardown: frame 6 (half-closed"));
+        assert!(text.contains("data: 2 frame(s); 10 bytes client→server"));
+        assert!(text.contains("final states: client FIN_WAIT_1, server CLOSE_WAIT"));
+        let text = summary(&s, Some(&owner()), None);
+        assert!(text.starts_with(
+            "TCP connection 1: client 127.0.0.1:52581 (pid 4242 tcp-uppercase) ↔ server 127.0.0.1:13000\n"
+        ));
+    }
+
+    #[test]
+    fn mid_stream_and_retransmission_summaries() {
+        let s = Summary {
+            mid_stream: true,
+            handshake: vec![],
+            retransmissions: vec![7, 9],
+            retransmission_count: 5,
+            ..tcp_summary()
+        };
+        let text = summary(&s, None, None);
+        assert!(
+            text.contains("  handshake: not captured (the capture began mid-connection)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  retransmissions: frames 7, 9 and 3 more\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn udp_flow_answered_by_icmp() {
+        let s = Summary {
+            protocol: "UDP",
+            handshake: vec![],
+            teardown: vec![],
+            close: None,
+            states: None,
+            icmp: vec![IcmpAnswer {
+                frame: 2,
+                answers: Some(1),
+                from: Direction::ServerToClient,
+                port_unreachable: true,
+                what: "Destination unreachable (Port unreachable)".into(),
+            }],
+            icmp_count: 3,
+            ..tcp_summary()
+        };
+        let text = summary(&s, None, None);
+        assert!(text.starts_with("UDP flow 1:"), "{text}");
+        assert!(
+            text.contains("  the server's host answered frame 1 with ICMP port unreachable: nothing was listening (frame 2)\n"),
+            "{text}"
+        );
+        assert!(text.contains("… and 2 more ICMP error(s)"), "{text}");
+        assert!(!text.contains("handshake") && !text.contains("teardown"));
     }
 }

@@ -151,3 +151,191 @@ fn tshark_agrees_with_our_pcap_and_we_read_its_pcapng() {
         "{out}"
     );
 }
+
+fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let mut out = PcapOut::create(path).unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        out.write(Duration::from_millis(1_000 + i as u64), f, f.len() as u32)
+            .unwrap();
+    }
+    out.flush().unwrap();
+}
+
+/// Rows of the table: the lines before the first blank one, heading
+/// left out.
+fn table(out: &str) -> Vec<&str> {
+    out.lines().skip(1).take_while(|l| !l.is_empty()).collect()
+}
+
+#[test]
+fn frames_keep_their_file_numbers_and_time_under_a_port_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lab.pcap");
+    lab_exchange(&path);
+    let run = Run::new(
+        BIN,
+        &["read", path.to_str().unwrap(), "--port", "8080"],
+        b"",
+    );
+    run.assert_success();
+    let out = run.stdout_text();
+    let rows = table(&out);
+    assert_eq!(rows.len(), 1, "{out}");
+    // Frame 10 of the file, 9 ms after its first frame.
+    assert!(
+        rows[0].trim_start().starts_with("10   0.009000"),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        out.contains("TCP connection 1: client 127.0.0.1:40000"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_reused_port_is_a_second_connection() {
+    const C: &str = "127.0.0.1:45678";
+    const S: &str = "127.0.0.1:13000";
+    let mut frames = Vec::new();
+    for (isn_c, isn_s) in [(100, 900), (70_000, 123_456)] {
+        frames.extend([
+            tcp(C, S, isn_c, None, "S", b""),
+            tcp(S, C, isn_s, Some(isn_c + 1), "S", b""),
+            tcp(C, S, isn_c + 1, Some(isn_s + 1), "P", b"hi"),
+            tcp(S, C, isn_s + 1, Some(isn_c + 3), "F", b""),
+            tcp(C, S, isn_c + 3, Some(isn_s + 2), "F", b""),
+            tcp(S, C, isn_s + 2, Some(isn_c + 4), "", b""),
+        ]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reuse.pcap");
+    write_pcap(&path, &frames);
+    let run = Run::new(BIN, &["read", path.to_str().unwrap(), "--states"], b"");
+    run.assert_success();
+    let out = run.stdout_text();
+    let rows = table(&out);
+    assert!(rows[6].contains("[SYN] Seq=0 Win="), "{out}");
+    assert!(rows[8].contains("[PSH, ACK] Seq=1 Ack=1"), "{out}");
+    assert!(
+        rows[0].contains("[client SYN_SENT / server SYN_RECEIVED]"),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[11].contains("[client CLOSED / server TIME_WAIT]"),
+        "{}",
+        rows[11]
+    );
+    for conn in [1, 2] {
+        assert!(
+            out.contains(&format!("TCP connection {conn}: client {C} ↔ server {S}")),
+            "{out}"
+        );
+    }
+    assert!(out.contains("handshake: frames 7–9:"), "{out}");
+    assert!(!out.contains("TCP connection 3"), "{out}");
+    // tshark counts the same streams.
+    if !testkit::installed("tshark", "tshark") {
+        eprintln!("skipped: tshark is not installed");
+        return;
+    }
+    let ts = std::process::Command::new("tshark")
+        .args([
+            "-r",
+            path.to_str().unwrap(),
+            "-T",
+            "fields",
+            "-e",
+            "tcp.stream",
+        ])
+        .output()
+        .unwrap();
+    let mut streams: Vec<String> = String::from_utf8_lossy(&ts.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    streams.dedup();
+    assert_eq!(streams, ["0", "1"]);
+}
+
+/// `frames` frames of short connections, each on its own port.
+fn many_connections(path: &Path, conns: u32) {
+    let s = "127.0.0.1:13000";
+    let mut out = PcapOut::create(path).unwrap();
+    let mut t = 0;
+    for i in 0..conns {
+        let c = format!("127.0.0.1:{}", 20_000 + i % 40_000);
+        for f in [
+            tcp(&c, s, i, None, "S", b""),
+            tcp(s, &c, 7, Some(i + 1), "S", b""),
+            tcp(&c, s, i + 1, Some(8), "P", b"a sentence to uppercase"),
+            tcp(s, &c, 8, Some(i + 24), "F", b""),
+            tcp(&c, s, i + 24, Some(9), "F", b""),
+            tcp(s, &c, 9, Some(i + 25), "", b""),
+        ] {
+            t += 1;
+            out.write(Duration::from_micros(t), &f, f.len() as u32)
+                .unwrap();
+        }
+    }
+    out.flush().unwrap();
+}
+
+#[test]
+fn a_large_file_is_read_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.pcap");
+    many_connections(&path, 5_000);
+    let run = Run::new(BIN, &["read", path.to_str().unwrap()], b"");
+    run.assert_success();
+    let out = run.stdout_text();
+    assert_eq!(table(&out).len(), 30_000);
+    assert!(out.contains("TCP connection 5000: "));
+    assert!(!out.contains("TCP connection 5001: "));
+    assert_eq!(run.stderr_text(), "");
+}
+
+/// Kills the child when the test ends, whatever happens.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.pcap");
+    // Far more output than the pipe and the program's buffer hold.
+    many_connections(&path, 5_000);
+    let mut child = Child(
+        Command::new(BIN)
+            .args(["read", path.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("No."), "{first}");
+    // As `| head -1`: the reader goes away.
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.0.wait().unwrap();
+    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""));
+}

@@ -1,0 +1,916 @@
+//! Streams: connections and flows as tshark's `tcp.stream` finds them,
+//! who is client and server, relative sequence numbers, each side's TCP
+//! state, the handshake, the teardown in each of its shapes,
+//! retransmissions, and the ICMP errors that answer a flow.
+//!
+//! [`Analyzer::push`] annotates each packet as it arrives (so a live
+//! capture can print rows at once); [`Analyzer::summaries`] describes every
+//! connection at the end. Memory grows with the number of connections,
+//! never with the number of frames: each keeps a fixed-size record
+//! (frame numbers of its handshake and teardown, counters, and at most
+//! [`RETRANSMISSIONS_LISTED`] retransmission and [`ICMP_LISTED`] ICMP
+//! frame numbers).
+//!
+//! # Rules
+//! - A TCP stream is a 4-tuple **and** a generation: a SYN (without ACK)
+//!   whose sequence number differs from the first one seen in its
+//!   direction starts a new connection, as tshark 4.0 decides.
+//! - Relative numbers as tshark's: a direction's base is its SYN's
+//!   sequence number, or one less than the first sequence number seen
+//!   when the SYN was not captured; the other direction's base is learnt
+//!   from the first Ack (minus one) when its own frames came later. A
+//!   capture that begins mid-connection thus starts at Seq=1 Ack=1.
+//! - Roles: the sender of the first SYN is the client (the receiver of a
+//!   SYN-ACK, when only that was captured). Otherwise, and for UDP, ports
+//!   decide when they can: a well-known port (below 1024) facing any
+//!   other, or a port below the ephemeral range (32768) facing one in it,
+//!   is the server's. When neither rule applies, a UDP flow's first
+//!   sender is the client and a TCP connection's lower port the server's.
+//!   So a UDP flow whose first datagram was lost is not turned around by
+//!   the server's reply coming first.
+
+mod tcp_state;
+
+pub use tcp_state::TcpState;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use net_core::text::preview;
+
+use crate::decode::{Fragment, Icmp, OtherFrame, Packet, Tcp, Transport, Udp};
+use tcp_state::Segment;
+
+/// Payload characters shown for data frames.
+const PREVIEW: usize = 40;
+
+/// Retransmitted frames listed per connection (the rest are counted), so
+/// a lossy connection's record stays small.
+pub const RETRANSMISSIONS_LISTED: usize = 16;
+
+/// ICMP errors listed per flow (the rest are counted): a client sending to
+/// a closed port draws one per datagram.
+pub const ICMP_LISTED: usize = 16;
+
+/// Below this port a service is well known (IANA system ports).
+const WELL_KNOWN_END: u16 = 1024;
+
+/// Start of the ephemeral range clients' ports come from (Linux's
+/// default; Windows and the BSDs start higher, at 49152).
+const EPHEMERAL_START: u16 = 32768;
+
+/// Text tshark shows for a frame cut by the snap length.
+pub const SIZE_LIMITED: &str = "[Packet size limited during capture]";
+
+/// Which way a frame went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the client (the SYN sender) to the server.
+    ClientToServer,
+    /// From the server to the client.
+    ServerToClient,
+}
+
+impl Direction {
+    fn index(self) -> usize {
+        match self {
+            Direction::ClientToServer => 0,
+            Direction::ServerToClient => 1,
+        }
+    }
+
+    fn from_index(i: usize) -> Direction {
+        if i == 0 {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        }
+    }
+
+    /// `client` or `server`: who sent it.
+    pub fn sender(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "client",
+            Direction::ServerToClient => "server",
+        }
+    }
+
+    /// `server` or `client`: who received it.
+    pub fn receiver(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "server",
+            Direction::ServerToClient => "client",
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Direction::ClientToServer => "client→server",
+            Direction::ServerToClient => "server→client",
+        })
+    }
+}
+
+/// A row's Source and Destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ends {
+    /// An IP packet's sender and receiver (port 0 where the protocol has
+    /// none).
+    Ip {
+        /// Sender.
+        src: SocketAddr,
+        /// Receiver.
+        dst: SocketAddr,
+    },
+    /// A frame that is not IP: the link layer's names (MAC addresses,
+    /// `Broadcast`, or empty).
+    Link {
+        /// Source column.
+        src: String,
+        /// Destination column.
+        dst: String,
+    },
+}
+
+/// One annotated frame, as the table shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// Frame number: its position in the file (or capture), from 1.
+    pub no: usize,
+    /// Time since the first frame.
+    pub time: Duration,
+    /// Source and destination.
+    pub ends: Ends,
+    /// Protocol column: `TCP`, `UDP`, `ICMP`, `ICMPv6`, `IPv4`, `ARP`…
+    pub protocol: Cow<'static, str>,
+    /// Frame length on the wire.
+    pub length: u32,
+    /// Connection (or UDP flow) number, from 1, unique per generation of
+    /// a 4-tuple; an ICMP error carries the number of the flow it answers.
+    pub conn: Option<usize>,
+    /// Direction within the connection.
+    pub direction: Option<Direction>,
+    /// TCP states after this frame, `[client, server]`.
+    pub states: Option<[TcpState; 2]>,
+    /// tshark-style info: ports, flags, relative Seq/Ack, Win, Len.
+    pub info: String,
+    /// What this frame is in the conversation: `handshake 1/3 (SYN)`,
+    /// `teardown: FIN from the client`, `retransmission`, `data …`.
+    pub notes: Vec<String>,
+}
+
+impl Row {
+    /// The IP sender and receiver, for an IP frame.
+    pub fn ip_ends(&self) -> Option<(SocketAddr, SocketAddr)> {
+        match self.ends {
+            Ends::Ip { src, dst } => Some((src, dst)),
+            Ends::Link { .. } => None,
+        }
+    }
+}
+
+/// An ICMP error that answered a frame of a flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IcmpAnswer {
+    /// The ICMP frame.
+    pub frame: usize,
+    /// The frame it answers: the flow's last one in the quoted direction
+    /// (`None` when that was not captured).
+    pub answers: Option<usize>,
+    /// Whose host sent the ICMP error: the receiver of the quoted datagram.
+    pub from: Direction,
+    /// Destination unreachable (port unreachable): nothing was listening.
+    pub port_unreachable: bool,
+    /// The ICMP message, as the Info column says it.
+    pub what: String,
+}
+
+/// What a connection's frames amounted to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Connection number (the one on its rows).
+    pub conn: usize,
+    /// `TCP` or `UDP`.
+    pub protocol: &'static str,
+    /// The client's address.
+    pub client: SocketAddr,
+    /// The server's address.
+    pub server: SocketAddr,
+    /// The capture began after the connection opened (no SYN seen).
+    pub mid_stream: bool,
+    /// Handshake frames with what each was: `(1, "SYN", client)`.
+    pub handshake: Vec<(usize, &'static str, Direction)>,
+    /// Teardown frames with what each was.
+    pub teardown: Vec<(usize, String, Direction)>,
+    /// The teardown's shape, when it happened.
+    pub close: Option<String>,
+    /// Frames carrying payload.
+    pub data_frames: u64,
+    /// Payload bytes client→server and server→client.
+    pub bytes: [u64; 2],
+    /// The first [`RETRANSMISSIONS_LISTED`] retransmitted frames.
+    pub retransmissions: Vec<usize>,
+    /// Retransmitted frames in all.
+    pub retransmission_count: u64,
+    /// ICMP errors answering this flow (the first [`ICMP_LISTED`]).
+    pub icmp: Vec<IcmpAnswer>,
+    /// ICMP errors in all.
+    pub icmp_count: u64,
+    /// Frames in total (ICMP errors not included).
+    pub frames: u64,
+    /// First and last frame numbers.
+    pub span: (usize, usize),
+    /// TCP states after the last frame, `[client, server]`.
+    pub states: Option<[TcpState; 2]>,
+}
+
+/// A FIN sent in one direction.
+#[derive(Debug, Clone, Copy)]
+struct Fin {
+    no: usize,
+    /// Sequence number just after it.
+    end: u32,
+    /// It also carried ACK.
+    ack: bool,
+    /// The frame that acknowledged it.
+    acked_by: Option<usize>,
+}
+
+/// One connection or flow: a fixed-size record, whatever its length.
+#[derive(Debug)]
+struct Conn {
+    id: usize,
+    tcp: bool,
+    client: SocketAddr,
+    server: SocketAddr,
+    mid_stream: bool,
+    /// Base for relative sequence numbers, per direction.
+    base: [Option<u32>; 2],
+    /// Highest sequence end seen, per direction.
+    high: [Option<u32>; 2],
+    /// Window scale announced in each direction's SYN; scaling applies
+    /// only when both sides announced one.
+    scale: [Option<u8>; 2],
+    /// The client's SYN and the server's SYN-ACK: frame and sequence end.
+    syn: [Option<(usize, u32)>; 2],
+    /// The ACK completing the handshake.
+    ack3: Option<usize>,
+    /// The client sent something other than a SYN.
+    client_spoke: bool,
+    fin: [Option<Fin>; 2],
+    rst: Option<(usize, Direction)>,
+    states: [TcpState; 2],
+    /// Last frame per direction (what an ICMP error answers).
+    last: [usize; 2],
+    first_no: usize,
+    frames: u64,
+    data_frames: u64,
+    bytes: [u64; 2],
+    /// Retransmissions and ICMP errors: most connections have none, so
+    /// they live apart, allocated on the first.
+    rare: Option<Box<Rare>>,
+}
+
+/// The parts of a connection's record most connections never need.
+#[derive(Debug, Default)]
+struct Rare {
+    retransmissions: Vec<usize>,
+    retransmission_count: u64,
+    icmp: Vec<IcmpAnswer>,
+    icmp_count: u64,
+}
+
+impl Conn {
+    fn new(id: usize, tcp: bool, client: SocketAddr, server: SocketAddr, no: usize) -> Conn {
+        Conn {
+            id,
+            tcp,
+            client,
+            server,
+            mid_stream: false,
+            base: [None; 2],
+            high: [None; 2],
+            scale: [None; 2],
+            syn: [None; 2],
+            ack3: None,
+            client_spoke: false,
+            fin: [None; 2],
+            rst: None,
+            states: [TcpState::Closed, TcpState::Listen],
+            last: [0; 2],
+            first_no: no,
+            frames: 0,
+            data_frames: 0,
+            bytes: [0; 2],
+            rare: None,
+        }
+    }
+
+    fn direction(&self, src: SocketAddr) -> Direction {
+        if src == self.client {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        }
+    }
+}
+
+/// `a` is before `b` in sequence space.
+fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+fn seq_le(a: u32, b: u32) -> bool {
+    a == b || seq_lt(a, b)
+}
+
+/// Which of two ports is the server's when the ports alone can tell
+/// (see the module's rules): `Some(true)` for `a`.
+fn server_by_port(a: u16, b: u16) -> Option<bool> {
+    let well_known = |p: u16| p < WELL_KNOWN_END;
+    let ephemeral = |p: u16| p >= EPHEMERAL_START;
+    if well_known(a) != well_known(b) {
+        Some(well_known(a))
+    } else if ephemeral(a) != ephemeral(b) {
+        Some(!ephemeral(a))
+    } else {
+        None
+    }
+}
+
+/// The map key of a flow: its two ends in a fixed order, and the IP
+/// protocol.
+type FlowKey = (SocketAddr, SocketAddr, u8);
+
+fn flow_key(a: SocketAddr, b: SocketAddr, protocol: u8) -> FlowKey {
+    if a <= b {
+        (a, b, protocol)
+    } else {
+        (b, a, protocol)
+    }
+}
+
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+
+/// The name tshark gives an IP protocol number, where it is a common one.
+fn ip_protocol_name(n: u8) -> Option<&'static str> {
+    Some(match n {
+        1 => "ICMP",
+        2 => "IGMP",
+        6 => "TCP",
+        17 => "UDP",
+        41 => "IPv6",
+        47 => "GRE",
+        50 => "ESP",
+        51 => "AH",
+        58 => "ICMPv6",
+        89 => "OSPF",
+        103 => "PIM",
+        112 => "VRRP",
+        132 => "SCTP",
+        _ => return None,
+    })
+}
+
+/// Destination unreachable (port unreachable), in ICMP or ICMPv6.
+fn is_port_unreachable(i: &Icmp) -> bool {
+    if i.v6 {
+        i.kind == 1 && i.code == 4
+    } else {
+        i.kind == 3 && i.code == 3
+    }
+}
+
+/// The Info text of an ICMP message, as tshark words it.
+fn describe_icmp(i: &Icmp) -> String {
+    let unreachable_v4 = |c: u8| match c {
+        0 => "Network unreachable",
+        1 => "Host unreachable",
+        2 => "Protocol unreachable",
+        3 => "Port unreachable",
+        4 => "Fragmentation needed",
+        9 | 10 | 13 => "Communication administratively filtered",
+        _ => "",
+    };
+    let unreachable_v6 = |c: u8| match c {
+        0 => "no route to destination",
+        1 => "Administratively prohibited",
+        3 => "Address unreachable",
+        4 => "Port unreachable",
+        _ => "",
+    };
+    let (name, detail) = match (i.v6, i.kind) {
+        (false, 0) | (true, 129) => ("Echo (ping) reply", ""),
+        (false, 8) | (true, 128) => ("Echo (ping) request", ""),
+        (false, 3) => ("Destination unreachable", unreachable_v4(i.code)),
+        (true, 1) => ("Destination unreachable", unreachable_v6(i.code)),
+        (false, 11) | (true, 3) => ("Time-to-live exceeded", ""),
+        (true, 2) => ("Packet too big", ""),
+        (true, 133) => ("Router Solicitation", ""),
+        (true, 134) => ("Router Advertisement", ""),
+        (true, 135) => ("Neighbor Solicitation", ""),
+        (true, 136) => ("Neighbor Advertisement", ""),
+        _ => return format!("Type {}, code {}", i.kind, i.code),
+    };
+    let mut text = name.to_string();
+    if !detail.is_empty() {
+        let _ = write!(text, " ({detail})");
+    }
+    if let Some((id, seq)) = i.echo {
+        let _ = write!(text, "  id=0x{id:04x}, seq={seq}/{}", seq.swap_bytes());
+    }
+    text
+}
+
+/// Connection tracker.
+#[derive(Debug, Default)]
+pub struct Analyzer {
+    start: Option<Duration>,
+    frames: usize,
+    conns: Vec<Conn>,
+    /// Each flow's current generation.
+    index: HashMap<FlowKey, usize>,
+}
+
+impl Analyzer {
+    /// An empty tracker.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Numbers the next frame and gives its time since the first frame.
+    fn next_frame(&mut self, time: Duration) -> (usize, Duration) {
+        self.frames += 1;
+        let start = *self.start.get_or_insert(time);
+        (self.frames, time.saturating_sub(start))
+    }
+
+    /// Counts a frame that is not shown (filtered out), so later frames
+    /// keep their numbers and the time origin stays the first frame.
+    pub fn skip(&mut self, time: Duration) {
+        self.next_frame(time);
+    }
+
+    /// Annotates a frame that is not IP.
+    pub fn push_other(&mut self, f: &OtherFrame) -> Row {
+        let (no, time) = self.next_frame(f.time);
+        let mut info = f.info.clone();
+        if f.cap_len < f.wire_len && !info.contains(SIZE_LIMITED) {
+            if !info.is_empty() {
+                info.push(' ');
+            }
+            info.push_str(SIZE_LIMITED);
+        }
+        Row {
+            no,
+            time,
+            ends: Ends::Link {
+                src: f.src.clone(),
+                dst: f.dst.clone(),
+            },
+            protocol: Cow::Owned(f.protocol.clone()),
+            length: f.wire_len,
+            conn: None,
+            direction: None,
+            states: None,
+            info,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Annotates the next packet.
+    pub fn push(&mut self, p: &Packet) -> Row {
+        let (no, time) = self.next_frame(p.time);
+        let mut row = Row {
+            no,
+            time,
+            ends: Ends::Ip {
+                src: p.src,
+                dst: p.dst,
+            },
+            protocol: Cow::Borrowed(""),
+            length: p.wire_len,
+            conn: None,
+            direction: None,
+            states: None,
+            info: String::with_capacity(80),
+            notes: Vec::new(),
+        };
+        match &p.transport {
+            Transport::Tcp(t) => self.tcp(p, t, &mut row),
+            Transport::Udp(u) => self.udp(p, u, &mut row),
+            Transport::Icmp(i) => self.icmp(i, &mut row),
+            Transport::Fragment(f) => fragment(p, f, &mut row),
+            Transport::Truncated(n) => {
+                row.protocol = Cow::Borrowed(ip_protocol_name(*n).unwrap_or(ip_name(p)));
+                row.info.push_str(SIZE_LIMITED);
+            }
+            Transport::OtherIp(n) => {
+                row.protocol = Cow::Borrowed(ip_protocol_name(*n).unwrap_or(ip_name(p)));
+                let _ = write!(row.info, "IP protocol {n}");
+            }
+        }
+        row
+    }
+
+    /// The flow's current generation, or a new one.
+    fn flow(&mut self, p: &Packet, protocol: u8, new_generation: impl Fn(&Conn) -> bool) -> usize {
+        let key = flow_key(p.src, p.dst, protocol);
+        if let Some(&i) = self.index.get(&key)
+            && let Some(c) = self.conns.get(i)
+            && !new_generation(c)
+        {
+            return i;
+        }
+        let src_is_server = match &p.transport {
+            Transport::Tcp(t) if t.flags.syn => t.flags.ack,
+            _ => server_by_port(p.src.port(), p.dst.port())
+                .unwrap_or(protocol == TCP && p.src.port() < p.dst.port()),
+        };
+        let (client, server) = if src_is_server {
+            (p.dst, p.src)
+        } else {
+            (p.src, p.dst)
+        };
+        let id = self.conns.len() + 1;
+        self.conns
+            .push(Conn::new(id, protocol == TCP, client, server, self.frames));
+        self.index.insert(key, self.conns.len() - 1);
+        self.conns.len() - 1
+    }
+
+    fn tcp(&mut self, p: &Packet, t: &Tcp, row: &mut Row) {
+        row.protocol = Cow::Borrowed("TCP");
+        let opens = t.flags.syn && !t.flags.ack;
+        // tshark's rule: a SYN whose sequence number is not the one this
+        // direction started with opens the tuple's next connection.
+        let idx = self.flow(p, TCP, |c| {
+            opens && c.base[c.direction(p.src).index()].is_some_and(|b| b != t.seq)
+        });
+        let Some(c) = self.conns.get_mut(idx) else {
+            return;
+        };
+        let no = row.no;
+        if c.frames == 0 {
+            c.mid_stream = !t.flags.syn;
+            c.states = match (t.flags.syn, t.flags.ack) {
+                (true, false) => [TcpState::Closed, TcpState::Listen],
+                (true, true) => [TcpState::SynSent, TcpState::Listen],
+                _ => [TcpState::Established; 2],
+            };
+        }
+        c.frames += 1;
+        let direction = c.direction(p.src);
+        let d = direction.index();
+        let other = 1 - d;
+        c.last[d] = no;
+        row.conn = Some(c.id);
+        row.direction = Some(direction);
+
+        let base = *c.base[d].get_or_insert(if t.flags.syn {
+            t.seq
+        } else {
+            t.seq.wrapping_sub(1)
+        });
+        if t.flags.ack && c.base[other].is_none() {
+            c.base[other] = Some(t.ack.wrapping_sub(1));
+        }
+        let seq_end = t.seq.wrapping_add(t.seq_len());
+        let info = &mut row.info;
+        let _ = write!(
+            info,
+            "{} → {} {} Seq={}",
+            p.src.port(),
+            p.dst.port(),
+            t.flags.label(),
+            t.seq.wrapping_sub(base)
+        );
+        if t.flags.ack {
+            let other_base = c.base[other].unwrap_or(0);
+            let _ = write!(info, " Ack={}", t.ack.wrapping_sub(other_base));
+        }
+        if t.flags.syn {
+            c.scale[d] = t.window_scale;
+        }
+        // As Wireshark: the window is scaled except in SYNs.
+        let window = match (t.flags.syn, c.scale) {
+            (false, [Some(a), Some(b)]) => u64::from(t.window) << [a, b][d].min(14),
+            _ => u64::from(t.window),
+        };
+        let _ = write!(info, " Win={window}");
+        if t.flags.urg {
+            let _ = write!(info, " Urg={}", t.urgent);
+        }
+        let _ = write!(info, " Len={}", t.len);
+        if p.truncated() {
+            info.push(' ');
+            info.push_str(SIZE_LIMITED);
+        }
+        let notes = &mut row.notes;
+
+        // Retransmission: sequence space already sent this way.
+        let retransmitted =
+            t.seq_len() > 0 && c.high[d].is_some_and(|h| seq_le(seq_end, h)) && !t.flags.rst;
+        if retransmitted {
+            notes.push("retransmission".to_string());
+            let rare = c.rare.get_or_insert_default();
+            rare.retransmission_count += 1;
+            if rare.retransmissions.len() < RETRANSMISSIONS_LISTED {
+                rare.retransmissions.push(no);
+            }
+        } else if c.high[d].is_none_or(|h| seq_lt(h, seq_end)) {
+            c.high[d] = Some(seq_end);
+        }
+
+        // What this segment acknowledges of the other side.
+        let acks_syn = t.flags.ack && c.syn[other].is_some_and(|(_, end)| seq_le(end, t.ack));
+        let acks_fin = t.flags.ack && c.fin[other].is_some_and(|f| seq_le(f.end, t.ack));
+
+        // Handshake.
+        if t.flags.syn && !t.flags.ack {
+            notes.push("handshake 1/3 (SYN)".into());
+            if d == 0 && c.syn[0].is_none() {
+                c.syn[0] = Some((no, seq_end));
+            }
+        } else if t.flags.syn {
+            notes.push("handshake 2/3 (SYN-ACK)".into());
+            if d == 1 && c.syn[1].is_none() && c.syn[0].is_none_or(|(_, end)| end == t.ack) {
+                c.syn[1] = Some((no, seq_end));
+            }
+        } else if d == 0 && !c.client_spoke && !retransmitted && acks_syn && c.ack3.is_none() {
+            notes.push("handshake 3/3 (ACK)".into());
+            c.ack3 = Some(no);
+        }
+        if d == 0 && !t.flags.syn {
+            c.client_spoke = true;
+        }
+
+        // Teardown: the ACK of the other side's FIN, then this side's FIN.
+        if acks_fin
+            && let Some(f) = c.fin[other].as_mut()
+            && f.acked_by.is_none()
+        {
+            f.acked_by = Some(no);
+            notes.push(format!(
+                "teardown: ACK of the {}'s FIN",
+                direction.receiver()
+            ));
+        }
+        if t.flags.fin && !retransmitted && c.fin[d].is_none() {
+            notes.push(format!("teardown: FIN from the {}", direction.sender()));
+            c.fin[d] = Some(Fin {
+                no,
+                end: seq_end,
+                ack: t.flags.ack,
+                acked_by: None,
+            });
+        }
+        if t.flags.rst {
+            notes.push(format!("reset by the {}", direction.sender()));
+            c.rst.get_or_insert((no, direction));
+        }
+        if t.len > 0 {
+            c.bytes[d] += u64::from(t.len);
+            c.data_frames += 1;
+            notes.push(format!("data {}", preview(&t.payload, PREVIEW)));
+        }
+        tcp_state::step(
+            &mut c.states,
+            d,
+            Segment {
+                syn: t.flags.syn,
+                ack: t.flags.ack,
+                fin: t.flags.fin,
+                rst: t.flags.rst,
+                acks_syn,
+                acks_fin,
+            },
+        );
+        row.states = Some(c.states);
+    }
+
+    fn udp(&mut self, p: &Packet, u: &Udp, row: &mut Row) {
+        row.protocol = Cow::Borrowed("UDP");
+        let idx = self.flow(p, UDP, |_| false);
+        let Some(c) = self.conns.get_mut(idx) else {
+            return;
+        };
+        c.frames += 1;
+        let direction = c.direction(p.src);
+        let d = direction.index();
+        c.last[d] = row.no;
+        c.bytes[d] += u64::from(u.len);
+        if u.len > 0 {
+            c.data_frames += 1;
+        }
+        row.conn = Some(c.id);
+        row.direction = Some(direction);
+        let _ = write!(
+            row.info,
+            "{} → {} Len={}",
+            p.src.port(),
+            p.dst.port(),
+            u.len
+        );
+        if p.truncated() {
+            row.info.push(' ');
+            row.info.push_str(SIZE_LIMITED);
+        }
+        row.notes
+            .push(format!("datagram {}", preview(&u.payload, PREVIEW)));
+    }
+
+    fn icmp(&mut self, i: &Icmp, row: &mut Row) {
+        row.protocol = Cow::Borrowed(if i.v6 { "ICMPv6" } else { "ICMP" });
+        row.info = describe_icmp(i);
+        let Some(q) = i.quoted else {
+            return;
+        };
+        if q.protocol != TCP && q.protocol != UDP {
+            return;
+        }
+        let Some(c) = self
+            .index
+            .get(&flow_key(q.src, q.dst, q.protocol))
+            .and_then(|&idx| self.conns.get_mut(idx))
+        else {
+            return;
+        };
+        let quoted = c.direction(q.src);
+        let answers = Some(c.last[quoted.index()]).filter(|&n| n > 0);
+        let port_unreachable = is_port_unreachable(i);
+        let mut note = match answers {
+            Some(n) => format!("answers frame {n}: "),
+            None => "answers a frame not in this capture: ".to_string(),
+        };
+        if port_unreachable {
+            let _ = write!(note, "nothing is listening on {}", q.dst.port());
+        } else {
+            note.push_str(&row.info);
+        }
+        row.notes.push(note);
+        // The error comes back from the quoted datagram's receiver.
+        let from = Direction::from_index(1 - quoted.index());
+        row.conn = Some(c.id);
+        row.direction = Some(from);
+        let rare = c.rare.get_or_insert_default();
+        rare.icmp_count += 1;
+        if rare.icmp.len() < ICMP_LISTED {
+            rare.icmp.push(IcmpAnswer {
+                frame: row.no,
+                answers,
+                from,
+                port_unreachable,
+                what: row.info.clone(),
+            });
+        }
+    }
+
+    /// Connections and flows seen so far.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Every connection and flow seen, in order of first frame.
+    pub fn summaries(&self) -> impl Iterator<Item = Summary> + '_ {
+        self.conns.iter().map(summarize)
+    }
+}
+
+/// `IPv4` or `IPv6`: the protocol column of an IP packet tshark cannot
+/// name by its payload.
+fn ip_name(p: &Packet) -> &'static str {
+    if p.src.is_ipv4() { "IPv4" } else { "IPv6" }
+}
+
+fn fragment(p: &Packet, f: &Fragment, row: &mut Row) {
+    row.protocol = Cow::Borrowed(ip_name(p));
+    let proto = ip_protocol_name(f.protocol).unwrap_or("Unknown");
+    if p.src.is_ipv4() {
+        let _ = write!(
+            row.info,
+            "Fragmented IP protocol (proto={proto} {}, off={}, ID={:04x})",
+            f.protocol, f.offset, f.id
+        );
+    } else {
+        let _ = write!(
+            row.info,
+            "IPv6 fragment (off={} ident=0x{:08x} nxt={})",
+            f.offset, f.id, f.protocol
+        );
+    }
+}
+
+fn summarize(c: &Conn) -> Summary {
+    let mut s = Summary {
+        conn: c.id,
+        protocol: if c.tcp { "TCP" } else { "UDP" },
+        client: c.client,
+        server: c.server,
+        mid_stream: c.mid_stream,
+        handshake: Vec::new(),
+        teardown: Vec::new(),
+        close: None,
+        data_frames: c.data_frames,
+        bytes: c.bytes,
+        retransmissions: c
+            .rare
+            .as_ref()
+            .map_or_else(Vec::new, |r| r.retransmissions.clone()),
+        retransmission_count: c.rare.as_ref().map_or(0, |r| r.retransmission_count),
+        icmp: c.rare.as_ref().map_or_else(Vec::new, |r| r.icmp.clone()),
+        icmp_count: c.rare.as_ref().map_or(0, |r| r.icmp_count),
+        frames: c.frames,
+        span: (c.first_no, c.last[0].max(c.last[1])),
+        states: c.tcp.then_some(c.states),
+    };
+    if !c.tcp {
+        return s;
+    }
+    if let Some((no, _)) = c.syn[0] {
+        s.handshake.push((no, "SYN", Direction::ClientToServer));
+    }
+    if let Some((no, _)) = c.syn[1] {
+        s.handshake.push((no, "SYN-ACK", Direction::ServerToClient));
+    }
+    if let Some(no) = c.ack3 {
+        s.handshake.push((no, "ACK", Direction::ClientToServer));
+    }
+
+    if let Some((no, dir)) = c.rst {
+        s.teardown.push((no, "RST".to_string(), dir));
+        s.close = Some(format!("reset by the {}", dir.sender()));
+        return s;
+    }
+    let fins: Vec<(Direction, Fin)> = (0..2)
+        .filter_map(|d| c.fin[d].map(|f| (Direction::from_index(d), f)))
+        .collect();
+    let name = |f: &Fin| if f.ack { "FIN-ACK" } else { "FIN" };
+    match fins.as_slice() {
+        [] => {}
+        [(d1, f1)] => {
+            s.teardown.push((f1.no, name(f1).into(), *d1));
+            if let Some(a) = f1.acked_by {
+                s.teardown
+                    .push((a, "ACK".into(), Direction::from_index(1 - d1.index())));
+            }
+            s.close = Some(format!(
+                "half-closed: only the {} sent FIN in this capture",
+                d1.sender()
+            ));
+        }
+        [a, b] => {
+            let ((d1, f1), (d2, f2)) = if a.1.no <= b.1.no { (a, b) } else { (b, a) };
+            let ack_of = |f: &Fin, d: &Direction| {
+                f.acked_by
+                    .map(|no| (no, "ACK".to_string(), Direction::from_index(1 - d.index())))
+            };
+            match f1.acked_by {
+                Some(a1) if a1 == f2.no => {
+                    s.teardown.push((f1.no, name(f1).into(), *d1));
+                    s.teardown.push((
+                        f2.no,
+                        format!("{} (acknowledges the {}'s FIN)", name(f2), d1.sender()),
+                        *d2,
+                    ));
+                    s.teardown.extend(ack_of(f2, d2));
+                    s.close = Some(format!(
+                        "three segments: the {} closed first; its FIN was acknowledged together with the {}'s FIN",
+                        d1.sender(),
+                        d2.sender()
+                    ));
+                }
+                Some(a1) if a1 < f2.no => {
+                    s.teardown.push((f1.no, name(f1).into(), *d1));
+                    s.teardown.extend(ack_of(f1, d1));
+                    s.teardown.push((f2.no, name(f2).into(), *d2));
+                    s.teardown.extend(ack_of(f2, d2));
+                    s.close = Some(format!("four segments: the {} closed first", d1.sender()));
+                }
+                _ => {
+                    s.teardown.push((f1.no, name(f1).into(), *d1));
+                    s.teardown.push((f2.no, name(f2).into(), *d2));
+                    s.teardown.extend(ack_of(f1, d1));
+                    s.teardown.extend(ack_of(f2, d2));
+                    s.teardown.sort_by_key(|t| t.0);
+                    s.teardown.dedup_by_key(|t| t.0);
+                    s.close = Some(
+                        "simultaneous close: both sides sent FIN before either FIN was acknowledged"
+                            .into(),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;

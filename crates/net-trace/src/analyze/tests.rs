@@ -1,0 +1,777 @@
+use super::*;
+use crate::decode::{Decoded, Decoder, Flags, LinkType, Quoted, build};
+
+const C: &str = "127.0.0.1:52581";
+const S: &str = "127.0.0.1:13000";
+
+use TcpState::*;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+struct Script {
+    a: Analyzer,
+    rows: Vec<Row>,
+    t: u64,
+    client: SocketAddr,
+    server: SocketAddr,
+}
+
+impl Script {
+    fn new() -> Self {
+        Script::between(C, S)
+    }
+
+    fn between(client: &str, server: &str) -> Self {
+        Script {
+            a: Analyzer::new(),
+            rows: Vec::new(),
+            t: 0,
+            client: addr(client),
+            server: addr(server),
+        }
+    }
+
+    fn tcp(
+        &mut self,
+        from_client: bool,
+        seq: u32,
+        ack: Option<u32>,
+        flags: &str,
+        payload: &[u8],
+    ) -> &Row {
+        let (src, dst) = if from_client {
+            (self.client, self.server)
+        } else {
+            (self.server, self.client)
+        };
+        self.push(build::tcp(src, dst, seq, ack, flags, payload))
+    }
+
+    fn packet(&mut self, frame: &[u8]) -> Packet {
+        self.t += 1000;
+        match Decoder::new().decode(
+            LinkType::Ethernet,
+            frame,
+            Duration::from_micros(self.t),
+            frame.len() as u32,
+        ) {
+            Decoded::Packet(p) => p,
+            Decoded::Other(o) => panic!("not a packet: {o:?}"),
+        }
+    }
+
+    fn push(&mut self, frame: Vec<u8>) -> &Row {
+        let p = self.packet(&frame);
+        self.push_packet(&p)
+    }
+
+    fn push_packet(&mut self, p: &Packet) -> &Row {
+        let row = self.a.push(p);
+        self.rows.push(row);
+        self.rows.last().unwrap()
+    }
+
+    fn handshake(&mut self) {
+        self.tcp(true, 1000, None, "S", b"");
+        self.tcp(false, 5000, Some(1001), "S", b"");
+        self.tcp(true, 1001, Some(5001), "", b"");
+    }
+
+    fn summaries(&self) -> Vec<Summary> {
+        self.a.summaries().collect()
+    }
+
+    fn states(&self) -> Vec<[TcpState; 2]> {
+        self.rows.iter().map(|r| r.states.unwrap()).collect()
+    }
+
+    fn teardown_frames(&self, conn: usize) -> Vec<usize> {
+        self.summaries()[conn]
+            .teardown
+            .iter()
+            .map(|t| t.0)
+            .collect()
+    }
+}
+
+#[test]
+fn handshake_data_and_four_segment_teardown() {
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(true, 1001, Some(5001), "P", b"tanmayi 31");
+    s.tcp(false, 5001, Some(1011), "P", b"TANMAYI 31");
+    s.tcp(true, 1011, Some(5011), "F", b"");
+    s.tcp(false, 5011, Some(1012), "", b"");
+    s.tcp(false, 5011, Some(1012), "F", b"");
+    s.tcp(true, 1012, Some(5012), "", b"");
+
+    let r = &s.rows;
+    assert_eq!(r[0].info, "52581 → 13000 [SYN] Seq=0 Win=65483 Len=0");
+    assert_eq!(
+        r[1].info,
+        "13000 → 52581 [SYN, ACK] Seq=0 Ack=1 Win=65483 Len=0"
+    );
+    assert_eq!(r[2].info, "52581 → 13000 [ACK] Seq=1 Ack=1 Win=65483 Len=0");
+    assert_eq!(
+        r[3].info,
+        "52581 → 13000 [PSH, ACK] Seq=1 Ack=1 Win=65483 Len=10"
+    );
+    assert_eq!(
+        r[4].info,
+        "13000 → 52581 [PSH, ACK] Seq=1 Ack=11 Win=65483 Len=10"
+    );
+    assert_eq!(
+        r[5].info,
+        "52581 → 13000 [FIN, ACK] Seq=11 Ack=11 Win=65483 Len=0"
+    );
+    assert_eq!(
+        r[8].info,
+        "52581 → 13000 [ACK] Seq=12 Ack=12 Win=65483 Len=0"
+    );
+    assert_eq!(r[0].notes, ["handshake 1/3 (SYN)"]);
+    assert_eq!(r[1].notes, ["handshake 2/3 (SYN-ACK)"]);
+    assert_eq!(r[2].notes, ["handshake 3/3 (ACK)"]);
+    assert!(r[3].notes.contains(&"data \"tanmayi 31\"".to_string()));
+    assert_eq!(r[5].notes, ["teardown: FIN from the client"]);
+    assert_eq!(r[6].notes, ["teardown: ACK of the client's FIN"]);
+    assert_eq!(r[7].notes, ["teardown: FIN from the server"]);
+    assert_eq!(r[8].notes, ["teardown: ACK of the server's FIN"]);
+    assert_eq!(r[1].direction, Some(Direction::ServerToClient));
+    assert_eq!(
+        s.states(),
+        [
+            [SynSent, SynReceived],
+            [Established, SynReceived],
+            [Established, Established],
+            [Established, Established],
+            [Established, Established],
+            [FinWait1, CloseWait],
+            [FinWait2, CloseWait],
+            [TimeWait, LastAck],
+            [TimeWait, Closed],
+        ]
+    );
+
+    let sum = &s.summaries()[0];
+    assert_eq!(
+        sum.handshake.iter().map(|h| h.0).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(s.teardown_frames(0), [6, 7, 8, 9]);
+    assert_eq!(
+        sum.close.as_deref(),
+        Some("four segments: the client closed first")
+    );
+    assert_eq!(sum.data_frames, 2);
+    assert_eq!(sum.bytes, [10, 10]);
+    assert_eq!((sum.frames, sum.span), (9, (1, 9)));
+    assert!(!sum.mid_stream);
+    assert!(sum.retransmissions.is_empty());
+    assert_eq!(sum.states, Some([TimeWait, Closed]));
+}
+
+#[test]
+fn three_segment_teardown() {
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(true, 1001, Some(5001), "F", b"");
+    s.tcp(false, 5001, Some(1002), "F", b"");
+    s.tcp(true, 1002, Some(5002), "", b"");
+    assert_eq!(
+        s.rows[4].notes,
+        [
+            "teardown: ACK of the client's FIN",
+            "teardown: FIN from the server"
+        ]
+    );
+    assert_eq!(
+        s.states()[3..],
+        [
+            [FinWait1, CloseWait],
+            [TimeWait, LastAck],
+            [TimeWait, Closed]
+        ]
+    );
+    assert_eq!(s.teardown_frames(0), [4, 5, 6]);
+    let sum = &s.summaries()[0];
+    assert!(sum.close.as_deref().unwrap().starts_with("three segments"));
+    assert_eq!(sum.teardown[1].1, "FIN-ACK (acknowledges the client's FIN)");
+}
+
+#[test]
+fn server_closes_first() {
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(false, 5001, Some(1001), "F", b"");
+    s.tcp(true, 1001, Some(5002), "F", b"");
+    s.tcp(false, 5002, Some(1002), "", b"");
+    assert_eq!(
+        s.states()[3..],
+        [
+            [CloseWait, FinWait1],
+            [LastAck, TimeWait],
+            [Closed, TimeWait]
+        ]
+    );
+    let sum = &s.summaries()[0];
+    assert_eq!(
+        sum.close.as_deref(),
+        Some(
+            "three segments: the server closed first; its FIN was acknowledged together with the client's FIN"
+        )
+    );
+}
+
+#[test]
+fn simultaneous_close() {
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(true, 1001, Some(5001), "F", b"");
+    s.tcp(false, 5001, Some(1001), "F", b""); // had not seen the client's FIN
+    s.tcp(true, 1002, Some(5002), "", b"");
+    s.tcp(false, 5002, Some(1002), "", b"");
+    let sum = &s.summaries()[0];
+    assert!(
+        sum.close
+            .as_deref()
+            .unwrap()
+            .starts_with("simultaneous close"),
+        "{:?}",
+        sum.close
+    );
+    assert_eq!(s.teardown_frames(0), [4, 5, 6, 7]);
+    assert_eq!(
+        s.states()[3..],
+        [
+            [FinWait1, CloseWait],
+            [Closing, Closing],
+            [Closing, TimeWait],
+            [TimeWait, TimeWait]
+        ]
+    );
+}
+
+#[test]
+fn half_close_keeps_the_other_side_sending() {
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(true, 1001, Some(5001), "F", b"");
+    s.tcp(false, 5001, Some(1002), "", b"");
+    s.tcp(false, 5001, Some(1002), "P", b"still talking");
+    assert_eq!(s.rows[5].states, Some([FinWait2, CloseWait]));
+    let sum = &s.summaries()[0];
+    assert_eq!(
+        sum.close.as_deref(),
+        Some("half-closed: only the client sent FIN in this capture")
+    );
+    assert_eq!(s.teardown_frames(0), [4, 5]);
+    assert_eq!(sum.bytes, [0, 13]);
+}
+
+#[test]
+fn reset() {
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(true, 1001, Some(5001), "R", b"");
+    assert_eq!(s.rows[3].notes, ["reset by the client"]);
+    assert_eq!(s.rows[3].states, Some([Closed, Closed]));
+    let sum = &s.summaries()[0];
+    assert_eq!(sum.close.as_deref(), Some("reset by the client"));
+    assert_eq!(
+        sum.teardown,
+        [(4, "RST".to_string(), Direction::ClientToServer)]
+    );
+}
+
+#[test]
+fn refused_and_abandoned_connections() {
+    // Nothing listening: the server's host answers the SYN with RST.
+    let mut s = Script::new();
+    s.tcp(true, 1000, None, "S", b"");
+    s.tcp(false, 0, Some(1001), "R", b"");
+    assert_eq!(s.states(), [[SynSent, SynReceived], [Closed, Closed]]);
+    assert_eq!(
+        s.summaries()[0].close.as_deref(),
+        Some("reset by the server")
+    );
+    // The client resets a half-open connection: the listener goes back
+    // to listening.
+    let mut s = Script::new();
+    s.tcp(true, 1000, None, "S", b"");
+    s.tcp(false, 5000, Some(1001), "S", b"");
+    s.tcp(true, 1001, None, "R", b"");
+    assert_eq!(s.rows[2].states, Some([Closed, Listen]));
+}
+
+#[test]
+fn retransmitted_syn_and_fin_stay_in_one_connection() {
+    let mut s = Script::new();
+    s.tcp(true, 1000, None, "S", b"");
+    s.tcp(true, 1000, None, "S", b"");
+    s.tcp(false, 5000, Some(1001), "S", b"");
+    s.tcp(true, 1001, Some(5001), "", b"");
+    s.tcp(true, 1001, Some(5001), "F", b"");
+    s.tcp(true, 1001, Some(5001), "F", b"");
+    s.tcp(false, 5001, Some(1002), "F", b"");
+    s.tcp(true, 1002, Some(5002), "", b"");
+    assert_eq!(s.a.connection_count(), 1);
+    assert_eq!(s.rows[1].notes, ["retransmission", "handshake 1/3 (SYN)"]);
+    assert_eq!(s.rows[1].states, Some([SynSent, SynReceived]));
+    assert_eq!(s.rows[5].notes, ["retransmission"]);
+    assert_eq!(s.rows[5].states, Some([FinWait1, CloseWait]));
+    let sum = &s.summaries()[0];
+    assert_eq!(
+        sum.handshake.iter().map(|h| h.0).collect::<Vec<_>>(),
+        [1, 3, 4]
+    );
+    assert_eq!(
+        (sum.retransmissions.as_slice(), sum.retransmission_count),
+        (&[2, 6][..], 2)
+    );
+    assert_eq!(s.teardown_frames(0), [5, 7, 8]);
+    assert_eq!(sum.states, Some([TimeWait, Closed]));
+}
+
+#[test]
+fn retransmission_is_flagged() {
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(true, 1001, Some(5001), "P", b"hello");
+    s.tcp(true, 1001, Some(5001), "P", b"hello");
+    assert!(s.rows[4].notes.contains(&"retransmission".to_string()));
+    assert!(!s.rows[3].notes.contains(&"retransmission".to_string()));
+    assert_eq!(s.summaries()[0].retransmissions, [5]);
+}
+
+#[test]
+fn retransmission_list_is_capped_but_counted() {
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(true, 1001, Some(5001), "P", b"hello");
+    for _ in 0..RETRANSMISSIONS_LISTED + 4 {
+        s.tcp(true, 1001, Some(5001), "P", b"hello");
+    }
+    let sum = &s.summaries()[0];
+    assert_eq!(sum.retransmissions.len(), RETRANSMISSIONS_LISTED);
+    assert_eq!(sum.retransmission_count, RETRANSMISSIONS_LISTED as u64 + 4);
+    assert_eq!(sum.retransmissions[0], 5);
+}
+
+#[test]
+fn port_reuse_starts_a_new_connection() {
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(true, 1001, Some(5001), "F", b"");
+    s.tcp(false, 5001, Some(1002), "F", b"");
+    s.tcp(true, 1002, Some(5002), "", b"");
+    // Same 4-tuple, new ISNs.
+    s.tcp(true, 777_000, None, "S", b"");
+    s.tcp(false, 888_000, Some(777_001), "S", b"");
+    s.tcp(true, 777_001, Some(888_001), "P", b"again");
+    assert_eq!(s.a.connection_count(), 2);
+    let conns: Vec<_> = s.rows.iter().map(|r| r.conn.unwrap()).collect();
+    assert_eq!(conns, [1, 1, 1, 1, 1, 1, 2, 2, 2]);
+    assert_eq!(s.rows[6].info, "52581 → 13000 [SYN] Seq=0 Win=65483 Len=0");
+    assert_eq!(
+        s.rows[8].info,
+        "52581 → 13000 [PSH, ACK] Seq=1 Ack=1 Win=65483 Len=5"
+    );
+    assert_eq!(s.rows[8].notes[0], "handshake 3/3 (ACK)");
+    assert_eq!(s.rows[8].states, Some([Established, Established]));
+    let sums = s.summaries();
+    assert_eq!(
+        sums[1].handshake.iter().map(|h| h.0).collect::<Vec<_>>(),
+        [7, 8, 9]
+    );
+    assert!(
+        sums[0]
+            .close
+            .as_deref()
+            .unwrap()
+            .starts_with("three segments")
+    );
+    assert_eq!(sums[1].close, None);
+}
+
+#[test]
+fn port_reuse_by_the_former_server_swaps_roles() {
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(true, 1001, Some(5001), "R", b"");
+    s.tcp(false, 42, None, "S", b"");
+    let sums = s.summaries();
+    assert_eq!(sums.len(), 2);
+    assert_eq!((sums[1].client, sums[1].server), (addr(S), addr(C)));
+    assert_eq!(s.rows[4].direction, Some(Direction::ClientToServer));
+}
+
+#[test]
+fn a_syn_with_the_same_sequence_number_is_a_retransmission() {
+    // tshark 4.0 keeps a SYN with the first ISN in the same stream, even
+    // after a reset.
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(false, 5001, Some(1001), "R", b"");
+    s.tcp(true, 1000, None, "S", b"");
+    assert_eq!(s.a.connection_count(), 1);
+    assert_eq!(s.rows[4].notes[0], "retransmission");
+}
+
+#[test]
+fn mid_stream_capture_numbers_from_one_like_tshark() {
+    // tshark: 80 → 5000 [PSH, ACK] Seq=1 Ack=1 … Len=5, then
+    // 5000 → 80 [ACK] Seq=1 Ack=6, 5000 → 80 [PSH, ACK] Seq=1 Ack=6 Len=3,
+    // 80 → 5000 [ACK] Seq=6 Ack=4.
+    let mut s = Script::between("127.0.0.1:5000", "127.0.0.1:80");
+    let row = s.tcp(false, 9000, Some(3000), "P", b"reply").clone();
+    assert_eq!(row.direction, Some(Direction::ServerToClient));
+    assert_eq!(row.info, "80 → 5000 [PSH, ACK] Seq=1 Ack=1 Win=65483 Len=5");
+    assert_eq!(
+        s.tcp(true, 3000, Some(9005), "", b"").info,
+        "5000 → 80 [ACK] Seq=1 Ack=6 Win=65483 Len=0"
+    );
+    assert_eq!(
+        s.tcp(true, 3000, Some(9005), "P", b"abc").info,
+        "5000 → 80 [PSH, ACK] Seq=1 Ack=6 Win=65483 Len=3"
+    );
+    let row = s.tcp(false, 9005, Some(3003), "", b"").clone();
+    assert_eq!(row.info, "80 → 5000 [ACK] Seq=6 Ack=4 Win=65483 Len=0");
+    assert_eq!(row.states, Some([Established, Established]));
+    let sum = &s.summaries()[0];
+    assert!(sum.mid_stream && sum.handshake.is_empty());
+    assert_eq!((sum.client, sum.server), (s.client, s.server));
+}
+
+#[test]
+fn mid_stream_without_ack_learns_the_other_base_later() {
+    // tshark: 5000 → 80 [PSH] Seq=1 Len=3; 80 → 5000 [PSH, ACK] Seq=1
+    // Ack=4 Len=5; 5000 → 80 [ACK] Seq=4 Ack=6.
+    let mut s = Script::between("127.0.0.1:5000", "127.0.0.1:80");
+    let p = s.packet(&build::tcp(s.client, s.server, 3000, None, "P", b"abc"));
+    let mut p = p;
+    if let Transport::Tcp(t) = &mut p.transport {
+        t.flags.ack = false;
+    }
+    assert_eq!(
+        s.push_packet(&p).info,
+        "5000 → 80 [PSH] Seq=1 Win=65483 Len=3"
+    );
+    assert_eq!(
+        s.tcp(false, 9000, Some(3003), "P", b"reply").info,
+        "80 → 5000 [PSH, ACK] Seq=1 Ack=4 Win=65483 Len=5"
+    );
+    assert_eq!(
+        s.tcp(true, 3003, Some(9005), "", b"").info,
+        "5000 → 80 [ACK] Seq=4 Ack=6 Win=65483 Len=0"
+    );
+}
+
+#[test]
+fn roles_without_a_syn_follow_the_ports() {
+    assert_eq!(server_by_port(80, 5000), Some(true));
+    assert_eq!(server_by_port(40000, 13000), Some(false));
+    assert_eq!(server_by_port(13000, 12000), None);
+    assert_eq!(server_by_port(50000, 40000), None);
+    // A UDP flow whose first datagram was lost: the server's reply comes
+    // first, and the server stays the server.
+    let mut s = Script::new();
+    let (c, sv) = (s.client, s.server);
+    s.push(build::udp(sv, c, b"REPLY"));
+    let sum = &s.summaries()[0];
+    assert_eq!((sum.client, sum.server), (c, sv));
+    assert_eq!(s.rows[0].direction, Some(Direction::ServerToClient));
+    // Neither port tells: the first sender is the client.
+    let mut s = Script::new();
+    let (a, b) = (addr("127.0.0.1:13000"), addr("127.0.0.1:12000"));
+    s.push(build::udp(a, b, b"x"));
+    assert_eq!(s.summaries()[0].client, a);
+}
+
+#[test]
+fn sequence_numbers_wrap() {
+    let mut s = Script::new();
+    s.tcp(true, u32::MAX - 1, None, "S", b"");
+    s.tcp(false, 7, Some(u32::MAX), "S", b"");
+    s.tcp(true, u32::MAX, Some(8), "P", b"abcd");
+    let row = s.tcp(false, 8, Some(3), "", b"");
+    assert_eq!(row.info, "13000 → 52581 [ACK] Seq=1 Ack=5 Win=65483 Len=0");
+}
+
+#[test]
+fn every_flag_and_the_urgent_pointer_are_shown() {
+    let mut s = Script::new();
+    let mut p = s.packet(&build::tcp(s.client, s.server, 1, None, "S", b""));
+    if let Transport::Tcp(t) = &mut p.transport {
+        t.flags = Flags {
+            syn: true,
+            ece: true,
+            cwr: true,
+            ..Flags::default()
+        };
+    }
+    assert_eq!(
+        s.push_packet(&p).info,
+        "52581 → 13000 [SYN, ECE, CWR] Seq=0 Win=65483 Len=0"
+    );
+    let mut p = s.packet(&build::tcp(s.client, s.server, 2, Some(1), "", b""));
+    if let Transport::Tcp(t) = &mut p.transport {
+        t.flags.urg = true;
+        t.urgent = 3;
+    }
+    assert_eq!(
+        s.push_packet(&p).info,
+        "52581 → 13000 [ACK, URG] Seq=1 Ack=1 Win=65483 Urg=3 Len=0"
+    );
+}
+
+#[test]
+fn truncated_frames_show_their_wire_length() {
+    let mut s = Script::new();
+    s.handshake();
+    let mut p = s.packet(&build::tcp(
+        s.client,
+        s.server,
+        1001,
+        Some(5001),
+        "P",
+        b"abcdef",
+    ));
+    if let Transport::Tcp(t) = &mut p.transport {
+        t.len = 1448;
+        t.payload.truncate(2);
+    }
+    p.wire_len = p.cap_len + 1442;
+    let row = s.push_packet(&p).clone();
+    assert_eq!(
+        row.info,
+        "52581 → 13000 [PSH, ACK] Seq=1 Ack=1 Win=65483 Len=1448 [Packet size limited during capture]"
+    );
+    assert_eq!(s.summaries()[0].bytes, [1448, 0]);
+    // A header cut short.
+    let mut q = p.clone();
+    q.transport = Transport::Truncated(6);
+    let row = s.push_packet(&q);
+    assert_eq!((&*row.protocol, row.info.as_str()), ("TCP", SIZE_LIMITED));
+}
+
+#[test]
+fn ipv6_and_udp_flows() {
+    let mut s = Script::new();
+    let (c, sv): (SocketAddr, SocketAddr) = (addr("[::1]:40000"), addr("[::1]:12000"));
+    s.push(build::udp(c, sv, b"amrita 31"));
+    let row = s.push(build::udp(sv, c, b"AMRITA 31")).clone();
+    assert_eq!(row.protocol, "UDP");
+    assert_eq!(row.direction, Some(Direction::ServerToClient));
+    assert_eq!(row.info, "12000 → 40000 Len=9");
+    assert_eq!(row.notes, ["datagram \"AMRITA 31\""]);
+    assert_eq!(row.states, None);
+    let sum = &s.summaries()[0];
+    assert_eq!((sum.client, sum.server, sum.bytes), (c, sv, [9, 9]));
+    assert_eq!(sum.states, None);
+}
+
+fn port_unreachable(from: SocketAddr, to: SocketAddr, quoted: Quoted) -> Packet {
+    Packet {
+        time: Duration::from_millis(50),
+        wire_len: 70,
+        cap_len: 70,
+        src: SocketAddr::new(from.ip(), 0),
+        dst: SocketAddr::new(to.ip(), 0),
+        transport: Transport::Icmp(Icmp {
+            v6: false,
+            kind: 3,
+            code: 3,
+            echo: None,
+            quoted: Some(quoted),
+        }),
+    }
+}
+
+#[test]
+fn icmp_port_unreachable_is_attached_to_its_udp_flow() {
+    let mut s = Script::new();
+    let (c, sv) = (addr("127.0.0.1:40000"), addr("127.0.0.1:12000"));
+    s.push(build::udp(c, sv, b"hello"));
+    let icmp = port_unreachable(
+        sv,
+        c,
+        Quoted {
+            protocol: 17,
+            src: c,
+            dst: sv,
+        },
+    );
+    let row = s.push_packet(&icmp).clone();
+    assert_eq!(row.protocol, "ICMP");
+    assert_eq!(row.info, "Destination unreachable (Port unreachable)");
+    assert_eq!(
+        row.notes,
+        ["answers frame 1: nothing is listening on 12000"]
+    );
+    assert_eq!(
+        (row.conn, row.direction),
+        (Some(1), Some(Direction::ServerToClient))
+    );
+    let sum = &s.summaries()[0];
+    assert_eq!(sum.icmp_count, 1);
+    assert_eq!(
+        sum.icmp[0],
+        IcmpAnswer {
+            frame: 2,
+            answers: Some(1),
+            from: Direction::ServerToClient,
+            port_unreachable: true,
+            what: "Destination unreachable (Port unreachable)".into(),
+        }
+    );
+    assert_eq!(sum.frames, 1);
+    // An error about nothing we saw is still a row, attached to nothing.
+    let stray = port_unreachable(
+        sv,
+        c,
+        Quoted {
+            protocol: 17,
+            src: addr("127.0.0.1:1"),
+            dst: addr("127.0.0.1:2"),
+        },
+    );
+    let row = s.push_packet(&stray);
+    assert_eq!((row.conn, row.notes.len()), (None, 0));
+}
+
+#[test]
+fn fragments_and_other_protocols_are_rows() {
+    let mut s = Script::new();
+    let p = Packet {
+        time: Duration::ZERO,
+        wire_len: 1514,
+        cap_len: 1514,
+        src: addr("10.0.0.1:0"),
+        dst: addr("10.0.0.2:0"),
+        transport: Transport::Fragment(Fragment {
+            protocol: 17,
+            id: 0x1c46,
+            offset: 0,
+            len: 1480,
+        }),
+    };
+    let row = s.push_packet(&p).clone();
+    assert_eq!(row.protocol, "IPv4");
+    assert_eq!(
+        row.info,
+        "Fragmented IP protocol (proto=UDP 17, off=0, ID=1c46)"
+    );
+    let mut q = p.clone();
+    q.transport = Transport::OtherIp(47);
+    assert_eq!(s.push_packet(&q).protocol, "GRE");
+    q.transport = Transport::OtherIp(253);
+    assert_eq!(s.push_packet(&q).protocol, "IPv4");
+    assert_eq!(s.a.connection_count(), 0);
+}
+
+#[test]
+fn every_frame_is_numbered_and_timed_from_the_first() {
+    let mut a = Analyzer::new();
+    let arp = OtherFrame {
+        time: Duration::from_millis(1000),
+        wire_len: 42,
+        cap_len: 42,
+        protocol: "ARP".into(),
+        src: "00:00:00:00:00:01".into(),
+        dst: "Broadcast".into(),
+        info: "Who has 10.0.0.2? Tell 10.0.0.1".into(),
+    };
+    // Frame 1 is filtered out, yet it is the time origin.
+    a.skip(Duration::from_millis(900));
+    let row = a.push_other(&arp);
+    assert_eq!((row.no, row.time), (2, Duration::from_millis(100)));
+    assert_eq!(row.protocol, "ARP");
+    assert_eq!(
+        row.ends,
+        Ends::Link {
+            src: "00:00:00:00:00:01".into(),
+            dst: "Broadcast".into()
+        }
+    );
+    assert_eq!((row.conn, row.direction, row.states), (None, None, None));
+    let frame = build::udp(addr(C), addr(S), b"x");
+    let Decoded::Packet(p) = Decoder::new().decode(
+        LinkType::Ethernet,
+        &frame,
+        Duration::from_millis(1500),
+        frame.len() as u32,
+    ) else {
+        panic!("not a packet")
+    };
+    let row = a.push(&p);
+    assert_eq!((row.no, row.time), (3, Duration::from_millis(600)));
+    assert_eq!(row.ip_ends(), Some((addr(C), addr(S))));
+    // A cut non-IP frame says so.
+    let cut = OtherFrame { cap_len: 20, ..arp };
+    assert!(a.push_other(&cut).info.ends_with(SIZE_LIMITED));
+}
+
+#[test]
+fn many_connections_stay_small() {
+    // Each connection is a fixed-size record: frames do not add memory.
+    assert!(
+        std::mem::size_of::<Conn>() <= 336,
+        "{}",
+        std::mem::size_of::<Conn>()
+    );
+    let mut s = Script::new();
+    s.handshake();
+    for i in 0..1000u32 {
+        s.tcp(true, 1001 + i, Some(5001), "P", b"x");
+    }
+    let c = &s.a.conns[0];
+    assert_eq!(c.frames, 1003);
+    assert!(c.rare.is_none());
+}
+
+// Mirrors the `trace_frame` fuzz target.
+proptest::proptest! {
+    #[test]
+    fn arbitrary_frames_never_panic(frames in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..120), 0..12)) {
+        let mut a = Analyzer::new();
+        let mut d = Decoder::new();
+        for (i, f) in frames.iter().enumerate() {
+            for link in [LinkType::Ethernet, LinkType::RawIp, LinkType::LinuxSll, LinkType::Null] {
+                match d.decode(link, f, Duration::from_micros(i as u64), f.len() as u32) {
+                    Decoded::Packet(p) => { let _ = a.push(&p); }
+                    Decoded::Other(o) => { let _ = a.push_other(&o); }
+                }
+            }
+        }
+        let _ = a.summaries().count();
+    }
+
+    #[test]
+    fn random_tcp_conversations_never_panic(
+        steps in proptest::collection::vec((proptest::bool::ANY, proptest::num::u32::ANY, proptest::num::u32::ANY, 0u8..32, 0usize..4), 1..30)
+    ) {
+        let mut a = Analyzer::new();
+        for (i, (from_client, seq, ack, flags, len)) in steps.into_iter().enumerate() {
+            let (c, s): (SocketAddr, SocketAddr) = (C.parse().unwrap(), S.parse().unwrap());
+            let (src, dst) = if from_client { (c, s) } else { (s, c) };
+            let mut f = String::new();
+            for (bit, ch) in [(1, 'S'), (2, 'F'), (4, 'R'), (8, 'P')] {
+                if flags & bit != 0 { f.push(ch); }
+            }
+            let ack = (flags & 16 != 0).then_some(ack);
+            let frame = build::tcp(src, dst, seq, ack, &f, &b"data"[..len]);
+            let Decoded::Packet(p) = Decoder::new().decode(LinkType::Ethernet, &frame, Duration::from_micros(i as u64), frame.len() as u32) else {
+                panic!("not a packet");
+            };
+            let row = a.push(&p);
+            proptest::prop_assert!(row.info.contains("Seq="));
+            proptest::prop_assert!(row.states.is_some());
+        }
+        for s in a.summaries() {
+            proptest::prop_assert!(s.handshake.len() <= 3);
+            proptest::prop_assert!(s.teardown.len() <= 4);
+        }
+    }
+}
