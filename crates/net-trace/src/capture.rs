@@ -69,12 +69,11 @@ pub fn wanted(p: &Packet, ports: &[u16]) -> bool {
     }
     let hit = |a: u16, b: u16| ports.contains(&a) || ports.contains(&b);
     match &p.transport {
-        Transport::Icmp(icmp) => icmp
-            .quoted
-            .is_some_and(|q| hit(q.src.port(), q.dst.port())),
+        Transport::Icmp(icmp) => icmp.quoted.is_some_and(|q| hit(q.src.port(), q.dst.port())),
         // A fragment's ports are in its first piece only; the datagram is
-        // judged when it completes.
-        Transport::Fragment(_) => true,
+        // judged on the fragment that completes it, as tshark's display
+        // filters do.
+        Transport::Fragment(_) => false,
         _ => hit(p.src.port(), p.dst.port()),
     }
 }
@@ -142,31 +141,37 @@ impl Pipeline<'_> {
         match self.decoder.decode(frame.link, &frame.data, time, wire_len) {
             Decoded::Packet(p) if wanted(&p, &self.opts.ports) => {
                 let row = self.analyzer.push(&p);
-                let start = *self
-                    .starts
-                    .entry(row.conn)
-                    .or_insert_with(|| (time, is_syn(&p)));
                 let tcp = matches!(p.transport, Transport::Tcp(_));
-                let query = matches!(p.transport, Transport::Tcp(_) | Transport::Udp(_)).then(|| {
-                    Query {
-                        tcp,
-                        src: p.src,
-                        dst: p.dst,
-                        time,
-                        stream_start: start.0,
-                        role: match row.direction {
-                            Direction::ClientToServer => Role::Client,
-                            Direction::ServerToClient => Role::Server,
-                        },
-                        syn: start.1,
-                        len: wire_len,
-                        iface: Some(frame.iface.to_string()),
+                let query = match (&p.transport, row.conn, row.direction) {
+                    (Transport::Tcp(_) | Transport::Udp(_), Some(conn), Some(dir)) => {
+                        let start = *self
+                            .starts
+                            .entry(conn)
+                            .or_insert_with(|| (time, is_syn(&p)));
+                        Some(Query {
+                            tcp,
+                            src: p.src,
+                            dst: p.dst,
+                            time,
+                            stream_start: start.0,
+                            role: match dir {
+                                Direction::ClientToServer => Role::Client,
+                                Direction::ServerToClient => Role::Server,
+                            },
+                            syn: start.1,
+                            len: wire_len,
+                            iface: Some(frame.iface.to_string()),
+                        })
                     }
-                });
+                    _ => None,
+                };
                 // A TCP connection's side keeps its owner for the
                 // connection's life; a UDP flow has no generations, so
                 // each datagram is proven on its own.
-                let side = tcp.then_some((row.conn, row.direction == Direction::ClientToServer));
+                let side = match (tcp, row.conn, row.direction) {
+                    (true, Some(conn), Some(dir)) => Some((conn, dir == Direction::ClientToServer)),
+                    _ => None,
+                };
                 let held = Held {
                     row,
                     time,
@@ -213,7 +218,9 @@ impl Pipeline<'_> {
             failure: &mut self.failure,
         };
         self.join
-            .poll(Instant::now(), flush, lookup, |held, owner| out.emit(held, owner, on_row));
+            .poll(Instant::now(), flush, lookup, |held, owner| {
+                out.emit(held, owner, on_row)
+            });
     }
 }
 
@@ -411,15 +418,19 @@ impl Emit<'_> {
             let hit = owner
                 .as_ref()
                 .is_some_and(|o| matches(target, o, self.owners));
-            let mark = self.involved.entry(row.conn).or_insert(false);
+            // An ICMP error belongs to the flow it answers.
+            let Some(conn) = row.conn else {
+                return;
+            };
+            let mark = self.involved.entry(conn).or_insert(false);
             *mark |= hit;
             if !*mark {
                 return;
             }
         }
-        if let Some(o) = &owner {
-            let entry = self.conn_owners.entry(row.conn).or_default();
-            let slot = match row.direction {
+        if let (Some(o), Some(conn), Some(direction)) = (&owner, row.conn, row.direction) {
+            let entry = self.conn_owners.entry(conn).or_default();
+            let slot = match direction {
                 Direction::ClientToServer => &mut entry.0,
                 Direction::ServerToClient => &mut entry.1,
             };

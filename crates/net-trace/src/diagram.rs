@@ -114,6 +114,122 @@ impl Ladder {
     }
 }
 
+/// Connections drawn when no `--connection` is picked: a diagram is for
+/// reading, and a capture under load has thousands.
+pub const MAX_LADDERS: usize = 20;
+
+/// Builds ladders from table rows as they come.
+#[derive(Debug, Default)]
+pub struct Collector {
+    only: Option<usize>,
+    ladders: std::collections::BTreeMap<usize, Ladder>,
+}
+
+impl Collector {
+    /// Draws connection `only`, or the first [`MAX_LADDERS`].
+    pub fn new(only: Option<usize>) -> Collector {
+        Collector {
+            only,
+            ladders: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Adds a row and, when proven, the process that sent it.
+    pub fn push(&mut self, row: &crate::analyze::Row, sender: Option<&crate::owners::Owner>) {
+        use crate::analyze::Direction;
+        let (Some(conn), Some(dir), Some((src, dst))) = (row.conn, row.direction, row.ip_ends())
+        else {
+            return;
+        };
+        if self.only.is_some_and(|k| k != conn) {
+            return;
+        }
+        if !self.ladders.contains_key(&conn) && self.ladders.len() >= MAX_LADDERS {
+            return;
+        }
+        let from_client = dir == Direction::ClientToServer;
+        let ladder = self.ladders.entry(conn).or_insert_with(|| {
+            let (client, server) = if from_client { (src, dst) } else { (dst, src) };
+            let kind = if row.protocol == "TCP" {
+                "TCP connection"
+            } else {
+                "UDP flow"
+            };
+            Ladder::new(
+                format!("{kind} {conn}"),
+                Lifeline {
+                    role: "client".into(),
+                    addr: client.to_string(),
+                    process: None,
+                },
+                Lifeline {
+                    role: "server".into(),
+                    addr: server.to_string(),
+                    process: None,
+                },
+            )
+        });
+        if let Some(o) = sender {
+            let line = if from_client {
+                &mut ladder.client
+            } else {
+                &mut ladder.server
+            };
+            if line.process.is_none() && row.protocol != "ICMP" && row.protocol != "ICMPv6" {
+                line.process = Some(o.to_string());
+            }
+        }
+        // The Info column without its leading ports: `[SYN] Seq=0 …`.
+        let label = match row.info.find(['[', 'L']) {
+            Some(at) if row.protocol == "TCP" || row.protocol == "UDP" => &row.info[at..],
+            _ => row.info.as_str(),
+        };
+        let highlight = row
+            .notes
+            .iter()
+            .find(|n| {
+                n.starts_with("handshake") || n.starts_with("teardown") || n.starts_with("reset")
+            })
+            .cloned();
+        let detail = row
+            .notes
+            .iter()
+            .find_map(|n| {
+                n.strip_prefix("data ")
+                    .or_else(|| n.strip_prefix("datagram "))
+                    .or_else(|| n.strip_prefix("answers "))
+            })
+            .map(str::to_string);
+        let label = if row.protocol == "TCP" || row.protocol == "UDP" {
+            label.to_string()
+        } else {
+            format!("{}: {label}", row.protocol)
+        };
+        ladder.push(Arrow {
+            no: row.no,
+            time: row.time,
+            from_client,
+            label,
+            detail,
+            highlight,
+            states: row
+                .states
+                .map(|[c, s]| (c.name().to_string(), s.name().to_string())),
+        });
+    }
+
+    /// Whether nothing was drawn.
+    pub fn is_empty(&self) -> bool {
+        self.ladders.is_empty()
+    }
+
+    /// The SVG of every ladder collected.
+    pub fn svg(&self) -> String {
+        let ladders: Vec<Ladder> = self.ladders.values().cloned().collect();
+        svg(&ladders)
+    }
+}
+
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,11 +9,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use net_core::Shutdown;
 use net_core::cli::parse_seconds;
-use net_trace::analyze::Analyzer;
+use net_trace::analyze::{Analyzer, Direction, Row};
 use net_trace::capture::{self, wanted};
-use net_trace::decode::{Decoded, Decoder, Packet, Transport};
-use net_trace::owners::Owner;
-use net_trace::{pcapio, render};
+use net_trace::decode::{Decoded, Decoder};
+use net_trace::owners::{Method, Owner};
+use net_trace::{diagram, pcapio, render};
 
 #[derive(Parser)]
 #[command(
@@ -37,15 +36,20 @@ enum Command {
 
 #[derive(Args)]
 struct CaptureArgs {
-    /// Interface to capture on.
-    #[arg(long, default_value = "lo")]
-    iface: String,
+    /// Interface to capture on; repeat it for several, or `any` for all.
+    #[arg(long = "iface", value_name = "NAME", default_value = "lo")]
+    ifaces: Vec<String>,
     /// Keep only frames to or from this port (repeatable).
     #[arg(long = "port", value_name = "N")]
     ports: Vec<u16>,
-    /// Also save the frames to this classic pcap file.
+    /// Also save the frames to this file: classic pcap, or pcapng with each
+    /// frame's process when the name ends in `.pcapng`.
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
+    /// Also save the frames to this pcapng file, each with the process
+    /// that sent it as a packet comment (Wireshark shows it).
+    #[arg(long, value_name = "FILE")]
+    pcapng: Option<PathBuf>,
     /// Stop after this many frames.
     #[arg(long, value_name = "N")]
     count: Option<usize>,
@@ -53,8 +57,19 @@ struct CaptureArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     duration: Option<Duration>,
     /// Do not look up which process sent each frame.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["pid", "pname", "command"])]
     no_processes: bool,
+    /// Show only the connections of this process.
+    #[arg(long, value_name = "PID")]
+    pid: Option<u32>,
+    /// Show only the connections of programs with this name.
+    #[arg(long, value_name = "NAME", conflicts_with = "pid")]
+    pname: Option<String>,
+    #[command(flatten)]
+    view: ViewArgs,
+    /// Run this command, capture only its traffic, and stop when it exits.
+    #[arg(last = true, value_name = "COMMAND", conflicts_with_all = ["pid", "pname"])]
+    command: Vec<String>,
 }
 
 #[derive(Args)]
@@ -64,89 +79,208 @@ struct ReadArgs {
     /// Keep only frames to or from this port (repeatable).
     #[arg(long = "port", value_name = "N")]
     ports: Vec<u16>,
+    #[command(flatten)]
+    view: ViewArgs,
+}
+
+/// How the analysis is shown, for `capture` and `read` alike.
+#[derive(Args)]
+struct ViewArgs {
     /// Show each side's TCP state after every frame.
     #[arg(long)]
     states: bool,
+    /// Write a ladder diagram of each connection to this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    diagram: Option<PathBuf>,
+    /// Draw only this connection (its number in the table and summary).
+    #[arg(long, value_name = "K", requires = "diagram")]
+    connection: Option<usize>,
 }
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let result = match Cli::parse().command {
-        Command::Capture(args) => run_capture(args),
-        Command::Read(args) => run_read(args),
-    };
-    net_core::cli::exit(result)
+    match Cli::parse().command {
+        Command::Capture(args) => match run_capture(args) {
+            Ok(code) => code,
+            Err(e) => net_core::cli::exit(Err(e)),
+        },
+        Command::Read(args) => net_core::cli::exit(run_read(args)),
+    }
 }
 
-fn print_summaries(analyzer: &Analyzer, owners: &HashMap<SocketAddr, Owner>) {
-    let mut out = io::stdout().lock();
-    let _ = write_summaries(&mut out, analyzer, &|a| owners.get(&a));
-}
+/// Each connection's proven processes: (client, server).
+type ConnOwners = HashMap<usize, (Option<Owner>, Option<Owner>)>;
 
-/// Writes every connection's summary after a blank line; `owner` names
-/// the process at an address.
-fn write_summaries<'a>(
+/// Writes every connection's summary after a blank line, naming the
+/// processes proven at each end.
+fn write_summaries(
     out: &mut impl Write,
     analyzer: &Analyzer,
-    owner: &dyn Fn(SocketAddr) -> Option<&'a Owner>,
+    owners: &ConnOwners,
+    method: Option<Method>,
 ) -> io::Result<()> {
     writeln!(out)?;
     if analyzer.connection_count() == 0 {
         writeln!(out, "No TCP or UDP traffic matched.")?;
     }
+    let mut named = false;
     for s in analyzer.summaries() {
-        out.write_all(render::summary(&s, owner(s.client), owner(s.server)).as_bytes())?;
+        let (c, sv) = owners
+            .get(&s.conn)
+            .map_or((None, None), |(c, s)| (c.as_ref(), s.as_ref()));
+        named |= c.is_some() || sv.is_some();
+        out.write_all(render::summary(&s, c, sv).as_bytes())?;
+    }
+    if let Some(method) = method {
+        if named {
+            writeln!(
+                out,
+                "Processes named from {method}; \"unknown\" where nothing proved one."
+            )?;
+        } else {
+            writeln!(out, "No process could be proven from {method}.")?;
+        }
     }
     Ok(())
 }
 
-fn run_capture(args: CaptureArgs) -> anyhow::Result<()> {
+/// Records a row's sender as the owner of its side of its connection.
+fn note_owner(owners: &mut ConnOwners, row: &Row, sender: Option<&Owner>) {
+    if let (Some(o), Some(conn), Some(dir)) = (sender, row.conn, row.direction) {
+        if row.protocol.starts_with("ICMP") {
+            return;
+        }
+        let entry = owners.entry(conn).or_default();
+        let slot = match dir {
+            Direction::ClientToServer => &mut entry.0,
+            Direction::ServerToClient => &mut entry.1,
+        };
+        if slot.is_none() {
+            *slot = Some(o.clone());
+        }
+    }
+}
+
+/// Writes the diagram file, if one was asked for.
+fn write_diagram(view: &ViewArgs, diagrams: Option<&diagram::Collector>) -> anyhow::Result<()> {
+    let (Some(path), Some(d)) = (&view.diagram, diagrams) else {
+        return Ok(());
+    };
+    if d.is_empty() {
+        eprintln!(
+            "warning: no connection to draw{}; {} not written",
+            view.connection
+                .map_or(String::new(), |k| format!(" (no connection {k})")),
+            path.display()
+        );
+        return Ok(());
+    }
+    std::fs::write(path, d.svg())
+        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), net_core::error::describe(&e)))?;
+    eprintln!("diagram written to {}", path.display());
+    Ok(())
+}
+
+fn run_capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     let shutdown = Shutdown::new();
     shutdown.install_signal_handler()?;
+    let (pcap, pcapng) = match (&args.pcap, &args.pcapng) {
+        (Some(p), None)
+            if p.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("pcapng")) =>
+        {
+            (None, Some(p.clone()))
+        }
+        (p, ng) => (p.clone(), ng.clone()),
+    };
     let opts = capture::Options {
-        iface: args.iface.clone(),
+        ifaces: args.ifaces.clone(),
         ports: args.ports.clone(),
-        pcap: args.pcap.clone(),
+        pcap,
+        pcapng,
         count: args.count,
         duration: args.duration,
         attribute: !args.no_processes,
+        pid: args.pid,
+        pname: args.pname.clone(),
+        command: (!args.command.is_empty()).then(|| args.command.clone()),
     };
-    let filter = if args.ports.is_empty() {
-        String::from("all TCP and UDP")
+    let mut filter = if args.ports.is_empty() {
+        String::from("all traffic")
     } else {
         let ports: Vec<String> = args.ports.iter().map(u16::to_string).collect();
         format!("port {}", ports.join(", "))
     };
-    let mut printed_heading = false;
-    let ready = || eprintln!("capturing on {} ({filter}); Ctrl-C to stop", args.iface);
-    let report = capture::run(&opts, &shutdown, ready, |row, sender| {
-        let mut out = io::stdout().lock();
-        if !printed_heading {
-            let _ = writeln!(out, "{}", render::heading());
-            printed_heading = true;
-        }
-        let _ = writeln!(out, "{}", render::row(row, sender));
-    });
-    let report = report?;
-    if !printed_heading {
-        println!("{}", render::heading());
+    if let Some(pid) = args.pid {
+        filter.push_str(&format!(", pid {pid}"));
     }
-    let owners: HashMap<SocketAddr, Owner> = report.owners.into_iter().collect();
-    print_summaries(&report.analyzer, &owners);
-    eprintln!(
-        "{} frame(s) captured on {} ({filter}){}",
-        report.frames,
-        args.iface,
-        args.pcap
-            .map_or(String::new(), |p| format!(", saved to {}", p.display()))
-    );
-    Ok(())
+    if let Some(name) = &args.pname {
+        filter.push_str(&format!(", program {name}"));
+    }
+    if let Some(program) = args.command.first() {
+        filter.push_str(&format!(", {program} and its children"));
+    }
+    let ifaces = args.ifaces.join(", ");
+    let stop = if args.command.is_empty() {
+        "Ctrl-C to stop"
+    } else {
+        "until the command exits"
+    };
+    let ready = || eprintln!("capturing on {ifaces} ({filter}); {stop}");
+    let mut out = io::stdout().lock();
+    let mut closed = writeln!(out, "{}", render::heading()).is_err();
+    let mut diagrams = args
+        .view
+        .diagram
+        .as_ref()
+        .map(|_| diagram::Collector::new(args.view.connection));
+    let mut owners = ConnOwners::new();
+    let report = capture::run(&opts, &shutdown, ready, |row, sender| {
+        note_owner(&mut owners, row, sender);
+        if let Some(d) = diagrams.as_mut() {
+            d.push(row, sender);
+        }
+        // A closed stdout ends the table, not the capture: the files and
+        // the counts still matter.
+        if !closed {
+            closed = render::write_row(&mut out, row, sender, args.view.states).is_err();
+        }
+    })?;
+    if !closed {
+        let _ = write_summaries(&mut out, &report.analyzer, &owners, report.method);
+        let _ = out.flush();
+    }
+    drop(out);
+    write_diagram(&args.view, diagrams.as_ref())?;
+    // As tcpdump reports it, also when nothing was dropped.
+    eprintln!("{} packets captured", report.kernel.captured);
+    eprintln!("{} packets received by filter", report.kernel.received);
+    eprintln!("{} packets dropped by kernel", report.kernel.dropped);
+    for path in [&args.pcap, &args.pcapng].into_iter().flatten() {
+        eprintln!("{} frame(s) saved to {}", report.frames, path.display());
+    }
+    Ok(match report.command_status {
+        // The command's own status, as `time` and `strace` pass it on.
+        Some(status) => match status.code() {
+            Some(0) | None => ExitCode::SUCCESS,
+            Some(code) => {
+                eprintln!("{} exited with status {code}", args.command[0]);
+                ExitCode::from(u8::try_from(code).unwrap_or(1))
+            }
+        },
+        None => ExitCode::SUCCESS,
+    })
 }
 
 fn run_read(args: ReadArgs) -> anyhow::Result<()> {
     let mut reader = pcapio::FileReader::open(&args.file)?;
     let mut out = io::BufWriter::with_capacity(READ_BUFFER, io::stdout().lock());
-    let result = read_into(&mut reader, &args, &mut out).and_then(|()| {
+    let mut diagrams = args
+        .view
+        .diagram
+        .as_ref()
+        .map(|_| diagram::Collector::new(args.view.connection));
+    let result = read_into(&mut reader, &args, &mut out, &mut diagrams).and_then(|()| {
         out.flush()?;
         Ok(())
     });
@@ -160,7 +294,17 @@ fn run_read(args: ReadArgs) -> anyhow::Result<()> {
     for w in reader.take_warnings() {
         eprintln!("warning: {w}");
     }
-    result
+    result?;
+    write_diagram(&args.view, diagrams.as_ref())
+}
+
+/// A comment's argument line, split at spaces (an argument that held a
+/// space cannot be told apart; the line itself is kept whole in the file).
+fn split_args(args: &str) -> Vec<String> {
+    args.split(' ')
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Output buffer of `read`: large enough that writes are few.
@@ -172,13 +316,18 @@ fn read_into(
     reader: &mut pcapio::FileReader,
     args: &ReadArgs,
     out: &mut impl Write,
+    diagrams: &mut Option<diagram::Collector>,
 ) -> anyhow::Result<()> {
     let mut decoder = Decoder::new();
     let mut analyzer = Analyzer::new();
+    let mut owners = ConnOwners::new();
+    let mut named = false;
     writeln!(out, "{}", render::heading())?;
-    while let Some(f) = reader.next_frame()? {
+    // One frame buffer, reused for every record.
+    let mut f = pcapio::Frame::default();
+    while reader.read_frame(&mut f)? {
         let row = match decoder.decode(f.link, &f.data, f.time, f.wire_len) {
-            Decoded::Packet(p) if shown(&p, &args.ports) => analyzer.push(&p),
+            Decoded::Packet(p) if wanted(&p, &args.ports) => analyzer.push(&p),
             Decoded::Other(o) if args.ports.is_empty() => analyzer.push_other(&o),
             Decoded::Packet(p) => {
                 analyzer.skip(p.time);
@@ -189,22 +338,19 @@ fn read_into(
                 continue;
             }
         };
-        render::write_row(out, &row, None, args.states)?;
+        // A saved capture keeps its processes in packet comments.
+        let sender = f
+            .comment
+            .as_deref()
+            .and_then(pcapio::parse_process_comment)
+            .map(|c| Owner::from_comment(c.pid, Some(c.cmd), split_args(&c.args)));
+        named |= sender.is_some();
+        note_owner(&mut owners, &row, sender.as_ref());
+        if let Some(d) = diagrams.as_mut() {
+            d.push(&row, sender.as_ref());
+        }
+        render::write_row(out, &row, sender.as_ref(), args.view.states)?;
     }
-    write_summaries(out, &analyzer, &|_| None)?;
+    write_summaries(out, &analyzer, &owners, named.then_some(Method::File))?;
     Ok(())
-}
-
-/// Whether `read --port` shows a packet: either end on a listed port, or
-/// an ICMP error quoting a datagram that was.
-fn shown(p: &Packet, ports: &[u16]) -> bool {
-    if ports.is_empty() || wanted(p, ports) {
-        return true;
-    }
-    match &p.transport {
-        Transport::Icmp(i) => i
-            .quoted
-            .is_some_and(|q| ports.contains(&q.src.port()) || ports.contains(&q.dst.port())),
-        _ => false,
-    }
 }
