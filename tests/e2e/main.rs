@@ -3,6 +3,7 @@
 // Test code: an unwrap is an assertion with the error shown.
 #![allow(clippy::unwrap_used)]
 
+mod attribution;
 mod live_capture;
 mod textbook_tcp;
 mod textbook_udp;

@@ -1,0 +1,336 @@
+//! net-trace names the process behind each frame only when proven: many
+//! short-lived clients (ours, the textbook Python client, curl), a decoy
+//! on the same local port, and a reused port (root only).
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use testkit::{Server, bin_path, installed, is_root};
+
+const T: Duration = Duration::from_secs(20);
+
+/// Short-lived clients of each kind.
+const CLIENTS: usize = 30;
+
+/// Whether live capture can run; under CI=true (which runs as root) a
+/// missing privilege fails the test instead of skipping it.
+fn may_capture() -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI must run as root (or with CAP_NET_RAW) for the live capture tests"
+    );
+    eprintln!("skipped: live capture needs root or CAP_NET_RAW");
+    false
+}
+
+/// Runs a client to completion with `stdin`; returns its pid.
+fn run_client(program: &str, args: &[&str], stdin: &[u8]) -> u32 {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pid
+}
+
+/// Starts `net-trace capture` on `lo` for `ports` and waits until it is
+/// capturing.
+fn capture(ports: &[&str]) -> Server {
+    let mut args = vec!["capture", "--iface", "lo"];
+    for p in ports {
+        args.extend(["--port", p]);
+    }
+    let c = Server::spawn(bin_path("net-trace"), &args).unwrap();
+    c.wait_for_stderr(T, |l| l.starts_with("capturing on lo"));
+    c
+}
+
+/// Stops the capture and returns its stdout; checks the kernel dropped
+/// nothing and said so.
+fn finish(mut c: Server) -> Vec<String> {
+    let status = c.terminate(T).expect("net-trace stops on SIGTERM");
+    assert!(status.success(), "{status}: {:#?}", c.stderr());
+    let err = c.stderr();
+    assert!(
+        err.iter().any(|l| l == "0 packets dropped by kernel"),
+        "the drop count is always reported, and is 0 here: {err:#?}"
+    );
+    c.stdout()
+}
+
+/// Pids shown for `side` (`client` or `server`) in the table's rows.
+fn named(rows: &[String], side: &str) -> Vec<u32> {
+    let tag = format!("{side} (pid ");
+    rows.iter()
+        .filter_map(|l| {
+            let at = l.find(&tag)? + tag.len();
+            let digits: String = l[at..].chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+/// Waits until the capture has shown `n` rows matching `pred`.
+fn wait_rows(c: &Server, n: usize, pred: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + T;
+    while c.stdout().iter().filter(|l| pred(l)).count() < n {
+        assert!(Instant::now() < deadline, "{:#?}", c.stdout());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn short_lived_clients_are_named_with_their_own_pids() {
+    if !may_capture() {
+        return;
+    }
+    let tcp = Server::start(
+        bin_path("tcp-uppercase"),
+        &["server", "--port", "0", "--quiet"],
+    );
+    let udp = Server::start(bin_path("udp-chat"), &["server", "--port", "0"]);
+    let (tport, uport) = (tcp.port(), udp.port());
+    let cap = capture(&[&tport, &uport]);
+
+    let tcp_bin = bin_path("tcp-uppercase");
+    let udp_bin = bin_path("udp-chat");
+    let mut tcp_pids = HashSet::new();
+    let mut udp_pids = HashSet::new();
+    for i in 0..CLIENTS {
+        let word = format!("tanmayi{i}");
+        tcp_pids.insert(run_client(
+            tcp_bin.to_str().unwrap(),
+            &["client", "--port", &tport, &word],
+            b"",
+        ));
+        udp_pids.insert(run_client(
+            udp_bin.to_str().unwrap(),
+            &["client", "--port", &uport],
+            format!("amrita {i}\n").as_bytes(),
+        ));
+    }
+    // The textbook Python client, typed at as a student would.
+    let mut python_pids = HashSet::new();
+    if crate::python().is_some() {
+        let script = crate::textbook("TCPClient.py");
+        for _ in 0..3 {
+            python_pids.insert(run_client(
+                "python3",
+                &[script.to_str().unwrap(), "127.0.0.1", &tport],
+                b"hello\n",
+            ));
+        }
+    }
+    // Each TCP connection ends with the ACK of the server's FIN; each UDP
+    // exchange with the reply.
+    let conns = CLIENTS + python_pids.len();
+    wait_rows(&cap, conns, |l| l.contains("ACK of the server's FIN"));
+    wait_rows(&cap, CLIENTS, |l| l.contains("server→client") && l.contains(" UDP "));
+    let rows = finish(cap);
+
+    let started: HashSet<u32> = tcp_pids
+        .iter()
+        .chain(&udp_pids)
+        .chain(&python_pids)
+        .copied()
+        .collect();
+    let clients = named(&rows, "client");
+    for pid in &clients {
+        assert!(
+            started.contains(pid),
+            "pid {pid} was named as a client but is none of the test's clients:\n{rows:#?}"
+        );
+    }
+    let shown: HashSet<u32> = clients.into_iter().collect();
+    let tcp_named = tcp_pids.intersection(&shown).count();
+    let udp_named = udp_pids.intersection(&shown).count();
+    assert!(
+        tcp_named + 1 >= CLIENTS,
+        "{tcp_named} of {CLIENTS} short-lived TCP clients named:\n{rows:#?}"
+    );
+    assert!(
+        udp_named + 1 >= CLIENTS,
+        "{udp_named} of {CLIENTS} short-lived UDP clients named:\n{rows:#?}"
+    );
+    assert_eq!(
+        python_pids.intersection(&shown).count(),
+        python_pids.len(),
+        "the textbook client is named:\n{rows:#?}"
+    );
+    for pid in named(&rows, "server") {
+        assert!(
+            pid == tcp.pid() || pid == udp.pid(),
+            "pid {pid} was named as a server:\n{rows:#?}"
+        );
+    }
+}
+
+/// A Python client that binds `port` (shared with SO_REUSEADDR), connects
+/// to `server`, sends a line, reads the reply and leaves: with a reset
+/// when `reset`, so the 4-tuple can be used again at once.
+fn bound_client(local_port: u16, server: &str, reset: bool) -> String {
+    format!(
+        "import socket, struct\n\
+         s = socket.socket()\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', {local_port}))\n\
+         s.connect(('127.0.0.1', {server}))\n\
+         s.sendall(b'decoy test')\n\
+         s.recv(100)\n\
+         if {reset}:\n    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n\
+         s.close()\n",
+        reset = if reset { "True" } else { "False" },
+    )
+}
+
+/// A free local port (bound and released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_decoy_on_the_same_local_port_is_never_named() {
+    if !may_capture() || crate::python().is_none() {
+        return;
+    }
+    let a = Server::start(
+        bin_path("tcp-uppercase"),
+        &["server", "--port", "0", "--quiet"],
+    );
+    let b = Server::start(
+        bin_path("tcp-uppercase"),
+        &["server", "--port", "0", "--quiet"],
+    );
+    let local = free_port();
+    // The decoy holds local port `local` towards server B all along.
+    let decoy_script = format!(
+        "import socket, sys\n\
+         s = socket.socket()\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', {local}))\n\
+         s.connect(('127.0.0.1', {}))\n\
+         print('connected', flush=True)\n\
+         sys.stdin.read()\n",
+        b.port()
+    );
+    let mut decoy = Server::spawn("python3", &["-c", &decoy_script]).unwrap();
+    decoy.wait_for_stdout(T, |l| l == "connected");
+    let cap = capture(&[&a.port()]);
+    let client = run_client(
+        "python3",
+        &["-c", &bound_client(local, &a.port(), false)],
+        b"",
+    );
+    wait_rows(&cap, 1, |l| l.contains("ACK of the server's FIN"));
+    let rows = finish(cap);
+    decoy.close_stdin();
+    let clients = named(&rows, "client");
+    assert!(
+        !clients.contains(&decoy.pid()),
+        "the decoy (pid {}) was named:\n{rows:#?}",
+        decoy.pid()
+    );
+    assert!(
+        clients.iter().all(|p| *p == client),
+        "only the real client (pid {client}) may be named:\n{rows:#?}"
+    );
+    assert!(!clients.is_empty(), "the client is named:\n{rows:#?}");
+}
+
+#[test]
+fn a_reused_port_gets_its_new_owner() {
+    if !may_capture() || crate::python().is_none() {
+        return;
+    }
+    let server = Server::start(
+        bin_path("tcp-uppercase"),
+        &["server", "--port", "0", "--quiet"],
+    );
+    let port = server.port();
+    let local = free_port();
+    let cap = capture(&[&port]);
+    let mut pids = Vec::new();
+    for _ in 0..3 {
+        pids.push(run_client(
+            "python3",
+            &["-c", &bound_client(local, &port, true)],
+            b"",
+        ));
+    }
+    wait_rows(&cap, 3, |l| l.contains("[RST"));
+    let rows = finish(cap);
+    // One connection per client, each named with its own pid.
+    let conns: Vec<&String> = rows
+        .iter()
+        .filter(|l| l.starts_with("TCP connection "))
+        .collect();
+    assert_eq!(conns.len(), 3, "{rows:#?}");
+    for (conn, pid) in conns.iter().zip(&pids) {
+        assert!(
+            conn.contains(&format!("(pid {pid} python3)")),
+            "connection {conn} should name pid {pid}:\n{rows:#?}"
+        );
+    }
+}
+
+#[test]
+fn curl_and_http_client_are_named() {
+    if !may_capture() || !installed("curl", "curl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "<p>hi</p>").unwrap();
+    let server = Server::start(
+        bin_path("http-server"),
+        &[
+            "--port",
+            "0",
+            "--quiet",
+            "--root",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    let port = server.port();
+    let cap = capture(&[&port]);
+    let curl = run_client(
+        "curl",
+        &["-s", "-o", "/dev/null", &format!("http://127.0.0.1:{port}/index.html")],
+        b"",
+    );
+    let ours = run_client(
+        bin_path("http-client").to_str().unwrap(),
+        &["-s", "127.0.0.1", &port, "index.html"],
+        b"",
+    );
+    wait_rows(&cap, 2, |l| l.contains("teardown: ACK of the"));
+    let rows = finish(cap);
+    let clients: HashSet<u32> = named(&rows, "client").into_iter().collect();
+    assert!(clients.contains(&curl), "curl (pid {curl}) named:\n{rows:#?}");
+    assert!(
+        clients.contains(&ours),
+        "http-client (pid {ours}) named:\n{rows:#?}"
+    );
+    assert!(clients.iter().all(|p| *p == curl || *p == ours), "{rows:#?}");
+}
