@@ -68,11 +68,12 @@ pub fn run(
             _ => Error::Capture(net_core::error::describe(&e)),
         })?;
     let mut pcap = opts.pcap.as_deref().map(PcapOut::create).transpose()?;
-    on_ready();
-    let mut analyzer = Analyzer::new();
+    // Owner evidence starts before the caller is told the capture runs.
     let procs = opts
         .attribute
         .then(|| Owners::start(&crate::owners::Options::default()));
+    on_ready();
+    let mut analyzer = Analyzer::new();
     let mut owners: Vec<(std::net::SocketAddr, Owner)> = Vec::new();
     let loopback = socket.loopback;
     let started = Instant::now();
