@@ -202,16 +202,23 @@ impl Fields<'_> {
 #[derive(Debug)]
 pub struct Instance {
     dir: PathBuf,
-    /// We mounted tracefs, so we unmount it.
-    mounted: bool,
 }
+
+/// Instances of this process alive, and whether this process mounted
+/// tracefs (then the last one to go unmounts it).
+static USERS: Mutex<(usize, bool)> = Mutex::new((0, false));
+
+/// Numbers a process's second and later instances (`net-trace-PID-N`).
+static SERIAL: AtomicU64 = AtomicU64::new(0);
 
 impl Instance {
     /// Mounts tracefs if needed, removes dead runs' instances, and creates
     /// and configures ours.
     pub fn create() -> Result<Self, Unavailable> {
         let root = Path::new(TRACEFS);
-        let mut mounted = false;
+        let mut users = USERS
+            .lock()
+            .map_err(|_| Unavailable("a previous start panicked".into()))?;
         if !root.join("instances").is_dir() {
             let ok = std::process::Command::new("mount")
                 .args(["-t", "tracefs", "nodev", TRACEFS])
@@ -221,20 +228,26 @@ impl Instance {
             if !ok || !root.join("instances").is_dir() {
                 return Err(Unavailable(format!("cannot mount tracefs at {TRACEFS}")));
             }
-            mounted = true;
+            users.1 = true;
         }
         remove_stale(root);
-        let dir = root
-            .join("instances")
-            .join(format!("{PREFIX}{}", std::process::id()));
+        let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+        let name = match serial {
+            0 => format!("{PREFIX}{}", std::process::id()),
+            n => format!("{PREFIX}{}-{n}", std::process::id()),
+        };
+        let dir = root.join("instances").join(name);
         if let Err(e) = fs::create_dir(&dir) {
-            let err = io_err("create", &dir, &e);
-            if mounted {
+            if users.0 == 0 && users.1 {
                 unmount();
+                users.1 = false;
             }
-            return Err(err);
+            return Err(io_err("create", &dir, &e));
         }
-        let instance = Self { dir, mounted };
+        users.0 += 1;
+        drop(users);
+        // From here the guard exists: a failure below removes the instance.
+        let instance = Self { dir };
         instance.configure()?;
         Ok(instance)
     }
@@ -269,8 +282,12 @@ impl Drop for Instance {
         if let Err(e) = fs::remove_dir(&self.dir) {
             log::warn!("cannot remove {}: {e}", self.dir.display());
         }
-        if self.mounted {
-            unmount();
+        if let Ok(mut users) = USERS.lock() {
+            users.0 = users.0.saturating_sub(1);
+            if users.0 == 0 && users.1 {
+                unmount();
+                users.1 = false;
+            }
         }
     }
 }
@@ -289,7 +306,11 @@ fn remove_stale(root: &Path) {
     };
     for entry in dir.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|n| n.split('-').next())
+        else {
             continue;
         };
         if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {

@@ -20,6 +20,11 @@ const UDP_OVERHEAD: usize = 14 + 20 + 8;
 
 const PYTHON: &str = "python3";
 
+/// The tests here run one at a time: each other's datagrams on `lo` would
+/// make sends ambiguous (rightly unknown), and the counts are what they
+/// measure.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn now() -> Duration {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap()
 }
@@ -146,6 +151,9 @@ impl Tally {
 
 #[test]
 fn short_lived_clients_are_named_and_never_wrongly() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if !testkit::is_root() {
         eprintln!("skipped: kernel events need root");
         return;
@@ -170,12 +178,15 @@ fn short_lived_clients_are_named_and_never_wrongly() {
     let mut tcp = Tally::default();
     let mut server_side = Tally::default();
     for i in 0..CLIENTS {
-        let start = now();
+        // The connection begins after the child's clock reading: a stream
+        // never starts before its process exists.
         let (pid, out) = run_python(&format!(
-            "import socket\ns = socket.create_connection(('127.0.0.1', {}))\nprint(s.getsockname()[1])\ns.sendall(b'hello')\ns.close()",
+            "import socket, time\nt = time.time_ns()\ns = socket.create_connection(('127.0.0.1', {}))\nprint(s.getsockname()[1], t)\ns.sendall(b'hello')\ns.close()",
             server.port()
         ));
-        let port: u16 = out.trim().parse().unwrap();
+        let mut fields = out.split_whitespace();
+        let port: u16 = fields.next().unwrap().parse().unwrap();
+        let start = Duration::from_nanos(fields.next().unwrap().parse().unwrap());
         let q = Query {
             tcp: true,
             src: SocketAddr::new(server.ip(), port),
@@ -191,6 +202,19 @@ fn short_lived_clients_are_named_and_never_wrongly() {
             ask(&owners, &q),
             pid,
             &format!("TCP client {i} port {port}"),
+        );
+        // The server's frames: this process listens, but it also forked the
+        // clients, so the listener alone proves nothing; never another pid.
+        let reply = Query {
+            src: server,
+            dst: q.src,
+            role: Role::Server,
+            ..q
+        };
+        server_side.check(
+            ask(&owners, &reply),
+            std::process::id(),
+            &format!("server of client {i}"),
         );
     }
     acceptor.join().unwrap();
@@ -272,6 +296,9 @@ fn lab_server(bin: &std::path::Path, args: &[&str]) -> Reaped {
 /// pipeline does. Prints the counts; fails on any wrong name.
 #[test]
 fn lab_clients_against_tcpdump() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(dir) = std::env::var_os(LAB_BIN_ENV) else {
         eprintln!("skipped: set {LAB_BIN_ENV} to the lab binaries' directory");
         return;
