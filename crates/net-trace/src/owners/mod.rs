@@ -229,6 +229,10 @@ impl Owners {
 
     fn lookup_kernel(k: &tracefs::Kernel, q: &Query) -> Lookup {
         let shared = &k.shared;
+        if shared.lost.load(Ordering::Acquire) {
+            return procfs::find(q.tcp, q.src, q.dst)
+                .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Proc));
+        }
         let needed = u64::try_from((q.time + MARGIN).as_nanos()).unwrap_or(u64::MAX);
         if shared.watermark_ns.load(Ordering::Acquire) < needed {
             // The reader may be idle: a marker moves its watermark on.

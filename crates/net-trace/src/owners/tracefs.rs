@@ -202,16 +202,23 @@ impl Fields<'_> {
 #[derive(Debug)]
 pub struct Instance {
     dir: PathBuf,
-    /// We mounted tracefs, so we unmount it.
-    mounted: bool,
 }
+
+/// Instances of this process alive, and whether this process mounted
+/// tracefs (then the last one to go unmounts it).
+static USERS: Mutex<(usize, bool)> = Mutex::new((0, false));
+
+/// Numbers a process's second and later instances (`net-trace-PID-N`).
+static SERIAL: AtomicU64 = AtomicU64::new(0);
 
 impl Instance {
     /// Mounts tracefs if needed, removes dead runs' instances, and creates
     /// and configures ours.
     pub fn create() -> Result<Self, Unavailable> {
         let root = Path::new(TRACEFS);
-        let mut mounted = false;
+        let mut users = USERS
+            .lock()
+            .map_err(|_| Unavailable("a previous start panicked".into()))?;
         if !root.join("instances").is_dir() {
             let ok = std::process::Command::new("mount")
                 .args(["-t", "tracefs", "nodev", TRACEFS])
@@ -221,20 +228,26 @@ impl Instance {
             if !ok || !root.join("instances").is_dir() {
                 return Err(Unavailable(format!("cannot mount tracefs at {TRACEFS}")));
             }
-            mounted = true;
+            users.1 = true;
         }
         remove_stale(root);
-        let dir = root
-            .join("instances")
-            .join(format!("{PREFIX}{}", std::process::id()));
+        let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+        let name = match serial {
+            0 => format!("{PREFIX}{}", std::process::id()),
+            n => format!("{PREFIX}{}-{n}", std::process::id()),
+        };
+        let dir = root.join("instances").join(name);
         if let Err(e) = fs::create_dir(&dir) {
-            let err = io_err("create", &dir, &e);
-            if mounted {
+            if users.0 == 0 && users.1 {
                 unmount();
+                users.1 = false;
             }
-            return Err(err);
+            return Err(io_err("create", &dir, &e));
         }
-        let instance = Self { dir, mounted };
+        users.0 += 1;
+        drop(users);
+        // From here the guard exists: a failure below removes the instance.
+        let instance = Self { dir };
         instance.configure()?;
         Ok(instance)
     }
@@ -269,8 +282,12 @@ impl Drop for Instance {
         if let Err(e) = fs::remove_dir(&self.dir) {
             log::warn!("cannot remove {}: {e}", self.dir.display());
         }
-        if self.mounted {
-            unmount();
+        if let Ok(mut users) = USERS.lock() {
+            users.0 = users.0.saturating_sub(1);
+            if users.0 == 0 && users.1 {
+                unmount();
+                users.1 = false;
+            }
         }
     }
 }
@@ -289,7 +306,11 @@ fn remove_stale(root: &Path) {
     };
     for entry in dir.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|n| n.split('-').next())
+        else {
             continue;
         };
         if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
@@ -374,7 +395,35 @@ pub struct Shared {
     pub watermark_ns: AtomicU64,
     /// Markers for the offset and the watermark.
     pub clock: Clock,
+    /// The ring lost events (the reader fell behind): the table may miss a
+    /// socket's close or a send, so it no longer proves anything.
+    pub lost: AtomicBool,
     stop: AtomicBool,
+}
+
+/// How often the reader checks the ring's loss counters.
+const LOSS_CHECK: Duration = Duration::from_millis(100);
+
+/// Whether any CPU's ring of the instance at `dir` overwrote or dropped
+/// events (`per_cpu/cpuN/stats`).
+fn ring_lost(dir: &Path) -> bool {
+    let Ok(cpus) = fs::read_dir(dir.join("per_cpu")) else {
+        return false;
+    };
+    cpus.flatten().any(|cpu| {
+        fs::read_to_string(cpu.path().join("stats")).is_ok_and(|stats| stats_lost(&stats))
+    })
+}
+
+/// Whether a `stats` file counts lost events.
+fn stats_lost(stats: &str) -> bool {
+    stats.lines().any(|l| {
+        let Some((name, value)) = l.split_once(':') else {
+            return false;
+        };
+        matches!(name.trim(), "overrun" | "commit overrun" | "dropped events")
+            && value.trim().parse::<u64>().is_ok_and(|n| n > 0)
+    })
 }
 
 /// The running kernel source: instance, reader thread.
@@ -398,13 +447,15 @@ impl Kernel {
             table: Mutex::new(table),
             watermark_ns: AtomicU64::new(0),
             clock: Clock::open(&instance)?,
+            lost: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         });
         let for_reader = Arc::clone(&shared);
+        let dir = instance.dir().to_path_buf();
         let reader = std::thread::Builder::new()
             .name("owner-events".into())
             .stack_size(256 * 1024)
-            .spawn(move || read_events(pipe, &for_reader))
+            .spawn(move || read_events(pipe, &dir, &for_reader))
             .map_err(|e| Unavailable(format!("cannot start the event reader: {e}")))?;
         let mut kernel = Self {
             shared,
@@ -444,8 +495,9 @@ impl Drop for Kernel {
     }
 }
 
-fn read_events(pipe: File, shared: &Shared) {
+fn read_events(pipe: File, dir: &Path, shared: &Shared) {
     let own = std::process::id();
+    let mut checked = std::time::Instant::now();
     let mut lines = BufReader::with_capacity(1 << 16, pipe);
     let mut line = String::new();
     while !shared.stop.load(Ordering::Acquire) {
@@ -460,6 +512,13 @@ fn read_events(pipe: File, shared: &Shared) {
         let trace_time = match &record {
             Record::Marker(t) => {
                 shared.clock.read_back(*t);
+                if checked.elapsed() >= LOSS_CHECK && !shared.lost.load(Ordering::Relaxed) {
+                    checked = std::time::Instant::now();
+                    if ring_lost(dir) {
+                        log::warn!("kernel events were lost; naming processes from /proc only");
+                        shared.lost.store(true, Ordering::Release);
+                    }
+                }
                 *t
             }
             Record::Event(e) => event_time(e),
@@ -620,6 +679,18 @@ mod tests {
             (ctx.comm.as_str(), ctx.tid, ctx.tgid),
             ("lto cgu.3", 16506, 16464)
         );
+    }
+
+    #[test]
+    fn ring_losses() {
+        let clean = "entries: 0\noverrun: 0\ncommit overrun: 0\nbytes: 0\noldest event ts:     0.000000\nnow ts:  1681.005475\ndropped events: 0\nread events: 0\n";
+        assert!(!stats_lost(clean));
+        assert!(stats_lost(
+            &clean.replace("overrun: 0\ncommit", "overrun: 12\ncommit")
+        ));
+        assert!(stats_lost(
+            &clean.replace("dropped events: 0", "dropped events: 1")
+        ));
     }
 
     #[test]

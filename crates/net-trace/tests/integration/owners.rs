@@ -20,6 +20,11 @@ const UDP_OVERHEAD: usize = 14 + 20 + 8;
 
 const PYTHON: &str = "python3";
 
+/// The tests here run one at a time: each other's datagrams on `lo` would
+/// make sends ambiguous (rightly unknown), and the counts are what they
+/// measure.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn now() -> Duration {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap()
 }
@@ -146,6 +151,9 @@ impl Tally {
 
 #[test]
 fn short_lived_clients_are_named_and_never_wrongly() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if !testkit::is_root() {
         eprintln!("skipped: kernel events need root");
         return;
@@ -170,12 +178,15 @@ fn short_lived_clients_are_named_and_never_wrongly() {
     let mut tcp = Tally::default();
     let mut server_side = Tally::default();
     for i in 0..CLIENTS {
-        let start = now();
+        // The connection begins after the child's clock reading: a stream
+        // never starts before its process exists.
         let (pid, out) = run_python(&format!(
-            "import socket\ns = socket.create_connection(('127.0.0.1', {}))\nprint(s.getsockname()[1])\ns.sendall(b'hello')\ns.close()",
+            "import socket, time\nt = time.time_ns()\ns = socket.create_connection(('127.0.0.1', {}))\nprint(s.getsockname()[1], t)\ns.sendall(b'hello')\ns.close()",
             server.port()
         ));
-        let port: u16 = out.trim().parse().unwrap();
+        let mut fields = out.split_whitespace();
+        let port: u16 = fields.next().unwrap().parse().unwrap();
+        let start = Duration::from_nanos(fields.next().unwrap().parse().unwrap());
         let q = Query {
             tcp: true,
             src: SocketAddr::new(server.ip(), port),
@@ -191,6 +202,19 @@ fn short_lived_clients_are_named_and_never_wrongly() {
             ask(&owners, &q),
             pid,
             &format!("TCP client {i} port {port}"),
+        );
+        // The server's frames: this process listens, but it also forked the
+        // clients, so the listener alone proves nothing; never another pid.
+        let reply = Query {
+            src: server,
+            dst: q.src,
+            role: Role::Server,
+            ..q
+        };
+        server_side.check(
+            ask(&owners, &reply),
+            std::process::id(),
+            &format!("server of client {i}"),
         );
     }
     acceptor.join().unwrap();
@@ -241,4 +265,171 @@ fn short_lived_clients_are_named_and_never_wrongly() {
     let dir = owners.instance().unwrap().to_path_buf();
     drop(owners);
     assert!(!dir.exists(), "{} is left behind", dir.display());
+}
+
+/// Where `cargo build -p tcp-uppercase -p udp-chat` put the lab's binaries
+/// (the measurement below runs only when this is set).
+const LAB_BIN_ENV: &str = "NETLAB_BIN_DIR";
+
+/// Ports for the measurement's servers: away from the lab's defaults.
+const LAB_TCP_PORT: u16 = 23017;
+const LAB_UDP_PORT: u16 = 22017;
+
+/// Starts a lab server and waits (bounded) for its readiness line.
+fn lab_server(bin: &std::path::Path, args: &[&str]) -> Reaped {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("listening"), "{first}");
+    std::thread::spawn(move || lines.for_each(drop));
+    Reaped(child)
+}
+
+/// The lab's own short-lived clients, captured by tcpdump; every frame of
+/// the saved capture is asked about with its kernel timestamp, as the live
+/// pipeline does. Prints the counts; fails on any wrong name.
+#[test]
+fn lab_clients_against_tcpdump() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(dir) = std::env::var_os(LAB_BIN_ENV) else {
+        eprintln!("skipped: set {LAB_BIN_ENV} to the lab binaries' directory");
+        return;
+    };
+    if !testkit::is_root() || !testkit::installed("tcpdump", "tcpdump") {
+        eprintln!("skipped: needs root and tcpdump");
+        return;
+    }
+    let dir = std::path::PathBuf::from(dir);
+    let owners = Owners::start(&Options::default());
+    if owners.method() != Method::Kernel {
+        eprintln!("skipped: tracefs is unavailable here");
+        return;
+    }
+    let (tcp_port, udp_port) = (LAB_TCP_PORT.to_string(), LAB_UDP_PORT.to_string());
+    let tcp_server = lab_server(&dir.join("tcp-uppercase"), &["server", "--port", &tcp_port]);
+    let udp_server = lab_server(&dir.join("udp-chat"), &["server", "--port", &udp_port]);
+    let servers = [tcp_server.0.id(), udp_server.0.id()];
+    let tmp = tempfile::tempdir().unwrap();
+    let pcap = tmp.path().join("lab.pcap");
+    let filter = format!("port {LAB_TCP_PORT} or port {LAB_UDP_PORT}");
+    let mut dump = Command::new("tcpdump")
+        .args(["-i", "lo", "-U", "--immediate-mode", "-Z", "root", "-w"])
+        .arg(&pcap)
+        .arg(&filter)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(dump.stderr.take().unwrap()).lines();
+    let first = err.next().unwrap().unwrap();
+    assert!(first.contains("listening"), "{first}");
+    let dump = Reaped(dump);
+    let mut clients = Vec::new();
+    for i in 0..CLIENTS {
+        let st = Command::new(dir.join("tcp-uppercase"))
+            .args(["client", "--port", &tcp_port, "word", &i.to_string()])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        clients.push(("tcp", st.id()));
+        assert!(st.wait_with_output().unwrap().status.success());
+    }
+    for i in 0..CLIENTS {
+        let mut child = Command::new(dir.join("udp-chat"))
+            .args(["client", "--port", &udp_port])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        clients.push(("udp", child.id()));
+        std::io::Write::write_all(
+            &mut child.stdin.take().unwrap(),
+            format!("msg {i}\n").as_bytes(),
+        )
+        .unwrap();
+        assert!(child.wait_with_output().unwrap().status.success());
+    }
+    // SIGTERM: tcpdump writes out what it holds and exits.
+    let stopped = Command::new("kill")
+        .args(["-TERM", &dump.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    dump.finish(Duration::from_secs(5));
+    let frames = net_trace::pcapio::read_file(&pcap).unwrap();
+    let mut analyzer = net_trace::analyze::Analyzer::new();
+    let mut starts: HashMap<usize, (Duration, bool)> = HashMap::new();
+    let mut named: HashMap<u32, usize> = HashMap::new();
+    let mut wrong = Vec::new();
+    let mut by_port: HashMap<u16, u32> = HashMap::new();
+    let mut frames_named = 0;
+    for f in &frames {
+        let Some(p) = net_trace::decode::decode(f.link, &f.data, f.time, f.wire_len) else {
+            continue;
+        };
+        let (tcp, syn) = match &p.transport {
+            net_trace::decode::Transport::Tcp(t) => (true, t.flags.syn && !t.flags.ack),
+            net_trace::decode::Transport::Udp(_) => (false, false),
+            _ => continue,
+        };
+        let row = analyzer.push(&p);
+        let (stream_start, began_with_syn) = *starts.entry(row.conn).or_insert((p.time, syn));
+        let role = if tcp && row.direction == net_trace::analyze::Direction::ServerToClient {
+            Role::Server
+        } else {
+            Role::Client
+        };
+        let q = Query {
+            tcp,
+            src: p.src,
+            dst: p.dst,
+            time: p.time,
+            stream_start,
+            role,
+            syn: began_with_syn,
+            len: p.wire_len,
+            iface: Some("lo".into()),
+        };
+        let Lookup::Known(o, _) = ask(&owners, &q) else {
+            continue;
+        };
+        frames_named += 1;
+        *named.entry(o.pid).or_default() += 1;
+        let from_server = [LAB_TCP_PORT, LAB_UDP_PORT].contains(&p.src.port());
+        let ok = if from_server {
+            servers.contains(&o.pid)
+        } else {
+            clients.iter().any(|(_, c)| *c == o.pid)
+                && *by_port.entry(p.src.port()).or_insert(o.pid) == o.pid
+        };
+        if !ok {
+            wrong.push(format!("{} → {}: {o}", p.src, p.dst));
+        }
+    }
+    let count = |kind: &str| {
+        clients
+            .iter()
+            .filter(|(k, pid)| *k == kind && named.contains_key(pid))
+            .count()
+    };
+    eprintln!(
+        "{frames_named} of {} frames named; tcp-uppercase clients {}/{CLIENTS}, udp-chat clients {}/{CLIENTS}, server frames {}; wrong {}",
+        frames.len(),
+        count("tcp"),
+        count("udp"),
+        servers
+            .iter()
+            .map(|s| named.get(s).copied().unwrap_or(0))
+            .sum::<usize>(),
+        wrong.len()
+    );
+    assert!(wrong.is_empty(), "{wrong:?}");
+    assert!(count("tcp") >= CLIENTS - 1 && count("udp") >= CLIENTS - 1);
 }
