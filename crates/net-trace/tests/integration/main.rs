@@ -2,6 +2,8 @@
 // Test code: an unwrap is an assertion with the error shown.
 #![allow(clippy::unwrap_used)]
 
+mod live_source;
+
 use std::path::Path;
 use std::time::Duration;
 
