@@ -89,7 +89,13 @@ const ARPHRD_ETHER: u16 = 1;
 /// `ARPHRD_LOOPBACK`.
 const ARPHRD_LOOPBACK: u16 = 772;
 /// `sll_pkttype` of a frame this host sent.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const PACKET_OUTGOING: u8 = 4;
+
+/// How many frames the capture thread reads between looks at the clock
+/// for [`STATS_INTERVAL`] while frames keep coming.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const STATS_CHECK_EVERY: u64 = 1024;
 
 /// What to capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,7 +204,8 @@ impl LiveSource {
         self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
-    /// The counts so far; final once [`LiveSource::stop`] has returned.
+    /// The counts so far (the kernel's are read at most every
+    /// [`STATS_INTERVAL`]); final once [`LiveSource::stop`] has returned.
     pub fn stats(&self) -> Stats {
         self.counters.snapshot()
     }
@@ -511,7 +518,11 @@ impl Reader {
                         // Nobody is listening any more.
                         break;
                     }
-                    self.counters.captured.fetch_add(1, Ordering::Relaxed);
+                    let captured = self.counters.captured.fetch_add(1, Ordering::Relaxed);
+                    if captured % STATS_CHECK_EVERY == 0 && last_stats.elapsed() >= STATS_INTERVAL {
+                        self.read_stats().map_err(fail)?;
+                        last_stats = std::time::Instant::now();
+                    }
                     if stopping.is_some_and(|t| t.elapsed() >= STOP_DRAIN_LIMIT) {
                         break;
                     }
