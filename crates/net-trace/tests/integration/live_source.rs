@@ -367,3 +367,58 @@ fn stop_is_prompt_and_repeatable() {
     assert_eq!(source.stop().unwrap(), first);
     assert!(source.recv(Duration::from_millis(1)).is_none());
 }
+
+#[test]
+fn several_interfaces_share_one_cooked_socket_filtered_by_index() {
+    if !privileged("several_interfaces_share_one_cooked_socket_filtered_by_index") {
+        return;
+    }
+    let others: Vec<String> = net_trace::live::interfaces()
+        .into_iter()
+        .filter(|i| i.name != "lo")
+        .map(|i| i.name)
+        .collect();
+    let [first, second, ..] = others.as_slice() else {
+        eprintln!(
+            "skipped: several_interfaces_share_one_cooked_socket_filtered_by_index needs two interfaces besides lo"
+        );
+        return;
+    };
+    const N: usize = 10;
+    // lo and another: loopback traffic arrives, cooked, once each.
+    let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let with_lo = open(&["lo", first], &[port], 0);
+    assert_eq!(with_lo.link(), LinkType::LinuxSll2);
+    // Two others, without lo: the same traffic must not arrive.
+    let without_lo = open(&[first, second], &[], 0);
+    let server = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..N {
+        client.send_to(b"hi", server.local_addr().unwrap()).unwrap();
+    }
+    let (frames, stats) = capture_until(with_lo, |f| {
+        f.iter()
+            .filter_map(packet)
+            .filter(|p| udp_on(p, port))
+            .count()
+            >= N
+    });
+    let ours: Vec<&LiveFrame> = frames
+        .iter()
+        .filter(|f| packet(f).is_some_and(|p| udp_on(&p, port)))
+        .collect();
+    assert_eq!(ours.len(), N);
+    assert!(ours.iter().all(|f| &*f.iface == "lo" && !f.outgoing));
+    assert_eq!(stats.dropped, 0);
+    // By now every datagram has passed lo; none may have reached the
+    // socket watching the other two interfaces.
+    let (frames, _) = capture_until(without_lo, |_| true);
+    assert!(
+        !frames
+            .iter()
+            .any(|f| packet(f).is_some_and(|p| udp_on(&p, port))),
+        "frames of lo reached a capture on {first} and {second}"
+    );
+}
