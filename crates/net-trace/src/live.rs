@@ -14,11 +14,13 @@
 //! without CAP_NET_ADMIN it falls back to `SO_RCVBUF`, capped by
 //! `rmem_max`). That absorbs bursts for as long as the capture thread is
 //! off the CPU; since that thread does nothing but `recvmsg` and a copy,
-//! its steady rate is far above what loopback traffic of the lab's tools
-//! reaches (see the crate's measurements against tcpdump). A TPACKET_V3
-//! ring would save one system call per frame, at the price of much more
-//! `unsafe` (shared memory walked by hand); the buffer already meets the
-//! target, so the simpler design stays.
+//! it keeps up with loopback traffic: on a 2-core machine, alongside
+//! tcpdump, 200 sequential short TCP clients gave 2,000 of tcpdump's 2,000
+//! frames and `wrk -c16` keep-alive against nginx for 4 s 166,586 of
+//! 166,586, with no drops, on `lo` and on `any`. A TPACKET_V3 ring would
+//! save one system call per frame, at the price of much more `unsafe`
+//! (shared memory walked by hand); the buffer already meets the target,
+//! so the simpler design stays.
 //!
 //! # Views
 //! - One Ethernet or loopback interface: a `SOCK_RAW` socket bound to it,
