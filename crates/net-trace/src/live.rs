@@ -14,11 +14,13 @@
 //! without CAP_NET_ADMIN it falls back to `SO_RCVBUF`, capped by
 //! `rmem_max`). That absorbs bursts for as long as the capture thread is
 //! off the CPU; since that thread does nothing but `recvmsg` and a copy,
-//! its steady rate is far above what loopback traffic of the lab's tools
-//! reaches (see the crate's measurements against tcpdump). A TPACKET_V3
-//! ring would save one system call per frame, at the price of much more
-//! `unsafe` (shared memory walked by hand); the buffer already meets the
-//! target, so the simpler design stays.
+//! it keeps up with loopback traffic: on a 2-core machine, alongside
+//! tcpdump, 200 sequential short TCP clients gave 2,000 of tcpdump's 2,000
+//! frames and `wrk -c16` keep-alive against nginx for 4 s 166,586 of
+//! 166,586, with no drops, on `lo` and on `any`. A TPACKET_V3 ring would
+//! save one system call per frame, at the price of much more `unsafe`
+//! (shared memory walked by hand); the buffer already meets the target,
+//! so the simpler design stays.
 //!
 //! # Views
 //! - One Ethernet or loopback interface: a `SOCK_RAW` socket bound to it,
@@ -89,7 +91,13 @@ const ARPHRD_ETHER: u16 = 1;
 /// `ARPHRD_LOOPBACK`.
 const ARPHRD_LOOPBACK: u16 = 772;
 /// `sll_pkttype` of a frame this host sent.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const PACKET_OUTGOING: u8 = 4;
+
+/// How many frames the capture thread reads between looks at the clock
+/// for [`STATS_INTERVAL`] while frames keep coming.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+const STATS_CHECK_EVERY: u64 = 1024;
 
 /// What to capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,7 +206,8 @@ impl LiveSource {
         self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
-    /// The counts so far; final once [`LiveSource::stop`] has returned.
+    /// The counts so far (the kernel's are read at most every
+    /// [`STATS_INTERVAL`]); final once [`LiveSource::stop`] has returned.
     pub fn stats(&self) -> Stats {
         self.counters.snapshot()
     }
@@ -511,7 +520,11 @@ impl Reader {
                         // Nobody is listening any more.
                         break;
                     }
-                    self.counters.captured.fetch_add(1, Ordering::Relaxed);
+                    let captured = self.counters.captured.fetch_add(1, Ordering::Relaxed);
+                    if captured % STATS_CHECK_EVERY == 0 && last_stats.elapsed() >= STATS_INTERVAL {
+                        self.read_stats().map_err(fail)?;
+                        last_stats = std::time::Instant::now();
+                    }
                     if stopping.is_some_and(|t| t.elapsed() >= STOP_DRAIN_LIMIT) {
                         break;
                     }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod owners;
+mod live_source;
 
 use std::path::Path;
 use std::time::Duration;
