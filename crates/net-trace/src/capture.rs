@@ -130,6 +130,9 @@ struct Pipeline<'a> {
     pcapng: Option<PcapNgOut>,
     shown: usize,
     failure: Option<Error>,
+    /// Frames come from several interfaces (or `any`): each row names its
+    /// own.
+    several: bool,
 }
 
 impl Pipeline<'_> {
@@ -140,7 +143,10 @@ impl Pipeline<'_> {
         let narrowed = !self.opts.ports.is_empty() || self.target.is_some();
         match self.decoder.decode(frame.link, &frame.data, time, wire_len) {
             Decoded::Packet(p) if wanted(&p, &self.opts.ports) => {
-                let row = self.analyzer.push(&p);
+                let mut row = self.analyzer.push(&p);
+                if self.several {
+                    row.notes.insert(0, format!("on {}", frame.iface));
+                }
                 let tcp = matches!(p.transport, Transport::Tcp(_));
                 let query = match (&p.transport, row.conn, row.direction) {
                     (Transport::Tcp(_) | Transport::Udp(_), Some(conn), Some(dir)) => {
@@ -182,7 +188,10 @@ impl Pipeline<'_> {
                 self.join.push(held, query, side, Instant::now());
             }
             Decoded::Other(other) if !narrowed => {
-                let row = self.analyzer.push_other(&other);
+                let mut row = self.analyzer.push_other(&other);
+                if self.several {
+                    row.notes.insert(0, format!("on {}", frame.iface));
+                }
                 let held = Held {
                     row,
                     time,
@@ -281,6 +290,7 @@ pub fn run(
         pcapng,
         shown: 0,
         failure: None,
+        several: opts.ifaces.len() > 1 || opts.ifaces.iter().any(|i| i == crate::live::ANY),
     };
     let mut seen = 0usize;
     let mut command_status = None;

@@ -2,8 +2,8 @@
 // Test code: an unwrap is an assertion with the error shown.
 #![allow(clippy::unwrap_used)]
 
-mod owners;
 mod live_source;
+mod owners;
 
 use std::path::Path;
 use std::time::Duration;
