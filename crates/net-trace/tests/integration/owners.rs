@@ -168,7 +168,7 @@ fn short_lived_clients_are_named_and_never_wrongly() {
         }
     });
     let mut tcp = Tally::default();
-    let mut server_side = Tally::default();
+    let server_side = Tally::default();
     for i in 0..CLIENTS {
         let start = now();
         let (pid, out) = run_python(&format!(
