@@ -218,7 +218,8 @@ fn compare(capture: &Path) -> (usize, Vec<String>) {
         }
         // Only where both name the same protocol is tshark's Info net-trace's.
         let mut same_info = true;
-        let protocol = if s.protocol == "LLC" && s.udp_length.is_some() && s.icmp.is_none() {
+        let lab_udp = o.info.split(' ').take(3).any(|w| w == "12000");
+        let protocol = if s.protocol == "LLC" && s.udp_length.is_some() && lab_udp {
             // tshark 4.0 hands UDP port 12000 (the lab's) to its LLC
             // dissector; the datagram is still UDP, with udp.length set.
             same_info = false;
