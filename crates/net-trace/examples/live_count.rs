@@ -6,8 +6,7 @@
 use std::time::{Duration, Instant};
 
 use net_trace::live::{LiveOptions, LiveSource};
-use pcap_file::DataLink;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use net_trace::pcapio::PcapOut;
 
 fn main() {
     if let Err(e) = run() {
@@ -37,15 +36,7 @@ fn run() -> anyhow::Result<()> {
     let duration = Duration::from_secs_f64(seconds.parse()?);
     let mut source = LiveSource::open(&opts)?;
     let mut writer = match &pcap {
-        Some(path) => Some(PcapWriter::with_header(
-            std::fs::File::create(path)?,
-            PcapHeader {
-                snaplen: net_trace::pcapio::SNAPLEN,
-                datalink: DataLink::from(source.link().number()),
-                ts_resolution: pcap_file::TsResolution::NanoSecond,
-                ..PcapHeader::default()
-            },
-        )?),
+        Some(path) => Some(PcapOut::create(std::path::Path::new(path), source.link())?),
         None => None,
     };
     eprintln!("listening on {} ({:?})", ifaces, source.link());
@@ -57,7 +48,7 @@ fn run() -> anyhow::Result<()> {
         };
         counted += 1;
         if let Some(w) = writer.as_mut() {
-            w.write_packet(&PcapPacket::new(f.time, f.wire_len, &f.data))?;
+            w.write(f.time, &f.data, f.wire_len)?;
         }
         Ok(true)
     };

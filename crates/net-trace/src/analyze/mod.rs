@@ -387,47 +387,6 @@ fn is_port_unreachable(i: &Icmp) -> bool {
     }
 }
 
-/// The Info text of an ICMP message, as tshark words it.
-fn describe_icmp(i: &Icmp) -> String {
-    let unreachable_v4 = |c: u8| match c {
-        0 => "Network unreachable",
-        1 => "Host unreachable",
-        2 => "Protocol unreachable",
-        3 => "Port unreachable",
-        4 => "Fragmentation needed",
-        9 | 10 | 13 => "Communication administratively filtered",
-        _ => "",
-    };
-    let unreachable_v6 = |c: u8| match c {
-        0 => "no route to destination",
-        1 => "Administratively prohibited",
-        3 => "Address unreachable",
-        4 => "Port unreachable",
-        _ => "",
-    };
-    let (name, detail) = match (i.v6, i.kind) {
-        (false, 0) | (true, 129) => ("Echo (ping) reply", ""),
-        (false, 8) | (true, 128) => ("Echo (ping) request", ""),
-        (false, 3) => ("Destination unreachable", unreachable_v4(i.code)),
-        (true, 1) => ("Destination unreachable", unreachable_v6(i.code)),
-        (false, 11) | (true, 3) => ("Time-to-live exceeded", ""),
-        (true, 2) => ("Packet too big", ""),
-        (true, 133) => ("Router Solicitation", ""),
-        (true, 134) => ("Router Advertisement", ""),
-        (true, 135) => ("Neighbor Solicitation", ""),
-        (true, 136) => ("Neighbor Advertisement", ""),
-        _ => return format!("Type {}, code {}", i.kind, i.code),
-    };
-    let mut text = name.to_string();
-    if !detail.is_empty() {
-        let _ = write!(text, " ({detail})");
-    }
-    if let Some((id, seq)) = i.echo {
-        let _ = write!(text, "  id=0x{id:04x}, seq={seq}/{}", seq.swap_bytes());
-    }
-    text
-}
-
 /// Connection tracker.
 #[derive(Debug, Default)]
 pub struct Analyzer {
@@ -728,7 +687,7 @@ impl Analyzer {
 
     fn icmp(&mut self, i: &Icmp, row: &mut Row) {
         row.protocol = Cow::Borrowed(if i.v6 { "ICMPv6" } else { "ICMP" });
-        row.info = describe_icmp(i);
+        row.info = i.describe();
         let Some(q) = i.quoted else {
             return;
         };

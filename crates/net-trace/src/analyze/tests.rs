@@ -585,6 +585,8 @@ fn port_unreachable(from: SocketAddr, to: SocketAddr, quoted: Quoted) -> Packet 
             code: 3,
             echo: None,
             quoted: Some(quoted),
+            ttl: 64,
+            ndp: None,
         }),
     }
 }
@@ -774,4 +776,42 @@ proptest::proptest! {
             proptest::prop_assert!(s.teardown.len() <= 4);
         }
     }
+}
+
+#[test]
+fn icmp_rows_use_tshark_words_for_echo_and_icmpv6() {
+    let mut a = Analyzer::new();
+    let echo = |v6: bool, kind: u8, ttl: u8| Packet {
+        time: Duration::ZERO,
+        wire_len: 75,
+        cap_len: 75,
+        src: addr("[::1]:0"),
+        dst: addr("[::1]:0"),
+        transport: Transport::Icmp(Icmp {
+            v6,
+            kind,
+            code: 0,
+            echo: Some((0x4e4c, 1)),
+            quoted: None,
+            ttl,
+            ndp: None,
+        }),
+    };
+    // tshark 4.0 reads ping.pcap this way (its reply adds "(request in N)").
+    assert_eq!(
+        a.push(&echo(false, 0, 64)).info,
+        "Echo (ping) reply    id=0x4e4c, seq=1/256, ttl=64"
+    );
+    assert_eq!(
+        a.push(&echo(true, 128, 64)).info,
+        "Echo (ping) request id=0x4e4c, seq=1, hop limit=64"
+    );
+    let mut unreachable = echo(true, 1, 64);
+    if let Transport::Icmp(i) = &mut unreachable.transport {
+        (i.code, i.echo) = (4, None);
+    }
+    assert_eq!(
+        a.push(&unreachable).info,
+        "Destination Unreachable (Port unreachable)"
+    );
 }

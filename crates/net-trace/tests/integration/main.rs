@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod live_source;
+mod fixtures;
 mod owners;
 
 use std::path::Path;
@@ -154,7 +155,7 @@ fn tshark_agrees_with_our_pcap_and_we_read_its_pcapng() {
 }
 
 fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut out = PcapOut::create(path).unwrap();
+    let mut out = PcapOut::create(path, net_trace::decode::LinkType::Ethernet).unwrap();
     for (i, f) in frames.iter().enumerate() {
         out.write(Duration::from_millis(1_000 + i as u64), f, f.len() as u32)
             .unwrap();
@@ -263,7 +264,7 @@ fn a_reused_port_is_a_second_connection() {
 /// `frames` frames of short connections, each on its own port.
 fn many_connections(path: &Path, conns: u32) {
     let s = "127.0.0.1:13000";
-    let mut out = PcapOut::create(path).unwrap();
+    let mut out = PcapOut::create(path, net_trace::decode::LinkType::Ethernet).unwrap();
     let mut t = 0;
     for i in 0..conns {
         let c = format!("127.0.0.1:{}", 20_000 + i % 40_000);

@@ -176,7 +176,7 @@ fn short_lived_clients_are_named_and_never_wrongly() {
         }
     });
     let mut tcp = Tally::default();
-    let mut server_side = Tally::default();
+    let server_side = Tally::default();
     for i in 0..CLIENTS {
         // The connection begins after the child's clock reading: a stream
         // never starts before its process exists.
