@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use net_trace::owners::{Lookup, MAX_WAIT, Method, Options, Owners, Query, Role};
@@ -58,17 +59,14 @@ fn run_python(code: &str) -> (u32, String) {
 
 /// A Python receiver printing each datagram's kernel receive time
 /// (`SO_TIMESTAMPNS`, the clock packet captures use): the frame times a
-/// capture would ask about. Returns the child, its address, and a thread
-/// collecting source port → time.
-fn udp_receiver() -> (
-    Reaped,
-    SocketAddr,
-    std::thread::JoinHandle<HashMap<u16, Duration>>,
-) {
+/// capture would ask about. Returns the child, its address, and the
+/// (source port, time) of each datagram as it arrives.
+fn udp_receiver() -> (Reaped, SocketAddr, mpsc::Receiver<(u16, Duration)>) {
     let code = format!(
         "import socket, struct, sys\n\
          s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
          s.setsockopt(socket.SOL_SOCKET, 35, 1)\n\
+         s.settimeout(10)\n\
          s.bind(('127.0.0.1', 0))\n\
          print(s.getsockname()[1], flush=True)\n\
          for _ in range({CLIENTS}):\n    \
@@ -83,29 +81,22 @@ fn udp_receiver() -> (
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let port: u16 = lines.next().unwrap().unwrap().trim().parse().unwrap();
-    let collect = std::thread::spawn(move || {
-        lines
-            .map_while(Result::ok)
-            .filter_map(|l| {
-                let f: Vec<u64> = l
-                    .split_whitespace()
-                    .filter_map(|x| x.parse().ok())
-                    .collect();
-                let [port, sec, nsec] = f[..] else {
-                    return None;
-                };
-                Some((
-                    u16::try_from(port).ok()?,
-                    Duration::new(sec, u32::try_from(nsec).ok()?),
-                ))
-            })
-            .collect()
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let f: Vec<u64> = line
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            if let [port, sec, nsec] = f[..]
+                && let (Ok(port), Ok(nsec)) = (u16::try_from(port), u32::try_from(nsec))
+                && tx.send((port, Duration::new(sec, nsec))).is_err()
+            {
+                return;
+            }
+        }
     });
-    (
-        Reaped(child),
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        collect,
-    )
+    (Reaped(child), SocketAddr::from(([127, 0, 0, 1], port)), rx)
 }
 
 /// A child killed on drop, so a failing test leaves nothing running.
@@ -220,28 +211,23 @@ fn short_lived_clients_are_named_and_never_wrongly() {
     acceptor.join().unwrap();
 
     let mut udp_tally = Tally::default();
-    let (receiver, udp_addr, stamps) = udp_receiver();
+    let (_receiver, udp_addr, stamps) = udp_receiver();
     let payload = "x".repeat(PAYLOAD);
-    let mut senders = Vec::new();
-    for _ in 0..CLIENTS {
+    for i in 0..CLIENTS {
         let (pid, out) = run_python(&format!(
             "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.sendto(b'{payload}', ('127.0.0.1', {}))\nprint(s.getsockname()[1])",
             udp_addr.port()
         ));
-        senders.push((pid, out.trim().parse::<u16>().unwrap()));
-    }
-    receiver.finish(Duration::from_secs(5));
-    let received = stamps.join().unwrap();
-    for (i, (pid, port)) in senders.into_iter().enumerate() {
-        let Some(time) = received.get(&port) else {
-            continue;
-        };
+        let port: u16 = out.trim().parse().unwrap();
+        // Asked as soon as it arrived, as the capture would.
+        let (from, time) = stamps.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(from, port);
         let q = Query {
             tcp: false,
             src: SocketAddr::new(udp_addr.ip(), port),
             dst: udp_addr,
-            time: *time,
-            stream_start: *time,
+            time,
+            stream_start: time,
             role: Role::Client,
             syn: false,
             len: u32::try_from(PAYLOAD + UDP_OVERHEAD).unwrap(),
