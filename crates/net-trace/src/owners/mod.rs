@@ -311,6 +311,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lookups_can_run_on_any_thread() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Owners>();
+    }
+
+    #[test]
+    fn proc_only_start_never_fails() {
+        let owners = Owners::start(&Options { kernel: false });
+        assert_eq!(owners.method(), Method::Proc);
+        assert!(owners.instance().is_none());
+        assert!(owners.is_in_tree(std::process::id(), std::process::id()));
+    }
+
+    #[test]
     fn display_and_comment() {
         let o = Owner::from_comment(
             4242,

@@ -419,3 +419,99 @@ fn lab_clients_against_tcpdump() {
     assert!(wrong.is_empty(), "{wrong:?}");
     assert!(count("tcp") >= CLIENTS - 1 && count("udp") >= CLIENTS - 1);
 }
+
+/// A process holding the same local port towards another server never
+/// takes the credit, and a reused port is a new owner, with kernel events
+/// and with /proc alone.
+#[test]
+fn decoys_and_reused_ports_never_take_the_credit() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !testkit::is_root() {
+        eprintln!("skipped: kernel events need root");
+        return;
+    }
+    if !testkit::installed(PYTHON, "python3") {
+        return;
+    }
+    let owners = Owners::start(&Options::default());
+    if owners.method() != Method::Kernel {
+        eprintln!("skipped: tracefs is unavailable here");
+        return;
+    }
+    let by_proc = Owners::start(&Options { kernel: false });
+    // The server closes first, so the client's port is free again at once.
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in server.incoming() {
+            drop(s);
+        }
+    });
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other_addr = other.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<_> = other.incoming().take(1).collect();
+        std::thread::sleep(Duration::from_secs(60));
+        drop(held);
+    });
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!(
+        "import socket, sys, time\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('127.0.0.1', {port}))\n"
+    );
+    // The decoy: same local port, connected to the other server, alive
+    // throughout.
+    let mut decoy = Command::new(PYTHON)
+        .args([
+            "-c",
+            &format!(
+                "{bind}s.connect(('127.0.0.1', {}))\nprint('ready', flush=True)\nsys.stdin.read()",
+                other_addr.port()
+            ),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(decoy.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    let decoy = Reaped(decoy);
+    let src = SocketAddr::new(addr.ip(), port);
+    let mut seen = Vec::new();
+    for round in 0..2 {
+        let (pid, out) = run_python(&format!(
+            "{bind}t = time.time_ns()\ns.connect(('127.0.0.1', {}))\ns.recv(1)\ns.close()\nprint(t)",
+            addr.port()
+        ));
+        let start = Duration::from_nanos(out.trim().parse().unwrap());
+        let q = Query {
+            tcp: true,
+            src,
+            dst: addr,
+            time: now(),
+            stream_start: start,
+            role: Role::Client,
+            syn: true,
+            len: 66,
+            iface: Some("lo".into()),
+        };
+        match ask(&owners, &q) {
+            Lookup::Known(o, _) => assert_eq!(o.pid, pid, "round {round}: {o}"),
+            other => panic!("round {round}: client pid {pid} not named: {other:?}"),
+        }
+        if let Lookup::Known(o, m) = ask(&by_proc, &q) {
+            panic!("round {round}: /proc named {o} by {m} for a gone client");
+        }
+        seen.push(pid);
+    }
+    assert_ne!(seen[0], seen[1]);
+    assert!(!seen.contains(&decoy.0.id()));
+}
