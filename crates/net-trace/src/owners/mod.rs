@@ -159,8 +159,8 @@ type CacheKey = (bool, SocketAddr, SocketAddr, Duration, bool);
 #[derive(Debug)]
 pub struct Owners {
     kernel: Option<tracefs::Kernel>,
-    /// Answers by (tcp, src, dst, generation start, role): never reused
-    /// across generations.
+    /// /proc's answers by (tcp, src, dst, generation start, role): never
+    /// reused across generations.
     cache: Mutex<HashMap<CacheKey, Lookup>>,
 }
 
@@ -206,8 +206,7 @@ impl Owners {
     /// Who sent the frame `q` describes.
     pub fn lookup(&self, q: &Query) -> Lookup {
         let key = (q.tcp, q.src, q.dst, q.stream_start, q.role == Role::Client);
-        let cacheable = q.tcp;
-        if cacheable && let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return hit;
         }
         let answer = match &self.kernel {
@@ -215,10 +214,15 @@ impl Owners {
             None => procfs::find(q.tcp, q.src, q.dst)
                 .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Proc)),
         };
-        if cacheable
-            && answer != Lookup::Pending
-            && let Ok(mut cache) = self.cache.lock()
-        {
+        // Only /proc's answers are remembered (its scans are slow); kernel
+        // answers are cheap and may change within a stream (a forked child
+        // takes over a connection), so they are asked afresh.
+        let remember = match &answer {
+            Lookup::Known(_, Method::Proc) => true,
+            Lookup::Unknown => q.tcp && self.kernel.is_none(),
+            _ => false,
+        };
+        if remember && let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= MAX_CACHED {
                 cache.clear();
             }

@@ -537,6 +537,9 @@ impl Table {
         if let Some(sock) = live.first()
             && let [pid] = sock.actors[..]
         {
+            if self.may_share(pid, sock.opened, q.time) {
+                return Verdict::None;
+            }
             return self.known(pid, q.stream_start);
         }
         if live.first().is_some_and(|s| !s.actors.is_empty()) {
@@ -588,15 +591,21 @@ impl Table {
             return Verdict::None;
         };
         // A child process forked after listen() may hold it too.
-        let shared = self.procs.get(&pid).is_some_and(|p| {
-            p.children.iter().any(|(c, at)| {
-                *at >= sock.opened && *at <= q.time + CLOCK_SLACK && self.alive_at(*c, q.time)
-            })
-        });
-        if shared {
+        if self.may_share(pid, sock.opened, q.time) {
             return Verdict::None;
         }
         self.known(pid, q.time)
+    }
+
+    /// Whether a child process of `pid` forked after `since` (when its
+    /// socket appeared) may hold that socket too at `time`: a child not
+    /// known to be a thread and not known to have exited.
+    fn may_share(&self, pid: u32, since: Duration, time: Duration) -> bool {
+        self.procs.get(&pid).is_some_and(|p| {
+            p.children
+                .iter()
+                .any(|(c, at)| *at >= since && *at <= time + CLOCK_SLACK && self.alive_at(*c, time))
+        })
     }
 
     fn lookup_udp(&self, q: &Query) -> Verdict {
@@ -778,6 +787,26 @@ mod tests {
         t.apply(&st(15, 500, true, 0x2, SYN_RECV, ESTABLISHED, S, C));
         t.apply(&st(16, 600, false, 0x2, ESTABLISHED, 4, S, C));
         assert_eq!(pid(t.lookup(&q(true, Role::Server, 15, 14, 74))), Some(600));
+    }
+
+    #[test]
+    fn a_client_that_forked_after_connecting_shares_its_socket() {
+        use state::*;
+        let mut t = Table::new();
+        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
+        t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 1, 0, 74))), Some(100));
+        t.apply(&Event::Fork {
+            ctx: ctx(2, 100, "client", false),
+            child: 101,
+        });
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 1, 0, 74))), Some(100));
+        assert_eq!(t.lookup(&q(true, Role::Client, 3, 0, 74)), Verdict::None);
+        t.apply(&Event::Exit {
+            ctx: ctx(4, 101, "child", false),
+            group_dead: true,
+        });
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 5, 0, 74))), Some(100));
     }
 
     fn send(t: &mut Table, at: u64, pid: u32, irq: bool, len: u32) {
