@@ -9,7 +9,9 @@ use net_core::Shutdown;
 use crate::Error;
 use crate::analyze::{Analyzer, Row};
 use crate::decode::{LinkType, Packet, Transport, decode};
-use crate::owners::{Lookup, Owner, Owners, Query, Role};
+use crate::owners::Owner;
+#[cfg(target_os = "linux")]
+use crate::owners::{Lookup, Owners, Query, Role};
 use crate::pcapio::{PcapOut, SNAPLEN};
 
 /// How often the capture loop checks for a stop request.
