@@ -111,7 +111,10 @@ pub struct Query {
     /// `stream_start` is this generation's first SYN (the capture saw the
     /// connection open), which pins the connecting socket's creation.
     pub syn: bool,
-    /// The frame's length on the wire.
+    /// The frame's length as its device sent it, link header included
+    /// (what `net_dev_queue` records): the on-wire length of an Ethernet or
+    /// `lo` capture; for a cooked (`any`) capture, the IP length plus 14 on
+    /// those devices.
     pub len: u32,
     /// The interface it was captured on, when known.
     pub iface: Option<String>,
