@@ -143,7 +143,9 @@ fn short_lived_clients_are_named_with_their_own_pids() {
     // exchange with the reply.
     let conns = CLIENTS + python_pids.len();
     wait_rows(&cap, conns, |l| l.contains("ACK of the server's FIN"));
-    wait_rows(&cap, CLIENTS, |l| l.contains("server→client") && l.contains(" UDP "));
+    wait_rows(&cap, CLIENTS, |l| {
+        l.contains("server→client") && l.contains(" UDP ")
+    });
     let rows = finish(cap);
 
     let started: HashSet<u32> = tcp_pids
@@ -316,7 +318,12 @@ fn curl_and_http_client_are_named() {
     let cap = capture(&[&port]);
     let curl = run_client(
         "curl",
-        &["-s", "-o", "/dev/null", &format!("http://127.0.0.1:{port}/index.html")],
+        &[
+            "-s",
+            "-o",
+            "/dev/null",
+            &format!("http://127.0.0.1:{port}/index.html"),
+        ],
         b"",
     );
     let ours = run_client(
@@ -327,10 +334,16 @@ fn curl_and_http_client_are_named() {
     wait_rows(&cap, 2, |l| l.contains("teardown: ACK of the"));
     let rows = finish(cap);
     let clients: HashSet<u32> = named(&rows, "client").into_iter().collect();
-    assert!(clients.contains(&curl), "curl (pid {curl}) named:\n{rows:#?}");
+    assert!(
+        clients.contains(&curl),
+        "curl (pid {curl}) named:\n{rows:#?}"
+    );
     assert!(
         clients.contains(&ours),
         "http-client (pid {ours}) named:\n{rows:#?}"
     );
-    assert!(clients.iter().all(|p| *p == curl || *p == ours), "{rows:#?}");
+    assert!(
+        clients.iter().all(|p| *p == curl || *p == ours),
+        "{rows:#?}"
+    );
 }

@@ -45,7 +45,15 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     traced(ctx, t, "tcp", &port, true, |_| {
         let run = ctx.client(
             &ctx.bin("tcp-uppercase"),
-            &["client", "--host", ctx.host(), "--port", &port, "tanmayi", "31"],
+            &[
+                "client",
+                "--host",
+                ctx.host(),
+                "--port",
+                &port,
+                "tanmayi",
+                "31",
+            ],
             b"",
         )?;
         if run.code() != Some(0) {

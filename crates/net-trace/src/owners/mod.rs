@@ -111,7 +111,10 @@ pub struct Query {
     /// `stream_start` is this generation's first SYN (the capture saw the
     /// connection open), which pins the connecting socket's creation.
     pub syn: bool,
-    /// The frame's length on the wire.
+    /// The frame's length as its device sent it, link header included
+    /// (what `net_dev_queue` records): the on-wire length of an Ethernet or
+    /// `lo` capture; for a cooked (`any`) capture, the IP length plus 14 on
+    /// those devices.
     pub len: u32,
     /// The interface it was captured on, when known.
     pub iface: Option<String>,
@@ -159,8 +162,8 @@ type CacheKey = (bool, SocketAddr, SocketAddr, Duration, bool);
 #[derive(Debug)]
 pub struct Owners {
     kernel: Option<tracefs::Kernel>,
-    /// Answers by (tcp, src, dst, generation start, role): never reused
-    /// across generations.
+    /// /proc's answers by (tcp, src, dst, generation start, role): never
+    /// reused across generations.
     cache: Mutex<HashMap<CacheKey, Lookup>>,
 }
 
@@ -189,6 +192,12 @@ impl Owners {
         }
     }
 
+    /// The answer for a frame whose saved capture names its process in a
+    /// packet comment (`Process (pid N, cmd PATH, args …)`).
+    pub fn from_comment(pid: u32, cmd: Option<String>, args: Vec<String>) -> Lookup {
+        Lookup::Known(Owner::from_comment(pid, cmd, args), Method::File)
+    }
+
     /// How owners are found in this capture.
     pub fn method(&self) -> Method {
         if self.kernel.is_some() {
@@ -206,8 +215,7 @@ impl Owners {
     /// Who sent the frame `q` describes.
     pub fn lookup(&self, q: &Query) -> Lookup {
         let key = (q.tcp, q.src, q.dst, q.stream_start, q.role == Role::Client);
-        let cacheable = q.tcp;
-        if cacheable && let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return hit;
         }
         let answer = match &self.kernel {
@@ -215,10 +223,15 @@ impl Owners {
             None => procfs::find(q.tcp, q.src, q.dst)
                 .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Proc)),
         };
-        if cacheable
-            && answer != Lookup::Pending
-            && let Ok(mut cache) = self.cache.lock()
-        {
+        // Only /proc's answers are remembered (its scans are slow); kernel
+        // answers are cheap and may change within a stream (a forked child
+        // takes over a connection), so they are asked afresh.
+        let remember = match &answer {
+            Lookup::Known(_, Method::Proc) => true,
+            Lookup::Unknown => q.tcp && self.kernel.is_none(),
+            _ => false,
+        };
+        if remember && let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= MAX_CACHED {
                 cache.clear();
             }
@@ -311,6 +324,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lookups_can_run_on_any_thread() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Owners>();
+    }
+
+    #[test]
+    fn proc_only_start_never_fails() {
+        let owners = Owners::start(&Options { kernel: false });
+        assert_eq!(owners.method(), Method::Proc);
+        assert!(owners.instance().is_none());
+        assert!(owners.is_in_tree(std::process::id(), std::process::id()));
+    }
+
+    #[test]
     fn display_and_comment() {
         let o = Owner::from_comment(
             4242,
@@ -319,5 +346,9 @@ mod tests {
         );
         assert_eq!(o.to_string(), "pid 4242 tcp-uppercase");
         assert_eq!(Owner::from_comment(1, None, Vec::new()).name, "?");
+        assert!(matches!(
+            Owners::from_comment(7, Some("/bin/nc".into()), Vec::new()),
+            Lookup::Known(o, Method::File) if o.name == "nc"
+        ));
     }
 }

@@ -59,9 +59,17 @@ pub const SEND_WINDOW: Duration = Duration::from_micros(500);
 /// same length and sent after the request arrived, stays outside it.
 pub const SEND_SLACK: Duration = Duration::from_micros(5);
 
-/// Send records and closed sockets older than this (relative to the newest
-/// event) are forgotten: the capture holds a frame for well under a second.
+/// Closed sockets and exited processes older than this (relative to the
+/// newest event) are forgotten: the capture holds a frame for well under a
+/// second, and a saved capture's frames are asked about as they are read.
 pub const RETAIN: Duration = Duration::from_secs(30);
+
+/// Send records are kept this long: they only ever match frames within
+/// [`SEND_WINDOW`] of them, asked about within the caller's bounded wait.
+pub const SEND_RETAIN: Duration = Duration::from_secs(5);
+
+/// How often (in event time) forgotten sockets and processes are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// One kernel event, its time already on the packets' clock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +197,7 @@ pub struct Table {
     listeners: Vec<usize>,
     sends: VecDeque<Send>,
     newest: Duration,
+    swept: Duration,
 }
 
 /// Processes holding a listening socket found before the events began.
@@ -281,13 +290,25 @@ impl Table {
                 remote,
             } => self.state(ctx, *sk, *old, *new, *local, *remote),
             Event::Queue { ctx, len, dev } => {
-                self.sends.push_back(Send {
-                    time: ctx.time,
-                    tgid: ctx.tgid,
-                    irq: ctx.irq,
-                    len: *len,
-                    dev: dev.clone(),
-                });
+                // Kept sorted by time (records of different CPUs may come
+                // slightly out of order), so a window is found by search.
+                let at = self.sends.len()
+                    - self
+                        .sends
+                        .iter()
+                        .rev()
+                        .take_while(|s| s.time > ctx.time)
+                        .count();
+                self.sends.insert(
+                    at,
+                    Send {
+                        time: ctx.time,
+                        tgid: ctx.tgid,
+                        irq: ctx.irq,
+                        len: *len,
+                        dev: dev.clone(),
+                    },
+                );
                 self.prune();
             }
             Event::Exec { ctx, path } => {
@@ -402,28 +423,36 @@ impl Table {
     }
 
     fn prune(&mut self) {
-        let horizon = self.newest.saturating_sub(RETAIN);
+        let horizon = self.newest.saturating_sub(SEND_RETAIN);
         while self.sends.front().is_some_and(|s| s.time < horizon) {
             self.sends.pop_front();
         }
-        // Closed sockets are forgotten in batches, keeping indices stable.
-        if self.socks.len() % 1024 == 0 {
-            for slot in &mut self.socks {
-                if slot
-                    .as_ref()
-                    .is_some_and(|s| s.closed.is_some_and(|c| c < horizon))
-                {
-                    *slot = None;
-                }
-            }
-            let socks = &self.socks;
-            self.by_tuple.retain(|_, v| {
-                v.retain(|i| socks.get(*i).is_some_and(Option::is_some));
-                !v.is_empty()
-            });
-            self.listeners
-                .retain(|i| socks.get(*i).is_some_and(Option::is_some));
+        if self.newest < self.swept + SWEEP_EVERY {
+            return;
         }
+        self.swept = self.newest;
+        // Closed sockets and exited processes are forgotten in sweeps;
+        // socket slots stay (as `None`) so indices remain valid.
+        let horizon = self.newest.saturating_sub(RETAIN);
+        for slot in &mut self.socks {
+            if slot
+                .as_ref()
+                .is_some_and(|s| s.closed.is_some_and(|c| c < horizon))
+            {
+                *slot = None;
+            }
+        }
+        let socks = &self.socks;
+        self.by_tuple.retain(|_, v| {
+            v.retain(|i| socks.get(*i).is_some_and(Option::is_some));
+            !v.is_empty()
+        });
+        self.listeners
+            .retain(|i| socks.get(*i).is_some_and(Option::is_some));
+        self.procs
+            .retain(|_, p| p.exited.is_none_or(|e| e >= horizon));
+        let procs = &self.procs;
+        self.threads.retain(|_, tgid| procs.contains_key(tgid));
     }
 
     /// The owner of `pid` as the table knows it.
@@ -508,6 +537,9 @@ impl Table {
         if let Some(sock) = live.first()
             && let [pid] = sock.actors[..]
         {
+            if self.may_share(pid, sock.opened, q.time) {
+                return Verdict::None;
+            }
             return self.known(pid, q.stream_start);
         }
         if live.first().is_some_and(|s| !s.actors.is_empty()) {
@@ -559,26 +591,32 @@ impl Table {
             return Verdict::None;
         };
         // A child process forked after listen() may hold it too.
-        let shared = self.procs.get(&pid).is_some_and(|p| {
-            p.children.iter().any(|(c, at)| {
-                *at >= sock.opened && *at <= q.time + CLOCK_SLACK && self.alive_at(*c, q.time)
-            })
-        });
-        if shared {
+        if self.may_share(pid, sock.opened, q.time) {
             return Verdict::None;
         }
         self.known(pid, q.time)
     }
 
+    /// Whether a child process of `pid` forked after `since` (when its
+    /// socket appeared) may hold that socket too at `time`: a child not
+    /// known to be a thread and not known to have exited.
+    fn may_share(&self, pid: u32, since: Duration, time: Duration) -> bool {
+        self.procs.get(&pid).is_some_and(|p| {
+            p.children
+                .iter()
+                .any(|(c, at)| *at >= since && *at <= time + CLOCK_SLACK && self.alive_at(*c, time))
+        })
+    }
+
     fn lookup_udp(&self, q: &Query) -> Verdict {
         let from = q.time.saturating_sub(SEND_WINDOW);
         let to = q.time + SEND_SLACK;
-        let mut found = self.sends.iter().filter(|s| {
-            s.time >= from
-                && s.time <= to
-                && s.len == q.len
-                && q.iface.as_ref().is_none_or(|d| *d == s.dev)
-        });
+        let first = self.sends.partition_point(|s| s.time < from);
+        let mut found = self
+            .sends
+            .range(first..)
+            .take_while(|s| s.time <= to)
+            .filter(|s| s.len == q.len && q.iface.as_ref().is_none_or(|d| *d == s.dev));
         match (found.next(), found.next()) {
             (Some(s), None) if !s.irq => self.known(s.tgid, q.time),
             _ => Verdict::None,
@@ -749,6 +787,26 @@ mod tests {
         t.apply(&st(15, 500, true, 0x2, SYN_RECV, ESTABLISHED, S, C));
         t.apply(&st(16, 600, false, 0x2, ESTABLISHED, 4, S, C));
         assert_eq!(pid(t.lookup(&q(true, Role::Server, 15, 14, 74))), Some(600));
+    }
+
+    #[test]
+    fn a_client_that_forked_after_connecting_shares_its_socket() {
+        use state::*;
+        let mut t = Table::new();
+        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
+        t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 1, 0, 74))), Some(100));
+        t.apply(&Event::Fork {
+            ctx: ctx(2, 100, "client", false),
+            child: 101,
+        });
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 1, 0, 74))), Some(100));
+        assert_eq!(t.lookup(&q(true, Role::Client, 3, 0, 74)), Verdict::None);
+        t.apply(&Event::Exit {
+            ctx: ctx(4, 101, "child", false),
+            group_dead: true,
+        });
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 5, 0, 74))), Some(100));
     }
 
     fn send(t: &mut Table, at: u64, pid: u32, irq: bool, len: u32) {

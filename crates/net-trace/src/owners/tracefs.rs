@@ -363,11 +363,14 @@ impl Clock {
         let Some(wall) = self.pending.lock().ok().and_then(|mut p| p.pop_front()) else {
             return;
         };
-        let offset = wall.saturating_sub(trace_time);
-        self.offset_ns.store(
-            u64::try_from(offset.as_nanos()).unwrap_or(0),
-            Ordering::Release,
-        );
+        // Each estimate is low by the marker write's latency: the largest
+        // is the closest, and converted times then err early, never late.
+        // A much lower one means the wall clock was set back: start over.
+        let offset = u64::try_from(wall.saturating_sub(trace_time).as_nanos()).unwrap_or(0);
+        let current = self.offset_ns.load(Ordering::Acquire);
+        if offset > current || current - offset > CLOCK_STEP_NS {
+            self.offset_ns.store(offset, Ordering::Release);
+        }
     }
 
     /// Converts a trace-clock time to the packets' clock, once measured.
@@ -376,6 +379,10 @@ impl Clock {
         (offset != 0).then(|| trace_time + Duration::from_nanos(offset))
     }
 }
+
+/// An offset estimate this much (ns) below the best one is a step of the
+/// wall clock, not the latency of a marker write.
+const CLOCK_STEP_NS: u64 = 1_000_000;
 
 /// Markers written and not yet read back, at most.
 const MAX_PENDING_MARKERS: usize = 64;

@@ -2,8 +2,8 @@
 // Test code: an unwrap is an assertion with the error shown.
 #![allow(clippy::unwrap_used)]
 
-mod live_source;
 mod fixtures;
+mod live_source;
 mod owners;
 
 use std::path::Path;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use net_trace::owners::{Lookup, MAX_WAIT, Method, Options, Owners, Query, Role};
@@ -58,17 +59,14 @@ fn run_python(code: &str) -> (u32, String) {
 
 /// A Python receiver printing each datagram's kernel receive time
 /// (`SO_TIMESTAMPNS`, the clock packet captures use): the frame times a
-/// capture would ask about. Returns the child, its address, and a thread
-/// collecting source port → time.
-fn udp_receiver() -> (
-    Reaped,
-    SocketAddr,
-    std::thread::JoinHandle<HashMap<u16, Duration>>,
-) {
+/// capture would ask about. Returns the child, its address, and the
+/// (source port, time) of each datagram as it arrives.
+fn udp_receiver() -> (Reaped, SocketAddr, mpsc::Receiver<(u16, Duration)>) {
     let code = format!(
         "import socket, struct, sys\n\
          s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
          s.setsockopt(socket.SOL_SOCKET, 35, 1)\n\
+         s.settimeout(10)\n\
          s.bind(('127.0.0.1', 0))\n\
          print(s.getsockname()[1], flush=True)\n\
          for _ in range({CLIENTS}):\n    \
@@ -83,29 +81,22 @@ fn udp_receiver() -> (
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let port: u16 = lines.next().unwrap().unwrap().trim().parse().unwrap();
-    let collect = std::thread::spawn(move || {
-        lines
-            .map_while(Result::ok)
-            .filter_map(|l| {
-                let f: Vec<u64> = l
-                    .split_whitespace()
-                    .filter_map(|x| x.parse().ok())
-                    .collect();
-                let [port, sec, nsec] = f[..] else {
-                    return None;
-                };
-                Some((
-                    u16::try_from(port).ok()?,
-                    Duration::new(sec, u32::try_from(nsec).ok()?),
-                ))
-            })
-            .collect()
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let f: Vec<u64> = line
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            if let [port, sec, nsec] = f[..]
+                && let (Ok(port), Ok(nsec)) = (u16::try_from(port), u32::try_from(nsec))
+                && tx.send((port, Duration::new(sec, nsec))).is_err()
+            {
+                return;
+            }
+        }
     });
-    (
-        Reaped(child),
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        collect,
-    )
+    (Reaped(child), SocketAddr::from(([127, 0, 0, 1], port)), rx)
 }
 
 /// A child killed on drop, so a failing test leaves nothing running.
@@ -176,7 +167,7 @@ fn short_lived_clients_are_named_and_never_wrongly() {
         }
     });
     let mut tcp = Tally::default();
-    let server_side = Tally::default();
+    let mut server_side = Tally::default();
     for i in 0..CLIENTS {
         // The connection begins after the child's clock reading: a stream
         // never starts before its process exists.
@@ -220,28 +211,23 @@ fn short_lived_clients_are_named_and_never_wrongly() {
     acceptor.join().unwrap();
 
     let mut udp_tally = Tally::default();
-    let (receiver, udp_addr, stamps) = udp_receiver();
+    let (_receiver, udp_addr, stamps) = udp_receiver();
     let payload = "x".repeat(PAYLOAD);
-    let mut senders = Vec::new();
-    for _ in 0..CLIENTS {
+    for i in 0..CLIENTS {
         let (pid, out) = run_python(&format!(
             "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.sendto(b'{payload}', ('127.0.0.1', {}))\nprint(s.getsockname()[1])",
             udp_addr.port()
         ));
-        senders.push((pid, out.trim().parse::<u16>().unwrap()));
-    }
-    receiver.finish(Duration::from_secs(5));
-    let received = stamps.join().unwrap();
-    for (i, (pid, port)) in senders.into_iter().enumerate() {
-        let Some(time) = received.get(&port) else {
-            continue;
-        };
+        let port: u16 = out.trim().parse().unwrap();
+        // Asked as soon as it arrived, as the capture would.
+        let (from, time) = stamps.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(from, port);
         let q = Query {
             tcp: false,
             src: SocketAddr::new(udp_addr.ip(), port),
             dst: udp_addr,
-            time: *time,
-            stream_start: *time,
+            time,
+            stream_start: time,
             role: Role::Client,
             syn: false,
             len: u32::try_from(PAYLOAD + UDP_OVERHEAD).unwrap(),
@@ -363,7 +349,11 @@ fn lab_clients_against_tcpdump() {
         .unwrap();
     assert!(stopped.success());
     dump.finish(Duration::from_secs(5));
-    let frames = net_trace::pcapio::read_file(&pcap).unwrap();
+    let mut reader = net_trace::pcapio::FileReader::open(&pcap).unwrap();
+    let mut frames = Vec::new();
+    while let Some(f) = reader.next_frame().unwrap() {
+        frames.push(f);
+    }
     let mut analyzer = net_trace::analyze::Analyzer::new();
     let mut starts: HashMap<usize, (Duration, bool)> = HashMap::new();
     let mut named: HashMap<u32, usize> = HashMap::new();
@@ -380,8 +370,11 @@ fn lab_clients_against_tcpdump() {
             _ => continue,
         };
         let row = analyzer.push(&p);
-        let (stream_start, began_with_syn) = *starts.entry(row.conn).or_insert((p.time, syn));
-        let role = if tcp && row.direction == net_trace::analyze::Direction::ServerToClient {
+        let Some(conn) = row.conn else {
+            continue;
+        };
+        let (stream_start, began_with_syn) = *starts.entry(conn).or_insert((p.time, syn));
+        let role = if tcp && row.direction == Some(net_trace::analyze::Direction::ServerToClient) {
             Role::Server
         } else {
             Role::Client
@@ -432,4 +425,100 @@ fn lab_clients_against_tcpdump() {
     );
     assert!(wrong.is_empty(), "{wrong:?}");
     assert!(count("tcp") >= CLIENTS - 1 && count("udp") >= CLIENTS - 1);
+}
+
+/// A process holding the same local port towards another server never
+/// takes the credit, and a reused port is a new owner, with kernel events
+/// and with /proc alone.
+#[test]
+fn decoys_and_reused_ports_never_take_the_credit() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !testkit::is_root() {
+        eprintln!("skipped: kernel events need root");
+        return;
+    }
+    if !testkit::installed(PYTHON, "python3") {
+        return;
+    }
+    let owners = Owners::start(&Options::default());
+    if owners.method() != Method::Kernel {
+        eprintln!("skipped: tracefs is unavailable here");
+        return;
+    }
+    let by_proc = Owners::start(&Options { kernel: false });
+    // The server closes first, so the client's port is free again at once.
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in server.incoming() {
+            drop(s);
+        }
+    });
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other_addr = other.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<_> = other.incoming().take(1).collect();
+        std::thread::sleep(Duration::from_secs(60));
+        drop(held);
+    });
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!(
+        "import socket, sys, time\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('127.0.0.1', {port}))\n"
+    );
+    // The decoy: same local port, connected to the other server, alive
+    // throughout.
+    let mut decoy = Command::new(PYTHON)
+        .args([
+            "-c",
+            &format!(
+                "{bind}s.connect(('127.0.0.1', {}))\nprint('ready', flush=True)\nsys.stdin.read()",
+                other_addr.port()
+            ),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(decoy.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    let decoy = Reaped(decoy);
+    let src = SocketAddr::new(addr.ip(), port);
+    let mut seen = Vec::new();
+    for round in 0..2 {
+        let (pid, out) = run_python(&format!(
+            "{bind}t = time.time_ns()\ns.connect(('127.0.0.1', {}))\ns.recv(1)\ns.close()\nprint(t)",
+            addr.port()
+        ));
+        let start = Duration::from_nanos(out.trim().parse().unwrap());
+        let q = Query {
+            tcp: true,
+            src,
+            dst: addr,
+            time: now(),
+            stream_start: start,
+            role: Role::Client,
+            syn: true,
+            len: 66,
+            iface: Some("lo".into()),
+        };
+        match ask(&owners, &q) {
+            Lookup::Known(o, _) => assert_eq!(o.pid, pid, "round {round}: {o}"),
+            other => panic!("round {round}: client pid {pid} not named: {other:?}"),
+        }
+        if let Lookup::Known(o, m) = ask(&by_proc, &q) {
+            panic!("round {round}: /proc named {o} by {m} for a gone client");
+        }
+        seen.push(pid);
+    }
+    assert_ne!(seen[0], seen[1]);
+    assert!(!seen.contains(&decoy.0.id()));
 }
