@@ -97,6 +97,18 @@ pub enum Event {
         len: u32,
         /// Device name.
         dev: String,
+        /// The buffer's address (0 when the record did not carry it).
+        skb: u64,
+    },
+    /// `net:netif_rx`: a buffer received by a device; after a veth's
+    /// `net_dev_queue`, the same buffer arrives on its peer.
+    Rx {
+        /// Who ran it and when.
+        ctx: Ctx,
+        /// Device name.
+        dev: String,
+        /// The buffer's address.
+        skb: u64,
     },
     /// `sched:sched_process_exec`.
     Exec {
@@ -170,6 +182,7 @@ struct Send {
     irq: bool,
     len: u32,
     dev: String,
+    skb: u64,
 }
 
 /// The verdict of the table alone.
@@ -264,6 +277,7 @@ impl Table {
         let ctx = match e {
             Event::State { ctx, .. }
             | Event::Queue { ctx, .. }
+            | Event::Rx { ctx, .. }
             | Event::Exec { ctx, .. }
             | Event::Fork { ctx, .. }
             | Event::Exit { ctx, .. } => ctx,
@@ -289,27 +303,38 @@ impl Table {
                 local,
                 remote,
             } => self.state(ctx, *sk, *old, *new, *local, *remote),
-            Event::Queue { ctx, len, dev } => {
-                // Kept sorted by time (records of different CPUs may come
-                // slightly out of order), so a window is found by search.
-                let at = self.sends.len()
-                    - self
-                        .sends
-                        .iter()
-                        .rev()
-                        .take_while(|s| s.time > ctx.time)
-                        .count();
-                self.sends.insert(
-                    at,
-                    Send {
-                        time: ctx.time,
-                        tgid: ctx.tgid,
-                        irq: ctx.irq,
-                        len: *len,
+            Event::Queue { ctx, len, dev, skb } => {
+                self.add_send(Send {
+                    time: ctx.time,
+                    tgid: ctx.tgid,
+                    irq: ctx.irq,
+                    len: *len,
+                    dev: dev.clone(),
+                    skb: *skb,
+                });
+            }
+            Event::Rx { ctx, dev, skb } => {
+                // A frame handed to one device and received, as the very
+                // same buffer, by another (a veth pair across namespaces):
+                // on the receiving device it is that sender's frame too.
+                let from = ctx.time.saturating_sub(RX_WINDOW);
+                let sent = self
+                    .sends
+                    .iter()
+                    .rev()
+                    .take_while(|s| s.time >= from)
+                    .find(|s| *skb != 0 && s.skb == *skb && s.dev != *dev)
+                    .map(|s| Send {
+                        time: s.time,
+                        tgid: s.tgid,
+                        irq: s.irq,
+                        len: s.len,
                         dev: dev.clone(),
-                    },
-                );
-                self.prune();
+                        skb: 0,
+                    });
+                if let Some(s) = sent {
+                    self.add_send(s);
+                }
             }
             Event::Exec { ctx, path } => {
                 let p = self.procs.entry(ctx.tgid).or_default();
@@ -420,6 +445,21 @@ impl Table {
         if let Some(Some(s)) = self.socks.get_mut(idx) {
             s.closed.get_or_insert(time);
         }
+    }
+
+    /// Records a send, keeping the list sorted by time (records of
+    /// different CPUs may come slightly out of order), so a window is found
+    /// by search.
+    fn add_send(&mut self, send: Send) {
+        let at = self.sends.len()
+            - self
+                .sends
+                .iter()
+                .rev()
+                .take_while(|s| s.time > send.time)
+                .count();
+        self.sends.insert(at, send);
+        self.prune();
     }
 
     fn prune(&mut self) {
@@ -624,6 +664,10 @@ impl Table {
     }
 }
 
+/// Longest a buffer takes from one device's queue to its veth peer's
+/// receive: the handover is a direct call, so far less than this.
+const RX_WINDOW: Duration = Duration::from_millis(5);
+
 /// A process tree deeper than this is treated as a loop.
 const MAX_TREE_DEPTH: usize = 256;
 
@@ -814,7 +858,44 @@ mod tests {
             ctx: ctx(at, pid, "sender", irq),
             len,
             dev: "lo".into(),
+            skb: 0,
         });
+    }
+
+    #[test]
+    fn a_datagram_from_a_veth_peer_is_its_senders() {
+        let mut t = Table::new();
+        // Sent on the client host's end of a veth pair...
+        t.apply(&Event::Queue {
+            ctx: ctx(10, 800, "udp-chat", false),
+            len: 51,
+            dev: "veth-c".into(),
+            skb: 0xffff_8881_0000_1000,
+        });
+        let on_server_end = Query {
+            iface: Some("veth-s".into()),
+            ..q(false, Role::Client, 10, 10, 51)
+        };
+        // ...nothing proves it on the server's end until that end receives
+        // the same buffer.
+        assert_eq!(t.lookup(&on_server_end), Verdict::None);
+        t.apply(&Event::Rx {
+            ctx: ctx(10, 800, "udp-chat", false),
+            dev: "veth-s".into(),
+            skb: 0xffff_8881_0000_1000,
+        });
+        assert_eq!(pid(t.lookup(&on_server_end)), Some(800));
+        // Another buffer arriving there proves nothing for this one.
+        t.apply(&Event::Rx {
+            ctx: ctx(20, 900, "other", false),
+            dev: "veth-s".into(),
+            skb: 0xffff_8881_0000_2000,
+        });
+        let later = Query {
+            iface: Some("veth-s".into()),
+            ..q(false, Role::Client, 20, 20, 51)
+        };
+        assert_eq!(t.lookup(&later), Verdict::None);
     }
 
     #[test]
@@ -839,6 +920,7 @@ mod tests {
             },
             len: 52,
             dev: "lo".into(),
+            skb: 0,
         });
         assert_eq!(
             pid(t.lookup(&Query {

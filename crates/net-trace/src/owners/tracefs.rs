@@ -36,9 +36,12 @@ pub const TRACEFS: &str = "/sys/kernel/tracing";
 const PREFIX: &str = "net-trace-";
 
 /// Events the owner table reads.
-const EVENTS: [&str; 5] = [
+const EVENTS: [&str; 6] = [
     "sock/inet_sock_set_state",
     "net/net_dev_queue",
+    // The same buffer arriving on a veth peer: ties a datagram received
+    // from another namespace to the process that sent it there.
+    "net/netif_rx",
     "sched/sched_process_exec",
     "sched/sched_process_fork",
     "sched/sched_process_exit",
@@ -137,6 +140,12 @@ pub fn parse_line(line: &str, own_pid: u32) -> Option<Record> {
         "net_dev_queue" => Event::Queue {
             len: u32::try_from(f.num("len")?).ok()?,
             dev: f.text("name")?.to_string(),
+            skb: f.num("skbaddr").unwrap_or(0),
+            ctx,
+        },
+        "netif_rx" => Event::Rx {
+            dev: f.text("name")?.to_string(),
+            skb: f.num("skbaddr")?,
             ctx,
         },
         "sched_process_exec" => Event::Exec {
@@ -258,6 +267,11 @@ impl Instance {
         self.write("options/record-tgid", "1")?;
         self.write("options/fields", "1")?;
         self.write("buffer_size_kb", &BUFFER_KB.to_string())?;
+        // On `lo` a buffer is received by the device that queued it, which
+        // the queue record already proves: only other devices' receives
+        // (veth peers) are worth the ring's room. Best effort: without the
+        // filter the records are only more numerous.
+        let _ = self.write("events/net/netif_rx/filter", "name != \"lo\"");
         for e in EVENTS {
             self.write(&format!("events/{e}/enable"), "1")?;
         }
@@ -580,6 +594,7 @@ fn event_time(e: &Event) -> Duration {
     match e {
         Event::State { ctx, .. }
         | Event::Queue { ctx, .. }
+        | Event::Rx { ctx, .. }
         | Event::Exec { ctx, .. }
         | Event::Fork { ctx, .. }
         | Event::Exit { ctx, .. } => ctx.time,
@@ -590,6 +605,7 @@ fn set_time(e: &mut Event, t: Duration) {
     match e {
         Event::State { ctx, .. }
         | Event::Queue { ctx, .. }
+        | Event::Rx { ctx, .. }
         | Event::Exec { ctx, .. }
         | Event::Fork { ctx, .. }
         | Event::Exit { ctx, .. } => ctx.time = t,
@@ -654,7 +670,8 @@ mod tests {
                     irq: false
                 },
                 len: 52,
-                dev: "lo".into()
+                dev: "lo".into(),
+                skb: 0xffff_8881_2677_4c00,
             }
         );
         let Event::Queue { ctx, len, .. } = event(SOFTIRQ) else {
