@@ -208,3 +208,49 @@ fn shown(p: &Packet, ports: &[u16]) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use net_trace::decode::{Icmp, Quoted, Udp};
+
+    fn packet(src: &str, dst: &str, transport: Transport) -> Packet {
+        Packet {
+            time: Duration::ZERO,
+            wire_len: 60,
+            cap_len: 60,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            transport,
+        }
+    }
+
+    #[test]
+    fn the_port_filter_keeps_icmp_errors_about_its_ports() {
+        let udp = packet(
+            "127.0.0.1:40000",
+            "127.0.0.1:12000",
+            Transport::Udp(Udp {
+                len: 0,
+                payload: vec![],
+            }),
+        );
+        assert!(shown(&udp, &[]) && shown(&udp, &[12000]) && !shown(&udp, &[80]));
+        let icmp = packet(
+            "127.0.0.1:0",
+            "127.0.0.1:0",
+            Transport::Icmp(Icmp {
+                v6: false,
+                kind: 3,
+                code: 3,
+                echo: None,
+                quoted: Some(Quoted {
+                    protocol: 17,
+                    src: udp.src,
+                    dst: udp.dst,
+                }),
+            }),
+        );
+        assert!(shown(&icmp, &[12000]) && shown(&icmp, &[40000]) && !shown(&icmp, &[80]));
+    }
+}

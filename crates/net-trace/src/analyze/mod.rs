@@ -608,11 +608,13 @@ impl Analyzer {
             let _ = write!(info, " Urg={}", t.urgent);
         }
         let _ = write!(info, " Len={}", t.len);
-        if p.truncated() {
-            info.push(' ');
-            info.push_str(SIZE_LIMITED);
-        }
         let notes = &mut row.notes;
+        // tshark's Info names a cut only when the header itself was cut
+        // (`Transport::Truncated`); a cut payload keeps its wire length in
+        // Len=, and the note says the bytes are missing.
+        if p.truncated() {
+            notes.push(SIZE_LIMITED.to_string());
+        }
 
         // Retransmission: sequence space already sent this way.
         let retransmitted =
@@ -719,8 +721,7 @@ impl Analyzer {
             u.len
         );
         if p.truncated() {
-            row.info.push(' ');
-            row.info.push_str(SIZE_LIMITED);
+            row.notes.push(SIZE_LIMITED.to_string());
         }
         row.notes
             .push(format!("datagram {}", preview(&u.payload, PREVIEW)));

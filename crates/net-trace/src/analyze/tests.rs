@@ -544,10 +544,14 @@ fn truncated_frames_show_their_wire_length() {
     }
     p.wire_len = p.cap_len + 1442;
     let row = s.push_packet(&p).clone();
+    // As tshark: Len= is the wire length, and Info stays as for a whole
+    // frame; the note says bytes are missing.
     assert_eq!(
         row.info,
-        "52581 → 13000 [PSH, ACK] Seq=1 Ack=1 Win=65483 Len=1448 [Packet size limited during capture]"
+        "52581 → 13000 [PSH, ACK] Seq=1 Ack=1 Win=65483 Len=1448"
     );
+    assert_eq!(row.notes[0], SIZE_LIMITED);
+    assert_eq!(row.notes[1], "data \"ab\"");
     assert_eq!(s.summaries()[0].bytes, [1448, 0]);
     // A header cut short.
     let mut q = p.clone();
