@@ -690,7 +690,9 @@ impl Analyzer {
                 ack: t.flags.ack,
                 fin: t.flags.fin,
                 rst: t.flags.rst,
-                acks_syn,
+                // A SYN-ACK whose SYN was not captured still completes the
+                // client's side.
+                acks_syn: acks_syn || (t.flags.syn && t.flags.ack && c.syn[other].is_none()),
                 acks_fin,
             },
         );

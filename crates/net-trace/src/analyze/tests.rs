@@ -490,6 +490,31 @@ fn roles_without_a_syn_follow_the_ports() {
 }
 
 #[test]
+fn a_capture_that_missed_the_syn() {
+    let mut s = Script::new();
+    s.tcp(false, 5000, Some(1001), "S", b"");
+    s.tcp(true, 1001, Some(5001), "P", b"hi");
+    assert_eq!(
+        s.rows[0].info,
+        "13000 → 52581 [SYN, ACK] Seq=0 Ack=1 Win=65483 Len=0"
+    );
+    assert_eq!(
+        s.states(),
+        [[Established, SynReceived], [Established, Established]]
+    );
+    let sum = &s.summaries()[0];
+    assert!(!sum.mid_stream);
+    assert_eq!((sum.client, sum.server), (s.client, s.server));
+    assert_eq!(
+        sum.handshake,
+        [
+            (1, "SYN-ACK", Direction::ServerToClient),
+            (2, "ACK", Direction::ClientToServer)
+        ]
+    );
+}
+
+#[test]
 fn sequence_numbers_wrap() {
     let mut s = Script::new();
     s.tcp(true, u32::MAX - 1, None, "S", b"");
