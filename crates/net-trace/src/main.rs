@@ -146,10 +146,12 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<()> {
 fn run_read(args: ReadArgs) -> anyhow::Result<()> {
     let mut reader = pcapio::FileReader::open(&args.file)?;
     let mut out = io::BufWriter::with_capacity(READ_BUFFER, io::stdout().lock());
-    let result = read_into(&mut reader, &args, &mut out).and_then(|()| {
-        out.flush()?;
-        Ok(())
-    });
+    let mut result = read_into(&mut reader, &args, &mut out);
+    // The rows read before an error are shown before the error is.
+    let flushed = out.flush();
+    if result.is_ok() {
+        result = flushed.map_err(Into::into);
+    }
     // A closed stdout (`| head`) is the reader's choice, not a failure.
     if let Err(e) = &result
         && let Some(io) = e.downcast_ref::<io::Error>()
