@@ -287,13 +287,7 @@ impl Decoder {
 
     /// Decodes one frame; never fails (what does not parse is an
     /// [`OtherFrame`]).
-    pub fn decode(
-        &mut self,
-        link: LinkType,
-        data: &[u8],
-        time: Duration,
-        wire_len: u32,
-    ) -> Decoded {
+    pub fn decode(&mut self, link: LinkType, data: &[u8], time: Duration, wire_len: u32) -> Decoded {
         match decode(link, data, time, wire_len) {
             Some(p) => Decoded::Packet(p),
             None => Decoded::Other(OtherFrame {
