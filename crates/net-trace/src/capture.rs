@@ -489,3 +489,63 @@ pub fn run(
         "live capture is not supported on this system; capture with tshark or Wireshark and use `net-trace read FILE`".into(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{Fragment, Icmp, Quoted, Udp};
+
+    fn packet(src: &str, dst: &str, transport: Transport) -> Packet {
+        Packet {
+            time: Duration::ZERO,
+            wire_len: 60,
+            cap_len: 60,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            transport,
+        }
+    }
+
+    #[test]
+    fn the_port_filter_keeps_icmp_errors_about_its_ports() {
+        let udp = packet(
+            "127.0.0.1:40000",
+            "127.0.0.1:12000",
+            Transport::Udp(Udp {
+                len: 0,
+                payload: vec![],
+            }),
+        );
+        assert!(wanted(&udp, &[]) && wanted(&udp, &[12000]) && !wanted(&udp, &[80]));
+        let icmp = packet(
+            "127.0.0.1:0",
+            "127.0.0.1:0",
+            Transport::Icmp(Icmp {
+                v6: false,
+                kind: 3,
+                code: 3,
+                echo: None,
+                ttl: 64,
+                ndp: None,
+                quoted: Some(Quoted {
+                    protocol: 17,
+                    src: udp.src,
+                    dst: udp.dst,
+                }),
+            }),
+        );
+        assert!(wanted(&icmp, &[12000]) && wanted(&icmp, &[40000]) && !wanted(&icmp, &[80]));
+        // A fragment is judged on the one that completes its datagram.
+        let frag = packet(
+            "127.0.0.1:0",
+            "127.0.0.1:0",
+            Transport::Fragment(Fragment {
+                protocol: 17,
+                id: 1,
+                offset: 0,
+                len: 1480,
+            }),
+        );
+        assert!(wanted(&frag, &[]) && !wanted(&frag, &[12000]));
+    }
+}

@@ -280,10 +280,12 @@ fn run_read(args: ReadArgs) -> anyhow::Result<()> {
         .diagram
         .as_ref()
         .map(|_| diagram::Collector::new(args.view.connection));
-    let result = read_into(&mut reader, &args, &mut out, &mut diagrams).and_then(|()| {
-        out.flush()?;
-        Ok(())
-    });
+    let mut result = read_into(&mut reader, &args, &mut out, &mut diagrams);
+    // The rows read before an error are shown before the error is.
+    let flushed = out.flush();
+    if result.is_ok() {
+        result = flushed.map_err(Into::into);
+    }
     // A closed stdout (`| head`) is the reader's choice, not a failure.
     if let Err(e) = &result
         && let Some(io) = e.downcast_ref::<io::Error>()

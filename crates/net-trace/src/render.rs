@@ -130,6 +130,11 @@ pub fn write_row(
     }
     out.write_all(b" ")?;
     match (r.direction, sender) {
+        // An ICMP error comes from the host's kernel, not from a process
+        // of the connection.
+        (Some(d), _) if r.protocol.starts_with("ICMP") => {
+            pad(out, &format!("{}'s host", d.sender()), 34, false)?
+        }
         (Some(d), Some(o)) => pad(out, &who(d.sender(), Some(o)), 34, false)?,
         (Some(d), None) => pad(out, d.sender(), 34, false)?,
         (None, _) => pad(out, "", 34, false)?,
@@ -427,6 +432,21 @@ mod tests {
             "{line}"
         );
         assert!(!line.contains("client"));
+    }
+
+    #[test]
+    fn an_icmp_error_is_sent_by_a_host() {
+        let r = Row {
+            protocol: Cow::Borrowed("ICMP"),
+            direction: Some(Direction::ServerToClient),
+            states: None,
+            info: "Destination unreachable (Port unreachable)".into(),
+            notes: vec!["answers frame 1: nothing is listening on 13000".into()],
+            ..syn_row()
+        };
+        let line = row(&r, Some(&owner()));
+        assert!(line.contains("server→client  server's host "), "{line}");
+        assert!(!line.contains("pid 4242"), "{line}");
     }
 
     #[test]

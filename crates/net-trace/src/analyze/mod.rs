@@ -567,11 +567,13 @@ impl Analyzer {
             let _ = write!(info, " Urg={}", t.urgent);
         }
         let _ = write!(info, " Len={}", t.len);
-        if p.truncated() {
-            info.push(' ');
-            info.push_str(SIZE_LIMITED);
-        }
         let notes = &mut row.notes;
+        // tshark's Info names a cut only when the header itself was cut
+        // (`Transport::Truncated`); a cut payload keeps its wire length in
+        // Len=, and the note says the bytes are missing.
+        if p.truncated() {
+            notes.push(SIZE_LIMITED.to_string());
+        }
 
         // Retransmission: sequence space already sent this way.
         let retransmitted =
@@ -647,7 +649,9 @@ impl Analyzer {
                 ack: t.flags.ack,
                 fin: t.flags.fin,
                 rst: t.flags.rst,
-                acks_syn,
+                // A SYN-ACK whose SYN was not captured still completes the
+                // client's side.
+                acks_syn: acks_syn || (t.flags.syn && t.flags.ack && c.syn[other].is_none()),
                 acks_fin,
             },
         );
@@ -678,8 +682,7 @@ impl Analyzer {
             u.len
         );
         if p.truncated() {
-            row.info.push(' ');
-            row.info.push_str(SIZE_LIMITED);
+            row.notes.push(SIZE_LIMITED.to_string());
         }
         row.notes
             .push(format!("datagram {}", preview(&u.payload, PREVIEW)));

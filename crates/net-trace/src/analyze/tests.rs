@@ -490,6 +490,31 @@ fn roles_without_a_syn_follow_the_ports() {
 }
 
 #[test]
+fn a_capture_that_missed_the_syn() {
+    let mut s = Script::new();
+    s.tcp(false, 5000, Some(1001), "S", b"");
+    s.tcp(true, 1001, Some(5001), "P", b"hi");
+    assert_eq!(
+        s.rows[0].info,
+        "13000 → 52581 [SYN, ACK] Seq=0 Ack=1 Win=65483 Len=0"
+    );
+    assert_eq!(
+        s.states(),
+        [[Established, SynReceived], [Established, Established]]
+    );
+    let sum = &s.summaries()[0];
+    assert!(!sum.mid_stream);
+    assert_eq!((sum.client, sum.server), (s.client, s.server));
+    assert_eq!(
+        sum.handshake,
+        [
+            (1, "SYN-ACK", Direction::ServerToClient),
+            (2, "ACK", Direction::ClientToServer)
+        ]
+    );
+}
+
+#[test]
 fn sequence_numbers_wrap() {
     let mut s = Script::new();
     s.tcp(true, u32::MAX - 1, None, "S", b"");
@@ -544,10 +569,14 @@ fn truncated_frames_show_their_wire_length() {
     }
     p.wire_len = p.cap_len + 1442;
     let row = s.push_packet(&p).clone();
+    // As tshark: Len= is the wire length, and Info stays as for a whole
+    // frame; the note says bytes are missing.
     assert_eq!(
         row.info,
-        "52581 → 13000 [PSH, ACK] Seq=1 Ack=1 Win=65483 Len=1448 [Packet size limited during capture]"
+        "52581 → 13000 [PSH, ACK] Seq=1 Ack=1 Win=65483 Len=1448"
     );
+    assert_eq!(row.notes[0], SIZE_LIMITED);
+    assert_eq!(row.notes[1], "data \"ab\"");
     assert_eq!(s.summaries()[0].bytes, [1448, 0]);
     // A header cut short.
     let mut q = p.clone();
