@@ -93,6 +93,9 @@ pub struct Report {
     pub kernel: crate::live::Stats,
     /// The command's exit status, for `capture -- COMMAND`.
     pub command_status: Option<ExitStatus>,
+    /// Frames shown without a process because its evidence came later
+    /// than [`crate::join::MAX_HOLD`].
+    pub late: u64,
 }
 
 /// A row waiting for its owner, with the bytes to save once it has one.
@@ -133,6 +136,9 @@ struct Pipeline<'a> {
     /// Frames come from several interfaces (or `any`): each row names its
     /// own.
     several: bool,
+    /// The evidence reader's progress when last seen, and when it last
+    /// moved.
+    progress: (u64, Instant),
 }
 
 impl Pipeline<'_> {
@@ -208,6 +214,16 @@ impl Pipeline<'_> {
     /// Shows every row whose owner is settled; with `flush`, every row.
     fn poll(&mut self, flush: bool, on_row: &mut impl FnMut(&Row, Option<&Owner>)) {
         let owners = self.owners.as_ref();
+        // Rows wait for late evidence as long as the reader keeps moving:
+        // on a busy machine it falls behind, and giving up then would
+        // show "unknown" for what it is about to prove.
+        let now = Instant::now();
+        let progress = owners.map_or(0, Owners::progress);
+        if progress != self.progress.0 {
+            self.progress = (progress, now);
+        }
+        let patient =
+            progress != 0 && now.saturating_duration_since(self.progress.1) < crate::join::MAX_HOLD;
         let lookup = |q: &Query| match owners {
             Some(o) => match o.lookup(q) {
                 Lookup::Known(owner, _) => Answer::Known(owner),
@@ -226,10 +242,9 @@ impl Pipeline<'_> {
             shown: &mut self.shown,
             failure: &mut self.failure,
         };
-        self.join
-            .poll(Instant::now(), flush, lookup, |held, owner| {
-                out.emit(held, owner, on_row)
-            });
+        self.join.poll(now, flush, patient, lookup, |held, owner| {
+            out.emit(held, owner, on_row)
+        });
     }
 }
 
@@ -291,6 +306,7 @@ pub fn run(
         shown: 0,
         failure: None,
         several: opts.ifaces.len() > 1 || opts.ifaces.iter().any(|i| i == crate::live::ANY),
+        progress: (0, Instant::now()),
     };
     let mut seen = 0usize;
     let mut command_status = None;
@@ -329,11 +345,23 @@ pub fn run(
         seen += 1;
         pipe.frame(frame);
     }
-    let deadline = Instant::now() + crate::join::MAX_HOLD;
+    // Held rows go once their evidence is in, or once the reader has
+    // stopped moving (nothing more will come) for MAX_HOLD.
+    let mut last = (
+        pipe.owners.as_ref().map_or(0, Owners::progress),
+        Instant::now(),
+    );
     loop {
-        let flush = Instant::now() >= deadline;
-        pipe.poll(flush, &mut on_row);
-        if pipe.join.is_empty() || flush {
+        pipe.poll(false, &mut on_row);
+        if pipe.join.is_empty() {
+            break;
+        }
+        let progress = pipe.owners.as_ref().map_or(0, Owners::progress);
+        if progress != last.0 {
+            last = (progress, Instant::now());
+        }
+        if last.1.elapsed() >= crate::join::MAX_HOLD {
+            pipe.poll(true, &mut on_row);
             break;
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -362,6 +390,7 @@ pub fn run(
         frames: pipe.shown,
         kernel,
         command_status,
+        late: pipe.join.expired(),
     })
 }
 

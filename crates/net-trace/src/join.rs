@@ -50,6 +50,7 @@ pub struct Join<T, Q, O> {
     held: VecDeque<Held<T, Q>>,
     known: HashMap<SideKey, O>,
     max_hold: Duration,
+    expired: u64,
 }
 
 impl<T, Q, O: Clone> Default for Join<T, Q, O> {
@@ -65,6 +66,7 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
             held: VecDeque::new(),
             known: HashMap::new(),
             max_hold,
+            expired: 0,
         }
     }
 
@@ -91,11 +93,14 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
 
     /// Releases every row that can go, in order, to `emit` with its owner.
     /// With `flush`, nothing is pending any more: every row goes, with
-    /// whatever its lookup answers now.
+    /// whatever its lookup answers now. With `patient` (the evidence is
+    /// still coming in, only late, as when the machine is busy), rows wait
+    /// past [`MAX_HOLD`], up to [`MAX_HELD`] of them.
     pub fn poll(
         &mut self,
         now: Instant,
         flush: bool,
+        patient: bool,
         mut lookup: impl FnMut(&Q) -> Answer<O>,
         mut emit: impl FnMut(T, Option<O>),
     ) {
@@ -107,12 +112,15 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
                 (None, Some(q)) => lookup(q),
             };
             let expired = flush
-                || now.saturating_duration_since(head.since) >= self.max_hold
+                || !patient && now.saturating_duration_since(head.since) >= self.max_hold
                 || self.held.len() > MAX_HELD;
             let owner = match answer {
                 Answer::Known(o) => Some(o),
                 Answer::Unknown => None,
-                Answer::Pending if expired => None,
+                Answer::Pending if expired => {
+                    self.expired += 1;
+                    None
+                }
                 Answer::Pending => return,
             };
             let Some(head) = self.held.pop_front() else {
@@ -123,6 +131,13 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
             }
             emit(head.item, owner);
         }
+    }
+
+    /// Rows released while their evidence was still pending: shown
+    /// without a process because it came too late, not because none was
+    /// there.
+    pub fn expired(&self) -> u64 {
+        self.expired
     }
 
     /// Forgets the owners of a connection that ended, so its memory does
@@ -146,12 +161,19 @@ mod tests {
         j.push(3, Some(3), Some((1, true)), t0);
         let mut out = Vec::new();
         // Row 1's evidence is not in yet: nothing goes, not even row 2.
-        j.poll(t0, false, |_| Answer::Pending, |i, o| out.push((i, o)));
+        j.poll(
+            t0,
+            false,
+            false,
+            |_| Answer::Pending,
+            |i, o| out.push((i, o)),
+        );
         assert!(out.is_empty());
         // It arrives: 1 is named, 2 has no lookup, 3 inherits 1's owner
         // (same side of the same connection) without a lookup.
         j.poll(
             t0,
+            false,
             false,
             |q| {
                 assert_eq!(*q, 1, "row 3 must use the side's known owner");
@@ -179,12 +201,23 @@ mod tests {
         j.poll(
             t0 + Duration::from_millis(50),
             false,
+            false,
+            |_| Answer::Pending,
+            |i, o| out.push((i, o)),
+        );
+        assert!(out.is_empty());
+        // While evidence is still coming in, only late, the row waits on.
+        j.poll(
+            t0 + Duration::from_millis(100),
+            false,
+            true,
             |_| Answer::Pending,
             |i, o| out.push((i, o)),
         );
         assert!(out.is_empty());
         j.poll(
             t0 + Duration::from_millis(100),
+            false,
             false,
             |_| Answer::Pending,
             |i, o| out.push((i, o)),
@@ -202,6 +235,7 @@ mod tests {
         j.poll(
             t0,
             true,
+            false,
             |q| {
                 if *q == 1 {
                     Answer::Known("a")
@@ -215,7 +249,13 @@ mod tests {
         j.forget(7);
         j.push(3, Some(3), Some((7, true)), t0);
         out.clear();
-        j.poll(t0, true, |_| Answer::Unknown, |i, o| out.push((i, o)));
+        j.poll(
+            t0,
+            true,
+            false,
+            |_| Answer::Unknown,
+            |i, o| out.push((i, o)),
+        );
         assert_eq!(out, [(3, None)], "a forgotten side is looked up again");
     }
 }

@@ -256,6 +256,12 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     eprintln!("{} packets captured", report.kernel.captured);
     eprintln!("{} packets received by filter", report.kernel.received);
     eprintln!("{} packets dropped by kernel", report.kernel.dropped);
+    if report.late > 0 {
+        eprintln!(
+            "{} frame(s) shown without a process: the kernel's evidence came too late",
+            report.late
+        );
+    }
     for path in [&args.pcap, &args.pcapng].into_iter().flatten() {
         eprintln!("{} frame(s) saved to {}", report.frames, path.display());
     }

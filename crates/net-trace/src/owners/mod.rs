@@ -281,6 +281,16 @@ impl Owners {
         }
     }
 
+    /// How far the kernel events have been read (a time on the packets'
+    /// clock, in ns; 0 without kernel events). A caller waiting on
+    /// `Pending` answers keeps waiting while this moves: the reader is
+    /// behind, not stuck.
+    pub fn progress(&self) -> u64 {
+        self.kernel
+            .as_ref()
+            .map_or(0, |k| k.shared.watermark_ns.load(Ordering::Acquire))
+    }
+
     /// Whether `pid` is `root` or descends from it (for `capture --
     /// COMMAND`): from fork events, else from /proc while both live.
     pub fn is_in_tree(&self, pid: u32, root: u32) -> bool {
