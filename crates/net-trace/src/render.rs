@@ -312,6 +312,8 @@ mod tests {
         Owner {
             pid: 4242,
             name: "tcp-uppercase".into(),
+            cmd: None,
+            args: Vec::new(),
         }
     }
 

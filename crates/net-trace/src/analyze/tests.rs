@@ -585,6 +585,8 @@ fn port_unreachable(from: SocketAddr, to: SocketAddr, quoted: Quoted) -> Packet 
             code: 3,
             echo: None,
             quoted: Some(quoted),
+            ttl: 64,
+            ndp: None,
         }),
     }
 }
