@@ -1,6 +1,7 @@
 //! Scenario 5: net-trace records the UDP, TCP and HTTP exchanges, prints
-//! each frame with the process that sent it, names the handshake and
-//! teardown frames, and saves a pcap of each.
+//! each frame with the process that sent it and each side's TCP state,
+//! names the handshake and teardown frames, and saves a pcapng (with each
+//! frame's process) and a ladder diagram of each.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -45,7 +46,15 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     traced(ctx, t, "tcp", &port, true, |_| {
         let run = ctx.client(
             &ctx.bin("tcp-uppercase"),
-            &["client", "--host", ctx.host(), "--port", &port, "tanmayi", "31"],
+            &[
+                "client",
+                "--host",
+                ctx.host(),
+                "--port",
+                &port,
+                "tanmayi",
+                "31",
+            ],
             b"",
         )?;
         if run.code() != Some(0) {
@@ -84,9 +93,24 @@ fn traced(
     tcp: bool,
     traffic: impl FnOnce(&Server) -> Result<()>,
 ) -> Result<()> {
-    let pcap: PathBuf = ctx.out_dir.join(format!("05-{label}.pcap"));
+    let pcap: PathBuf = ctx.out_dir.join(format!("05-{label}.pcapng"));
     let pcap_arg = pcap.to_string_lossy().to_string();
-    let mut capture = ctx.spawn_capture(&["--port", port, "--pcap", &pcap_arg])?;
+    let svg: PathBuf = ctx.out_dir.join(format!("05-{label}.svg"));
+    let svg_arg = svg.to_string_lossy().to_string();
+    // Files of an earlier run must not pass for this run's.
+    let _ = std::fs::remove_file(&pcap);
+    let _ = std::fs::remove_file(&svg);
+    let mut capture = ctx.spawn_capture(&[
+        "--port",
+        port,
+        "--states",
+        "--pcapng",
+        &pcap_arg,
+        "--diagram",
+        &svg_arg,
+        "--connection",
+        "1",
+    ])?;
     capture
         .try_wait_for_stderr(WAIT, |l| l.starts_with("capturing on"))
         .map_err(|e| anyhow!(e))?;
@@ -135,8 +159,34 @@ fn traced(
         text.contains("client (pid "),
         format!("the {label} client's process is named"),
     );
+    if tcp {
+        t.check(
+            text.contains("[client TIME_WAIT / server CLOSED]")
+                || text.contains("[client CLOSED / server TIME_WAIT]"),
+            format!("the {label} states end with one side in TIME_WAIT"),
+        );
+    }
+    let drawn = std::fs::read_to_string(&svg).unwrap_or_default();
+    // Table rows start with the frame number; the summary's lines name
+    // directions too, but not in a row.
+    let frames = out
+        .iter()
+        .filter(|l| l.contains("client→server") || l.contains("server→client"))
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.parse::<usize>().is_ok())
+        })
+        .count();
+    t.check(
+        frames > 0 && drawn.matches("<g class=\"arrow\"").count() == frames,
+        format!("the {label} ladder diagram draws its {frames} frames, one arrow each"),
+    );
     if pcap.exists() {
         t.artifact(pcap);
+    }
+    if svg.exists() {
+        t.artifact(svg);
     }
     Ok(())
 }
