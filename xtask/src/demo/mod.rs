@@ -5,7 +5,8 @@
 //! readiness line), runs its clients, checks each result and records an
 //! `@server` / `@client` transcript in `target/demo/NN-scenario.txt`. With
 //! `--hosts` the servers run in one network namespace and the clients in
-//! another (see [`net`]).
+//! another (see [`net`]). At the end [`report`] gathers everything into
+//! `target/demo/index.html`, checks it and renders it to `report.png`.
 
 mod browser;
 mod capture;

@@ -960,6 +960,89 @@ TCP connection 1: client 127.0.0.1:52581 ↔ server 127.0.0.1:13000";
         let _ = fs::remove_dir_all(&dir);
     }
 
+    /// What `net-trace read FIXTURE --states --diagram DIR/NAME --connection
+    /// 1` prints for connection 1, and the diagram it writes, made with
+    /// net-trace's own code.
+    fn traced(fixture: &str, dir: &Path, name: &str) -> String {
+        use net_trace::analyze::Analyzer;
+        use net_trace::decode::{Decoded, Decoder};
+        use net_trace::{diagram, pcapio, render};
+        let path = crate::util::root()
+            .join("crates/net-trace/tests/fixtures")
+            .join(fixture);
+        let mut reader = pcapio::FileReader::open(&path).unwrap();
+        let (mut decoder, mut analyzer) = (Decoder::new(), Analyzer::new());
+        let mut collector = diagram::Collector::new(Some(1));
+        let mut table = Vec::new();
+        table.extend_from_slice(render::heading().as_bytes());
+        table.push(b'\n');
+        let mut f = pcapio::Frame::default();
+        while reader.read_frame(&mut f).unwrap() {
+            let row = match decoder.decode(f.link, &f.data, f.time, f.wire_len) {
+                Decoded::Packet(p) => analyzer.push(&p),
+                Decoded::Other(o) => analyzer.push_other(&o),
+            };
+            collector.push(&row, None);
+            if row.conn == Some(1) {
+                render::write_row(&mut table, &row, None, true).unwrap();
+            }
+        }
+        fs::write(dir.join(name), collector.svg()).unwrap();
+        let mut text = format!(
+            "@capture $ net-trace read {fixture} --states --diagram {} --connection 1\n",
+            dir.join(name).display()
+        );
+        for line in String::from_utf8(table).unwrap().lines() {
+            text.push_str(&format!("  {line}\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn real_diagrams_have_one_arrow_per_frame_of_their_table() {
+        let dir = scratch("real");
+        let mut text = String::new();
+        let mut artifacts = Vec::new();
+        for (fixture, name) in [
+            ("http-full.pcap", "05-http.svg"),
+            ("icmp-unreachable.pcap", "05-udp.svg"),
+            ("big-loopback.pcap", "05-tcp.svg"),
+        ] {
+            text.push_str(&traced(fixture, &dir, name));
+            artifacts.push(dir.join(name));
+        }
+        let entry = Entry {
+            id: "05-capture".into(),
+            title: "Capture".into(),
+            text,
+            artifacts,
+            failures: Vec::new(),
+        };
+        write(&dir, &Meta::default(), &[entry]).unwrap();
+        let done = check_dir(&dir).unwrap();
+        let html = fs::read_to_string(dir.join(INDEX)).unwrap();
+        // The fetch: 10 frames, all drawn. The port unreachable: the
+        // datagram and the ICMP error coming back. The long transfer:
+        // its middle elided.
+        for want in [
+            "05-http.svg: one arrow for each of the 10 frames",
+            "05-udp.svg: one arrow for each of the 2 frames",
+            "05-tcp.svg: one arrow for each of the 54 frames",
+        ] {
+            assert!(done.iter().any(|d| d.contains(want)), "{want}: {done:?}");
+        }
+        assert!(html.contains("… 30 "), "the long connection is elided");
+        assert!(html.contains("ICMP Destination unreachable (Port unreachable)"));
+        assert!(html.contains("<td class=\"st\">SYN_SENT / SYN_RECEIVED</td>"));
+        assert!(!html.contains("http://") && !html.contains("https://"));
+        // A drawn frame removed from the diagram is noticed.
+        let svg = fs::read_to_string(dir.join("05-http.svg")).unwrap();
+        let cut = svg.replacen("<g class=\"arrow\" data-frame=\"5\">", "<g>", 1);
+        fs::write(dir.join("05-http.svg"), cut).unwrap();
+        assert!(check_dir(&dir).is_err());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn a_diagram_missing_a_frame_fails() {
         let dir = generated("short", &[1, 3]);
