@@ -3,7 +3,8 @@
 //! names the handshake and teardown frames, and saves a pcapng (with each
 //! frame's process) and a ladder diagram of each.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
@@ -194,6 +195,7 @@ fn traced(
         frames > 0 && drawn.matches("<g class=\"arrow\"").count() == frames,
         format!("the {label} ladder diagram draws its {frames} frames, one arrow each"),
     );
+    compare_with_tshark(t, label, &pcap, &out);
     if pcap.exists() {
         t.artifact(pcap);
     }
@@ -201,4 +203,85 @@ fn traced(
         t.artifact(svg);
     }
     Ok(())
+}
+
+/// The number after `key` (`Seq=`) in a table line's Info.
+fn field(line: &str, key: &str) -> Option<u64> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Checks that tshark reads the saved pcapng as the table showed it: the
+/// same frames, with the same relative Seq, Ack and Len.
+fn compare_with_tshark(t: &mut Transcript, label: &str, pcap: &Path, table: &[String]) {
+    let fields = [
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+        "-e",
+        "tcp.seq",
+        "-e",
+        "tcp.ack",
+        "-e",
+        "tcp.len",
+        "-e",
+        "udp.length",
+    ];
+    let Ok(out) = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(fields)
+        .output()
+    else {
+        t.note(format!(
+            "  (tshark is not installed: the {label} pcapng is not compared)"
+        ));
+        return;
+    };
+    let theirs: Vec<Vec<String>> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect();
+    let ours: Vec<&String> = table
+        .iter()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.parse::<usize>().is_ok())
+        })
+        .collect();
+    let number = |cols: &Vec<String>, i: usize| cols.get(i).and_then(|v| v.parse::<u64>().ok());
+    let mut differences = Vec::new();
+    for (line, cols) in ours.iter().zip(&theirs) {
+        let no = line.split_whitespace().next().unwrap_or("?");
+        let udp_len = number(cols, 4).map(|l| l.saturating_sub(8));
+        let tcp = number(cols, 1).is_some();
+        let wanted = [
+            ("Seq=", number(cols, 1)),
+            ("Ack=", number(cols, 2)),
+            ("Len=", if tcp { number(cols, 3) } else { udp_len }),
+        ];
+        for (key, theirs) in wanted {
+            if let Some(ours) = field(line, key)
+                && Some(ours) != theirs
+            {
+                differences.push(format!("frame {no} {key}{ours}, tshark {theirs:?}"));
+            }
+        }
+    }
+    t.check(
+        out.status.success() && ours.len() == theirs.len() && differences.is_empty(),
+        format!(
+            "tshark reads the {label} pcapng as the table shows it: {} frames, the same Seq, Ack \
+             and Len{}",
+            theirs.len(),
+            if differences.is_empty() {
+                String::new()
+            } else {
+                format!(" (differs: {})", differences.join(", "))
+            }
+        ),
+    );
 }
