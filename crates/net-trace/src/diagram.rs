@@ -620,4 +620,75 @@ mod tests {
         assert_eq!(clip("abc", 4), "abc");
         assert_eq!(esc("a\u{1b}b<"), "a·b&lt;");
     }
+
+    fn row(
+        no: usize,
+        from_client: bool,
+        protocol: &'static str,
+        info: &str,
+    ) -> crate::analyze::Row {
+        use crate::analyze::{Direction, Ends};
+        let (c, sv) = (
+            "10.77.0.2:40000".parse().unwrap(),
+            "10.77.0.1:13000".parse().unwrap(),
+        );
+        let (src, dst) = if from_client { (c, sv) } else { (sv, c) };
+        crate::analyze::Row {
+            no,
+            time: Duration::from_millis(no as u64),
+            ends: Ends::Ip { src, dst },
+            protocol: protocol.into(),
+            length: 66,
+            conn: Some(1),
+            direction: Some(if from_client {
+                Direction::ClientToServer
+            } else {
+                Direction::ServerToClient
+            }),
+            states: None,
+            info: info.into(),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn rows_become_arrows_between_the_hosts_addresses() {
+        use crate::analyze::TcpState;
+        let mut c = Collector::new(None);
+        let mut syn = row(1, true, "TCP", "40000 → 13000 [SYN] Seq=0 Win=64240 Len=0");
+        syn.states = Some([TcpState::SynSent, TcpState::Listen]);
+        syn.notes = vec!["handshake 1/3 (SYN)".into()];
+        let owner = crate::owners::Owner {
+            pid: 42,
+            name: "tcp-uppercase".into(),
+            cmd: None,
+            args: Vec::new(),
+        };
+        c.push(&syn, Some(&owner));
+        let mut fin = row(
+            2,
+            false,
+            "TCP",
+            "13000 → 40000 [FIN, ACK] Seq=1 Ack=1 Win=512 Len=0",
+        );
+        fin.notes = vec![
+            "teardown: ACK of the client's FIN".into(),
+            "teardown: FIN from the server".into(),
+        ];
+        c.push(&fin, None);
+        // Another connection is left out when one is picked.
+        let mut other = row(3, true, "TCP", "40001 → 13000 [SYN] Seq=0 Len=0");
+        other.conn = Some(2);
+        let mut only = Collector::new(Some(1));
+        only.push(&other, None);
+        assert!(only.is_empty());
+        let svg = c.svg();
+        assert!(svg.contains(">TCP connection 1</text>"));
+        assert!(svg.contains(">10.77.0.2:40000</text>") && svg.contains(">10.77.0.1:13000</text>"));
+        assert!(svg.contains(">pid 42 tcp-uppercase</text>"));
+        assert!(svg.contains(">[SYN] Seq=0 Len=0</text>"), "{svg}");
+        assert!(svg.contains(">SYN_SENT</text>") && svg.contains(">LISTEN</text>"));
+        assert!(svg.contains(">teardown: ACK of the client's FIN; FIN from the server</text>"));
+        assert_eq!(svg.matches("<g class=\"arrow\"").count(), 2);
+    }
 }
