@@ -24,7 +24,9 @@ usage: cargo xtask TASK [OPTIONS]
 tasks:
   demo [--name \"NAME ROLL\"] [--hosts] [--only udp,tcp,http,trace]
         run every lab scenario as separate processes, print and save the
-        transcripts (target/demo/); --hosts puts servers and clients in two
+        transcripts and the hand-in report (target/demo/index.html, and
+        report.png when Chromium is installed); --name puts a name on
+        them (default: the user); --hosts puts servers and clients in two
         network namespaces (needs root); non-zero exit if any misbehaves
   bench [--seconds N] [--rounds N] [--only http,rss,tcp,udp,client,trace]
         measure the servers side by side with nginx, python http.server,

@@ -8,7 +8,8 @@ use anyhow::Result;
 
 use super::{Ctx, Transcript};
 
-fn chromium() -> Option<&'static str> {
+/// The headless browser, when one is installed.
+pub fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
         .find(|b| {

@@ -5,11 +5,13 @@
 //! readiness line), runs its clients, checks each result and records an
 //! `@server` / `@client` transcript in `target/demo/NN-scenario.txt`. With
 //! `--hosts` the servers run in one network namespace and the clients in
-//! another (see [`net`]).
+//! another (see [`net`]). At the end [`report`] gathers everything into
+//! `target/demo/index.html`, checks it and renders it to `report.png`.
 
 mod browser;
 mod capture;
 mod net;
+mod report;
 mod tcp;
 mod transcript;
 mod udp;
@@ -277,6 +279,7 @@ pub fn run(args: &[String]) -> Result<()> {
 
     let mut artifacts = Vec::new();
     let mut failed = Vec::new();
+    let mut entries = Vec::new();
     let chosen = SCENARIOS
         .iter()
         .filter(|s| opts.only.is_empty() || opts.only.iter().any(|g| g == s.group));
@@ -289,8 +292,17 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         let path = ctx.out_dir.join(format!("{id}.txt"));
         fs::write(&path, t.text()).with_context(|| format!("write {}", path.display()))?;
-        artifacts.push(path);
+        artifacts.push(path.clone());
         artifacts.extend(t.artifacts().iter().cloned());
+        let mut files = vec![path];
+        files.extend(t.artifacts().iter().cloned());
+        entries.push(report::Entry {
+            id: id.to_string(),
+            title: title.to_string(),
+            text: t.text().to_string(),
+            artifacts: files,
+            failures: t.failures().to_vec(),
+        });
         if t.failures().is_empty() {
             println!("== {id}: ok");
         } else {
@@ -301,7 +313,30 @@ pub fn run(args: &[String]) -> Result<()> {
         }
     }
 
+    let meta = report::Meta {
+        name: ctx.name.clone(),
+        header: ctx.header.clone(),
+    };
+    let index = report::write(&ctx.out_dir, &meta, &entries)?;
+    println!("\n== report: {}", relative(&index));
+    match report::check_dir(&ctx.out_dir) {
+        Ok(done) => {
+            for d in done {
+                println!("  ✓ {d}");
+            }
+        }
+        Err(e) => {
+            println!("  ✗ {e:#}");
+            failed.push("report");
+        }
+    }
+    let png = screenshot(&ctx.out_dir, &index, &entries);
+
     println!("\nArtifacts:");
+    println!("  {}   ← the hand-in report", relative(&index));
+    if let Some(png) = &png {
+        println!("  {}   ← the report as a picture", relative(png));
+    }
     for a in &artifacts {
         println!("  {}", relative(a));
     }
@@ -310,6 +345,112 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     println!("\nAll scenarios behaved as the lab sheet says.");
     Ok(())
+}
+
+/// Window width of the report's picture, in CSS pixels.
+const REPORT_WIDTH: u32 = 1280;
+/// Tallest picture taken of the report: Chromium's limit for one
+/// screenshot is 16384 pixels.
+const REPORT_MAX_HEIGHT: u32 = 16000;
+
+/// Renders the report to `report.png` with headless Chromium, when
+/// installed, as a reader would see it. Chromium shoots its window, not
+/// the page, so the window is made about as tall as the page.
+fn screenshot(dir: &Path, index: &Path, entries: &[report::Entry]) -> Option<PathBuf> {
+    let browser = browser::chromium()?;
+    let png = dir.join("report.png");
+    let _ = fs::remove_file(&png);
+    let profile = dir.join(format!("chromium-profile-report-{}", std::process::id()));
+    let height = page_height(browser, dir, &profile)
+        .unwrap_or_else(|| estimated_height(entries))
+        .clamp(600, REPORT_MAX_HEIGHT);
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            &format!("--window-size={REPORT_WIDTH},{height}"),
+            &format!("--user-data-dir={}", profile.display()),
+            &format!("--screenshot={}", png.display()),
+            &format!("file://{}", index.display()),
+        ])
+        .output();
+    let _ = fs::remove_dir_all(&profile);
+    let size = fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
+    match out {
+        Ok(o) if o.status.success() && size > 0 => {
+            println!(
+                "  ✓ report.png rendered by {browser}: {REPORT_WIDTH}×{height} pixels, {size} bytes"
+            );
+            Some(png)
+        }
+        _ => {
+            println!("  (report.png not rendered: {browser} failed)");
+            None
+        }
+    }
+}
+
+/// The report's height in CSS pixels at [`REPORT_WIDTH`], measured by
+/// the browser: a scratch page loads it in a frame and writes the frame's
+/// height into its own DOM, which `--dump-dom` prints.
+fn page_height(browser: &str, dir: &Path, profile: &Path) -> Option<u32> {
+    let probe = dir.join(format!(".measure-{}.html", std::process::id()));
+    let page = format!(
+        "<!DOCTYPE html><html><body style=\"margin:0\"><iframe id=\"f\" src=\"{}\" \
+         style=\"width:{REPORT_WIDTH}px;height:100px;border:0\"></iframe><script>\
+         document.getElementById('f').onload=function(){{var d=this.contentDocument;\
+         document.body.setAttribute('data-height',Math.max(d.documentElement.scrollHeight,d.body.scrollHeight));}};\
+         </script></body></html>",
+        report::INDEX
+    );
+    fs::write(&probe, page).ok()?;
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=5000",
+            &format!("--window-size={REPORT_WIDTH},800"),
+            &format!("--user-data-dir={}", profile.display()),
+            "--dump-dom",
+            &format!("file://{}", probe.display()),
+        ])
+        .output();
+    let _ = fs::remove_file(&probe);
+    let dom = String::from_utf8_lossy(&out.ok()?.stdout).into_owned();
+    dom.split("data-height=\"")
+        .nth(1)?
+        .split('"')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A generous guess at the report's height when the browser cannot say.
+fn estimated_height(entries: &[report::Entry]) -> u32 {
+    let lines: usize = entries.iter().map(|e| e.text.lines().count()).sum();
+    let svg_height: usize = entries
+        .iter()
+        .flat_map(|e| &e.artifacts)
+        .filter(|p| p.extension().is_some_and(|x| x == "svg"))
+        .filter_map(|p| fs::read_to_string(p).ok())
+        .filter_map(|s| {
+            let h = s.split("height=\"").nth(1)?;
+            h.split('"').next()?.parse::<usize>().ok()
+        })
+        .sum();
+    u32::try_from(800 + lines * 20 + svg_height + 1200).unwrap_or(REPORT_MAX_HEIGHT)
 }
 
 fn relative(p: &Path) -> String {
