@@ -165,7 +165,14 @@ pub struct Owners {
     /// /proc's answers by (tcp, src, dst, generation start, role): never
     /// reused across generations.
     cache: Mutex<HashMap<CacheKey, Lookup>>,
+    /// When /proc last found nothing for (tcp, src, dst): a flow nothing
+    /// proves is not scanned for again on every frame (a scan reads every
+    /// socket and every process's descriptors).
+    misses: Mutex<HashMap<(bool, SocketAddr, SocketAddr), std::time::Instant>>,
 }
+
+/// How long a /proc miss stands before the flow is looked up again.
+const PROC_MISS_TTL: Duration = Duration::from_secs(1);
 
 impl Owners {
     /// Starts kernel events when tracefs works (root, tracefs mountable),
@@ -189,6 +196,7 @@ impl Owners {
         Self {
             kernel,
             cache: Mutex::new(HashMap::new()),
+            misses: Mutex::new(HashMap::new()),
         }
     }
 
@@ -219,8 +227,9 @@ impl Owners {
             return hit;
         }
         let answer = match &self.kernel {
-            Some(k) => Self::lookup_kernel(k, q),
-            None => procfs::find(q.tcp, q.src, q.dst)
+            Some(k) => self.lookup_kernel(k, q),
+            None => self
+                .proc_find(q)
                 .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Proc)),
         };
         // Only /proc's answers are remembered (its scans are slow); kernel
@@ -240,10 +249,37 @@ impl Owners {
         answer
     }
 
-    fn lookup_kernel(k: &tracefs::Kernel, q: &Query) -> Lookup {
+    /// `/proc`'s owner of the socket, unless it found nothing for this
+    /// flow less than [`PROC_MISS_TTL`] ago.
+    fn proc_find(&self, q: &Query) -> Option<Owner> {
+        let key = (q.tcp, q.src, q.dst);
+        if let Ok(misses) = self.misses.lock()
+            && misses
+                .get(&key)
+                .is_some_and(|at| at.elapsed() < PROC_MISS_TTL)
+        {
+            return None;
+        }
+        let found = procfs::find(q.tcp, q.src, q.dst);
+        if found.is_none()
+            && let Ok(mut misses) = self.misses.lock()
+        {
+            if misses.len() >= MAX_CACHED {
+                misses.retain(|_, at| at.elapsed() < PROC_MISS_TTL);
+                if misses.len() >= MAX_CACHED {
+                    misses.clear();
+                }
+            }
+            misses.insert(key, std::time::Instant::now());
+        }
+        found
+    }
+
+    fn lookup_kernel(&self, k: &tracefs::Kernel, q: &Query) -> Lookup {
         let shared = &k.shared;
         if shared.lost.load(Ordering::Acquire) {
-            return procfs::find(q.tcp, q.src, q.dst)
+            return self
+                .proc_find(q)
                 .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Proc));
         }
         let needed = u64::try_from((q.time + MARGIN).as_nanos()).unwrap_or(u64::MAX);
@@ -267,7 +303,7 @@ impl Owners {
             return Lookup::Unknown;
         }
         drop(table);
-        let Some(owner) = procfs::find(q.tcp, q.src, q.dst) else {
+        let Some(owner) = self.proc_find(q) else {
             return Lookup::Unknown;
         };
         let alive = shared
