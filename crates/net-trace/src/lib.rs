@@ -3,20 +3,26 @@
 //! that sent each frame (which Wireshark cannot).
 //!
 //! # Layout
-//! - [`decode`]: frames to packets with etherparse (Ethernet, Linux cooked,
-//!   raw IP; IPv4, IPv6; TCP, UDP).
-//! - [`analyze`]: connections, client and server, relative Seq/Ack,
-//!   handshake, teardown shapes, retransmissions.
+//! Frames flow `source → decode → analyze → join → sinks`:
+//! - [`pcapio`]: capture files in, streaming (pcap and pcapng, every
+//!   variant tshark reads, cut files), and pcap and pcapng out (packet
+//!   comments carry the sending process).
+//! - [`live`]: frames from packet sockets on their own thread, with a
+//!   kernel BPF filter and the kernel's drop count; `sys` holds the packet
+//!   socket, the crate's only `unsafe`.
+//! - [`decode`]: link layers (Ethernet with VLAN tags, Linux cooked v1 and
+//!   v2, raw IP, BSD loopback), IPv4 and IPv6 with fragment reassembly,
+//!   TCP, UDP, ICMP and ICMPv6, cut frames decoded as far as they go.
+//! - [`analyze`]: streams as tshark's `tcp.stream` (4-tuple and
+//!   generation), client and server, relative Seq/Ack, each side's TCP
+//!   state, handshake, teardown shapes, retransmissions, ICMP errors tied
+//!   to their flow; memory per connection, not per frame.
 //! - [`owners`]: which process sent each frame, proven from kernel events
 //!   (a private tracefs instance) or `/proc`, else unknown.
-//! - [`pcapio`]: pcap and pcapng in, pcap out (pcap-file).
-//! - [`procs`]: socket → process through `/proc`.
-//! - [`pcapio`]: pcap and pcapng in (streaming), pcap and pcapng out.
-//! - [`render`]: the frame table and the summaries.
-//! - [`live`]: frames from packet sockets on their own thread, with a
-//!   kernel filter and the kernel's drop count; `sys` holds the packet
-//!   socket, the crate's only `unsafe`.
-//! - [`capture`]: live capture on Linux, analysed and printed.
+//! - [`join`]: rows wait, in order, for their owner's evidence.
+//! - [`capture`]: the live pipeline, from socket to table.
+//! - [`render`] and [`diagram`]: the frame table, the summaries and the
+//!   SVG ladder diagrams.
 //!
 //! # Example
 //! Analysing frames from any source:
