@@ -7,26 +7,12 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use testkit::{Server, bin_path, installed, is_root};
+use testkit::{Server, bin_path, installed, may_capture};
 
 const T: Duration = Duration::from_secs(20);
 
 /// Short-lived clients of each kind.
 const CLIENTS: usize = 30;
-
-/// Whether live capture can run; under CI=true (which runs as root) a
-/// missing privilege fails the test instead of skipping it.
-fn may_capture() -> bool {
-    if is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI must run as root (or with CAP_NET_RAW) for the live capture tests"
-    );
-    eprintln!("skipped: live capture needs root or CAP_NET_RAW");
-    false
-}
 
 /// Runs a client to completion with `stdin`; returns its pid.
 fn run_client(program: &str, args: &[&str], stdin: &[u8]) -> u32 {

@@ -2,23 +2,9 @@
 
 use std::time::Duration;
 
-use testkit::{Run, Server, bin_path, installed, is_root};
+use testkit::{Run, Server, bin_path, installed, is_root, may_capture};
 
 const T: Duration = Duration::from_secs(15);
-
-/// Whether live capture can run; under CI=true (which runs as root) a
-/// missing privilege fails the test instead of skipping it.
-fn may_capture() -> bool {
-    if is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI must run as root (or with CAP_NET_RAW) for the live capture test"
-    );
-    eprintln!("skipped: live capture needs root or CAP_NET_RAW");
-    false
-}
 
 #[test]
 fn captures_a_real_tcp_exchange_on_lo() {

@@ -192,6 +192,26 @@ fn escape_into(s: &mut String, bytes: &[u8], max_chars: usize, quote: bool) -> u
     consumed
 }
 
+/// Text made safe for HTML and XML element content and attribute values:
+/// the five markup characters as entities, and control characters (which
+/// XML 1.0 forbids) other than newline, tab and carriage return as `·`.
+pub fn escape_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' | '\t' | '\r' => out.push(c),
+            c if c.is_control() => out.push('·'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +327,13 @@ mod tests {
             prop_assert_eq!(uppercase_bytes(s.as_bytes()), want.clone());
             prop_assert_eq!(chunked(s.as_bytes(), &[cut]), want);
         }
+    }
+
+    #[test]
+    fn markup_is_escaped_and_control_characters_replaced() {
+        assert_eq!(
+            escape_markup("<a href=\"x\">'&'</a>\u{1}\n"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;·\n"
+        );
     }
 }

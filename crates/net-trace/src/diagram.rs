@@ -254,19 +254,7 @@ impl Collector {
 }
 
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            // Control characters are not allowed in XML 1.0 text.
-            c if c.is_control() => out.push('·'),
-            c => out.push(c),
-        }
-    }
-    out
+    net_core::text::escape_markup(s)
 }
 
 /// Draws one or more connections, one below the other, as one SVG
@@ -688,7 +676,7 @@ mod tests {
         assert!(svg.contains(">pid 42 tcp-uppercase</text>"));
         assert!(svg.contains(">[SYN] Seq=0 Len=0</text>"), "{svg}");
         assert!(svg.contains(">SYN_SENT</text>") && svg.contains(">LISTEN</text>"));
-        assert!(svg.contains(">teardown: ACK of the client's FIN; FIN from the server</text>"));
+        assert!(svg.contains(">teardown: ACK of the client&#39;s FIN; FIN from the server</text>"));
         assert_eq!(svg.matches("<g class=\"arrow\"").count(), 2);
     }
 }

@@ -456,6 +456,21 @@ pub fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+/// Whether live capture can run here (root). Under `CI=true`, which runs
+/// as root, a missing privilege fails the calling test instead of skipping
+/// it; elsewhere the skip notice is printed.
+pub fn may_capture() -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI must run as root (or with CAP_NET_RAW) for the live capture tests"
+    );
+    eprintln!("skipped: live capture needs root or CAP_NET_RAW");
+    false
+}
+
 /// Whether `program --version` runs. When it does not, prints the skip
 /// notice naming the Debian `package` that provides it, so a test that
 /// needs an optional peer never passes silently.

@@ -109,18 +109,7 @@ fn parse(text: &str) -> Vec<Item> {
 
 /// Text made safe for HTML content and attribute values.
 pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    net_core::text::escape_markup(s)
 }
 
 /// A file's name as a relative link: the report lives next to its files.
