@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod attribution;
+mod capture_cli;
 mod live_capture;
 mod textbook_tcp;
 mod textbook_udp;

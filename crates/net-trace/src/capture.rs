@@ -96,12 +96,18 @@ pub struct Report {
     /// Frames shown without a process because its evidence came later
     /// than [`crate::join::MAX_HOLD`].
     pub late: u64,
+    /// With `--pid`, `--pname` or a command: the connections shown (the
+    /// others' summaries are left out too); `None` when not narrowed.
+    pub shown: Option<std::collections::HashSet<usize>>,
 }
 
 /// A row waiting for its owner, with the bytes to save once it has one.
 #[derive(Debug)]
 struct Held {
     row: Row,
+    /// The receiving side's lookup, for a capture narrowed to one
+    /// program: a connection is its program's when either end is.
+    receiver: Option<Query>,
     time: Duration,
     data: Vec<u8>,
     wire_len: u32,
@@ -184,8 +190,23 @@ impl Pipeline<'_> {
                     (true, Some(conn), Some(dir)) => Some((conn, dir == Direction::ClientToServer)),
                     _ => None,
                 };
+                // TCP only: a UDP datagram is proven by its send, which says
+                // nothing about who receives it.
+                let receiver = match (&self.target, &query) {
+                    (Some(_), Some(q)) if q.tcp => Some(Query {
+                        src: q.dst,
+                        dst: q.src,
+                        role: match q.role {
+                            Role::Client => Role::Server,
+                            Role::Server => Role::Client,
+                        },
+                        ..q.clone()
+                    }),
+                    _ => None,
+                };
                 let held = Held {
                     row,
+                    receiver,
                     time,
                     data: frame.data,
                     wire_len,
@@ -200,6 +221,7 @@ impl Pipeline<'_> {
                 }
                 let held = Held {
                     row,
+                    receiver: None,
                     time,
                     data: frame.data,
                     wire_len,
@@ -391,6 +413,12 @@ pub fn run(
         kernel,
         command_status,
         late: pipe.join.expired(),
+        shown: pipe.target.as_ref().map(|_| {
+            pipe.involved
+                .iter()
+                .filter_map(|(conn, hit)| hit.then_some(*conn))
+                .collect()
+        }),
     })
 }
 
@@ -454,16 +482,24 @@ impl Emit<'_> {
         }
         let row = &held.row;
         if let Some(target) = self.target {
-            let hit = owner
-                .as_ref()
-                .is_some_and(|o| matches(target, o, self.owners));
             // An ICMP error belongs to the flow it answers.
             let Some(conn) = row.conn else {
                 return;
             };
-            let mark = self.involved.entry(conn).or_insert(false);
-            *mark |= hit;
-            if !*mark {
+            let marked = self.involved.get(&conn).copied().unwrap_or(false);
+            let hit = marked
+                || owner
+                    .as_ref()
+                    .is_some_and(|o| matches(target, o, self.owners))
+                // The first frame may come from the other end (the SYN to
+                // the program's server): its receiver is asked too.
+                || held.receiver.as_ref().is_some_and(|q| {
+                    self.owners.is_some_and(|owners| {
+                        matches!(owners.lookup(q), Lookup::Known(o, _) if matches(target, &o, self.owners))
+                    })
+                });
+            self.involved.insert(conn, hit);
+            if !hit {
                 return;
             }
         }

@@ -1,6 +1,6 @@
 //! `net-trace capture|read`: see the crate docs and the README.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -118,13 +118,18 @@ fn write_summaries(
     analyzer: &Analyzer,
     owners: &ConnOwners,
     method: Option<Method>,
+    shown: Option<&HashSet<usize>>,
 ) -> io::Result<()> {
     writeln!(out)?;
-    if analyzer.connection_count() == 0 {
+    let count = shown.map_or(analyzer.connection_count(), HashSet::len);
+    if count == 0 {
         writeln!(out, "No TCP or UDP traffic matched.")?;
     }
     let mut named = false;
-    for s in analyzer.summaries() {
+    for s in analyzer
+        .summaries()
+        .filter(|s| shown.is_none_or(|c| c.contains(&s.conn)))
+    {
         let (c, sv) = owners
             .get(&s.conn)
             .map_or((None, None), |(c, s)| (c.as_ref(), s.as_ref()));
@@ -247,7 +252,13 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         }
     })?;
     if !closed {
-        let _ = write_summaries(&mut out, &report.analyzer, &owners, report.method);
+        let _ = write_summaries(
+            &mut out,
+            &report.analyzer,
+            &owners,
+            report.method,
+            report.shown.as_ref(),
+        );
         let _ = out.flush();
     }
     drop(out);
@@ -359,6 +370,6 @@ fn read_into(
         }
         render::write_row(out, &row, sender.as_ref(), args.view.states)?;
     }
-    write_summaries(out, &analyzer, &owners, named.then_some(Method::File))?;
+    write_summaries(out, &analyzer, &owners, named.then_some(Method::File), None)?;
     Ok(())
 }

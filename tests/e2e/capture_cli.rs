@@ -1,0 +1,238 @@
+//! `net-trace capture`'s narrowing and outputs as a user runs them: a
+//! command's own traffic (`-- COMMAND`), `--pid`, `--pname`, `--iface
+//! any`, and a pcapng whose comments keep the processes (root only).
+
+use std::time::Duration;
+
+use testkit::{Run, Server, bin_path, installed, may_capture};
+
+const T: Duration = Duration::from_secs(20);
+
+/// A tcp-uppercase server with its log off.
+fn server() -> Server {
+    Server::start(
+        bin_path("tcp-uppercase"),
+        &["server", "--port", "0", "--quiet"],
+    )
+}
+
+/// Runs a tcp-uppercase client to completion; returns its pid.
+fn client(port: &str, word: &str) -> u32 {
+    let mut child = std::process::Command::new(bin_path("tcp-uppercase"))
+        .args(["client", "--port", port, word])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    pid
+}
+
+/// Client pids named in the table's rows.
+fn client_pids(out: &str) -> Vec<u32> {
+    out.lines()
+        .filter_map(|l| {
+            let at = l.find("client (pid ")? + "client (pid ".len();
+            l[at..].split(' ').next().and_then(|p| p.parse().ok())
+        })
+        .collect()
+}
+
+/// Starts a capture with `args` and waits until it is capturing.
+fn capture(args: &[&str]) -> Server {
+    let mut all = vec!["capture"];
+    all.extend_from_slice(args);
+    let c = Server::spawn(bin_path("net-trace"), &all).unwrap();
+    c.wait_for_stderr(T, |l| l.starts_with("capturing on"));
+    c
+}
+
+/// Waits until `n` connections' last frames are shown.
+fn wait_closed(c: &Server, n: usize) {
+    let deadline = std::time::Instant::now() + T;
+    while c
+        .stdout()
+        .iter()
+        .filter(|l| l.contains("ACK of the server's FIN"))
+        .count()
+        < n
+    {
+        assert!(std::time::Instant::now() < deadline, "{:#?}", c.stdout());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_command_is_captured_alone_and_ends_the_capture() {
+    if !may_capture() {
+        return;
+    }
+    let s = server();
+    let port = s.port();
+    // Another client keeps connecting to the same server meanwhile.
+    let noise_port = port.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopping = stop.clone();
+    let noise = std::thread::spawn(move || {
+        let mut pids = Vec::new();
+        while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            pids.push(client(&noise_port, "noise"));
+        }
+        pids
+    });
+    let tcp = bin_path("tcp-uppercase");
+    let run = Run::with_timeout(
+        bin_path("net-trace"),
+        &[
+            "capture",
+            "--port",
+            &port,
+            "--",
+            tcp.to_str().unwrap(),
+            "client",
+            "--port",
+            &port,
+            "only",
+            "me",
+        ],
+        b"",
+        T,
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let noise_pids = noise.join().unwrap();
+    run.assert_success();
+    let out = run.stdout_text();
+    let pids = client_pids(&out);
+    assert!(!pids.is_empty(), "the command's client is named:\n{run}");
+    assert!(
+        pids.iter()
+            .all(|p| *p == pids[0] && !noise_pids.contains(p)),
+        "only the command's own connection is shown:\n{run}"
+    );
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("TCP connection "))
+            .count(),
+        1,
+        "{run}"
+    );
+    assert!(out.contains("\"only me\""), "{run}");
+    assert!(
+        run.stderr_text().contains("packets dropped by kernel"),
+        "{run}"
+    );
+
+    // The command's failure is the capture's exit status.
+    let direct = Run::new(&tcp, &["client", "--port", "1", "x"], b"");
+    let wrapped = Run::with_timeout(
+        bin_path("net-trace"),
+        &[
+            "capture",
+            "--port",
+            "1",
+            "--",
+            tcp.to_str().unwrap(),
+            "client",
+            "--port",
+            "1",
+            "x",
+        ],
+        b"",
+        T,
+    );
+    assert_ne!(direct.code(), Some(0));
+    assert_eq!(wrapped.code(), direct.code(), "{wrapped}");
+}
+
+#[test]
+fn pid_and_pname_keep_one_programs_connections() {
+    if !may_capture() || crate::python().is_none() {
+        return;
+    }
+    let (a, b) = (server(), server());
+    let (pa, pb) = (a.port(), b.port());
+    let by_pid = capture(&["--port", &pa, "--port", &pb, "--pid", &a.pid().to_string()]);
+    let by_name = capture(&["--port", &pa, "--port", &pb, "--pname", "python3"]);
+    client(&pa, "to-a");
+    client(&pb, "to-b");
+    let python = crate::textbook("TCPClient.py");
+    let py = Run::new(
+        "python3",
+        &[python.to_str().unwrap(), "127.0.0.1", &pb],
+        b"from python\n",
+    );
+    py.assert_success();
+    wait_closed(&by_pid, 1);
+    wait_closed(&by_name, 1);
+    let mut by_pid = by_pid;
+    let mut by_name = by_name;
+    assert!(by_pid.terminate(T).is_some_and(|s| s.success()));
+    assert!(by_name.terminate(T).is_some_and(|s| s.success()));
+    let pid_out = by_pid.stdout().join("\n");
+    assert!(pid_out.contains("\"to-a\""), "{pid_out}");
+    assert!(
+        !pid_out.contains(&format!(":{pb}")) && !pid_out.contains("\"to-b\""),
+        "--pid shows only server A's connections:\n{pid_out}"
+    );
+    let name_out = by_name.stdout().join("\n");
+    assert!(name_out.contains("\"from python\""), "{name_out}");
+    assert!(
+        !name_out.contains("\"to-a\"") && !name_out.contains("\"to-b\""),
+        "--pname python3 shows only the Python client's connection:\n{name_out}"
+    );
+}
+
+#[test]
+fn pcapng_keeps_the_processes_and_any_names_the_interface() {
+    if !may_capture() {
+        return;
+    }
+    let s = server();
+    let port = s.port();
+    let dir = tempfile::tempdir().unwrap();
+    let ng = dir.path().join("lab.pcapng");
+    let mut c = capture(&[
+        "--iface",
+        "any",
+        "--port",
+        &port,
+        "--pcapng",
+        ng.to_str().unwrap(),
+    ]);
+    let pid = client(&port, "saved");
+    wait_closed(&c, 1);
+    assert!(c.terminate(T).is_some_and(|s| s.success()));
+    let live = c.stdout().join("\n");
+    assert!(live.contains("← on lo; handshake 1/3 (SYN)"), "{live}");
+
+    // Read back without /proc or kernel events: the comments name them.
+    let read = Run::new(bin_path("net-trace"), &["read", ng.to_str().unwrap()], b"");
+    read.assert_success();
+    let text = read.stdout_text();
+    assert!(
+        client_pids(&text).iter().all(|p| *p == pid) && text.contains(&format!("pid {pid} ")),
+        "{read}"
+    );
+    assert!(
+        text.contains("Processes named from the capture file"),
+        "{read}"
+    );
+    if installed("tshark", "tshark") {
+        let out = std::process::Command::new("tshark")
+            .args([
+                "-r",
+                ng.to_str().unwrap(),
+                "-T",
+                "fields",
+                "-e",
+                "frame.comment",
+            ])
+            .output()
+            .unwrap();
+        let comments = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            comments.contains(&format!("Process (pid {pid}, cmd ")),
+            "tshark shows the sending process: {comments}"
+        );
+    }
+}
