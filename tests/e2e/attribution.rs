@@ -333,3 +333,41 @@ fn curl_and_http_client_are_named() {
         "{rows:#?}"
     );
 }
+
+#[test]
+fn a_udp_port_used_by_one_program_after_another_names_none_in_the_summary() {
+    if !may_capture() || crate::python().is_none() {
+        return;
+    }
+    let udp = Server::start(bin_path("udp-chat"), &["server", "--port", "0"]);
+    let port = udp.port();
+    let local = free_port();
+    let cap = capture(&[&port]);
+    let send = format!(
+        "import socket\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', {local}))\n\
+         s.sendto(b'turn', ('127.0.0.1', {port}))\n\
+         s.recv(100)\n"
+    );
+    let pids: Vec<u32> = (0..3)
+        .map(|_| run_client("python3", &["-c", &send], b""))
+        .collect();
+    wait_rows(&cap, 3, |l| {
+        l.contains("server→client") && l.contains(" UDP ")
+    });
+    let rows = finish(cap);
+    // Each datagram is its own sender's…
+    let named = named(&rows, "client");
+    assert!(named.iter().all(|p| pids.contains(p)), "{rows:#?}");
+    // …but the flow belongs to none of them alone.
+    let flow = rows
+        .iter()
+        .find(|l| l.starts_with("UDP flow "))
+        .expect("a flow summary");
+    assert!(
+        !flow.contains(&format!("{local} (pid")),
+        "the summary credits the flow to one of three programs: {flow}"
+    );
+}

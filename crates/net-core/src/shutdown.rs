@@ -30,6 +30,8 @@ pub struct Shutdown {
 #[derive(Default)]
 struct Inner {
     fired: AtomicBool,
+    /// Signals received: a second one asks to hurry.
+    signals: std::sync::atomic::AtomicU32,
     wakers: Mutex<Vec<Waker>>,
     lock: Mutex<()>,
     cond: Condvar,
@@ -55,9 +57,17 @@ impl Shutdown {
         let me = self.clone();
         ctrlc::set_handler(move || {
             log::info!("signal received, shutting down");
+            me.inner.signals.fetch_add(1, Ordering::SeqCst);
             me.fire();
         })
         .map_err(|e| Error::Signal(e.to_string()))
+    }
+
+    /// How many stop signals arrived: a program that takes time to finish
+    /// (draining, saving) cuts that short at the second, as users expect
+    /// of a second Ctrl-C.
+    pub fn signals(&self) -> u32 {
+        self.inner.signals.load(Ordering::SeqCst)
     }
 
     /// Whether shutdown has been requested.

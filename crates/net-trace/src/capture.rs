@@ -89,13 +89,20 @@ pub struct Report {
     pub method: Option<Method>,
     /// Frames shown.
     pub frames: usize,
-    /// The kernel's counts: captured, and dropped for want of room.
+    /// The kernel's counts: received by its filter, and dropped for want
+    /// of room.
     pub kernel: crate::live::Stats,
+    /// Frames that passed the port filter (the kernel's lets every ICMP
+    /// message through for a closer look): tcpdump's "packets captured".
+    pub captured: u64,
     /// The command's exit status, for `capture -- COMMAND`.
     pub command_status: Option<ExitStatus>,
     /// Frames shown without a process because its evidence came later
     /// than [`crate::join::MAX_HOLD`].
     pub late: u64,
+    /// Frames taken from the kernel but left unshown because a second
+    /// Ctrl-C asked to stop at once.
+    pub abandoned: u64,
     /// With `--pid`, `--pname` or a command: the connections shown (the
     /// others' summaries are left out too); `None` when not narrowed.
     pub shown: Option<std::collections::HashSet<usize>>,
@@ -111,7 +118,9 @@ struct Held {
     time: Duration,
     data: Vec<u8>,
     wire_len: u32,
-    iface: usize,
+    /// The interface it was captured on, and its frames' link type.
+    iface: std::sync::Arc<str>,
+    link: crate::decode::LinkType,
 }
 
 /// Which processes a capture is narrowed to.
@@ -145,6 +154,12 @@ struct Pipeline<'a> {
     /// The evidence reader's progress when last seen, and when it last
     /// moved.
     progress: (u64, Instant),
+    /// Asked to finish at once: no more lookups.
+    hurry: bool,
+    /// Frames that passed the port filter: "packets captured".
+    kept: u64,
+    /// The pcapng's interface number of each interface seen.
+    ng_ifaces: HashMap<std::sync::Arc<str>, u32>,
 }
 
 impl Pipeline<'_> {
@@ -210,8 +225,10 @@ impl Pipeline<'_> {
                     time,
                     data: frame.data,
                     wire_len,
-                    iface: 0,
+                    iface: frame.iface.clone(),
+                    link: frame.link,
                 };
+                self.kept += 1;
                 self.join.push(held, query, side, Instant::now());
             }
             Decoded::Other(other) if !narrowed => {
@@ -225,17 +242,22 @@ impl Pipeline<'_> {
                     time,
                     data: frame.data,
                     wire_len,
-                    iface: 0,
+                    iface: frame.iface.clone(),
+                    link: frame.link,
                 };
+                self.kept += 1;
                 self.join.push(held, None, None, Instant::now());
             }
-            _ => self.analyzer.skip(time),
+            // Left out by the port filter: as a capture filter does, it is
+            // neither numbered nor counted (the kernel's filter lets every
+            // ICMP message and fragment through for a look).
+            _ => {}
         }
     }
 
     /// Shows every row whose owner is settled; with `flush`, every row.
     fn poll(&mut self, flush: bool, on_row: &mut impl FnMut(&Row, Option<&Owner>)) {
-        let owners = self.owners.as_ref();
+        let owners = self.owners.as_ref().filter(|_| !self.hurry);
         // Rows wait for late evidence as long as the reader keeps moving:
         // on a busy machine it falls behind, and giving up then would
         // show "unknown" for what it is about to prove.
@@ -261,6 +283,7 @@ impl Pipeline<'_> {
             conn_owners: &mut self.conn_owners,
             pcap: &mut self.pcap,
             pcapng: &mut self.pcapng,
+            ng_ifaces: &mut self.ng_ifaces,
             shown: &mut self.shown,
             failure: &mut self.failure,
         };
@@ -271,13 +294,16 @@ impl Pipeline<'_> {
 }
 
 /// Captures until a stop condition; `on_row` sees each annotated frame
-/// with the process that sent it, once proven (or known unknowable).
+/// with the process that sent it, once proven (or known unknowable), and
+/// `on_idle` runs when no frame came for a moment (the time to flush
+/// buffered output).
 #[cfg(target_os = "linux")]
 pub fn run(
     opts: &Options,
     shutdown: &Shutdown,
     on_ready: impl FnOnce(),
     mut on_row: impl FnMut(&Row, Option<&Owner>),
+    mut on_idle: impl FnMut(),
 ) -> Result<Report, Error> {
     use crate::live::{LiveOptions, LiveSource};
 
@@ -295,10 +321,10 @@ pub fn run(
     };
     let pcapng = match &opts.pcapng {
         Some(p) => {
-            let mut out = PcapNgOut::create(p)?;
-            let name = source.interfaces().join(",");
-            out.add_interface(&name, source.link())?;
-            Some(out)
+            // Interfaces are described as their first frame comes, so
+            // each frame names its own and a one-interface file stays
+            // readable by tcpdump.
+            Some(PcapNgOut::create(p)?)
         }
         None => None,
     };
@@ -329,6 +355,9 @@ pub fn run(
         failure: None,
         several: opts.ifaces.len() > 1 || opts.ifaces.iter().any(|i| i == crate::live::ANY),
         progress: (0, Instant::now()),
+        hurry: false,
+        kept: 0,
+        ng_ifaces: HashMap::new(),
     };
     let mut seen = 0usize;
     let mut command_status = None;
@@ -351,21 +380,32 @@ pub fn run(
             command_status = Some(status);
             command_done = Some(Instant::now());
         }
-        if let Some(frame) = source.recv(POLL) {
-            seen += 1;
-            pipe.frame(frame);
+        match source.recv(POLL) {
+            Some(frame) => {
+                seen += 1;
+                pipe.frame(frame);
+            }
+            None => on_idle(),
         }
         pipe.poll(false, &mut on_row);
     }
 
     // Frames already taken from the kernel, then every held row, each
     // with what its evidence says once the reader has caught up.
+    // A second Ctrl-C cuts this short: what is left is counted, not shown.
     let stopped = source.stop();
+    let hurry = || shutdown.signals() >= 2;
+    let mut abandoned = 0u64;
     while opts.count.is_none_or(|c| seen < c)
         && let Some(frame) = source.recv(Duration::ZERO)
     {
+        if hurry() {
+            abandoned += 1;
+            continue;
+        }
         seen += 1;
         pipe.frame(frame);
+        pipe.poll(false, &mut on_row);
     }
     // Held rows go once their evidence is in, or once the reader has
     // stopped moving (nothing more will come) for MAX_HOLD.
@@ -374,6 +414,11 @@ pub fn run(
         Instant::now(),
     );
     loop {
+        if hurry() {
+            pipe.hurry = true;
+            pipe.poll(true, &mut on_row);
+            break;
+        }
         pipe.poll(false, &mut on_row);
         if pipe.join.is_empty() {
             break;
@@ -413,6 +458,8 @@ pub fn run(
         kernel,
         command_status,
         late: pipe.join.expired(),
+        abandoned,
+        captured: pipe.kept,
         shown: pipe.target.as_ref().map(|_| {
             pipe.involved
                 .iter()
@@ -464,6 +511,7 @@ struct Emit<'a> {
     conn_owners: &'a mut HashMap<usize, (Option<Owner>, Option<Owner>)>,
     pcap: &'a mut Option<PcapOut>,
     pcapng: &'a mut Option<PcapNgOut>,
+    ng_ifaces: &'a mut HashMap<std::sync::Arc<str>, u32>,
     shown: &'a mut usize,
     failure: &'a mut Option<Error>,
 }
@@ -530,13 +578,15 @@ impl Emit<'_> {
                 let cmd = o.cmd.clone().unwrap_or_else(|| o.name.clone());
                 process_comment(o.pid, &cmd, &o.args)
             });
-            out.write(
-                held.iface as u32,
-                held.time,
-                &held.data,
-                held.wire_len,
-                comment.as_deref(),
-            )?;
+            let id = match self.ng_ifaces.get(&held.iface) {
+                Some(id) => *id,
+                None => {
+                    let id = out.add_interface(&held.iface, held.link)?;
+                    self.ng_ifaces.insert(held.iface.clone(), id);
+                    id
+                }
+            };
+            out.write(id, held.time, &held.data, held.wire_len, comment.as_deref())?;
         }
         Ok(())
     }
@@ -549,6 +599,7 @@ pub fn run(
     _shutdown: &Shutdown,
     _on_ready: impl FnOnce(),
     _on_row: impl FnMut(&Row, Option<&Owner>),
+    _on_idle: impl FnMut(),
 ) -> Result<Report, Error> {
     Err(Error::Capture(
         "live capture is not supported on this system; capture with tshark or Wireshark and use `net-trace read FILE`".into(),

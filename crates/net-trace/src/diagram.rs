@@ -177,8 +177,15 @@ impl Collector {
             } else {
                 &mut ladder.server
             };
-            if line.process.is_none() && row.protocol != "ICMP" && row.protocol != "ICMPv6" {
-                line.process = Some(o.to_string());
+            let named = o.to_string();
+            if row.protocol == "ICMP" || row.protocol == "ICMPv6" {
+                // An ICMP error is the host's, not a process's.
+            } else if line.process.is_none() {
+                line.process = Some(named);
+            } else if line.process.as_deref() != Some(named.as_str()) {
+                // One port, several programs in turn (UDP): none is the
+                // lifeline's.
+                line.process = Some("several processes".into());
             }
         }
         // The Info column without its leading ports: `[SYN] Seq=0 …`.

@@ -229,6 +229,9 @@ impl LiveSource {
         }
         match &self.failure {
             None => Ok(self.stats()),
+            // The first answer is kept for a second call; the error's own
+            // words, not wrapped again.
+            Some(Error::Capture(why)) => Err(Error::Capture(why.clone())),
             Some(e) => Err(Error::Capture(e.to_string())),
         }
     }
@@ -499,6 +502,7 @@ struct Reader {
 #[cfg(target_os = "linux")]
 impl Reader {
     fn run(mut self) -> Result<(), Error> {
+        crate::sys::raise_thread_priority();
         let fail = |e: std::io::Error| Error::Capture(net_core::error::describe(&e));
         // A cooked frame gets a header in front, inside the snap length.
         let room = if self.cooked {

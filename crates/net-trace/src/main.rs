@@ -1,10 +1,11 @@
 //! `net-trace capture|read`: see the crate docs and the README.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use net_core::Shutdown;
@@ -51,8 +52,8 @@ struct CaptureArgs {
     #[arg(long, value_name = "FILE")]
     pcapng: Option<PathBuf>,
     /// Stop after this many frames.
-    #[arg(long, value_name = "N")]
-    count: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     duration: Option<Duration>,
@@ -74,7 +75,7 @@ struct CaptureArgs {
 
 #[derive(Args)]
 struct ReadArgs {
-    /// The capture file.
+    /// The capture file (`-` for standard input).
     file: PathBuf,
     /// Keep only frames to or from this port (repeatable).
     #[arg(long = "port", value_name = "N")]
@@ -98,7 +99,20 @@ struct ViewArgs {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // Diagnostics read like the program's other messages on stderr:
+    // `warning: kernel events were lost; …`.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format(|buf, record| {
+            let level = match record.level() {
+                log::Level::Error => "error",
+                log::Level::Warn => "warning",
+                log::Level::Info => "info",
+                log::Level::Debug => "debug",
+                log::Level::Trace => "trace",
+            };
+            writeln!(buf, "{level}: {}", record.args())
+        })
+        .init();
     match Cli::parse().command {
         Command::Capture(args) => match run_capture(args) {
             Ok(code) => code,
@@ -109,7 +123,29 @@ fn main() -> ExitCode {
 }
 
 /// Each connection's proven processes: (client, server).
-type ConnOwners = HashMap<usize, (Option<Owner>, Option<Owner>)>;
+type ConnOwners = HashMap<usize, (Side, Side)>;
+
+/// What the frames of one side of a connection proved about its process.
+#[derive(Debug, Default)]
+enum Side {
+    /// Nothing.
+    #[default]
+    Unknown,
+    /// One process sent every named frame.
+    One(Owner),
+    /// Different processes sent them (a UDP port used by one program after
+    /// another): the summary names none of them.
+    Several,
+}
+
+impl Side {
+    fn owner(&self) -> Option<&Owner> {
+        match self {
+            Side::One(o) => Some(o),
+            Side::Unknown | Side::Several => None,
+        }
+    }
+}
 
 /// Writes every connection's summary after a blank line, naming the
 /// processes proven at each end.
@@ -132,7 +168,7 @@ fn write_summaries(
     {
         let (c, sv) = owners
             .get(&s.conn)
-            .map_or((None, None), |(c, s)| (c.as_ref(), s.as_ref()));
+            .map_or((None, None), |(c, s)| (c.owner(), s.owner()));
         named |= c.is_some() || sv.is_some();
         out.write_all(render::summary(&s, c, sv).as_bytes())?;
     }
@@ -149,6 +185,41 @@ fn write_summaries(
     Ok(())
 }
 
+/// Longest a shown row waits in the output buffer.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// The live table on stdout. A closed stdout ends the table, not the
+/// capture: the files and the counts still matter.
+struct Table {
+    out: io::BufWriter<io::Stdout>,
+    closed: bool,
+    flushed: Instant,
+}
+
+impl Table {
+    fn line(&mut self, text: &str) {
+        if !self.closed {
+            self.closed = writeln!(self.out, "{text}").is_err();
+        }
+    }
+
+    fn row(&mut self, row: &Row, sender: Option<&Owner>, states: bool) {
+        if !self.closed {
+            self.closed = render::write_row(&mut self.out, row, sender, states).is_err();
+        }
+        if self.flushed.elapsed() >= FLUSH_EVERY {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.closed {
+            self.closed = self.out.flush().is_err();
+        }
+        self.flushed = Instant::now();
+    }
+}
+
 /// Records a row's sender as the owner of its side of its connection.
 fn note_owner(owners: &mut ConnOwners, row: &Row, sender: Option<&Owner>) {
     if let (Some(o), Some(conn), Some(dir)) = (sender, row.conn, row.direction) {
@@ -160,8 +231,10 @@ fn note_owner(owners: &mut ConnOwners, row: &Row, sender: Option<&Owner>) {
             Direction::ClientToServer => &mut entry.0,
             Direction::ServerToClient => &mut entry.1,
         };
-        if slot.is_none() {
-            *slot = Some(o.clone());
+        match slot {
+            Side::Unknown => *slot = Side::One(o.clone()),
+            Side::One(known) if known.pid != o.pid => *slot = Side::Several,
+            Side::One(_) | Side::Several => {}
         }
     }
 }
@@ -172,10 +245,14 @@ fn write_diagram(view: &ViewArgs, diagrams: Option<&diagram::Collector>) -> anyh
         return Ok(());
     };
     if d.is_empty() {
+        if let Some(k) = view.connection {
+            anyhow::bail!(
+                "no connection {k} in this capture (the summary numbers them); {} not written",
+                path.display()
+            );
+        }
         eprintln!(
-            "warning: no connection to draw{}; {} not written",
-            view.connection
-                .map_or(String::new(), |k| format!(" (no connection {k})")),
+            "warning: no connection to draw; {} not written",
             path.display()
         );
         return Ok(());
@@ -187,6 +264,12 @@ fn write_diagram(view: &ViewArgs, diagrams: Option<&diagram::Collector>) -> anyh
 }
 
 fn run_capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
+    if let Some(pid) = args.pid
+        && cfg!(target_os = "linux")
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    {
+        anyhow::bail!("no process {pid} is running");
+    }
     let shutdown = Shutdown::new();
     shutdown.install_signal_handler()?;
     let (pcap, pcapng) = match (&args.pcap, &args.pcapng) {
@@ -203,7 +286,7 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         ports: args.ports.clone(),
         pcap,
         pcapng,
-        count: args.count,
+        count: args.count.map(|c| usize::try_from(c).unwrap_or(usize::MAX)),
         duration: args.duration,
         attribute: !args.no_processes,
         pid: args.pid,
@@ -231,42 +314,59 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     } else {
         "until the command exits"
     };
-    let ready = || eprintln!("capturing on {ifaces} ({filter}); {stop}");
-    let mut out = io::stdout().lock();
-    let mut closed = writeln!(out, "{}", render::heading()).is_err();
+    // Rows go through a buffer flushed whenever the capture is idle and at
+    // least every FLUSH_EVERY: one write per row to a terminal would slow
+    // the whole capture down.
+    let out = RefCell::new(Table {
+        out: io::BufWriter::with_capacity(64 * 1024, io::stdout()),
+        closed: false,
+        flushed: Instant::now(),
+    });
+    let ready = || {
+        eprintln!("capturing on {ifaces} ({filter}); {stop}");
+        out.borrow_mut().line(&render::heading());
+    };
     let mut diagrams = args
         .view
         .diagram
         .as_ref()
         .map(|_| diagram::Collector::new(args.view.connection));
     let mut owners = ConnOwners::new();
-    let report = capture::run(&opts, &shutdown, ready, |row, sender| {
-        note_owner(&mut owners, row, sender);
-        if let Some(d) = diagrams.as_mut() {
-            d.push(row, sender);
-        }
-        // A closed stdout ends the table, not the capture: the files and
-        // the counts still matter.
-        if !closed {
-            closed = render::write_row(&mut out, row, sender, args.view.states).is_err();
-        }
-    })?;
-    if !closed {
+    let report = capture::run(
+        &opts,
+        &shutdown,
+        ready,
+        |row, sender| {
+            note_owner(&mut owners, row, sender);
+            if let Some(d) = diagrams.as_mut() {
+                d.push(row, sender);
+            }
+            out.borrow_mut().row(row, sender, args.view.states);
+        },
+        || out.borrow_mut().flush(),
+    )?;
+    let mut out = out.into_inner();
+    if !out.closed {
         let _ = write_summaries(
-            &mut out,
+            &mut out.out,
             &report.analyzer,
             &owners,
             report.method,
             report.shown.as_ref(),
         );
-        let _ = out.flush();
     }
-    drop(out);
+    out.flush();
     write_diagram(&args.view, diagrams.as_ref())?;
     // As tcpdump reports it, also when nothing was dropped.
-    eprintln!("{} packets captured", report.kernel.captured);
+    eprintln!("{} packets captured", report.captured);
     eprintln!("{} packets received by filter", report.kernel.received);
     eprintln!("{} packets dropped by kernel", report.kernel.dropped);
+    if report.abandoned > 0 {
+        eprintln!(
+            "{} packets captured but not shown or saved: stopped by a second signal",
+            report.abandoned
+        );
+    }
     if report.late > 0 {
         eprintln!(
             "{} frame(s) shown without a process: the kernel's evidence came too late",
@@ -290,7 +390,12 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_read(args: ReadArgs) -> anyhow::Result<()> {
-    let mut reader = pcapio::FileReader::open(&args.file)?;
+    // `-` is standard input, as for tcpdump -r and tshark -r.
+    let mut reader = if args.file.as_os_str() == "-" {
+        pcapio::FileReader::from_reader("standard input", io::stdin())?
+    } else {
+        pcapio::FileReader::open(&args.file)?
+    };
     let mut out = io::BufWriter::with_capacity(READ_BUFFER, io::stdout().lock());
     let mut diagrams = args
         .view

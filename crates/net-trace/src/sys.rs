@@ -267,3 +267,23 @@ impl PacketSocket {
         Ok((st.tp_packets, st.tp_drops))
     }
 }
+
+/// Gives the calling thread a higher scheduling priority (nice -10), best
+/// effort: the capture thread copies frames out of the kernel, and on a
+/// busy machine (a terminal rendering the table, the traffic itself) it
+/// must not be the one that waits. Needs root or CAP_SYS_NICE; without
+/// them nothing changes.
+pub fn raise_thread_priority() {
+    // SAFETY: gettid and setpriority take and return plain integers; the
+    // thread id is this thread's own.
+    let rc = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, -10)
+    };
+    if rc != 0 {
+        log::debug!(
+            "capture thread keeps its priority: {}",
+            io::Error::last_os_error()
+        );
+    }
+}

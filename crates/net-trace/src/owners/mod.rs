@@ -169,10 +169,18 @@ pub struct Owners {
     /// proves is not scanned for again on every frame (a scan reads every
     /// socket and every process's descriptors).
     misses: Mutex<HashMap<(bool, SocketAddr, SocketAddr), std::time::Instant>>,
+    /// Scans made in the current second, and when that second began.
+    scans: Mutex<(u32, std::time::Instant)>,
 }
 
 /// How long a /proc miss stands before the flow is looked up again.
 const PROC_MISS_TTL: Duration = Duration::from_secs(1);
+
+/// /proc scans allowed per second. A scan reads every socket and every
+/// process's descriptors (milliseconds on a busy machine); past this
+/// budget a flow is unknown rather than the capture falling behind by
+/// minutes.
+const PROC_SCANS_PER_SEC: u32 = 50;
 
 impl Owners {
     /// Starts kernel events when tracefs works (root, tracefs mountable),
@@ -197,6 +205,7 @@ impl Owners {
             kernel,
             cache: Mutex::new(HashMap::new()),
             misses: Mutex::new(HashMap::new()),
+            scans: Mutex::new((0, std::time::Instant::now())),
         }
     }
 
@@ -259,6 +268,15 @@ impl Owners {
                 .is_some_and(|at| at.elapsed() < PROC_MISS_TTL)
         {
             return None;
+        }
+        if let Ok(mut scans) = self.scans.lock() {
+            if scans.1.elapsed() >= Duration::from_secs(1) {
+                *scans = (0, std::time::Instant::now());
+            }
+            if scans.0 >= PROC_SCANS_PER_SEC {
+                return None;
+            }
+            scans.0 += 1;
         }
         let found = procfs::find(q.tcp, q.src, q.dst);
         if found.is_none()
