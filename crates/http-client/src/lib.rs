@@ -11,6 +11,7 @@
 //! - [`response`]: response heads (httparse) and how their body is framed.
 //! - [`body`]: streaming body decoding into any `Write`.
 //! - [`client`]: [`Client`], connections, time-outs, redirects.
+//! - [`save`]: `-o FILE` as curl does it, and cleaning up on signals.
 //!
 //! # Example
 //! ```no_run
@@ -24,6 +25,7 @@
 pub mod body;
 pub mod client;
 pub mod response;
+pub mod save;
 pub mod url;
 
 pub use client::{Client, Response};

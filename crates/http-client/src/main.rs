@@ -1,7 +1,6 @@
 //! `http-client HOST PORT PATH…` or `http-client http://HOST[:PORT]/PATH…`:
 //! see the crate docs and the README. Exit codes are curl's.
 
-use std::fs;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,7 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 use http_client::client::{Method, Observer};
 use http_client::response::Head;
-use http_client::{Client, Error, Url};
+use http_client::{Client, Error, Url, save};
 use indicatif::{ProgressBar, ProgressStyle};
 use net_core::cli::parse_seconds;
 
@@ -37,7 +36,8 @@ struct Cli {
     /// Also show the request sent (lines marked > and <, on stderr).
     #[arg(short, long)]
     verbose: bool,
-    /// Write the body to FILE instead of stdout (only with one path).
+    /// Write the body to FILE instead of stdout (only with one path; `-` is
+    /// stdout). A response of 400 or more is not saved.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Send HEAD instead of GET.
@@ -61,6 +61,11 @@ const EXIT_HTTP_ERROR: u8 = 22;
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // Early, while this is the only thread: the signals are blocked in
+    // every thread started after it.
+    if let Err(e) = save::remove_on_signals() {
+        log::warn!("an interrupted download may leave its temporary file ({e})");
+    }
     let cli = Cli::parse();
     let urls = match targets(&cli.args) {
         Ok(urls) => urls,
@@ -185,9 +190,12 @@ fn fetch(client: &mut Client, cli: &Cli, method: Method, url: &Url) -> Result<He
         include: cli.include,
         verbose: cli.verbose,
         bar: None,
-        want_bar: cli.output.is_some() && io::stderr().is_terminal() && !cli.silent,
+        want_bar: cli.output.as_deref().is_some_and(|p| p != Path::new("-"))
+            && io::stderr().is_terminal()
+            && !cli.silent,
     };
-    let result = match &cli.output {
+    let result = match cli.output.as_deref().filter(|p| *p != Path::new("-")) {
+        Some(path) => save::to_file(client, method, url, path, &mut show),
         None => {
             let stdout = io::stdout();
             let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
@@ -196,51 +204,9 @@ fn fetch(client: &mut Client, cli: &Cli, method: Method, url: &Url) -> Result<He
                 .map_err(|e| Error::Write(net_core::error::describe(&e)))
                 .and(result)
         }
-        Some(path) => to_file(client, method, url, path, &mut show),
     };
     if let Some(bar) = show.bar.take() {
         bar.finish_and_clear();
     }
     result.map(|(head, _)| head)
-}
-
-/// Downloads into a temporary file beside `path`, renamed into place only
-/// when complete: a failed download never leaves a truncated file there.
-fn to_file(
-    client: &mut Client,
-    method: Method,
-    url: &Url,
-    path: &Path,
-    show: &mut Show,
-) -> Result<(Head, Url), Error> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let write_err = |e: io::Error| {
-        Error::Write(format!(
-            "{}: {}",
-            path.display(),
-            net_core::error::describe(&e)
-        ))
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".http-client-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(write_err)?;
-    // Smaller than the client's reads, so whole reads go straight to the
-    // file and only small pieces are gathered.
-    let mut out = BufWriter::with_capacity(64 * 1024, tmp);
-    let fetched = client.fetch(method, url, &mut out, show)?;
-    let tmp = out.into_inner().map_err(|e| write_err(e.into_error()))?;
-    let tmp_path = tmp.into_temp_path();
-    // Temporary files are private; the download gets the usual mode.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = fs::set_permissions(&tmp_path, fs::Permissions::from_mode(0o644));
-    }
-    tmp_path.persist(path).map_err(|e| write_err(e.error))?;
-    Ok(fetched)
 }
