@@ -399,6 +399,15 @@ fn read_head(reader: &mut BufReader<Timed>, observer: &mut dyn Observer) -> Resu
         match response::parse(&acc)? {
             Some(head) => {
                 reader.consume(head.raw.len() - before);
+                if head.status == 101 {
+                    // Nothing was asked to be upgraded, so what follows is
+                    // not HTTP this client could read.
+                    observer.head(&head);
+                    return Err(Error::Broken(
+                        "the server switched protocols (101) though no upgrade was requested"
+                            .into(),
+                    ));
+                }
                 if head.status < 200 {
                     // Interim response (100 Continue …): show it, read on.
                     observer.head(&head);
