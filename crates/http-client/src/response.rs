@@ -46,6 +46,14 @@ impl Head {
             .map(str::trim)
     }
 
+    /// The first value of a header, as sent (after unfolding).
+    pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
     /// Whether a header lists `token` (comma-separated, any case).
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.headers
