@@ -271,6 +271,48 @@ impl Observer for Watch<'_> {
     }
 }
 
+/// Where a body goes: `-o FILE`, or stdout (no `-o`, or `-o -`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Standard output, byte for byte.
+    Stdout,
+    /// A file, written as [`to_file`] does.
+    File(PathBuf),
+}
+
+impl Output {
+    /// The output an `-o` argument names: `-` is stdout, as for curl.
+    pub fn from_arg(arg: Option<&Path>) -> Output {
+        match arg {
+            Some(p) if p != Path::new("-") => Output::File(p.to_path_buf()),
+            _ => Output::Stdout,
+        }
+    }
+}
+
+/// Fetches `url` into `output` exactly as the binary does. Returns the
+/// final head and URL.
+pub fn fetch(
+    client: &mut Client,
+    method: Method,
+    url: &Url,
+    output: &Output,
+    observer: &mut dyn Observer,
+) -> Result<(Head, Url)> {
+    match output {
+        Output::File(path) => to_file(client, method, url, path, observer),
+        Output::Stdout => {
+            let stdout = io::stdout();
+            let mut out = BufWriter::with_capacity(WRITE_BUFFER, stdout.lock());
+            let result = client.fetch(method, url, &mut out, observer);
+            // What arrived is written out even when the download failed.
+            out.flush()
+                .map_err(|e| Error::Write(net_core::error::describe(&e)))
+                .and(result)
+        }
+    }
+}
+
 /// Fetches `url` into the file at `path` as `curl -o` does (see the module
 /// docs). Returns the final head and URL; a status of 400 or more leaves
 /// the file as it was.

@@ -43,6 +43,28 @@ impl Url {
         Url::parse(&format!("http://{endpoint}{slash}{path}"))
     }
 
+    /// The URLs named on a command line: `HOST PORT PATH [PATH…]` or one
+    /// or more `http://` URLs.
+    pub fn from_args<S: AsRef<str>>(args: &[S]) -> Result<Vec<Url>, Error> {
+        let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+        if args.iter().any(|a| a.contains("://")) {
+            return args.iter().map(|a| Url::parse(a)).collect();
+        }
+        match args.as_slice() {
+            [host, port, paths @ ..] if !paths.is_empty() => {
+                let port = net_core::endpoint::parse_port(port)
+                    .map_err(|e| Error::BadUrl(e.to_string()))?;
+                paths
+                    .iter()
+                    .map(|p| Url::from_parts(host, port, p))
+                    .collect()
+            }
+            _ => Err(Error::BadUrl(
+                "expected SERVER_HOST SERVER_PORT PATH [PATH…] or http://HOST[:PORT]/PATH".into(),
+            )),
+        }
+    }
+
     fn from_parsed(mut inner: url::Url, input: &str) -> Result<Url, Error> {
         match inner.scheme() {
             "http" => {}
