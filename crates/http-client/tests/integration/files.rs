@@ -272,3 +272,19 @@ fn signals_remove_the_temporary_file() {
         assert!(!target.exists());
     }
 }
+
+#[test]
+fn an_existing_file_keeps_its_owner() {
+    if !testkit::is_root() {
+        eprintln!("skipped: giving a file to another user needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("theirs");
+    fs::write(&target, "old").unwrap();
+    std::os::unix::fs::chown(&target, Some(65534), Some(65534)).unwrap();
+    get_to(&fresh(), &target).assert_success();
+    assert_eq!(fs::read(&target).unwrap(), b"fresh");
+    let m = fs::metadata(&target).unwrap();
+    assert_eq!((m.uid(), m.gid()), (65534, 65534));
+}
