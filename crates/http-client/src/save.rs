@@ -63,10 +63,16 @@ fn plan(path: &Path) -> io::Result<Plan> {
             "it is a directory",
         )),
         Ok(m) if !m.is_file() => Ok(Plan::Direct(path.to_path_buf())),
-        Ok(m) => Ok(Plan::Replace {
-            path: fs::canonicalize(path)?,
-            existing: Some(m),
-        }),
+        Ok(m) => {
+            // A file we may not write stays as it is, as with curl, even
+            // when its directory would let a rename replace it. Opening
+            // without truncating changes nothing.
+            OpenOptions::new().write(true).open(path)?;
+            Ok(Plan::Replace {
+                path: fs::canonicalize(path)?,
+                existing: Some(m),
+            })
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Plan::Replace {
             path: dangling_target(path)?,
             existing: None,
@@ -351,7 +357,11 @@ pub fn to_file(
         Err(e) => {
             drop(sink);
             *pending() = None;
-            return Err(e);
+            return Err(match e {
+                // The file is the only thing written here: name it.
+                Error::Write(m) => Error::Write(format!("{}: {m}", path.display())),
+                e => e,
+            });
         }
     };
     // An empty body still creates (or empties) the file, as curl does.

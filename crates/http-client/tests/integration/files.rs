@@ -288,3 +288,40 @@ fn an_existing_file_keeps_its_owner() {
     let m = fs::metadata(&target).unwrap();
     assert_eq!((m.uid(), m.gid()), (65534, 65534));
 }
+
+#[test]
+fn a_file_that_may_not_be_written_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("locked");
+    fs::write(&target, "old").unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o444)).unwrap();
+    // Root may write anything: run as nobody where possible.
+    let r = if testkit::is_root() {
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let s = fresh();
+        let cmd = format!("{BIN} -s {} -o {}", s.url("/f"), target.display());
+        let r = Run::new(
+            "setpriv",
+            &[
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "sh",
+                "-c",
+                &cmd,
+            ],
+            b"",
+        );
+        if r.code() != Some(23) && r.stderr_text().contains("setpriv") {
+            eprintln!("skipped: setpriv cannot drop privileges here ({r})");
+            return;
+        }
+        r
+    } else {
+        get_to(&fresh(), &target)
+    };
+    r.assert_code(23);
+    assert!(r.stderr_text().contains("locked"), "{r}");
+    assert_eq!(fs::read(&target).unwrap(), b"old");
+    assert!(leftovers(dir.path()).is_empty());
+}
