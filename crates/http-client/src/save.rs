@@ -393,11 +393,16 @@ pub fn to_file(
 pub fn remove_on_signals() -> io::Result<()> {
     use nix::sys::signal::{SigSet, Signal, raise};
     let mut set = SigSet::empty();
+    let ignored = ignored_signals();
     for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        set.add(s);
+        // An ignored signal (`nohup`, a shell's background job) stays
+        // ignored: waiting for it would turn it into a kill.
+        if ignored & (1 << (s as i32 - 1)) == 0 {
+            set.add(s);
+        }
     }
     set.thread_block().map_err(io::Error::from)?;
-    std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name("signals".into())
         .stack_size(64 * 1024)
         .spawn(move || {
@@ -410,8 +415,28 @@ pub fn remove_on_signals() -> io::Result<()> {
             let _ = raise(sig);
             let _ = SigSet::from(sig).thread_unblock();
             std::process::exit(128 + sig as i32);
-        })?;
+        });
+    if let Err(e) = spawned {
+        // Without the thread that waits for them, blocked signals would
+        // make the program deaf to Ctrl-C.
+        let _ = set.thread_unblock();
+        return Err(e);
+    }
     Ok(())
+}
+
+/// The set of signals this process ignores, as a bit mask (bit `n - 1`
+/// for signal `n`), read from `/proc` since asking the kernel directly
+/// would take `unsafe`. Empty when unknown.
+#[cfg(unix)]
+fn ignored_signals() -> u64 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .unwrap_or(0)
 }
 
 /// Elsewhere an interrupted download may leave its temporary file.
