@@ -197,7 +197,7 @@ impl Client {
             let head = self.send(method, &url, deadline, observer)?;
             let framing = head.framing(method == Method::Head)?;
             let redirect = self.follow && matches!(head.status, 301 | 302 | 303 | 307 | 308);
-            let location = head.header("location").map(str::to_string);
+            let location = head.header_bytes("location").map(<[u8]>::to_vec);
             match (redirect, location) {
                 (true, Some(location)) => {
                     self.read_body(&head, framing, &url, deadline, &mut io::sink(), &mut Quiet)?;
@@ -280,11 +280,11 @@ impl Client {
         deadline: Instant,
         observer: &mut dyn Observer,
     ) -> Result<Head> {
-        let key = url.endpoint.to_string();
+        let key = url.endpoint().to_string();
         let request = format!(
             "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n\r\n",
             method.as_str(),
-            url.path,
+            url.path(),
             url.host_header()
         );
         for attempt in 0..2 {
@@ -340,7 +340,7 @@ impl Client {
 
     fn connect(&mut self, url: &Url, key: &str, deadline: Instant) -> Result<Conn> {
         let left = deadline.saturating_duration_since(Instant::now());
-        let stream = sock::connect(&url.endpoint, self.connect_timeout.min(left))?;
+        let stream = sock::connect(url.endpoint(), self.connect_timeout.min(left))?;
         let _ = stream.set_nodelay(true);
         self.connections += 1;
         Ok(Conn {
@@ -399,6 +399,15 @@ fn read_head(reader: &mut BufReader<Timed>, observer: &mut dyn Observer) -> Resu
         match response::parse(&acc)? {
             Some(head) => {
                 reader.consume(head.raw.len() - before);
+                if head.status == 101 {
+                    // Nothing was asked to be upgraded, so what follows is
+                    // not HTTP this client could read.
+                    observer.head(&head);
+                    return Err(Error::Broken(
+                        "the server switched protocols (101) though no upgrade was requested"
+                            .into(),
+                    ));
+                }
                 if head.status < 200 {
                     // Interim response (100 Continue …): show it, read on.
                     observer.head(&head);

@@ -11,6 +11,9 @@
 //! - [`response`]: response heads (httparse) and how their body is framed.
 //! - [`body`]: streaming body decoding into any `Write`.
 //! - [`client`]: [`Client`], connections, time-outs, redirects.
+//! - [`save`]: where a body goes — stdout, or `-o FILE` as curl writes it —
+//!   and removing a download's temporary file on signals.
+//! - [`show`]: heads, `-v` and the progress bar, as the binary shows them.
 //!
 //! # Example
 //! ```no_run
@@ -19,11 +22,26 @@
 //! println!("{} {}", response.head.status, String::from_utf8_lossy(&response.body));
 //! # Ok::<(), http_client::Error>(())
 //! ```
+//!
+//! Saving into a file exactly as `http-client -o page.html URL` does
+//! (through a temporary file, keeping the existing file's mode, and not at
+//! all for a status of 400 or more):
+//! ```no_run
+//! use http_client::{Client, Url, client::Method, save, show::Show};
+//! let url = Url::parse("http://127.0.0.1:6789/HelloWorld.html")?;
+//! let output = save::Output::File("page.html".into());
+//! let mut show = Show::new().silent(true);
+//! let (head, _) = save::fetch(&mut Client::new(), Method::Get, &url, &output, &mut show)?;
+//! assert!(head.status < 400);
+//! # Ok::<(), http_client::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod body;
 pub mod client;
 pub mod response;
+pub mod save;
+pub mod show;
 pub mod url;
 
 pub use client::{Client, Response};

@@ -46,6 +46,14 @@ impl Head {
             .map(str::trim)
     }
 
+    /// The first value of a header, as sent (after unfolding).
+    pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
     /// Whether a header lists `token` (comma-separated, any case).
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.headers
@@ -121,7 +129,11 @@ impl Head {
 pub fn parse(buf: &[u8]) -> Result<Option<Head>, Error> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut headers);
-    match resp.parse(buf) {
+    // RFC 9112 section 5.2: a user agent must accept obs-fold in responses.
+    let parsed = httparse::ParserConfig::default()
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .parse_response(&mut resp, buf);
+    match parsed {
         Ok(httparse::Status::Complete(len)) => {
             let (Some(minor), Some(status)) = (resp.version, resp.code) else {
                 return Err(Error::Broken(
@@ -135,7 +147,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Head>, Error> {
                 headers: resp
                     .headers
                     .iter()
-                    .map(|h| (h.name.to_string(), h.value.to_vec()))
+                    .map(|h| (h.name.to_string(), unfold(h.value)))
                     .collect(),
                 raw: buf[..len].to_vec(),
             }))
@@ -160,6 +172,30 @@ pub fn parse(buf: &[u8]) -> Result<Option<Head>, Error> {
             "malformed response from the server ({e})"
         ))),
     }
+}
+
+/// A field value with each obs-fold (a line break followed by spaces or
+/// tabs) replaced by one space, as RFC 9112 section 5.2 asks.
+fn unfold(value: &[u8]) -> Vec<u8> {
+    if !value.contains(&b'\n') {
+        return value.to_vec();
+    }
+    let mut out = Vec::with_capacity(value.len());
+    let mut folding = false;
+    for &b in value {
+        match b {
+            b'\r' | b'\n' => folding = true,
+            b' ' | b'\t' if folding => {}
+            _ => {
+                if folding {
+                    out.push(b' ');
+                    folding = false;
+                }
+                out.push(b);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -191,6 +227,16 @@ mod tests {
         assert!(h.framing(false).is_err());
         let h = head("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n");
         assert!(h.framing(false).is_err());
+    }
+
+    #[test]
+    fn obs_fold_is_unfolded() {
+        let h =
+            head("HTTP/1.1 200 OK\r\nX-Long: one\r\n  two\r\n\tthree\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(h.header("x-long"), Some("one two three"));
+        assert_eq!(h.framing(false).unwrap(), Framing::Length(0));
+        let h = head("HTTP/1.1 200 OK\r\nContent-Length:\r\n 3\r\n\r\n");
+        assert_eq!(h.framing(false).unwrap(), Framing::Length(3));
     }
 
     #[test]

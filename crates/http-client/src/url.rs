@@ -1,140 +1,147 @@
-//! `http://HOST[:PORT]/PATH` URLs and the lab's `HOST PORT PATH` form.
+//! `http://HOST[:PORT]/PATH` URLs and the lab's `HOST PORT PATH` form,
+//! parsed and resolved by the `url` crate (the WHATWG URL standard, which
+//! browsers and curl's URL handling agree with on everything used here):
+//! dot segments are removed, non-ASCII and unsafe characters in the path
+//! are percent-encoded (what is already encoded stays), the fragment is
+//! never sent, and a `Location` is resolved against the URL it came from.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use net_core::{Endpoint, Host};
 
 use crate::Error;
 
-/// What to fetch: where, and which path.
+/// What to fetch: an absolute `http://` URL without a fragment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
-    /// Host and port.
-    pub endpoint: Endpoint,
-    /// Path and query, starting with `/`.
-    pub path: String,
+    inner: url::Url,
+    endpoint: Endpoint,
 }
 
 impl Url {
     /// Parses an `http://` URL. `https://` and other schemes are refused
     /// with a clear error.
     pub fn parse(input: &str) -> Result<Url, Error> {
-        let rest = match input.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-            Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
+        let parsed = url::Url::parse(input.trim()).map_err(|e| match e {
+            url::ParseError::RelativeUrlWithoutBase => {
+                Error::BadUrl(format!("{input}: expected http://HOST[:PORT]/PATH"))
+            }
+            e => Error::BadUrl(format!("{input}: {e}")),
+        })?;
+        Url::from_parsed(parsed, input)
+    }
+
+    /// The lab's form: `SERVER_HOST SERVER_PORT PATH`, the same URL as
+    /// `http://SERVER_HOST:SERVER_PORT/PATH`.
+    pub fn from_parts(host: &str, port: u16, path: &str) -> Result<Url, Error> {
+        let endpoint = Endpoint {
+            host: Host::parse(host).map_err(|e| Error::BadUrl(e.to_string()))?,
+            port,
+        };
+        let slash = if path.starts_with('/') { "" } else { "/" };
+        Url::parse(&format!("http://{endpoint}{slash}{path}"))
+    }
+
+    /// The URLs named on a command line: `HOST PORT PATH [PATH…]` or one
+    /// or more `http://` URLs.
+    pub fn from_args<S: AsRef<str>>(args: &[S]) -> Result<Vec<Url>, Error> {
+        let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+        if args.iter().any(|a| a.contains("://")) {
+            return args.iter().map(|a| Url::parse(a)).collect();
+        }
+        match args.as_slice() {
+            [host, port, paths @ ..] if !paths.is_empty() => {
+                let port = net_core::endpoint::parse_port(port)
+                    .map_err(|e| Error::BadUrl(e.to_string()))?;
+                paths
+                    .iter()
+                    .map(|p| Url::from_parts(host, port, p))
+                    .collect()
+            }
+            _ => Err(Error::BadUrl(
+                "expected SERVER_HOST SERVER_PORT PATH [PATH…] or http://HOST[:PORT]/PATH".into(),
+            )),
+        }
+    }
+
+    fn from_parsed(mut inner: url::Url, input: &str) -> Result<Url, Error> {
+        match inner.scheme() {
+            "http" => {}
+            "https" => {
                 return Err(Error::Unsupported(format!(
                     "{input}: https is not supported (use http://)"
                 )));
             }
-            Some((scheme, _)) => {
+            scheme => {
                 return Err(Error::Unsupported(format!(
                     "{input}: the {scheme} scheme is not supported"
                 )));
             }
-            None => {
-                return Err(Error::BadUrl(format!(
-                    "{input}: expected http://HOST[:PORT]/PATH"
-                )));
-            }
-        };
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, path) = rest.split_at(end);
-        if authority.contains('@') {
+        }
+        if !inner.username().is_empty() || inner.password().is_some() {
             return Err(Error::BadUrl(format!(
                 "{input}: user names in URLs are not supported"
             )));
         }
-        let (host, port) = split_authority(authority)
-            .ok_or_else(|| Error::BadUrl(format!("{input}: bad host or port")))?;
-        let host = Host::parse(host).map_err(|e| Error::BadUrl(e.to_string()))?;
-        let path = path.split('#').next().unwrap_or_default();
-        let path = match path {
-            "" => "/".to_string(),
-            p if p.starts_with('?') => format!("/{p}"),
-            p => p.to_string(),
+        let host = match inner.host() {
+            Some(url::Host::Ipv4(ip)) => Host::Ip(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Host::Ip(IpAddr::V6(ip)),
+            Some(url::Host::Domain(name)) => Host::Name(name.to_string()),
+            None => return Err(Error::BadUrl(format!("{input}: the host is missing"))),
         };
+        let port = inner
+            .port_or_known_default()
+            .ok_or_else(|| Error::BadUrl(format!("{input}: the port is missing")))?;
+        // Never sent: the fragment is for the user agent alone.
+        inner.set_fragment(None);
         Ok(Url {
+            inner,
             endpoint: Endpoint { host, port },
-            path: encode_spaces(&path),
         })
     }
 
-    /// The lab's form: `SERVER_HOST SERVER_PORT PATH`.
-    pub fn from_parts(host: &str, port: u16, path: &str) -> Result<Url, Error> {
-        let host = Host::parse(host).map_err(|e| Error::BadUrl(e.to_string()))?;
-        let path = if path.starts_with('/') {
-            path.to_string()
-        } else {
-            format!("/{path}")
-        };
-        Ok(Url {
-            endpoint: Endpoint { host, port },
-            path: encode_spaces(&path),
-        })
+    /// Host and port to connect to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The request target: path and query, starting with `/`.
+    pub fn path(&self) -> &str {
+        &self.inner[url::Position::BeforePath..url::Position::AfterQuery]
     }
 
     /// The `Host` header value: the port only when it is not 80.
     pub fn host_header(&self) -> String {
-        if self.endpoint.port == 80 {
-            self.endpoint.host.to_string()
-        } else {
-            self.endpoint.to_string()
-        }
+        self.inner[url::Position::BeforeHost..url::Position::AfterPort].to_string()
     }
 
-    /// Resolves a `Location` header against this URL.
-    pub fn join(&self, location: &str) -> Result<Url, Error> {
-        let location = location.trim();
-        if location.contains("://") {
-            return Url::parse(location);
+    /// Resolves a `Location` header value against this URL. Bytes that are
+    /// not ASCII (UTF-8 or not) are percent-encoded one by one, as curl
+    /// does, so every redirect is either followed or refused with a reason.
+    pub fn join(&self, location: &[u8]) -> Result<Url, Error> {
+        let location = location.trim_ascii();
+        let mut text = String::with_capacity(location.len());
+        for &b in location {
+            if b.is_ascii() {
+                text.push(char::from(b));
+            } else {
+                text.push_str(&format!("%{b:02X}"));
+            }
         }
-        if let Some(rest) = location.strip_prefix("//") {
-            return Url::parse(&format!("http://{rest}"));
-        }
-        let path = if location.starts_with('/') {
-            location.to_string()
-        } else if location.is_empty() {
-            self.path.clone()
-        } else {
-            let base = self.path.split('?').next().unwrap_or("/");
-            let dir = &base[..base.rfind('/').map_or(0, |i| i + 1)];
-            format!("{dir}{location}")
-        };
-        Ok(Url {
-            endpoint: self.endpoint.clone(),
-            path: encode_spaces(&path),
-        })
+        let joined = self.inner.join(&text).map_err(|e| {
+            Error::BadUrl(format!(
+                "cannot follow the redirect from {self} to {text:?} ({e})"
+            ))
+        })?;
+        Url::from_parsed(joined, &text)
     }
 }
 
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}{}", self.host_header(), self.path)
+        f.write_str(self.inner.as_str())
     }
-}
-
-fn split_authority(authority: &str) -> Option<(&str, u16)> {
-    if authority.is_empty() {
-        return None;
-    }
-    if authority.starts_with('[') {
-        let close = authority.find(']')?;
-        let host = &authority[..=close];
-        return match &authority[close + 1..] {
-            "" => Some((host, 80)),
-            p => Some((host, p.strip_prefix(':')?.parse().ok()?)),
-        };
-    }
-    match authority.rsplit_once(':') {
-        Some((host, "")) => Some((host, 80)),
-        Some((host, port)) => Some((host, net_core::endpoint::parse_port(port).ok()?)),
-        None => Some((authority, 80)),
-    }
-}
-
-/// A request line cannot carry raw spaces; people type them in paths.
-fn encode_spaces(path: &str) -> String {
-    path.replace(' ', "%20")
 }
 
 #[cfg(test)]
@@ -144,20 +151,19 @@ mod tests {
     #[test]
     fn urls() {
         let u = Url::parse("http://localhost:6789/HelloWorld.html").unwrap();
-        assert_eq!(u.endpoint.to_string(), "localhost:6789");
-        assert_eq!(u.path, "/HelloWorld.html");
+        assert_eq!(u.endpoint().to_string(), "localhost:6789");
+        assert_eq!(u.path(), "/HelloWorld.html");
         assert_eq!(u.host_header(), "localhost:6789");
         let u = Url::parse("http://[::1]:8080").unwrap();
-        assert_eq!(
-            (u.host_header().as_str(), u.path.as_str()),
-            ("[::1]:8080", "/")
-        );
+        assert_eq!((u.host_header().as_str(), u.path()), ("[::1]:8080", "/"));
         let u = Url::parse("HTTP://example.test?q=1#frag").unwrap();
         assert_eq!(
-            (u.host_header().as_str(), u.path.as_str()),
+            (u.host_header().as_str(), u.path()),
             ("example.test", "/?q=1")
         );
         assert_eq!(u.to_string(), "http://example.test/?q=1");
+        let u = Url::parse("http://h/a/./b/../c%41 d/café?x=é#f").unwrap();
+        assert_eq!(u.path(), "/a/c%41%20d/caf%C3%A9?x=%C3%A9");
     }
 
     #[test]
@@ -179,26 +185,38 @@ mod tests {
     fn lab_form() {
         let u = Url::from_parts("127.0.0.1", 80, "index.html").unwrap();
         assert_eq!(
-            (u.host_header().as_str(), u.path.as_str()),
+            (u.host_header().as_str(), u.path()),
             ("127.0.0.1", "/index.html")
         );
         let u = Url::from_parts("::1", 6789, "/a b").unwrap();
         assert_eq!(
-            (u.host_header().as_str(), u.path.as_str()),
+            (u.host_header().as_str(), u.path()),
             ("[::1]:6789", "/a%20b")
         );
+        let u = Url::from_parts("h", 1, "café.html#top").unwrap();
+        assert_eq!(u.path(), "/caf%C3%A9.html");
+        let u = Url::from_parts("h", 1, "a%20b?q=%26").unwrap();
+        assert_eq!(u.path(), "/a%20b?q=%26");
     }
 
     #[test]
     fn joins_locations() {
         let base = Url::parse("http://h:1/a/b/c.html?x").unwrap();
-        assert_eq!(base.join("/top").unwrap().to_string(), "http://h:1/top");
-        assert_eq!(base.join("d/").unwrap().to_string(), "http://h:1/a/b/d/");
+        let join = |l: &[u8]| base.join(l).unwrap().to_string();
+        assert_eq!(join(b"/top"), "http://h:1/top");
+        assert_eq!(join(b"d/"), "http://h:1/a/b/d/");
+        assert_eq!(join(b"../final"), "http://h:1/a/final");
+        assert_eq!(join(b"./final"), "http://h:1/a/b/final");
+        assert_eq!(join(b"#frag"), "http://h:1/a/b/c.html?x");
+        assert_eq!(join(b"http://o:2/x"), "http://o:2/x");
+        assert_eq!(join(b"//o/y"), "http://o/y");
+        assert_eq!(join("/é".as_bytes()), "http://h:1/%C3%A9");
+        assert_eq!(join(b"/\xff"), "http://h:1/%FF");
         assert_eq!(
-            base.join("http://o:2/x").unwrap().to_string(),
-            "http://o:2/x"
+            join(b"/login?next=http://h/"),
+            "http://h:1/login?next=http://h/"
         );
-        assert_eq!(base.join("//o/y").unwrap().to_string(), "http://o/y");
-        assert!(base.join("https://o/").is_err());
+        assert!(base.join(b"https://o/").is_err());
+        assert!(matches!(base.join(b"http://[::1"), Err(Error::BadUrl(_))));
     }
 }

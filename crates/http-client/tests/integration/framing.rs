@@ -114,3 +114,27 @@ fn failed_download_leaves_no_file() {
         "a partial file was left"
     );
 }
+
+#[test]
+fn obs_fold_is_accepted() {
+    let s = RawServer::once(
+        b"HTTP/1.1 200 OK\r\nX-Folded: first\r\n  second\r\nContent-Length:\r\n\t5\r\n\r\nhello",
+    );
+    let r = run(&s, &[]);
+    r.assert_success();
+    assert_eq!(r.stdout_text(), "hello");
+}
+
+#[test]
+fn an_unsolicited_101_is_named() {
+    let s = RawServer::once(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello",
+    );
+    let r = run(&s, &[]);
+    r.assert_code(56);
+    assert!(
+        r.stderr_text()
+            .contains("switched protocols (101) though no upgrade was requested"),
+        "{r}"
+    );
+}

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod against_server;
+mod files;
 mod framing;
 mod peers;
 mod redirects;

@@ -127,3 +127,76 @@ fn byte_exact_from_nginx() {
     r.assert_success();
     assert!(r.stdout == data, "download differs");
 }
+
+/// Serves `dir` with python's http.server, when python3 is installed.
+fn python_server(dir: &std::path::Path) -> Option<(Kill, u16)> {
+    if !testkit::installed("python3", "python3") {
+        eprintln!("skipped: python3 is not installed");
+        return None;
+    }
+    let port = free_port();
+    let server = Kill(
+        Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_listening(port), "python http.server did not start");
+    Some((server, port))
+}
+
+/// File names that must be percent-encoded on the way: non-ASCII, spaces
+/// and reserved characters.
+const AWKWARD: &[&str] = &["café.html", "a b.txt", "r[1]{x}`;=&,$!.txt", "100%.txt"];
+
+fn awkward_root() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    for name in AWKWARD {
+        std::fs::write(root.path().join(name), name).unwrap();
+    }
+    root
+}
+
+fn fetch_awkward(port: u16) {
+    for name in AWKWARD {
+        // `100%.txt` is written encoded: a bare % stays as typed.
+        let typed = name.replace('%', "%25");
+        let r = Run::new(BIN, &["-s", "127.0.0.1", &port.to_string(), &typed], b"");
+        r.assert_success();
+        assert_eq!(r.stdout_text(), *name);
+        let url = format!("http://127.0.0.1:{port}/{typed}");
+        let r = Run::new(BIN, &["-s", &url], b"");
+        r.assert_success();
+        assert_eq!(r.stdout_text(), *name);
+    }
+}
+
+#[test]
+fn awkward_paths_reach_python_http_server() {
+    let root = awkward_root();
+    let Some((_server, port)) = python_server(root.path()) else {
+        return;
+    };
+    fetch_awkward(port);
+}
+
+#[test]
+fn awkward_paths_reach_our_server() {
+    let root = awkward_root();
+    let config = http_server::server::Config::new(root.path()).unwrap();
+    let shutdown = config.shutdown.clone();
+    let listener = net_core::sock::tcp_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || http_server::server::run(listener, config));
+    fetch_awkward(port);
+    shutdown.fire();
+}

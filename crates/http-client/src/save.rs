@@ -1,0 +1,446 @@
+//! Saving a body into a file the way `curl -o FILE` does, without ever
+//! harming what is already there.
+//!
+//! - A target that is not a regular file (a terminal, `/dev/null`, a FIFO,
+//!   a socket) is written straight into: replacing it would destroy it.
+//! - A symlink is followed: the file it points to receives the body.
+//! - A regular file (or a new one) receives the body through a temporary
+//!   file in the same directory, renamed into place only once the body is
+//!   complete, so a failed download leaves the old file untouched. The
+//!   temporary file gets the existing file's mode and owner, or
+//!   `0666 & !umask` for a new file. When the rename would lose something
+//!   (other hard links, an owner we cannot give), the finished body is
+//!   copied into the existing file instead.
+//! - A response of 400 or more is not saved at all, as with `curl -f`.
+//! - While a temporary file exists its path is registered, so
+//!   [`remove_on_signals`] can delete it when the user interrupts.
+
+use std::cell::Cell;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::client::{Client, Method, Observer};
+use crate::response::Head;
+use crate::url::Url;
+use crate::{Error, Result};
+
+/// Most symlinks followed to find where a dangling link points (Linux's
+/// own limit).
+const MAX_SYMLINKS: usize = 40;
+
+/// Write buffer in front of the file: smaller than the client's reads, so
+/// whole reads go straight to the file and only small pieces are gathered.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// The temporary file being written now, for removal on a signal.
+static PENDING: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+fn pending() -> std::sync::MutexGuard<'static, Option<PathBuf>> {
+    // The slot holds a plain path; a panic elsewhere cannot leave it torn.
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Where a download goes, decided before the request is sent.
+#[derive(Debug)]
+enum Plan {
+    /// Not a regular file: opened for writing and written straight into.
+    Direct(PathBuf),
+    /// A regular file, or none yet: through a temporary file.
+    Replace {
+        /// The file finally written (symlinks resolved).
+        path: PathBuf,
+        /// Its metadata when it exists.
+        existing: Option<fs::Metadata>,
+    },
+}
+
+fn plan(path: &Path) -> io::Result<Plan> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory",
+        )),
+        Ok(m) if !m.is_file() => Ok(Plan::Direct(path.to_path_buf())),
+        Ok(m) => {
+            // A file we may not write stays as it is, as with curl, even
+            // when its directory would let a rename replace it. Opening
+            // without truncating changes nothing.
+            OpenOptions::new().write(true).open(path)?;
+            Ok(Plan::Replace {
+                path: fs::canonicalize(path)?,
+                existing: Some(m),
+            })
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Plan::Replace {
+            path: dangling_target(path)?,
+            existing: None,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Where a missing `path` will be created: through a dangling symlink, the
+/// file it names (as `open(O_CREAT)` would).
+fn dangling_target(path: &Path) -> io::Result<PathBuf> {
+    let mut path = path.to_path_buf();
+    for _ in 0..MAX_SYMLINKS {
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = fs::read_link(&path)?;
+                path = match path.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(path),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("more than {MAX_SYMLINKS} symbolic links"),
+    ))
+}
+
+/// The destination: opened (or created) only once the final status is
+/// known, so an error response creates nothing.
+#[derive(Debug)]
+struct Sink<'a> {
+    plan: &'a Plan,
+    status: &'a Cell<u16>,
+    out: Option<Out>,
+}
+
+#[derive(Debug)]
+enum Out {
+    Direct(BufWriter<File>),
+    Temp(BufWriter<tempfile::NamedTempFile>),
+    /// The response is an error: its body is not saved.
+    Discard,
+}
+
+impl Sink<'_> {
+    fn open(&mut self) -> io::Result<&mut Out> {
+        if self.out.is_none() {
+            let out = if self.status.get() >= 400 {
+                Out::Discard
+            } else {
+                match self.plan {
+                    Plan::Direct(path) => Out::Direct(BufWriter::with_capacity(
+                        WRITE_BUFFER,
+                        OpenOptions::new().write(true).open(path)?,
+                    )),
+                    Plan::Replace { path, existing } => Out::Temp(BufWriter::with_capacity(
+                        WRITE_BUFFER,
+                        temporary(path, existing.as_ref())?,
+                    )),
+                }
+            };
+            self.out = Some(out);
+        }
+        self.out
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the output is not open"))
+    }
+}
+
+impl Write for Sink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.open()? {
+            Out::Direct(w) => w.write(buf),
+            Out::Temp(w) => w.write(buf),
+            Out::Discard => Ok(buf.len()),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self.open()? {
+            Out::Direct(w) => w.write_all(buf),
+            Out::Temp(w) => w.write_all(buf),
+            Out::Discard => Ok(()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.out {
+            Some(Out::Direct(w)) => w.flush(),
+            Some(Out::Temp(w)) => w.flush(),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Creates the temporary file beside `path`, with the mode (and owner)
+/// the finished file must have, and registers it for removal on signals.
+fn temporary(path: &Path, existing: Option<&fs::Metadata>) -> io::Result<tempfile::NamedTempFile> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".http-client-").suffix(".part");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // The kernel applies the umask to this, as for any new file.
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    let tmp = builder.tempfile_in(dir)?;
+    *pending() = Some(tmp.path().to_path_buf());
+    if let Some(m) = existing {
+        // Exactly the existing file's mode, whatever the umask.
+        tmp.as_file().set_permissions(m.permissions())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let mine = tmp.as_file().metadata()?;
+            if (mine.uid(), mine.gid()) != (m.uid(), m.gid()) {
+                // Failure is handled at the end: the body is then copied
+                // into the existing file, which keeps its owner.
+                let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(m.uid()), Some(m.gid()));
+            }
+        }
+    }
+    Ok(tmp)
+}
+
+/// Whether renaming over the existing file would lose something a write
+/// into it keeps: other hard links, or an owner the new file lacks.
+fn must_copy_in(tmp: &File, existing: Option<&fs::Metadata>) -> io::Result<bool> {
+    let Some(_m) = existing else {
+        return Ok(false);
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let mine = tmp.metadata()?;
+        Ok(_m.nlink() > 1 || (mine.uid(), mine.gid()) != (_m.uid(), _m.gid()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tmp;
+        Ok(false)
+    }
+}
+
+/// Puts the finished temporary file in place of `path`.
+fn finish(
+    tmp: tempfile::NamedTempFile,
+    path: &Path,
+    existing: Option<&fs::Metadata>,
+) -> io::Result<()> {
+    // Held until the file is in place, so a signal arriving now waits and
+    // then finds nothing left to remove.
+    let mut slot = pending();
+    let result = finish_locked(tmp, path, existing);
+    *slot = None;
+    result
+}
+
+fn finish_locked(
+    tmp: tempfile::NamedTempFile,
+    path: &Path,
+    existing: Option<&fs::Metadata>,
+) -> io::Result<()> {
+    if must_copy_in(tmp.as_file(), existing)? {
+        let mut from = tmp.reopen()?;
+        from.rewind()?;
+        let mut to = OpenOptions::new().write(true).truncate(true).open(path)?;
+        io::copy(&mut from, &mut to)?;
+        // `tmp` is removed as it goes out of scope.
+        Ok(())
+    } else {
+        tmp.persist(path).map(drop).map_err(|e| e.error)
+    }
+}
+
+/// Tells the final head's status to the sink before the body arrives.
+struct Watch<'a> {
+    inner: &'a mut dyn Observer,
+    status: &'a Cell<u16>,
+}
+
+impl Observer for Watch<'_> {
+    fn request(&mut self, raw: &[u8]) {
+        self.inner.request(raw);
+    }
+    fn head(&mut self, head: &Head) {
+        self.status.set(head.status);
+        self.inner.head(head);
+    }
+    fn body_start(&mut self, len: Option<u64>) {
+        self.inner.body_start(len);
+    }
+    fn progress(&mut self, n: u64) {
+        self.inner.progress(n);
+    }
+}
+
+/// Where a body goes: `-o FILE`, or stdout (no `-o`, or `-o -`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Standard output, byte for byte.
+    Stdout,
+    /// A file, written as [`to_file`] does.
+    File(PathBuf),
+}
+
+impl Output {
+    /// The output an `-o` argument names: `-` is stdout, as for curl.
+    pub fn from_arg(arg: Option<&Path>) -> Output {
+        match arg {
+            Some(p) if p != Path::new("-") => Output::File(p.to_path_buf()),
+            _ => Output::Stdout,
+        }
+    }
+}
+
+/// Fetches `url` into `output` exactly as the binary does. Returns the
+/// final head and URL.
+pub fn fetch(
+    client: &mut Client,
+    method: Method,
+    url: &Url,
+    output: &Output,
+    observer: &mut dyn Observer,
+) -> Result<(Head, Url)> {
+    match output {
+        Output::File(path) => to_file(client, method, url, path, observer),
+        Output::Stdout => {
+            let stdout = io::stdout();
+            let mut out = BufWriter::with_capacity(WRITE_BUFFER, stdout.lock());
+            let result = client.fetch(method, url, &mut out, observer);
+            // What arrived is written out even when the download failed.
+            out.flush()
+                .map_err(|e| Error::Write(net_core::error::describe(&e)))
+                .and(result)
+        }
+    }
+}
+
+/// Fetches `url` into the file at `path` as `curl -o` does (see the module
+/// docs). Returns the final head and URL; a status of 400 or more leaves
+/// the file as it was.
+pub fn to_file(
+    client: &mut Client,
+    method: Method,
+    url: &Url,
+    path: &Path,
+    observer: &mut dyn Observer,
+) -> Result<(Head, Url)> {
+    let write_err = |e: io::Error| {
+        Error::Write(format!(
+            "{}: {}",
+            path.display(),
+            net_core::error::describe(&e)
+        ))
+    };
+    let plan = plan(path).map_err(write_err)?;
+    let status = Cell::new(0);
+    let mut sink = Sink {
+        plan: &plan,
+        status: &status,
+        out: None,
+    };
+    let fetched = client.fetch(
+        method,
+        url,
+        &mut sink,
+        &mut Watch {
+            inner: observer,
+            status: &status,
+        },
+    );
+    let fetched = match fetched {
+        Ok(f) => f,
+        Err(e) => {
+            drop(sink);
+            *pending() = None;
+            return Err(match e {
+                // The file is the only thing written here: name it.
+                Error::Write(m) => Error::Write(format!("{}: {m}", path.display())),
+                e => e,
+            });
+        }
+    };
+    // An empty body still creates (or empties) the file, as curl does.
+    sink.open().map_err(write_err)?;
+    match sink.out.take() {
+        Some(Out::Direct(w)) => {
+            w.into_inner().map_err(|e| write_err(e.into_error()))?;
+        }
+        Some(Out::Temp(w)) => {
+            let tmp = w.into_inner().map_err(|e| {
+                *pending() = None;
+                write_err(e.into_error())
+            })?;
+            if let Plan::Replace { path, existing } = &plan {
+                finish(tmp, path, existing.as_ref()).map_err(write_err)?;
+            }
+        }
+        Some(Out::Discard) | None => {}
+    }
+    Ok(fetched)
+}
+
+/// Removes the temporary file of a download in progress when SIGINT,
+/// SIGTERM or SIGHUP arrives, then lets the signal end the process as it
+/// would have (a shell reports 130, 143 or 129). Call it at the start of
+/// `main`, before any other thread exists, since the signals are blocked
+/// in every thread but the one that waits for them.
+#[cfg(unix)]
+pub fn remove_on_signals() -> io::Result<()> {
+    use nix::sys::signal::{SigSet, Signal, raise};
+    let mut set = SigSet::empty();
+    let ignored = ignored_signals();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // An ignored signal (`nohup`, a shell's background job) stays
+        // ignored: waiting for it would turn it into a kill.
+        if ignored & (1 << (s as i32 - 1)) == 0 {
+            set.add(s);
+        }
+    }
+    set.thread_block().map_err(io::Error::from)?;
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let Ok(sig) = set.wait() else { return };
+            if let Some(path) = pending().take() {
+                let _ = fs::remove_file(path);
+            }
+            // Die of the signal itself, so the parent sees what happened;
+            // the exit below only runs if that somehow did not end us.
+            let _ = raise(sig);
+            let _ = SigSet::from(sig).thread_unblock();
+            std::process::exit(128 + sig as i32);
+        });
+    if let Err(e) = spawned {
+        // Without the thread that waits for them, blocked signals would
+        // make the program deaf to Ctrl-C.
+        let _ = set.thread_unblock();
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// The set of signals this process ignores, as a bit mask (bit `n - 1`
+/// for signal `n`), read from `/proc` since asking the kernel directly
+/// would take `unsafe`. Empty when unknown.
+#[cfg(unix)]
+fn ignored_signals() -> u64 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Elsewhere an interrupted download may leave its temporary file.
+#[cfg(not(unix))]
+pub fn remove_on_signals() -> io::Result<()> {
+    Ok(())
+}
