@@ -132,6 +132,10 @@ fn traced(
     for line in &out {
         t.note(format!("  {line}"));
     }
+    // The closing counts and any warning, as the user sees them.
+    for line in capture.stderr().iter().skip(1) {
+        t.note(format!("  (stderr) {line}"));
+    }
     t.check(
         status.is_some_and(|s| s.success()),
         format!("the {label} capture stopped cleanly"),
