@@ -287,3 +287,34 @@ pub fn raise_thread_priority() {
         );
     }
 }
+
+/// CLOCK_REALTIME minus CLOCK_MONOTONIC, now: what turns a time on the
+/// tracing instance's `mono` clock into the packets' wall-clock time. Read
+/// as a monotonic–real–monotonic sandwich, keeping the tightest of a few,
+/// so it is right to a microsecond whatever the machine's load.
+pub fn realtime_minus_monotonic() -> Option<Duration> {
+    fn read(clock: libc::clockid_t) -> Option<Duration> {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec through a pointer to a
+        // live, writable timespec.
+        let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+        (rc == 0 && ts.tv_sec >= 0 && ts.tv_nsec >= 0)
+            .then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    }
+    let mut best: Option<(Duration, Duration)> = None;
+    for _ in 0..5 {
+        let before = read(libc::CLOCK_MONOTONIC)?;
+        let real = read(libc::CLOCK_REALTIME)?;
+        let after = read(libc::CLOCK_MONOTONIC)?;
+        let gap = after.saturating_sub(before);
+        let mono = before + gap / 2;
+        let offset = real.checked_sub(mono)?;
+        if best.is_none_or(|(g, _)| gap < g) {
+            best = Some((gap, offset));
+        }
+    }
+    best.map(|(_, offset)| offset)
+}

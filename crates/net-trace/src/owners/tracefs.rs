@@ -377,6 +377,16 @@ impl Clock {
         let Some(wall) = self.pending.lock().ok().and_then(|mut p| p.pop_front()) else {
             return;
         };
+        // Where the clocks can be read directly, the offset is exact and
+        // follows any step of the wall clock: a marker delayed on a busy
+        // machine (by milliseconds, now and then) cannot skew it.
+        #[cfg(target_os = "linux")]
+        if let Some(offset) = crate::sys::realtime_minus_monotonic() {
+            let _ = (wall, trace_time);
+            let ns = u64::try_from(offset.as_nanos()).unwrap_or(0);
+            self.offset_ns.store(ns.max(1), Ordering::Release);
+            return;
+        }
         // Each estimate is low by the marker write's latency: the largest
         // is the closest, and converted times then err early, never late.
         // A much lower one means the wall clock was set back: start over.
