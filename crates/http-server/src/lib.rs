@@ -28,6 +28,7 @@
 //! - [`files`]: validators, conditional requests, ranges, content types.
 //! - [`listing`]: directory listings.
 //! - [`response`]: responses written to any `Write`.
+//! - [`output`]: writing to the socket under a progress deadline.
 //! - [`conn`]: one connection's request loop.
 //! - [`server`]: settings, the accept loop, choosing responses.
 //!
@@ -63,6 +64,7 @@ pub mod conn;
 pub mod date;
 pub mod files;
 pub mod listing;
+pub mod output;
 pub mod path;
 pub mod request;
 pub mod response;

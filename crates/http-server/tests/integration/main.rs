@@ -7,6 +7,8 @@ mod hostile;
 mod limits;
 mod protocol;
 mod security;
+#[cfg(target_os = "linux")]
+mod stalls;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
