@@ -426,7 +426,7 @@ fn directory(req: &Request, config: &Config, resolved: &Resolved) -> Response {
     if !config.listing {
         return Response::page(Status::FORBIDDEN, "Directory listing is turned off.");
     }
-    match listing::render(&resolved.path, &resolved.url_path) {
+    match listing::render(&config.root, &resolved.path, &resolved.url_path) {
         Ok(html) => Response::bytes(Status::OK, "text/html; charset=utf-8", html.into_bytes()),
         Err(e) => {
             log::warn!("cannot list {}: {e}", resolved.path.display());
