@@ -334,9 +334,9 @@ where
 }
 
 /// A connection thread: accept, serve, repeat. It starts with a reserved
-/// place among the engaged threads and must reserve one again before each
-/// further `accept`; it exits when the bound or `max_spare` says there are
-/// threads enough.
+/// place among the engaged threads and keeps it while it lives; it exits
+/// (giving the place up) when `max_spare` threads already wait in
+/// `accept`, or an idle listener's time-out says there are threads enough.
 fn work<H, E>(shared: &Arc<Shared<H>>)
 where
     H: Fn(TcpStream, SocketAddr) -> std::result::Result<(), E> + Send + Sync + 'static,
@@ -344,12 +344,7 @@ where
 {
     let config = &shared.config;
     let state = &shared.state;
-    let mut reserved = true;
     loop {
-        if !reserved && !reserve(shared) {
-            return; // enough threads are engaged already
-        }
-        reserved = true;
         if state.stopping.load(Ordering::SeqCst) {
             release(shared);
             return;
@@ -419,10 +414,11 @@ where
             Err(_) => log::error!("connection from {peer}: the handler panicked"),
         }
 
+        // The thread keeps its place and goes back to `accept`: were it
+        // to give the place up, a thread could be started in its stead
+        // while it exits, and exiting threads still count.
         state.active.fetch_sub(1, Ordering::SeqCst);
         config.stats.active.fetch_sub(1, Ordering::SeqCst);
-        release(shared);
-        reserved = false;
         shared.signal_slot();
     }
 }
