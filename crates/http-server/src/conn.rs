@@ -248,7 +248,8 @@ pub fn serve(
         }
 
         let mut response = crate::server::respond(&req, config);
-        let keep = req.keep_alive && !response.close && !config.shutdown.is_fired();
+        let keep =
+            req.keep_alive && !response.close && !config.shutdown.is_fired() && !entry.is_evicted();
         if !keep {
             response.close = true;
         }
@@ -324,11 +325,14 @@ fn read_head(input: &mut Input<'_>, config: &Config, entry: &Entry, first: bool)
         }
         let filled = input.fill(timeout);
         if entry.is_evicted() {
-            // Nothing started: just close. A request cut short: answer 503.
-            return if input.pending().is_empty() {
-                Head::Done
-            } else {
-                Head::Evicted
+            // A request that had in fact arrived whole (it was waiting in
+            // the socket) is served, then the connection closes. Nothing
+            // started: just close. A request cut short: answer 503.
+            return match request::parse(input.pending()) {
+                _ if input.pending().is_empty() => Head::Done,
+                Ok(Some(req)) => Head::Request(req),
+                Ok(None) => Head::Evicted,
+                Err(rej) => Head::Reject(rej),
             };
         }
         match filled {

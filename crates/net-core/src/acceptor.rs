@@ -41,7 +41,7 @@ use crate::error::{Error, Result};
 use crate::shutdown::Shutdown;
 
 /// Default cap on connections served at once: one thread each, so this is
-/// also (with the spares) the cap on connection threads.
+/// also (plus [`OVER_THE_CAP`]) the cap on connection threads.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// Stack size of connection threads. Handlers keep their buffers on the
