@@ -2,11 +2,18 @@
 //! valid and hostile traffic; afterwards each server's memory, threads and
 //! open files must come back to their baseline, and every valid request
 //! must have had a correct answer.
+//!
+//! A second http-server with a small connection cap is kept full of
+//! stalled clients (header drippers, non-readers, idle keep-alive
+//! connections, topped up as the server closes them to make room) while
+//! newcomers are timed: each must be answered within a second, and the
+//! server's threads, sampled every 10 ms, must stay within the cap plus
+//! one plus a few fixed threads.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,6 +25,23 @@ use crate::util::{cargo, run_checked, target_dir};
 /// How long servers get after the traffic to close idle connections and
 /// let spare threads go (above the keep-alive and idle time-outs used).
 const SETTLE: Duration = Duration::from_secs(6);
+
+/// The connection cap of the http-server kept full of stalled clients.
+const STALL_CAP: usize = 64;
+
+/// Stalled connections held against it per stalling worker (three
+/// workers: together well over the cap).
+const STALLED_PER_WORKER: usize = 32;
+
+/// How soon a newcomer must be answered while the house is full.
+const NEWCOMER_WITHIN: Duration = Duration::from_secs(1);
+
+/// Threads of a server besides its connection threads: the main thread,
+/// the signal handler's, one exiting.
+const FIXED_THREADS: usize = 4;
+
+/// Slowest newcomer answer seen, in microseconds.
+static SLOWEST_NEWCOMER_US: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Clone, Copy)]
 struct Usage {
@@ -148,7 +172,28 @@ pub fn run(args: &[String]) -> Result<()> {
         &["server", "--port", "0", "--quiet", "--idle-timeout", "3"],
     )?;
     let udp = start("udp-chat", &["server", "--port", "0", "--quiet"])?;
-    let (ha, ta, ua) = (http.addr(), tcp.addr(), udp.addr());
+    let stall_cap = STALL_CAP.to_string();
+    let capped = start(
+        "http-server",
+        &[
+            "--port",
+            "0",
+            "--root",
+            &root_arg,
+            "--quiet",
+            "--max-connections",
+            &stall_cap,
+            // Long, so making room is what frees slots; the header
+            // time-out stays short because spare threads leave after it.
+            "--keepalive-timeout",
+            "60",
+            "--header-timeout",
+            "3",
+            "--write-timeout",
+            "60",
+        ],
+    )?;
+    let (ha, ta, ua, ca) = (http.addr(), tcp.addr(), udp.addr(), capped.addr());
 
     // Warm up, then take the baseline.
     for _ in 0..20 {
@@ -159,11 +204,12 @@ pub fn run(args: &[String]) -> Result<()> {
         ("http-server", http.pid()),
         ("tcp-uppercase", tcp.pid()),
         ("udp-chat", udp.pid()),
+        ("http (capped)", capped.pid()),
     ];
     let before: Vec<Usage> = servers.iter().map(|(_, p)| usage(*p)).collect();
 
     let stop = Arc::new(AtomicBool::new(false));
-    let tallies: Arc<[Tally; 3]> = Arc::new(Default::default());
+    let tallies: Arc<[Tally; 4]> = Arc::new(Default::default());
     let mut workers = Vec::new();
     let spawn = |workers: &mut Vec<thread::JoinHandle<()>>,
                  seed: u64,
@@ -179,6 +225,20 @@ pub fn run(args: &[String]) -> Result<()> {
         spawn(&mut workers, seed + 200, tcp_mixed, ta, 1);
         spawn(&mut workers, seed + 300, udp_mixed, ua, 2);
     }
+    for kind in 0..3 {
+        spawn(&mut workers, kind, http_stalled, ca, 3);
+    }
+    spawn(&mut workers, 400, http_newcomer, ca, 3);
+    let peak_threads = Arc::new(AtomicUsize::new(0));
+    let sampler = {
+        let (stop, peak, pid) = (stop.clone(), peak_threads.clone(), capped.pid());
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(usage(pid).threads as usize, Ordering::Relaxed);
+                thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
     println!(
         "soak: {seconds} s of mixed traffic against http-server {ha}, tcp-uppercase {ta}, udp-chat {ua}"
     );
@@ -198,6 +258,7 @@ pub fn run(args: &[String]) -> Result<()> {
     for w in workers {
         let _ = w.join();
     }
+    let _ = sampler.join();
     thread::sleep(SETTLE);
     let after: Vec<Usage> = servers.iter().map(|(_, p)| usage(*p)).collect();
 
@@ -232,7 +293,17 @@ pub fn run(args: &[String]) -> Result<()> {
             ));
         }
     }
-    let names = ["http", "tcp", "udp"];
+    let peak = peak_threads.load(Ordering::SeqCst);
+    let slowest = Duration::from_micros(SLOWEST_NEWCOMER_US.load(Ordering::SeqCst));
+    println!(
+        "capped http-server (cap {STALL_CAP}, full of stalled clients): peak {peak} threads (sampled every 10 ms), slowest newcomer {slowest:?}"
+    );
+    if peak > STALL_CAP + 1 + FIXED_THREADS {
+        failed.push(format!(
+            "the capped http-server reached {peak} threads at a cap of {STALL_CAP}"
+        ));
+    }
+    let names = ["http", "tcp", "udp", "stall"];
     for (i, t) in tallies.iter().enumerate() {
         let (ok, wrong, hostile) = (
             t.ok.load(Ordering::SeqCst),
@@ -257,6 +328,7 @@ pub fn run(args: &[String]) -> Result<()> {
         ("http-server", &http),
         ("tcp-uppercase", &tcp),
         ("udp-chat", &udp),
+        ("http (capped)", &capped),
     ] {
         let mut s = s;
         let _ = &mut s;
@@ -264,7 +336,7 @@ pub fn run(args: &[String]) -> Result<()> {
             failed.push(format!("{name} panicked"));
         }
     }
-    drop((http, tcp, udp));
+    drop((http, tcp, udp, capped));
     let _ = std::fs::remove_dir_all(&root);
     if !failed.is_empty() {
         bail!("soak found problems:\n  {}", failed.join("\n  "));
@@ -355,6 +427,78 @@ fn tcp_mixed(seed: u64, addr: SocketAddr, stop: &AtomicBool, t: &Tally) {
             && got == want.as_bytes();
         let counter = if ok { &t.ok } else { &t.wrong };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether a stalled connection is still held by the server: nothing to
+/// read yet (or, for a non-reader, response bytes waiting unread). An
+/// answer (a 503), an end or a reset means it was closed to make room.
+fn still_held(s: &TcpStream, non_reader: bool) -> bool {
+    let mut probe = [0u8; 1];
+    if s.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let held = match s.peek(&mut probe) {
+        Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+        Ok(0) => false,
+        Ok(_) => non_reader,
+    };
+    let _ = s.set_nonblocking(false);
+    held
+}
+
+/// Keeps `STALLED_PER_WORKER` stalled connections of one kind open against
+/// the capped server (0: header drippers, 1: non-readers, 2: idle
+/// keep-alive), opening new ones as the server closes old ones.
+fn http_stalled(kind: u64, addr: SocketAddr, stop: &AtomicBool, t: &Tally) {
+    let mut held: Vec<TcpStream> = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        held.retain(|s| still_held(s, kind == 1));
+        while held.len() < STALLED_PER_WORKER && !stop.load(Ordering::Relaxed) {
+            let conn = match kind {
+                0 => TcpStream::connect(addr).ok().and_then(|mut s| {
+                    s.write_all(b"GET /small.txt HTTP/1.1\r\nHost: soak\r\nX-Slow: ")
+                        .ok()?;
+                    Some(s)
+                }),
+                1 => TcpStream::connect(addr).ok().and_then(|mut s| {
+                    s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: soak\r\n\r\n")
+                        .ok()?;
+                    Some(s)
+                }),
+                _ => {
+                    let mut slot = None;
+                    match http_get(addr, "/small.txt", Some(&mut slot)) {
+                        Some((200, _)) => slot,
+                        _ => None,
+                    }
+                }
+            };
+            match conn {
+                Some(s) => {
+                    held.push(s);
+                    t.hostile.fetch_add(1, Ordering::Relaxed);
+                }
+                None => break,
+            }
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// New clients of the capped server, timed: each must be answered
+/// correctly within `NEWCOMER_WITHIN`.
+fn http_newcomer(_seed: u64, addr: SocketAddr, stop: &AtomicBool, t: &Tally) {
+    while !stop.load(Ordering::Relaxed) {
+        let start = Instant::now();
+        let got = http_get(addr, "/small.txt", None);
+        let took = start.elapsed();
+        SLOWEST_NEWCOMER_US.fetch_max(took.as_micros() as u64, Ordering::Relaxed);
+        let good = matches!(got, Some((200, body)) if body == b"soak small file\n")
+            && took < NEWCOMER_WITHIN;
+        let counter = if good { &t.ok } else { &t.wrong };
+        counter.fetch_add(1, Ordering::Relaxed);
+        thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -8,12 +8,12 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as Half, SocketAddr, TcpStream};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::output::Writer;
 use crate::request::{self, BodyFraming, Expect, Request, Version};
 use crate::response::Response;
-use crate::server::{Config, Entry};
+use crate::server::{Config, Entry, Phase};
 use crate::status::Status;
 
 /// A connection's first read buffer: enough for a typical request head,
@@ -123,6 +123,18 @@ enum Head {
     Done,
     /// The head did not arrive in time.
     TimedOut,
+    /// The server closed the connection mid-request to make room.
+    Evicted,
+}
+
+/// The 503 for a client whose request was cut short to make room.
+fn busy_page() -> Response {
+    Response::page(
+        Status::SERVICE_UNAVAILABLE,
+        "The server is at its connection limit; please try again.",
+    )
+    .header("Retry-After", "1")
+    .closing()
 }
 
 /// Serves one connection to completion.
@@ -145,13 +157,21 @@ pub fn serve(
     };
     let mut scratch = Vec::with_capacity(1024);
     let mut first = true;
-    let mut writer = stream;
+    // Every write, error pages included, goes out under the write deadline.
+    let writer = || Writer::new(stream, config.write_timeout, Some(entry));
     loop {
         let head = read_head(&mut input, config, entry, first);
         first = false;
         let req = match head {
             Head::Request(req) => req,
             Head::Done => return Ok(()),
+            Head::Evicted => {
+                let r = busy_page();
+                let status = r.status;
+                let sent = r.send(&mut writer(), false, false, &mut scratch)?;
+                log(config, peer, &"-", status, sent);
+                return close_gracefully(stream);
+            }
             Head::TimedOut => {
                 let r = Response::page(
                     Status::REQUEST_TIMEOUT,
@@ -159,14 +179,14 @@ pub fn serve(
                 )
                 .closing();
                 log(config, peer, &"-", r.status, 0);
-                let _ = r.send(&mut writer, false, false, &mut scratch);
+                let _ = r.send(&mut writer(), false, false, &mut scratch);
                 return close_gracefully(stream);
             }
             Head::Reject(rej) => {
                 log::debug!("{peer}: {}", rej.reason);
                 let r = Response::page(rej.status, rej.reason).closing();
                 let status = r.status;
-                let sent = r.send(&mut writer, false, false, &mut scratch)?;
+                let sent = r.send(&mut writer(), false, false, &mut scratch)?;
                 log(
                     config,
                     peer,
@@ -178,6 +198,7 @@ pub fn serve(
             }
         };
         input.consume(req.head_len);
+        entry.set(Phase::Busy, Instant::now());
 
         // Expectations and bodies, so the next request parses correctly.
         if req.expect == Expect::Unsupported {
@@ -186,7 +207,7 @@ pub fn serve(
                 "Only 100-continue is supported.",
             )
             .closing();
-            let sent = r.send(&mut writer, false, false, &mut scratch)?;
+            let sent = r.send(&mut writer(), false, false, &mut scratch)?;
             log(config, peer, &req.line(), Status::EXPECTATION_FAILED, sent);
             return close_gracefully(stream);
         }
@@ -198,19 +219,28 @@ pub fn serve(
                 "Request bodies are not accepted here.",
             )
             .closing();
-            let sent = r.send(&mut writer, false, false, &mut scratch)?;
+            let sent = r.send(&mut writer(), false, false, &mut scratch)?;
             log(config, peer, &req.line(), Status::CONTENT_TOO_LARGE, sent);
             return close_gracefully(stream);
         }
         if req.expect == Expect::Continue && req.version == Version::Http11 {
-            writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            writer().write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        }
+        if req.body != BodyFraming::None {
+            entry.set(Phase::Reading, Instant::now());
         }
         match discard_body(&mut input, req.body, config.header_timeout) {
+            Ok(()) if req.body != BodyFraming::None => entry.set(Phase::Busy, Instant::now()),
             Ok(()) => {}
             Err(status) => {
-                if let Some(status) = status {
+                let status = status.or(entry.is_evicted().then_some(Status::SERVICE_UNAVAILABLE));
+                if status == Some(Status::SERVICE_UNAVAILABLE) {
+                    let r = busy_page();
+                    let sent = r.send(&mut writer(), false, false, &mut scratch)?;
+                    log(config, peer, &req.line(), Status::SERVICE_UNAVAILABLE, sent);
+                } else if let Some(status) = status {
                     let r = Response::page(status, "The request body is malformed.").closing();
-                    let sent = r.send(&mut writer, false, false, &mut scratch)?;
+                    let sent = r.send(&mut writer(), false, false, &mut scratch)?;
                     log(config, peer, &req.line(), status, sent);
                 }
                 return close_gracefully(stream);
@@ -218,18 +248,28 @@ pub fn serve(
         }
 
         let mut response = crate::server::respond(&req, config);
-        let keep = req.keep_alive && !response.close && !config.shutdown.is_fired();
+        let keep =
+            req.keep_alive && !response.close && !config.shutdown.is_fired() && !entry.is_evicted();
         if !keep {
             response.close = true;
         }
         let status = response.status;
         let head_only = matches!(req.method, request::Method::Head);
         let keep_alive_10 = keep && req.version == Version::Http10;
-        let sent = response.send_to_socket(stream, head_only, keep_alive_10, &mut scratch);
+        let mut out = writer();
+        let sent = response.send_to_socket(&mut out, head_only, keep_alive_10, &mut scratch);
         let sent = match sent {
             Ok(n) => n,
             Err(e) => {
                 log(config, peer, &req.line(), status, 0);
+                if out.cut {
+                    log::warn!(
+                        "{peer}: response to \"{}\" cut after {} bytes: {e}",
+                        req.line().to_string().escape_debug(),
+                        out.accepted
+                    );
+                    return Ok(());
+                }
                 return Err(e);
             }
         };
@@ -253,6 +293,10 @@ fn read_head(input: &mut Input<'_>, config: &Config, entry: &Entry, first: bool)
     // keep-alive time-out between requests. Then the header time-out.
     let mut deadline = first.then(|| Instant::now() + config.header_timeout);
     let idle_until = Instant::now() + config.keepalive_timeout;
+    // What the registry is told, so the right connection makes room at the
+    // cap: idle between requests, reading once a head has started (or from
+    // the connection, for the first request).
+    let mut shown: Option<Phase> = None;
     loop {
         if !input.pending().is_empty() {
             match request::parse(input.pending()) {
@@ -271,18 +315,25 @@ fn read_head(input: &mut Input<'_>, config: &Config, entry: &Entry, first: bool)
         // Between requests the connection is idle: it may be closed to make
         // room for a new client, or at shutdown.
         let idle = fresh && !first;
-        if idle {
-            if config.shutdown.is_fired() {
-                return Head::Done;
-            }
-            entry.idle.store(true, Ordering::SeqCst);
+        if idle && config.shutdown.is_fired() {
+            return Head::Done;
+        }
+        let phase = if idle { Phase::Idle } else { Phase::Reading };
+        if shown != Some(phase) {
+            entry.set(phase, Instant::now());
+            shown = Some(phase);
         }
         let filled = input.fill(timeout);
-        if idle {
-            entry.idle.store(false, Ordering::SeqCst);
-        }
-        if entry.evicted.load(Ordering::SeqCst) {
-            return Head::Done;
+        if entry.is_evicted() {
+            // A request that had in fact arrived whole (it was waiting in
+            // the socket) is served, then the connection closes. Nothing
+            // started: just close. A request cut short: answer 503.
+            return match request::parse(input.pending()) {
+                _ if input.pending().is_empty() => Head::Done,
+                Ok(Some(req)) => Head::Request(req),
+                Ok(None) => Head::Evicted,
+                Err(rej) => Head::Reject(rej),
+            };
         }
         match filled {
             Ok(Fill::Data) => {

@@ -27,16 +27,16 @@ pub enum RangeOutcome {
 }
 
 /// Interprets a `Range` header for a file of `len` bytes. Only a single
-/// `bytes=` range is honoured (`a-b`, `a-`, `-n`); several ranges, other
-/// units and malformed values are ignored, as RFC 9110 allows.
+/// `bytes=` range is honoured (`a-b`, `a-`, `-n`; the unit in any case, as
+/// RFC 9110 §14.1 says units are); several ranges, other units and
+/// malformed values are ignored, as RFC 9110 allows.
 pub fn parse_range(header: &str, len: u64) -> RangeOutcome {
-    let Some(spec) = header
-        .trim()
-        .strip_prefix("bytes=")
-        .or_else(|| header.trim().strip_prefix("Bytes="))
-    else {
+    let Some((unit, spec)) = header.trim().split_once('=') else {
         return RangeOutcome::Whole;
     };
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return RangeOutcome::Whole;
+    }
     let spec = spec.trim();
     if spec.contains(',') {
         return RangeOutcome::Whole;
@@ -168,6 +168,30 @@ impl Validators {
         }
     }
 
+    /// `If-Match` holds: `*` or a strong match of the current ETag (weak
+    /// tags never match, RFC 9110 §13.1.1).
+    pub fn match_holds(&self, header: &str) -> bool {
+        header
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag == self.etag)
+    }
+
+    /// `If-Unmodified-Since` holds: the file has not changed since the
+    /// date. An unparseable date is ignored (RFC 9110 §13.1.4).
+    pub fn unmodified_since(&self, header: &str) -> bool {
+        match httpdate::parse_http_date(header) {
+            Ok(t) => {
+                let client = t
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                self.modified_secs <= client
+            }
+            Err(_) => true,
+        }
+    }
+
     /// `If-Range` allows the range: a strong ETag match or the exact date.
     pub fn if_range_allows(&self, header: &str) -> bool {
         let header = header.trim();
@@ -227,6 +251,21 @@ fn guess_content_type(path: &std::path::Path) -> String {
 pub fn serve(req: &Request, path: &std::path::Path, file: File, meta: &Metadata) -> Response {
     let v = Validators::of(meta);
     let len = meta.len();
+    // RFC 9110 §13.2.2's order: If-Match (else If-Unmodified-Since), then
+    // If-None-Match (else If-Modified-Since), then Range.
+    let precondition_holds = match (&req.if_match, &req.if_unmodified_since) {
+        (Some(im), _) => v.match_holds(im),
+        (None, Some(ius)) => v.unmodified_since(ius),
+        (None, None) => true,
+    };
+    if !precondition_holds {
+        return Response::page(
+            Status::PRECONDITION_FAILED,
+            "The file has changed since the version the request names.",
+        )
+        .header("ETag", v.etag)
+        .header("Last-Modified", v.last_modified);
+    }
     let not_modified = match (&req.if_none_match, &req.if_modified_since) {
         (Some(inm), _) => v.none_match_hits(inm),
         (None, Some(ims)) => v.not_modified_since(ims),
@@ -302,6 +341,8 @@ mod tests {
     fn ranges() {
         let cases = [
             ("bytes=0-9", 100, Part { start: 0, end: 9 }),
+            ("BYTES=0-1", 100, Part { start: 0, end: 1 }),
+            ("ByTeS=-1", 100, Part { start: 99, end: 99 }),
             ("bytes=90-", 100, Part { start: 90, end: 99 }),
             ("bytes=-10", 100, Part { start: 90, end: 99 }),
             ("bytes=-1000", 100, Part { start: 0, end: 99 }),

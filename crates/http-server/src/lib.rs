@@ -18,8 +18,25 @@
 //!
 //! # Limits
 //! Request line 8 KiB (414), header section 32 KiB or 100 fields (431),
-//! 10 s for a request head (408), 5 s keep-alive idle, 30 s per write, 1024
-//! connections (at the cap, idle keep-alive connections are closed first).
+//! 10 s for a request head (408), 5 s keep-alive idle, 30 s without the
+//! client accepting a response byte (the response is cut and the cut
+//! logged; see [`output`]), 1024 connections, which also bound the threads
+//! (at most one beyond the cap; see [`net_core::acceptor`]).
+//!
+//! # Making room at the cap
+//! No client can starve the others. When a new client arrives and every
+//! slot is taken, [`server::Registry::make_room`] closes one connection,
+//! oldest first among:
+//! 1. idle keep-alive connections (closed quietly);
+//! 2. connections whose request head or body has not fully arrived (they
+//!    get `503 Service Unavailable` with `Retry-After: 1`, or are closed
+//!    quietly if they sent nothing yet);
+//! 3. connections whose client has accepted no response byte for longest
+//!    (reset: the response cannot be finished).
+//!
+//! A connection busy preparing a response is never chosen, and a second
+//! one is not closed while the first is still closing. So a newcomer is
+//! served within milliseconds however the others stall.
 //!
 //! # Layout
 //! - [`request`]: parsing and validating request heads (httparse).
@@ -28,6 +45,7 @@
 //! - [`files`]: validators, conditional requests, ranges, content types.
 //! - [`listing`]: directory listings.
 //! - [`response`]: responses written to any `Write`.
+//! - [`output`]: writing to the socket under a progress deadline.
 //! - [`conn`]: one connection's request loop.
 //! - [`server`]: settings, the accept loop, choosing responses.
 //!
@@ -63,6 +81,7 @@ pub mod conn;
 pub mod date;
 pub mod files;
 pub mod listing;
+pub mod output;
 pub mod path;
 pub mod request;
 pub mod response;

@@ -27,8 +27,12 @@ pub fn human_size(n: u64) -> String {
     }
 }
 
-/// The HTML listing of `dir`, whose URL path is `url_path` (ending in `/`).
-pub fn render(dir: &Path, url_path: &str) -> std::io::Result<String> {
+/// The HTML listing of `dir`, whose URL path is `url_path` (ending in `/`),
+/// under the canonical `root`. An entry is listed only if a request for it
+/// would be served: not hidden, and resolving (through symlinks) inside the
+/// root — so a listing never shows a link it would answer 403 or 404 for,
+/// nor the size of a file outside the root.
+pub fn render(root: &Path, dir: &Path, url_path: &str) -> std::io::Result<String> {
     let mut entries: Vec<(String, bool, u64)> = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
@@ -38,8 +42,13 @@ pub fn render(dir: &Path, url_path: &str) -> std::io::Result<String> {
         if name.starts_with('.') {
             continue;
         }
-        // Follow symlinks for the type and size, as a request would.
-        let Ok(meta) = fs::metadata(entry.path()) else {
+        // Resolved as a request for it would be: symlinks followed, and
+        // the result must stay inside the root.
+        let target = format!("{}{}", encode(url_path), encode(&name));
+        let Ok(resolved) = crate::path::resolve(root, &target) else {
+            continue;
+        };
+        let Ok(meta) = fs::metadata(&resolved.path) else {
             continue;
         };
         entries.push((name, meta.is_dir(), meta.len()));
@@ -84,8 +93,9 @@ mod tests {
         fs::write(dir.path().join("a b#?.txt"), "").unwrap();
         fs::write(dir.path().join(".secret"), "").unwrap();
         fs::create_dir(dir.path().join("zdir")).unwrap();
-        let html = render(dir.path(), "/files/").unwrap();
-        assert!(html.contains("<title>Index of /files/</title>"));
+        let root = dir.path().canonicalize().unwrap();
+        let html = render(&root, &root, "/").unwrap();
+        assert!(html.contains("<title>Index of /</title>"));
         assert!(!html.contains(".secret"));
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;.html"));
@@ -95,6 +105,27 @@ mod tests {
         let a = html.find("a b#?.txt").unwrap();
         let b = html.find("b.txt").unwrap();
         assert!(z < a && a < b, "directories first, then names in order");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn leaves_out_what_a_request_would_refuse() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.txt"), "12345678").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        fs::write(root.join("inside.txt"), "1").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.txt"), root.join("out.txt"))
+            .unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("outdir")).unwrap();
+        std::os::unix::fs::symlink(root.join("inside.txt"), root.join("alias.txt")).unwrap();
+        std::os::unix::fs::symlink(root.join("missing"), root.join("dangling")).unwrap();
+        let html = render(&root, &root, "/").unwrap();
+        assert!(html.contains("inside.txt") && html.contains("alias.txt"));
+        assert!(!html.contains("out.txt"), "{html}");
+        assert!(!html.contains("outdir"));
+        assert!(!html.contains("dangling"));
+        assert!(!html.contains("8 B"), "the outside file's size leaked");
     }
 
     #[test]

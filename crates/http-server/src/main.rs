@@ -25,8 +25,9 @@ struct Cli {
     /// Directory to serve.
     #[arg(long, default_value = ".")]
     root: PathBuf,
-    /// Connections served at once; at the cap, idle keep-alive connections
-    /// are closed to make room.
+    /// Connections served at once; at the cap, room is made by closing
+    /// the oldest idle keep-alive connection, else the oldest unfinished
+    /// request, else the longest-stalled response.
     #[arg(long, default_value_t = net_core::acceptor::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
     /// Answer 403 for directories without index.html instead of listing them.
@@ -38,6 +39,10 @@ struct Cli {
     /// Seconds allowed for a request head to arrive.
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     header_timeout: Duration,
+    /// Seconds a response may go without the client accepting a byte
+    /// before it is cut.
+    #[arg(long, default_value = "30", value_parser = parse_seconds)]
+    write_timeout: Duration,
     /// No access log.
     #[arg(long, short)]
     quiet: bool,
@@ -54,6 +59,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     config.max_connections = cli.max_connections;
     config.keepalive_timeout = cli.keepalive_timeout;
     config.header_timeout = cli.header_timeout;
+    config.write_timeout = cli.write_timeout;
     config.log = if cli.quiet {
         AccessLog::disabled()
     } else {

@@ -146,6 +146,14 @@ pub fn resolve(root: &Path, target: &str) -> Result<Resolved, Refusal> {
     let meta = canonical
         .metadata()
         .map_err(|_| refuse(Status::NOT_FOUND, "no such file"))?;
+    // `/a.txt/` and `/a.txt/.` name a directory: a file is not one (404,
+    // as a file system would say ENOTDIR).
+    let last = encoded.rsplit('/').next().unwrap_or_default();
+    let dir_form = !segs.is_empty()
+        && (last.is_empty() || percent_decode(last.as_bytes()).eq(b".".iter().copied()));
+    if dir_form && !meta.is_dir() {
+        return Err(refuse(Status::NOT_FOUND, "a file named as a directory"));
+    }
     let mut url_path = String::from("/");
     url_path.push_str(&segs.join("/"));
     let trailing_slash = encoded.ends_with('/') && !segs.is_empty();

@@ -99,6 +99,10 @@ pub struct Request {
     pub if_none_match: Option<String>,
     /// `If-Modified-Since`.
     pub if_modified_since: Option<String>,
+    /// `If-Match`, all values joined by commas.
+    pub if_match: Option<String>,
+    /// `If-Unmodified-Since`.
+    pub if_unmodified_since: Option<String>,
     /// Bytes of the head, request line to the blank line inclusive.
     pub head_len: usize,
 }
@@ -159,7 +163,18 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, Reject> {
                 "more than 100 header fields",
             ));
         }
-        Err(httparse::Error::Version) => return Err(version_error(buf)),
+        Err(httparse::Error::Version) => {
+            return match later_minor_version(buf) {
+                // HTTP/1.x with x > 1 is answered as HTTP/1.1, its highest
+                // version we speak (RFC 9110 §6.2): parsed again as such.
+                Some(at) => {
+                    let mut copy = buf.to_vec();
+                    copy[at] = b'1';
+                    parse(&copy)
+                }
+                None => Err(version_error(buf)),
+            };
+        }
         Err(_) => {
             return Err(
                 check_line_length(buf).unwrap_or(reject(Status::BAD_REQUEST, "malformed request"))
@@ -237,6 +252,8 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, Reject> {
         if_range: fields.if_range,
         if_none_match: fields.if_none_match,
         if_modified_since: fields.if_modified_since,
+        if_match: fields.if_match,
+        if_unmodified_since: fields.if_unmodified_since,
         head_len,
     }))
 }
@@ -257,6 +274,25 @@ fn check_line_length(buf: &[u8]) -> Option<Reject> {
     let line = &buf[start..];
     let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
     (end > MAX_REQUEST_LINE).then(|| reject(Status::URI_TOO_LONG, "request line too long"))
+}
+
+/// Where the minor digit of an `HTTP/1.x` (x > 1) version sits in `buf`,
+/// when the request line is exactly METHOD SP TARGET SP HTTP/1.d.
+fn later_minor_version(buf: &[u8]) -> Option<usize> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let len = buf[start..].iter().position(|&b| b == b'\n')?;
+    let line = &buf[start..start + len];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let version = line.rsplit(|&b| b == b' ').next()?;
+    if line.split(|&b| b == b' ').count() != 3 {
+        return None;
+    }
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if (b'2'..=b'9').contains(minor) => {
+            Some(start + line.len() - 1)
+        }
+        _ => None,
+    }
 }
 
 /// httparse reports any version but 1.0/1.1 the same way: a well-formed
@@ -297,6 +333,8 @@ struct Fields {
     if_range: Option<String>,
     if_none_match: Option<String>,
     if_modified_since: Option<String>,
+    if_match: Option<String>,
+    if_unmodified_since: Option<String>,
 }
 
 impl Fields {
@@ -356,6 +394,14 @@ impl Fields {
                 inm.push_str(value);
             } else if name.eq_ignore_ascii_case("if-modified-since") {
                 f.if_modified_since = Some(value.to_string());
+            } else if name.eq_ignore_ascii_case("if-match") {
+                let im = f.if_match.get_or_insert_with(String::new);
+                if !im.is_empty() {
+                    im.push(',');
+                }
+                im.push_str(value);
+            } else if name.eq_ignore_ascii_case("if-unmodified-since") {
+                f.if_unmodified_since = Some(value.to_string());
             }
         }
         if f.ranges_seen > 1 {
@@ -458,6 +504,16 @@ mod tests {
     fn versions() {
         assert_eq!(status("GET / HTTP/2.0\r\n\r\n"), 505);
         assert_eq!(status("GET / HTTP/9.9\r\n\r\n"), 505);
+        // A later minor version is served as HTTP/1.1 (RFC 9110 §6.2).
+        let r = ok("GET / HTTP/1.2\r\nHost: x\r\n\r\n");
+        assert_eq!(r.version, Version::Http11);
+        assert!(r.keep_alive);
+        assert_eq!(
+            status("GET / HTTP/1.9\r\n\r\n"),
+            400,
+            "needs a Host, as 1.1"
+        );
+        assert!(parse(b"GET / HTTP/1.2\r\nHost: x\r\n").unwrap().is_none());
         assert_eq!(status("GET / HTTP/01.1\r\n\r\n"), 400);
         assert_eq!(status("GET / FOO/1.1\r\n\r\n"), 400);
         assert_eq!(status("GET /\r\n\r\n"), 400); // HTTP/0.9 style

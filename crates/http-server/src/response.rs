@@ -2,8 +2,9 @@
 //!
 //! [`Response::send`] consumes the response, so each request gets exactly
 //! one. Small bodies go out in the same write as the head; large files go
-//! out zero-copy with `sendfile(2)` on Linux ([`Response::send_to_socket`];
-//! `std::io::copy` does not do that for a file and a socket).
+//! out zero-copy with `sendfile(2)` on Linux ([`Response::send_to_socket`]
+//! and [`crate::output`]; `std::io::copy` does not do that for a file and a
+//! socket).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -142,26 +143,21 @@ impl Response {
         })
     }
 
-    /// Like [`send`](Self::send) to a socket: large files go out with
+    /// Like [`send`](Self::send) to a socket, under the write deadline
+    /// of [`Writer`](crate::output::Writer): large files go out with
     /// `sendfile(2)` on Linux, without passing through user space.
     pub fn send_to_socket(
         self,
-        stream: &std::net::TcpStream,
+        out: &mut crate::output::Writer<'_>,
         head_only: bool,
         keep_alive_10: bool,
         scratch: &mut Vec<u8>,
     ) -> io::Result<u64> {
-        let mut w = stream;
-        self.send_with(&mut w, head_only, keep_alive_10, scratch, |w, file, len| {
-            #[cfg(target_os = "linux")]
-            {
-                send_file(w, file, len)
-            }
-            #[cfg(not(target_os = "linux"))]
-            {
-                copy_file(w, file, len)
-            }
-        })
+        let sent = self.send_with(out, head_only, keep_alive_10, scratch, |w, file, len| {
+            w.send_file(file, len)
+        });
+        out.finish();
+        sent
     }
 
     /// The common path: head, then the body; `large` sends a file body
@@ -224,27 +220,6 @@ fn copy_file<W: Write>(w: &mut W, file: File, len: u64) -> io::Result<u64> {
         return Err(shrank());
     }
     Ok(sent)
-}
-
-/// `len` bytes of `file` from its current position to the socket, by
-/// sendfile(2). Honours the socket's send time-out (EAGAIN).
-#[cfg(target_os = "linux")]
-fn send_file(w: &mut &std::net::TcpStream, mut file: File, len: u64) -> io::Result<u64> {
-    /// Bytes per call: large enough to need few calls, small enough that a
-    /// slow client's time-out is noticed.
-    const CHUNK: u64 = 4 * 1024 * 1024;
-    let mut offset = file.stream_position()? as nix::libc::off_t;
-    let mut left = len;
-    while left > 0 {
-        match nix::sys::sendfile::sendfile(*w, &file, Some(&mut offset), left.min(CHUNK) as usize) {
-            Ok(0) => return Err(shrank()),
-            Ok(n) => left -= n as u64,
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(nix::errno::Errno::EAGAIN) => return Err(io::ErrorKind::TimedOut.into()),
-            Err(e) => return Err(io::Error::from(e)),
-        }
-    }
-    Ok(len)
 }
 
 #[cfg(test)]

@@ -11,15 +11,22 @@
 //! neither on the common path, which is what lets a threaded server keep
 //! up with an event-driven one on short connections.
 //!
-//! At most `max_connections` connections are served at once. At the cap, a
-//! thread that accepted a connection first asks the server to make room
-//! (an HTTP server closes an idle keep-alive connection, see
+//! # The thread bound
+//! At most `max_connections` connections are served at once, and the
+//! threads are bounded with them: a thread may wait in `accept` only while
+//! the connections served, the threads in `accept` and the thread holding
+//! an accepted connection at the cap number at most `max_connections + 1`
+//! ([`OVER_THE_CAP`]). So at the cap exactly one thread is in `accept`
+//! (or holds the one connection it accepted there), and no other thread is
+//! started until that one gets a slot: at every moment the pool has at
+//! most `max_connections + 1` threads, plus a thread that is just exiting.
+//! The thread holding a connection at the cap asks the server to make
+//! room (an HTTP server closes a stalled connection, see
 //! [`Acceptor::on_full`]) and otherwise waits for a slot; further clients
 //! wait in the kernel's backlog instead of being refused. Threads beyond
 //! `max_spare` waiting in `accept` exit, so a burst leaves few behind; and
 //! when the listener has a read time-out, spare threads that see no client
 //! for that long exit too, down to one.
-
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -34,7 +41,7 @@ use crate::error::{Error, Result};
 use crate::shutdown::Shutdown;
 
 /// Default cap on connections served at once: one thread each, so this is
-/// also (with the spares) the cap on connection threads.
+/// also (plus [`OVER_THE_CAP`]) the cap on connection threads.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// Stack size of connection threads. Handlers keep their buffers on the
@@ -48,6 +55,10 @@ pub const DEFAULT_MAX_SPARE: usize = 64;
 
 /// How long `run` waits, after shutdown fires, for connections in flight.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Threads allowed beyond `max_connections`: the one thread in `accept`
+/// (or holding the connection it accepted) while every slot is taken.
+pub const OVER_THE_CAP: usize = 1;
 
 /// Back-off after an `accept` error such as "too many open files", so the
 /// loop does not spin while the condition lasts.
@@ -111,6 +122,11 @@ struct State {
     stopping: AtomicBool,
     /// Threads waiting on `slot`.
     waiters: AtomicUsize,
+    /// Threads engaged with a connection: handling one, waiting in
+    /// `accept` for one, or holding one until a slot frees. At most
+    /// `max_connections + OVER_THE_CAP`; a thread (or a thread about to be
+    /// started) reserves its place here before it may call `accept`.
+    engaged: AtomicUsize,
 }
 
 struct Shared<H> {
@@ -188,7 +204,10 @@ impl Acceptor {
     }
 
     /// Called when a new connection arrives at the cap: it should end one
-    /// idle connection (returning true) so the newcomer can be served.
+    /// connection of the server's choosing (an idle one, a stalled one) and
+    /// return true, so the newcomer can be served. While no slot frees it
+    /// is called again every 50 ms, so it should not end a second
+    /// connection while one it ended is still closing.
     pub fn on_full(mut self, make_room: impl Fn() -> bool + Send + Sync + 'static) -> Self {
         self.make_room = Some(Arc::new(make_room));
         self
@@ -223,7 +242,10 @@ impl Acceptor {
             let shared = shared.clone();
             shutdown.on_fire(move || wake_all(&shared, local));
         }
-        spawn_worker(&shared).map_err(|e| Error::io("start a connection thread", e))?;
+        // The first thread's place: the bound is at least 2, so this holds.
+        if reserve(&shared) {
+            spawn_worker(&shared).map_err(|e| Error::io("start a connection thread", e))?;
+        }
         while !shutdown.wait_timeout(Duration::from_secs(3600)) {}
         self.drain(&shared);
         Ok(())
@@ -265,6 +287,24 @@ fn wake_all<H>(shared: &Shared<H>, local: SocketAddr) {
     }
 }
 
+/// Reserves a place among the engaged threads, if the bound allows one.
+fn reserve<H>(shared: &Shared<H>) -> bool {
+    let bound = shared.config.max_connections + OVER_THE_CAP;
+    shared
+        .state
+        .engaged
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            (n < bound).then_some(n + 1)
+        })
+        .is_ok()
+}
+
+fn release<H>(shared: &Shared<H>) {
+    shared.state.engaged.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Starts a connection thread that owns a place already reserved (see
+/// [`reserve`]); the place is released if the thread cannot be started.
 fn spawn_worker<H, E>(shared: &Arc<Shared<H>>) -> io::Result<()>
 where
     H: Fn(TcpStream, SocketAddr) -> std::result::Result<(), E> + Send + Sync + 'static,
@@ -287,12 +327,16 @@ where
         }
         Err(e) => {
             stats.threads.fetch_sub(1, Ordering::SeqCst);
+            release(shared);
             Err(e)
         }
     }
 }
 
-/// A connection thread: accept, serve, repeat.
+/// A connection thread: accept, serve, repeat. It starts with a reserved
+/// place among the engaged threads and keeps it while it lives; it exits
+/// (giving the place up) when `max_spare` threads already wait in
+/// `accept`, or an idle listener's time-out says there are threads enough.
 fn work<H, E>(shared: &Arc<Shared<H>>)
 where
     H: Fn(TcpStream, SocketAddr) -> std::result::Result<(), E> + Send + Sync + 'static,
@@ -302,6 +346,7 @@ where
     let state = &shared.state;
     loop {
         if state.stopping.load(Ordering::SeqCst) {
+            release(shared);
             return;
         }
         // Counted before the second look at `stopping`: either the
@@ -311,11 +356,13 @@ where
             || state.stopping.load(Ordering::SeqCst)
         {
             state.accepting.fetch_sub(1, Ordering::SeqCst);
+            release(shared);
             return;
         }
         let accepted = shared.listener.accept();
         let others = state.accepting.fetch_sub(1, Ordering::SeqCst) - 1;
         if state.stopping.load(Ordering::SeqCst) {
+            release(shared);
             return; // a waker's connection, or one that came too late
         }
         let (stream, peer) = match accepted {
@@ -331,6 +378,7 @@ where
                 ) =>
             {
                 if others >= 1 {
+                    release(shared);
                     return;
                 }
                 continue;
@@ -341,11 +389,17 @@ where
             }
         };
         config.stats.accepted.fetch_add(1, Ordering::Relaxed);
+        // At the cap this waits (asking for room) while holding the
+        // connection; `engaged` keeps every other thread out of `accept`
+        // meanwhile, so no thread is started for the clients behind it.
         if !take_slot(shared) {
+            release(shared);
             return; // stopping
         }
-        // Keep one thread ready in `accept` for the next client.
+        // Keep one thread ready in `accept` for the next client, if the
+        // bound leaves room for it.
         if state.accepting.load(Ordering::SeqCst) == 0
+            && reserve(shared)
             && let Err(e) = spawn_worker(shared)
         {
             log::warn!(
@@ -360,6 +414,9 @@ where
             Err(_) => log::error!("connection from {peer}: the handler panicked"),
         }
 
+        // The thread keeps its place and goes back to `accept`: were it
+        // to give the place up, a thread could be started in its stead
+        // while it exits, and exiting threads still count.
         state.active.fetch_sub(1, Ordering::SeqCst);
         config.stats.active.fetch_sub(1, Ordering::SeqCst);
         shared.signal_slot();
@@ -553,6 +610,53 @@ mod tests {
             thread::sleep(Duration::from_millis(50));
         }
         assert_eq!(stats.threads.load(Ordering::SeqCst), 1);
+        sd.fire();
+        t.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn a_burst_at_the_cap_starts_no_extra_threads() {
+        const CAP: usize = 4;
+        let acceptor = Acceptor::new("t").max_connections(CAP);
+        let stats = acceptor.stats();
+        let (addr, sd, t) = echo_server(acceptor);
+        // Threads are counted all along, while connections queue and while
+        // they are served as others end (when a thread that finished would
+        // otherwise go on to accept one and wait, and another start).
+        let done = Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let (stats, done) = (stats.clone(), done.clone());
+            thread::spawn(move || {
+                let mut peak = 0;
+                while !done.load(Ordering::SeqCst) {
+                    peak = peak.max(stats.threads.load(Ordering::SeqCst));
+                    thread::sleep(Duration::from_millis(1));
+                }
+                peak
+            })
+        };
+        // Each client holds its connection open, so all but CAP queue.
+        let clients: Vec<TcpStream> = (0..40).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while stats.active.load(Ordering::SeqCst) < CAP && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(stats.active.load(Ordering::SeqCst), CAP);
+        // Every client is served once they all finish sending.
+        for c in &clients {
+            c.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+        for mut c in clients {
+            let mut out = Vec::new();
+            c.read_to_end(&mut out).unwrap();
+        }
+        done.store(true, Ordering::SeqCst);
+        let peak = sampler.join().unwrap();
+        assert!(
+            peak <= CAP + OVER_THE_CAP,
+            "{peak} threads for a cap of {CAP}"
+        );
+        assert_eq!(stats.accepted.load(Ordering::SeqCst), 40);
         sd.fire();
         t.join().unwrap().unwrap();
     }

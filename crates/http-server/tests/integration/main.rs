@@ -2,11 +2,14 @@
 // Test code: an unwrap is an assertion with the error shown.
 #![allow(clippy::unwrap_used)]
 
+mod conformance;
 mod files;
 mod hostile;
 mod limits;
 mod protocol;
 mod security;
+#[cfg(target_os = "linux")]
+mod stalls;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
