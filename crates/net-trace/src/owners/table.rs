@@ -32,6 +32,10 @@ pub(crate) mod state {
     pub const CLOSE: u8 = 7;
     /// `TCP_LISTEN`.
     pub const LISTEN: u8 = 10;
+    /// `TCP_FIN_WAIT1`: the owner closed or shut down first.
+    pub const FIN_WAIT1: u8 = 4;
+    /// `TCP_LAST_ACK`: the owner closed after the peer did.
+    pub const LAST_ACK: u8 = 9;
 }
 
 /// How far a frame's timestamp may run ahead of or behind the kernel event
@@ -204,6 +208,10 @@ pub struct Table {
     threads: HashMap<u32, u32>,
     socks: Vec<Option<Sock>>,
     current: HashMap<u64, usize>,
+    /// The slot each socket address held before its current one: an event
+    /// read late (another CPU's ring, merged after a newer one) belongs to
+    /// the socket that was there at its time, not to the one there now.
+    previous: HashMap<u64, usize>,
     by_tuple: HashMap<(SocketAddr, SocketAddr), Vec<usize>>,
     /// Connecting sockets whose 4-tuple is not known yet, by destination.
     connecting: HashMap<u64, SocketAddr>,
@@ -391,7 +399,15 @@ impl Table {
     ) {
         let opens = (old == state::CLOSE && (new == state::SYN_SENT || new == state::LISTEN))
             || (old == state::LISTEN && new == state::SYN_RECV);
-        if opens || !self.current.contains_key(&sk) {
+        // A socket already closed before this event cannot be its subject:
+        // the address was freed and belongs to a new socket now, whose
+        // opening was not seen (or is still to be read).
+        let stale = self
+            .current
+            .get(&sk)
+            .and_then(|&i| self.socks.get(i)?.as_ref())
+            .is_some_and(|s| s.closed.is_some_and(|c| c + CLOCK_SLACK < ctx.time));
+        if opens || stale || !self.current.contains_key(&sk) {
             let idx = self.socks.len();
             self.socks.push(Some(Sock {
                 opened: ctx.time,
@@ -402,6 +418,7 @@ impl Table {
             }));
             if let Some(prev) = self.current.insert(sk, idx) {
                 self.close(prev, ctx.time);
+                self.previous.insert(sk, prev);
             }
             self.connecting.remove(&sk);
             if new == state::LISTEN {
@@ -411,10 +428,28 @@ impl Table {
         let Some(&idx) = self.current.get(&sk) else {
             return;
         };
+        // An event older than the current socket's opening is the previous
+        // socket's at this address (freed and reused in between).
+        let idx = match self.socks.get(idx) {
+            Some(Some(now)) if !opens && ctx.time < now.opened => match self.previous.get(&sk) {
+                Some(&prev) => prev,
+                None => return,
+            },
+            _ => idx,
+        };
         let Some(Some(sock)) = self.socks.get_mut(idx) else {
             return;
         };
-        if !ctx.irq && !sock.actors.contains(&ctx.tgid) {
+        // Only the changes a process makes by its own system calls prove
+        // it holds the socket: connect (SYN_SENT), listen, close or
+        // shutdown (FIN_WAIT1, LAST_ACK). The others follow a received
+        // segment and run in whichever task processes it, flagged as a
+        // softirq or not (on loopback, now and then the peer's).
+        let by_owner = matches!(
+            new,
+            state::SYN_SENT | state::FIN_WAIT1 | state::LAST_ACK | state::LISTEN
+        );
+        if by_owner && !ctx.irq && !sock.actors.contains(&ctx.tgid) {
             sock.actors.push(ctx.tgid);
         }
         // The source port is still 0 at SYN_SENT: the tuple comes with the
@@ -436,8 +471,11 @@ impl Table {
         }
         if new == state::CLOSE {
             self.close(idx, ctx.time);
-            self.current.remove(&sk);
-            self.connecting.remove(&sk);
+            if self.current.get(&sk) == Some(&idx) {
+                self.current.remove(&sk);
+                self.connecting.remove(&sk);
+                self.previous.insert(sk, idx);
+            }
         }
     }
 
@@ -754,6 +792,28 @@ mod tests {
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 51, 50, 74))), Some(200));
         // A third generation nobody was seen creating is nobody's.
         assert_eq!(t.lookup(&q(true, Role::Client, 91, 90, 74)), Verdict::None);
+    }
+
+    #[test]
+    fn a_late_event_of_a_freed_socket_stays_with_it() {
+        use state::*;
+        let mut t = Table::new();
+        let other = "127.0.0.1:40001";
+        // Client 100's socket at 0xa: connect, established, close begun.
+        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
+        t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
+        t.apply(&st(2, 100, false, 0xa, ESTABLISHED, 4, C, S));
+        // Freed and reused by client 200 at 5; the old socket's last
+        // change (at 4, in a softirq on another CPU) is read after it.
+        t.apply(&st(5, 200, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
+        t.apply(&st(4, 300, true, 0xa, 5, CLOSE, C, S));
+        t.apply(&st(5, 200, true, 0xa, SYN_SENT, ESTABLISHED, other, S));
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 1, 0, 74))), Some(100));
+        let second = Query {
+            src: other.parse().unwrap(),
+            ..q(true, Role::Client, 6, 5, 74)
+        };
+        assert_eq!(pid(t.lookup(&second)), Some(200));
     }
 
     #[test]
