@@ -15,6 +15,7 @@
 //! let server = testkit::Server::start("target/debug/tcp-uppercase", &["server", "--port", "0"]);
 //! println!("server on {}", server.addr());
 //! ```
+#![warn(missing_docs)]
 
 use std::ffi::OsStr;
 use std::fmt;
