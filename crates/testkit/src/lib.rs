@@ -7,6 +7,8 @@
 //!   and on a failed expectation prints the command, status, stdout and
 //!   stderr.
 //! - [`bin_path`]: finds a workspace binary from a test of another package.
+//! - [`SharedBuf`]: a `Write` whose bytes another clone can read, for
+//!   output sinks handed to code under test.
 //! - [`skip`]: reports a check that could not run here (a missing peer or
 //!   privilege), on stderr and in the file named by [`SKIP_LOG_ENV`], so a
 //!   skipped test is visible in CI rather than a silent `ok`.
@@ -536,6 +538,31 @@ pub fn wait_tcp(addr: SocketAddr, timeout: Duration) -> bool {
         thread::sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// A `Write` that appends into a shared buffer: give a clone to the code
+/// under test (an access log, a chat session) and read the other.
+#[derive(Clone, Default, Debug)]
+pub struct SharedBuf(pub Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    /// The bytes written so far, as text.
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A small deterministic generator (xorshift), so a failing test or soak
