@@ -50,6 +50,10 @@ fn tests() -> Result<()> {
     for line in &lines {
         eprintln!("skipped: {line}");
     }
-    eprintln!("ci: {} checks skipped", lines.len());
+    match lines.len() {
+        0 => eprintln!("ci: no check was skipped"),
+        1 => eprintln!("ci: 1 check was skipped"),
+        n => eprintln!("ci: {n} checks were skipped"),
+    }
     result
 }
