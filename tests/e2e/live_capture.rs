@@ -87,7 +87,7 @@ fn captures_a_real_tcp_exchange_on_lo() {
 #[test]
 fn without_privilege_the_error_says_which() {
     if !is_root() || !installed("setpriv", "util-linux") {
-        eprintln!("skipped: dropping privileges needs root and setpriv");
+        testkit::skip("dropping privileges needs root and setpriv");
         return;
     }
     // A copy nobody can reach and run.

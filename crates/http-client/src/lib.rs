@@ -36,6 +36,7 @@
 //! # Ok::<(), http_client::Error>(())
 //! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod body;
 pub mod client;

@@ -41,12 +41,12 @@
 //! # Layout
 //! - [`request`]: parsing and validating request heads (httparse).
 //! - [`path`]: request target → file, the security policy.
-//! - [`cache`]: a per-thread, one-second memory of resolutions.
+//! - `cache` (private): a per-thread, one-second memory of resolutions.
 //! - [`files`]: validators, conditional requests, ranges, content types.
-//! - [`listing`]: directory listings.
+//! - `listing` (private): directory listings.
 //! - [`response`]: responses written to any `Write`.
 //! - [`output`]: writing to the socket under a progress deadline.
-//! - [`conn`]: one connection's request loop.
+//! - `conn` (private): one connection's request loop.
 //! - [`server`]: settings, the accept loop, choosing responses.
 //!
 //! # Example
@@ -75,12 +75,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
-pub mod cache;
-pub mod conn;
-pub mod date;
+mod cache;
+mod conn;
+mod date;
 pub mod files;
-pub mod listing;
+mod listing;
 pub mod output;
 pub mod path;
 pub mod request;

@@ -22,9 +22,6 @@ pub fn exit(result: Result<(), impl Display>) -> ExitCode {
     }
 }
 
-/// The lab's prompt, shown only when input comes from a terminal.
-pub const PROMPT: &str = "Input lowercase sentence: ";
-
 /// Calls `each` with every line of `input` (without its `\n` or `\r\n`),
 /// writing `prompt` to `out` before each read when given, until `each`
 /// returns false or the input ends. Lines may hold any bytes.

@@ -114,34 +114,10 @@ impl AccessLog {
     }
 }
 
-/// A `Write` that appends into a shared buffer: give a clone to
-/// [`AccessLog::to_writer`] and read the other.
-#[derive(Clone, Default, Debug)]
-pub struct SharedBuf(pub Arc<Mutex<Vec<u8>>>);
-
-impl SharedBuf {
-    /// The bytes written so far, as text.
-    pub fn contents(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
-    }
-}
-
-impl Write for SharedBuf {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use testkit::SharedBuf;
 
     #[test]
     fn readiness_line_brackets_v6() {

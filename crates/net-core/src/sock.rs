@@ -176,7 +176,7 @@ mod tests {
     #[test]
     fn dual_stack_accepts_ipv4() {
         let Ok(l) = tcp_listener("[::]:0".parse().unwrap()) else {
-            eprintln!("skipped: IPv6 is not available on this machine");
+            testkit::skip("IPv6 is not available on this machine");
             return;
         };
         let port = l.local_addr().unwrap().port();

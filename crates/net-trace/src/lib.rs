@@ -41,6 +41,7 @@
 //! assert_eq!(row.info, "40000 → 12000 Len=2");
 //! ```
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod analyze;
 pub mod capture;

@@ -20,6 +20,10 @@ use crate::{Error, Result};
 /// Default time to wait for a reply (per read).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The lab's prompt (the textbook TCP client's), shown only when input
+/// comes from a terminal.
+pub const PROMPT: &str = "Input lowercase sentence: ";
+
 /// A client for one server.
 #[derive(Debug)]
 pub struct Client {
@@ -180,7 +184,7 @@ pub fn run_lines<R: io::BufRead, W: Write>(
     out: &mut W,
     prompt: bool,
 ) -> Result<()> {
-    let prompt = prompt.then_some(net_core::cli::PROMPT);
+    let prompt = prompt.then_some(PROMPT);
     net_core::cli::for_each_line(input, out, prompt, |line, out| {
         let reply = client.exchange_line(line)?;
         print_reply(out, &reply)?;

@@ -7,11 +7,17 @@
 //!   and on a failed expectation prints the command, status, stdout and
 //!   stderr.
 //! - [`bin_path`]: finds a workspace binary from a test of another package.
+//! - [`SharedBuf`]: a `Write` whose bytes another clone can read, for
+//!   output sinks handed to code under test.
+//! - [`skip`]: reports a check that could not run here (a missing peer or
+//!   privilege), on stderr and in the file named by [`SKIP_LOG_ENV`], so a
+//!   skipped test is visible in CI rather than a silent `ok`.
 //!
 //! ```no_run
 //! let server = testkit::Server::start("target/debug/tcp-uppercase", &["server", "--port", "0"]);
 //! println!("server on {}", server.addr());
 //! ```
+#![warn(missing_docs)]
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -448,6 +454,40 @@ fn describe(bin: &OsStr, args: &[&str]) -> String {
     s
 }
 
+/// Names the file where [`skip`] also records each skip notice, one line
+/// per skipped check; `cargo xtask ci` sets it and prints the lines once
+/// the tests have run, because libtest hides a passing test's stderr.
+pub const SKIP_LOG_ENV: &str = "NETLAB_SKIP_LOG";
+
+/// Reports that the calling test cannot check what it is for here (a peer
+/// or privilege is missing); the test then returns. Prints
+/// `skipped: REASON` to stderr and, when [`SKIP_LOG_ENV`] names a file,
+/// appends `PACKAGE TEST: REASON` to it.
+pub fn skip(reason: impl fmt::Display) {
+    eprintln!("skipped: {reason}");
+    let Some(path) = std::env::var_os(SKIP_LOG_ENV) else {
+        return;
+    };
+    // libtest names each test's thread after the test.
+    let current = thread::current();
+    let test = current.name().unwrap_or("(unnamed test)");
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    let line = format!("{package} {test}: {reason}\n");
+    // One append per line: tests running in parallel (and in several
+    // processes) do not interleave within a line.
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        eprintln!(
+            "cannot record the skip in {}: {e}",
+            Path::new(&path).display()
+        );
+    }
+}
+
 /// Whether this process runs as root (live capture, network namespaces).
 pub fn is_root() -> bool {
     Command::new("id")
@@ -467,7 +507,7 @@ pub fn may_capture() -> bool {
         std::env::var("CI").as_deref() != Ok("true"),
         "CI must run as root (or with CAP_NET_RAW) for the live capture tests"
     );
-    eprintln!("skipped: live capture needs root or CAP_NET_RAW");
+    skip("live capture needs root or CAP_NET_RAW");
     false
 }
 
@@ -480,7 +520,9 @@ pub fn installed(program: &str, package: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("skipped: {program} is not installed (apt-get install {package})");
+        skip(format_args!(
+            "{program} is not installed (apt-get install {package})"
+        ));
     }
     ok
 }
@@ -496,6 +538,31 @@ pub fn wait_tcp(addr: SocketAddr, timeout: Duration) -> bool {
         thread::sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// A `Write` that appends into a shared buffer: give a clone to the code
+/// under test (an access log, a chat session) and read the other.
+#[derive(Clone, Default, Debug)]
+pub struct SharedBuf(pub Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    /// The bytes written so far, as text.
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A small deterministic generator (xorshift), so a failing test or soak

@@ -206,9 +206,9 @@ fn trim_newline(line: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use net_core::output::SharedBuf;
     use std::io::BufReader;
     use std::time::Instant;
+    use testkit::SharedBuf;
 
     /// Input that yields the given lines, each after waiting for a
     /// condition, so a test can script a conversation.

@@ -19,6 +19,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default number of resends after the first datagram goes unanswered.
 pub const DEFAULT_RETRIES: u32 = 2;
 
+/// The lab's prompt (the textbook UDP client's), shown only when input
+/// comes from a terminal.
+pub const PROMPT: &str = "Input lowercase sentence: ";
+
 /// A reply datagram.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -146,7 +150,7 @@ pub fn run_lines<R: std::io::BufRead, W: std::io::Write>(
     out: &mut W,
     prompt: bool,
 ) -> Result<()> {
-    let prompt = prompt.then_some(net_core::cli::PROMPT);
+    let prompt = prompt.then_some(PROMPT);
     net_core::cli::for_each_line(input, out, prompt, |line, out| {
         if line == crate::chat::QUIT.as_bytes() {
             return Ok(false);
@@ -187,7 +191,7 @@ mod tests {
         )
         .unwrap();
         echo.join().unwrap();
-        let p = net_core::cli::PROMPT;
+        let p = PROMPT;
         assert_eq!(
             String::from_utf8(out).unwrap(),
             format!("{p}ONE\nreceived from {addr}\n{p}TWO\nreceived from {addr}\n{p}")

@@ -107,7 +107,7 @@ fn recv_failed(e: &io::Error, shutdown: &Shutdown) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use net_core::output::SharedBuf;
+    use testkit::SharedBuf;
 
     #[test]
     fn answers_and_logs() {

@@ -141,7 +141,7 @@ fn a_fifo_is_written_into() {
     let fifo = dir.path().join("fifo");
     let made = Command::new("mkfifo").arg(&fifo).status();
     if !made.is_ok_and(|s| s.success()) {
-        eprintln!("skipped: mkfifo is not available");
+        testkit::skip("mkfifo is not available");
         return;
     }
     // The reader opens first and reads to end of file: the client's close.
@@ -160,7 +160,7 @@ fn a_character_device_stays_a_device() {
     // Only inside a private mount namespace over a private tmpfs: a real
     // device node is never the target of a test.
     if !testkit::is_root() {
-        eprintln!("skipped: needs root for a private mount namespace");
+        testkit::skip("needs root for a private mount namespace");
         return;
     }
     let s = fresh();
@@ -171,7 +171,7 @@ fn a_character_device_stays_a_device() {
     );
     let r = Run::new("unshare", &["-m", "sh", "-c", &script], b"");
     if r.code() != Some(0) && r.stderr_text().contains("unshare") {
-        eprintln!("skipped: no private mount namespace here ({r})");
+        testkit::skip(format_args!("no private mount namespace here ({r})"));
         return;
     }
     r.assert_success();
@@ -257,7 +257,7 @@ fn signals_remove_the_temporary_file() {
         .unwrap_or(0);
     for (signal, number) in [("INT", 2), ("TERM", 15), ("HUP", 1)] {
         if ignored & (1 << (number - 1)) != 0 {
-            eprintln!("skipped: SIG{signal} is ignored by this test process");
+            testkit::skip(format_args!("SIG{signal} is ignored by this test process"));
             continue;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -289,7 +289,7 @@ fn signals_remove_the_temporary_file() {
 #[test]
 fn an_existing_file_keeps_its_owner() {
     if !testkit::is_root() {
-        eprintln!("skipped: giving a file to another user needs root");
+        testkit::skip("giving a file to another user needs root");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -326,7 +326,7 @@ fn a_file_that_may_not_be_written_stays() {
             b"",
         );
         if r.code() != Some(23) && r.stderr_text().contains("setpriv") {
-            eprintln!("skipped: setpriv cannot drop privileges here ({r})");
+            testkit::skip(format_args!("setpriv cannot drop privileges here ({r})"));
             return;
         }
         r
@@ -367,7 +367,7 @@ fn an_ignored_signal_stays_ignored() {
         .stderr(Stdio::null())
         .spawn()
     else {
-        eprintln!("skipped: nohup is not available");
+        testkit::skip("nohup is not available");
         return;
     };
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -81,7 +81,7 @@ fn byte_exact_from_nginx() {
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
     let Some(nginx) = nginx else {
-        eprintln!("skipped: nginx is not installed (apt-get install nginx-light)");
+        testkit::skip("nginx is not installed (apt-get install nginx-light)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -131,7 +131,7 @@ fn byte_exact_from_nginx() {
 /// Serves `dir` with python's http.server, when python3 is installed.
 fn python_server(dir: &std::path::Path) -> Option<(Kill, u16)> {
     if !testkit::installed("python3", "python3") {
-        eprintln!("skipped: python3 is not installed");
+        testkit::skip("python3 is not installed");
         return None;
     }
     let port = free_port();

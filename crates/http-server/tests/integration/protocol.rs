@@ -158,7 +158,7 @@ fn sigterm_exits_zero() {
 #[test]
 fn serves_ipv6() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("skipped: IPv6 loopback is not available on this machine");
+        testkit::skip("IPv6 loopback is not available on this machine");
         return;
     }
     let s = site(&["--bind", "::1"]);

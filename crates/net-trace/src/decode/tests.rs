@@ -1092,7 +1092,7 @@ fn tshark_agrees_on_icmp_and_other_frames() {
     use std::io::Write;
     use std::process::Command;
     if Command::new("tshark").arg("--version").output().is_err() {
-        eprintln!("skipped: tshark is not installed");
+        testkit::skip("tshark is not installed");
         return;
     }
     let (c, s) = (sa("10.0.0.1:40000"), sa("10.0.0.2:9"));

@@ -13,7 +13,7 @@ const PATIENCE: Duration = Duration::from_secs(10);
 fn privileged(test: &str) -> bool {
     let root = testkit::is_root();
     if !root {
-        eprintln!("skipped: {test} needs root for a packet socket");
+        testkit::skip(format_args!("{test} needs root for a packet socket"));
     }
     root
 }
@@ -227,9 +227,7 @@ fn any_with_ports_filters_cooked_frames_and_ipv6() {
     const N: usize = 20;
     for ip in ["127.0.0.1", "[::1]"] {
         if ip == "[::1]" && UdpSocket::bind("[::1]:0").is_err() {
-            eprintln!(
-                "skipped: IPv6 part of any_with_ports_filters_cooked_frames_and_ipv6 (no ::1)"
-            );
+            testkit::skip("IPv6 part of any_with_ports_filters_cooked_frames_and_ipv6 (no ::1)");
             continue;
         }
         let probe = UdpSocket::bind(format!("{ip}:0")).unwrap();
@@ -379,8 +377,8 @@ fn several_interfaces_share_one_cooked_socket_filtered_by_index() {
         .map(|i| i.name)
         .collect();
     let [first, second, ..] = others.as_slice() else {
-        eprintln!(
-            "skipped: several_interfaces_share_one_cooked_socket_filtered_by_index needs two interfaces besides lo"
+        testkit::skip(
+            "several_interfaces_share_one_cooked_socket_filtered_by_index needs two interfaces besides lo",
         );
         return;
     };

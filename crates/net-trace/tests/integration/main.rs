@@ -239,7 +239,7 @@ fn a_reused_port_is_a_second_connection() {
     assert!(!out.contains("TCP connection 3"), "{out}");
     // tshark counts the same streams.
     if !testkit::installed("tshark", "tshark") {
-        eprintln!("skipped: tshark is not installed");
+        testkit::skip("tshark is not installed");
         return;
     }
     let ts = std::process::Command::new("tshark")

@@ -146,7 +146,7 @@ fn short_lived_clients_are_named_and_never_wrongly() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if !testkit::is_root() {
-        eprintln!("skipped: kernel events need root");
+        testkit::skip("kernel events need root");
         return;
     }
     if !testkit::installed(PYTHON, "python3") {
@@ -154,7 +154,7 @@ fn short_lived_clients_are_named_and_never_wrongly() {
     }
     let owners = Owners::start(&Options::default());
     if owners.method() != Method::Kernel {
-        eprintln!("skipped: tracefs is unavailable here");
+        testkit::skip("tracefs is unavailable here");
         return;
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -286,17 +286,19 @@ fn lab_clients_against_tcpdump() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(dir) = std::env::var_os(LAB_BIN_ENV) else {
-        eprintln!("skipped: set {LAB_BIN_ENV} to the lab binaries' directory");
+        testkit::skip(format_args!(
+            "set {LAB_BIN_ENV} to the lab binaries' directory"
+        ));
         return;
     };
     if !testkit::is_root() || !testkit::installed("tcpdump", "tcpdump") {
-        eprintln!("skipped: needs root and tcpdump");
+        testkit::skip("needs root and tcpdump");
         return;
     }
     let dir = std::path::PathBuf::from(dir);
     let owners = Owners::start(&Options::default());
     if owners.method() != Method::Kernel {
-        eprintln!("skipped: tracefs is unavailable here");
+        testkit::skip("tracefs is unavailable here");
         return;
     }
     let (tcp_port, udp_port) = (LAB_TCP_PORT.to_string(), LAB_UDP_PORT.to_string());
@@ -436,7 +438,7 @@ fn decoys_and_reused_ports_never_take_the_credit() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if !testkit::is_root() {
-        eprintln!("skipped: kernel events need root");
+        testkit::skip("kernel events need root");
         return;
     }
     if !testkit::installed(PYTHON, "python3") {
@@ -444,7 +446,7 @@ fn decoys_and_reused_ports_never_take_the_credit() {
     }
     let owners = Owners::start(&Options::default());
     if owners.method() != Method::Kernel {
-        eprintln!("skipped: tracefs is unavailable here");
+        testkit::skip("tracefs is unavailable here");
         return;
     }
     let by_proc = Owners::start(&Options { kernel: false });

@@ -198,7 +198,7 @@ fn busy_port_is_a_clear_error() {
 #[test]
 fn serves_ipv6() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("skipped: IPv6 loopback is not available on this machine");
+        testkit::skip("IPv6 loopback is not available on this machine");
         return;
     }
     let server = Server::start(BIN, &["server", "--bind", "::1", "--port", "0"]);

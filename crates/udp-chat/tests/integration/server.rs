@@ -129,7 +129,7 @@ fn growth_over_the_limit_is_skipped_not_fatal() {
 #[test]
 fn ipv6_works() {
     if UdpSocket::bind("[::1]:0").is_err() {
-        eprintln!("skipped: IPv6 loopback is not available on this machine");
+        testkit::skip("IPv6 loopback is not available on this machine");
         return;
     }
     let server = Server::start(BIN, &["server", "--bind", "::1", "--port", "0"]);
