@@ -64,9 +64,11 @@ pub fn prepare_listener(listener: &TcpListener, config: &mut Config) {
 /// Serves `listener` until `shutdown` fires.
 pub fn run(listener: TcpListener, shutdown: &Shutdown, config: Config) -> crate::Result<()> {
     let acceptor = Acceptor::new("tcp-uppercase").max_connections(config.max_connections);
+    let log = config.log.clone();
     acceptor.run(listener, shutdown, move |stream, peer| {
         serve_connection(stream, peer, &config)
     })?;
+    log.flush();
     Ok(())
 }
 

@@ -293,3 +293,25 @@ fn random_chunking_and_sizes_come_back_byte_exact() {
         h.join().expect("client thread");
     }
 }
+
+#[test]
+fn a_stdout_nobody_reads_never_stops_the_server() {
+    // `tcp-uppercase server | less`, left paused: the log cannot keep up,
+    // the service must.
+    let mut server = Server::start_stalled(BIN, &["server", "--port", "0"]);
+    let mut s = connect(&server);
+    for i in 0..10_000 {
+        let msg = format!("line {i} of a stream whose log nobody reads\n");
+        s.write_all(msg.as_bytes()).unwrap();
+        assert_eq!(
+            read_n(&mut s, msg.len()),
+            msg.to_uppercase().as_bytes(),
+            "line {i}"
+        );
+    }
+    drop(s);
+    let status = server
+        .terminate(Duration::from_secs(3))
+        .expect("SIGTERM ignored while stdout was stalled");
+    assert!(status.success(), "{status:?}");
+}
