@@ -64,7 +64,7 @@ struct ClientArgs {
     /// Seconds to wait for the connection.
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     connect_timeout: Duration,
-    /// Seconds to wait for a reply.
+    /// Seconds a reply may stall, or the server may take no byte of ours.
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     timeout: Duration,
     /// The sentence to send; without it, each line of stdin is sent in turn.
