@@ -14,8 +14,10 @@ use crate::{Error, Result};
 /// Default limit for establishing a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Default limit for a whole request, connection to last body byte.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default limit for a stall: no byte of the response for this long ends
+/// the request. There is no default limit for a whole request (as with
+/// curl): a download that keeps moving may take as long as it takes.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Most redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 10;
@@ -74,13 +76,26 @@ pub struct Response {
     pub url: Url,
 }
 
-/// A read side that enforces the request's deadline on every read.
+/// A read side that enforces the request's limits on every read: the
+/// whole request's deadline, when there is one, and the stall time-out.
 #[derive(Debug)]
 struct Timed {
     stream: TcpStream,
-    deadline: Instant,
+    deadline: Option<Instant>,
+    /// Longest wait for one read's first byte.
+    stall: Duration,
+    /// Whether the stall time-out (not the deadline) ended a read.
+    stalled: bool,
     /// The socket's read time-out now.
     current: Option<Duration>,
+}
+
+impl Timed {
+    /// Limits for a new request.
+    fn arm(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+        self.stalled = false;
+    }
 }
 
 /// Longest single wait of a read: the socket's time-out is set to this (or
@@ -91,10 +106,20 @@ const READ_SLICE: Duration = Duration::from_secs(1);
 
 impl Read for Timed {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let stall_end = Instant::now() + self.stall;
         loop {
-            let left = self.deadline.saturating_duration_since(Instant::now());
+            let now = Instant::now();
+            let mut left = stall_end.saturating_duration_since(now);
             if left.is_zero() {
+                self.stalled = true;
                 return Err(io::ErrorKind::TimedOut.into());
+            }
+            if let Some(deadline) = self.deadline {
+                let to_deadline = deadline.saturating_duration_since(now);
+                if to_deadline.is_zero() {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                left = left.min(to_deadline);
             }
             let want = left.min(READ_SLICE);
             if self.current.is_none_or(|t| t > left)
@@ -126,7 +151,8 @@ struct Conn {
 #[derive(Debug)]
 pub struct Client {
     connect_timeout: Duration,
-    timeout: Duration,
+    timeout: Option<Duration>,
+    stall_timeout: Duration,
     follow: bool,
     conn: Option<Conn>,
     connections: u64,
@@ -143,7 +169,8 @@ impl Client {
     pub fn new() -> Self {
         Client {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: None,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
             follow: false,
             conn: None,
             connections: 0,
@@ -156,9 +183,15 @@ impl Client {
         self
     }
 
-    /// Sets the time-out for each whole request.
+    /// Sets a limit for each whole request (none by default).
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = d;
+        self.timeout = Some(d);
+        self
+    }
+
+    /// Sets how long a response may send nothing before the request ends.
+    pub fn stall_timeout(mut self, d: Duration) -> Self {
+        self.stall_timeout = d;
         self
     }
 
@@ -193,7 +226,7 @@ impl Client {
         let mut method = method;
         let mut visited = vec![url.to_string()];
         loop {
-            let deadline = Instant::now() + self.timeout;
+            let deadline = self.timeout.map(|t| Instant::now() + t);
             let head = self.send(method, &url, deadline, observer)?;
             let framing = head.framing(method == Method::Head)?;
             let redirect = self.follow && matches!(head.status, 301 | 302 | 303 | 307 | 308);
@@ -236,14 +269,14 @@ impl Client {
         head: &Head,
         framing: Framing,
         url: &Url,
-        deadline: Instant,
+        deadline: Option<Instant>,
         out: &mut dyn Write,
         observer: &mut dyn Observer,
     ) -> Result<()> {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Error::Broken("the connection is gone".into()));
         };
-        conn.reader.get_mut().deadline = deadline;
+        conn.reader.get_mut().arm(deadline);
         let copied = body::copy(&mut conn.reader, framing, out, &mut |n| {
             observer.progress(n)
         });
@@ -255,17 +288,25 @@ impl Client {
                 Ok(())
             }
             Err(e) => {
+                let stalled = conn.reader.get_ref().stalled;
                 self.conn = None;
-                Err(self.timeout_error(e, url))
+                Err(self.timeout_error(e, url, stalled))
             }
         }
     }
 
-    fn timeout_error(&self, e: Error, url: &Url) -> Error {
+    /// Names the limit that fired, for a time-out.
+    fn timeout_error(&self, e: Error, url: &Url, stalled: bool) -> Error {
         match e {
-            Error::Net(ref n) if n.is_timeout() => Error::Timeout {
-                url: url.to_string(),
-                secs: self.timeout.as_secs_f64(),
+            Error::Net(ref n) if n.is_timeout() => match self.timeout {
+                Some(total) if !stalled => Error::Timeout {
+                    url: url.to_string(),
+                    secs: total.as_secs_f64(),
+                },
+                _ => Error::Stalled {
+                    url: url.to_string(),
+                    secs: self.stall_timeout.as_secs_f64(),
+                },
             },
             other => other,
         }
@@ -277,7 +318,7 @@ impl Client {
         &mut self,
         method: Method,
         url: &Url,
-        deadline: Instant,
+        deadline: Option<Instant>,
         observer: &mut dyn Observer,
     ) -> Result<Head> {
         let key = url.endpoint().to_string();
@@ -295,7 +336,7 @@ impl Client {
             let Some(conn) = self.conn.as_mut() else {
                 continue;
             };
-            conn.reader.get_mut().deadline = deadline;
+            conn.reader.get_mut().arm(deadline);
             observer.request(request.as_bytes());
             if let Err(e) = conn.reader.get_mut().stream.write_all(request.as_bytes()) {
                 self.conn = None;
@@ -320,8 +361,9 @@ impl Client {
                     )));
                 }
                 Err(e) => {
+                    let stalled = conn.reader.get_ref().stalled;
                     self.conn = None;
-                    let e = self.timeout_error(e, url);
+                    let e = self.timeout_error(e, url, stalled);
                     let quiet_reset = matches!(&e, Error::Broken(m) if m.starts_with("reset:"));
                     if quiet_reset && reused && attempt == 0 {
                         continue;
@@ -338,9 +380,14 @@ impl Client {
         Err(Error::Broken(format!("{key} keeps closing the connection")))
     }
 
-    fn connect(&mut self, url: &Url, key: &str, deadline: Instant) -> Result<Conn> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let stream = sock::connect(url.endpoint(), self.connect_timeout.min(left))?;
+    fn connect(&mut self, url: &Url, key: &str, deadline: Option<Instant>) -> Result<Conn> {
+        let limit = match deadline {
+            Some(d) => self
+                .connect_timeout
+                .min(d.saturating_duration_since(Instant::now())),
+            None => self.connect_timeout,
+        };
+        let stream = sock::connect(url.endpoint(), limit)?;
         let _ = stream.set_nodelay(true);
         self.connections += 1;
         Ok(Conn {
@@ -350,6 +397,8 @@ impl Client {
                 Timed {
                     stream,
                     deadline,
+                    stall: self.stall_timeout,
+                    stalled: false,
                     current: None,
                 },
             ),

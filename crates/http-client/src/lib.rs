@@ -60,9 +60,17 @@ pub enum Error {
     /// Name resolution, connection or time-out, worded by net-core.
     #[error(transparent)]
     Net(#[from] net_core::Error),
-    /// The whole request took longer than allowed.
-    #[error("timed out after {secs} s waiting for {url}")]
+    /// The whole request took longer than its limit (`--max-time`).
+    #[error("timed out after {secs} s waiting for {url} (the --max-time limit)")]
     Timeout {
+        /// The URL.
+        url: String,
+        /// The limit in seconds.
+        secs: f64,
+    },
+    /// The server sent nothing for the stall time-out (`--stall-timeout`).
+    #[error("timed out after {secs} s without a byte from {url} (the --stall-timeout limit)")]
+    Stalled {
         /// The URL.
         url: String,
         /// The limit in seconds.
@@ -91,7 +99,7 @@ impl Error {
                 e if e.is_timeout() => 28,
                 _ => 7,
             },
-            Error::Timeout { .. } => 28,
+            Error::Timeout { .. } | Error::Stalled { .. } => 28,
             Error::Broken(_) => 56,
             Error::Write(_) => 23,
             Error::Redirects(_) => 47,

@@ -44,9 +44,12 @@ struct Cli {
     /// Seconds allowed to connect.
     #[arg(long, value_parser = parse_seconds, default_value = "10")]
     connect_timeout: Duration,
-    /// Seconds allowed for each whole request.
-    #[arg(short = 'm', long, visible_alias = "max-time", value_parser = parse_seconds, default_value = "30")]
-    timeout: Duration,
+    /// Seconds allowed for each whole request (no limit by default).
+    #[arg(short = 'm', long, visible_alias = "max-time", value_parser = parse_seconds)]
+    timeout: Option<Duration>,
+    /// Seconds the server may send nothing before the request is given up.
+    #[arg(long, value_parser = parse_seconds, default_value = "30")]
+    stall_timeout: Duration,
 }
 
 /// Usage errors exit 2, as clap's do.
@@ -79,8 +82,11 @@ fn main() -> ExitCode {
     }
     let mut client = Client::new()
         .connect_timeout(cli.connect_timeout)
-        .timeout(cli.timeout)
+        .stall_timeout(cli.stall_timeout)
         .follow_redirects(cli.location);
+    if let Some(limit) = cli.timeout {
+        client = client.timeout(limit);
+    }
     let method = if cli.head { Method::Head } else { Method::Get };
     let mut code = 0;
     for url in &urls {

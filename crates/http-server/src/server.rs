@@ -61,7 +61,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults for serving `root`, which must be an existing directory.
+    /// Defaults for serving `root`, which must be an existing directory
+    /// the server can read.
     pub fn new(root: &Path) -> Result<Config> {
         let canonical = root.canonicalize().map_err(|source| Error::Root {
             root: root.to_path_buf(),
@@ -71,6 +72,14 @@ impl Config {
             return Err(Error::Root {
                 root: root.to_path_buf(),
                 source: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+            });
+        }
+        // A root the server may not read would answer 403 to everything:
+        // refuse it at start, with the reason, instead.
+        if let Err(source) = std::fs::read_dir(&canonical) {
+            return Err(Error::Root {
+                root: root.to_path_buf(),
+                source,
             });
         }
         Ok(Config {

@@ -476,9 +476,76 @@ fn accept_failed(e: &io::Error) {
             log::debug!("accept: {e}")
         }
         _ => {
-            log::warn!("accept failed: {}", crate::error::describe(e));
+            let report = ACCEPT_ERRORS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .hit(Instant::now());
+            match report {
+                Some(Report::First) => {
+                    log::warn!("accept failed: {}", crate::error::describe(e))
+                }
+                Some(Report::Since { count, secs }) => log::warn!(
+                    "accept failed {} time{} in the last {secs} s: {}",
+                    crate::output::grouped(count),
+                    if count == 1 { "" } else { "s" },
+                    crate::error::describe(e)
+                ),
+                None => {}
+            }
             thread::sleep(ACCEPT_ERROR_BACKOFF);
         }
+    }
+}
+
+/// Shortest time between two warnings about failing `accept` calls: a
+/// lasting condition (too many open files) repeats the error many times a
+/// second, and one line per second with a count says the same.
+pub const ACCEPT_ERROR_REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Every acceptor's failed `accept` calls, reported together: the limit is
+/// on what reaches stderr, shared by all listeners of the process.
+static ACCEPT_ERRORS: Mutex<RateLimit> = Mutex::new(RateLimit {
+    since: None,
+    count: 0,
+});
+
+/// Counts repeated events and says when one deserves a line.
+#[derive(Debug)]
+struct RateLimit {
+    /// When the last line was printed.
+    since: Option<Instant>,
+    /// Events since then.
+    count: u64,
+}
+
+/// What a [`RateLimit`] asks to print.
+#[derive(Debug, PartialEq, Eq)]
+enum Report {
+    /// The first event: the plain message.
+    First,
+    /// `count` events in the last `secs` seconds.
+    Since { count: u64, secs: u64 },
+}
+
+impl RateLimit {
+    fn hit(&mut self, now: Instant) -> Option<Report> {
+        self.count += 1;
+        let Some(since) = self.since else {
+            self.since = Some(now);
+            self.count = 0;
+            return Some(Report::First);
+        };
+        let elapsed = now.saturating_duration_since(since);
+        if elapsed < ACCEPT_ERROR_REPORT_INTERVAL {
+            return None;
+        }
+        let report = Report::Since {
+            count: self.count,
+            secs: elapsed.as_secs_f64().round().max(1.0) as u64,
+        };
+        self.since = Some(now);
+        self.count = 0;
+        Some(report)
     }
 }
 
@@ -679,5 +746,36 @@ mod tests {
         sd.fire();
         t.join().unwrap().unwrap();
         assert!(start.elapsed() < Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod rate_limit_tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_errors_makes_one_line_a_second_with_a_count() {
+        let mut limit = RateLimit {
+            since: None,
+            count: 0,
+        };
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        assert_eq!(limit.hit(at(0)), Some(Report::First));
+        let mut lines = 0;
+        // 2,000 errors a second for three seconds.
+        for i in 1..6_000u64 {
+            if let Some(r) = limit.hit(at(i / 2)) {
+                lines += 1;
+                assert_eq!(
+                    r,
+                    Report::Since {
+                        count: 2_000,
+                        secs: 1
+                    }
+                );
+            }
+        }
+        assert_eq!(lines, 2);
     }
 }

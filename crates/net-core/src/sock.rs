@@ -62,6 +62,13 @@ pub fn set_accepted_defaults(
         && sock.set_write_timeout(write_timeout).is_ok()
 }
 
+/// Makes closing `stream` discard unsent data and send a reset: for a
+/// peer cut off because it stopped reading, whose unread bytes would
+/// otherwise keep the kernel retrying (and holding memory) after the close.
+pub fn reset_on_close(stream: &std::net::TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
+}
+
 /// A UDP socket bound to `addr` (port 0 for an ephemeral port), dual-stack
 /// when `addr` is `::`.
 pub fn udp_socket(addr: SocketAddr) -> Result<UdpSocket> {

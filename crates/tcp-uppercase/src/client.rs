@@ -17,12 +17,19 @@ use net_core::{Endpoint, Error as NetError, sock};
 
 use crate::{Error, Result};
 
-/// Default time to wait for a reply (per read).
+/// Default time to wait for a reply (per read), and for the server to
+/// take the next bytes of a message (per write).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The lab's prompt (the textbook TCP client's), shown only when input
 /// comes from a terminal.
 pub const PROMPT: &str = "Input lowercase sentence: ";
+/// Messages up to this size are written before the reply is read, on one
+/// thread: the message and its reply (at most three times as big) fit the
+/// socket buffers, so the server can never be left waiting for us to read.
+/// Longer ones are written by a second thread while this one reads, so a
+/// line of any size comes back without deadlock.
+pub const INLINE_WRITE_MAX: usize = 16 * 1024;
 
 /// A client for one server.
 #[derive(Debug)]
@@ -71,6 +78,7 @@ impl Client {
         let _ = stream.set_nodelay(true);
         stream
             .set_read_timeout(Some(self.timeout))
+            .and_then(|()| stream.set_write_timeout(Some(self.timeout)))
             .map_err(|e| NetError::io(format!("configure the connection to {peer}"), e))?;
         Ok(Conn {
             reader: BufReader::new(stream),
@@ -83,15 +91,12 @@ impl Client {
     pub fn send_sentence(&mut self, sentence: &[u8]) -> Result<Vec<u8>> {
         let mut conn = self.connect()?;
         let peer = conn.peer;
-        let stream = conn.reader.get_mut();
-        stream
-            .write_all(sentence)
-            .and_then(|()| stream.shutdown(Half::Write))
-            .map_err(|e| self.io_error("send to", peer, e))?;
         let mut reply = Vec::new();
-        conn.reader
-            .read_to_end(&mut reply)
-            .map_err(|e| self.io_error("read the reply from", peer, e))?;
+        let (sent, read) = send_while_reading(&mut conn.reader, sentence, true, |r| {
+            r.read_to_end(&mut reply)
+        });
+        sent.map_err(|e| self.send_error(peer, e))?;
+        read.map_err(|e| self.io_error("read the reply from", peer, e))?;
         if reply.is_empty() && !sentence.is_empty() {
             return Err(Error::NoReply {
                 peer: peer.to_string(),
@@ -122,17 +127,20 @@ impl Client {
             None => self.connect()?,
         };
         let peer = conn.peer;
-        if let Err(e) = conn.reader.get_mut().write_all(msg) {
+        let mut reply = Vec::new();
+        let (sent, read) = send_while_reading(&mut conn.reader, msg, false, |r| {
+            r.read_until(b'\n', &mut reply)
+        });
+        if let Err(e) = sent {
             // A reset from a server that already closed: treat like EOF.
             if is_disconnect(&e) {
                 return Err(Error::NoReply {
                     peer: peer.to_string(),
                 });
             }
-            return Err(self.io_error("send to", peer, e));
+            return Err(self.send_error(peer, e));
         }
-        let mut reply = Vec::new();
-        let n = match conn.reader.read_until(b'\n', &mut reply) {
+        let n = match read {
             Ok(n) => n,
             Err(e) if is_disconnect(&e) => 0,
             Err(e) => return Err(self.io_error("read the reply from", peer, e)),
@@ -153,6 +161,18 @@ impl Client {
         Ok(reply)
     }
 
+    fn send_error(&self, peer: SocketAddr, e: io::Error) -> Error {
+        if net_core::error::is_timeout(&e) {
+            return NetError::TimedOut {
+                action: "waiting for the server to take our message at",
+                target: peer.to_string(),
+                after: self.timeout,
+            }
+            .into();
+        }
+        NetError::io(format!("send to {peer}"), e).into()
+    }
+
     fn io_error(&self, what: &str, peer: SocketAddr, e: io::Error) -> Error {
         if net_core::error::is_timeout(&e) {
             return NetError::TimedOut {
@@ -164,6 +184,60 @@ impl Client {
         }
         NetError::io(format!("{what} {peer}"), e).into()
     }
+}
+
+/// Sends `msg` (then half-closes with `half_close`) while `read` reads the
+/// reply from `reader`: long messages from a second thread, so neither side
+/// waits on a buffer the other is not emptying. Returns both outcomes.
+fn send_while_reading<T>(
+    reader: &mut BufReader<TcpStream>,
+    msg: &[u8],
+    half_close: bool,
+    read: impl FnOnce(&mut BufReader<TcpStream>) -> io::Result<T>,
+) -> (io::Result<()>, io::Result<T>) {
+    let send = |mut stream: &TcpStream| {
+        stream.write_all(msg)?;
+        if half_close {
+            stream.shutdown(Half::Write)?;
+        }
+        Ok(())
+    };
+    if msg.len() <= INLINE_WRITE_MAX {
+        let sent = send(reader.get_ref());
+        if sent.is_err() {
+            // No reply is awaited for a message that did not go out whole.
+            return (sent, Err(io::Error::other("not sent")));
+        }
+        return (sent, read(reader));
+    }
+    let writer = match reader.get_ref().try_clone() {
+        Ok(w) => w,
+        Err(e) => return (Err(e), Err(io::Error::other("not sent"))),
+    };
+    std::thread::scope(|scope| {
+        let sending = std::thread::Builder::new()
+            .name("tcp-uppercase-send".into())
+            .spawn_scoped(scope, || send(&writer));
+        let sending = match sending {
+            Ok(handle) => handle,
+            Err(e) => return (Err(e), Err(io::Error::other("not sent"))),
+        };
+        let read = read(reader);
+        let stopped = read.is_err();
+        if stopped {
+            // The reply failed: stop the sender rather than let it wait
+            // out its own time-out.
+            let _ = writer.shutdown(Half::Both);
+        }
+        let sent = sending
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the sending thread failed")));
+        match sent {
+            // Failed because we stopped it: the reply's error is the news.
+            Err(_) if stopped => (Ok(()), read),
+            sent => (sent, read),
+        }
+    })
 }
 
 fn is_disconnect(e: &io::Error) -> bool {

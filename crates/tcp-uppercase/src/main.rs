@@ -44,6 +44,10 @@ struct ServerArgs {
     /// Close a connection idle for this many seconds.
     #[arg(long, default_value = "120", value_parser = parse_seconds)]
     idle_timeout: Duration,
+    /// Cut a connection whose client accepts no byte of its reply for
+    /// this many seconds.
+    #[arg(long, default_value = "30", value_parser = parse_seconds)]
+    write_timeout: Duration,
     /// Do not log each reply.
     #[arg(long, short)]
     quiet: bool,
@@ -60,7 +64,7 @@ struct ClientArgs {
     /// Seconds to wait for the connection.
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     connect_timeout: Duration,
-    /// Seconds to wait for a reply.
+    /// Seconds a reply may stall, or the server may take no byte of ours.
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     timeout: Duration,
     /// The sentence to send; without it, each line of stdin is sent in turn.
@@ -83,6 +87,7 @@ fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let mut config = server::Config {
         max_connections: args.max_connections,
         idle_timeout: args.idle_timeout,
+        write_timeout: args.write_timeout,
         log: if args.quiet {
             net_core::AccessLog::disabled()
         } else {

@@ -17,6 +17,11 @@ pub const READ_BUFFER_SIZE: usize = 64 * 1024;
 /// cannot hold connection slots forever.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// A client that accepts no byte of its reply for this long is cut off, so
+/// one that sends and never reads cannot hold its thread (and a slot)
+/// forever.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -24,6 +29,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Close a connection after this long without input.
     pub idle_timeout: Duration,
+    /// Cut a connection whose client accepts no byte for this long.
+    pub write_timeout: Duration,
     /// Where `sent "…" to ADDR` lines go.
     pub log: AccessLog,
     /// Accepted sockets already have TCP_NODELAY and the idle time-out:
@@ -36,6 +43,7 @@ impl Default for Config {
         Config {
             max_connections: acceptor::DEFAULT_MAX_CONNECTIONS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
             log: AccessLog::stdout(),
             inherited: false,
         }
@@ -53,20 +61,26 @@ impl Config {
 }
 
 /// Sets the listener options every accepted socket inherits (TCP_NODELAY
-/// and the idle time-out) and records in `config` that connections need not
+/// and the idle and write time-outs) and records in `config` that connections need not
 /// set them again. Call it before the listener's address is announced: a
 /// connection queued before the options are set would not have them.
 pub fn prepare_listener(listener: &TcpListener, config: &mut Config) {
-    config.inherited =
-        net_core::sock::set_accepted_defaults(listener, true, Some(config.idle_timeout), None);
+    config.inherited = net_core::sock::set_accepted_defaults(
+        listener,
+        true,
+        Some(config.idle_timeout),
+        Some(config.write_timeout),
+    );
 }
 
 /// Serves `listener` until `shutdown` fires.
 pub fn run(listener: TcpListener, shutdown: &Shutdown, config: Config) -> crate::Result<()> {
     let acceptor = Acceptor::new("tcp-uppercase").max_connections(config.max_connections);
+    let log = config.log.clone();
     acceptor.run(listener, shutdown, move |stream, peer| {
         serve_connection(stream, peer, &config)
     })?;
+    log.flush();
     Ok(())
 }
 
@@ -79,10 +93,14 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &Config) ->
         let _ = stream.set_nodelay(true);
         stream
             .set_read_timeout(Some(config.idle_timeout))
+            .and_then(|()| stream.set_write_timeout(Some(config.write_timeout)))
             .map_err(|e| acceptor::conn_error(peer, "configure the connection from", e))?;
     }
     let mut reader = &stream;
-    let mut writer = &stream;
+    let mut writer = TimedWriter {
+        stream: &stream,
+        stalled: false,
+    };
     let log = &config.log;
     let result = uppercase_stream(&mut reader, &mut writer, |sent| {
         if log.is_enabled() {
@@ -100,11 +118,48 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &Config) ->
             // has been read, so the close is a clean one.
             Ok(())
         }
+        Err(_) if writer.stalled => {
+            log::info!(
+                "closing {peer}: it accepted no byte of its reply for {} s",
+                config.write_timeout.as_secs_f64()
+            );
+            net_core::sock::reset_on_close(&stream);
+            Ok(())
+        }
         Err(e) if net_core::error::is_timeout(&e) => {
             log::info!("closing {peer}: idle for {:?}", config.idle_timeout);
             Ok(())
         }
         Err(e) => Err(acceptor::conn_error(peer, "connection with", e)),
+    }
+}
+
+/// The reply side of a connection under the socket's send time-out: a
+/// write that moves no byte before it expires marks the client as stalled.
+///
+/// The time-out bounds each `write` call, and the kernel returns as soon
+/// as a call has moved some bytes once it expires, so a client that accepts
+/// nothing is cut within one to two write time-outs of its last progress,
+/// while one that reads slowly but steadily is never cut.
+struct TimedWriter<'a> {
+    stream: &'a TcpStream,
+    stalled: bool,
+}
+
+impl Write for TimedWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut stream = self.stream;
+        match stream.write(buf) {
+            Err(e) if net_core::error::is_timeout(&e) => {
+                self.stalled = true;
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

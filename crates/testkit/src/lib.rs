@@ -65,6 +65,9 @@ pub fn bin_path(name: &str) -> PathBuf {
 
 type Lines = Arc<Mutex<Vec<String>>>;
 
+/// A pipe kept open but never read.
+type Parked = Arc<Mutex<Option<Box<dyn Send>>>>;
+
 /// The threads copying a child's stdout and stderr into [`Lines`].
 ///
 /// A child's last words are in its pipes until these threads have read
@@ -128,6 +131,32 @@ impl Collectors {
         });
     }
 
+    /// Starts a thread that reads the first line of `stream` (into `into`
+    /// and `first`), then parks the unread rest in `keep`: the pipe stays
+    /// open and nobody reads it, as with `server | less` left paused.
+    fn collect_first_then_stall(
+        &mut self,
+        stream: impl Read + Send + 'static,
+        into: Lines,
+        first: Option<mpsc::Sender<String>>,
+        keep: Parked,
+    ) {
+        self.spawn(move || {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_ok() {
+                let line = line.trim_end_matches(['\r', '\n']).to_string();
+                if let Some(tx) = first {
+                    let _ = tx.send(line.clone());
+                }
+                into.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(line);
+            }
+            *keep.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(reader));
+        });
+    }
+
     /// Runs `work` on a new thread that reports when it is done.
     fn spawn(&mut self, work: impl FnOnce() + Send + 'static) {
         let done = self.done_tx.clone();
@@ -175,6 +204,8 @@ pub struct Server {
     stdout: Lines,
     stderr: Lines,
     collectors: Collectors,
+    /// With [`Server::start_stalled`], the stdout pipe nobody reads.
+    parked: Parked,
 }
 
 impl fmt::Debug for Server {
@@ -196,8 +227,19 @@ impl Server {
     /// Starts `bin args…` and waits for its readiness line, reporting
     /// failure as one message.
     pub fn try_start(bin: impl AsRef<OsStr>, args: &[&str]) -> Result<Server, String> {
+        Self::start_with(bin.as_ref(), args, false)
+    }
+
+    /// Starts `bin args…` and waits for its readiness line, then never
+    /// reads its stdout again (the pipe stays open): a stalled output.
+    /// Panics (with the server's stderr) if the line does not come.
+    pub fn start_stalled(bin: impl AsRef<OsStr>, args: &[&str]) -> Server {
+        Self::start_with(bin.as_ref(), args, true).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn start_with(bin: &OsStr, args: &[&str], stall: bool) -> Result<Server, String> {
         let (tx, rx) = mpsc::channel();
-        let mut server = Self::launch(bin.as_ref(), args, Some(tx))?;
+        let mut server = Self::launch(bin, args, Some(tx), stall)?;
         let fail = |server: &mut Server, what: String| {
             let _ = server.child.kill();
             let _ = server.child.wait();
@@ -231,7 +273,7 @@ impl Server {
     /// Starts `bin args…` without waiting for anything: for interactive
     /// programs that print no readiness line (a chat client).
     pub fn spawn(bin: impl AsRef<OsStr>, args: &[&str]) -> Result<Server, String> {
-        Self::launch(bin.as_ref(), args, None)
+        Self::launch(bin.as_ref(), args, None, false)
     }
 
     /// Starts the process and its output collectors; the first stdout line
@@ -240,6 +282,7 @@ impl Server {
         bin: &OsStr,
         args: &[&str],
         first: Option<mpsc::Sender<String>>,
+        stall: bool,
     ) -> Result<Server, String> {
         let command = describe(bin, args);
         let mut child = piped(bin, args)
@@ -248,8 +291,13 @@ impl Server {
         let stdout: Lines = Arc::default();
         let stderr: Lines = Arc::default();
         let mut collectors = Collectors::new();
+        let parked: Parked = Arc::default();
         if let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) {
-            collectors.collect(out, stdout.clone(), first);
+            if stall {
+                collectors.collect_first_then_stall(out, stdout.clone(), first, parked.clone());
+            } else {
+                collectors.collect(out, stdout.clone(), first);
+            }
             collectors.collect(err, stderr.clone(), None);
         }
         let stdin = child.stdin.take();
@@ -262,6 +310,7 @@ impl Server {
             stdout,
             stderr,
             collectors,
+            parked,
         })
     }
 
@@ -411,6 +460,13 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The stalled pipe closes last, after the child is gone.
+        drop(
+            self.parked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
     }
 }
 

@@ -45,6 +45,19 @@ pub struct Chat {
 
 type Shared<W> = Arc<Mutex<W>>;
 
+/// Whom the operator's lines go to.
+#[derive(Debug, Default, Clone, Copy)]
+struct Peer {
+    /// The client that wrote last (the server itself, on a client).
+    addr: Option<SocketAddr>,
+    /// Its host said nothing listens there any more.
+    gone: bool,
+}
+
+fn gone_line(addr: SocketAddr) -> String {
+    format!("(client {addr} is gone; your line was not delivered)")
+}
+
 fn say<W: Write>(out: &Shared<W>, line: &str) {
     let mut w = out.lock().unwrap_or_else(PoisonError::into_inner);
     let _ = writeln!(w, "{line}").and_then(|()| w.flush());
@@ -75,10 +88,17 @@ impl Chat {
         W: Write + Send + 'static,
     {
         let out: Shared<W> = Arc::new(Mutex::new(output));
-        let peer = Arc::new(Mutex::new(match self.role {
-            Role::Server => None,
-            Role::Client(server) => Some(server),
+        let peer = Arc::new(Mutex::new(Peer {
+            addr: match self.role {
+                Role::Server => None,
+                Role::Client(server) => Some(server),
+            },
+            gone: false,
         }));
+        if self.role == Role::Server {
+            // So a line to a client that has gone can say so.
+            crate::unreachable::enable(&self.socket);
+        }
         self.socket
             .set_read_timeout(Some(RECV_POLL))
             .map_err(|e| NetError::io("configure the chat socket", e))?;
@@ -124,9 +144,13 @@ impl Chat {
         result
     }
 
-    fn send<W: Write>(&self, text: &[u8], peer: &Mutex<Option<SocketAddr>>, out: &Shared<W>) {
-        let target = *peer.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(target) = target else {
+    fn send<W: Write>(&self, text: &[u8], peer: &Mutex<Peer>, out: &Shared<W>) {
+        let current = *peer.lock().unwrap_or_else(PoisonError::into_inner);
+        if let (Some(addr), true, Role::Server) = (current.addr, current.gone, self.role) {
+            say(out, &gone_line(addr));
+            return;
+        }
+        let Some(target) = current.addr else {
             say(
                 out,
                 "(no client has written yet: there is nobody to send this to)",
@@ -165,7 +189,7 @@ fn receive<W: Write>(
     socket: &UdpSocket,
     role: Role,
     out: &Shared<W>,
-    peer: &Mutex<Option<SocketAddr>>,
+    peer: &Mutex<Peer>,
     session: &Shutdown,
 ) {
     let mut buf = vec![0u8; RECV_BUFFER_SIZE];
@@ -174,7 +198,10 @@ fn receive<W: Write>(
             Ok((n, from)) => {
                 let label = match role {
                     Role::Server => {
-                        *peer.lock().unwrap_or_else(PoisonError::into_inner) = Some(from);
+                        *peer.lock().unwrap_or_else(PoisonError::into_inner) = Peer {
+                            addr: Some(from),
+                            gone: false,
+                        };
                         "Client"
                     }
                     Role::Client(_) => "Server",
@@ -185,15 +212,34 @@ fn receive<W: Write>(
             }
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 // ICMP port unreachable for something we sent.
-                let target = *peer.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(target) = target {
-                    say(out, &format!("(nothing is listening on {target})"));
-                }
+                unreachable(socket, role, out, peer);
             }
             Err(e) => {
                 log::warn!("chat receive failed: {}", net_core::error::describe(&e));
                 session.wait_timeout(RECV_POLL);
             }
+        }
+    }
+}
+
+fn unreachable<W: Write>(socket: &UdpSocket, role: Role, out: &Shared<W>, peer: &Mutex<Peer>) {
+    let mut current = peer.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(target) = current.addr else { return };
+    match role {
+        Role::Client(_) => {
+            drop(current);
+            say(out, &format!("(nothing is listening on {target})"));
+        }
+        Role::Server => {
+            let dest = crate::unreachable::take(socket);
+            // An error for an earlier client, who has been replaced since,
+            // is old news.
+            if dest.is_some_and(|d| d != target) || current.gone {
+                return;
+            }
+            current.gone = true;
+            drop(current);
+            say(out, &gone_line(target));
         }
     }
 }
@@ -279,6 +325,44 @@ mod tests {
         assert_eq!(
             client_out.contents(),
             format!("Server {server_addr}: hello client\n")
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_line_to_a_client_that_is_gone_says_so() {
+        let server_sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let client_addr = client.local_addr().unwrap();
+        client
+            .send_to(b"hi", server_sock.local_addr().unwrap())
+            .unwrap();
+        drop(client); // quit or killed: nothing listens on its port now
+        let out = SharedBuf::default();
+        let (o1, o2) = (out.clone(), out.clone());
+        let gone = gone_line(client_addr);
+        let gone2 = gone.clone();
+        let script = Script(vec![
+            (
+                Box::new(move || o1.contents().contains("Client ")),
+                "are you there?\n".into(),
+            ),
+            (
+                Box::new(move || o2.contents().contains(&gone2)),
+                "hello?\n".into(),
+            ),
+            (always(), "quit\n".into()),
+        ]);
+        Chat::server(server_sock)
+            .run(BufReader::new(script), out.clone(), &Shutdown::new())
+            .unwrap();
+        assert_eq!(
+            out.contents(),
+            format!("Client {client_addr}: hi\n{gone}\n{gone}\n")
+        );
+        assert_eq!(
+            gone,
+            format!("(client {client_addr} is gone; your line was not delivered)")
         );
     }
 

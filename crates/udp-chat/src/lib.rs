@@ -39,6 +39,7 @@
 
 pub mod chat;
 pub mod client;
+pub mod unreachable;
 pub mod uppercase_server;
 
 use std::net::SocketAddr;

@@ -58,6 +58,7 @@ pub fn run(socket: UdpSocket, shutdown: &Shutdown, config: Config) -> Result<(),
         }
         answer(&socket, &buf[..n], peer, &mut reply, &config.log);
     }
+    config.log.flush();
     Ok(())
 }
 

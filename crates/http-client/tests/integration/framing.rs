@@ -75,6 +75,7 @@ fn silent_server_times_out_with_28() {
     let r = run(&s, &["--timeout", "1"]);
     r.assert_code(28);
     assert!(r.stderr_text().contains("timed out after 1 s"), "{r}");
+    assert!(r.stderr_text().contains("--max-time"), "{r}");
     assert!(
         start.elapsed() < Duration::from_secs(7),
         "the time-out was not enforced"
@@ -137,4 +138,54 @@ fn an_unsolicited_101_is_named() {
             .contains("switched protocols (101) though no upgrade was requested"),
         "{r}"
     );
+}
+
+/// A server that sends `pieces` body bytes, one every `gap`.
+fn trickle(pieces: usize, gap: Duration) -> RawServer {
+    RawServer::start(move |s, _, _| {
+        let _ = read_request(s);
+        let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {pieces}\r\n\r\n");
+        for _ in 0..pieces {
+            thread::sleep(gap); // pacing the download, not synchronisation
+            if s.write_all(b"x").is_err() {
+                return;
+            }
+        }
+    })
+}
+
+#[test]
+fn a_long_steady_download_has_no_total_limit_by_default() {
+    // Longer than the former 30 s default limit, never stalling.
+    let s = trickle(70, Duration::from_millis(500));
+    let start = Instant::now();
+    let r = Run::with_timeout(BIN, &["-s", &s.url("/slow")], b"", Duration::from_secs(90));
+    r.assert_success();
+    assert_eq!(r.stdout, vec![b'x'; 70]);
+    assert!(start.elapsed() > Duration::from_secs(30));
+}
+
+#[test]
+fn a_stall_ends_the_request_and_says_which_limit_fired() {
+    // Steady bytes keep a short stall limit from firing...
+    let s = trickle(10, Duration::from_millis(200));
+    let r = run(&s, &["--stall-timeout", "1"]);
+    r.assert_success();
+    assert_eq!(r.stdout, vec![b'x'; 10]);
+    // ...a silence longer than it does.
+    let s = RawServer::start(|s, _, _| {
+        let _ = read_request(s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab");
+        thread::sleep(Duration::from_secs(8)); // never sends the rest in time
+    });
+    let start = Instant::now();
+    let r = run(&s, &["--stall-timeout", "1"]);
+    r.assert_code(28);
+    assert!(
+        r.stderr_text()
+            .contains("timed out after 1 s without a byte from"),
+        "{r}"
+    );
+    assert!(r.stderr_text().contains("--stall-timeout"), "{r}");
+    assert!(start.elapsed() < Duration::from_secs(7), "not enforced");
 }

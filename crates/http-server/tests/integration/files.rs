@@ -224,3 +224,57 @@ fn curl_fetches_like_a_real_client() {
     assert_eq!(std::fs::read(out_path).unwrap(), b"0123456789abcdefghij");
     let _ = std::io::stderr().flush();
 }
+
+#[test]
+fn an_unreadable_root_is_refused_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let root = locked.to_str().unwrap();
+    // root reads any directory: run the server as nobody then.
+    let run = if testkit::is_root() {
+        if !testkit::installed("setpriv", "util-linux") {
+            return;
+        }
+        testkit::Run::new(
+            "setpriv",
+            &[
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                crate::BIN,
+                "--port",
+                "0",
+                "--root",
+                root,
+            ],
+            b"",
+        )
+    } else {
+        testkit::Run::new(crate::BIN, &["--port", "0", "--root", root], b"")
+    };
+    run.assert_code(1);
+    assert_eq!(
+        run.stderr_text().trim_end(),
+        format!("error: cannot serve {root} (permission denied)")
+    );
+    assert!(run.stdout.is_empty(), "no readiness line may be printed");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn a_file_as_root_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    let root = file.to_str().unwrap();
+    let run = testkit::Run::new(crate::BIN, &["--port", "0", "--root", root], b"");
+    run.assert_code(1);
+    assert_eq!(
+        run.stderr_text().trim_end(),
+        format!("error: cannot serve {root} (not a directory)")
+    );
+}

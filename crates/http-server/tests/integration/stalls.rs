@@ -259,3 +259,35 @@ fn threads_stay_bounded_during_a_burst() {
         "{peak} threads at a cap of {CAP}"
     );
 }
+
+#[test]
+fn a_stdout_nobody_reads_never_stops_the_server() {
+    // `http-server | less`, left paused: the access log cannot keep up,
+    // the service must.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("a.txt"), "a").unwrap();
+    let dir = root.path().to_str().unwrap();
+    let mut server = testkit::Server::start_stalled(crate::BIN, &["--port", "0", "--root", dir]);
+    let mut c = Conn::open(server.addr());
+    // Long targets make long log lines, so the pipe and queue fill early.
+    let pad = "p".repeat(200);
+    for i in 0..10_000 {
+        c.send(format!("GET /a.txt?{i}{pad} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        let reply = c.read(false);
+        assert_eq!(
+            (reply.status, reply.body.as_slice()),
+            (200, &b"a"[..]),
+            "request {i}"
+        );
+    }
+    drop(c);
+    let status = server
+        .terminate(Duration::from_secs(3))
+        .expect("SIGTERM ignored while stdout was stalled");
+    assert!(status.success(), "{status:?}");
+    let stderr = server.stderr().join("\n");
+    assert!(
+        stderr.contains("log lines dropped: the output was not being read"),
+        "{stderr}"
+    );
+}

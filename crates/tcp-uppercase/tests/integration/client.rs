@@ -137,3 +137,55 @@ fn bad_timeout_is_a_usage_error() {
         "{run}"
     );
 }
+
+#[test]
+fn a_twenty_megabyte_line_comes_back_byte_exact() {
+    // Written whole before reading, the line's reply would fill the
+    // client's receive buffer and stop both sides.
+    let server = crate::start_server(&["--quiet"]);
+    let port = server.addr().port().to_string();
+    let mut line: Vec<u8> = "twenty megabytes of lowercase text, straße "
+        .as_bytes()
+        .iter()
+        .copied()
+        .cycle()
+        .take(20 * 1024 * 1024)
+        .collect();
+    line.push(b'\n');
+    let run = Run::with_timeout(
+        BIN,
+        &["client", "--port", &port],
+        &line,
+        Duration::from_secs(120),
+    );
+    run.assert_success();
+    let mut want = b"From Server: ".to_vec();
+    want.extend_from_slice(&net_core::text::uppercase_bytes(&line));
+    assert!(
+        run.stdout == want,
+        "reply differs ({} bytes, want {})",
+        run.stdout.len(),
+        want.len()
+    );
+}
+
+#[test]
+fn a_server_that_stops_reading_times_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    // Accepts and holds the connection without reading a byte.
+    let holder = thread::spawn(move || listener.accept().map(|(s, _)| s));
+    let line = vec![b'a'; 64 * 1024 * 1024];
+    let start = std::time::Instant::now();
+    let run = Run::with_timeout(
+        BIN,
+        &["client", "--port", &port, "--timeout", "1"],
+        &line,
+        Duration::from_secs(60),
+    );
+    assert!(start.elapsed() < Duration::from_secs(30));
+    assert_ne!(run.code(), Some(0));
+    let err = run.stderr_text();
+    assert!(err.contains("timed out"), "{err}");
+    drop(holder.join().unwrap());
+}

@@ -293,3 +293,55 @@ fn random_chunking_and_sizes_come_back_byte_exact() {
         h.join().expect("client thread");
     }
 }
+
+#[test]
+fn a_stdout_nobody_reads_never_stops_the_server() {
+    // `tcp-uppercase server | less`, left paused: the log cannot keep up,
+    // the service must.
+    let mut server = Server::start_stalled(BIN, &["server", "--port", "0"]);
+    let mut s = connect(&server);
+    for i in 0..10_000 {
+        let msg = format!("line {i} of a stream whose log nobody reads\n");
+        s.write_all(msg.as_bytes()).unwrap();
+        assert_eq!(
+            read_n(&mut s, msg.len()),
+            msg.to_uppercase().as_bytes(),
+            "line {i}"
+        );
+    }
+    drop(s);
+    let status = server
+        .terminate(Duration::from_secs(3))
+        .expect("SIGTERM ignored while stdout was stalled");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_client_that_never_reads_is_cut_at_the_write_timeout() {
+    let server = start_server(&["--write-timeout", "1"]);
+    let s = connect(&server);
+    s.set_write_timeout(Some(T)).unwrap();
+    let writer = {
+        let mut s = s.try_clone().unwrap();
+        thread::spawn(move || {
+            // Sends until the server gives up on us; never reads a byte.
+            let chunk = vec![b'a'; 64 * 1024];
+            let start = std::time::Instant::now();
+            loop {
+                if let Err(e) = s.write_all(&chunk) {
+                    return (e, start.elapsed());
+                }
+            }
+        })
+    };
+    let line = server.wait_for_stderr(Duration::from_secs(20), |l| {
+        l.contains("accepted no byte of its reply for 1 s")
+    });
+    assert!(line.contains("closing 127.0.0.1:"), "{line}");
+    let (err, took) = writer.join().unwrap();
+    assert!(took < Duration::from_secs(20), "cut after {took:?}: {err}");
+    // The slot is free again for a well-behaved client.
+    let mut other = connect(&server);
+    other.write_all(b"still here").unwrap();
+    assert_eq!(read_n(&mut other, 10), b"STILL HERE");
+}

@@ -146,3 +146,29 @@ fn sigterm_exits_zero() {
     let status = server.terminate(T).expect("exited after SIGTERM");
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn a_stdout_nobody_reads_never_stops_the_server() {
+    // `udp-chat server | less`, left paused: the log cannot keep up, the
+    // service must.
+    let mut server = Server::start_stalled(BIN, &["server", "--port", "0"]);
+    let s = socket_for(&server);
+    let line = "a line long enough to fill a pipe buffer quickly ".repeat(4);
+    for i in 0..10_000 {
+        let msg = format!("{i} {line}");
+        assert_eq!(
+            exchange(&s, &server, msg.as_bytes()),
+            msg.to_uppercase().as_bytes(),
+            "datagram {i}"
+        );
+    }
+    let status = server
+        .terminate(Duration::from_secs(3))
+        .expect("SIGTERM ignored while stdout was stalled");
+    assert!(status.success(), "{status:?}");
+    let stderr = server.stderr().join("\n");
+    assert!(
+        stderr.contains("log lines dropped: the output was not being read"),
+        "{stderr}"
+    );
+}
