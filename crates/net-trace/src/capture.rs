@@ -83,8 +83,6 @@ pub fn wanted(p: &Packet, ports: &[u16]) -> bool {
 pub struct Report {
     /// The analysis, for summaries.
     pub analyzer: Analyzer,
-    /// Each connection's proven owners: (client, server).
-    pub owners: HashMap<usize, (Option<Owner>, Option<Owner>)>,
     /// How owners were proven (`None` when not looked up).
     pub method: Option<Method>,
     /// Frames shown.
@@ -141,7 +139,6 @@ struct Pipeline<'a> {
     join: Join<Held, Query, Owner>,
     /// Each connection's first frame time and whether it was a SYN.
     starts: HashMap<usize, (Duration, bool)>,
-    conn_owners: HashMap<usize, (Option<Owner>, Option<Owner>)>,
     /// Connections proven to involve the target process.
     involved: HashMap<usize, bool>,
     pcap: Option<PcapOut>,
@@ -280,7 +277,6 @@ impl Pipeline<'_> {
             target: &self.target,
             owners,
             involved: &mut self.involved,
-            conn_owners: &mut self.conn_owners,
             pcap: &mut self.pcap,
             pcapng: &mut self.pcapng,
             ng_ifaces: &mut self.ng_ifaces,
@@ -347,7 +343,6 @@ pub fn run(
         analyzer: Analyzer::new(),
         join: Join::default(),
         starts: HashMap::new(),
-        conn_owners: HashMap::new(),
         involved: HashMap::new(),
         pcap,
         pcapng,
@@ -452,7 +447,6 @@ pub fn run(
     }
     Ok(Report {
         analyzer: pipe.analyzer,
-        owners: pipe.conn_owners,
         method: pipe.owners.as_ref().map(Owners::method),
         frames: pipe.shown,
         kernel,
@@ -508,7 +502,6 @@ struct Emit<'a> {
     target: &'a Option<Target>,
     owners: Option<&'a Owners>,
     involved: &'a mut HashMap<usize, bool>,
-    conn_owners: &'a mut HashMap<usize, (Option<Owner>, Option<Owner>)>,
     pcap: &'a mut Option<PcapOut>,
     pcapng: &'a mut Option<PcapNgOut>,
     ng_ifaces: &'a mut HashMap<std::sync::Arc<str>, u32>,
@@ -549,16 +542,6 @@ impl Emit<'_> {
             self.involved.insert(conn, hit);
             if !hit {
                 return;
-            }
-        }
-        if let (Some(o), Some(conn), Some(direction)) = (&owner, row.conn, row.direction) {
-            let entry = self.conn_owners.entry(conn).or_default();
-            let slot = match direction {
-                Direction::ClientToServer => &mut entry.0,
-                Direction::ServerToClient => &mut entry.1,
-            };
-            if slot.is_none() {
-                *slot = Some(o.clone());
             }
         }
         if let Err(e) = self.save(&held, owner.as_ref()) {

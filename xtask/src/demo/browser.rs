@@ -20,6 +20,20 @@ pub fn chromium() -> Option<&'static str> {
         })
 }
 
+/// Flags every headless run takes: no sandbox (root), no GPU, and nothing
+/// that reaches out to the network on its own (this machine's network is
+/// closed; each attempt would only slow the run).
+pub const HEADLESS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     let Some(browser) = chromium() else {
         t.note("  (skipped: Chromium is not installed; `apt-get install chromium` adds the screenshots)");
@@ -37,21 +51,16 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
         let path = ctx.out_dir.join(shot);
         let _ = std::fs::remove_file(&path);
         let url = format!("http://{}:{port}/{page}", ctx.host());
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+        let profile_arg = format!("--user-data-dir={}", profile.display());
+        let shot_arg = format!("--screenshot={}", path.display());
+        let mut args = HEADLESS.to_vec();
+        args.extend([
             "--hide-scrollbars",
             "--window-size=900,500",
-            &format!("--user-data-dir={}", profile.display()),
-            &format!("--screenshot={}", path.display()),
+            &profile_arg,
+            &shot_arg,
             &url,
-        ];
+        ]);
         let run = ctx.client(Path::new(browser), &args, b"")?;
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         t.note(format!(

@@ -365,14 +365,8 @@ fn screenshot(dir: &Path, index: &Path, entries: &[report::Entry]) -> Option<Pat
         .unwrap_or_else(|| estimated_height(entries))
         .clamp(600, REPORT_MAX_HEIGHT);
     let out = Command::new(browser)
+        .args(browser::HEADLESS)
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
             "--hide-scrollbars",
             &format!("--window-size={REPORT_WIDTH},{height}"),
             &format!("--user-data-dir={}", profile.display()),
@@ -411,14 +405,8 @@ fn page_height(browser: &str, dir: &Path, profile: &Path) -> Option<u32> {
     );
     fs::write(&probe, page).ok()?;
     let out = Command::new(browser)
+        .args(browser::HEADLESS)
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
             "--allow-file-access-from-files",
             "--virtual-time-budget=5000",
             &format!("--window-size={REPORT_WIDTH},800"),
