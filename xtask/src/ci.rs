@@ -37,7 +37,10 @@ fn tests() -> Result<()> {
     let result = run_checked(
         cargo()
             .args(["test", "--workspace", "--locked"])
-            .env(testkit::SKIP_LOG_ENV, &log),
+            .env(testkit::SKIP_LOG_ENV, &log)
+            // net-trace's cross-check of owners against tcpdump runs the
+            // lab's own clients, built by this very test run.
+            .env("NETLAB_BIN_DIR", target_dir().join("debug")),
     );
     // Shown even when a test failed: what did not run matters then too.
     let skipped = match std::fs::read_to_string(&log) {

@@ -139,6 +139,11 @@ pub const MAX_WAIT: Duration = Duration::from_millis(200);
 /// waiting for them: a frame's own events come microseconds before it.
 pub const MARGIN: Duration = Duration::from_millis(2);
 
+/// Events this long before a stream began still bear on its frames (the
+/// socket's creation, the process's start): a loss of events reaching back
+/// this far from a frame leaves it to /proc.
+pub const LOSS_REACH: Duration = Duration::from_secs(1);
+
 /// Answers remembered, at most; past it the cache starts over.
 const MAX_CACHED: usize = 65_536;
 
@@ -289,7 +294,13 @@ impl Owners {
 
     fn lookup_kernel(&self, k: &tracefs::Kernel, q: &Query) -> Lookup {
         let shared = &k.shared;
-        if shared.lost.load(Ordering::Acquire) {
+        let ns = |t: Duration| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+        let reach = ns(q.stream_start.min(q.time).saturating_sub(LOSS_REACH));
+        if shared
+            .losses
+            .lock()
+            .map_or(true, |l| l.overlap(reach, ns(q.time + MARGIN)))
+        {
             return self
                 .proc_find(q)
                 .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Proc));

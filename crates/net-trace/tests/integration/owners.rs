@@ -61,7 +61,7 @@ fn run_python(code: &str) -> (u32, String) {
 /// (`SO_TIMESTAMPNS`, the clock packet captures use): the frame times a
 /// capture would ask about. Returns the child, its address, and the
 /// (source port, time) of each datagram as it arrives.
-fn udp_receiver() -> (Reaped, SocketAddr, mpsc::Receiver<(u16, Duration)>) {
+fn udp_receiver(count: usize) -> (Reaped, SocketAddr, mpsc::Receiver<(u16, Duration)>) {
     let code = format!(
         "import socket, struct, sys\n\
          s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
@@ -69,7 +69,7 @@ fn udp_receiver() -> (Reaped, SocketAddr, mpsc::Receiver<(u16, Duration)>) {
          s.settimeout(10)\n\
          s.bind(('127.0.0.1', 0))\n\
          print(s.getsockname()[1], flush=True)\n\
-         for _ in range({CLIENTS}):\n    \
+         for _ in range({count}):\n    \
              data, anc, flags, addr = s.recvmsg(64, 64)\n    \
              sec, nsec = struct.unpack('qq', anc[0][2][:16])\n    \
              print(addr[1], sec, nsec, flush=True)\n"
@@ -211,7 +211,7 @@ fn short_lived_clients_are_named_and_never_wrongly() {
     acceptor.join().unwrap();
 
     let mut udp_tally = Tally::default();
-    let (_receiver, udp_addr, stamps) = udp_receiver();
+    let (_receiver, udp_addr, stamps) = udp_receiver(CLIENTS);
     let payload = "x".repeat(PAYLOAD);
     for i in 0..CLIENTS {
         let (pid, out) = run_python(&format!(
@@ -251,6 +251,87 @@ fn short_lived_clients_are_named_and_never_wrongly() {
     let dir = owners.instance().unwrap().to_path_buf();
     drop(owners);
     assert!(!dir.exists(), "{} is left behind", dir.display());
+}
+
+/// Senders of datagrams of one length at the same moment: each datagram is
+/// its own sender's (from the flow's route lookup, not from which send of
+/// that length came nearest), never a neighbour's.
+#[test]
+fn simultaneous_datagrams_of_one_length_keep_their_senders() {
+    const SENDERS: usize = 6;
+    const EACH: usize = 5;
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !testkit::is_root() {
+        testkit::skip("kernel events need root");
+        return;
+    }
+    if !testkit::installed(PYTHON, "python3") {
+        return;
+    }
+    let owners = Owners::start(&Options::default());
+    if owners.method() != Method::Kernel {
+        testkit::skip("tracefs is unavailable here");
+        return;
+    }
+    let (_receiver, udp_addr, stamps) = udp_receiver(SENDERS * EACH);
+    let payload = "x".repeat(PAYLOAD);
+    // All start sending at one wall-clock moment, a little ahead.
+    let at = now().as_secs_f64() + 0.5;
+    let senders: Vec<std::process::Child> = (0..SENDERS)
+        .map(|_| {
+            let code = format!(
+                "import socket, time\n\
+                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+                 s.bind(('127.0.0.1', 0))\n\
+                 print(s.getsockname()[1], flush=True)\n\
+                 while time.time() < {at}: pass\n\
+                 for _ in range({EACH}): s.sendto(b'{payload}', ('127.0.0.1', {}))\n",
+                udp_addr.port()
+            );
+            Command::new(PYTHON)
+                .args(["-c", &code])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut pid_of = HashMap::new();
+    for mut child in senders {
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+        pid_of.insert(out.trim().parse::<u16>().unwrap(), child.id());
+    }
+    let mut tally = Tally::default();
+    for i in 0..SENDERS * EACH {
+        let (port, time) = stamps.recv_timeout(Duration::from_secs(10)).unwrap();
+        let q = Query {
+            tcp: false,
+            src: SocketAddr::new(udp_addr.ip(), port),
+            dst: udp_addr,
+            time,
+            stream_start: time,
+            role: Role::Client,
+            syn: false,
+            len: u32::try_from(PAYLOAD + UDP_OVERHEAD).unwrap(),
+            iface: Some("lo".into()),
+        };
+        tally.check(
+            ask(&owners, &q),
+            pid_of[&port],
+            &format!("datagram {i} from port {port}"),
+        );
+    }
+    eprintln!("named: {}/{}", tally.right, SENDERS * EACH);
+    assert!(tally.wrong.is_empty(), "{:?}", tally.wrong);
+    assert!(tally.right >= SENDERS * EACH - 2, "{tally:?}");
 }
 
 /// Where `cargo build -p tcp-uppercase -p udp-chat` put the lab's binaries
