@@ -288,6 +288,21 @@ fn norm(a: SocketAddr) -> SocketAddr {
     SocketAddr::new(canonical(a.ip()), a.port())
 }
 
+/// The key of a frame's 4-tuple among the sockets' (`by_tuple`): IPv6
+/// sockets are known by their ports alone (this kernel's records do not
+/// print IPv6 addresses), so an IPv6 frame is looked up that way; two IPv6
+/// sockets with the same ports at once are then ambiguous, never confused.
+fn tuple_key(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
+    let (src, dst) = (norm(src), norm(dst));
+    if src.is_ipv6() {
+        let unspecified =
+            |a: SocketAddr| SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), a.port());
+        (unspecified(src), unspecified(dst))
+    } else {
+        (src, dst)
+    }
+}
+
 impl Table {
     /// An empty table.
     pub fn new() -> Self {
@@ -663,7 +678,7 @@ impl Table {
     /// whatever /proc shows for it now is not the frame's socket.
     pub fn reopened_after(&self, local: SocketAddr, remote: SocketAddr, time: Duration) -> bool {
         self.by_tuple
-            .get(&(norm(local), norm(remote)))
+            .get(&tuple_key(local, remote))
             .is_some_and(|v| {
                 v.iter().any(|i| {
                     self.socks
@@ -697,9 +712,10 @@ impl Table {
 
     fn lookup_tcp(&self, q: &Query) -> Verdict {
         let (src, dst) = (norm(q.src), norm(q.dst));
+        let key = tuple_key(src, dst);
         let live: Vec<&Sock> = self
             .by_tuple
-            .get(&(src, dst))
+            .get(&key)
             .into_iter()
             .flatten()
             .filter_map(|i| self.socks.get(*i)?.as_ref())
@@ -736,7 +752,7 @@ impl Table {
             return v;
         }
         // A connect whose tuple the next state change will tell.
-        let waiting = self.connecting.values().any(|r| *r == dst);
+        let waiting = self.connecting.values().any(|r| *r == key.1);
         if waiting {
             Verdict::Wait
         } else {
@@ -1210,6 +1226,63 @@ mod tests {
         );
         // Nor are the server's frames.
         assert_eq!(t.lookup(&q(true, Role::Server, 0, 0, 74)), Verdict::None);
+    }
+
+    #[test]
+    fn ipv6_sockets_are_known_by_their_ports() {
+        use state::*;
+        let six = |port: u16| format!("[::]:{port}");
+        let mut t = Table::new();
+        t.apply(&st(
+            0,
+            100,
+            false,
+            0xa,
+            CLOSE,
+            SYN_SENT,
+            &six(0),
+            &six(13000),
+        ));
+        t.apply(&st(
+            0,
+            100,
+            true,
+            0xa,
+            SYN_SENT,
+            ESTABLISHED,
+            &six(40000),
+            &six(13000),
+        ));
+        let v6 = |src: &str, dst: &str| Query {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            ..q(true, Role::Client, 1, 0, 94)
+        };
+        assert_eq!(pid(t.lookup(&v6("[::1]:40000", "[::1]:13000"))), Some(100));
+        // The IPv4 flow with those ports is another socket's.
+        assert_eq!(t.lookup(&q(true, Role::Client, 1, 0, 74)), Verdict::None);
+        // Two IPv6 sockets with those ports at once: nobody's.
+        t.apply(&st(
+            0,
+            200,
+            false,
+            0xb,
+            CLOSE,
+            SYN_SENT,
+            &six(0),
+            &six(13000),
+        ));
+        t.apply(&st(
+            0,
+            200,
+            true,
+            0xb,
+            SYN_SENT,
+            ESTABLISHED,
+            &six(40000),
+            &six(13000),
+        ));
+        assert_eq!(t.lookup(&v6("[::1]:40000", "[::1]:13000")), Verdict::None);
     }
 
     #[test]

@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -125,11 +125,14 @@ pub fn parse_line(line: &str, own_pid: u32) -> Option<Record> {
             }
             let v4 = f.num("family")? == AF_INET;
             let addr = |ip: &str, port: &str| -> Option<SocketAddr> {
-                // IPv6 addresses are not printed in `fields` mode: such
-                // sockets carry no tuple, so never prove a frame.
-                v4.then_some(())?;
-                let raw = u32::try_from(f.num(ip)?).ok()?;
                 let port = u16::try_from(f.num(port)?).ok()?;
+                // IPv6 addresses are not printed in `fields` mode: such a
+                // socket's tuple is its ports alone, on the unspecified
+                // address (see `table::ports_only`).
+                if !v4 {
+                    return Some(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port));
+                }
+                let raw = u32::try_from(f.num(ip)?).ok()?;
                 // The field holds network-order bytes read as a host
                 // (little-endian) integer.
                 Some(SocketAddr::new(

@@ -253,6 +253,69 @@ fn short_lived_clients_are_named_and_never_wrongly() {
     assert!(!dir.exists(), "{} is left behind", dir.display());
 }
 
+/// IPv6 clients that live a millisecond: named from their sockets' ports
+/// (the kernel's records do not print IPv6 addresses), with their own pids.
+#[test]
+fn short_lived_ipv6_clients_are_named() {
+    const V6_CLIENTS: usize = 10;
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !testkit::is_root() {
+        testkit::skip("kernel events need root");
+        return;
+    }
+    if !testkit::installed(PYTHON, "python3") {
+        return;
+    }
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        testkit::skip("no IPv6 loopback here");
+        return;
+    };
+    let owners = Owners::start(&Options::default());
+    if owners.method() != Method::Kernel {
+        testkit::skip("tracefs is unavailable here");
+        return;
+    }
+    let server = listener.local_addr().unwrap();
+    let acceptor = std::thread::spawn(move || {
+        for _ in 0..V6_CLIENTS {
+            let (mut s, _) = listener.accept().unwrap();
+            let _ = s.read_to_end(&mut Vec::new());
+        }
+    });
+    let mut tally = Tally::default();
+    for i in 0..V6_CLIENTS {
+        let (pid, out) = run_python(&format!(
+            "import socket, time\nt = time.time_ns()\ns = socket.create_connection(('::1', {}))\nprint(s.getsockname()[1], t)\ns.sendall(b'hello')\ns.close()",
+            server.port()
+        ));
+        let mut fields = out.split_whitespace();
+        let port: u16 = fields.next().unwrap().parse().unwrap();
+        let start = Duration::from_nanos(fields.next().unwrap().parse().unwrap());
+        let q = Query {
+            tcp: true,
+            src: SocketAddr::new(server.ip(), port),
+            dst: server,
+            time: now(),
+            stream_start: start,
+            role: Role::Client,
+            syn: false,
+            len: 86,
+            iface: Some("lo".into()),
+        };
+        tally.check(
+            ask(&owners, &q),
+            pid,
+            &format!("IPv6 client {i} port {port}"),
+        );
+    }
+    acceptor.join().unwrap();
+    eprintln!("named: IPv6 TCP {}/{V6_CLIENTS}", tally.right);
+    assert!(tally.wrong.is_empty(), "{:?}", tally.wrong);
+    assert!(tally.right >= V6_CLIENTS - 1, "{tally:?}");
+}
+
 /// Senders of datagrams of one length at the same moment: each datagram is
 /// its own sender's (from the flow's route lookup, not from which send of
 /// that length came nearest), never a neighbour's.
