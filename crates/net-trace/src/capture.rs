@@ -206,10 +206,12 @@ impl Pipeline<'_> {
                     (true, Some(conn), Some(dir)) => Some((conn, dir == Direction::ClientToServer)),
                     _ => None,
                 };
-                // TCP only: a UDP datagram is proven by its send, which says
-                // nothing about who receives it.
+                // Narrowed to a program: its server's first frame may come
+                // from the other end (a client's SYN or first datagram), so
+                // the receiving side is asked too (for UDP, the socket bound
+                // to the receiving port, found in /proc while it lives).
                 let receiver = match (&self.target, &query) {
-                    (Some(_), Some(q)) if q.tcp => Some(Query {
+                    (Some(_), Some(q)) => Some(Query {
                         src: q.dst,
                         dst: q.src,
                         role: match q.role {
