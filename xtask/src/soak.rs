@@ -304,8 +304,6 @@ pub fn run(args: Args) -> Result<()> {
         ("udp-chat", &udp),
         ("http (capped)", &capped),
     ] {
-        let mut s = s;
-        let _ = &mut s;
         if s.stderr().iter().any(|l| l.contains("panicked")) {
             failed.push(format!("{name} panicked"));
         }

@@ -60,7 +60,7 @@ pub fn bin_path(name: &str) -> PathBuf {
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
-        "{} is missing: run `cargo test --workspace` (or `cargo build --workspace`) so every binary is built",
+        "{} is missing: run `cargo test --workspace`, or `cargo build --bins` before testing one package, so every binary is built",
         path.display()
     );
     path
