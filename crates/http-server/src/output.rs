@@ -18,7 +18,7 @@ use std::io::{self, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::server::{Entry, Phase};
+use crate::registry::{Entry, Phase};
 
 /// A response's way to its socket; see the module docs.
 #[derive(Debug)]
