@@ -489,12 +489,13 @@ fn spawn(argv: &[String]) -> Result<Child, Error> {
     let Some((program, args)) = argv.split_first() else {
         return Err(Error::Capture("no command given after `--`".into()));
     };
-    Command::new(program).args(args).spawn().map_err(|e| {
-        Error::Capture(format!(
-            "cannot run {program}: {}",
-            net_core::error::describe(&e)
-        ))
-    })
+    Command::new(program)
+        .args(args)
+        .spawn()
+        .map_err(|source| Error::CaptureIo {
+            what: format!("cannot run {program}"),
+            source,
+        })
 }
 
 /// Whether `owner` is one of the processes the capture is narrowed to.

@@ -76,6 +76,15 @@ pub enum Error {
     /// Capturing failed.
     #[error("capture failed ({0})")]
     Capture(String),
+    /// Capturing failed in a system call.
+    #[error("capture failed ({what}: {})", net_core::error::describe(.source))]
+    CaptureIo {
+        /// What was being done.
+        what: String,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A capture file is not one this crate can read or write.
     #[error("{}: {reason}", .path.display())]
     File {
