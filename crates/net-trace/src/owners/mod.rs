@@ -325,6 +325,9 @@ impl Owners {
         if q.tcp && table.reopened_after(q.src, q.dst, q.stream_start) {
             return Lookup::Unknown;
         }
+        if !q.tcp && table.routed(false, q.src, q.dst) {
+            return Lookup::Unknown;
+        }
         drop(table);
         let Some(owner) = self.proc_find(q) else {
             return Lookup::Unknown;

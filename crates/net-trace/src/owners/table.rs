@@ -689,6 +689,17 @@ impl Table {
             })
     }
 
+    /// Whether route lookups of the flow `src` → `dst` were seen: then the
+    /// events have the say about it, and /proc's view of the port now
+    /// (perhaps another program's by then) is not asked.
+    pub fn routed(&self, tcp: bool, src: SocketAddr, dst: SocketAddr) -> bool {
+        let (src, dst) = (norm(src), norm(dst));
+        let proto = if tcp { TCP } else { UDP };
+        self.routes
+            .get(&(proto, src.port(), dst.port()))
+            .is_some_and(|runs| runs.iter().any(|r| r.fits(src, dst)))
+    }
+
     /// Whether `pid` descends from `root` (or is it).
     pub fn is_in_tree(&self, pid: u32, root: u32) -> Option<bool> {
         let mut at = self.threads.get(&pid).copied().unwrap_or(pid);
@@ -1212,6 +1223,9 @@ mod tests {
         route(&mut t, 20, 702, UDP, C, S);
         send(&mut t, 20, 702, false, 52);
         assert_eq!(t.lookup(&q(false, Role::Client, 20, 20, 52)), Verdict::None);
+        // The events saw this flow: /proc is not asked about it.
+        let (c, srv) = (C.parse().unwrap(), S.parse().unwrap());
+        assert!(t.routed(false, c, srv) && !t.routed(false, srv, c) && !t.routed(true, c, srv));
     }
 
     #[test]
