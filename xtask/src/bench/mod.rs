@@ -3,6 +3,7 @@
 //! drift cancels out. Prints a table of medians and ratios and writes
 //! `target/bench/report.md` and `target/bench/chart.svg`.
 
+mod live;
 mod load;
 pub mod peers;
 mod report;
@@ -38,8 +39,8 @@ pub struct Args {
 struct Options {
     seconds: u64,
     rounds: usize,
-    /// Areas to measure: http, rss, tcp, udp, client, trace (all when
-    /// empty).
+    /// Areas to measure: http, rss, tcp, udp, client, trace, live (all
+    /// when empty).
     only: Vec<String>,
 }
 
@@ -50,7 +51,7 @@ impl Options {
 }
 
 /// The areas `--only` accepts.
-const AREAS: &[&str] = &["http", "rss", "tcp", "udp", "client", "trace"];
+const AREAS: &[&str] = &["http", "rss", "tcp", "udp", "client", "trace", "live"];
 
 fn parse(args: Args) -> Options {
     Options {
@@ -480,6 +481,11 @@ pub fn run(args: Args) -> Result<()> {
             &mut notes,
             &mut results,
         )?;
+    }
+
+    // net-trace capturing live beside tcpdump under the lab's heaviest runs.
+    if opts.wants("live") {
+        live::bench(&release, opts.rounds, http.wrk, &mut notes, &mut results)?;
     }
 
     let machine = report::machine();
