@@ -193,8 +193,10 @@ impl Pipeline<'_> {
                                 Direction::ServerToClient => Role::Server,
                             },
                             syn: start.1,
-                            len: wire_len,
-                            iface: Some(frame.iface.to_string()),
+                            len: match &p.transport {
+                                Transport::Udp(u) => u.len,
+                                _ => 0,
+                            },
                         })
                     }
                     _ => None,

@@ -111,13 +111,9 @@ pub struct Query {
     /// `stream_start` is this generation's first SYN (the capture saw the
     /// connection open), which pins the connecting socket's creation.
     pub syn: bool,
-    /// The frame's length as its device sent it, link header included
-    /// (what `net_dev_queue` records): the on-wire length of an Ethernet or
-    /// `lo` capture; for a cooked (`any`) capture, the IP length plus 14 on
-    /// those devices.
+    /// A UDP datagram's payload length (what its sender's send system
+    /// call returned); unused for TCP.
     pub len: u32,
-    /// The interface it was captured on, when known.
-    pub iface: Option<String>,
 }
 
 /// The answer to a lookup.
@@ -305,7 +301,13 @@ impl Owners {
                 .proc_find(q)
                 .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Proc));
         }
-        let needed = u64::try_from((q.time + MARGIN).as_nanos()).unwrap_or(u64::MAX);
+        // A datagram's send record comes just after it: wait for it too.
+        let after = if q.tcp {
+            MARGIN
+        } else {
+            table::SEND_AFTER + MARGIN
+        };
+        let needed = u64::try_from((q.time + after).as_nanos()).unwrap_or(u64::MAX);
         if shared.watermark_ns.load(Ordering::Acquire) < needed {
             // The reader may be idle: a marker moves its watermark on.
             shared.clock.mark();

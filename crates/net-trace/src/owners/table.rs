@@ -12,9 +12,9 @@
 //! - UDP: the route lookup the sending process made for this flow
 //!   (`fib:fib_table_lookup`, which carries both ports and, for IPv4, both
 //!   addresses), by the one process on that flow not gone by the frame's
-//!   time, corroborated by a `net_dev_queue` record of that process, of the
-//!   frame's length, on the frame's device, shortly before the frame. A
-//!   record's length and time alone never name a process: another sender
+//!   time, corroborated by a UDP send system call of that process, of the
+//!   datagram's payload length, around the frame (`sock:sock_send_length`).
+//!   A send's length and time alone never name a process: another sender
 //!   of the same length is always possible.
 //! - TCP, when the socket's state changes do not tell: the connect's route
 //!   lookup with the whole 4-tuple, made as the stream began.
@@ -55,12 +55,16 @@ pub const CLOCK_SLACK: Duration = Duration::from_micros(500);
 /// shortly before, or the socket is some other generation's.
 pub const CONNECT_LEAD: Duration = Duration::from_millis(100);
 
-/// A datagram's own `net_dev_queue` record comes this long before its
-/// capture stamp at most (the record's process is what is checked, not
-/// which record is nearest, so a wide window costs nothing in precision:
-/// a frame is stamped microseconds after its record, or milliseconds when
-/// a virtual CPU stalls in between).
+/// A datagram's send system call began at most this long before its
+/// capture stamp (the record's process is what is checked, not which
+/// record is nearest, so a wide window costs nothing in precision).
 pub const CORROBORATE_WINDOW: Duration = Duration::from_millis(50);
+
+/// A datagram's `sock_send_length` record is written as its send system
+/// call returns, after the frame was stamped: microseconds later, or
+/// milliseconds when the sender is preempted on the way out. A UDP lookup
+/// waits for events this far past the frame.
+pub const SEND_AFTER: Duration = Duration::from_millis(20);
 
 /// Route-lookup runs kept per flow, at most (older ones are dropped).
 const MAX_RUNS: usize = 16;
@@ -72,9 +76,9 @@ pub(crate) const UDP: u8 = 17;
 
 /// Event times are never late against frame times (the clock offset is
 /// measured from markers and only ever errs early, by microseconds), and a
-/// frame's own send record comes before its capture stamp; so a send
-/// window ends at the frame's time plus this much.
-pub const SEND_SLACK: Duration = Duration::from_micros(5);
+/// datagram's route lookup comes before its capture stamp; so a flow's
+/// route counts for frames from this long after it was looked up.
+pub const ROUTE_SLACK: Duration = Duration::from_micros(5);
 
 /// Closed sockets and exited processes older than this (relative to the
 /// newest event) are forgotten: the capture holds a frame for well under a
@@ -106,16 +110,13 @@ pub enum Event {
         /// Remote address, when the record carries it.
         remote: Option<SocketAddr>,
     },
-    /// `net:net_dev_queue`: a frame handed to a device.
-    Queue {
+    /// `sock:sock_send_length` of a UDP socket: a send system call
+    /// returned, having sent this many payload bytes.
+    Send {
         /// Who ran it and when.
         ctx: Ctx,
-        /// Frame length on the device.
+        /// Payload bytes sent.
         len: u32,
-        /// Device name.
-        dev: String,
-        /// The buffer's address (0 when the record did not carry it).
-        skb: u64,
     },
     /// `fib:fib_table_lookup` or `fib6:fib6_table_lookup` in process
     /// context: a socket of this process routing a flow (each send of an
@@ -135,16 +136,6 @@ pub enum Event {
         dst: Option<IpAddr>,
         /// An IPv6 lookup.
         v6: bool,
-    },
-    /// `net:netif_rx`: a buffer received by a device; after a veth's
-    /// `net_dev_queue`, the same buffer arrives on its peer.
-    Rx {
-        /// Who ran it and when.
-        ctx: Ctx,
-        /// Device name.
-        dev: String,
-        /// The buffer's address.
-        skb: u64,
     },
     /// `sched:sched_process_exec`.
     Exec {
@@ -210,15 +201,12 @@ struct Sock {
     actors: Vec<u32>,
 }
 
-/// A process-context or interrupt-context transmit.
+/// A UDP send system call.
 #[derive(Debug, Clone)]
-struct Send {
+struct Sent {
     time: Duration,
     tgid: u32,
-    irq: bool,
     len: u32,
-    dev: String,
-    skb: u64,
 }
 
 /// Consecutive route lookups of one flow by one process.
@@ -268,7 +256,7 @@ pub struct Table {
     /// Connecting sockets whose 4-tuple is not known yet, by destination.
     connecting: HashMap<u64, SocketAddr>,
     listeners: Vec<usize>,
-    sends: VecDeque<Send>,
+    sends: VecDeque<Sent>,
     /// Route lookups by (protocol, local port, remote port).
     routes: HashMap<(u8, u16, u16), Vec<Run>>,
     newest: Duration,
@@ -353,9 +341,8 @@ impl Table {
     pub fn apply(&mut self, e: &Event) {
         let ctx = match e {
             Event::State { ctx, .. }
-            | Event::Queue { ctx, .. }
+            | Event::Send { ctx, .. }
             | Event::Route { ctx, .. }
-            | Event::Rx { ctx, .. }
             | Event::Exec { ctx, .. }
             | Event::Fork { ctx, .. }
             | Event::Exit { ctx, .. } => ctx,
@@ -381,15 +368,14 @@ impl Table {
                 local,
                 remote,
             } => self.state(ctx, *sk, *old, *new, *local, *remote),
-            Event::Queue { ctx, len, dev, skb } => {
-                self.add_send(Send {
-                    time: ctx.time,
-                    tgid: ctx.tgid,
-                    irq: ctx.irq,
-                    len: *len,
-                    dev: dev.clone(),
-                    skb: *skb,
-                });
+            Event::Send { ctx, len } => {
+                if !ctx.irq {
+                    self.add_send(Sent {
+                        time: ctx.time,
+                        tgid: ctx.tgid,
+                        len: *len,
+                    });
+                }
             }
             Event::Route {
                 ctx,
@@ -413,29 +399,6 @@ impl Table {
                             v6: *v6,
                         },
                     );
-                }
-            }
-            Event::Rx { ctx, dev, skb } => {
-                // A frame handed to one device and received, as the very
-                // same buffer, by another (a veth pair across namespaces):
-                // on the receiving device it is that sender's frame too.
-                let from = ctx.time.saturating_sub(RX_WINDOW);
-                let sent = self
-                    .sends
-                    .iter()
-                    .rev()
-                    .take_while(|s| s.time >= from)
-                    .find(|s| *skb != 0 && s.skb == *skb && s.dev != *dev)
-                    .map(|s| Send {
-                        time: s.time,
-                        tgid: s.tgid,
-                        irq: s.irq,
-                        len: s.len,
-                        dev: dev.clone(),
-                        skb: 0,
-                    });
-                if let Some(s) = sent {
-                    self.add_send(s);
                 }
             }
             Event::Exec { ctx, path } => {
@@ -582,7 +545,7 @@ impl Table {
     /// Records a send, keeping the list sorted by time (records of
     /// different CPUs may come slightly out of order), so a window is found
     /// by search.
-    fn add_send(&mut self, send: Send) {
+    fn add_send(&mut self, send: Sent) {
         let at = self.sends.len()
             - self
                 .sends
@@ -786,7 +749,7 @@ impl Table {
         let runs = self.routes.get(&(proto, src.port(), dst.port()))?;
         let mut fitting = runs
             .iter()
-            .filter(|r| r.fits(src, dst) && r.first <= q.time + SEND_SLACK)
+            .filter(|r| r.fits(src, dst) && r.first <= q.time + ROUTE_SLACK)
             .peekable();
         fitting.peek()?;
         let fitting: Vec<&Run> = fitting.collect();
@@ -878,21 +841,17 @@ impl Table {
         let Verdict::Known(owner) = verdict else {
             return verdict;
         };
-        // The datagram itself: a send of its length on its device by that
-        // process, just before it.
+        // The datagram itself: a send of its payload's length by that
+        // process around it (the record comes as the system call returns,
+        // just after the frame left).
         let from = q.time.saturating_sub(CORROBORATE_WINDOW);
-        let to = q.time + SEND_SLACK;
+        let to = q.time + SEND_AFTER;
         let first = self.sends.partition_point(|s| s.time < from);
         let sent = self
             .sends
             .range(first..)
             .take_while(|s| s.time <= to)
-            .any(|s| {
-                s.tgid == owner.pid
-                    && !s.irq
-                    && s.len == q.len
-                    && q.iface.as_ref().is_none_or(|d| *d == s.dev)
-            });
+            .any(|s| s.tgid == owner.pid && s.len == q.len);
         if sent {
             Verdict::Known(owner)
         } else {
@@ -900,10 +859,6 @@ impl Table {
         }
     }
 }
-
-/// Longest a buffer takes from one device's queue to its veth peer's
-/// receive: the handover is a direct call, so far less than this.
-const RX_WINDOW: Duration = Duration::from_millis(5);
 
 /// A process tree deeper than this is treated as a loop.
 const MAX_TREE_DEPTH: usize = 256;
@@ -971,7 +926,6 @@ mod tests {
             role,
             syn: true,
             len,
-            iface: Some("lo".into()),
         }
     }
 
@@ -1113,49 +1067,28 @@ mod tests {
     }
 
     fn send(t: &mut Table, at: u64, pid: u32, irq: bool, len: u32) {
-        t.apply(&Event::Queue {
+        t.apply(&Event::Send {
             ctx: ctx(at, pid, "sender", irq),
             len,
-            dev: "lo".into(),
-            skb: 0,
         });
     }
 
     #[test]
-    fn a_datagram_from_a_veth_peer_is_its_senders() {
+    fn a_datagram_is_confirmed_by_its_senders_send_around_it() {
         let mut t = Table::new();
-        // Sent on the client host's end of a veth pair...
+        // From another host (namespace) over a veth pair: its route and
+        // its send are the sender's, whatever the device.
         route(&mut t, 10, 800, UDP, C, S);
-        t.apply(&Event::Queue {
-            ctx: ctx(10, 800, "udp-chat", false),
-            len: 51,
-            dev: "veth-c".into(),
-            skb: 0xffff_8881_0000_1000,
-        });
-        let on_server_end = Query {
-            iface: Some("veth-s".into()),
-            ..q(false, Role::Client, 10, 10, 51)
-        };
-        // ...nothing proves it on the server's end until that end receives
-        // the same buffer.
-        assert_eq!(t.lookup(&on_server_end), Verdict::None);
-        t.apply(&Event::Rx {
-            ctx: ctx(10, 800, "udp-chat", false),
-            dev: "veth-s".into(),
-            skb: 0xffff_8881_0000_1000,
-        });
-        assert_eq!(pid(t.lookup(&on_server_end)), Some(800));
-        // Another buffer arriving there proves nothing for a later frame.
-        t.apply(&Event::Rx {
-            ctx: ctx(100, 900, "other", false),
-            dev: "veth-s".into(),
-            skb: 0xffff_8881_0000_2000,
-        });
-        let later = Query {
-            iface: Some("veth-s".into()),
-            ..q(false, Role::Client, 100, 100, 51)
-        };
-        assert_eq!(t.lookup(&later), Verdict::None);
+        assert_eq!(t.lookup(&q(false, Role::Client, 10, 10, 9)), Verdict::None);
+        // The send's record comes as the system call returns, just after
+        // the frame was stamped.
+        send(&mut t, 11, 800, false, 9);
+        assert_eq!(pid(t.lookup(&q(false, Role::Client, 10, 10, 9))), Some(800));
+        // Long after it, that send proves nothing.
+        assert_eq!(
+            t.lookup(&q(false, Role::Client, 100, 100, 9)),
+            Verdict::None
+        );
     }
 
     /// A route lookup of the flow `from` → `to` by `pid` at `at`.

@@ -36,15 +36,14 @@ pub const TRACEFS: &str = "/sys/kernel/tracing";
 const PREFIX: &str = "net-trace-";
 
 /// Events the owner table reads.
-const EVENTS: [&str; 7] = [
+const EVENTS: [&str; 6] = [
     "sock/inet_sock_set_state",
     // A sending socket's ports: each send of an unconnected UDP socket and
     // each connect routes its flow in the process that owns the socket.
     "fib/fib_table_lookup",
-    "net/net_dev_queue",
-    // The same buffer arriving on a veth peer: ties a datagram received
-    // from another namespace to the process that sent it there.
-    "net/netif_rx",
+    // Each UDP send system call, with its length: confirms a datagram's
+    // sender (filtered to UDP in the kernel, so TCP traffic adds nothing).
+    "sock/sock_send_length",
     "sched/sched_process_exec",
     "sched/sched_process_fork",
     "sched/sched_process_exit",
@@ -52,6 +51,9 @@ const EVENTS: [&str; 7] = [
 
 /// IPv6 route lookups: enabled when the kernel has IPv6.
 const OPTIONAL_IPV6: &str = "fib6/fib6_table_lookup";
+
+/// The kernel-side filter of send records: UDP, bytes sent.
+const SEND_FILTER: &str = "protocol == 17 && ret > 0";
 
 /// The kernel-side filter of route-lookup records.
 const ROUTE_FILTER: &str = "sport != 0 && dport != 0 && (proto == 6 || proto == 17)";
@@ -85,7 +87,7 @@ pub enum Record {
 }
 
 /// Parses one line of `trace_pipe` with `record-tgid` and `fields` on:
-/// `python3-16845   (  16845) [001] b.s2.   565.268121: net_dev_queue: skbaddr=0x… (…) len=0x4a (74) name=lo`.
+/// `python3-15820   (  15820) [000] .....  1896.147352: sock_send_length: sk=0x… (…) family=0x2 (2) protocol=0x11 (17) ret=0x5 (5) flags=0x0 (0)`.
 /// `own_pid` tells our markers (which print as `UNKNOWN TYPE` in `fields`
 /// mode) from other lines. `None` for lines it does not need.
 pub fn parse_line(line: &str, own_pid: u32) -> Option<Record> {
@@ -167,17 +169,18 @@ pub fn parse_line(line: &str, own_pid: u32) -> Option<Record> {
                 ctx,
             }
         }
-        "net_dev_queue" => Event::Queue {
-            len: u32::try_from(f.num("len")?).ok()?,
-            dev: f.text("name")?.to_string(),
-            skb: f.num("skbaddr").unwrap_or(0),
-            ctx,
-        },
-        "netif_rx" => Event::Rx {
-            dev: f.text("name")?.to_string(),
-            skb: f.num("skbaddr")?,
-            ctx,
-        },
+        "sock_send_length" => {
+            if f.num("protocol")? != 17 {
+                return None;
+            }
+            // `ret` is an `int` printed as 32 bits: an error is
+            // 0xffffff91 (-111), above `i32::MAX`.
+            let ret = u32::try_from(f.num("ret")?).ok()?;
+            Event::Send {
+                len: (ret > 0 && ret <= i32::MAX.unsigned_abs()).then_some(ret)?,
+                ctx,
+            }
+        }
         "sched_process_exec" => Event::Exec {
             path: f.text("filename")?.to_string(),
             ctx,
@@ -299,11 +302,9 @@ impl Instance {
         self.write("options/record-tgid", "1")?;
         self.write("options/fields", "1")?;
         self.write("buffer_size_kb", &BUFFER_KB.to_string())?;
-        // On `lo` a buffer is received by the device that queued it, which
-        // the queue record already proves: only other devices' receives
-        // (veth peers) are worth the ring's room. Best effort: without the
-        // filter the records are only more numerous.
-        let _ = self.write("events/net/netif_rx/filter", "name != \"lo\"");
+        // Only UDP sends that sent something confirm a datagram; without
+        // the filter the capture would still work, with a busier ring.
+        let _ = self.write("events/sock/sock_send_length/filter", SEND_FILTER);
         // Only lookups with both ports (a socket's, not a forwarded or
         // received packet's) of TCP and UDP are worth the ring's room.
         for fib in ["fib/fib_table_lookup", OPTIONAL_IPV6] {
@@ -659,7 +660,7 @@ fn learn(shared: &Shared, event: &Event) {
         _ => None,
     };
     let unknown_pid = match event {
-        Event::State { ctx, .. } | Event::Queue { ctx, .. } | Event::Route { ctx, .. }
+        Event::State { ctx, .. } | Event::Send { ctx, .. } | Event::Route { ctx, .. }
             if !ctx.irq =>
         {
             Some(ctx.tgid)
@@ -691,9 +692,8 @@ fn learn(shared: &Shared, event: &Event) {
 fn event_time(e: &Event) -> Duration {
     match e {
         Event::State { ctx, .. }
-        | Event::Queue { ctx, .. }
+        | Event::Send { ctx, .. }
         | Event::Route { ctx, .. }
-        | Event::Rx { ctx, .. }
         | Event::Exec { ctx, .. }
         | Event::Fork { ctx, .. }
         | Event::Exit { ctx, .. } => ctx.time,
@@ -703,9 +703,8 @@ fn event_time(e: &Event) -> Duration {
 fn set_time(e: &mut Event, t: Duration) {
     match e {
         Event::State { ctx, .. }
-        | Event::Queue { ctx, .. }
+        | Event::Send { ctx, .. }
         | Event::Route { ctx, .. }
-        | Event::Rx { ctx, .. }
         | Event::Exec { ctx, .. }
         | Event::Fork { ctx, .. }
         | Event::Exit { ctx, .. } => ctx.time = t,
@@ -719,8 +718,8 @@ mod tests {
     // Records captured from this kernel's instance with record-tgid and
     // fields on.
     const SYN_SENT: &str = "         python3-16845   (  16845) [001] .....   565.274301: inet_sock_set_state: skaddr=0xffff888106b83780 (-131387231815808) oldstate=0x7 (7) newstate=0x2 (2) sport=0x0 (0) dport=0xd1cb (53707) family=0x2 (2) protocol=0x6 (6) saddr=0x100007f (16777343) daddr=0x100007f (16777343) saddr_v6=<INVALID-SIZE> daddr_v6=<INVALID-SIZE>\n";
-    const QUEUE: &str = "         python3-17833   (  17833) [001] b....   623.112445: net_dev_queue: skbaddr=0xffff888126774c00 (-131386699199488) len=0x34 (52) name=lo\n";
-    const SOFTIRQ: &str = "         python3-17833   (  17833) [001] b.s2.   623.112457: net_dev_queue: skbaddr=0xffff888126774200 (-131386699202048) len=0x50 (80) name=lo\n";
+    const SEND: &str = "         python3-15820   (  15820) [000] .N...  1896.147352: sock_send_length: sk=0xffff88817b34df80 (-131385277489280) family=0x2 (2) protocol=0x11 (17) ret=0x5 (5) flags=0x0 (0)\n";
+    const REFUSED: &str = "         python3-15820   (  15820) [000] .....  1896.147508: sock_send_length: sk=0xffff88817b34c540 (-131385277496000) family=0x2 (2) protocol=0x11 (17) ret=0xffffff91 (-111) flags=0x0 (0)\n";
     const EXEC: &str = "         python3-17833   (  17833) [001] .....   623.092839: sched_process_exec: filename=/usr/bin/python3 pid=0x45a9 (17833) old_pid=0x45a9 (17833)\n";
     const FORK: &str = "         python3-17833   (  17833) [001] .....   623.112629: sched_process_fork: parent_comm=python3 parent_pid=0x45a9 (17833) child_comm=python3 child_pid=0x45aa (17834)\n";
     const THREAD_EXIT: &str = "         python3-17834   (  17833) [000] .....   623.112783: sched_process_exit: comm=python3 pid=0x45aa (17834) prio=0x78 (120) group_dead=(0)\n";
@@ -761,27 +760,23 @@ mod tests {
     }
 
     #[test]
-    fn process_and_softirq_sends() {
+    fn udp_sends_and_their_lengths() {
         assert_eq!(
-            event(QUEUE),
-            Event::Queue {
+            event(SEND),
+            Event::Send {
                 ctx: Ctx {
-                    time: Duration::from_micros(623_112_445),
-                    tid: 17833,
-                    tgid: 17833,
+                    time: Duration::from_micros(1_896_147_352),
+                    tid: 15820,
+                    tgid: 15820,
                     comm: "python3".into(),
                     irq: false
                 },
-                len: 52,
-                dev: "lo".into(),
-                skb: 0xffff_8881_2677_4c00,
+                len: 5,
             }
         );
-        let Event::Queue { ctx, len, .. } = event(SOFTIRQ) else {
-            panic!("not a send");
-        };
-        assert!(ctx.irq);
-        assert_eq!(len, 80);
+        // A send that failed (connection refused) sent nothing.
+        assert_eq!(parse_line(REFUSED, 1), None);
+        assert_eq!(parse_line(&SEND.replace("0x11 (17)", "0x6 (6)"), 1), None);
     }
 
     #[test]
