@@ -317,7 +317,12 @@ pub fn run(
 
     let narrowed = opts.pid.is_some() || opts.pname.is_some() || opts.command.is_some();
     // Evidence must be gathering before the first frame arrives.
-    let owners = (opts.attribute || narrowed).then(|| Owners::start(&Default::default()));
+    let owners = (opts.attribute || narrowed).then(|| {
+        Owners::start(&crate::owners::Options {
+            ports: opts.ports.clone(),
+            ..Default::default()
+        })
+    });
     let mut source = LiveSource::open(&LiveOptions {
         ifaces: opts.ifaces.clone(),
         ports: opts.ports.clone(),

@@ -16,6 +16,12 @@ use std::time::{Duration, Instant};
 /// short enough that a live table still feels live.
 pub const MAX_HOLD: Duration = Duration::from_millis(250);
 
+/// Longest a row waits even while the evidence reader keeps moving (a
+/// reader far behind, on a machine flooded with other traffic): past it the
+/// row is shown as "unknown" and counted, so the table never stalls for
+/// good.
+pub const MAX_PATIENCE: Duration = Duration::from_secs(5);
+
 /// Most rows held at once; beyond it the oldest is released as "unknown"
 /// rather than letting memory grow while evidence is late.
 pub const MAX_HELD: usize = 100_000;
@@ -95,7 +101,8 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
     /// With `flush`, nothing is pending any more: every row goes, with
     /// whatever its lookup answers now. With `patient` (the evidence is
     /// still coming in, only late, as when the machine is busy), rows wait
-    /// past [`MAX_HOLD`], up to [`MAX_HELD`] of them.
+    /// past [`MAX_HOLD`], up to [`MAX_HELD`] of them and [`MAX_PATIENCE`]
+    /// each.
     pub fn poll(
         &mut self,
         now: Instant,
@@ -111,8 +118,10 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
                 (None, None) => Answer::Unknown,
                 (None, Some(q)) => lookup(q),
             };
+            let waited = now.saturating_duration_since(head.since);
             let expired = flush
-                || !patient && now.saturating_duration_since(head.since) >= self.max_hold
+                || !patient && waited >= self.max_hold
+                || waited >= MAX_PATIENCE.max(self.max_hold)
                 || self.held.len() > MAX_HELD;
             let owner = match answer {
                 Answer::Known(o) => Some(o),
@@ -223,6 +232,26 @@ mod tests {
             |i, o| out.push((i, o)),
         );
         assert_eq!(out, [(1, None)]);
+        // Patience has a bound too: a reader far behind never stalls the
+        // table for good.
+        j.push(2, Some(2), Some((2, false)), t0);
+        j.poll(
+            t0 + MAX_PATIENCE - Duration::from_millis(1),
+            false,
+            true,
+            |_| Answer::Pending,
+            |i, o| out.push((i, o)),
+        );
+        assert_eq!(out.len(), 1);
+        j.poll(
+            t0 + MAX_PATIENCE,
+            false,
+            true,
+            |_| Answer::Pending,
+            |i, o| out.push((i, o)),
+        );
+        assert_eq!(out, [(1, None), (2, None)]);
+        assert_eq!(j.expired(), 2);
     }
 
     #[test]

@@ -148,11 +148,18 @@ const MAX_CACHED: usize = 65_536;
 pub struct Options {
     /// Try kernel events before /proc.
     pub kernel: bool,
+    /// Only connections and flows on these ports are asked about (empty:
+    /// all): the kernel then records events of those ports only, so other
+    /// traffic on the machine costs the event reader nothing.
+    pub ports: Vec<u16>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { kernel: true }
+        Self {
+            kernel: true,
+            ports: Vec::new(),
+        }
     }
 }
 
@@ -192,7 +199,7 @@ impl Owners {
             for l in procfs::listeners() {
                 table.add_listener(&l);
             }
-            match tracefs::Kernel::start(table) {
+            match tracefs::Kernel::start(table, &opts.ports) {
                 Ok(k) => Some(k),
                 Err(e) => {
                     log::info!("{e}; naming processes from /proc");
@@ -327,18 +334,17 @@ impl Owners {
         if q.tcp && table.reopened_after(q.src, q.dst, q.stream_start) {
             return Lookup::Unknown;
         }
-        if !q.tcp && table.routed(false, q.src, q.dst) {
-            return Lookup::Unknown;
-        }
         drop(table);
         let Some(owner) = self.proc_find(q) else {
             return Lookup::Unknown;
         };
-        let alive = shared
-            .table
-            .lock()
-            .is_ok_and(|t| t.alive_at(owner.pid, q.stream_start.min(q.time)));
-        if alive {
+        // The holder /proc shows now must have been alive then, and be
+        // the only process the events saw on a UDP flow.
+        let consistent = shared.table.lock().is_ok_and(|t| {
+            t.alive_at(owner.pid, q.stream_start.min(q.time))
+                && (q.tcp || !t.routed_by_other(false, q.src, q.dst, owner.pid))
+        });
+        if consistent {
             Lookup::Known(owner, Method::Proc)
         } else {
             Lookup::Unknown
@@ -405,7 +411,10 @@ mod tests {
 
     #[test]
     fn proc_only_start_never_fails() {
-        let owners = Owners::start(&Options { kernel: false });
+        let owners = Owners::start(&Options {
+            kernel: false,
+            ..Options::default()
+        });
         assert_eq!(owners.method(), Method::Proc);
         assert!(owners.instance().is_none());
         assert!(owners.is_in_tree(std::process::id(), std::process::id()));

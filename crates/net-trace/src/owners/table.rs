@@ -652,15 +652,15 @@ impl Table {
             })
     }
 
-    /// Whether route lookups of the flow `src` → `dst` were seen: then the
-    /// events have the say about it, and /proc's view of the port now
-    /// (perhaps another program's by then) is not asked.
-    pub fn routed(&self, tcp: bool, src: SocketAddr, dst: SocketAddr) -> bool {
+    /// Whether route lookups of the flow `src` → `dst` by a process other
+    /// than `pid` were seen: then /proc's view of the port now (perhaps
+    /// another program's by then) does not name the flow's frames.
+    pub fn routed_by_other(&self, tcp: bool, src: SocketAddr, dst: SocketAddr, pid: u32) -> bool {
         let (src, dst) = (norm(src), norm(dst));
         let proto = if tcp { TCP } else { UDP };
         self.routes
             .get(&(proto, src.port(), dst.port()))
-            .is_some_and(|runs| runs.iter().any(|r| r.fits(src, dst)))
+            .is_some_and(|runs| runs.iter().any(|r| r.fits(src, dst) && r.tgid != pid))
     }
 
     /// Whether `pid` descends from `root` (or is it).
@@ -1156,9 +1156,15 @@ mod tests {
         route(&mut t, 20, 702, UDP, C, S);
         send(&mut t, 20, 702, false, 52);
         assert_eq!(t.lookup(&q(false, Role::Client, 20, 20, 52)), Verdict::None);
-        // The events saw this flow: /proc is not asked about it.
+        // The events saw others on this flow: /proc's holder does not name it.
         let (c, srv) = (C.parse().unwrap(), S.parse().unwrap());
-        assert!(t.routed(false, c, srv) && !t.routed(false, srv, c) && !t.routed(true, c, srv));
+        assert!(t.routed_by_other(false, c, srv, 999));
+        assert!(!t.routed_by_other(false, srv, c, 999) && !t.routed_by_other(true, c, srv, 999));
+        t.apply(&Event::Exit {
+            ctx: ctx(30, 702, "sender", false),
+            group_dead: true,
+        });
+        assert!(t.routed_by_other(false, c, srv, 701));
     }
 
     #[test]

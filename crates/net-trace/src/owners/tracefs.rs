@@ -52,6 +52,19 @@ const EVENTS: [&str; 6] = [
 /// IPv6 route lookups: enabled when the kernel has IPv6.
 const OPTIONAL_IPV6: &str = "fib6/fib6_table_lookup";
 
+/// A kernel-side filter keeping records whose local or remote port is one
+/// of `ports` (`None` for all).
+fn port_filter(ports: &[u16]) -> Option<String> {
+    let mut unique = ports.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    let terms: Vec<String> = unique
+        .iter()
+        .map(|p| format!("sport == {p} || dport == {p}"))
+        .collect();
+    (!terms.is_empty()).then(|| format!("({})", terms.join(" || ")))
+}
+
 /// The kernel-side filter of send records: UDP, bytes sent.
 const SEND_FILTER: &str = "protocol == 17 && ret > 0";
 
@@ -258,7 +271,7 @@ static SERIAL: AtomicU64 = AtomicU64::new(0);
 impl Instance {
     /// Mounts tracefs if needed, removes dead runs' instances, and creates
     /// and configures ours.
-    pub fn create() -> Result<Self, Unavailable> {
+    pub fn create(ports: &[u16]) -> Result<Self, Unavailable> {
         let root = Path::new(TRACEFS);
         let mut users = USERS
             .lock()
@@ -292,11 +305,11 @@ impl Instance {
         drop(users);
         // From here the guard exists: a failure below removes the instance.
         let instance = Self { dir };
-        instance.configure()?;
+        instance.configure(ports)?;
         Ok(instance)
     }
 
-    fn configure(&self) -> Result<(), Unavailable> {
+    fn configure(&self, ports: &[u16]) -> Result<(), Unavailable> {
         self.write("tracing_on", "0")?;
         self.write("trace_clock", "mono")?;
         self.write("options/record-tgid", "1")?;
@@ -307,8 +320,19 @@ impl Instance {
         let _ = self.write("events/sock/sock_send_length/filter", SEND_FILTER);
         // Only lookups with both ports (a socket's, not a forwarded or
         // received packet's) of TCP and UDP are worth the ring's room.
+        // With ports to watch, sockets and routes of other ports are
+        // never recorded. Both filters are best effort: without them the
+        // records are only more numerous.
+        let on_ports = port_filter(ports);
+        let routes = match &on_ports {
+            Some(p) => format!("{ROUTE_FILTER} && {p}"),
+            None => ROUTE_FILTER.to_string(),
+        };
         for fib in ["fib/fib_table_lookup", OPTIONAL_IPV6] {
-            let _ = self.write(&format!("events/{fib}/filter"), ROUTE_FILTER);
+            let _ = self.write(&format!("events/{fib}/filter"), &routes);
+        }
+        if let Some(p) = &on_ports {
+            let _ = self.write("events/sock/inet_sock_set_state/filter", p);
         }
         for e in EVENTS {
             self.write(&format!("events/{e}/enable"), "1")?;
@@ -539,8 +563,8 @@ pub struct Kernel {
 impl Kernel {
     /// Creates the instance and starts reading it; waits for the clock
     /// offset so every event can be placed on the packets' clock.
-    pub fn start(table: Table) -> Result<Self, Unavailable> {
-        let instance = Instance::create()?;
+    pub fn start(table: Table, ports: &[u16]) -> Result<Self, Unavailable> {
+        let instance = Instance::create(ports)?;
         let pipe_path = instance.dir().join("trace_pipe");
         let pipe = File::open(&pipe_path).map_err(|e| io_err("open", &pipe_path, &e))?;
         let shared = Arc::new(Shared {
@@ -757,6 +781,15 @@ mod tests {
         assert_eq!((old, new), (7, 2));
         assert_eq!(local, Some("127.0.0.1:0".parse().unwrap()));
         assert_eq!(remote, Some("127.0.0.1:53707".parse().unwrap()));
+    }
+
+    #[test]
+    fn port_filters() {
+        assert_eq!(port_filter(&[]), None);
+        assert_eq!(
+            port_filter(&[13000, 80, 13000]).as_deref(),
+            Some("(sport == 80 || dport == 80 || sport == 13000 || dport == 13000)")
+        );
     }
 
     #[test]

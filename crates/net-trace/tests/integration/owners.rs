@@ -592,7 +592,10 @@ fn decoys_and_reused_ports_never_take_the_credit() {
         testkit::skip("tracefs is unavailable here");
         return;
     }
-    let by_proc = Owners::start(&Options { kernel: false });
+    let by_proc = Owners::start(&Options {
+        kernel: false,
+        ..Options::default()
+    });
     // The server closes first, so the client's port is free again at once.
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = server.local_addr().unwrap();
