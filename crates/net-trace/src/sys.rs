@@ -275,9 +275,10 @@ impl PacketSocket {
 }
 
 /// Gives the calling thread a higher scheduling priority (nice -10), best
-/// effort: the capture thread copies frames out of the kernel, and on a
-/// busy machine (a terminal rendering the table, the traffic itself) it
-/// must not be the one that waits. Needs root or CAP_SYS_NICE; without
+/// effort: the capture thread copies frames out of the kernel and the
+/// event reader drains the tracing rings, and on a busy machine (a
+/// terminal rendering the table, the traffic itself) neither must be the
+/// one that waits. Needs root or CAP_SYS_NICE; without
 /// them nothing changes.
 pub fn raise_thread_priority() {
     // SAFETY: gettid and setpriority take and return plain integers; the
@@ -288,7 +289,8 @@ pub fn raise_thread_priority() {
     };
     if rc != 0 {
         log::debug!(
-            "capture thread keeps its priority: {}",
+            "{} thread keeps its priority: {}",
+            std::thread::current().name().unwrap_or("a"),
             io::Error::last_os_error()
         );
     }

@@ -70,31 +70,14 @@ pub fn bench(
     );
     for round in 1..=rounds {
         let (paired, named, wrong) = short_clients(release)?;
-        println!(
-            "  round {round}: {CLIENTS} short clients: tcpdump {} frames, net-trace {} ({} dropped by the kernel); clients named {named}/{CLIENTS}, wrong {wrong}",
-            paired.tcpdump, paired.ours, paired.dropped
-        );
-        notes.push(format!(
-            "Live, round {round}, {CLIENTS} short `tcp-uppercase client` runs: net-trace {} frames, tcpdump {}, kernel drops {}; clients named with their own pid {named}/{CLIENTS}; wrong names {wrong}.",
-            paired.ours, paired.tcpdump, paired.dropped
-        ));
-        short.add("net-trace", paired.ours as f64);
-        short.add("tcpdump", paired.tcpdump as f64);
+        let what = format!("{CLIENTS} short `tcp-uppercase client` runs");
+        let named = format!("clients named with their own pid {named}/{CLIENTS}");
+        record(&mut short, notes, round, &what, &paired, &named, wrong);
         if wrk {
             let (paired, named, wrong) = keep_alive_load(release)?;
-            println!(
-                "  round {round}: wrk -c16: tcpdump {} frames, net-trace {} ({} dropped by the kernel); rows named {named}, wrong {wrong}",
-                paired.tcpdump, paired.ours, paired.dropped
-            );
-            notes.push(format!(
-                "Live, round {round}, wrk -c16 keep-alive {WRK_SECONDS} s: net-trace {} frames, tcpdump {}, kernel drops {}; rows named {named} of {}; wrong names {wrong}.",
-                paired.ours,
-                paired.tcpdump,
-                paired.dropped,
-                paired.rows.len()
-            ));
-            load.add("net-trace", paired.ours as f64);
-            load.add("tcpdump", paired.tcpdump as f64);
+            let what = format!("wrk -c16 keep-alive {WRK_SECONDS} s");
+            let named = format!("rows named {named} of {}", paired.rows.len());
+            record(&mut load, notes, round, &what, &paired, &named, wrong);
         }
     }
     if !wrk {
@@ -105,6 +88,26 @@ pub fn bench(
         results.push(load);
     }
     Ok(())
+}
+
+/// Prints and notes one paired capture, and adds its counts to `w`.
+fn record(
+    w: &mut Workload,
+    notes: &mut Vec<String>,
+    round: usize,
+    what: &str,
+    paired: &Paired,
+    named: &str,
+    wrong: usize,
+) {
+    let line = format!(
+        "round {round}, {what}: net-trace {} frames, tcpdump {}, kernel drops {}; {named}; wrong names {wrong}",
+        paired.ours, paired.tcpdump, paired.dropped
+    );
+    println!("  {line}");
+    notes.push(format!("Live, {line}."));
+    w.add("net-trace", paired.ours as f64);
+    w.add("tcpdump", paired.tcpdump as f64);
 }
 
 /// 200 sequential clients; returns the captures, the clients named with

@@ -620,6 +620,9 @@ impl Drop for Kernel {
 }
 
 fn read_events(pipe: File, dir: &Path, shared: &Shared) {
+    // Behind the reader, rows wait and the rings fill: it goes first.
+    #[cfg(target_os = "linux")]
+    crate::sys::raise_thread_priority();
     let own = std::process::id();
     let mut checked = std::time::Instant::now();
     // Losses counted so far, and the watermark when they were counted:

@@ -61,6 +61,63 @@ fn run_python(code: &str) -> (u32, String) {
     (pid, String::from_utf8(out.stdout).unwrap())
 }
 
+/// Kernel-event owners, alone among this file's tests, with python3 at
+/// hand; `None` (and a skip notice) where that cannot be had.
+fn kernel_owners() -> Option<(std::sync::MutexGuard<'static, ()>, Owners)> {
+    let alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !testkit::is_root() {
+        testkit::skip("kernel events need root");
+        return None;
+    }
+    if !testkit::installed(PYTHON, "python3") {
+        return None;
+    }
+    let owners = Owners::start(&Options::default());
+    if owners.method() != Method::Kernel {
+        testkit::skip("tracefs is unavailable here");
+        return None;
+    }
+    Some((alone, owners))
+}
+
+/// A server accepting `n` connections and reading each to its end.
+fn tcp_sink(listener: TcpListener, n: usize) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for _ in 0..n {
+            let (mut s, _) = listener.accept().unwrap();
+            let _ = s.read_to_end(&mut Vec::new());
+        }
+    })
+}
+
+/// One short-lived Python client of `server` (it connects, sends, closes);
+/// returns its pid and the question for its frames. The connection begins
+/// after the child's clock reading: a stream never starts before its
+/// process exists.
+fn short_tcp_client(server: SocketAddr) -> (u32, Query) {
+    let (pid, out) = run_python(&format!(
+        "import socket, time\nt = time.time_ns()\ns = socket.create_connection(('{}', {}))\nprint(s.getsockname()[1], t)\ns.sendall(b'hello')\ns.close()",
+        server.ip(),
+        server.port()
+    ));
+    let mut fields = out.split_whitespace();
+    let port: u16 = fields.next().unwrap().parse().unwrap();
+    let start = Duration::from_nanos(fields.next().unwrap().parse().unwrap());
+    let q = Query {
+        tcp: true,
+        src: SocketAddr::new(server.ip(), port),
+        dst: server,
+        time: now(),
+        stream_start: start,
+        role: Role::Client,
+        syn: false,
+        len: 0,
+    };
+    (pid, q)
+}
+
 /// A Python receiver printing each datagram's kernel receive time
 /// (`SO_TIMESTAMPNS`, the clock packet captures use): the frame times a
 /// capture would ask about. Returns the child, its address, and the
@@ -146,56 +203,20 @@ impl Tally {
 
 #[test]
 fn short_lived_clients_are_named_and_never_wrongly() {
-    let _alone = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !testkit::is_root() {
-        testkit::skip("kernel events need root");
+    let Some((_alone, owners)) = kernel_owners() else {
         return;
-    }
-    if !testkit::installed(PYTHON, "python3") {
-        return;
-    }
-    let owners = Owners::start(&Options::default());
-    if owners.method() != Method::Kernel {
-        testkit::skip("tracefs is unavailable here");
-        return;
-    }
+    };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let server: SocketAddr = listener.local_addr().unwrap();
-    let acceptor = std::thread::spawn(move || {
-        for _ in 0..CLIENTS {
-            let (mut s, _) = listener.accept().unwrap();
-            let mut sink = Vec::new();
-            let _ = s.read_to_end(&mut sink);
-        }
-    });
+    let acceptor = tcp_sink(listener, CLIENTS);
     let mut tcp = Tally::default();
     let mut server_side = Tally::default();
     for i in 0..CLIENTS {
-        // The connection begins after the child's clock reading: a stream
-        // never starts before its process exists.
-        let (pid, out) = run_python(&format!(
-            "import socket, time\nt = time.time_ns()\ns = socket.create_connection(('127.0.0.1', {}))\nprint(s.getsockname()[1], t)\ns.sendall(b'hello')\ns.close()",
-            server.port()
-        ));
-        let mut fields = out.split_whitespace();
-        let port: u16 = fields.next().unwrap().parse().unwrap();
-        let start = Duration::from_nanos(fields.next().unwrap().parse().unwrap());
-        let q = Query {
-            tcp: true,
-            src: SocketAddr::new(server.ip(), port),
-            dst: server,
-            time: now(),
-            stream_start: start,
-            role: Role::Client,
-            syn: false,
-            len: 0,
-        };
+        let (pid, q) = short_tcp_client(server);
         tcp.check(
             ask(&owners, &q),
             pid,
-            &format!("TCP client {i} port {port}"),
+            &format!("TCP client {i} port {}", q.src.port()),
         );
         // The server's frames: this process listens, but it also forked the
         // clients, so the listener alone proves nothing; never another pid.
@@ -260,55 +281,22 @@ fn short_lived_clients_are_named_and_never_wrongly() {
 #[test]
 fn short_lived_ipv6_clients_are_named() {
     const V6_CLIENTS: usize = 10;
-    let _alone = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !testkit::is_root() {
-        testkit::skip("kernel events need root");
-        return;
-    }
-    if !testkit::installed(PYTHON, "python3") {
-        return;
-    }
     let Ok(listener) = TcpListener::bind("[::1]:0") else {
         testkit::skip("no IPv6 loopback here");
         return;
     };
-    let owners = Owners::start(&Options::default());
-    if owners.method() != Method::Kernel {
-        testkit::skip("tracefs is unavailable here");
+    let Some((_alone, owners)) = kernel_owners() else {
         return;
-    }
+    };
     let server = listener.local_addr().unwrap();
-    let acceptor = std::thread::spawn(move || {
-        for _ in 0..V6_CLIENTS {
-            let (mut s, _) = listener.accept().unwrap();
-            let _ = s.read_to_end(&mut Vec::new());
-        }
-    });
+    let acceptor = tcp_sink(listener, V6_CLIENTS);
     let mut tally = Tally::default();
     for i in 0..V6_CLIENTS {
-        let (pid, out) = run_python(&format!(
-            "import socket, time\nt = time.time_ns()\ns = socket.create_connection(('::1', {}))\nprint(s.getsockname()[1], t)\ns.sendall(b'hello')\ns.close()",
-            server.port()
-        ));
-        let mut fields = out.split_whitespace();
-        let port: u16 = fields.next().unwrap().parse().unwrap();
-        let start = Duration::from_nanos(fields.next().unwrap().parse().unwrap());
-        let q = Query {
-            tcp: true,
-            src: SocketAddr::new(server.ip(), port),
-            dst: server,
-            time: now(),
-            stream_start: start,
-            role: Role::Client,
-            syn: false,
-            len: 0,
-        };
+        let (pid, q) = short_tcp_client(server);
         tally.check(
             ask(&owners, &q),
             pid,
-            &format!("IPv6 client {i} port {port}"),
+            &format!("IPv6 client {i} port {}", q.src.port()),
         );
     }
     acceptor.join().unwrap();
@@ -324,21 +312,9 @@ fn short_lived_ipv6_clients_are_named() {
 fn simultaneous_datagrams_of_one_length_keep_their_senders() {
     const SENDERS: usize = 6;
     const EACH: usize = 5;
-    let _alone = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !testkit::is_root() {
-        testkit::skip("kernel events need root");
+    let Some((_alone, owners)) = kernel_owners() else {
         return;
-    }
-    if !testkit::installed(PYTHON, "python3") {
-        return;
-    }
-    let owners = Owners::start(&Options::default());
-    if owners.method() != Method::Kernel {
-        testkit::skip("tracefs is unavailable here");
-        return;
-    }
+    };
     let (_receiver, udp_addr, stamps) = udp_receiver(SENDERS * EACH);
     let payload = "x".repeat(PAYLOAD);
     // All start sending at one wall-clock moment, a little ahead.
@@ -577,21 +553,9 @@ fn lab_clients_against_tcpdump() {
 /// and with /proc alone.
 #[test]
 fn decoys_and_reused_ports_never_take_the_credit() {
-    let _alone = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !testkit::is_root() {
-        testkit::skip("kernel events need root");
+    let Some((_alone, owners)) = kernel_owners() else {
         return;
-    }
-    if !testkit::installed(PYTHON, "python3") {
-        return;
-    }
-    let owners = Owners::start(&Options::default());
-    if owners.method() != Method::Kernel {
-        testkit::skip("tracefs is unavailable here");
-        return;
-    }
+    };
     let by_proc = Owners::start(&Options {
         kernel: false,
         ..Options::default()
