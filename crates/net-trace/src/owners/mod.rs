@@ -351,6 +351,17 @@ impl Owners {
         }
     }
 
+    /// Whether the kernel's event rings lost events at some point (frames
+    /// near those moments were left to /proc).
+    pub fn events_lost(&self) -> bool {
+        self.kernel.as_ref().is_some_and(|k| {
+            k.shared
+                .losses
+                .lock()
+                .map_or(true, |l| l.overlap(0, u64::MAX))
+        })
+    }
+
     /// How far the kernel events have been read (a time on the packets'
     /// clock, in ns; 0 without kernel events). A caller waiting on
     /// `Pending` answers keeps waiting while this moves: the reader is

@@ -263,8 +263,11 @@ fn short_lived_clients_are_named_and_never_wrongly() {
         );
     }
     eprintln!(
-        "named: TCP {}/{CLIENTS}, UDP {}/{CLIENTS}, server side {}/{CLIENTS}",
-        tcp.right, udp_tally.right, server_side.right
+        "named: TCP {}/{CLIENTS}, UDP {}/{CLIENTS}, server side {}/{CLIENTS}; events lost: {}",
+        tcp.right,
+        udp_tally.right,
+        server_side.right,
+        owners.events_lost()
     );
     assert!(tcp.wrong.is_empty(), "{:?}", tcp.wrong);
     assert!(server_side.wrong.is_empty(), "{:?}", server_side.wrong);
@@ -623,7 +626,10 @@ fn decoys_and_reused_ports_never_take_the_credit() {
         };
         match ask(&owners, &q) {
             Lookup::Known(o, _) => assert_eq!(o.pid, pid, "round {round}: {o}"),
-            other => panic!("round {round}: client pid {pid} not named: {other:?}"),
+            other => panic!(
+                "round {round}: client pid {pid} not named: {other:?} (events lost: {})",
+                owners.events_lost()
+            ),
         }
         if let Lookup::Known(o, m) = ask(&by_proc, &q) {
             panic!("round {round}: /proc named {o} by {m} for a gone client");
