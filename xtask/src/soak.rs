@@ -40,6 +40,20 @@ const NEWCOMER_WITHIN: Duration = Duration::from_secs(1);
 /// the signal handler's, one exiting.
 const FIXED_THREADS: usize = 4;
 
+/// Connections opened at once in each burst against tcp-uppercase: about
+/// twice its default cap, so half of them queue.
+const BURST_CONNECTIONS: usize = 2_000;
+
+/// Bursts in a row: memory that is not given back grows with each.
+const BURSTS: usize = 4;
+
+/// After a burst, the server's RSS must come back under the larger of
+/// this many times its idle RSS and [`BURST_RSS_FLOOR_KIB`].
+const BURST_RSS_FACTOR: u64 = 2;
+
+/// See [`BURST_RSS_FACTOR`]: 16 MiB.
+const BURST_RSS_FLOOR_KIB: u64 = 16 * 1024;
+
 /// Slowest newcomer answer seen, in microseconds.
 static SLOWEST_NEWCOMER_US: AtomicU64 = AtomicU64::new(0);
 
@@ -128,12 +142,15 @@ fn http_get(
 
 pub fn run(args: &[String]) -> Result<()> {
     let mut seconds = 30u64;
+    let mut bursts_only = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--seconds" => {
                 seconds = crate::util::number(&mut it, "--seconds")?;
             }
+            // Only tcp-uppercase's memory after bursts (a quick check).
+            "--bursts-only" => bursts_only = true,
             other => bail!("unknown soak option {other:?}"),
         }
     }
@@ -142,6 +159,14 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     run_checked(cargo().args(["build", "--release", "--quiet", "--bins"]))?;
     let release = target_dir().join("release");
+    let mut failed = tcp_bursts(&release)?;
+    if bursts_only {
+        if !failed.is_empty() {
+            bail!("soak found problems:\n  {}", failed.join("\n  "));
+        }
+        println!("soak: tcp-uppercase's memory came back after every burst");
+        return Ok(());
+    }
     let root = target_dir().join("soak-www");
     std::fs::create_dir_all(&root)?;
     let small = b"soak small file\n".to_vec();
@@ -262,7 +287,6 @@ pub fn run(args: &[String]) -> Result<()> {
     thread::sleep(SETTLE);
     let after: Vec<Usage> = servers.iter().map(|(_, p)| usage(*p)).collect();
 
-    let mut failed = Vec::new();
     println!(
         "\n{:<14} {:>22} {:>22} {:>18}",
         "server", "RSS KiB (before→after)", "threads (before→after)", "fds (before→after)"
@@ -345,6 +369,119 @@ pub fn run(args: &[String]) -> Result<()> {
         "\nsoak: every valid request was answered correctly; memory, threads and files came back to their baseline"
     );
     Ok(())
+}
+
+/// Bursts of [`BURST_CONNECTIONS`] connections at once against a fresh
+/// tcp-uppercase server: after each, with every connection closed and the
+/// spare threads gone, its RSS must be back under the bound. Returns the
+/// problems found.
+fn tcp_bursts(release: &std::path::Path) -> Result<Vec<String>> {
+    let server = Server::try_start(
+        release.join("tcp-uppercase"),
+        &["server", "--port", "0", "--quiet", "--idle-timeout", "2"],
+    )
+    .map_err(|e| anyhow!(e))?;
+    let (addr, pid) = (server.addr(), server.pid());
+    for _ in 0..20 {
+        burst(addr, 1);
+    }
+    thread::sleep(Duration::from_secs(3));
+    let idle = usage(pid).rss_kib;
+    let bound = (idle * BURST_RSS_FACTOR).max(BURST_RSS_FLOOR_KIB);
+    println!(
+        "soak: {BURSTS} bursts of {BURST_CONNECTIONS} connections against tcp-uppercase {addr} (idle RSS {idle} KiB, bound {bound} KiB)"
+    );
+    let mut failed = Vec::new();
+    let mut after = Vec::new();
+    for i in 0..BURSTS {
+        let t0 = Instant::now();
+        let (answered, peak) = burst_sampled(addr, pid);
+        // The idle time-out (2 s) lets spare threads go.
+        thread::sleep(Duration::from_secs(4));
+        let u = usage(pid);
+        println!(
+            "  burst {}: {answered}/{BURST_CONNECTIONS} answered in {:.1} s, peak {} threads / {} KiB; after: {} threads, {} KiB",
+            i + 1,
+            t0.elapsed().as_secs_f64(),
+            peak.threads,
+            peak.rss_kib,
+            u.threads,
+            u.rss_kib
+        );
+        if answered < BURST_CONNECTIONS {
+            failed.push(format!(
+                "tcp-uppercase answered {answered} of {BURST_CONNECTIONS} connections in burst {}",
+                i + 1
+            ));
+        }
+        after.push(u.rss_kib);
+    }
+    if let Some(&last) = after.last()
+        && last > bound
+    {
+        failed.push(format!(
+            "tcp-uppercase kept {last} KiB after {BURSTS} bursts (idle {idle} KiB, bound {bound} KiB)"
+        ));
+    }
+    Ok(failed)
+}
+
+/// One burst while sampling the server's threads and RSS; returns the
+/// connections answered and the peak usage.
+fn burst_sampled(addr: SocketAddr, pid: u32) -> (usize, Usage) {
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        thread::spawn(move || {
+            let mut peak = usage(pid);
+            while !done.load(Ordering::Relaxed) {
+                let u = usage(pid);
+                peak.threads = peak.threads.max(u.threads);
+                peak.rss_kib = peak.rss_kib.max(u.rss_kib);
+                thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let answered = burst(addr, BURST_CONNECTIONS);
+    done.store(true, Ordering::Relaxed);
+    let peak = sampler.join().unwrap_or(usage(pid));
+    (answered, peak)
+}
+
+/// Opens `n` connections (from 8 threads) before any sends, so the server
+/// holds as many at once as its cap allows; then each sends a sentence and
+/// its end of stream, and reads the whole reply. Returns the replies that
+/// were right.
+fn burst(addr: SocketAddr, n: usize) -> usize {
+    const THREADS: usize = 8;
+    let answered = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let answered = answered.clone();
+            let share = n / THREADS + usize::from(t < n % THREADS);
+            thread::spawn(move || {
+                let conns: Vec<TcpStream> = (0..share)
+                    .filter_map(|_| TcpStream::connect(addr).ok())
+                    .collect();
+                for (i, mut s) in conns.iter().enumerate() {
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+                    let _ = write!(s, "burst {t} {i}");
+                    let _ = s.shutdown(std::net::Shutdown::Write);
+                }
+                for (i, mut s) in conns.into_iter().enumerate() {
+                    let mut got = String::new();
+                    if s.read_to_string(&mut got).is_ok() && got == format!("BURST {t} {i}") {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        let _ = h.join();
+    }
+    answered.load(Ordering::SeqCst)
 }
 
 /// Valid GETs, keep-alive and fresh connections, small and large files.

@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown as Half, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::output::Writer;
+use crate::output;
 use crate::request::{self, BodyFraming, Expect, Request, Version};
 use crate::response::Response;
 use crate::server::{Config, Entry, Phase};
@@ -158,7 +158,7 @@ pub fn serve(
     let mut scratch = Vec::with_capacity(1024);
     let mut first = true;
     // Every write, error pages included, goes out under the write deadline.
-    let writer = || Writer::new(stream, config.write_timeout, Some(entry));
+    let writer = || output::writer(stream, config.write_timeout, Some(entry));
     loop {
         let head = read_head(&mut input, config, entry, first);
         first = false;
