@@ -236,3 +236,51 @@ fn pcapng_keeps_the_processes_and_any_names_the_interface() {
         );
     }
 }
+
+#[test]
+fn pid_of_a_udp_server_keeps_its_clients_first_datagrams() {
+    if !may_capture() {
+        return;
+    }
+    let s = Server::start(bin_path("udp-chat"), &["server", "--port", "0", "--quiet"]);
+    let other = Server::start(bin_path("udp-chat"), &["server", "--port", "0", "--quiet"]);
+    let (port, other_port) = (s.port(), other.port());
+    let mut c = capture(&[
+        "--port",
+        &port,
+        "--port",
+        &other_port,
+        "--pid",
+        &s.pid().to_string(),
+    ]);
+    for (to, word) in [
+        (&port, "first"),
+        (&other_port, "elsewhere"),
+        (&port, "second"),
+    ] {
+        Run::new(
+            bin_path("udp-chat"),
+            &["client", "--port", to],
+            format!("{word}\n").as_bytes(),
+        )
+        .assert_success();
+    }
+    // Each exchange is a request and its reply: four rows for this server.
+    let deadline = std::time::Instant::now() + T;
+    while c.stdout().iter().filter(|l| l.contains(" UDP ")).count() < 4 {
+        assert!(std::time::Instant::now() < deadline, "{:#?}", c.stdout());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(c.terminate(T).is_some_and(|s| s.success()));
+    let out = c.stdout().join("\n");
+    let rows: Vec<&str> = out.lines().filter(|l| l.contains(" UDP ")).collect();
+    assert_eq!(rows.len(), 4, "{out}");
+    // The clients' datagrams to the server are there, each before its reply.
+    let to_server = rows
+        .iter()
+        .filter(|l| l.contains(&format!("→ {port} ")))
+        .count();
+    assert_eq!(to_server, 2, "{out}");
+    assert!(rows[0].contains(&format!("→ {port} ")), "{out}");
+    assert!(!out.contains(&format!("→ {other_port} ")), "{out}");
+}

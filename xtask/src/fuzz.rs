@@ -4,11 +4,9 @@
 //! `target/fuzz-corpus/`, crashes to `fuzz/artifacts/` — each one found
 //! becomes a regression test.
 
-use std::process::Command;
-
 use anyhow::{Context, Result, bail};
 
-use crate::util::{root, run_checked, target_dir};
+use crate::util::{cargo, root, run_checked, target_dir};
 
 /// Every fuzz target.
 pub const TARGETS: &[&str] = &[
@@ -19,26 +17,26 @@ pub const TARGETS: &[&str] = &[
     "uppercase_stream",
 ];
 
-pub fn run(args: &[String]) -> Result<()> {
-    let mut seconds = 60u64;
-    let mut chosen: Vec<String> = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--seconds" => {
-                seconds = crate::util::number(&mut it, "--seconds")?;
-            }
-            t if TARGETS.contains(&t) => chosen.push(t.to_string()),
-            other => bail!(
-                "unknown fuzz target or option {other:?}; targets: {}",
-                TARGETS.join(", ")
-            ),
-        }
-    }
+/// `cargo xtask fuzz`'s options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// How long each target runs.
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    seconds: u64,
+    /// The targets to run (default: all).
+    #[arg(value_name = "TARGET", value_parser = clap::builder::PossibleValuesParser::new(TARGETS))]
+    targets: Vec<String>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let Args {
+        seconds,
+        targets: mut chosen,
+    } = args;
     if chosen.is_empty() {
         chosen = TARGETS.iter().map(|t| t.to_string()).collect();
     }
-    let has_cargo_fuzz = Command::new("cargo")
+    let has_cargo_fuzz = cargo()
         .args(["fuzz", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -54,7 +52,7 @@ pub fn run(args: &[String]) -> Result<()> {
         let seeds = fuzz_dir.join("corpus").join(target);
         eprintln!("== fuzzing {target} for {seconds} s");
         run_checked(
-            Command::new("cargo")
+            cargo()
                 .current_dir(&fuzz_dir)
                 .env("RUSTC_BOOTSTRAP", "1")
                 .args(["fuzz", "run", target])

@@ -7,7 +7,8 @@
 //! - `bench`: the servers measured side by side with their peers.
 //! - `fuzz`: the cargo-fuzz targets.
 //! - `soak`: long mixed traffic against every server, checking for leaks.
-//! - `util`: running cargo and other children, checking every exit status.
+//! - `util`: running cargo and other children, checking every exit status;
+//!   what several tasks share.
 
 mod bench;
 mod ci;
@@ -18,51 +19,54 @@ mod util;
 
 use std::process::ExitCode;
 
-const HELP: &str = "\
-usage: cargo xtask TASK [OPTIONS]
+use clap::{Parser, Subcommand};
 
-tasks:
-  demo [--name \"NAME ROLL\"] [--hosts] [--only udp,tcp,http,trace]
-        run every lab scenario as separate processes, print and save the
-        transcripts and the hand-in report (target/demo/index.html, and
-        report.png when Chromium is installed); --name puts a name on
-        them (default: the user); --hosts puts servers and clients in two
-        network namespaces (needs root); non-zero exit if any misbehaves
-  bench [--seconds N] [--rounds N] [--only http,rss,tcp,udp,client,trace]
-        measure the servers side by side with nginx, python http.server,
-        the textbook Python TCP server and a bare UDP loop; writes
-        target/bench/report.md and chart.svg
-  fuzz [--seconds N] [TARGET…]
-        run the cargo-fuzz targets in fuzz/ (default 60 s each)
-  soak [--seconds N]
-        every server at once under valid and hostile traffic; checks that
-        memory, threads and open files come back to their baseline
-  ci    cargo fmt --check, clippy -D warnings, and cargo test --workspace
-  help  this text
-";
+/// netlab's automation: the lab demo, CI checks, benchmarks, fuzzing and
+/// the soak test.
+#[derive(Debug, Parser)]
+#[command(
+    name = "xtask",
+    bin_name = "cargo xtask",
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Run every lab scenario as separate processes, print and save the
+    /// transcripts and the hand-in report (target/demo/index.html, and
+    /// report.png when Chromium is installed); non-zero exit if any
+    /// misbehaves.
+    Demo(demo::Args),
+    /// Measure the servers side by side with nginx, python http.server,
+    /// the textbook Python TCP server and a bare UDP loop; writes
+    /// target/bench/report.md and chart.svg.
+    Bench(bench::Args),
+    /// Run the cargo-fuzz targets in fuzz/.
+    Fuzz(fuzz::Args),
+    /// Every server at once under valid and hostile traffic; checks that
+    /// memory, threads and open files come back to their baseline.
+    Soak(soak::Args),
+    /// cargo fmt --check, clippy -D warnings, and cargo test --workspace.
+    Ci,
+    /// The bare UDP loop the bench compares udp-chat with.
+    #[command(hide = true)]
+    UdpBare,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        None | Some("help" | "--help" | "-h") => {
-            print!("{HELP}");
-            return if args.is_empty() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
-        Some("ci") => ci::run(&args[1..]),
-        Some("demo") => demo::run(&args[1..]),
-        Some("bench") => bench::run(&args[1..]),
-        Some("fuzz") => fuzz::run(&args[1..]),
-        Some("soak") => soak::run(&args[1..]),
-        // Hidden: the bare UDP loop the bench compares udp-chat with.
-        Some("udp-bare") => bench::peers::serve_bare_udp(),
-        Some(other) => {
-            eprint!("error: unknown task {other:?}\n\n{HELP}");
-            return ExitCode::from(2);
-        }
+    // Usage errors exit 2 with clap's one-line reason; `--help` exits 0.
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Demo(args) => demo::run(args),
+        Task::Bench(args) => bench::run(args),
+        Task::Fuzz(args) => fuzz::run(args),
+        Task::Soak(args) => soak::run(args),
+        Task::Ci => ci::run(),
+        Task::UdpBare => bench::peers::serve_bare_udp(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

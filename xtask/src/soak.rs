@@ -10,7 +10,7 @@
 //! server's threads, sampled every 10 ms, must stay within the cap plus
 //! one plus a few fixed threads.
 
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -91,69 +91,47 @@ struct Tally {
 fn http_get(
     addr: SocketAddr,
     path: &str,
-    keep: Option<&mut Option<TcpStream>>,
+    keep: Option<&mut Option<BufReader<TcpStream>>>,
 ) -> Option<(u16, Vec<u8>)> {
     let mut fresh = None;
     let slot = keep.unwrap_or(&mut fresh);
     if slot.is_none() {
         let s = TcpStream::connect(addr).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-        *slot = Some(s);
+        *slot = Some(BufReader::new(s));
     }
     let s = slot.as_mut()?;
     let req = format!("GET {path} HTTP/1.1\r\nHost: soak\r\n\r\n");
-    if s.write_all(req.as_bytes()).is_err() {
-        *slot = None;
-        return None;
-    }
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_string();
-            let status = head.split(' ').nth(1)?.parse().ok()?;
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().to_string())
-                })?
-                .parse()
-                .ok()?;
-            let mut body = buf[end + 4..].to_vec();
-            while body.len() < len {
-                let n = s.read(&mut chunk).ok()?;
-                if n == 0 {
-                    return None;
-                }
-                body.extend_from_slice(&chunk[..n]);
-            }
-            return Some((status, body));
-        }
-        let n = s.read(&mut chunk).ok()?;
-        if n == 0 {
+    let got = s
+        .get_mut()
+        .write_all(req.as_bytes())
+        .and_then(|()| testkit::http::read_response(s, false));
+    match got {
+        Ok(r) => Some((r.status, r.body)),
+        Err(_) => {
             *slot = None;
-            return None;
+            None
         }
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let mut seconds = 30u64;
-    let mut bursts_only = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--seconds" => {
-                seconds = crate::util::number(&mut it, "--seconds")?;
-            }
-            // Only tcp-uppercase's memory after bursts (a quick check).
-            "--bursts-only" => bursts_only = true,
-            other => bail!("unknown soak option {other:?}"),
-        }
-    }
+/// `cargo xtask soak`'s options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// How long the traffic runs.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    seconds: u64,
+    /// Only the check of tcp-uppercase's memory after bursts of
+    /// connections (quick).
+    #[arg(long)]
+    bursts_only: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let Args {
+        seconds,
+        bursts_only,
+    } = args;
     if !cfg!(target_os = "linux") {
         bail!("soak reads /proc for memory, threads and files: Linux only");
     }
@@ -354,8 +332,6 @@ pub fn run(args: &[String]) -> Result<()> {
         ("udp-chat", &udp),
         ("http (capped)", &capped),
     ] {
-        let mut s = s;
-        let _ = &mut s;
         if s.stderr().iter().any(|l| l.contains("panicked")) {
             failed.push(format!("{name} panicked"));
         }
@@ -606,7 +582,7 @@ fn http_stalled(kind: u64, addr: SocketAddr, stop: &AtomicBool, t: &Tally) {
                 _ => {
                     let mut slot = None;
                     match http_get(addr, "/small.txt", Some(&mut slot)) {
-                        Some((200, _)) => slot,
+                        Some((200, _)) => slot.map(BufReader::into_inner),
                         _ => None,
                     }
                 }

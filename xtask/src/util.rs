@@ -1,7 +1,9 @@
-//! Running children: cargo through `$CARGO`, every exit status checked.
+//! Running children: cargo through `$CARGO`, every exit status checked;
+//! the helpers several tasks share (paths, peers, `--only`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
 
@@ -38,10 +40,35 @@ pub fn run_checked(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// The whole number that follows `flag` on the command line.
-pub fn number<'a>(args: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<u64> {
-    args.next()
-        .with_context(|| format!("{flag} needs a number"))?
-        .parse()
-        .with_context(|| format!("{flag} needs a whole number"))
+/// `p` relative to the workspace root, for messages.
+pub fn relative(p: &Path) -> String {
+    p.strip_prefix(root()).unwrap_or(p).display().to_string()
+}
+
+/// Whether `program arg` runs and exits 0 (an installed optional peer).
+pub fn have(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The Python interpreter the textbook programs and Python peers run on.
+pub const PYTHON: &str = "python3";
+
+/// Whether [`PYTHON`] is installed; asked once per run.
+pub fn has_python() -> bool {
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| have(PYTHON, "--version"))
+}
+
+/// Whether `--only` selects `name`: an empty list selects everything.
+pub fn wants(only: &[String], name: &str) -> bool {
+    only.is_empty() || only.iter().any(|o| o == name)
+}
+
+/// The parser of every `--only LIST` flag: comma-separated names, each one
+/// of `names` (clap lists them in `--help` and in the error).
+pub fn only(names: &'static [&'static str]) -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(names)
 }

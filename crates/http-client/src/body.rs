@@ -12,7 +12,7 @@ const MAX_CHUNK_LINE: usize = 8 * 1024;
 /// Where the decoded bytes go, and how many went.
 fn write_out(out: &mut dyn Write, data: &[u8], progress: &mut dyn FnMut(u64)) -> Result<(), Error> {
     out.write_all(data)
-        .map_err(|e| Error::Write(net_core::error::describe(&e)))?;
+        .map_err(|source| Error::Write { path: None, source })?;
     progress(data.len() as u64);
     Ok(())
 }
@@ -22,10 +22,10 @@ fn read_error(e: io::Error) -> Error {
         // Mapped to the request's time-out by the caller.
         return Error::Net(net_core::Error::io("read the body", e));
     }
-    Error::Broken(format!(
-        "the connection broke while reading the body ({})",
-        net_core::error::describe(&e)
-    ))
+    Error::ConnectionBroke {
+        context: "the connection broke while reading the body".into(),
+        source: e,
+    }
 }
 
 /// Copies the body framed by `framing` from `input` to `out`, calling
@@ -140,6 +140,10 @@ fn copy_chunked(
         }
         copy_exact(input, size, out, progress).map_err(|e| match e {
             Error::Broken(_) => Error::Broken("the chunked body was cut off inside a chunk".into()),
+            Error::ConnectionBroke { source, .. } => Error::ConnectionBroke {
+                context: "the chunked body was cut off inside a chunk".into(),
+                source,
+            },
             other => other,
         })?;
         total += size;

@@ -343,10 +343,10 @@ impl Client {
                 if reused && attempt == 0 {
                     continue;
                 }
-                return Err(Error::Broken(format!(
-                    "cannot send the request to {key} ({})",
-                    net_core::error::describe(&e)
-                )));
+                return Err(Error::ConnectionBroke {
+                    context: format!("cannot send the request to {key}"),
+                    source: e,
+                });
             }
             match read_head(&mut conn.reader, observer) {
                 Ok(Some(head)) => return Ok(head),
@@ -364,16 +364,10 @@ impl Client {
                     let stalled = conn.reader.get_ref().stalled;
                     self.conn = None;
                     let e = self.timeout_error(e, url, stalled);
-                    let quiet_reset = matches!(&e, Error::Broken(m) if m.starts_with("reset:"));
-                    if quiet_reset && reused && attempt == 0 {
+                    if matches!(e, Error::Reset { .. }) && reused && attempt == 0 {
                         continue;
                     }
-                    return Err(match e {
-                        Error::Broken(m) if quiet_reset => {
-                            Error::Broken(m.trim_start_matches("reset:").trim().to_string())
-                        }
-                        other => other,
-                    });
+                    return Err(e);
                 }
             }
         }
@@ -422,16 +416,13 @@ fn read_head(reader: &mut BufReader<Timed>, observer: &mut dyn Observer) -> Resu
                         io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
                     ) =>
             {
-                return Err(Error::Broken(format!(
-                    "reset: the connection was reset before the response ({})",
-                    net_core::error::describe(&e)
-                )));
+                return Err(Error::Reset { source: e });
             }
             Err(e) => {
-                return Err(Error::Broken(format!(
-                    "the connection broke while reading the response ({})",
-                    net_core::error::describe(&e)
-                )));
+                return Err(Error::ConnectionBroke {
+                    context: "the connection broke while reading the response".into(),
+                    source: e,
+                });
             }
         };
         if buf.is_empty() {

@@ -45,6 +45,9 @@ pub mod save;
 pub mod show;
 pub mod url;
 
+use std::io;
+use std::path::{Path, PathBuf};
+
 pub use client::{Client, Response};
 pub use url::Url;
 
@@ -76,12 +79,37 @@ pub enum Error {
         /// The limit in seconds.
         secs: f64,
     },
-    /// The connection broke, or the server sent something that is not HTTP.
+    /// The server sent something that is not HTTP, or closed the
+    /// connection in the middle of a response.
     #[error("{0}")]
     Broken(String),
-    /// The body could not be written out.
-    #[error("cannot write the body ({0})")]
-    Write(String),
+    /// Sending or reading failed: the connection broke.
+    #[error("{context} ({})", net_core::error::describe(.source))]
+    ConnectionBroke {
+        /// What was being done, e.g. `the connection broke while reading the body`.
+        context: String,
+        /// The operating system's reason.
+        #[source]
+        source: io::Error,
+    },
+    /// The connection was reset before any byte of the response came: on
+    /// a kept connection, the server closed it while idle, so the request
+    /// is sent once more on a fresh one.
+    #[error("the connection was reset before the response ({})", net_core::error::describe(.source))]
+    Reset {
+        /// The operating system's reason.
+        #[source]
+        source: io::Error,
+    },
+    /// The body could not be written out (to `path`, when it is a file).
+    #[error("cannot write the body ({}{})", named(.path.as_deref()), net_core::error::describe(.source))]
+    Write {
+        /// The file written to, when there is one.
+        path: Option<PathBuf>,
+        /// The operating system's reason.
+        #[source]
+        source: io::Error,
+    },
     /// Too many redirects, or a loop.
     #[error("{0}")]
     Redirects(String),
@@ -100,12 +128,48 @@ impl Error {
                 _ => 7,
             },
             Error::Timeout { .. } | Error::Stalled { .. } => 28,
-            Error::Broken(_) => 56,
-            Error::Write(_) => 23,
+            Error::Broken(_) | Error::ConnectionBroke { .. } | Error::Reset { .. } => 56,
+            Error::Write { .. } => 23,
             Error::Redirects(_) => 47,
         }
     }
 }
 
+/// `path: ` for a message, or nothing.
+fn named(path: Option<&Path>) -> String {
+    path.map(|p| format!("{}: ", p.display()))
+        .unwrap_or_default()
+}
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_keep_their_cause_and_wording() {
+        let e = Error::Write {
+            path: Some("out.html".into()),
+            source: io::Error::from_raw_os_error(13),
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot write the body (out.html: permission denied)"
+        );
+        assert_eq!(e.exit_code(), 23);
+        let cause = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(cause.and_then(io::Error::raw_os_error), Some(13));
+
+        let e = Error::Reset {
+            source: io::Error::from_raw_os_error(104),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the connection was reset before the response (connection reset by peer)"
+        );
+        assert_eq!(e.exit_code(), 56);
+        assert!(std::error::Error::source(&e).is_some());
+    }
+}

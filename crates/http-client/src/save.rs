@@ -313,7 +313,7 @@ pub fn fetch(
             let result = client.fetch(method, url, &mut out, observer);
             // What arrived is written out even when the download failed.
             out.flush()
-                .map_err(|e| Error::Write(net_core::error::describe(&e)))
+                .map_err(|source| Error::Write { path: None, source })
                 .and(result)
         }
     }
@@ -329,12 +329,9 @@ pub fn to_file(
     path: &Path,
     observer: &mut dyn Observer,
 ) -> Result<(Head, Url)> {
-    let write_err = |e: io::Error| {
-        Error::Write(format!(
-            "{}: {}",
-            path.display(),
-            net_core::error::describe(&e)
-        ))
+    let write_err = |source: io::Error| Error::Write {
+        path: Some(path.to_path_buf()),
+        source,
     };
     let plan = plan(path).map_err(write_err)?;
     let status = Cell::new(0);
@@ -359,7 +356,7 @@ pub fn to_file(
             *pending() = None;
             return Err(match e {
                 // The file is the only thing written here: name it.
-                Error::Write(m) => Error::Write(format!("{}: {m}", path.display())),
+                Error::Write { source, .. } => write_err(source),
                 e => e,
             });
         }

@@ -10,10 +10,11 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown as Half, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::output;
+use crate::config::Config;
+use crate::output::{self, Writer};
+use crate::registry::{Entry, Phase};
 use crate::request::{self, BodyFraming, Expect, Request, Version};
 use crate::response::Response;
-use crate::server::{Config, Entry, Phase};
 use crate::status::Status;
 
 /// A connection's first read buffer: enough for a typical request head,
@@ -137,6 +138,26 @@ fn busy_page() -> Response {
     .closing()
 }
 
+/// Whether the connection goes on to its next request after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    Request,
+    /// The connection was answered and closed (or the client left).
+    Closed,
+}
+
+/// One connection being served: its input, where answers go, and the
+/// access log.
+struct Conn<'a> {
+    stream: &'a TcpStream,
+    peer: SocketAddr,
+    config: &'a Config,
+    entry: &'a Entry,
+    input: Input<'a>,
+    /// Reused for response heads.
+    scratch: Vec<u8>,
+}
+
 /// Serves one connection to completion.
 pub fn serve(
     stream: &TcpStream,
@@ -148,143 +169,171 @@ pub fn serve(
         let _ = stream.set_nodelay(true);
         stream.set_write_timeout(Some(config.write_timeout))?;
     }
-    let mut input = Input {
+    let mut conn = Conn {
         stream,
-        buf: vec![0; INITIAL_BUFFER],
-        start: 0,
-        end: 0,
-        timeout: config.inherited.then_some(config.header_timeout),
+        peer,
+        config,
+        entry,
+        input: Input {
+            stream,
+            buf: vec![0; INITIAL_BUFFER],
+            start: 0,
+            end: 0,
+            timeout: config.inherited.then_some(config.header_timeout),
+        },
+        scratch: Vec::with_capacity(1024),
     };
-    let mut scratch = Vec::with_capacity(1024);
     let mut first = true;
-    // Every write, error pages included, goes out under the write deadline.
-    let writer = || output::writer(stream, config.write_timeout, Some(entry));
     loop {
-        let head = read_head(&mut input, config, entry, first);
-        first = false;
-        let req = match head {
+        let req = match read_head(&mut conn.input, config, entry, first) {
             Head::Request(req) => req,
-            Head::Done => return Ok(()),
-            Head::Evicted => {
-                let r = busy_page();
-                let status = r.status;
-                let sent = r.send(&mut writer(), false, false, &mut scratch)?;
-                log(config, peer, &"-", status, sent);
-                return close_gracefully(stream);
-            }
-            Head::TimedOut => {
-                let r = Response::page(
+            ended => return conn.end_without_request(ended),
+        };
+        first = false;
+        conn.input.consume(req.head_len);
+        entry.set(Phase::Busy, Instant::now());
+        if conn.expectation_and_body(&req)? == Next::Closed || conn.answer(&req)? == Next::Closed {
+            return Ok(());
+        }
+    }
+}
+
+impl<'a> Conn<'a> {
+    /// Every write, error pages included, goes out under the write deadline.
+    fn writer(&self) -> Writer<'a> {
+        output::writer(self.stream, self.config.write_timeout, Some(self.entry))
+    }
+
+    /// Answers with a closing error page, logs it against `line`, and
+    /// closes gracefully.
+    fn reject(&mut self, line: &dyn std::fmt::Display, page: Response) -> io::Result<()> {
+        let status = page.status;
+        let sent = page.send(&mut self.writer(), false, false, &mut self.scratch);
+        log(
+            self.config,
+            self.peer,
+            line,
+            status,
+            *sent.as_ref().unwrap_or(&0),
+        );
+        sent?;
+        close_gracefully(self.stream)
+    }
+
+    /// The wait for a request head ended without one.
+    fn end_without_request(&mut self, ended: Head) -> io::Result<()> {
+        match ended {
+            Head::Request(_) | Head::Done => Ok(()),
+            Head::Evicted => self.reject(&"-", busy_page()),
+            Head::TimedOut => self.reject(
+                &"-",
+                Response::page(
                     Status::REQUEST_TIMEOUT,
                     "The request took too long to arrive.",
                 )
-                .closing();
-                log(config, peer, &"-", r.status, 0);
-                let _ = r.send(&mut writer(), false, false, &mut scratch);
-                return close_gracefully(stream);
-            }
+                .closing(),
+            ),
             Head::Reject(rej) => {
-                log::debug!("{peer}: {}", rej.reason);
-                let r = Response::page(rej.status, rej.reason).closing();
-                let status = r.status;
-                let sent = r.send(&mut writer(), false, false, &mut scratch)?;
-                log(
-                    config,
-                    peer,
-                    &rej.line.as_deref().unwrap_or("-"),
-                    status,
-                    sent,
-                );
-                return close_gracefully(stream);
+                log::debug!("{}: {}", self.peer, rej.reason);
+                let page = Response::page(rej.status, rej.reason).closing();
+                self.reject(&rej.line.as_deref().unwrap_or("-"), page)
             }
-        };
-        input.consume(req.head_len);
-        entry.set(Phase::Busy, Instant::now());
+        }
+    }
 
-        // Expectations and bodies, so the next request parses correctly.
+    /// Handles `Expect` and reads the request's body (dropping it), so the
+    /// next request parses correctly.
+    fn expectation_and_body(&mut self, req: &Request) -> io::Result<Next> {
         if req.expect == Expect::Unsupported {
-            let r = Response::page(
+            let page = Response::page(
                 Status::EXPECTATION_FAILED,
                 "Only 100-continue is supported.",
-            )
-            .closing();
-            let sent = r.send(&mut writer(), false, false, &mut scratch)?;
-            log(config, peer, &req.line(), Status::EXPECTATION_FAILED, sent);
-            return close_gracefully(stream);
+            );
+            return self
+                .reject(&req.line(), page.closing())
+                .map(|()| Next::Closed);
         }
         if let BodyFraming::Length(n) = req.body
             && n > MAX_DISCARDED_BODY
         {
-            let r = Response::page(
+            let page = Response::page(
                 Status::CONTENT_TOO_LARGE,
                 "Request bodies are not accepted here.",
-            )
-            .closing();
-            let sent = r.send(&mut writer(), false, false, &mut scratch)?;
-            log(config, peer, &req.line(), Status::CONTENT_TOO_LARGE, sent);
-            return close_gracefully(stream);
+            );
+            return self
+                .reject(&req.line(), page.closing())
+                .map(|()| Next::Closed);
         }
         if req.expect == Expect::Continue && req.version == Version::Http11 {
-            writer().write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            self.writer().write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
-        if req.body != BodyFraming::None {
-            entry.set(Phase::Reading, Instant::now());
+        if req.body == BodyFraming::None {
+            return Ok(Next::Request);
         }
-        match discard_body(&mut input, req.body, config.header_timeout) {
-            Ok(()) if req.body != BodyFraming::None => entry.set(Phase::Busy, Instant::now()),
-            Ok(()) => {}
+        self.entry.set(Phase::Reading, Instant::now());
+        match discard_body(&mut self.input, req.body, self.config.header_timeout) {
+            Ok(()) => {
+                self.entry.set(Phase::Busy, Instant::now());
+                Ok(Next::Request)
+            }
             Err(status) => {
-                let status = status.or(entry.is_evicted().then_some(Status::SERVICE_UNAVAILABLE));
-                if status == Some(Status::SERVICE_UNAVAILABLE) {
-                    let r = busy_page();
-                    let sent = r.send(&mut writer(), false, false, &mut scratch)?;
-                    log(config, peer, &req.line(), Status::SERVICE_UNAVAILABLE, sent);
-                } else if let Some(status) = status {
-                    let r = Response::page(status, "The request body is malformed.").closing();
-                    let sent = r.send(&mut writer(), false, false, &mut scratch)?;
-                    log(config, peer, &req.line(), status, sent);
+                let evicted = self.entry.is_evicted();
+                match status.or(evicted.then_some(Status::SERVICE_UNAVAILABLE)) {
+                    Some(Status::SERVICE_UNAVAILABLE) => self.reject(&req.line(), busy_page()),
+                    Some(status) => {
+                        let page = Response::page(status, "The request body is malformed.");
+                        self.reject(&req.line(), page.closing())
+                    }
+                    None => close_gracefully(self.stream),
                 }
-                return close_gracefully(stream);
+                .map(|()| Next::Closed)
             }
         }
+    }
 
-        let mut response = crate::server::respond(&req, config);
-        let keep =
-            req.keep_alive && !response.close && !config.shutdown.is_fired() && !entry.is_evicted();
+    /// Chooses and sends the response, logs it, and keeps the connection
+    /// or closes it.
+    fn answer(&mut self, req: &Request) -> io::Result<Next> {
+        let config = self.config;
+        let mut response = crate::route::respond(req, config);
+        let keep = req.keep_alive
+            && !response.close
+            && !config.shutdown.is_fired()
+            && !self.entry.is_evicted();
         if !keep {
             response.close = true;
         }
         let status = response.status;
         let head_only = matches!(req.method, request::Method::Head);
         let keep_alive_10 = keep && req.version == Version::Http10;
-        let mut out = writer();
-        let sent = response.send_to_socket(&mut out, head_only, keep_alive_10, &mut scratch);
-        let sent = match sent {
-            Ok(n) => n,
+        let mut out = self.writer();
+        match response.send_to_socket(&mut out, head_only, keep_alive_10, &mut self.scratch) {
+            Ok(sent) => log(config, self.peer, &req.line(), status, sent),
             Err(e) => {
-                log(config, peer, &req.line(), status, 0);
-                if out.cut {
-                    log::warn!(
-                        "{peer}: response to \"{}\" cut after {} bytes: {e}",
-                        req.line().to_string().escape_debug(),
-                        out.accepted
-                    );
-                    return Ok(());
+                log(config, self.peer, &req.line(), status, 0);
+                if !out.cut {
+                    return Err(e);
                 }
-                return Err(e);
+                log::warn!(
+                    "{}: response to \"{}\" cut after {} bytes: {e}",
+                    self.peer,
+                    req.line().to_string().escape_debug(),
+                    out.accepted
+                );
+                return Ok(Next::Closed);
             }
-        };
-        log(config, peer, &req.line(), status, sent);
-        if !keep {
-            return if !input.pending().is_empty() {
-                close_gracefully(stream)
-            } else if !req.keep_alive {
-                // The client asked to close and sends nothing more: closing
-                // the socket (when the caller drops it) sends our FIN.
-                Ok(())
-            } else {
-                finish(stream)
-            };
         }
+        if keep {
+            return Ok(Next::Request);
+        }
+        if !self.input.pending().is_empty() {
+            close_gracefully(self.stream)?;
+        } else if req.keep_alive {
+            finish(self.stream)?;
+        }
+        // Otherwise the client asked to close and sends nothing more:
+        // closing the socket (when the caller drops it) sends our FIN.
+        Ok(Next::Closed)
     }
 }
 

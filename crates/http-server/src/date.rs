@@ -22,21 +22,14 @@ fn with_cache<R>(f: impl FnOnce(&Cached) -> R) -> R {
         .unwrap_or(0);
     CACHE.with(|cell| {
         let mut cache = cell.borrow_mut();
-        if cache.as_ref().is_none_or(|c| c.second != second) {
-            *cache = Some(Cached {
-                second,
-                http: httpdate::fmt_http_date(now),
-                clf: clf_date(second),
-            });
+        if cache.as_ref().is_some_and(|c| c.second != second) {
+            *cache = None;
         }
-        match cache.as_ref() {
-            Some(c) => f(c),
-            None => f(&Cached {
-                second,
-                http: httpdate::fmt_http_date(now),
-                clf: clf_date(second),
-            }),
-        }
+        f(cache.get_or_insert_with(|| Cached {
+            second,
+            http: httpdate::fmt_http_date(now),
+            clf: clf_date(second),
+        }))
     })
 }
 

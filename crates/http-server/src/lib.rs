@@ -46,8 +46,15 @@
 //! - `listing` (private): directory listings.
 //! - [`response`]: responses written to any `Write`.
 //! - [`output`]: writing to the socket under a progress deadline.
-//! - `conn` (private): one connection's request loop.
-//! - [`server`]: settings, the accept loop, choosing responses.
+//! - `config` (private): settings and their defaults.
+//! - `registry` (private): live connections, what each is doing, making
+//!   room at the cap.
+//! - `route` (private): the response for a request (file, directory,
+//!   redirect, error page).
+//! - `conn` (private): one connection's request loop, over the three
+//!   above.
+//! - [`server`]: the accept loop over `conn`; re-exports the settings,
+//!   the registry and [`server::respond`].
 //!
 //! # Example
 //! ```
@@ -78,14 +85,17 @@
 #![warn(missing_docs)]
 
 mod cache;
+mod config;
 mod conn;
 mod date;
 pub mod files;
 mod listing;
 pub mod output;
 pub mod path;
+mod registry;
 pub mod request;
 pub mod response;
+mod route;
 pub mod server;
 pub mod status;
 #[cfg(target_os = "linux")]

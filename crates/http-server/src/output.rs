@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use net_core::deadline::{Watch, WriteDeadline};
 
-use crate::server::{Entry, Phase};
+use crate::registry::{Entry, Phase};
 
 /// A response's way to its socket; see the module docs.
 pub type Writer<'a> = WriteDeadline<'a, Stalls<'a>>;

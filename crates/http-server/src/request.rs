@@ -155,47 +155,58 @@ fn reject(status: Status, reason: &'static str) -> Reject {
 pub fn parse(buf: &[u8]) -> Result<Option<Request>, Reject> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
-    let status = match req.parse(buf) {
-        Ok(status) => status,
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(reject(
-                Status::HEADERS_TOO_LARGE,
-                "more than 100 header fields",
-            ));
-        }
-        Err(httparse::Error::Version) => {
-            return match later_minor_version(buf) {
-                // HTTP/1.x with x > 1 is answered as HTTP/1.1, its highest
-                // version we speak (RFC 9110 §6.2): parsed again as such.
-                Some(at) => {
-                    let mut copy = buf.to_vec();
-                    copy[at] = b'1';
-                    parse(&copy)
-                }
-                None => Err(version_error(buf)),
-            };
-        }
-        Err(_) => {
-            return Err(
-                check_line_length(buf).unwrap_or(reject(Status::BAD_REQUEST, "malformed request"))
-            );
-        }
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return incomplete(buf).map(|()| None),
+        Err(e) => return unparsable(buf, e),
     };
-    let head_len = match status {
-        httparse::Status::Complete(n) => n,
-        httparse::Status::Partial => {
-            if let Some(too_long) = check_line_length(buf) {
-                return Err(too_long);
-            }
-            if buf.len() > MAX_REQUEST_LINE + MAX_HEADER_BYTES {
-                return Err(reject(
-                    Status::HEADERS_TOO_LARGE,
-                    "header section too large",
-                ));
-            }
-            return Ok(None);
-        }
+    check_sizes(buf, head_len)?;
+    let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
+        return Err(reject(Status::BAD_REQUEST, "incomplete request line"));
     };
+    build(method, target, minor, req.headers, head_len).map(Some)
+}
+
+/// An incomplete head is fine, unless it is already over a limit.
+fn incomplete(buf: &[u8]) -> Result<(), Reject> {
+    if let Some(too_long) = check_line_length(buf) {
+        return Err(too_long);
+    }
+    if buf.len() > MAX_REQUEST_LINE + MAX_HEADER_BYTES {
+        return Err(reject(
+            Status::HEADERS_TOO_LARGE,
+            "header section too large",
+        ));
+    }
+    Ok(())
+}
+
+/// A head httparse refused: too many fields, a version (HTTP/1.x with
+/// x > 1 is answered as HTTP/1.1, its highest version we speak, RFC 9110
+/// §6.2; others are refused), or a malformed head.
+fn unparsable(buf: &[u8], e: httparse::Error) -> Result<Option<Request>, Reject> {
+    match e {
+        httparse::Error::TooManyHeaders => Err(reject(
+            Status::HEADERS_TOO_LARGE,
+            "more than 100 header fields",
+        )),
+        httparse::Error::Version => match later_minor_version(buf) {
+            Some(at) => {
+                let mut copy = buf.to_vec();
+                copy[at] = b'1';
+                parse(&copy)
+            }
+            None => Err(version_error(buf)),
+        },
+        _ => {
+            Err(check_line_length(buf).unwrap_or(reject(Status::BAD_REQUEST, "malformed request")))
+        }
+    }
+}
+
+/// The size limits of a complete head: its request line, then its header
+/// section.
+fn check_sizes(buf: &[u8], head_len: usize) -> Result<(), Reject> {
     let line_len = request_line_len(buf).unwrap_or(head_len);
     if line_len > MAX_REQUEST_LINE {
         return Err(reject(Status::URI_TOO_LONG, "request line too long"));
@@ -206,9 +217,18 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, Reject> {
             "header section too large",
         ));
     }
-    let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
-        return Err(reject(Status::BAD_REQUEST, "incomplete request line"));
-    };
+    Ok(())
+}
+
+/// The request a complete head within the limits makes, once its method
+/// and fields are checked.
+fn build(
+    method: &str,
+    target: &str,
+    minor: u8,
+    headers: &[httparse::Header<'_>],
+    head_len: usize,
+) -> Result<Request, Reject> {
     let version = if minor == 0 {
         Version::Http10
     } else {
@@ -227,7 +247,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, Reject> {
         _ => return Err(with_line(Status::NOT_IMPLEMENTED, "unknown method")),
     };
     let fields =
-        Fields::collect(req.headers).map_err(|reason| with_line(Status::BAD_REQUEST, reason))?;
+        Fields::collect(headers).map_err(|reason| with_line(Status::BAD_REQUEST, reason))?;
     if fields.hosts > 1 || (version == Version::Http11 && fields.hosts == 0) {
         return Err(with_line(
             Status::BAD_REQUEST,
@@ -241,7 +261,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, Reject> {
         Version::Http11 => !fields.close,
         Version::Http10 => fields.keep_alive && !fields.close,
     };
-    Ok(Some(Request {
+    Ok(Request {
         method,
         target: target.to_string(),
         version,
@@ -255,7 +275,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, Reject> {
         if_match: fields.if_match,
         if_unmodified_since: fields.if_unmodified_since,
         head_len,
-    }))
+    })
 }
 
 /// Length of the request line including its line ending, when complete.

@@ -84,8 +84,11 @@ pub enum Error {
 }
 
 impl Error {
-    /// An I/O error with context, mapping "connection refused" and time-outs
-    /// to their dedicated variants so every caller words them the same way.
+    /// An [`Error::Io`]: `source` with what we were doing. It is kept as it
+    /// is — a refusal or a time-out is not turned into [`Error::Refused`]
+    /// or [`Error::TimedOut`] (those need the peer and the wait, which only
+    /// the connecting code has) — but [`Error::is_refused`] and
+    /// [`Error::is_timeout`] see through it.
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {
         Error::Io {
             context: context.into(),

@@ -83,8 +83,9 @@ pub fn wanted(p: &Packet, ports: &[u16]) -> bool {
 pub struct Report {
     /// The analysis, for summaries.
     pub analyzer: Analyzer,
-    /// How owners were proven (`None` when not looked up).
-    pub method: Option<Method>,
+    /// How owners were proven, the main method first (empty when not
+    /// looked up).
+    pub methods: Vec<Method>,
     /// Frames shown.
     pub frames: usize,
     /// The kernel's counts: received by its filter, and dropped for want
@@ -153,6 +154,9 @@ struct Pipeline<'a> {
     progress: (u64, Instant),
     /// Asked to finish at once: no more lookups.
     hurry: bool,
+    /// Some frame was named from /proc in a capture using kernel events
+    /// (sockets from before the start, or a moment the events were lost).
+    proc_named: bool,
     /// Frames that passed the port filter: "packets captured".
     kept: u64,
     /// The pcapng's interface number of each interface seen.
@@ -189,8 +193,10 @@ impl Pipeline<'_> {
                                 Direction::ServerToClient => Role::Server,
                             },
                             syn: start.1,
-                            len: wire_len,
-                            iface: Some(frame.iface.to_string()),
+                            len: match &p.transport {
+                                Transport::Udp(u) => u.len,
+                                _ => 0,
+                            },
                         })
                     }
                     _ => None,
@@ -202,10 +208,12 @@ impl Pipeline<'_> {
                     (true, Some(conn), Some(dir)) => Some((conn, dir == Direction::ClientToServer)),
                     _ => None,
                 };
-                // TCP only: a UDP datagram is proven by its send, which says
-                // nothing about who receives it.
+                // Narrowed to a program: its server's first frame may come
+                // from the other end (a client's SYN or first datagram), so
+                // the receiving side is asked too (for UDP, the socket bound
+                // to the receiving port, found in /proc while it lives).
                 let receiver = match (&self.target, &query) {
-                    (Some(_), Some(q)) if q.tcp => Some(Query {
+                    (Some(_), Some(q)) => Some(Query {
                         src: q.dst,
                         dst: q.src,
                         role: match q.role {
@@ -265,9 +273,13 @@ impl Pipeline<'_> {
         }
         let patient =
             progress != 0 && now.saturating_duration_since(self.progress.1) < crate::join::MAX_HOLD;
+        let proc_named = &mut self.proc_named;
         let lookup = |q: &Query| match owners {
             Some(o) => match o.lookup(q) {
-                Lookup::Known(owner, _) => Answer::Known(owner),
+                Lookup::Known(owner, method) => {
+                    *proc_named |= method == Method::Proc && o.method() != Method::Proc;
+                    Answer::Known(owner)
+                }
                 Lookup::Unknown => Answer::Unknown,
                 Lookup::Pending => Answer::Pending,
             },
@@ -351,6 +363,7 @@ pub fn run(
         several: opts.ifaces.len() > 1 || opts.ifaces.iter().any(|i| i == crate::live::ANY),
         progress: (0, Instant::now()),
         hurry: false,
+        proc_named: false,
         kept: 0,
         ng_ifaces: HashMap::new(),
     };
@@ -447,7 +460,13 @@ pub fn run(
     }
     Ok(Report {
         analyzer: pipe.analyzer,
-        method: pipe.owners.as_ref().map(Owners::method),
+        methods: pipe.owners.as_ref().map_or_else(Vec::new, |o| {
+            let mut m = vec![o.method()];
+            if pipe.proc_named {
+                m.push(Method::Proc);
+            }
+            m
+        }),
         frames: pipe.shown,
         kernel,
         command_status,
@@ -472,12 +491,13 @@ fn spawn(argv: &[String]) -> Result<Child, Error> {
     let Some((program, args)) = argv.split_first() else {
         return Err(Error::Capture("no command given after `--`".into()));
     };
-    Command::new(program).args(args).spawn().map_err(|e| {
-        Error::Capture(format!(
-            "cannot run {program}: {}",
-            net_core::error::describe(&e)
-        ))
-    })
+    Command::new(program)
+        .args(args)
+        .spawn()
+        .map_err(|source| Error::CaptureIo {
+            what: format!("cannot run {program}"),
+            source,
+        })
 }
 
 /// Whether `owner` is one of the processes the capture is narrowed to.

@@ -76,12 +76,30 @@ pub enum Error {
     /// Capturing failed.
     #[error("capture failed ({0})")]
     Capture(String),
-    /// A capture file could not be read or written.
+    /// Capturing failed in a system call.
+    #[error("capture failed ({what}: {})", net_core::error::describe(.source))]
+    CaptureIo {
+        /// What was being done.
+        what: String,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A capture file is not one this crate can read or write.
     #[error("{}: {reason}", .path.display())]
     File {
         /// The file.
         path: PathBuf,
         /// Why.
         reason: String,
+    },
+    /// A capture file could not be opened, read or written.
+    #[error("{}: {}", .path.display(), net_core::error::describe(.source))]
+    FileIo {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
     },
 }

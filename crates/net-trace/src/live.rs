@@ -92,7 +92,16 @@ const ARPHRD_ETHER: u16 = 1;
 const ARPHRD_LOOPBACK: u16 = 772;
 /// `sll_pkttype` of a frame this host sent.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-const PACKET_OUTGOING: u8 = 4;
+const PACKET_OUTGOING: u8 = bpf::PACKET_OUTGOING as u8;
+
+// Spelled out above so the table and tests build everywhere; where libc
+// has them, they are checked against it.
+#[cfg(target_os = "linux")]
+const _: () = assert!(
+    ARPHRD_ETHER == libc::ARPHRD_ETHER
+        && ARPHRD_LOOPBACK == libc::ARPHRD_LOOPBACK
+        && PACKET_OUTGOING == libc::PACKET_OUTGOING
+);
 
 /// How many frames the capture thread reads between looks at the clock
 /// for [`STATS_INTERVAL`] while frames keep coming.
@@ -229,11 +238,27 @@ impl LiveSource {
         }
         match &self.failure {
             None => Ok(self.stats()),
-            // The first answer is kept for a second call; the error's own
-            // words, not wrapped again.
-            Some(Error::Capture(why)) => Err(Error::Capture(why.clone())),
-            Some(e) => Err(Error::Capture(e.to_string())),
+            // The first answer is kept for a second call, in its own words.
+            Some(e) => Err(again(e)),
         }
+    }
+}
+
+/// The same error once more (an I/O cause is not `Clone`: its kind and
+/// words are kept).
+fn again(e: &Error) -> Error {
+    match e {
+        Error::Privilege => Error::Privilege,
+        Error::Interface { iface, reason } => Error::Interface {
+            iface: iface.clone(),
+            reason: reason.clone(),
+        },
+        Error::Capture(why) => Error::Capture(why.clone()),
+        Error::CaptureIo { what, source } => Error::CaptureIo {
+            what: what.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        other => Error::Capture(other.to_string()),
     }
 }
 
@@ -407,7 +432,10 @@ impl LiveSource {
             bpf::program(layout, &plan.filter).map_err(|e| Error::Capture(e.to_string()))?;
         let os = |what: &str, e: std::io::Error| match e.kind() {
             std::io::ErrorKind::PermissionDenied => Error::Privilege,
-            _ => Error::Capture(format!("{what}: {}", net_core::error::describe(&e))),
+            _ => Error::CaptureIo {
+                what: what.to_string(),
+                source: e,
+            },
         };
         let socket = PacketSocket::open(if plan.cooked { Kind::Cooked } else { Kind::Raw })
             .map_err(|e| os("packet socket", e))?;
@@ -503,7 +531,10 @@ struct Reader {
 impl Reader {
     fn run(mut self) -> Result<(), Error> {
         crate::sys::raise_thread_priority();
-        let fail = |e: std::io::Error| Error::Capture(net_core::error::describe(&e));
+        let fail = |e: std::io::Error| Error::CaptureIo {
+            what: "reading the packet socket".into(),
+            source: e,
+        };
         // A cooked frame gets a header in front, inside the snap length.
         let room = if self.cooked {
             self.snaplen - SLL2_HEADER_LEN

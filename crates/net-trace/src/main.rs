@@ -153,7 +153,7 @@ fn write_summaries(
     out: &mut impl Write,
     analyzer: &Analyzer,
     owners: &ConnOwners,
-    method: Option<Method>,
+    methods: &[Method],
     shown: Option<&HashSet<usize>>,
 ) -> io::Result<()> {
     writeln!(out)?;
@@ -172,14 +172,16 @@ fn write_summaries(
         named |= c.is_some() || sv.is_some();
         out.write_all(render::summary(&s, c, sv).as_bytes())?;
     }
-    if let Some(method) = method {
+    if let Some(main) = methods.first() {
         if named {
+            let all: Vec<String> = methods.iter().map(ToString::to_string).collect();
             writeln!(
                 out,
-                "Processes named from {method}; \"unknown\" where nothing proved one."
+                "Processes named from {}; \"unknown\" where nothing proved one.",
+                all.join(" and ")
             )?;
         } else {
-            writeln!(out, "No process could be proven from {method}.")?;
+            writeln!(out, "No process could be proven from {main}.")?;
         }
     }
     Ok(())
@@ -351,7 +353,7 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
             &mut out.out,
             &report.analyzer,
             &owners,
-            report.method,
+            &report.methods,
             report.shown.as_ref(),
         );
     }
@@ -475,6 +477,7 @@ fn read_into(
         }
         render::write_row(out, &row, sender.as_ref(), args.view.states)?;
     }
-    write_summaries(out, &analyzer, &owners, named.then_some(Method::File), None)?;
+    let methods: &[Method] = if named { &[Method::File] } else { &[] };
+    write_summaries(out, &analyzer, &owners, methods, None)?;
     Ok(())
 }

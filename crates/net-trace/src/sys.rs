@@ -1,10 +1,12 @@
-//! The Linux packet socket: the only `unsafe` in netlab.
+//! The Linux packet socket: net-trace's only `unsafe` (http-server's
+//! `sys` module is the other place in netlab that has any).
 //!
 //! `AF_PACKET` addresses (`struct sockaddr_ll`), classic BPF programs,
 //! `recvmsg` control messages and `PACKET_STATISTICS` are not modelled by
-//! socket2, so this module calls libc for them. Every `unsafe` block is a
-//! system call given pointers to live, properly sized and aligned Rust
-//! values, or a read of a plain C struct the kernel filled in.
+//! socket2, so this module calls libc for them, with libc's structs and
+//! constants. Every `unsafe` block is a system call given pointers to live,
+//! properly sized and aligned Rust values, or a read of a plain C struct
+//! the kernel filled in.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -14,8 +16,12 @@ use std::time::Duration;
 
 use crate::live::bpf::Insn;
 
-/// `ETH_P_ALL`: every protocol.
-const ETH_P_ALL: u16 = 0x0003;
+/// `ETH_P_ALL`: every protocol (`sll_protocol` is 16 bits wide).
+const ETH_P_ALL: u16 = libc::ETH_P_ALL as u16;
+
+// The capture filter spells out `PACKET_OUTGOING`, since it is built and
+// tested on every system, libc or not; here it must agree with the kernel's.
+const _: () = assert!(crate::live::bpf::PACKET_OUTGOING == libc::PACKET_OUTGOING as u32);
 
 /// Room for control messages: one `SCM_TIMESTAMPNS` (a `timespec`) needs
 /// 32 bytes on 64-bit Linux; the rest is slack for anything else the kernel

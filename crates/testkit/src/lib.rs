@@ -12,12 +12,15 @@
 //! - [`skip`]: reports a check that could not run here (a missing peer or
 //!   privilege), on stderr and in the file named by [`SKIP_LOG_ENV`], so a
 //!   skipped test is visible in CI rather than a silent `ok`.
+//! - [`http`]: reads one HTTP response off a raw connection.
 //!
 //! ```no_run
 //! let server = testkit::Server::start("target/debug/tcp-uppercase", &["server", "--port", "0"]);
 //! println!("server on {}", server.addr());
 //! ```
 #![warn(missing_docs)]
+
+pub mod http;
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -57,7 +60,7 @@ pub fn bin_path(name: &str) -> PathBuf {
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
-        "{} is missing: run `cargo test --workspace` (or `cargo build --workspace`) so every binary is built",
+        "{} is missing: run `cargo test --workspace`, or `cargo build --bins` before testing one package, so every binary is built",
         path.display()
     );
     path

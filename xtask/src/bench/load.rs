@@ -2,7 +2,7 @@
 //! streaming, UDP lockstep round trips, idle keep-alive connections.
 //! Each runs for a fixed time and reports a rate.
 
-use std::io::{Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,32 +34,11 @@ fn run_for(
     count.load(Ordering::SeqCst) as f64 / elapsed
 }
 
-/// Reads one HTTP response (Content-Length framed) from `s`; false on error.
-fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
-    buf.clear();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            let mut have = buf.len() - end - 4;
-            while have < len {
-                match s.read(&mut chunk) {
-                    Ok(0) | Err(_) => return false,
-                    Ok(n) => have += n,
-                }
-            }
-            return true;
-        }
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
+/// Sends `request` on `s` and reads the whole response, discarding the
+/// body; false on error.
+fn exchange(s: &mut BufReader<TcpStream>, request: &[u8]) -> bool {
+    s.get_mut().write_all(request).is_ok()
+        && testkit::http::read_response_to(s, false, &mut io::sink()).is_ok()
 }
 
 /// HTTP requests per second: `conns` connections, keep-alive or not.
@@ -73,20 +52,19 @@ pub fn http(addr: SocketAddr, path: &str, conns: usize, keep_alive: bool, secs: 
         }
     );
     run_for(conns, secs, move |stop, count| {
-        let mut buf = Vec::with_capacity(64 * 1024);
-        let mut conn: Option<TcpStream> = None;
+        let mut conn: Option<BufReader<TcpStream>> = None;
         while !stop.load(Ordering::Relaxed) {
             let s = match conn.as_mut() {
                 Some(s) => s,
                 None => match TcpStream::connect(addr) {
                     Ok(s) => {
                         let _ = s.set_nodelay(true);
-                        conn.insert(s)
+                        conn.insert(BufReader::with_capacity(64 * 1024, s))
                     }
                     Err(_) => continue,
                 },
             };
-            if s.write_all(request.as_bytes()).is_err() || !read_response(s, &mut buf) {
+            if !exchange(s, request.as_bytes()) {
                 conn = None;
                 continue;
             }
@@ -258,14 +236,14 @@ pub fn udp_round_trips(addr: SocketAddr, clients: usize, secs: Duration) -> f64 
 pub fn idle_connections(addr: SocketAddr, path: &str, n: usize) -> Vec<TcpStream> {
     let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n");
     let mut conns = Vec::with_capacity(n);
-    let mut buf = Vec::new();
     for _ in 0..n {
-        let Ok(mut s) = TcpStream::connect(addr) else {
+        let Ok(s) = TcpStream::connect(addr) else {
             continue;
         };
         let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-        if s.write_all(request.as_bytes()).is_ok() && read_response(&mut s, &mut buf) {
-            conns.push(s);
+        let mut s = BufReader::new(s);
+        if exchange(&mut s, request.as_bytes()) {
+            conns.push(s.into_inner());
         }
     }
     conns

@@ -3,68 +3,62 @@
 //! drift cancels out. Prints a table of medians and ratios and writes
 //! `target/bench/report.md` and `target/bench/chart.svg`.
 
+mod live;
 mod load;
 pub mod peers;
 mod report;
 mod trace;
 
 use std::fs;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{cargo, root, run_checked, target_dir};
+use crate::util::{cargo, has_python, have, relative, root, run_checked, target_dir};
 use peers::Running;
 pub use report::Workload;
 
 /// Starts one server under test.
 type Start<'a> = Box<dyn Fn() -> Result<Running> + 'a>;
 
+/// `cargo xtask bench`'s options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Seconds per run (at least 1).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    seconds: u64,
+    /// Alternating rounds per comparison (1 to 99).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    rounds: u64,
+    /// Measure only these areas (comma-separated; default: all).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = crate::util::only(AREAS))]
+    only: Vec<String>,
+}
+
 struct Options {
     seconds: u64,
     rounds: usize,
-    /// Areas to measure: http, rss, tcp, udp, client, trace (all when
-    /// empty).
+    /// Areas to measure: http, rss, tcp, udp, client, trace, live (all
+    /// when empty).
     only: Vec<String>,
 }
 
 impl Options {
     fn wants(&self, area: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|a| a == area)
+        crate::util::wants(&self.only, area)
     }
 }
 
 /// The areas `--only` accepts.
-const AREAS: &[&str] = &["http", "rss", "tcp", "udp", "client", "trace"];
+const AREAS: &[&str] = &["http", "rss", "tcp", "udp", "client", "trace", "live"];
 
-fn parse(args: &[String]) -> Result<Options> {
-    let mut opts = Options {
-        seconds: 5,
-        rounds: 3,
-        only: Vec::new(),
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--seconds" => opts.seconds = crate::util::number(&mut it, "--seconds")?.max(1),
-            "--rounds" => {
-                opts.rounds = crate::util::number(&mut it, "--rounds")?.clamp(1, 99) as usize
-            }
-            "--only" => {
-                let list = it.next().context("--only needs a list, e.g. http,tcp")?;
-                for area in list.split(',') {
-                    if !AREAS.contains(&area) {
-                        bail!("--only takes {}, not {area:?}", AREAS.join(", "));
-                    }
-                    opts.only.push(area.to_string());
-                }
-            }
-            other => bail!("unknown bench option {other:?} (see `cargo xtask help`)"),
-        }
+fn parse(args: Args) -> Options {
+    Options {
+        seconds: args.seconds.max(1),
+        rounds: args.rounds.clamp(1, 99) as usize,
+        only: args.only,
     }
-    Ok(opts)
 }
 
 /// A load generator for HTTP: wrk when installed, else the built-in one.
@@ -184,15 +178,8 @@ fn alternating<T>(
     Ok(())
 }
 
-fn have(cmd: &str, arg: &str) -> bool {
-    Command::new(cmd)
-        .arg(arg)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-pub fn run(args: &[String]) -> Result<()> {
-    let opts = parse(args)?;
+pub fn run(args: Args) -> Result<()> {
+    let opts = parse(args);
     run_checked(cargo().args(["build", "--release", "--quiet", "--bins"]))?;
     let release = target_dir().join("release");
     let out_dir = target_dir().join("bench");
@@ -220,7 +207,7 @@ pub fn run(args: &[String]) -> Result<()> {
             "nginx is not installed (apt-get install nginx-light): its columns are skipped.".into(),
         );
     }
-    let python = have("python3", "--version");
+    let python = has_python();
     if !python {
         notes.push("python3 is not installed: the Python peers are skipped.".into());
     }
@@ -541,6 +528,11 @@ pub fn run(args: &[String]) -> Result<()> {
         )?;
     }
 
+    // net-trace capturing live beside tcpdump under the lab's heaviest runs.
+    if opts.wants("live") {
+        live::bench(&release, opts.rounds, http.wrk, &mut notes, &mut results)?;
+    }
+
     let machine = report::machine();
     let md = report::markdown(&results, &notes, &machine, &opts_line(&opts, http.wrk));
     let svg = report::svg(&results);
@@ -575,10 +567,6 @@ fn opts_line(opts: &Options, wrk: bool) -> String {
             "the built-in generator"
         }
     )
-}
-
-fn relative(p: &Path) -> String {
-    p.strip_prefix(root()).unwrap_or(p).display().to_string()
 }
 
 #[cfg(test)]

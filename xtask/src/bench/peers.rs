@@ -162,7 +162,7 @@ pub fn python_http(root: &Path) -> Result<Running> {
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     spawn_peer(
         "python http.server",
-        Command::new("python3")
+        Command::new(crate::util::PYTHON)
             .args([
                 "-m",
                 "http.server",
@@ -178,7 +178,7 @@ pub fn python_http(root: &Path) -> Result<Running> {
 /// The textbook single-threaded `TCPServer.py`.
 pub fn python_tcp(textbook: &Path) -> Result<Running> {
     let script = textbook.join("TCPServer.py");
-    let server = Server::try_start("python3", &["-u", &script.to_string_lossy(), "0"])
+    let server = Server::try_start(crate::util::PYTHON, &["-u", &script.to_string_lossy(), "0"])
         .map_err(|e| anyhow!(e))?;
     Ok(Running {
         name: "textbook TCPServer.py".into(),

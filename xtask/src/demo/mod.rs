@@ -25,7 +25,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use testkit::{Run, Server};
 
-use crate::util::{cargo, run_checked, target_dir};
+use crate::util::{PYTHON, cargo, has_python, relative, run_checked, target_dir};
 pub use net::Net;
 pub use transcript::Transcript;
 
@@ -121,32 +121,26 @@ impl Ctx {
         typed: &str,
         want: &str,
     ) -> Result<()> {
-        let Some(py) = self.python() else {
+        if !has_python() {
             t.note(format!(
-                "  (python3 is not installed: the textbook {script} is skipped)"
+                "  ({PYTHON} is not installed: the textbook {script} is skipped)"
             ));
             return Ok(());
-        };
+        }
         let path = self.textbook.join(script);
         let path = path.to_string_lossy();
         let input = format!("{typed}\n");
-        let run = self.client(Path::new(py), &[&path, self.host(), port], input.as_bytes())?;
+        let run = self.client(
+            Path::new(PYTHON),
+            &[&path, self.host(), port],
+            input.as_bytes(),
+        )?;
         t.client("textbook-client", &run, typed);
         t.check(
             run.code() == Some(0) && run.stdout_text().ends_with(want),
             format!("the textbook {script} gets its answer from our server"),
         );
         Ok(())
-    }
-
-    /// `python3`, when installed.
-    pub fn python(&self) -> Option<&'static str> {
-        Command::new("python3")
-            .arg("--version")
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|_| "python3")
     }
 }
 
@@ -163,36 +157,19 @@ struct Scenario {
 /// The groups `--only` accepts.
 const GROUPS: &[&str] = &["udp", "tcp", "http", "trace"];
 
-struct Options {
+/// `cargo xtask demo`'s options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The name (and roll number) the hand-in is for (default: the user).
+    #[arg(long, value_name = "\"NAME ROLL\"")]
     name: Option<String>,
+    /// Run servers and clients in two network namespaces joined by a veth
+    /// pair (needs root and `ip`).
+    #[arg(long)]
     hosts: bool,
+    /// Run only these groups of scenarios (comma-separated; default: all).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = crate::util::only(GROUPS))]
     only: Vec<String>,
-}
-
-fn parse(args: &[String]) -> Result<Options> {
-    let mut opts = Options {
-        name: None,
-        hosts: false,
-        only: Vec::new(),
-    };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--name" => opts.name = Some(it.next().context("--name needs a value")?.clone()),
-            "--hosts" => opts.hosts = true,
-            "--only" => {
-                let list = it.next().context("--only needs a list, e.g. udp,tcp")?;
-                for g in list.split(',') {
-                    if !GROUPS.contains(&g) {
-                        bail!("--only takes {}, not {g:?}", GROUPS.join(", "));
-                    }
-                    opts.only.push(g.to_string());
-                }
-            }
-            other => bail!("unknown demo option {other:?} (see `cargo xtask help`)"),
-        }
-    }
-    Ok(opts)
 }
 
 const SCENARIOS: &[Scenario] = &[
@@ -234,8 +211,7 @@ const SCENARIOS: &[Scenario] = &[
     },
 ];
 
-pub fn run(args: &[String]) -> Result<()> {
-    let opts = parse(args)?;
+pub fn run(opts: Args) -> Result<()> {
     let mut build = cargo();
     build.args(["build", "--quiet"]);
     for b in BINARIES {
@@ -282,7 +258,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut entries = Vec::new();
     let chosen = SCENARIOS
         .iter()
-        .filter(|s| opts.only.is_empty() || opts.only.iter().any(|g| g == s.group));
+        .filter(|s| crate::util::wants(&opts.only, s.group));
     for Scenario { id, title, run, .. } in chosen {
         let mut t = Transcript::new(id, title, &ctx.header);
         println!("\n{}", t.banner());
@@ -439,13 +415,6 @@ fn estimated_height(entries: &[report::Entry]) -> u32 {
         })
         .sum();
     u32::try_from(800 + lines * 20 + svg_height + 1200).unwrap_or(REPORT_MAX_HEIGHT)
-}
-
-fn relative(p: &Path) -> String {
-    p.strip_prefix(crate::util::root())
-        .unwrap_or(p)
-        .display()
-        .to_string()
 }
 
 /// Who ran the demo, where and when: the lab asks that every hand-in shows

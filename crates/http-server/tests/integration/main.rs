@@ -11,7 +11,7 @@ mod security;
 #[cfg(target_os = "linux")]
 mod stalls;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
@@ -60,25 +60,7 @@ fn populate(root: &Path) {
 }
 
 /// A parsed response.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub head: String,
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().skip(1).find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
+pub type Reply = testkit::http::Response;
 
 /// A client connection that reads responses one at a time.
 #[derive(Debug)]
@@ -102,30 +84,7 @@ impl Conn {
     /// Reads one response; `head_request`: no body follows whatever the
     /// Content-Length says.
     pub fn read(&mut self, head_request: bool) -> Reply {
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            let n = self.reader.read_line(&mut line).unwrap();
-            assert!(n > 0, "connection closed mid-head; got so far: {head:?}");
-            if line == "\r\n" {
-                break;
-            }
-            head.push_str(&line);
-        }
-        let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
-        let reply = Reply {
-            status,
-            head,
-            body: Vec::new(),
-        };
-        let len: usize = if head_request || status == 304 || status < 200 {
-            0
-        } else {
-            reply.header("content-length").unwrap().parse().unwrap()
-        };
-        let mut body = vec![0; len];
-        self.reader.read_exact(&mut body).unwrap();
-        Reply { body, ..reply }
+        testkit::http::read_response(&mut self.reader, head_request).unwrap()
     }
 
     /// Whether the server closes the connection within `timeout`.

@@ -474,6 +474,7 @@ fn decode_frame<'a>(
     })
 }
 
+#[cfg(any(test, feature = "frame-builder"))]
 pub mod build;
 
 #[cfg(test)]

@@ -111,13 +111,9 @@ pub struct Query {
     /// `stream_start` is this generation's first SYN (the capture saw the
     /// connection open), which pins the connecting socket's creation.
     pub syn: bool,
-    /// The frame's length as its device sent it, link header included
-    /// (what `net_dev_queue` records): the on-wire length of an Ethernet or
-    /// `lo` capture; for a cooked (`any`) capture, the IP length plus 14 on
-    /// those devices.
+    /// A UDP datagram's payload length (what its sender's send system
+    /// call returned); unused for TCP.
     pub len: u32,
-    /// The interface it was captured on, when known.
-    pub iface: Option<String>,
 }
 
 /// The answer to a lookup.
@@ -138,6 +134,11 @@ pub const MAX_WAIT: Duration = Duration::from_millis(200);
 /// Events are applied this far past a frame's time before a lookup stops
 /// waiting for them: a frame's own events come microseconds before it.
 pub const MARGIN: Duration = Duration::from_millis(2);
+
+/// Events this long before a stream began still bear on its frames (the
+/// socket's creation, the process's start): a loss of events reaching back
+/// this far from a frame leaves it to /proc.
+pub const LOSS_REACH: Duration = Duration::from_secs(1);
 
 /// Answers remembered, at most; past it the cache starts over.
 const MAX_CACHED: usize = 65_536;
@@ -289,12 +290,24 @@ impl Owners {
 
     fn lookup_kernel(&self, k: &tracefs::Kernel, q: &Query) -> Lookup {
         let shared = &k.shared;
-        if shared.lost.load(Ordering::Acquire) {
+        let ns = |t: Duration| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+        let reach = ns(q.stream_start.min(q.time).saturating_sub(LOSS_REACH));
+        if shared
+            .losses
+            .lock()
+            .map_or(true, |l| l.overlap(reach, ns(q.time + MARGIN)))
+        {
             return self
                 .proc_find(q)
                 .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Proc));
         }
-        let needed = u64::try_from((q.time + MARGIN).as_nanos()).unwrap_or(u64::MAX);
+        // A datagram's send record comes just after it: wait for it too.
+        let after = if q.tcp {
+            MARGIN
+        } else {
+            table::SEND_AFTER + MARGIN
+        };
+        let needed = u64::try_from((q.time + after).as_nanos()).unwrap_or(u64::MAX);
         if shared.watermark_ns.load(Ordering::Acquire) < needed {
             // The reader may be idle: a marker moves its watermark on.
             shared.clock.mark();
@@ -312,6 +325,9 @@ impl Owners {
         // events know (a newer generation of that tuple, a process that
         // did not exist at the frame's time).
         if q.tcp && table.reopened_after(q.src, q.dst, q.stream_start) {
+            return Lookup::Unknown;
+        }
+        if !q.tcp && table.routed(false, q.src, q.dst) {
             return Lookup::Unknown;
         }
         drop(table);

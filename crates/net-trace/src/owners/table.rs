@@ -9,8 +9,15 @@
 //!   process that touched it in process context (connect, listen, close).
 //!   A server's frame on a socket nobody was seen touching yet (the SYN-ACK)
 //!   goes to the listener, only when one process alone can hold it.
-//! - UDP: the one `net_dev_queue` record on the frame's device, of the
-//!   frame's length, inside a tight window, made in process context.
+//! - UDP: the route lookup the sending process made for this flow
+//!   (`fib:fib_table_lookup`, which carries both ports and, for IPv4, both
+//!   addresses), by the one process on that flow not gone by the frame's
+//!   time, corroborated by a UDP send system call of that process, of the
+//!   datagram's payload length, around the frame (`sock:sock_send_length`).
+//!   A send's length and time alone never name a process: another sender
+//!   of the same length is always possible.
+//! - TCP, when the socket's state changes do not tell: the connect's route
+//!   lookup with the whole 4-tuple, made as the stream began.
 //!
 //! A socket address (`skaddr`) is reused by the kernel after a socket is
 //! freed, so each state change out of CLOSE starts a new generation; a
@@ -48,20 +55,30 @@ pub const CLOCK_SLACK: Duration = Duration::from_micros(500);
 /// shortly before, or the socket is some other generation's.
 pub const CONNECT_LEAD: Duration = Duration::from_millis(100);
 
-/// A UDP datagram is stamped by the capture within this long after its
-/// `net_dev_queue` record on the same device: on `lo` and veth (no queue)
-/// the record and the stamp are one non-preemptible call chain, measured
-/// here at 30–120 µs; a frame held longer in a device queue goes unknown.
-/// Wider windows make echo servers' replies to the previous request
-/// (same length, a couple of milliseconds earlier) ambiguous.
-pub const SEND_WINDOW: Duration = Duration::from_micros(500);
+/// A datagram's send system call began at most this long before its
+/// capture stamp (the record's process is what is checked, not which
+/// record is nearest, so a wide window costs nothing in precision).
+pub const CORROBORATE_WINDOW: Duration = Duration::from_millis(50);
+
+/// A datagram's `sock_send_length` record is written as its send system
+/// call returns, after the frame was stamped: microseconds later, or
+/// milliseconds when the sender is preempted on the way out. A UDP lookup
+/// waits for events this far past the frame.
+pub const SEND_AFTER: Duration = Duration::from_millis(20);
+
+/// Route-lookup runs kept per flow, at most (older ones are dropped).
+const MAX_RUNS: usize = 16;
+
+/// `IPPROTO_TCP`.
+pub(crate) const TCP: u8 = 6;
+/// `IPPROTO_UDP`.
+pub(crate) const UDP: u8 = 17;
 
 /// Event times are never late against frame times (the clock offset is
 /// measured from markers and only ever errs early, by microseconds), and a
-/// frame's own send record comes before its capture stamp; so a send
-/// window ends at the frame's time plus this much. An echo's reply, of the
-/// same length and sent after the request arrived, stays outside it.
-pub const SEND_SLACK: Duration = Duration::from_micros(5);
+/// datagram's route lookup comes before its capture stamp; so a flow's
+/// route counts for frames from this long after it was looked up.
+pub const ROUTE_SLACK: Duration = Duration::from_micros(5);
 
 /// Closed sockets and exited processes older than this (relative to the
 /// newest event) are forgotten: the capture holds a frame for well under a
@@ -69,7 +86,7 @@ pub const SEND_SLACK: Duration = Duration::from_micros(5);
 pub const RETAIN: Duration = Duration::from_secs(30);
 
 /// Send records are kept this long: they only ever match frames within
-/// [`SEND_WINDOW`] of them, asked about within the caller's bounded wait.
+/// [`CORROBORATE_WINDOW`] of them, asked about within the caller's bounded wait.
 pub const SEND_RETAIN: Duration = Duration::from_secs(5);
 
 /// How often (in event time) forgotten sockets and processes are swept.
@@ -93,26 +110,32 @@ pub enum Event {
         /// Remote address, when the record carries it.
         remote: Option<SocketAddr>,
     },
-    /// `net:net_dev_queue`: a frame handed to a device.
-    Queue {
+    /// `sock:sock_send_length` of a UDP socket: a send system call
+    /// returned, having sent this many payload bytes.
+    Send {
         /// Who ran it and when.
         ctx: Ctx,
-        /// Frame length on the device.
+        /// Payload bytes sent.
         len: u32,
-        /// Device name.
-        dev: String,
-        /// The buffer's address (0 when the record did not carry it).
-        skb: u64,
     },
-    /// `net:netif_rx`: a buffer received by a device; after a veth's
-    /// `net_dev_queue`, the same buffer arrives on its peer.
-    Rx {
+    /// `fib:fib_table_lookup` or `fib6:fib6_table_lookup` in process
+    /// context: a socket of this process routing a flow (each send of an
+    /// unconnected UDP socket, a UDP or TCP connect).
+    Route {
         /// Who ran it and when.
         ctx: Ctx,
-        /// Device name.
-        dev: String,
-        /// The buffer's address.
-        skb: u64,
+        /// IP protocol (6 TCP, 17 UDP).
+        proto: u8,
+        /// Local port.
+        sport: u16,
+        /// Remote port.
+        dport: u16,
+        /// Local address, when recorded and bound (IPv4 records only).
+        src: Option<IpAddr>,
+        /// Remote address, when recorded (IPv4 records only).
+        dst: Option<IpAddr>,
+        /// An IPv6 lookup.
+        v6: bool,
     },
     /// `sched:sched_process_exec`.
     Exec {
@@ -178,15 +201,32 @@ struct Sock {
     actors: Vec<u32>,
 }
 
-/// A process-context or interrupt-context transmit.
+/// A UDP send system call.
 #[derive(Debug, Clone)]
-struct Send {
+struct Sent {
     time: Duration,
     tgid: u32,
-    irq: bool,
     len: u32,
-    dev: String,
-    skb: u64,
+}
+
+/// Consecutive route lookups of one flow by one process.
+#[derive(Debug, Clone)]
+struct Run {
+    tgid: u32,
+    first: Duration,
+    last: Duration,
+    src: Option<IpAddr>,
+    dst: Option<IpAddr>,
+    v6: bool,
+}
+
+impl Run {
+    /// Whether this run's flow is the frame's (`src` → `dst`, normalised).
+    fn fits(&self, src: SocketAddr, dst: SocketAddr) -> bool {
+        self.v6 == src.is_ipv6()
+            && self.dst.is_none_or(|d| d == dst.ip())
+            && self.src.is_none_or(|s| s == src.ip())
+    }
 }
 
 /// The verdict of the table alone.
@@ -216,7 +256,9 @@ pub struct Table {
     /// Connecting sockets whose 4-tuple is not known yet, by destination.
     connecting: HashMap<u64, SocketAddr>,
     listeners: Vec<usize>,
-    sends: VecDeque<Send>,
+    sends: VecDeque<Sent>,
+    /// Route lookups by (protocol, local port, remote port).
+    routes: HashMap<(u8, u16, u16), Vec<Run>>,
     newest: Duration,
     swept: Duration,
 }
@@ -232,6 +274,21 @@ pub struct InitialListener {
 
 fn norm(a: SocketAddr) -> SocketAddr {
     SocketAddr::new(canonical(a.ip()), a.port())
+}
+
+/// The key of a frame's 4-tuple among the sockets' (`by_tuple`): IPv6
+/// sockets are known by their ports alone (this kernel's records do not
+/// print IPv6 addresses), so an IPv6 frame is looked up that way; two IPv6
+/// sockets with the same ports at once are then ambiguous, never confused.
+fn tuple_key(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
+    let (src, dst) = (norm(src), norm(dst));
+    if src.is_ipv6() {
+        let unspecified =
+            |a: SocketAddr| SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), a.port());
+        (unspecified(src), unspecified(dst))
+    } else {
+        (src, dst)
+    }
 }
 
 impl Table {
@@ -284,8 +341,8 @@ impl Table {
     pub fn apply(&mut self, e: &Event) {
         let ctx = match e {
             Event::State { ctx, .. }
-            | Event::Queue { ctx, .. }
-            | Event::Rx { ctx, .. }
+            | Event::Send { ctx, .. }
+            | Event::Route { ctx, .. }
             | Event::Exec { ctx, .. }
             | Event::Fork { ctx, .. }
             | Event::Exit { ctx, .. } => ctx,
@@ -311,37 +368,37 @@ impl Table {
                 local,
                 remote,
             } => self.state(ctx, *sk, *old, *new, *local, *remote),
-            Event::Queue { ctx, len, dev, skb } => {
-                self.add_send(Send {
-                    time: ctx.time,
-                    tgid: ctx.tgid,
-                    irq: ctx.irq,
-                    len: *len,
-                    dev: dev.clone(),
-                    skb: *skb,
-                });
-            }
-            Event::Rx { ctx, dev, skb } => {
-                // A frame handed to one device and received, as the very
-                // same buffer, by another (a veth pair across namespaces):
-                // on the receiving device it is that sender's frame too.
-                let from = ctx.time.saturating_sub(RX_WINDOW);
-                let sent = self
-                    .sends
-                    .iter()
-                    .rev()
-                    .take_while(|s| s.time >= from)
-                    .find(|s| *skb != 0 && s.skb == *skb && s.dev != *dev)
-                    .map(|s| Send {
-                        time: s.time,
-                        tgid: s.tgid,
-                        irq: s.irq,
-                        len: s.len,
-                        dev: dev.clone(),
-                        skb: 0,
+            Event::Send { ctx, len } => {
+                if !ctx.irq {
+                    self.add_send(Sent {
+                        time: ctx.time,
+                        tgid: ctx.tgid,
+                        len: *len,
                     });
-                if let Some(s) = sent {
-                    self.add_send(s);
+                }
+            }
+            Event::Route {
+                ctx,
+                proto,
+                sport,
+                dport,
+                src,
+                dst,
+                v6,
+            } => {
+                if !ctx.irq && *sport != 0 && *dport != 0 {
+                    let ip = |a: &Option<IpAddr>| a.map(canonical).filter(|a| !a.is_unspecified());
+                    self.add_route(
+                        (*proto, *sport, *dport),
+                        Run {
+                            tgid: ctx.tgid,
+                            first: ctx.time,
+                            last: ctx.time,
+                            src: ip(src),
+                            dst: ip(dst),
+                            v6: *v6,
+                        },
+                    );
                 }
             }
             Event::Exec { ctx, path } => {
@@ -488,7 +545,7 @@ impl Table {
     /// Records a send, keeping the list sorted by time (records of
     /// different CPUs may come slightly out of order), so a window is found
     /// by search.
-    fn add_send(&mut self, send: Send) {
+    fn add_send(&mut self, send: Sent) {
         let at = self.sends.len()
             - self
                 .sends
@@ -498,6 +555,26 @@ impl Table {
                 .count();
         self.sends.insert(at, send);
         self.prune();
+    }
+
+    /// Extends the flow's latest run when the same process routes it again,
+    /// else starts a run.
+    fn add_route(&mut self, key: (u8, u16, u16), run: Run) {
+        let runs = self.routes.entry(key).or_default();
+        if let Some(last) = runs.last_mut()
+            && last.tgid == run.tgid
+            && last.src == run.src
+            && last.dst == run.dst
+            && last.v6 == run.v6
+        {
+            last.first = last.first.min(run.first);
+            last.last = last.last.max(run.last);
+            return;
+        }
+        if runs.len() >= MAX_RUNS {
+            runs.remove(0);
+        }
+        runs.push(run);
     }
 
     fn prune(&mut self) {
@@ -527,6 +604,10 @@ impl Table {
         });
         self.listeners
             .retain(|i| socks.get(*i).is_some_and(Option::is_some));
+        self.routes.retain(|_, runs| {
+            runs.retain(|r| r.last >= horizon);
+            !runs.is_empty()
+        });
         self.procs
             .retain(|_, p| p.exited.is_none_or(|e| e >= horizon));
         let procs = &self.procs;
@@ -560,7 +641,7 @@ impl Table {
     /// whatever /proc shows for it now is not the frame's socket.
     pub fn reopened_after(&self, local: SocketAddr, remote: SocketAddr, time: Duration) -> bool {
         self.by_tuple
-            .get(&(norm(local), norm(remote)))
+            .get(&tuple_key(local, remote))
             .is_some_and(|v| {
                 v.iter().any(|i| {
                     self.socks
@@ -569,6 +650,17 @@ impl Table {
                         .is_some_and(|s| s.opened > time + CLOCK_SLACK)
                 })
             })
+    }
+
+    /// Whether route lookups of the flow `src` → `dst` were seen: then the
+    /// events have the say about it, and /proc's view of the port now
+    /// (perhaps another program's by then) is not asked.
+    pub fn routed(&self, tcp: bool, src: SocketAddr, dst: SocketAddr) -> bool {
+        let (src, dst) = (norm(src), norm(dst));
+        let proto = if tcp { TCP } else { UDP };
+        self.routes
+            .get(&(proto, src.port(), dst.port()))
+            .is_some_and(|runs| runs.iter().any(|r| r.fits(src, dst)))
     }
 
     /// Whether `pid` descends from `root` (or is it).
@@ -594,9 +686,10 @@ impl Table {
 
     fn lookup_tcp(&self, q: &Query) -> Verdict {
         let (src, dst) = (norm(q.src), norm(q.dst));
+        let key = tuple_key(src, dst);
         let live: Vec<&Sock> = self
             .by_tuple
-            .get(&(src, dst))
+            .get(&key)
             .into_iter()
             .flatten()
             .filter_map(|i| self.socks.get(*i)?.as_ref())
@@ -627,13 +720,67 @@ impl Table {
         if q.role == Role::Server {
             return self.listener_owner(src, q);
         }
+        if live.is_empty()
+            && let Some(v) = self.route_owner(TCP, src, dst, q)
+        {
+            return v;
+        }
         // A connect whose tuple the next state change will tell.
-        let waiting = self.connecting.values().any(|r| *r == dst);
+        let waiting = self.connecting.values().any(|r| *r == key.1);
         if waiting {
             Verdict::Wait
         } else {
             Verdict::None
         }
+    }
+
+    /// The process whose route lookups prove the flow `src` → `dst` is its
+    /// socket's at `q.time`: the latest run on the flow begun by then (for
+    /// a TCP stream seen from its SYN, begun as the stream did), no other
+    /// process on the flow still alive, and no child forked since that may
+    /// share the socket. `None` when no lookup of this flow was seen.
+    fn route_owner(
+        &self,
+        proto: u8,
+        src: SocketAddr,
+        dst: SocketAddr,
+        q: &Query,
+    ) -> Option<Verdict> {
+        let runs = self.routes.get(&(proto, src.port(), dst.port()))?;
+        let mut fitting = runs
+            .iter()
+            .filter(|r| r.fits(src, dst) && r.first <= q.time + ROUTE_SLACK)
+            .peekable();
+        fitting.peek()?;
+        let fitting: Vec<&Run> = fitting.collect();
+        let latest = fitting.iter().max_by_key(|r| r.first)?;
+        let pid = latest.tgid;
+        // A TCP stream's connect comes before its first frame, and, for a
+        // stream seen from its SYN, just before.
+        if proto == TCP
+            && (latest.first > q.stream_start + CLOCK_SLACK
+                || (q.syn && latest.first + CONNECT_LEAD < q.stream_start))
+        {
+            return Some(Verdict::None);
+        }
+        // Another process on this flow not gone by the frame: a socket
+        // shared, or the same ports in another namespace.
+        if fitting
+            .iter()
+            .any(|r| r.tgid != pid && self.alive_at(r.tgid, q.time))
+        {
+            return Some(Verdict::None);
+        }
+        let since = fitting
+            .iter()
+            .filter(|r| r.tgid == pid)
+            .map(|r| r.first)
+            .min()
+            .unwrap_or(latest.first);
+        if self.may_share(pid, since, q.time) {
+            return Some(Verdict::None);
+        }
+        Some(self.known(pid, q.time))
     }
 
     fn known(&self, pid: u32, since: Duration) -> Verdict {
@@ -687,24 +834,31 @@ impl Table {
     }
 
     fn lookup_udp(&self, q: &Query) -> Verdict {
-        let from = q.time.saturating_sub(SEND_WINDOW);
-        let to = q.time + SEND_SLACK;
+        let (src, dst) = (norm(q.src), norm(q.dst));
+        let Some(verdict) = self.route_owner(UDP, src, dst, q) else {
+            return Verdict::None;
+        };
+        let Verdict::Known(owner) = verdict else {
+            return verdict;
+        };
+        // The datagram itself: a send of its payload's length by that
+        // process around it (the record comes as the system call returns,
+        // just after the frame left).
+        let from = q.time.saturating_sub(CORROBORATE_WINDOW);
+        let to = q.time + SEND_AFTER;
         let first = self.sends.partition_point(|s| s.time < from);
-        let mut found = self
+        let sent = self
             .sends
             .range(first..)
             .take_while(|s| s.time <= to)
-            .filter(|s| s.len == q.len && q.iface.as_ref().is_none_or(|d| *d == s.dev));
-        match (found.next(), found.next()) {
-            (Some(s), None) if !s.irq => self.known(s.tgid, q.time),
-            _ => Verdict::None,
+            .any(|s| s.tgid == owner.pid && s.len == q.len);
+        if sent {
+            Verdict::Known(owner)
+        } else {
+            Verdict::None
         }
     }
 }
-
-/// Longest a buffer takes from one device's queue to its veth peer's
-/// receive: the handover is a direct call, so far less than this.
-const RX_WINDOW: Duration = Duration::from_millis(5);
 
 /// A process tree deeper than this is treated as a loop.
 const MAX_TREE_DEPTH: usize = 256;
@@ -772,7 +926,6 @@ mod tests {
             role,
             syn: true,
             len,
-            iface: Some("lo".into()),
         }
     }
 
@@ -914,90 +1067,169 @@ mod tests {
     }
 
     fn send(t: &mut Table, at: u64, pid: u32, irq: bool, len: u32) {
-        t.apply(&Event::Queue {
+        t.apply(&Event::Send {
             ctx: ctx(at, pid, "sender", irq),
             len,
-            dev: "lo".into(),
-            skb: 0,
         });
     }
 
     #[test]
-    fn a_datagram_from_a_veth_peer_is_its_senders() {
+    fn a_datagram_is_confirmed_by_its_senders_send_around_it() {
         let mut t = Table::new();
-        // Sent on the client host's end of a veth pair...
-        t.apply(&Event::Queue {
-            ctx: ctx(10, 800, "udp-chat", false),
-            len: 51,
-            dev: "veth-c".into(),
-            skb: 0xffff_8881_0000_1000,
-        });
-        let on_server_end = Query {
-            iface: Some("veth-s".into()),
-            ..q(false, Role::Client, 10, 10, 51)
-        };
-        // ...nothing proves it on the server's end until that end receives
-        // the same buffer.
-        assert_eq!(t.lookup(&on_server_end), Verdict::None);
-        t.apply(&Event::Rx {
-            ctx: ctx(10, 800, "udp-chat", false),
-            dev: "veth-s".into(),
-            skb: 0xffff_8881_0000_1000,
-        });
-        assert_eq!(pid(t.lookup(&on_server_end)), Some(800));
-        // Another buffer arriving there proves nothing for this one.
-        t.apply(&Event::Rx {
-            ctx: ctx(20, 900, "other", false),
-            dev: "veth-s".into(),
-            skb: 0xffff_8881_0000_2000,
-        });
-        let later = Query {
-            iface: Some("veth-s".into()),
-            ..q(false, Role::Client, 20, 20, 51)
-        };
-        assert_eq!(t.lookup(&later), Verdict::None);
-    }
-
-    #[test]
-    fn udp_needs_one_process_send_of_that_length() {
-        let mut t = Table::new();
-        send(&mut t, 0, 700, false, 52);
-        send(&mut t, 0, 0, true, 80);
-        assert_eq!(pid(t.lookup(&q(false, Role::Client, 0, 0, 52))), Some(700));
-        // The ICMP error was the kernel's.
-        assert_eq!(t.lookup(&q(false, Role::Client, 0, 0, 80)), Verdict::None);
-        // An echo of the same length right after the request is outside
-        // the request's window.
-        send(&mut t, 60, 0, false, 52);
-        let mut echo = q(false, Role::Client, 60, 60, 52);
-        echo.time -= Duration::from_micros(40);
-        assert_eq!(t.lookup(&echo), Verdict::None);
-        send(&mut t, 70, 703, false, 52);
-        t.apply(&Event::Queue {
-            ctx: Ctx {
-                time: ms(70) + Duration::from_micros(60),
-                ..ctx(70, 704, "server", false)
-            },
-            len: 52,
-            dev: "lo".into(),
-            skb: 0,
-        });
+        // From another host (namespace) over a veth pair: its route and
+        // its send are the sender's, whatever the device.
+        route(&mut t, 10, 800, UDP, C, S);
+        assert_eq!(t.lookup(&q(false, Role::Client, 10, 10, 9)), Verdict::None);
+        // The send's record comes as the system call returns, just after
+        // the frame was stamped.
+        send(&mut t, 11, 800, false, 9);
+        assert_eq!(pid(t.lookup(&q(false, Role::Client, 10, 10, 9))), Some(800));
+        // Long after it, that send proves nothing.
         assert_eq!(
-            pid(t.lookup(&Query {
-                time: ms(70) + Duration::from_micros(20),
-                ..q(false, Role::Client, 70, 70, 52)
-            })),
-            Some(703)
-        );
-        // Two sends of one length in the window: ambiguous.
-        send(&mut t, 100, 701, false, 60);
-        send(&mut t, 100, 702, false, 60);
-        assert_eq!(
-            t.lookup(&q(false, Role::Client, 100, 100, 60)),
+            t.lookup(&q(false, Role::Client, 100, 100, 9)),
             Verdict::None
         );
-        // Outside the window: nothing.
-        assert_eq!(t.lookup(&q(false, Role::Client, 50, 50, 52)), Verdict::None);
+    }
+
+    /// A route lookup of the flow `from` → `to` by `pid` at `at`.
+    fn route(t: &mut Table, at: u64, pid: u32, proto: u8, from: &str, to: &str) {
+        let (from, to): (SocketAddr, SocketAddr) = (from.parse().unwrap(), to.parse().unwrap());
+        t.apply(&Event::Route {
+            ctx: ctx(at, pid, "sender", false),
+            proto,
+            sport: from.port(),
+            dport: to.port(),
+            src: Some(from.ip()),
+            dst: Some(to.ip()),
+            v6: false,
+        });
+    }
+
+    #[test]
+    fn udp_needs_the_flows_route_and_that_processs_send() {
+        let mut t = Table::new();
+        // A send of the frame's length alone proves nothing.
+        send(&mut t, 0, 700, false, 52);
+        assert_eq!(t.lookup(&q(false, Role::Client, 0, 0, 52)), Verdict::None);
+        // With the flow's route lookup by that process, it does.
+        route(&mut t, 0, 700, UDP, "0.0.0.0:40000", S);
+        assert_eq!(pid(t.lookup(&q(false, Role::Client, 0, 0, 52))), Some(700));
+        // Another process's send of that length nearer the frame changes
+        // nothing: the flow is 700's.
+        send(&mut t, 1, 701, false, 52);
+        assert_eq!(pid(t.lookup(&q(false, Role::Client, 1, 0, 52))), Some(700));
+        // A frame of another length: no send of 700's proves it.
+        assert_eq!(t.lookup(&q(false, Role::Client, 1, 0, 60)), Verdict::None);
+        // The server's reply flow is the server's.
+        route(&mut t, 2, 900, UDP, S, C);
+        send(&mut t, 2, 900, false, 52);
+        assert_eq!(pid(t.lookup(&q(false, Role::Server, 2, 0, 52))), Some(900));
+        // The kernel's ICMP error is nobody's.
+        send(&mut t, 3, 0, true, 80);
+        assert_eq!(t.lookup(&q(false, Role::Server, 3, 0, 80)), Verdict::None);
+        // Another destination port is another flow.
+        let other = Query {
+            dst: "127.0.0.1:13001".parse().unwrap(),
+            ..q(false, Role::Client, 1, 0, 52)
+        };
+        assert_eq!(t.lookup(&other), Verdict::None);
+    }
+
+    #[test]
+    fn a_reused_udp_port_is_the_new_process_s_and_a_shared_one_nobody_s() {
+        let mut t = Table::new();
+        route(&mut t, 0, 700, UDP, C, S);
+        send(&mut t, 0, 700, false, 52);
+        t.apply(&Event::Exit {
+            ctx: ctx(5, 700, "sender", false),
+            group_dead: true,
+        });
+        route(&mut t, 10, 701, UDP, C, S);
+        send(&mut t, 10, 701, false, 52);
+        assert_eq!(
+            pid(t.lookup(&q(false, Role::Client, 10, 10, 52))),
+            Some(701)
+        );
+        assert_eq!(pid(t.lookup(&q(false, Role::Client, 0, 0, 52))), Some(700));
+        // A third process on the same flow while 701 lives (the same ports
+        // in another namespace): nobody's.
+        route(&mut t, 20, 702, UDP, C, S);
+        send(&mut t, 20, 702, false, 52);
+        assert_eq!(t.lookup(&q(false, Role::Client, 20, 20, 52)), Verdict::None);
+        // The events saw this flow: /proc is not asked about it.
+        let (c, srv) = (C.parse().unwrap(), S.parse().unwrap());
+        assert!(t.routed(false, c, srv) && !t.routed(false, srv, c) && !t.routed(true, c, srv));
+    }
+
+    #[test]
+    fn a_tcp_connect_s_route_names_a_stream_the_states_do_not() {
+        let mut t = Table::new();
+        route(&mut t, 0, 300, TCP, C, S);
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 0, 0, 74))), Some(300));
+        // A stream begun long after that connect is not its.
+        assert_eq!(
+            t.lookup(&q(true, Role::Client, 500, 500, 74)),
+            Verdict::None
+        );
+        // Nor are the server's frames.
+        assert_eq!(t.lookup(&q(true, Role::Server, 0, 0, 74)), Verdict::None);
+    }
+
+    #[test]
+    fn ipv6_sockets_are_known_by_their_ports() {
+        use state::*;
+        let six = |port: u16| format!("[::]:{port}");
+        let mut t = Table::new();
+        t.apply(&st(
+            0,
+            100,
+            false,
+            0xa,
+            CLOSE,
+            SYN_SENT,
+            &six(0),
+            &six(13000),
+        ));
+        t.apply(&st(
+            0,
+            100,
+            true,
+            0xa,
+            SYN_SENT,
+            ESTABLISHED,
+            &six(40000),
+            &six(13000),
+        ));
+        let v6 = |src: &str, dst: &str| Query {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            ..q(true, Role::Client, 1, 0, 94)
+        };
+        assert_eq!(pid(t.lookup(&v6("[::1]:40000", "[::1]:13000"))), Some(100));
+        // The IPv4 flow with those ports is another socket's.
+        assert_eq!(t.lookup(&q(true, Role::Client, 1, 0, 74)), Verdict::None);
+        // Two IPv6 sockets with those ports at once: nobody's.
+        t.apply(&st(
+            0,
+            200,
+            false,
+            0xb,
+            CLOSE,
+            SYN_SENT,
+            &six(0),
+            &six(13000),
+        ));
+        t.apply(&st(
+            0,
+            200,
+            true,
+            0xb,
+            SYN_SENT,
+            ESTABLISHED,
+            &six(40000),
+            &six(13000),
+        ));
+        assert_eq!(t.lookup(&v6("[::1]:40000", "[::1]:13000")), Verdict::None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Kernel events from a private tracefs instance.
 //!
-//! The instance `instances/net-trace-PID` has only the five events owner
-//! proof needs, `record-tgid` on (each record names its process, not only
+//! The instance `instances/net-trace-PID` has only the events owner proof
+//! needs, `record-tgid` on (each record names its process, not only
 //! its thread) and the `fields` option on (every field printed raw, among
 //! them `skaddr`, which the normal text of `inet_sock_set_state` omits).
 //! Its clock is `mono`; the offset to the packets' CLOCK_REALTIME is
@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,14 +38,25 @@ const PREFIX: &str = "net-trace-";
 /// Events the owner table reads.
 const EVENTS: [&str; 6] = [
     "sock/inet_sock_set_state",
-    "net/net_dev_queue",
-    // The same buffer arriving on a veth peer: ties a datagram received
-    // from another namespace to the process that sent it there.
-    "net/netif_rx",
+    // A sending socket's ports: each send of an unconnected UDP socket and
+    // each connect routes its flow in the process that owns the socket.
+    "fib/fib_table_lookup",
+    // Each UDP send system call, with its length: confirms a datagram's
+    // sender (filtered to UDP in the kernel, so TCP traffic adds nothing).
+    "sock/sock_send_length",
     "sched/sched_process_exec",
     "sched/sched_process_fork",
     "sched/sched_process_exit",
 ];
+
+/// IPv6 route lookups: enabled when the kernel has IPv6.
+const OPTIONAL_IPV6: &str = "fib6/fib6_table_lookup";
+
+/// The kernel-side filter of send records: UDP, bytes sent.
+const SEND_FILTER: &str = "protocol == 17 && ret > 0";
+
+/// The kernel-side filter of route-lookup records.
+const ROUTE_FILTER: &str = "sport != 0 && dport != 0 && (proto == 6 || proto == 17)";
 
 /// Per-CPU ring size: bursts of a few thousand frames a second fit while the
 /// reader catches up.
@@ -76,7 +87,7 @@ pub enum Record {
 }
 
 /// Parses one line of `trace_pipe` with `record-tgid` and `fields` on:
-/// `python3-16845   (  16845) [001] b.s2.   565.268121: net_dev_queue: skbaddr=0x… (…) len=0x4a (74) name=lo`.
+/// `python3-15820   (  15820) [000] .....  1896.147352: sock_send_length: sk=0x… (…) family=0x2 (2) protocol=0x11 (17) ret=0x5 (5) flags=0x0 (0)`.
 /// `own_pid` tells our markers (which print as `UNKNOWN TYPE` in `fields`
 /// mode) from other lines. `None` for lines it does not need.
 pub fn parse_line(line: &str, own_pid: u32) -> Option<Record> {
@@ -116,11 +127,14 @@ pub fn parse_line(line: &str, own_pid: u32) -> Option<Record> {
             }
             let v4 = f.num("family")? == AF_INET;
             let addr = |ip: &str, port: &str| -> Option<SocketAddr> {
-                // IPv6 addresses are not printed in `fields` mode: such
-                // sockets carry no tuple, so never prove a frame.
-                v4.then_some(())?;
-                let raw = u32::try_from(f.num(ip)?).ok()?;
                 let port = u16::try_from(f.num(port)?).ok()?;
+                // IPv6 addresses are not printed in `fields` mode: such a
+                // socket's tuple is its ports alone, on the unspecified
+                // address (see `table::ports_only`).
+                if !v4 {
+                    return Some(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port));
+                }
+                let raw = u32::try_from(f.num(ip)?).ok()?;
                 // The field holds network-order bytes read as a host
                 // (little-endian) integer.
                 Some(SocketAddr::new(
@@ -137,17 +151,36 @@ pub fn parse_line(line: &str, own_pid: u32) -> Option<Record> {
                 ctx,
             }
         }
-        "net_dev_queue" => Event::Queue {
-            len: u32::try_from(f.num("len")?).ok()?,
-            dev: f.text("name")?.to_string(),
-            skb: f.num("skbaddr").unwrap_or(0),
-            ctx,
-        },
-        "netif_rx" => Event::Rx {
-            dev: f.text("name")?.to_string(),
-            skb: f.num("skbaddr")?,
-            ctx,
-        },
+        "fib_table_lookup" | "fib6_table_lookup" => {
+            let v6 = event == "fib6_table_lookup";
+            // IPv6 addresses are not printed in `fields` mode: the ports
+            // alone then name the flow.
+            let ip = |name: &str| -> Option<IpAddr> {
+                let raw = u32::try_from(f.num(name)?).ok()?;
+                (!v6).then(|| IpAddr::V4(Ipv4Addr::from(raw.to_le_bytes())))
+            };
+            Event::Route {
+                proto: u8::try_from(f.num("proto")?).ok()?,
+                sport: u16::try_from(f.num("sport")?).ok()?,
+                dport: u16::try_from(f.num("dport")?).ok()?,
+                src: ip("src"),
+                dst: ip("dst"),
+                v6,
+                ctx,
+            }
+        }
+        "sock_send_length" => {
+            if f.num("protocol")? != 17 {
+                return None;
+            }
+            // `ret` is an `int` printed as 32 bits: an error is
+            // 0xffffff91 (-111), above `i32::MAX`.
+            let ret = u32::try_from(f.num("ret")?).ok()?;
+            Event::Send {
+                len: (ret > 0 && ret <= i32::MAX.unsigned_abs()).then_some(ret)?,
+                ctx,
+            }
+        }
         "sched_process_exec" => Event::Exec {
             path: f.text("filename")?.to_string(),
             ctx,
@@ -195,14 +228,16 @@ impl Fields<'_> {
         None
     }
 
-    /// A number: `0x4a (74)` is read from its hex part, `(1)` (booleans)
-    /// from inside the parentheses.
+    /// A number: `0x4a (74)` is read from its hex part, `(1)` (booleans
+    /// and other bytes) and `':'(58)` (a printable byte) from inside the
+    /// parentheses.
     fn num(&self, name: &str) -> Option<u64> {
         let t = self.text(name)?;
         if let Some(hex) = t.strip_prefix("0x") {
             u64::from_str_radix(hex, 16).ok()
         } else {
-            t.trim_start_matches('(').trim_end_matches(')').parse().ok()
+            let inner = t.rsplit_once('(').map_or(t, |(_, n)| n);
+            inner.trim_end_matches(')').parse().ok()
         }
     }
 }
@@ -267,14 +302,19 @@ impl Instance {
         self.write("options/record-tgid", "1")?;
         self.write("options/fields", "1")?;
         self.write("buffer_size_kb", &BUFFER_KB.to_string())?;
-        // On `lo` a buffer is received by the device that queued it, which
-        // the queue record already proves: only other devices' receives
-        // (veth peers) are worth the ring's room. Best effort: without the
-        // filter the records are only more numerous.
-        let _ = self.write("events/net/netif_rx/filter", "name != \"lo\"");
+        // Only UDP sends that sent something confirm a datagram; without
+        // the filter the capture would still work, with a busier ring.
+        let _ = self.write("events/sock/sock_send_length/filter", SEND_FILTER);
+        // Only lookups with both ports (a socket's, not a forwarded or
+        // received packet's) of TCP and UDP are worth the ring's room.
+        for fib in ["fib/fib_table_lookup", OPTIONAL_IPV6] {
+            let _ = self.write(&format!("events/{fib}/filter"), ROUTE_FILTER);
+        }
         for e in EVENTS {
             self.write(&format!("events/{e}/enable"), "1")?;
         }
+        // Without IPv6 in the kernel, its route lookups are simply absent.
+        let _ = self.write(&format!("events/{OPTIONAL_IPV6}/enable"), "1");
         self.write("tracing_on", "1")
     }
 
@@ -426,35 +466,64 @@ pub struct Shared {
     pub watermark_ns: AtomicU64,
     /// Markers for the offset and the watermark.
     pub clock: Clock,
-    /// The ring lost events (the reader fell behind): the table may miss a
-    /// socket's close or a send, so it no longer proves anything.
-    pub lost: AtomicBool,
+    /// When the ring lost events (the reader fell behind): wall-clock
+    /// spans (ns) in which the table may miss a socket's close or a send,
+    /// so it proves nothing for frames near them.
+    pub losses: Mutex<Losses>,
     stop: AtomicBool,
+}
+
+/// Spans of lost events, newest last.
+#[derive(Debug, Default)]
+pub struct Losses {
+    spans: VecDeque<(u64, u64)>,
+}
+
+/// Loss spans remembered; older ones are merged into the oldest kept.
+const MAX_LOSS_SPANS: usize = 64;
+
+impl Losses {
+    /// Records that events between `from` and `to` (ns) may be missing.
+    fn add(&mut self, from: u64, to: u64) {
+        if self.spans.len() >= MAX_LOSS_SPANS
+            && let (Some(a), Some(b)) = (self.spans.pop_front(), self.spans.front_mut())
+        {
+            b.0 = a.0.min(b.0);
+        }
+        self.spans.push_back((from, to.max(from)));
+    }
+
+    /// Whether events between `from` and `to` (ns) may be missing.
+    pub fn overlap(&self, from: u64, to: u64) -> bool {
+        self.spans.iter().any(|&(a, b)| a <= to && from <= b)
+    }
 }
 
 /// How often the reader checks the ring's loss counters.
 const LOSS_CHECK: Duration = Duration::from_millis(100);
 
-/// Whether any CPU's ring of the instance at `dir` overwrote or dropped
-/// events (`per_cpu/cpuN/stats`).
-fn ring_lost(dir: &Path) -> bool {
+/// How many events the rings of the instance at `dir` overwrote or
+/// dropped so far, over all CPUs (`per_cpu/cpuN/stats`).
+fn ring_losses(dir: &Path) -> u64 {
     let Ok(cpus) = fs::read_dir(dir.join("per_cpu")) else {
-        return false;
+        return 0;
     };
-    cpus.flatten().any(|cpu| {
-        fs::read_to_string(cpu.path().join("stats")).is_ok_and(|stats| stats_lost(&stats))
-    })
+    cpus.flatten()
+        .filter_map(|cpu| fs::read_to_string(cpu.path().join("stats")).ok())
+        .map(|stats| stats_losses(&stats))
+        .sum()
 }
 
-/// Whether a `stats` file counts lost events.
-fn stats_lost(stats: &str) -> bool {
-    stats.lines().any(|l| {
-        let Some((name, value)) = l.split_once(':') else {
-            return false;
-        };
-        matches!(name.trim(), "overrun" | "commit overrun" | "dropped events")
-            && value.trim().parse::<u64>().is_ok_and(|n| n > 0)
-    })
+/// The events a `stats` file counts as lost.
+fn stats_losses(stats: &str) -> u64 {
+    stats
+        .lines()
+        .filter_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            matches!(name.trim(), "overrun" | "commit overrun" | "dropped events")
+                .then(|| value.trim().parse::<u64>().ok())?
+        })
+        .sum()
 }
 
 /// The running kernel source: instance, reader thread.
@@ -478,7 +547,7 @@ impl Kernel {
             table: Mutex::new(table),
             watermark_ns: AtomicU64::new(0),
             clock: Clock::open(&instance)?,
-            lost: AtomicBool::new(false),
+            losses: Mutex::new(Losses::default()),
             stop: AtomicBool::new(false),
         });
         let for_reader = Arc::clone(&shared);
@@ -529,6 +598,9 @@ impl Drop for Kernel {
 fn read_events(pipe: File, dir: &Path, shared: &Shared) {
     let own = std::process::id();
     let mut checked = std::time::Instant::now();
+    // Losses counted so far, and the watermark when they were counted:
+    // events lost since were newer than it.
+    let (mut lost, mut lost_since) = (0, 0);
     let mut lines = BufReader::with_capacity(1 << 16, pipe);
     let mut line = String::new();
     while !shared.stop.load(Ordering::Acquire) {
@@ -543,12 +615,25 @@ fn read_events(pipe: File, dir: &Path, shared: &Shared) {
         let trace_time = match &record {
             Record::Marker(t) => {
                 shared.clock.read_back(*t);
-                if checked.elapsed() >= LOSS_CHECK && !shared.lost.load(Ordering::Relaxed) {
+                if checked.elapsed() >= LOSS_CHECK {
                     checked = std::time::Instant::now();
-                    if ring_lost(dir) {
-                        log::warn!("kernel events were lost; naming processes from /proc only");
-                        shared.lost.store(true, Ordering::Release);
+                    let now_lost = ring_losses(dir);
+                    let watermark = shared.watermark_ns.load(Ordering::Acquire);
+                    if now_lost > lost {
+                        if lost == 0 {
+                            log::warn!(
+                                "kernel events were lost (the system was too busy to read them); frames near those moments are named from /proc or left unknown"
+                            );
+                        }
+                        let to = shared.clock.to_wall(*t).map_or(u64::MAX, |w| {
+                            u64::try_from(w.as_nanos()).unwrap_or(u64::MAX)
+                        });
+                        if let Ok(mut losses) = shared.losses.lock() {
+                            losses.add(lost_since, to);
+                        }
+                        lost = now_lost;
                     }
+                    lost_since = watermark;
                 }
                 *t
             }
@@ -575,7 +660,11 @@ fn learn(shared: &Shared, event: &Event) {
         _ => None,
     };
     let unknown_pid = match event {
-        Event::State { ctx, .. } | Event::Queue { ctx, .. } if !ctx.irq => Some(ctx.tgid),
+        Event::State { ctx, .. } | Event::Send { ctx, .. } | Event::Route { ctx, .. }
+            if !ctx.irq =>
+        {
+            Some(ctx.tgid)
+        }
         _ => None,
     };
     let Ok(mut table) = shared.table.lock() else {
@@ -603,8 +692,8 @@ fn learn(shared: &Shared, event: &Event) {
 fn event_time(e: &Event) -> Duration {
     match e {
         Event::State { ctx, .. }
-        | Event::Queue { ctx, .. }
-        | Event::Rx { ctx, .. }
+        | Event::Send { ctx, .. }
+        | Event::Route { ctx, .. }
         | Event::Exec { ctx, .. }
         | Event::Fork { ctx, .. }
         | Event::Exit { ctx, .. } => ctx.time,
@@ -614,8 +703,8 @@ fn event_time(e: &Event) -> Duration {
 fn set_time(e: &mut Event, t: Duration) {
     match e {
         Event::State { ctx, .. }
-        | Event::Queue { ctx, .. }
-        | Event::Rx { ctx, .. }
+        | Event::Send { ctx, .. }
+        | Event::Route { ctx, .. }
         | Event::Exec { ctx, .. }
         | Event::Fork { ctx, .. }
         | Event::Exit { ctx, .. } => ctx.time = t,
@@ -629,12 +718,15 @@ mod tests {
     // Records captured from this kernel's instance with record-tgid and
     // fields on.
     const SYN_SENT: &str = "         python3-16845   (  16845) [001] .....   565.274301: inet_sock_set_state: skaddr=0xffff888106b83780 (-131387231815808) oldstate=0x7 (7) newstate=0x2 (2) sport=0x0 (0) dport=0xd1cb (53707) family=0x2 (2) protocol=0x6 (6) saddr=0x100007f (16777343) daddr=0x100007f (16777343) saddr_v6=<INVALID-SIZE> daddr_v6=<INVALID-SIZE>\n";
-    const QUEUE: &str = "         python3-17833   (  17833) [001] b....   623.112445: net_dev_queue: skbaddr=0xffff888126774c00 (-131386699199488) len=0x34 (52) name=lo\n";
-    const SOFTIRQ: &str = "         python3-17833   (  17833) [001] b.s2.   623.112457: net_dev_queue: skbaddr=0xffff888126774200 (-131386699202048) len=0x50 (80) name=lo\n";
+    const SEND: &str = "         python3-15820   (  15820) [000] .N...  1896.147352: sock_send_length: sk=0xffff88817b34df80 (-131385277489280) family=0x2 (2) protocol=0x11 (17) ret=0x5 (5) flags=0x0 (0)\n";
+    const REFUSED: &str = "         python3-15820   (  15820) [000] .....  1896.147508: sock_send_length: sk=0xffff88817b34c540 (-131385277496000) family=0x2 (2) protocol=0x11 (17) ret=0xffffff91 (-111) flags=0x0 (0)\n";
     const EXEC: &str = "         python3-17833   (  17833) [001] .....   623.092839: sched_process_exec: filename=/usr/bin/python3 pid=0x45a9 (17833) old_pid=0x45a9 (17833)\n";
     const FORK: &str = "         python3-17833   (  17833) [001] .....   623.112629: sched_process_fork: parent_comm=python3 parent_pid=0x45a9 (17833) child_comm=python3 child_pid=0x45aa (17834)\n";
     const THREAD_EXIT: &str = "         python3-17834   (  17833) [000] .....   623.112783: sched_process_exit: comm=python3 pid=0x45aa (17834) prio=0x78 (120) group_dead=(0)\n";
     const EXIT: &str = "         python3-17833   (  17833) [001] .....   623.115779: sched_process_exit: comm=python3 pid=0x45a9 (17833) prio=0x78 (120) group_dead=(1)\n";
+    const UDP_ROUTE: &str = "         python3-19894   (  19894) [001] .....   293.587396: fib_table_lookup: tb_id=0xfe (254) err=0x0 (0) oif=0x0 (0) iif=0x1 (1) proto=(17) tos=(0) scope=(0) flags=(0) src=0x0 (0) dst=0x100007f (16777343) gw4=0x0 (0) gw6=<INVALID-SIZE> sport=0xbd7e (48510) dport=0x59d7 (22999) name=lo\n";
+    const UDP6_ROUTE: &str = "         python3-20888   (  20888) [000] .....   308.886267: fib6_table_lookup: tb_id=0xff (255) err=0x0 (0) oif=0x0 (0) iif=0x1 (1) flowlabel=0x0 (0) tos=(0) scope=(0) flags=(0) src=<INVALID-SIZE> dst=<INVALID-SIZE> sport=0xb0e5 (45285) dport=0x59d7 (22999) proto=(17) rt_type=(0) name=lo gw=<INVALID-SIZE>\n";
+    const ICMP6_ROUTE: &str = "         python3-20888   (  20888) [000] b.s2.   308.886305: fib6_table_lookup: tb_id=0xff (255) err=0x0 (0) oif=0x0 (0) iif=0x1 (1) flowlabel=0x0 (0) tos=(0) scope=(0) flags=(0) src=<INVALID-SIZE> dst=<INVALID-SIZE> sport=0x0 (0) dport=0x0 (0) proto=':'(58) rt_type=(0) name=lo gw=<INVALID-SIZE>\n";
     const MARKER: &str =
         "            bash-17850   (  17850) [001] ...1.   625.424962: UNKNOWN TYPE 5\n";
     const SPACED: &str = "       lto cgu.3-16506   (  16464) [001] .....   548.774893: sched_process_exit: comm=lto cgu.3 pid=0x404a (16506) prio=0x78 (120) group_dead=(0)\n";
@@ -668,27 +760,60 @@ mod tests {
     }
 
     #[test]
-    fn process_and_softirq_sends() {
+    fn udp_sends_and_their_lengths() {
         assert_eq!(
-            event(QUEUE),
-            Event::Queue {
+            event(SEND),
+            Event::Send {
                 ctx: Ctx {
-                    time: Duration::from_micros(623_112_445),
-                    tid: 17833,
-                    tgid: 17833,
+                    time: Duration::from_micros(1_896_147_352),
+                    tid: 15820,
+                    tgid: 15820,
                     comm: "python3".into(),
                     irq: false
                 },
-                len: 52,
-                dev: "lo".into(),
-                skb: 0xffff_8881_2677_4c00,
+                len: 5,
             }
         );
-        let Event::Queue { ctx, len, .. } = event(SOFTIRQ) else {
-            panic!("not a send");
+        // A send that failed (connection refused) sent nothing.
+        assert_eq!(parse_line(REFUSED, 1), None);
+        assert_eq!(parse_line(&SEND.replace("0x11 (17)", "0x6 (6)"), 1), None);
+    }
+
+    #[test]
+    fn route_lookups_carry_the_flow() {
+        assert_eq!(
+            event(UDP_ROUTE),
+            Event::Route {
+                ctx: Ctx {
+                    time: Duration::from_micros(293_587_396),
+                    tid: 19894,
+                    tgid: 19894,
+                    comm: "python3".into(),
+                    irq: false
+                },
+                proto: 17,
+                sport: 48510,
+                dport: 22999,
+                src: Some("0.0.0.0".parse().unwrap()),
+                dst: Some("127.0.0.1".parse().unwrap()),
+                v6: false,
+            }
+        );
+        let Event::Route {
+            src,
+            dst,
+            v6,
+            sport,
+            ..
+        } = event(UDP6_ROUTE)
+        else {
+            panic!("not a route lookup");
         };
-        assert!(ctx.irq);
-        assert_eq!(len, 80);
+        assert_eq!((src, dst, v6, sport), (None, None, true, 45285));
+        let Event::Route { ctx, proto, .. } = event(ICMP6_ROUTE) else {
+            panic!("not a route lookup");
+        };
+        assert_eq!((ctx.irq, proto), (true, 58));
     }
 
     #[test]
@@ -718,13 +843,23 @@ mod tests {
     #[test]
     fn ring_losses() {
         let clean = "entries: 0\noverrun: 0\ncommit overrun: 0\nbytes: 0\noldest event ts:     0.000000\nnow ts:  1681.005475\ndropped events: 0\nread events: 0\n";
-        assert!(!stats_lost(clean));
-        assert!(stats_lost(
-            &clean.replace("overrun: 0\ncommit", "overrun: 12\ncommit")
-        ));
-        assert!(stats_lost(
-            &clean.replace("dropped events: 0", "dropped events: 1")
-        ));
+        assert_eq!(stats_losses(clean), 0);
+        assert_eq!(
+            stats_losses(&clean.replace("overrun: 0\ncommit", "overrun: 12\ncommit")),
+            12
+        );
+        assert_eq!(
+            stats_losses(&clean.replace("dropped events: 0", "dropped events: 1")),
+            1
+        );
+        let mut spans = Losses::default();
+        spans.add(100, 200);
+        assert!(spans.overlap(150, 160) && spans.overlap(50, 100) && spans.overlap(200, 300));
+        assert!(!spans.overlap(0, 99) && !spans.overlap(201, 300));
+        for i in 0..100 {
+            spans.add(1000 + i, 1000 + i);
+        }
+        assert!(spans.overlap(150, 160), "merged, never forgotten");
     }
 
     #[test]

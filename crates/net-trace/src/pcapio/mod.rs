@@ -79,10 +79,10 @@ impl Default for Frame {
 }
 
 /// The error for a file that cannot be written.
-fn write_error(path: &Path, e: &std::io::Error) -> Error {
-    Error::File {
+fn write_error(path: &Path, source: std::io::Error) -> Error {
+    Error::FileIo {
         path: path.to_path_buf(),
-        reason: net_core::error::describe(e),
+        source,
     }
 }
 
@@ -111,7 +111,7 @@ impl PcapOut {
     /// (Ethernet for one Ethernet or loopback interface, Linux cooked v2
     /// for `any`).
     pub fn create(path: &Path, link: LinkType) -> Result<PcapOut, Error> {
-        let mut file = File::create(path).map_err(|e| write_error(path, &e))?;
+        let mut file = File::create(path).map_err(|e| write_error(path, e))?;
         let mut header = Vec::with_capacity(24);
         header.extend_from_slice(&PCAP_MAGIC_MICROS.to_le_bytes());
         header.extend_from_slice(&2u16.to_le_bytes());
@@ -120,7 +120,7 @@ impl PcapOut {
         header.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
         header.extend_from_slice(&SNAPLEN.to_le_bytes());
         header.extend_from_slice(&link.number().to_le_bytes());
-        file.write_all(&header).map_err(|e| write_error(path, &e))?;
+        file.write_all(&header).map_err(|e| write_error(path, e))?;
         Ok(PcapOut {
             file,
             path: path.to_path_buf(),
@@ -150,7 +150,7 @@ impl PcapOut {
         self.record.extend_from_slice(kept);
         self.file
             .write_all(&self.record)
-            .map_err(|e| write_error(&self.path, &e))
+            .map_err(|e| write_error(&self.path, e))
     }
 
     /// Frames are written unbuffered, so there is nothing left to flush;

@@ -97,7 +97,7 @@ impl PcapNgOut {
     /// Creates `path` and writes the section header (this machine's byte
     /// order is not assumed: everything is little-endian).
     pub fn create(path: &Path) -> Result<PcapNgOut, Error> {
-        let file = File::create(path).map_err(|e| write_error(path, &e))?;
+        let file = File::create(path).map_err(|e| write_error(path, e))?;
         let mut out = PcapNgOut {
             file,
             path: path.to_path_buf(),
@@ -191,6 +191,6 @@ impl PcapNgOut {
     fn write_block(&mut self) -> Result<(), Error> {
         self.file
             .write_all(&self.block)
-            .map_err(|e| write_error(&self.path, &e))
+            .map_err(|e| write_error(&self.path, e))
     }
 }

@@ -382,9 +382,9 @@ impl FileReader {
     /// Opens a classic pcap or pcapng file and reads its header; an error
     /// when the file cannot be read or is not a capture.
     pub fn open(path: &Path) -> Result<FileReader, Error> {
-        let file = File::open(path).map_err(|e| Error::File {
+        let file = File::open(path).map_err(|source| Error::FileIo {
             path: path.to_path_buf(),
-            reason: net_core::error::describe(&e),
+            source,
         })?;
         FileReader::from_reader(path, file)
     }
@@ -457,10 +457,10 @@ impl FileReader {
         }
     }
 
-    fn io_error(&self, e: &io::Error) -> Error {
-        Error::File {
+    fn io_error(&self, source: io::Error) -> Error {
+        Error::FileIo {
             path: self.path.clone(),
-            reason: net_core::error::describe(e),
+            source,
         }
     }
 
@@ -472,7 +472,7 @@ impl FileReader {
 
     fn read_file_header(&mut self) -> Result<(), Error> {
         let mut magic = [0u8; 4];
-        match read_up_to(&mut self.input, &mut magic).map_err(|e| self.io_error(&e))? {
+        match read_up_to(&mut self.input, &mut magic).map_err(|e| self.io_error(e))? {
             Got::All => {}
             Got::Nothing => return Err(self.not_a_capture("the file is empty")),
             Got::Part => return Err(self.not_a_capture("too short to be a capture file")),
@@ -480,7 +480,7 @@ impl FileReader {
         if magic == block::SECTION_HEADER.to_le_bytes() {
             let mut head = [0u8; 8];
             if !matches!(
-                read_up_to(&mut self.input, &mut head).map_err(|e| self.io_error(&e))?,
+                read_up_to(&mut self.input, &mut head).map_err(|e| self.io_error(e))?,
                 Got::All
             ) {
                 return Err(self.not_a_capture("its section header is cut short"));
@@ -527,7 +527,7 @@ impl FileReader {
         };
         let mut header = [0u8; 20];
         if !matches!(
-            read_up_to(&mut self.input, &mut header).map_err(|e| self.io_error(&e))?,
+            read_up_to(&mut self.input, &mut header).map_err(|e| self.io_error(e))?,
             Got::All
         ) {
             return Err(self.not_a_capture("its header is cut short"));
@@ -548,7 +548,7 @@ impl FileReader {
         let snaplen = u32_at(&header, 12, big_endian);
         let extra = match self.input.fill_buf() {
             Ok(window) => record_layout(window, layouts, big_endian, nanos, snaplen),
-            Err(e) => return Err(self.io_error(&e)),
+            Err(e) => return Err(self.io_error(e)),
         };
         self.format = Format::Pcap(Pcap {
             big_endian,
@@ -567,7 +567,7 @@ impl FileReader {
             (pcap.big_endian, pcap.nanos, pcap.link, 16 + pcap.extra);
         let mut header = [0u8; 16 + SUSE_6_3_EXTRA];
         match read_up_to(&mut self.input, &mut header[..header_len])
-            .map_err(|e| self.io_error(&e))?
+            .map_err(|e| self.io_error(e))?
         {
             Got::All => {}
             Got::Nothing => return Ok(false),
@@ -583,7 +583,7 @@ impl FileReader {
             )));
         }
         if !read_vec(&mut self.input, &mut frame.data, caplen as usize)
-            .map_err(|e| self.io_error(&e))?
+            .map_err(|e| self.io_error(e))?
         {
             return self.cut_short();
         }
@@ -605,7 +605,7 @@ impl FileReader {
     fn pcapng_block(&mut self, frame: &mut Frame) -> Result<bool, Error> {
         loop {
             let mut head = [0u8; 8];
-            match read_up_to(&mut self.input, &mut head).map_err(|e| self.io_error(&e))? {
+            match read_up_to(&mut self.input, &mut head).map_err(|e| self.io_error(e))? {
                 Got::All => {}
                 Got::Nothing => return Ok(false),
                 Got::Part => return self.cut_short(),
@@ -617,7 +617,7 @@ impl FileReader {
                 // byte order.
                 let mut rest = [0u8; 8];
                 rest[..4].copy_from_slice(&head[4..]);
-                match read_up_to(&mut self.input, &mut rest[4..]).map_err(|e| self.io_error(&e))? {
+                match read_up_to(&mut self.input, &mut rest[4..]).map_err(|e| self.io_error(e))? {
                     Got::All => {}
                     Got::Nothing | Got::Part => return self.cut_short(),
                 }
@@ -644,7 +644,7 @@ impl FileReader {
                 block::SIMPLE_PACKET => return self.simple_packet_block(frame, body, big_endian),
                 block::INTERFACE => {
                     if !read_vec(&mut self.input, &mut self.scratch, body + 4)
-                        .map_err(|e| self.io_error(&e))?
+                        .map_err(|e| self.io_error(e))?
                     {
                         return self.cut_short();
                     }
@@ -653,7 +653,7 @@ impl FileReader {
                 // Statistics, name resolution, secrets, custom blocks, and
                 // whatever later versions add: their length is enough.
                 _ => {
-                    if !skip(&mut self.input, body as u64 + 4).map_err(|e| self.io_error(&e))? {
+                    if !skip(&mut self.input, body as u64 + 4).map_err(|e| self.io_error(e))? {
                         return self.cut_short();
                     }
                 }
@@ -682,7 +682,7 @@ impl FileReader {
             )));
         }
         if !read_vec(&mut self.input, &mut self.scratch, (total - 12) as usize)
-            .map_err(|e| self.io_error(&e))?
+            .map_err(|e| self.io_error(e))?
         {
             return Ok(Section::Cut);
         }
@@ -774,7 +774,7 @@ impl FileReader {
         }
         let mut fields = [0u8; FIELDS];
         if !matches!(
-            read_up_to(&mut self.input, &mut fields).map_err(|e| self.io_error(&e))?,
+            read_up_to(&mut self.input, &mut fields).map_err(|e| self.io_error(e))?,
             Got::All
         ) {
             return self.cut_short();
@@ -795,12 +795,12 @@ impl FileReader {
             )));
         }
         let (link, clock, global) = self.interface(id)?;
-        if !read_vec(&mut self.input, &mut frame.data, caplen).map_err(|e| self.io_error(&e))? {
+        if !read_vec(&mut self.input, &mut frame.data, caplen).map_err(|e| self.io_error(e))? {
             return self.cut_short();
         }
         // Padding, options, and the trailing length.
         let rest = body - FIELDS - caplen + 4;
-        if !read_vec(&mut self.input, &mut self.scratch, rest).map_err(|e| self.io_error(&e))? {
+        if !read_vec(&mut self.input, &mut self.scratch, rest).map_err(|e| self.io_error(e))? {
             return self.cut_short();
         }
         let padding = caplen.next_multiple_of(4) - caplen;
@@ -832,7 +832,7 @@ impl FileReader {
         }
         let mut field = [0u8; 4];
         if !matches!(
-            read_up_to(&mut self.input, &mut field).map_err(|e| self.io_error(&e))?,
+            read_up_to(&mut self.input, &mut field).map_err(|e| self.io_error(e))?,
             Got::All
         ) {
             return self.cut_short();
@@ -847,10 +847,10 @@ impl FileReader {
         if snaplen != 0 {
             caplen = caplen.min(snaplen as usize);
         }
-        if !read_vec(&mut self.input, &mut frame.data, caplen).map_err(|e| self.io_error(&e))? {
+        if !read_vec(&mut self.input, &mut frame.data, caplen).map_err(|e| self.io_error(e))? {
             return self.cut_short();
         }
-        if !skip(&mut self.input, (body - 4 - caplen) as u64 + 4).map_err(|e| self.io_error(&e))? {
+        if !skip(&mut self.input, (body - 4 - caplen) as u64 + 4).map_err(|e| self.io_error(e))? {
             return self.cut_short();
         }
         frame.time = Duration::ZERO;

@@ -297,7 +297,7 @@ fn what_is_not_a_capture_is_an_error_at_open() {
         assert!(e.contains(why), "{e}");
     }
     let e = FileReader::open(Path::new("/nonexistent/x.pcap")).unwrap_err();
-    assert!(matches!(e, Error::File { .. }));
+    assert!(matches!(e, Error::FileIo { .. }));
 }
 
 // ---------------------------------------------------------------------------
