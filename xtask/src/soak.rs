@@ -40,6 +40,20 @@ const NEWCOMER_WITHIN: Duration = Duration::from_secs(1);
 /// the signal handler's, one exiting.
 const FIXED_THREADS: usize = 4;
 
+/// Connections opened at once in each burst against tcp-uppercase: about
+/// twice its default cap, so half of them queue.
+const BURST_CONNECTIONS: usize = 2_000;
+
+/// Bursts in a row: memory that is not given back grows with each.
+const BURSTS: usize = 4;
+
+/// After a burst, the server's RSS must come back under the larger of
+/// this many times its idle RSS and [`BURST_RSS_FLOOR_KIB`].
+const BURST_RSS_FACTOR: u64 = 2;
+
+/// See [`BURST_RSS_FACTOR`]: 16 MiB.
+const BURST_RSS_FLOOR_KIB: u64 = 16 * 1024;
+
 /// Slowest newcomer answer seen, in microseconds.
 static SLOWEST_NEWCOMER_US: AtomicU64 = AtomicU64::new(0);
 
@@ -107,15 +121,30 @@ pub struct Args {
     /// How long the traffic runs.
     #[arg(long, value_name = "N", default_value_t = 30)]
     seconds: u64,
+    /// Only the check of tcp-uppercase's memory after bursts of
+    /// connections (quick).
+    #[arg(long)]
+    bursts_only: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let Args { seconds } = args;
+    let Args {
+        seconds,
+        bursts_only,
+    } = args;
     if !cfg!(target_os = "linux") {
         bail!("soak reads /proc for memory, threads and files: Linux only");
     }
     run_checked(cargo().args(["build", "--release", "--quiet", "--bins"]))?;
     let release = target_dir().join("release");
+    let mut failed = tcp_bursts(&release)?;
+    if bursts_only {
+        if !failed.is_empty() {
+            bail!("soak found problems:\n  {}", failed.join("\n  "));
+        }
+        println!("soak: tcp-uppercase's memory came back after every burst");
+        return Ok(());
+    }
     let root = target_dir().join("soak-www");
     std::fs::create_dir_all(&root)?;
     let small = b"soak small file\n".to_vec();
@@ -236,7 +265,6 @@ pub fn run(args: Args) -> Result<()> {
     thread::sleep(SETTLE);
     let after: Vec<Usage> = servers.iter().map(|(_, p)| usage(*p)).collect();
 
-    let mut failed = Vec::new();
     println!(
         "\n{:<14} {:>22} {:>22} {:>18}",
         "server", "RSS KiB (before→after)", "threads (before→after)", "fds (before→after)"
@@ -317,6 +345,145 @@ pub fn run(args: Args) -> Result<()> {
         "\nsoak: every valid request was answered correctly; memory, threads and files came back to their baseline"
     );
     Ok(())
+}
+
+/// Bursts of [`BURST_CONNECTIONS`] connections at once against a fresh
+/// tcp-uppercase server: after each, with every connection closed and the
+/// spare threads gone, its RSS must be back under the bound. Returns the
+/// problems found.
+fn tcp_bursts(release: &std::path::Path) -> Result<Vec<String>> {
+    let server = Server::try_start(
+        release.join("tcp-uppercase"),
+        &["server", "--port", "0", "--quiet", "--idle-timeout", "2"],
+    )
+    .map_err(|e| anyhow!(e))?;
+    let (addr, pid) = (server.addr(), server.pid());
+    for _ in 0..20 {
+        burst(addr, 1);
+    }
+    thread::sleep(Duration::from_secs(3));
+    let idle = usage(pid).rss_kib;
+    let bound = (idle * BURST_RSS_FACTOR).max(BURST_RSS_FLOOR_KIB);
+    println!(
+        "soak: {BURSTS} bursts of {BURST_CONNECTIONS} connections against tcp-uppercase {addr} (idle RSS {idle} KiB, bound {bound} KiB)"
+    );
+    let mut failed = Vec::new();
+    let mut after = Vec::new();
+    for i in 0..BURSTS {
+        let t0 = Instant::now();
+        let ((made, answered), peak) = burst_sampled(addr, pid);
+        // The idle time-out (2 s) lets spare threads go.
+        thread::sleep(Duration::from_secs(4));
+        let u = usage(pid);
+        println!(
+            "  burst {}: {made} connected, {answered} answered in {:.1} s, peak {} threads / {} KiB; after: {} threads, {} KiB",
+            i + 1,
+            t0.elapsed().as_secs_f64(),
+            peak.threads,
+            peak.rss_kib,
+            u.threads,
+            u.rss_kib
+        );
+        // A connect that fails is the load's (ports, the machine), not
+        // the server's; every connection made must be answered.
+        if answered < made || made < BURST_CONNECTIONS / 2 {
+            failed.push(format!(
+                "tcp-uppercase answered {answered} of {made} connections made ({BURST_CONNECTIONS} tried) in burst {}",
+                i + 1
+            ));
+        }
+        after.push(u.rss_kib);
+    }
+    if let Some(&last) = after.last()
+        && last > bound
+    {
+        failed.push(format!(
+            "tcp-uppercase kept {last} KiB after {BURSTS} bursts (idle {idle} KiB, bound {bound} KiB)"
+        ));
+    }
+    Ok(failed)
+}
+
+/// One burst while sampling the server's threads and RSS; returns the
+/// connections made and answered, and the peak usage.
+fn burst_sampled(addr: SocketAddr, pid: u32) -> ((usize, usize), Usage) {
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        thread::spawn(move || {
+            let mut peak = usage(pid);
+            while !done.load(Ordering::Relaxed) {
+                let u = usage(pid);
+                peak.threads = peak.threads.max(u.threads);
+                peak.rss_kib = peak.rss_kib.max(u.rss_kib);
+                thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let counts = burst(addr, BURST_CONNECTIONS);
+    done.store(true, Ordering::Relaxed);
+    let peak = sampler.join().unwrap_or(usage(pid));
+    (counts, peak)
+}
+
+/// Opens `n` connections (from 8 threads) before any sends, so the server
+/// holds as many at once as its cap allows (a thread each); then each
+/// sends a sentence and its end of stream, and reads the whole reply.
+/// Returns the connections made and the replies that were right.
+fn burst(addr: SocketAddr, n: usize) -> (usize, usize) {
+    const THREADS: usize = 8;
+    let made = Arc::new(AtomicUsize::new(0));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (made, answered) = (made.clone(), answered.clone());
+            let share = n / THREADS + usize::from(t < n % THREADS);
+            thread::spawn(move || {
+                let conns: Vec<TcpStream> = (0..share)
+                    .filter_map(|_| match TcpStream::connect(addr) {
+                        Ok(s) => Some(s),
+                        Err(e) => {
+                            log_once(&format!("burst: connect failed: {e}"));
+                            None
+                        }
+                    })
+                    .collect();
+                made.fetch_add(conns.len(), Ordering::Relaxed);
+                for (i, mut s) in conns.iter().enumerate() {
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+                    let _ = write!(s, "burst {t} {i}");
+                    let _ = s.shutdown(std::net::Shutdown::Write);
+                }
+                for (i, mut s) in conns.into_iter().enumerate() {
+                    let mut got = String::new();
+                    match s.read_to_string(&mut got) {
+                        Ok(_) if got == format!("BURST {t} {i}") => {
+                            answered.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(_) => log_once(&format!("burst: wrong reply {got:?}")),
+                        Err(e) => log_once(&format!("burst: reading the reply failed: {e}")),
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        let _ = h.join();
+    }
+    (made.load(Ordering::SeqCst), answered.load(Ordering::SeqCst))
+}
+
+/// Prints each distinct burst failure once.
+fn log_once(what: &str) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !seen.iter().any(|s| s == what) {
+        println!("  {what}");
+        seen.push(what.to_string());
+    }
 }
 
 /// Valid GETs, keep-alive and fresh connections, small and large files.

@@ -11,7 +11,7 @@ use std::net::{Shutdown as Half, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::output::Writer;
+use crate::output::{self, Writer};
 use crate::registry::{Entry, Phase};
 use crate::request::{self, BodyFraming, Expect, Request, Version};
 use crate::response::Response;
@@ -201,7 +201,7 @@ pub fn serve(
 impl<'a> Conn<'a> {
     /// Every write, error pages included, goes out under the write deadline.
     fn writer(&self) -> Writer<'a> {
-        Writer::new(self.stream, self.config.write_timeout, Some(self.entry))
+        output::writer(self.stream, self.config.write_timeout, Some(self.entry))
     }
 
     /// Answers with a closing error page, logs it against `line`, and

@@ -89,7 +89,7 @@ impl Entry {
         match phase {
             Phase::Writing => {
                 #[cfg(target_os = "linux")]
-                crate::sys::reset_on_close(&self.stream);
+                net_core::sock::reset_on_close(&self.stream);
                 let _ = self.stream.shutdown(Half::Both);
             }
             _ => {

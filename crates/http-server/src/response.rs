@@ -153,6 +153,7 @@ impl Response {
         keep_alive_10: bool,
         scratch: &mut Vec<u8>,
     ) -> io::Result<u64> {
+        use crate::output::SendFile;
         let sent = self.send_with(out, head_only, keep_alive_10, scratch, |w, file, len| {
             w.send_file(file, len)
         });

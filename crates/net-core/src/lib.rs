@@ -11,6 +11,8 @@
 //!   wakes blocked `accept` and `recv` calls.
 //! - [`acceptor`]: the thread-per-connection [`Acceptor`] with a connection
 //!   cap and idle-thread reuse.
+//! - [`deadline`]: writes cut once the client takes no byte for the
+//!   write time-out, across the whole reply.
 //! - [`text`]: streaming Unicode uppercase and log previews.
 //! - [`output`]: the readiness line and the access log.
 //! - [`cli`]: parsers for flag values (time-outs in seconds).
@@ -50,6 +52,7 @@
 
 pub mod acceptor;
 pub mod cli;
+pub mod deadline;
 pub mod endpoint;
 pub mod error;
 pub mod output;

@@ -1,9 +1,11 @@
 //! The uppercase client.
 //!
 //! Two ways to talk to a server:
-//! - [`Client::send_sentence`]: send the sentence, half-close, read to EOF —
-//!   what the textbook `TCPServer.py` (one `recv`, reply, close) needs, and
-//!   what our server answers the same way.
+//! - [`Client::send_sentence_to`]: send the sentence, half-close, and copy
+//!   the reply to a writer as it arrives, until EOF — what the textbook
+//!   `TCPServer.py` (one `recv`, reply, close) needs, and what our server
+//!   answers the same way. Nothing is held beyond one read's worth, so a
+//!   reply of any size (or a server that never stops) streams through.
 //! - [`Client::exchange_line`]: send a line ending in `\n` and read the reply
 //!   up to its `\n`, over one connection kept for the next line. If the
 //!   server closed it in between (the textbook server closes after each
@@ -87,22 +89,35 @@ impl Client {
     }
 
     /// Sends `sentence` on a fresh connection, half-closes, and returns
-    /// everything the server sends until it closes.
+    /// everything the server sends until it closes (in memory: for
+    /// replies known to be small; see [`send_sentence_to`](Self::send_sentence_to)).
     pub fn send_sentence(&mut self, sentence: &[u8]) -> Result<Vec<u8>> {
+        let mut reply = Vec::new();
+        self.send_sentence_to(sentence, &mut reply)?;
+        Ok(reply)
+    }
+
+    /// Sends `sentence` on a fresh connection, half-closes, and writes
+    /// what the server sends to `out` as it arrives (flushing each piece),
+    /// until the server closes. Returns the bytes received.
+    pub fn send_sentence_to<W: Write>(&mut self, sentence: &[u8], out: &mut W) -> Result<u64> {
         let mut conn = self.connect()?;
         let peer = conn.peer;
-        let mut reply = Vec::new();
+        let mut sink_error = None;
         let (sent, read) = send_while_reading(&mut conn.reader, sentence, true, |r| {
-            r.read_to_end(&mut reply)
+            copy_reply(r, out, &mut sink_error)
         });
+        if let Some(e) = sink_error {
+            return Err(NetError::io("write the reply", e).into());
+        }
         sent.map_err(|e| self.send_error(peer, e))?;
-        read.map_err(|e| self.io_error("read the reply from", peer, e))?;
-        if reply.is_empty() && !sentence.is_empty() {
+        let n = read.map_err(|e| self.io_error("read the reply from", peer, e))?;
+        if n == 0 && !sentence.is_empty() {
             return Err(Error::NoReply {
                 peer: peer.to_string(),
             });
         }
-        Ok(reply)
+        Ok(n)
     }
 
     /// Sends `line` (a `\n` is appended) and returns the reply without its
@@ -240,6 +255,34 @@ fn send_while_reading<T>(
     })
 }
 
+/// Bytes of a streamed reply read (and written on) at a time.
+const REPLY_CHUNK: usize = 16 * 1024;
+
+/// Copies the reply to `out` piece by piece until EOF. A failure to write
+/// to `out` is kept in `sink_error` and ends the copy (as an error, so the
+/// sender stops too).
+fn copy_reply<R: Read, W: Write>(
+    reader: &mut R,
+    out: &mut W,
+    sink_error: &mut Option<io::Error>,
+) -> io::Result<u64> {
+    let mut buf = [0u8; REPLY_CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if let Err(e) = out.write_all(&buf[..n]).and_then(|()| out.flush()) {
+            *sink_error = Some(e);
+            return Err(io::Error::other("the reply could not be written out"));
+        }
+        total += n as u64;
+    }
+}
+
 fn is_disconnect(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -264,6 +307,49 @@ pub fn run_lines<R: io::BufRead, W: Write>(
         print_reply(out, &reply)?;
         Ok(true)
     })
+}
+
+/// Sends `sentence` and prints `From Server: REPLY`, the reply streamed
+/// to `out` as it arrives. A reply cut short by an error still ends its
+/// line before the error is returned.
+pub fn print_sentence_reply<W: Write>(
+    client: &mut Client,
+    sentence: &[u8],
+    out: &mut W,
+) -> Result<()> {
+    let mut prefixed = Prefixed {
+        out,
+        started: false,
+    };
+    let result = client.send_sentence_to(sentence, &mut prefixed);
+    if prefixed.started {
+        prefixed
+            .out
+            .write_all(b"\n")
+            .and_then(|()| prefixed.out.flush())
+            .map_err(|e| NetError::io("write the reply", e))?;
+    }
+    result.map(drop)
+}
+
+/// Writes `From Server: ` before the first bytes.
+struct Prefixed<'a, W> {
+    out: &'a mut W,
+    started: bool,
+}
+
+impl<W: Write> Write for Prefixed<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.started && !buf.is_empty() {
+            self.out.write_all(b"From Server: ")?;
+            self.started = true;
+        }
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// Prints `From Server: REPLY` (the reply's bytes as sent).

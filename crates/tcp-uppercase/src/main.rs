@@ -113,8 +113,7 @@ fn run_client(args: ClientArgs) -> anyhow::Result<()> {
         .timeout(args.timeout);
     let mut out = io::stdout().lock();
     if !args.sentence.is_empty() {
-        let reply = client.send_sentence(args.sentence.join(" ").as_bytes())?;
-        client::print_reply(&mut out, &reply)?;
+        client::print_sentence_reply(&mut client, args.sentence.join(" ").as_bytes(), &mut out)?;
         return Ok(());
     }
     let stdin = io::stdin();

@@ -1,17 +1,20 @@
 //! The uppercase server: one thread per connection, replies streamed.
 
-use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use net_core::acceptor::{self, Acceptor};
+use net_core::deadline::WriteDeadline;
 use net_core::text::{PREVIEW_CHARS, UppercaseStream, preview};
 use net_core::{AccessLog, Error, Shutdown};
 
 /// Read size per `recv`: large enough that a bulk stream moves in few
-/// system calls, small enough to keep per-connection memory modest.
-pub const READ_BUFFER_SIZE: usize = 64 * 1024;
+/// system calls, small enough to live on a connection thread's stack. A
+/// heap buffer of this size per connection (or per thread) is what kept a
+/// server's memory up after a burst: glibc's per-thread arenas held the
+/// freed buffers of a thousand threads.
+pub const READ_BUFFER_SIZE: usize = 16 * 1024;
 
 /// A connection that sends nothing for this long is closed, so idle clients
 /// cannot hold connection slots forever.
@@ -19,7 +22,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A client that accepts no byte of its reply for this long is cut off, so
 /// one that sends and never reads cannot hold its thread (and a slot)
-/// forever.
+/// forever. Measured across the whole reply (net-core's
+/// [`WriteDeadline`]), not per write call.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Server settings.
@@ -97,10 +101,7 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &Config) ->
             .map_err(|e| acceptor::conn_error(peer, "configure the connection from", e))?;
     }
     let mut reader = &stream;
-    let mut writer = TimedWriter {
-        stream: &stream,
-        stalled: false,
-    };
+    let mut writer = WriteDeadline::new(&stream, config.write_timeout);
     let log = &config.log;
     let result = uppercase_stream(&mut reader, &mut writer, |sent| {
         if log.is_enabled() {
@@ -118,12 +119,12 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &Config) ->
             // has been read, so the close is a clean one.
             Ok(())
         }
-        Err(_) if writer.stalled => {
+        Err(_) if writer.cut => {
+            // The deadline made the close a reset.
             log::info!(
                 "closing {peer}: it accepted no byte of its reply for {} s",
                 config.write_timeout.as_secs_f64()
             );
-            net_core::sock::reset_on_close(&stream);
             Ok(())
         }
         Err(e) if net_core::error::is_timeout(&e) => {
@@ -131,35 +132,6 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &Config) ->
             Ok(())
         }
         Err(e) => Err(acceptor::conn_error(peer, "connection with", e)),
-    }
-}
-
-/// The reply side of a connection under the socket's send time-out: a
-/// write that moves no byte before it expires marks the client as stalled.
-///
-/// The time-out bounds each `write` call, and the kernel returns as soon
-/// as a call has moved some bytes once it expires, so a client that accepts
-/// nothing is cut within one to two write time-outs of its last progress,
-/// while one that reads slowly but steadily is never cut.
-struct TimedWriter<'a> {
-    stream: &'a TcpStream,
-    stalled: bool,
-}
-
-impl Write for TimedWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut stream = self.stream;
-        match stream.write(buf) {
-            Err(e) if net_core::error::is_timeout(&e) => {
-                self.stalled = true;
-                Err(e)
-            }
-            other => other,
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -177,49 +149,45 @@ pub fn uppercase_stream<R: Read, W: Write>(
     writer: &mut W,
     mut on_sent: impl FnMut(&[u8]),
 ) -> io::Result<u64> {
-    thread_local! {
-        // Allocated once per connection thread, not once per connection:
-        // short connections would otherwise spend their time zeroing and
-        // returning 64 KiB buffers.
-        static BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-    }
-    BUFFERS.with(|cell| {
-        let mut guard = cell.try_borrow_mut();
-        let mut own = (Vec::new(), Vec::new());
-        let (buf, out) = match guard.as_deref_mut() {
-            Ok(bufs) => (&mut bufs.0, &mut bufs.1),
-            Err(_) => (&mut own.0, &mut own.1), // re-entered: use fresh ones
+    // On the stack: no allocation per connection or per thread (see
+    // READ_BUFFER_SIZE). Text that is all ASCII — nearly all of it — is
+    // uppercased in place; other text goes through `out`, allocated only
+    // then and at most a few times a read's size (an uppercase character
+    // can take three times the bytes of its lowercase).
+    let mut buf = [0u8; READ_BUFFER_SIZE];
+    let mut out = Vec::new();
+    let mut upper = UppercaseStream::new();
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         };
-        if buf.len() < READ_BUFFER_SIZE {
-            buf.resize(READ_BUFFER_SIZE, 0);
-        }
-        out.reserve(READ_BUFFER_SIZE + READ_BUFFER_SIZE / 2);
-        let mut upper = UppercaseStream::new();
-        let mut total = 0u64;
-        loop {
-            let n = match reader.read(buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            total += n as u64;
-            out.clear();
-            upper.feed(&buf[..n], out);
-            if !out.is_empty() {
-                writer.write_all(out)?;
-                on_sent(out);
-            }
+        total += n as u64;
+        let chunk = &mut buf[..n];
+        if upper.pending().is_empty() && chunk.is_ascii() {
+            chunk.make_ascii_uppercase();
+            writer.write_all(chunk)?;
+            on_sent(chunk);
+            continue;
         }
         out.clear();
-        upper.finish(out);
+        upper.feed(chunk, &mut out);
         if !out.is_empty() {
-            writer.write_all(out)?;
-            on_sent(out);
+            writer.write_all(&out)?;
+            on_sent(&out);
         }
-        writer.flush()?;
-        Ok(total)
-    })
+    }
+    out.clear();
+    upper.finish(&mut out);
+    if !out.is_empty() {
+        writer.write_all(&out)?;
+        on_sent(&out);
+    }
+    writer.flush()?;
+    Ok(total)
 }
 
 #[cfg(test)]

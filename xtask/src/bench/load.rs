@@ -96,6 +96,79 @@ pub fn tcp_exchanges(addr: SocketAddr, threads: usize, secs: Duration) -> f64 {
     })
 }
 
+/// How long the slow client of [`behind_slow_typist`] takes to type.
+pub const SLOW_TYPING: Duration = Duration::from_secs(1);
+
+/// Clients that connect after the slow one.
+pub const BEHIND_SLOW: usize = 19;
+
+/// How long the clients behind the slow one waited for their replies.
+pub struct Waits {
+    pub median_ms: f64,
+    pub max_ms: f64,
+    /// Clients that got no right answer (a reset, a time-out): those of
+    /// the textbook server's tiny backlog, now and then.
+    pub failed: usize,
+}
+
+/// One client connects and takes [`SLOW_TYPING`] to send its sentence;
+/// [`BEHIND_SLOW`] others connect after it and send theirs at once (with
+/// their end of stream). Returns how long those waited, from connecting
+/// to the end of their reply. A server that serves one client at a time
+/// keeps them all waiting for the slow one.
+pub fn behind_slow_typist(addr: SocketAddr) -> anyhow::Result<Waits> {
+    use anyhow::{Context, bail};
+    const LIMIT: Duration = Duration::from_secs(30);
+    let mut slow = TcpStream::connect(addr).context("connect the slow client")?;
+    slow.set_read_timeout(Some(LIMIT))?;
+    let typist = thread::spawn(move || -> std::io::Result<String> {
+        thread::sleep(SLOW_TYPING);
+        slow.write_all(b"slow typist")?;
+        slow.shutdown(std::net::Shutdown::Write)?;
+        let mut reply = String::new();
+        slow.read_to_string(&mut reply)?;
+        Ok(reply)
+    });
+    // The others connect once the slow client's connection is established
+    // (its connect returned), so they are behind it.
+    let others: Vec<_> = (0..BEHIND_SLOW)
+        .map(|i| {
+            thread::spawn(move || -> Option<Duration> {
+                let start = Instant::now();
+                let mut s = TcpStream::connect(addr).ok()?;
+                s.set_read_timeout(Some(LIMIT)).ok()?;
+                let msg = format!("client {i}");
+                s.write_all(msg.as_bytes()).ok()?;
+                s.shutdown(std::net::Shutdown::Write).ok()?;
+                let mut reply = String::new();
+                s.read_to_string(&mut reply).ok()?;
+                (reply == msg.to_uppercase()).then(|| start.elapsed())
+            })
+        })
+        .collect();
+    let mut waits: Vec<f64> = Vec::new();
+    let mut failed = 0;
+    for h in others {
+        match h.join().ok().flatten() {
+            Some(d) => waits.push(d.as_secs_f64() * 1000.0),
+            None => failed += 1,
+        }
+    }
+    if waits.is_empty() {
+        bail!("no client behind the slow one got a right answer");
+    }
+    match typist.join() {
+        Ok(Ok(reply)) if reply == "SLOW TYPIST" => {}
+        other => bail!("the slow client got no right answer: {other:?}"),
+    }
+    waits.sort_by(f64::total_cmp);
+    Ok(Waits {
+        median_ms: waits[waits.len() / 2],
+        max_ms: waits[waits.len() - 1],
+        failed,
+    })
+}
+
 /// MiB per second uppercased through one connection (sent and received).
 pub fn tcp_stream(addr: SocketAddr, secs: Duration) -> f64 {
     let Ok(s) = TcpStream::connect(addr) else {

@@ -340,48 +340,93 @@ pub fn run(args: Args) -> Result<()> {
 
     // tcp-uppercase.
     if opts.wants("tcp") {
-        println!("\n== tcp-uppercase: connect-send-receive-close exchanges, 4 client threads");
-        let mut ex = Workload::new(
-            "connect–send–receive–close exchanges, 4 threads",
-            "exchanges/s",
-            "tcp-uppercase",
-        );
-        let mut servers: Vec<Start<'_>> = vec![Box::new(|| {
+        let ours_tcp = || {
             peers::ours(
                 "tcp-uppercase",
                 &release.join("tcp-uppercase"),
                 &["server", "--port", "0", "--quiet"],
             )
-        })];
-        if python {
-            servers.push(Box::new(|| {
-                peers::python_tcp(&root().join("tests").join("textbook"))
-            }));
+        };
+        let textbook = root().join("tests").join("textbook");
+        for threads in EXCHANGE_THREADS {
+            let title = exchanges_title(threads);
+            println!("\n== tcp-uppercase: {title}");
+            let mut ex = Workload::new(&title, "exchanges/s", "tcp-uppercase");
+            let mut servers: Vec<Start<'_>> = vec![Box::new(ours_tcp)];
+            if python {
+                servers.push(Box::new(|| peers::python_tcp(&textbook)));
+            }
+            alternating(opts.rounds, &servers, |round, start| {
+                let server = start()?;
+                let rate = load::tcp_exchanges(server.addr, threads, secs);
+                println!(
+                    "  round {}: {:<22} {:>12.1} exchanges/s",
+                    round + 1,
+                    server.name,
+                    rate
+                );
+                ex.add(&server.name, rate);
+                Ok(())
+            })?;
+            results.push(ex);
         }
+
+        let title = format!(
+            "wait behind a client that types for {} s, {} clients after it",
+            load::SLOW_TYPING.as_secs(),
+            load::BEHIND_SLOW
+        );
+        println!("\n== tcp-uppercase: {title}");
+        let mut behind = Workload::new(&title, "ms", "tcp-uppercase").lower_is_better();
+        let socat = have("socat", "-V");
+        if !socat {
+            let n = "socat is not installed (apt-get install socat): its `TCP-LISTEN:…,fork` column in the slow-typist row is skipped.";
+            println!("notice: {n}");
+            notes.push(n.to_string());
+        }
+        let mut servers: Vec<Start<'_>> = vec![Box::new(ours_tcp)];
+        if python {
+            servers.push(Box::new(|| peers::python_tcp(&textbook)));
+        }
+        if socat {
+            servers.push(Box::new(peers::socat_uppercase));
+        }
+        let mut failures: Vec<(String, usize)> = Vec::new();
         alternating(opts.rounds, &servers, |round, start| {
             let server = start()?;
-            let rate = load::tcp_exchanges(server.addr, 4, secs);
+            let waits = load::behind_slow_typist(server.addr)?;
             println!(
-                "  round {}: {:<22} {:>12.1} exchanges/s",
+                "  round {}: {:<22} median {:>8.1} ms, slowest {:>8.1} ms, {} of {} got no answer",
                 round + 1,
                 server.name,
-                rate
+                waits.median_ms,
+                waits.max_ms,
+                waits.failed,
+                load::BEHIND_SLOW
             );
-            ex.add(&server.name, rate);
+            behind.add(&format!("{} median", server.name), waits.median_ms);
+            behind.add(&format!("{} slowest", server.name), waits.max_ms);
+            match failures.iter_mut().find(|(n, _)| *n == server.name) {
+                Some((_, f)) => *f += waits.failed,
+                None => failures.push((server.name.clone(), waits.failed)),
+            }
             Ok(())
         })?;
-        results.push(ex);
+        results.push(behind);
+        for (name, failed) in failures.into_iter().filter(|(_, f)| *f > 0) {
+            notes.push(format!(
+                "Behind the slow typist, {failed} of {} clients of {name} got no answer (reset or time-out); its waits count only those answered.",
+                load::BEHIND_SLOW * opts.rounds
+            ));
+        }
+
         let mut stream = Workload::new(
             "one streaming connection (uppercased both ways)",
             "MiB/s",
             "tcp-uppercase",
         );
         for round in 0..opts.rounds {
-            let server = peers::ours(
-                "tcp-uppercase",
-                &release.join("tcp-uppercase"),
-                &["server", "--port", "0", "--quiet"],
-            )?;
+            let server = ours_tcp()?;
             let rate = load::tcp_stream(server.addr, secs);
             println!("  round {}: streaming {:>10.1} MiB/s", round + 1, rate);
             stream.add(&server.name, rate);
@@ -498,6 +543,17 @@ pub fn run(args: Args) -> Result<()> {
     println!("report: {}", relative(&out_dir.join("report.md")));
     println!("chart:  {}", relative(&out_dir.join("chart.svg")));
     Ok(())
+}
+
+/// Client threads of the connect–send–receive–close rows.
+const EXCHANGE_THREADS: [usize; 3] = [1, 4, 16];
+
+/// The title of a connect–send–receive–close row (see report's targets).
+fn exchanges_title(threads: usize) -> String {
+    format!(
+        "connect–send–receive–close exchanges, {threads} client thread{}",
+        if threads == 1 { "" } else { "s" }
+    )
 }
 
 fn opts_line(opts: &Options, wrk: bool) -> String {

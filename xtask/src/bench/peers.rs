@@ -187,6 +187,22 @@ pub fn python_tcp(textbook: &Path) -> Result<Running> {
     })
 }
 
+/// `socat TCP-LISTEN:PORT,fork EXEC:'tr a-z A-Z'`: the usual one-line
+/// forking server (a process per connection; `tr` answers at the client's
+/// end of stream).
+pub fn socat_uppercase() -> Result<Running> {
+    let port = free_port()?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    spawn_peer(
+        "socat TCP-LISTEN,fork",
+        Command::new("socat").args([
+            &format!("TCP-LISTEN:{port},fork,reuseaddr,bind=127.0.0.1,backlog=1024"),
+            "EXEC:tr a-z A-Z",
+        ]),
+        addr,
+    )
+}
+
 /// A bare `recv_from`/`send_to` uppercase loop: the kernel's floor.
 pub fn bare_udp(xtask: &Path) -> Result<Running> {
     let server = Server::try_start(xtask, &["udp-bare"]).map_err(|e| anyhow!(e))?;

@@ -102,7 +102,21 @@ const TARGETS: &[(&str, &str, f64)] = &[
     ("1 KiB file, Connection: close", "nginx", 1.0),
     ("1 KiB file, Connection: close", "python http.server", 30.0),
     ("10 MiB file", "nginx", 0.9),
-    ("connect–send–receive–close", "textbook TCPServer.py", 1.5),
+    (
+        "connect–send–receive–close exchanges, 1 client thread",
+        "textbook TCPServer.py",
+        1.5,
+    ),
+    (
+        "connect–send–receive–close exchanges, 4 client threads",
+        "textbook TCPServer.py",
+        1.5,
+    ),
+    (
+        "connect–send–receive–close exchanges, 16 client threads",
+        "textbook TCPServer.py",
+        1.0,
+    ),
     ("UDP round trips", "bare recv_from/send_to loop", 0.95),
     // "Within 10 % of curl's time."
     ("100 MiB download", "curl", 1.0 / 1.1),
@@ -120,13 +134,34 @@ with `O_NOFOLLOW`), dates and content types per thread, and buffers are not re-z
 - Per connection: three `setsockopt` calls (now set once on the listener, which Linux passes on), a wake-up \
 for `accept` and another for the first `read` (`TCP_DEFER_ACCEPT` makes it one), and a `futex` per connection \
 end because a condition variable's notify is a system call even with no waiter (the acceptor now uses atomics \
-and signals only when someone waits): `Connection: close` from 0.76× to ~1.0× nginx; tcp-uppercase from 0.9× \
-to ~1.2× the textbook server.\n\
+and signals only when someone waits): `Connection: close` from 0.76× to ~1.0× nginx.\n\
+- tcp-uppercase on the lab's exchange (connect, send 10 bytes, read the reply, close): `strace -c -f` counts five \
+system calls per exchange (`accept4`, two `recvfrom`, `sendto`, `close`) to the textbook server's four, and \
+`perf stat -e context-switches` 2.3–2.8 context switches per exchange to its 0.7–1.3; `perf record` puts 57 % of \
+the server's time in `finish_task_switch` (a context switch is dear in this VM) and the server used only 0.4–0.6 \
+of a core: it waits on wake-ups, it does not compute. Two of its switches are structural: a thread wakes in \
+`accept` for every connection (the single-threaded textbook server, still busy, finds the next one queued), and \
+again for the client's FIN after the reply, because a stream server must read to the client's end of stream \
+(the textbook one closes after one `recv`). Closing after the first reply (not allowed; measured for reference) \
+brings ours to 1.2 switches per exchange. Tried and not kept: parking answered connections with one epoll \
+watcher, so threads go straight back to `accept` and FINs are collected together: 2.0 switches instead of \
+2.4–2.7, but more CPU per exchange and no gain in throughput. Spinning a few `recv(MSG_DONTWAIT)` + yields before \
+sleeping: no steady gain, and it steals the load generator's core. Changed: the 64 KiB read and ~96 KiB output \
+buffers per thread became a 16 KiB buffer on the stack, uppercased in place (also what held memory after \
+bursts), and replies go out through the shared write deadline's non-blocking `send` (the same one system call). \
+The acceptor's spawn-when-no-spare rule started 2 threads in 3 s under the 4-thread load: not a cost. \
+Before → after, each from one run of alternating rounds on this shared machine: 1 thread 0.66× → 0.92×, \
+4 threads 1.16× → 1.28× (0.72× in an earlier run), 16 threads 0.94× → 1.13×; single runs spread by ±30 %, \
+so most of that is the machine, not the change.\n\
 - Not met, and why: with `Connection: close` every server pays a TCP handshake per request on the same two \
 cores as the load generator — nginx reaches about 10× python http.server, so 30× is out of reach for any server \
-here. The textbook TCP server answers one `recv` and closes; tcp-uppercase must read to the client's end of \
-stream to be a correct stream server, which costs a sleep and a wake-up per connection that the textbook one \
-skips.\n";
+here. tcp-uppercase's 1.5× the textbook server at 1 and 4 client threads is not reached: on two cores shared \
+with the load generator, each exchange costs ours one wake-up more than the textbook server (the FIN), and \
+without `TCP_DEFER_ACCEPT` (which would retransmit SYN-ACKs to a client that connects before it types) the \
+`accept` wake-up stays too.\n\
+- The slow-typist row is why the lab asks for threads: the textbook server, stuck in its one `recv` on the \
+slow client, makes the 19 behind it wait the whole second (and its `listen(1)` backlog resets most of them), \
+while ours answers them in about a millisecond; `socat TCP-LISTEN,fork` forks a process (and `tr`) per client.\n";
 
 /// RSS limit with 1,000 idle connections, MiB.
 const RSS_LIMIT: f64 = 64.0;

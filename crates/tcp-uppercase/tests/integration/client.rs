@@ -189,3 +189,92 @@ fn a_server_that_stops_reading_times_out() {
     assert!(err.contains("timed out"), "{err}");
     drop(holder.join().unwrap());
 }
+
+/// Peak resident memory of a live process, in KiB (Linux).
+#[cfg(target_os = "linux")]
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_large_reply_streams_to_stdout_without_being_held() {
+    use std::process::{Command, Stdio};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Instant;
+
+    const REPLY: usize = 64 * 1024 * 1024;
+    /// Far below the reply: a client that collects the reply before
+    /// printing it cannot stay under this.
+    const PEAK_LIMIT_KIB: u64 = 24 * 1024;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let mut child = Command::new(BIN)
+        .args(["client", "--port", &port, "big", "reply"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let printed = Arc::new(AtomicU64::new(0));
+    let mut stdout = child.stdout.take().unwrap();
+    let counter = {
+        let printed = printed.clone();
+        thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut head = Vec::new();
+            loop {
+                match stdout.read(&mut buf) {
+                    Ok(0) | Err(_) => return head,
+                    Ok(n) => {
+                        if head.len() < 32 {
+                            head.extend_from_slice(&buf[..n.min(32)]);
+                        }
+                        printed.fetch_add(n as u64, Ordering::SeqCst);
+                    }
+                }
+            }
+        })
+    };
+    // A server whose reply is 64 MiB and does not end until the client has
+    // printed most of it.
+    let (mut conn, _) = listener.accept().unwrap();
+    let mut sentence = Vec::new();
+    conn.read_to_end(&mut sentence).unwrap();
+    assert_eq!(sentence, b"big reply");
+    let chunk = vec![b'A'; 1024 * 1024];
+    for _ in 0..REPLY / chunk.len() {
+        conn.write_all(&chunk).unwrap();
+    }
+    // Bounded, not timed: the wait only ends early on success.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while printed.load(Ordering::SeqCst) < (REPLY / 2) as u64 {
+        assert!(
+            Instant::now() < deadline,
+            "the client printed {} bytes of a reply still open: it waits for the end before printing",
+            printed.load(Ordering::SeqCst)
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    let peak = peak_rss_kib(pid);
+    assert!(
+        peak < PEAK_LIMIT_KIB,
+        "the client's peak RSS is {peak} KiB while streaming a 64 MiB reply"
+    );
+    drop(conn);
+    let status = child.wait().unwrap();
+    let head = counter.join().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(head.starts_with(b"From Server: AAAA"), "{head:?}");
+    assert_eq!(
+        printed.load(Ordering::SeqCst),
+        ("From Server: ".len() + REPLY + 1) as u64
+    );
+}

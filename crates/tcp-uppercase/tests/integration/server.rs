@@ -345,3 +345,51 @@ fn a_client_that_never_reads_is_cut_at_the_write_timeout() {
     other.write_all(b"still here").unwrap();
     assert_eq!(read_n(&mut other, 10), b"STILL HERE");
 }
+
+#[test]
+fn clients_behind_a_silent_one_are_served_at_once() {
+    // The textbook server, stuck in its one `recv` on the silent client,
+    // answers none of the others while it stays silent: their reads would
+    // time out and fail this test.
+    const OTHERS: usize = 19;
+    let server = start_server(&["--quiet"]);
+    // Connected, half a sentence typed, then nothing: it holds its
+    // connection (and its thread) open for the whole test.
+    let mut silent = connect(&server);
+    silent.write_all(b"still typi").unwrap();
+    let addr = server.addr();
+    let others: Vec<_> = (0..OTHERS)
+        .map(|i| {
+            thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(T)).unwrap();
+                let msg = format!("client {i}");
+                s.write_all(msg.as_bytes()).unwrap();
+                s.shutdown(Shutdown::Write).unwrap();
+                let mut reply = String::new();
+                s.read_to_string(&mut reply).unwrap();
+                assert_eq!(reply, msg.to_uppercase());
+            })
+        })
+        .collect();
+    for h in others {
+        h.join()
+            .expect("a client behind the silent one was not served");
+    }
+    // All answered while the silent client still held its connection: its
+    // typed half is answered as it came, and the connection is still open.
+    assert_eq!(read_n(&mut silent, 10), b"STILL TYPI");
+    silent.set_nonblocking(true).unwrap();
+    let mut probe = [0u8; 1];
+    let open = silent.peek(&mut probe);
+    assert!(
+        matches!(&open, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the silent client's connection ended early: {open:?}"
+    );
+    silent.set_nonblocking(false).unwrap();
+    silent.write_all(b"ng").unwrap();
+    silent.shutdown(Shutdown::Write).unwrap();
+    let mut rest = String::new();
+    silent.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "NG");
+}
