@@ -407,15 +407,19 @@ pub fn run(args: &[String]) -> Result<()> {
     let udp_clients: &[usize] = if opts.wants("udp") { &[1, 4] } else { &[] };
     for &clients in udp_clients {
         println!("\n== udp-chat: lockstep round trips, {clients} client(s)");
+        // The target is for the server as people run it: logging each
+        // message, into a file or pipe (here /dev/null: nothing reads).
+        let logging = "udp-chat (log to /dev/null)";
         let mut w = Workload::new(
             &format!("UDP round trips, {clients} lockstep client(s)"),
             "round trips/s",
-            "udp-chat",
+            logging,
         );
         let servers: Vec<Start<'_>> = vec![
+            Box::new(|| peers::ours_udp_log_to_null(logging, &release.join("udp-chat"))),
             Box::new(|| {
                 peers::ours(
-                    "udp-chat",
+                    "udp-chat --quiet",
                     &release.join("udp-chat"),
                     &["server", "--port", "0", "--quiet"],
                 )
