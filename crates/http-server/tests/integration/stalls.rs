@@ -291,3 +291,34 @@ fn a_stdout_nobody_reads_never_stops_the_server() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_log_that_drains_after_a_stall_says_what_it_dropped() {
+    // The pager resumes after 10,000 requests: the notice comes while the
+    // server runs, and the log flows again.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("a.txt"), "a").unwrap();
+    let dir = root.path().to_str().unwrap();
+    let mut server = testkit::Server::start_stalled(crate::BIN, &["--port", "0", "--root", dir]);
+    let mut c = Conn::open(server.addr());
+    let pad = "p".repeat(200);
+    for i in 0..10_000 {
+        c.send(format!("GET /a.txt?{i}{pad} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        let reply = c.read(false);
+        assert_eq!(reply.status, 200, "request {i}");
+    }
+    server.resume_stdout();
+    let t = Duration::from_secs(10);
+    let notice = server.wait_for_stderr(t, |l| {
+        l.contains("log lines dropped: the output was not being read")
+    });
+    assert!(!notice.contains(" 0 log lines"), "{notice}");
+    c.send(b"GET /a.txt?after HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.read(false).status, 200);
+    server.wait_for_stdout(t, |l| l.contains("\"GET /a.txt?after HTTP/1.1\" 200 "));
+    drop(c);
+    let status = server
+        .terminate(Duration::from_secs(3))
+        .expect("SIGTERM ignored after a stall");
+    assert!(status.success(), "{status:?}");
+}
