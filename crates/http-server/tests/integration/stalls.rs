@@ -260,14 +260,14 @@ fn threads_stay_bounded_during_a_burst() {
     );
 }
 
-#[test]
-fn a_stdout_nobody_reads_never_stops_the_server() {
-    // `http-server | less`, left paused: the access log cannot keep up,
-    // the service must.
+/// A server whose stdout nobody reads (`http-server | less`, left
+/// paused) after it answered 10,000 requests on one connection (returned,
+/// with the root it serves).
+fn stalled_after_10k_requests() -> (testkit::Server, Conn, tempfile::TempDir) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("a.txt"), "a").unwrap();
     let dir = root.path().to_str().unwrap();
-    let mut server = testkit::Server::start_stalled(crate::BIN, &["--port", "0", "--root", dir]);
+    let server = testkit::Server::start_stalled(crate::BIN, &["--port", "0", "--root", dir]);
     let mut c = Conn::open(server.addr());
     // Long targets make long log lines, so the pipe and queue fill early.
     let pad = "p".repeat(200);
@@ -280,6 +280,13 @@ fn a_stdout_nobody_reads_never_stops_the_server() {
             "request {i}"
         );
     }
+    (server, c, root)
+}
+
+#[test]
+fn a_stdout_nobody_reads_never_stops_the_server() {
+    // The access log cannot keep up, the service must.
+    let (mut server, c, _root) = stalled_after_10k_requests();
     drop(c);
     let status = server
         .terminate(Duration::from_secs(3))
@@ -294,19 +301,9 @@ fn a_stdout_nobody_reads_never_stops_the_server() {
 
 #[test]
 fn a_log_that_drains_after_a_stall_says_what_it_dropped() {
-    // The pager resumes after 10,000 requests: the notice comes while the
-    // server runs, and the log flows again.
-    let root = tempfile::tempdir().unwrap();
-    std::fs::write(root.path().join("a.txt"), "a").unwrap();
-    let dir = root.path().to_str().unwrap();
-    let mut server = testkit::Server::start_stalled(crate::BIN, &["--port", "0", "--root", dir]);
-    let mut c = Conn::open(server.addr());
-    let pad = "p".repeat(200);
-    for i in 0..10_000 {
-        c.send(format!("GET /a.txt?{i}{pad} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
-        let reply = c.read(false);
-        assert_eq!(reply.status, 200, "request {i}");
-    }
+    // The pager resumes: the notice comes while the server runs, and the
+    // log flows again.
+    let (mut server, mut c, _root) = stalled_after_10k_requests();
     server.resume_stdout();
     let t = Duration::from_secs(10);
     let notice = server.wait_for_stderr(t, |l| {
