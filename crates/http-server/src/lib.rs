@@ -48,6 +48,7 @@
 //! - [`output`]: writing to the socket under a progress deadline.
 //! - `conn` (private): one connection's request loop.
 //! - [`server`]: settings, the accept loop, choosing responses.
+//! - `memory` (private): free heap pages handed back after a burst.
 //!
 //! # Example
 //! ```
@@ -82,6 +83,7 @@ mod conn;
 mod date;
 pub mod files;
 mod listing;
+mod memory;
 pub mod output;
 pub mod path;
 pub mod request;
