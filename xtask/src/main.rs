@@ -36,7 +36,8 @@ tasks:
         run the cargo-fuzz targets in fuzz/ (default 60 s each)
   soak [--seconds N]
         every server at once under valid and hostile traffic; checks that
-        memory, threads and open files come back to their baseline
+        memory, threads and open files come back to their baseline, and
+        http-server's memory after bursts of 2,000 connections
   ci    cargo fmt --check, clippy -D warnings, and cargo test --workspace
   help  this text
 ";
