@@ -426,19 +426,32 @@ pub fn run(args: &[String]) -> Result<()> {
             }),
             Box::new(|| peers::bare_udp(&xtask)),
         ];
+        // On a shared machine the rate swings with everyone else's load;
+        // the server's own CPU time per round trip barely does.
+        let mut cpu = Workload::new(
+            &format!("UDP server CPU per round trip, {clients} lockstep client(s)"),
+            "µs",
+            logging,
+        )
+        .lower_is_better();
         alternating(opts.rounds, &servers, |round, start| {
             let server = start()?;
+            let cpu_before = peers::cpu_ns(&server.pids());
             let rate = load::udp_round_trips(server.addr, clients, secs);
+            let cpu_used = peers::cpu_ns(&server.pids()).saturating_sub(cpu_before);
+            let per_trip_us = cpu_used as f64 / 1000.0 / (rate * secs.as_secs_f64()).max(1.0);
             println!(
-                "  round {}: {:<28} {:>12.1} round trips/s",
+                "  round {}: {:<28} {:>12.1} round trips/s, {per_trip_us:.2} µs server CPU each",
                 round + 1,
                 server.name,
                 rate
             );
             w.add(&server.name, rate);
+            cpu.add(&server.name, per_trip_us);
             Ok(())
         })?;
         results.push(w);
+        results.push(cpu);
     }
 
     // http-client: a large download to a file, against curl.

@@ -87,6 +87,17 @@ pub fn rss_mib(pids: &[u32]) -> f64 {
         / 1024.0
 }
 
+/// Time `pids` (every thread) have spent on a CPU, in nanoseconds
+/// (the scheduler's own count, in `/proc/PID/task/TID/schedstat`).
+pub fn cpu_ns(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|p| fs::read_dir(format!("/proc/{p}/task")).ok())
+        .flatten()
+        .filter_map(|task| fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
 pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

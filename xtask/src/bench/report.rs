@@ -104,6 +104,11 @@ const TARGETS: &[(&str, &str, f64)] = &[
     ("10 MiB file", "nginx", 0.9),
     ("connect–send–receive–close", "textbook TCPServer.py", 1.5),
     ("UDP round trips", "bare recv_from/send_to loop", 0.95),
+    (
+        "UDP server CPU per round trip",
+        "bare recv_from/send_to loop",
+        0.95,
+    ),
     // "Within 10 % of curl's time."
     ("100 MiB download", "curl", 1.0 / 1.1),
     // "At least as fast as `tcpdump -r -nn` on a 500k-frame file."
