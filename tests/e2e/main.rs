@@ -6,6 +6,7 @@
 mod attribution;
 mod capture_cli;
 mod live_capture;
+mod stalled_log;
 mod textbook_tcp;
 mod textbook_udp;
 

@@ -48,7 +48,8 @@ enum Task {
     /// Run the cargo-fuzz targets in fuzz/.
     Fuzz(fuzz::Args),
     /// Every server at once under valid and hostile traffic; checks that
-    /// memory, threads and open files come back to their baseline.
+    /// memory, threads and open files come back to their baseline, and
+    /// both TCP servers' memory after bursts of 2,000 connections.
     Soak(soak::Args),
     /// cargo fmt --check, clippy -D warnings, and cargo test --workspace.
     Ci,

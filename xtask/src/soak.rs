@@ -9,6 +9,11 @@
 //! newcomers are timed: each must be answered within a second, and the
 //! server's threads, sampled every 10 ms, must stay within the cap plus
 //! one plus a few fixed threads.
+//!
+//! Last, a fresh http-server takes bursts of 2,000 connections: once no
+//! connection is open after each, its memory must be back within twice
+//! its idle RSS or 16 MiB, whichever is larger (tcp-uppercase has the same
+//! check first; `--bursts-only` runs just that one).
 
 use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -337,6 +342,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     drop((http, tcp, udp, capped));
+    failed.extend(http_rss_after_bursts(&release, &root_arg)?);
     let _ = std::fs::remove_dir_all(&root);
     if !failed.is_empty() {
         bail!("soak found problems:\n  {}", failed.join("\n  "));
@@ -345,6 +351,84 @@ pub fn run(args: Args) -> Result<()> {
         "\nsoak: every valid request was answered correctly; memory, threads and files came back to their baseline"
     );
     Ok(())
+}
+
+/// How long after a burst's last connection closed http-server's memory is
+/// measured: above the server's delay before it hands memory back.
+const BURST_SETTLE: Duration = Duration::from_secs(3);
+
+/// A fresh http-server (as users run it: log on, default cap) takes
+/// [`BURSTS`] bursts of [`BURST_CONNECTIONS`] connections, each making one
+/// request; once no connection is open after a burst, its RSS must be
+/// within the bound. Returns the failures.
+fn http_rss_after_bursts(release: &std::path::Path, root: &str) -> Result<Vec<String>> {
+    let server = Server::try_start(
+        release.join("http-server"),
+        &["--port", "0", "--root", root],
+    )
+    .map_err(|e| anyhow!(e))?;
+    let (addr, pid) = (server.addr(), server.pid());
+    for _ in 0..20 {
+        http_get(addr, "/small.txt", None);
+    }
+    thread::sleep(Duration::from_secs(1));
+    let idle = usage(pid);
+    let bound = (idle.rss_kib * BURST_RSS_FACTOR).max(BURST_RSS_FLOOR_KIB);
+    let mut rss = Vec::new();
+    for burst in 1..=BURSTS {
+        let mut conns = Vec::with_capacity(BURST_CONNECTIONS);
+        for _ in 0..BURST_CONNECTIONS {
+            let s = TcpStream::connect(addr).map_err(|e| {
+                anyhow!(
+                    "burst {burst}: connection {} failed: {e} (ulimit -n?)",
+                    conns.len() + 1
+                )
+            })?;
+            s.set_read_timeout(Some(Duration::from_secs(30)))?;
+            conns.push(s);
+        }
+        for s in &mut conns {
+            s.write_all(b"GET /small.txt HTTP/1.1\r\nHost: soak\r\n\r\n")?;
+        }
+        let mut answered = 0;
+        for s in conns.drain(..) {
+            let reply = testkit::http::read_response(&mut BufReader::new(s), false);
+            if matches!(reply, Ok(r) if r.status == 200 && r.body == b"soak small file\n") {
+                answered += 1;
+            }
+        }
+        // No connection open: the server's sockets are back to idle.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while usage(pid).fds > idle.fds && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+        }
+        // The server hands memory back a second after its last connection
+        // closed (once the burst's threads have ended).
+        thread::sleep(BURST_SETTLE);
+        let after = usage(pid);
+        println!(
+            "http-server burst {burst} of {BURST_CONNECTIONS} connections: {answered} answered; RSS {} KiB idle, {} KiB after ({} threads, {} fds)",
+            idle.rss_kib, after.rss_kib, after.threads, after.fds
+        );
+        rss.push(after.rss_kib);
+        if answered < BURST_CONNECTIONS {
+            bail!(
+                "burst {burst}: only {answered} of {BURST_CONNECTIONS} connections were answered"
+            );
+        }
+    }
+    Ok(rss
+        .iter()
+        .enumerate()
+        .filter(|&(_, &kib)| kib > bound)
+        .map(|(i, kib)| {
+            format!(
+                "http-server holds {kib} KiB after burst {} of {BURST_CONNECTIONS} connections (idle {} KiB, bound {bound} KiB)",
+                i + 1,
+                idle.rss_kib
+            )
+        })
+        .collect())
 }
 
 /// Bursts of [`BURST_CONNECTIONS`] connections at once against a fresh

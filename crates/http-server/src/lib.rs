@@ -55,6 +55,7 @@
 //!   above.
 //! - [`server`]: the accept loop over `conn`; re-exports the settings,
 //!   the registry and [`server::respond`].
+//! - `memory` (private): free heap pages handed back after a burst.
 //!
 //! # Example
 //! ```
@@ -90,6 +91,7 @@ mod conn;
 mod date;
 pub mod files;
 mod listing;
+mod memory;
 pub mod output;
 pub mod path;
 mod registry;

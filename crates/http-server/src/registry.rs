@@ -105,6 +105,10 @@ impl Entry {
 pub struct Registry {
     conns: Mutex<HashMap<u64, Arc<Entry>>>,
     next: AtomicU64,
+    /// `next` when free memory was last handed back.
+    released_at: AtomicU64,
+    /// A release is waiting for the burst's threads to finish.
+    release_pending: AtomicBool,
 }
 
 impl Registry {
@@ -121,8 +125,51 @@ impl Registry {
         (id, entry)
     }
 
-    pub(crate) fn remove(&self, id: u64) {
-        self.lock().remove(&id);
+    /// Forgets a connection. When it was the last one open after a burst,
+    /// the memory the burst's threads freed is handed back to the system
+    /// (see [`crate::memory`]) a moment later, once those threads have
+    /// ended, if no connection has come since.
+    pub(crate) fn remove(self: &Arc<Self>, id: u64) {
+        let mut conns = self.lock();
+        conns.remove(&id);
+        if !conns.is_empty() || !self.burst_since_release() {
+            return;
+        }
+        drop(conns);
+        if self.release_pending.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let registry = self.clone();
+        let started = std::thread::Builder::new()
+            .name("http-release".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                std::thread::sleep(crate::memory::RELEASE_DELAY);
+                let mut conns = registry.lock();
+                let idle = conns.is_empty() && registry.burst_since_release();
+                if idle {
+                    let opened = registry.next.load(Ordering::Relaxed);
+                    registry.released_at.store(opened, Ordering::Relaxed);
+                    // The table had room for the whole burst.
+                    conns.shrink_to_fit();
+                }
+                drop(conns);
+                if idle {
+                    crate::memory::release_free_memory();
+                }
+                registry.release_pending.store(false, Ordering::SeqCst);
+            });
+        if started.is_err() {
+            self.release_pending.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether enough connections were opened since memory was last
+    /// handed back for doing it again to be worth it.
+    fn burst_since_release(&self) -> bool {
+        let opened = self.next.load(Ordering::Relaxed);
+        opened.saturating_sub(self.released_at.load(Ordering::Relaxed))
+            >= crate::memory::RELEASE_AFTER_CONNECTIONS
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Entry>>> {

@@ -1,10 +1,10 @@
 //! What servers print: the readiness line and the access log.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Prints the readiness line, `listening on ADDR:PORT (PROTO)`, as the first
 /// line on stdout, and flushes it so scripts waiting on a pipe see it.
@@ -29,6 +29,12 @@ pub fn readiness_line(addr: SocketAddr, proto: &str) -> String {
 /// the queue fills and further lines are dropped and counted, as a logger
 /// that cannot keep up does; one line on stderr says how many once the
 /// output drains (or at exit).
+///
+/// On a terminal each line is written as it comes. Into a file or a pipe,
+/// lines are gathered for up to [`LOG_FLUSH_INTERVAL`] and written
+/// together, as nginx's buffered `access_log` does, so a busy server does
+/// not pay a system call per line; [`flush`](Self::flush), called before
+/// exiting (SIGTERM and Ctrl-C included), writes what is gathered.
 #[derive(Clone, Default)]
 pub struct AccessLog {
     sink: Option<Sink>,
@@ -47,13 +53,47 @@ enum Sink {
 /// and a bound, so a stall that never ends costs no more memory than this.
 pub const LOG_QUEUE_BYTES: usize = 1024 * 1024;
 
+/// Into a file or pipe, how long a line may wait for others to share its
+/// write: short enough that `server | tail` looks live, long enough that a
+/// server answering tens of thousands of requests a second writes its log
+/// in a few dozen calls a second instead of one per request.
+pub const LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Bytes gathered that are written at once, without waiting for the
+/// interval: a pipe's buffer (64 KiB on Linux) in one write.
+pub const LOG_BATCH_BYTES: usize = 64 * 1024;
+
+/// When the log's writer thread writes what is queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    /// As soon as a line arrives: someone is watching (a terminal).
+    EachLine,
+    /// At most this long after a line arrives, sooner once
+    /// [`LOG_BATCH_BYTES`] are queued or when [`AccessLog::flush`] asks:
+    /// a file or a pipe gets few large writes instead of one per line.
+    Every(Duration),
+}
+
+impl Flush {
+    /// Line by line on a terminal, else every [`LOG_FLUSH_INTERVAL`].
+    pub fn for_output(output: &impl IsTerminal) -> Flush {
+        if output.is_terminal() {
+            Flush::EachLine
+        } else {
+            Flush::Every(LOG_FLUSH_INTERVAL)
+        }
+    }
+}
+
 /// How long [`AccessLog::flush`] waits for queued lines to be written out:
 /// a stalled output must not hold up a shutdown for longer than this.
 pub const LOG_DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
 
 struct Queue {
     state: Mutex<QueueState>,
-    /// Signalled when lines arrive.
+    flush: Flush,
+    /// Signalled when the writer has something to do: the first line
+    /// after it went idle, a full batch, or a flush asked for.
     filled: Condvar,
     /// Signalled when the writer has written everything it took.
     drained: Condvar,
@@ -66,6 +106,11 @@ struct QueueState {
     dropped: u64,
     /// The writer holds lines it has taken but not yet written.
     writing: bool,
+    /// The writer sleeps until a line comes: the next line wakes it (the
+    /// others are gathered without a wake-up, which costs a system call).
+    idle: bool,
+    /// Write what is queued now, without waiting for the interval.
+    urgent: bool,
 }
 
 impl fmt::Debug for AccessLog {
@@ -78,13 +123,16 @@ impl fmt::Debug for AccessLog {
 
 impl AccessLog {
     /// Lines go to standard output through the non-blocking queue (see the
-    /// type's docs). Lines appear at once when the output keeps up.
+    /// type's docs): at once on a terminal, gathered into few writes into
+    /// a file or a pipe.
     pub fn stdout() -> Self {
-        Self::queued(io::stdout())
+        let out = io::stdout();
+        let flush = Flush::for_output(&out);
+        Self::queued_with(out, flush)
     }
 
-    /// The same as [`stdout`](Self::stdout): the queue already batches
-    /// lines into few writes when the server is busy.
+    /// The same as [`stdout`](Self::stdout), which already gathers lines
+    /// into few writes when nobody watches.
     pub fn stdout_buffered() -> Self {
         Self::stdout()
     }
@@ -103,10 +151,17 @@ impl AccessLog {
     }
 
     /// Lines go to `w` through a bounded queue written by a thread of its
-    /// own, so a writer that blocks never blocks the caller.
+    /// own, so a writer that blocks never blocks the caller; each line is
+    /// written as soon as the thread can.
     pub fn queued(w: impl Write + Send + 'static) -> Self {
+        Self::queued_with(w, Flush::EachLine)
+    }
+
+    /// As [`queued`](Self::queued), written when `flush` says.
+    pub fn queued_with(w: impl Write + Send + 'static, flush: Flush) -> Self {
         let queue = Arc::new(Queue {
             state: Mutex::new(QueueState::default()),
+            flush,
             filled: Condvar::new(),
             drained: Condvar::new(),
         });
@@ -124,8 +179,9 @@ impl AccessLog {
         }
     }
 
-    /// Waits, up to [`LOG_DRAIN_TIMEOUT`], for queued lines to be written,
-    /// then reports lines that were dropped. Call it before exiting.
+    /// Writes what is queued now and waits, up to [`LOG_DRAIN_TIMEOUT`],
+    /// for it to be written, then reports lines that were dropped. Call it
+    /// before exiting: lines still gathered would be lost.
     pub fn flush(&self) {
         match &self.sink {
             None => {}
@@ -133,7 +189,9 @@ impl AccessLog {
                 let _ = w.lock().unwrap_or_else(PoisonError::into_inner).flush();
             }
             Some(Sink::Queued(q)) => {
-                let state = q.state.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut state = q.state.lock().unwrap_or_else(PoisonError::into_inner);
+                state.urgent = true;
+                q.filled.notify_all();
                 let (mut state, _) = q
                     .drained
                     .wait_timeout_while(state, LOG_DRAIN_TIMEOUT, |s| {
@@ -187,11 +245,22 @@ impl AccessLog {
                 }
                 let before = state.pending.len();
                 let _ = writeln!(state.pending, "{args}");
-                if state.pending.len() > LOG_QUEUE_BYTES {
+                let after = state.pending.len();
+                if after > LOG_QUEUE_BYTES {
                     state.pending.truncate(before);
                     state.dropped += 1;
                     return;
                 }
+                // Only a wake-up the writer needs: while it writes or
+                // gathers, it finds the new line without one.
+                let batch_full = matches!(q.flush, Flush::Every(_))
+                    && before < LOG_BATCH_BYTES
+                    && after >= LOG_BATCH_BYTES;
+                if !(state.idle || batch_full) {
+                    return;
+                }
+                state.idle = false;
+                state.urgent |= batch_full;
                 drop(state);
                 q.filled.notify_one();
             }
@@ -199,14 +268,16 @@ impl AccessLog {
     }
 }
 
-/// The writer thread: takes everything queued, writes it with the lock
-/// released, and reports drops once the output has caught up.
+/// The writer thread: takes everything queued (after gathering for the
+/// interval, with [`Flush::Every`]), writes it with the lock released, and
+/// reports drops once the output has caught up.
 fn write_queue(q: &Queue, mut w: impl Write) {
     let mut batch = Vec::new();
     let mut state = q.state.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
         while state.pending.is_empty() {
             state.writing = false;
+            state.urgent = false;
             q.drained.notify_all();
             let mut dropped = 0;
             if state.dropped > 0 {
@@ -219,8 +290,26 @@ fn write_queue(q: &Queue, mut w: impl Write) {
                 state = q.state.lock().unwrap_or_else(PoisonError::into_inner);
                 continue;
             }
+            state.idle = true;
             state = q.filled.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
+        state.idle = false;
+        if let Flush::Every(interval) = q.flush {
+            // Let the lines that follow this one share its write.
+            let deadline = Instant::now() + interval;
+            while !state.urgent {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                state = q
+                    .filled
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+        }
+        state.urgent = false;
         std::mem::swap(&mut batch, &mut state.pending);
         state.writing = true;
         drop(state);
@@ -332,6 +421,95 @@ mod tests {
         log.line(format_args!("after"));
         log.flush();
         assert!(out.contents().ends_with("after\n"));
+    }
+
+    /// Counts the writes that reach the output, as system calls would.
+    #[derive(Clone, Default)]
+    struct Counted(Arc<Mutex<usize>>, SharedBuf);
+
+    impl Counted {
+        fn writes(&self) -> usize {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    impl Write for Counted {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            *self.0.lock().unwrap() += 1;
+            self.1.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Waits (bounded) for `done`; false if it never came.
+    fn eventually(done: impl Fn() -> bool) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if done() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        done()
+    }
+
+    #[test]
+    fn gathered_lines_share_one_write_and_flush_writes_them() {
+        let out = Counted::default();
+        // An interval no test outlives: only `flush` can write these.
+        let log = AccessLog::queued_with(out.clone(), Flush::Every(Duration::from_secs(3600)));
+        for i in 0..1_000 {
+            log.line(format_args!("line {i}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(out.writes(), 0, "written before the interval or a flush");
+        log.flush();
+        assert_eq!(out.writes(), 1);
+        let text = out.1.contents();
+        assert_eq!(text.lines().count(), 1_000);
+        assert!(text.starts_with("line 0\nline 1\n") && text.ends_with("line 999\n"));
+        assert_eq!(log.dropped(), 0);
+    }
+
+    #[test]
+    fn a_full_batch_is_written_without_waiting_for_the_interval() {
+        let out = Counted::default();
+        let log = AccessLog::queued_with(out.clone(), Flush::Every(Duration::from_secs(3600)));
+        let line = "x".repeat(99);
+        for _ in 0..LOG_BATCH_BYTES / 100 + 1 {
+            log.line(format_args!("{line}"));
+        }
+        assert!(
+            eventually(|| out.writes() > 0),
+            "a full batch stayed queued"
+        );
+        assert!(out.1.contents().len() >= LOG_BATCH_BYTES);
+    }
+
+    #[test]
+    fn gathered_lines_are_written_after_the_interval() {
+        let out = Counted::default();
+        let log = AccessLog::queued_with(out.clone(), Flush::Every(Duration::from_millis(20)));
+        log.line(format_args!("first"));
+        assert!(eventually(|| out.1.contents() == "first\n"));
+        log.line(format_args!("second"));
+        assert!(eventually(|| out.1.contents() == "first\nsecond\n"));
+    }
+
+    #[test]
+    fn each_line_is_written_as_it_comes_without_a_flush() {
+        let out = Counted::default();
+        let log = AccessLog::queued(out.clone());
+        for i in 0..3 {
+            log.line(format_args!("line {i}"));
+            let want = (0..=i).map(|j| format!("line {j}\n")).collect::<String>();
+            assert!(
+                eventually(|| out.1.contents() == want),
+                "line {i} not written"
+            );
+        }
     }
 
     #[test]

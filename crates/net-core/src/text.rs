@@ -132,15 +132,22 @@ pub fn preview(bytes: &[u8], max_chars: usize) -> String {
 /// Like [`preview`] without the quotes, for logs whose format has none
 /// (`AMRITA 31 from 127.0.0.1:60915`); an empty input shows as `(empty)`.
 pub fn excerpt(bytes: &[u8], max_chars: usize) -> String {
-    if bytes.is_empty() {
-        return "(empty)".to_string();
-    }
     let mut s = String::with_capacity(bytes.len().min(max_chars) + 8);
-    let consumed = escape_into(&mut s, bytes, max_chars, false);
-    if consumed < bytes.len() {
-        let _ = write!(s, "… ({} bytes)", bytes.len());
-    }
+    excerpt_into(&mut s, bytes, max_chars);
     s
+}
+
+/// [`excerpt`] appended to `out`: a server logging every message reuses
+/// one buffer instead of allocating a string per line.
+pub fn excerpt_into(out: &mut String, bytes: &[u8], max_chars: usize) {
+    if bytes.is_empty() {
+        out.push_str("(empty)");
+        return;
+    }
+    let consumed = escape_into(out, bytes, max_chars, false);
+    if consumed < bytes.len() {
+        let _ = write!(out, "… ({} bytes)", bytes.len());
+    }
 }
 
 /// Bytes from the network made safe to print on a terminal: control

@@ -68,8 +68,8 @@ pub fn bin_path(name: &str) -> PathBuf {
 
 type Lines = Arc<Mutex<Vec<String>>>;
 
-/// A pipe kept open but never read.
-type Parked = Arc<Mutex<Option<Box<dyn Send>>>>;
+/// A pipe kept open but not read (until [`Server::resume_stdout`]).
+type Parked = Arc<Mutex<Option<Box<dyn Read + Send>>>>;
 
 /// The threads copying a child's stdout and stderr into [`Lines`].
 ///
@@ -351,6 +351,34 @@ impl Server {
             .ok_or_else(|| std::io::Error::other("stdin is closed"))?;
         stdin.write_all(text.as_bytes())?;
         stdin.flush()
+    }
+
+    /// Reads the stdout of a server started with
+    /// [`start_stalled`](Self::start_stalled) again, as a paused pager
+    /// that resumes: what it writes from now on (and what the pipe holds)
+    /// joins [`stdout`](Self::stdout). Panics if there is no stalled
+    /// stdout.
+    pub fn resume_stdout(&mut self) {
+        // The first-line reader parks the pipe just after the readiness
+        // line is known: wait (bounded) for it to have done so.
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let parked = self
+                .parked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(stream) = parked {
+                self.collectors.collect(stream, self.stdout.clone(), None);
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{}` has no stalled stdout to resume",
+                self.command
+            );
+            thread::sleep(POLL_INTERVAL);
+        }
     }
 
     /// Closes the server's stdin.

@@ -1,11 +1,12 @@
 //! The uppercase server: each datagram is answered with its text
 //! uppercased, one reply per datagram, nothing else.
 
+use std::fmt::Write as _;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use net_core::text::{PREVIEW_CHARS, UppercaseStream, excerpt};
+use net_core::text::{PREVIEW_CHARS, UppercaseStream, excerpt_into};
 use net_core::{AccessLog, Error as NetError, Shutdown};
 
 use crate::{RECV_BUFFER_SIZE, max_datagram};
@@ -45,6 +46,7 @@ pub fn run(socket: UdpSocket, shutdown: &Shutdown, config: Config) -> Result<(),
     let mut buf = vec![0u8; RECV_BUFFER_SIZE];
     // Reused for every reply: the ASCII path allocates nothing per datagram.
     let mut reply = Vec::with_capacity(RECV_BUFFER_SIZE);
+    let mut line = LogLine::default();
     while !shutdown.is_fired() {
         let (n, peer) = match socket.recv_from(&mut buf) {
             Ok(got) => got,
@@ -56,14 +58,44 @@ pub fn run(socket: UdpSocket, shutdown: &Shutdown, config: Config) -> Result<(),
         if shutdown.is_fired() {
             break; // the waker's datagram
         }
-        answer(&socket, &buf[..n], peer, &mut reply, &config.log);
+        if answer(&socket, &buf[..n], peer, &mut reply) && config.log.is_enabled() {
+            config
+                .log
+                .line(format_args!("{}", line.render(&reply, peer)));
+        }
     }
     config.log.flush();
     Ok(())
 }
 
-/// Uppercases one datagram into `reply` and sends it back to `peer`.
-fn answer(socket: &UdpSocket, msg: &[u8], peer: SocketAddr, reply: &mut Vec<u8>, log: &AccessLog) {
+/// The log line, `AMRITA 31 from 127.0.0.1:60915`, built in a buffer kept
+/// from one datagram to the next; the sender's address is formatted again
+/// only when it changes (a client usually sends many).
+#[derive(Default)]
+struct LogLine {
+    text: String,
+    /// The sender of the last line, and ` from ADDR` for it.
+    peer: Option<SocketAddr>,
+    peer_text: String,
+}
+
+impl LogLine {
+    fn render(&mut self, reply: &[u8], peer: SocketAddr) -> &str {
+        if self.peer != Some(peer) {
+            self.peer_text.clear();
+            let _ = write!(self.peer_text, " from {peer}");
+            self.peer = Some(peer);
+        }
+        self.text.clear();
+        excerpt_into(&mut self.text, reply, PREVIEW_CHARS);
+        self.text.push_str(&self.peer_text);
+        &self.text
+    }
+}
+
+/// Uppercases one datagram into `reply` and sends it back to `peer`;
+/// false when nothing was sent.
+fn answer(socket: &UdpSocket, msg: &[u8], peer: SocketAddr, reply: &mut Vec<u8>) -> bool {
     reply.clear();
     let mut upper = UppercaseStream::new();
     upper.feed(msg, reply);
@@ -76,18 +108,13 @@ fn answer(socket: &UdpSocket, msg: &[u8], peer: SocketAddr, reply: &mut Vec<u8>,
             msg.len(),
             reply.len()
         );
-        return;
+        return false;
     }
     if let Err(e) = socket.send_to(reply, peer) {
         log::warn!("cannot answer {peer}: {}", net_core::error::describe(&e));
-        return;
+        return false;
     }
-    if log.is_enabled() {
-        log.line(format_args!(
-            "{} from {peer}",
-            excerpt(reply, PREVIEW_CHARS)
-        ));
-    }
+    true
 }
 
 fn recv_failed(e: &io::Error, shutdown: &Shutdown) {
@@ -108,7 +135,6 @@ fn recv_failed(e: &io::Error, shutdown: &Shutdown) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use testkit::SharedBuf;
 
     #[test]
     fn answers_and_logs() {
@@ -117,24 +143,25 @@ mod tests {
         client
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
-        let buf = SharedBuf::default();
-        let log = AccessLog::to_writer(buf.clone());
+        let me = client.local_addr().unwrap();
         let mut reply = Vec::new();
-        answer(
-            &server,
-            "straße".as_bytes(),
-            client.local_addr().unwrap(),
-            &mut reply,
-            &log,
-        );
+        assert!(answer(&server, "straße".as_bytes(), me, &mut reply));
         let mut got = [0u8; 64];
         let (n, from) = client.recv_from(&mut got).unwrap();
         assert_eq!(&got[..n], b"STRASSE");
         assert_eq!(from, server.local_addr().unwrap());
-        assert_eq!(
-            buf.contents(),
-            format!("STRASSE from {}\n", client.local_addr().unwrap())
-        );
+        let mut line = LogLine::default();
+        assert_eq!(line.render(&reply, me), format!("STRASSE from {me}"));
+    }
+
+    #[test]
+    fn log_lines_follow_the_sender() {
+        let mut line = LogLine::default();
+        let (a, b) = ("127.0.0.1:1".parse().unwrap(), "[::1]:2".parse().unwrap());
+        assert_eq!(line.render(b"ONE", a), "ONE from 127.0.0.1:1");
+        assert_eq!(line.render(b"", a), "(empty) from 127.0.0.1:1");
+        assert_eq!(line.render(b"X\n", b), "X\\n from [::1]:2");
+        assert_eq!(line.render(b"Y", a), "Y from 127.0.0.1:1");
     }
 
     #[test]
@@ -143,14 +170,13 @@ mod tests {
         let client = UdpSocket::bind("127.0.0.1:0").unwrap();
         let huge = "ΐ".repeat(30_000); // 60,000 bytes → 180,000 uppercased
         let mut reply = Vec::new();
-        let log = AccessLog::disabled();
-        answer(
+        let sent = answer(
             &server,
             huge.as_bytes(),
             client.local_addr().unwrap(),
             &mut reply,
-            &log,
         );
+        assert!(!sent);
         client.set_nonblocking(true).unwrap();
         let mut got = [0u8; 16];
         assert!(client.recv_from(&mut got).is_err(), "nothing may be sent");

@@ -439,34 +439,51 @@ pub fn run(args: Args) -> Result<()> {
     let udp_clients: &[usize] = if opts.wants("udp") { &[1, 4] } else { &[] };
     for &clients in udp_clients {
         println!("\n== udp-chat: lockstep round trips, {clients} client(s)");
+        // The target is for the server as people run it: logging each
+        // message, into a file or pipe (here /dev/null: nothing reads).
+        let logging = "udp-chat (log to /dev/null)";
         let mut w = Workload::new(
             &format!("UDP round trips, {clients} lockstep client(s)"),
             "round trips/s",
-            "udp-chat",
+            logging,
         );
         let servers: Vec<Start<'_>> = vec![
+            Box::new(|| peers::ours_udp_log_to_null(logging, &release.join("udp-chat"))),
             Box::new(|| {
                 peers::ours(
-                    "udp-chat",
+                    "udp-chat --quiet",
                     &release.join("udp-chat"),
                     &["server", "--port", "0", "--quiet"],
                 )
             }),
             Box::new(|| peers::bare_udp(&xtask)),
         ];
+        // On a shared machine the rate swings with everyone else's load;
+        // the server's own CPU time per round trip barely does.
+        let mut cpu = Workload::new(
+            &format!("UDP server CPU per round trip, {clients} lockstep client(s)"),
+            "µs",
+            logging,
+        )
+        .lower_is_better();
         alternating(opts.rounds, &servers, |round, start| {
             let server = start()?;
+            let cpu_before = peers::cpu_ns(&server.pids());
             let rate = load::udp_round_trips(server.addr, clients, secs);
+            let cpu_used = peers::cpu_ns(&server.pids()).saturating_sub(cpu_before);
+            let per_trip_us = cpu_used as f64 / 1000.0 / (rate * secs.as_secs_f64()).max(1.0);
             println!(
-                "  round {}: {:<28} {:>12.1} round trips/s",
+                "  round {}: {:<28} {:>12.1} round trips/s, {per_trip_us:.2} µs server CPU each",
                 round + 1,
                 server.name,
                 rate
             );
             w.add(&server.name, rate);
+            cpu.add(&server.name, per_trip_us);
             Ok(())
         })?;
         results.push(w);
+        results.push(cpu);
     }
 
     // http-client: a large download to a file, against curl.

@@ -2,7 +2,7 @@
 //! use instead, each started on a free loopback port and stopped after.
 
 use std::fs;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -85,6 +85,17 @@ pub fn rss_mib(pids: &[u32]) -> f64 {
         })
         .sum::<f64>()
         / 1024.0
+}
+
+/// Time `pids` (every thread) have spent on a CPU, in nanoseconds
+/// (the scheduler's own count, in `/proc/PID/task/TID/schedstat`).
+pub fn cpu_ns(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|p| fs::read_dir(format!("/proc/{p}/task")).ok())
+        .flatten()
+        .filter_map(|task| fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 pub fn free_port() -> Result<u16> {
@@ -201,6 +212,46 @@ pub fn socat_uppercase() -> Result<Running> {
         ]),
         addr,
     )
+}
+
+/// udp-chat's uppercase server with its log on and stdout to /dev/null,
+/// as a server whose log goes to a file: the port is chosen here (its
+/// readiness line goes nowhere) and the first answered datagram says it
+/// is up.
+pub fn ours_udp_log_to_null(name: &str, bin: &Path) -> Result<Running> {
+    let port = UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let child = Command::new(bin)
+        .args(["server", "--port", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.display()))?;
+    let running = Running {
+        name: name.to_string(),
+        addr,
+        proc: Proc::Peer(child),
+    };
+    wait_udp(addr)?;
+    Ok(running)
+}
+
+/// Waits (bounded) until a datagram to `addr` is answered.
+fn wait_udp(addr: SocketAddr) -> Result<()> {
+    let s = UdpSocket::bind("127.0.0.1:0")?;
+    s.connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut buf = [0u8; 16];
+    while Instant::now() < deadline {
+        if s.send(b"up?").is_ok() && s.recv(&mut buf).is_ok() {
+            return Ok(());
+        }
+        // Refused before it binds: the loop's pace is the sleep.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("nothing answered on {addr} (udp)")
 }
 
 /// A bare `recv_from`/`send_to` uppercase loop: the kernel's floor.

@@ -260,14 +260,14 @@ fn threads_stay_bounded_during_a_burst() {
     );
 }
 
-#[test]
-fn a_stdout_nobody_reads_never_stops_the_server() {
-    // `http-server | less`, left paused: the access log cannot keep up,
-    // the service must.
+/// A server whose stdout nobody reads (`http-server | less`, left
+/// paused) after it answered 10,000 requests on one connection (returned,
+/// with the root it serves).
+fn stalled_after_10k_requests() -> (testkit::Server, Conn, tempfile::TempDir) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("a.txt"), "a").unwrap();
     let dir = root.path().to_str().unwrap();
-    let mut server = testkit::Server::start_stalled(crate::BIN, &["--port", "0", "--root", dir]);
+    let server = testkit::Server::start_stalled(crate::BIN, &["--port", "0", "--root", dir]);
     let mut c = Conn::open(server.addr());
     // Long targets make long log lines, so the pipe and queue fill early.
     let pad = "p".repeat(200);
@@ -280,6 +280,13 @@ fn a_stdout_nobody_reads_never_stops_the_server() {
             "request {i}"
         );
     }
+    (server, c, root)
+}
+
+#[test]
+fn a_stdout_nobody_reads_never_stops_the_server() {
+    // The access log cannot keep up, the service must.
+    let (mut server, c, _root) = stalled_after_10k_requests();
     drop(c);
     let status = server
         .terminate(Duration::from_secs(3))
@@ -290,4 +297,25 @@ fn a_stdout_nobody_reads_never_stops_the_server() {
         stderr.contains("log lines dropped: the output was not being read"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_log_that_drains_after_a_stall_says_what_it_dropped() {
+    // The pager resumes: the notice comes while the server runs, and the
+    // log flows again.
+    let (mut server, mut c, _root) = stalled_after_10k_requests();
+    server.resume_stdout();
+    let t = Duration::from_secs(10);
+    let notice = server.wait_for_stderr(t, |l| {
+        l.contains("log lines dropped: the output was not being read")
+    });
+    assert!(!notice.contains(" 0 log lines"), "{notice}");
+    c.send(b"GET /a.txt?after HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.read(false).status, 200);
+    server.wait_for_stdout(t, |l| l.contains("\"GET /a.txt?after HTTP/1.1\" 200 "));
+    drop(c);
+    let status = server
+        .terminate(Duration::from_secs(3))
+        .expect("SIGTERM ignored after a stall");
+    assert!(status.success(), "{status:?}");
 }

@@ -147,13 +147,15 @@ fn sigterm_exits_zero() {
     assert!(status.success(), "{status}");
 }
 
-#[test]
-fn a_stdout_nobody_reads_never_stops_the_server() {
-    // `udp-chat server | less`, left paused: the log cannot keep up, the
-    // service must.
-    let mut server = Server::start_stalled(BIN, &["server", "--port", "0"]);
+/// A server whose stdout nobody reads (`udp-chat server | less`, left
+/// paused) after it answered 10,000 datagrams (returned, with the socket
+/// that sent them).
+fn stalled_after_10k_datagrams() -> (Server, UdpSocket) {
+    let server = Server::start_stalled(BIN, &["server", "--port", "0"]);
     let s = socket_for(&server);
-    let line = "a line long enough to fill a pipe buffer quickly ".repeat(4);
+    // Escape characters show as `\u{1b}` in the log: long log lines, so
+    // the pipe and the log's queue fill well before the 10,000th.
+    let line = "\u{1b}".repeat(100);
     for i in 0..10_000 {
         let msg = format!("{i} {line}");
         assert_eq!(
@@ -162,6 +164,31 @@ fn a_stdout_nobody_reads_never_stops_the_server() {
             "datagram {i}"
         );
     }
+    (server, s)
+}
+
+#[test]
+fn a_stdout_nobody_reads_never_stops_the_server() {
+    // The log cannot keep up, the service must. Then the pager resumes:
+    // the log drains and says what it lost.
+    let (mut server, s) = stalled_after_10k_datagrams();
+    server.resume_stdout();
+    let notice = server.wait_for_stderr(T, |l| {
+        l.contains("log lines dropped: the output was not being read")
+    });
+    assert!(!notice.contains(" 0 log lines"), "{notice}");
+    assert_eq!(exchange(&s, &server, b"after"), b"AFTER");
+    let me = s.local_addr().unwrap();
+    server.wait_for_stdout(T, |l| l == format!("AFTER from {me}"));
+    let status = server
+        .terminate(Duration::from_secs(3))
+        .expect("SIGTERM ignored after a stall");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_stdout_still_stalled_at_sigterm_does_not_hold_up_the_exit() {
+    let (mut server, _s) = stalled_after_10k_datagrams();
     let status = server
         .terminate(Duration::from_secs(3))
         .expect("SIGTERM ignored while stdout was stalled");
@@ -171,4 +198,31 @@ fn a_stdout_nobody_reads_never_stops_the_server() {
         stderr.contains("log lines dropped: the output was not being read"),
         "{stderr}"
     );
+}
+
+#[test]
+fn every_line_logged_before_sigterm_reaches_a_pipe() {
+    // Into a pipe the log is written in batches: the exit must write the
+    // last one.
+    const N: usize = 2_000;
+    let mut server = start(&[]);
+    let s = socket_for(&server);
+    for i in 0..N {
+        let msg = format!("message {i}");
+        assert_eq!(
+            exchange(&s, &server, msg.as_bytes()),
+            msg.to_uppercase().as_bytes()
+        );
+    }
+    let status = server.terminate(T).expect("exited after SIGTERM");
+    assert!(status.success(), "{status}");
+    let out = server.stdout();
+    assert_eq!(out[0], server.readiness(), "the readiness line comes first");
+    let me = s.local_addr().unwrap();
+    let logged: Vec<&String> = out[1..]
+        .iter()
+        .filter(|l| l.ends_with(&format!(" from {me}")))
+        .collect();
+    assert_eq!(logged.len(), N, "log lines after SIGTERM: {:?}", out.last());
+    assert_eq!(*logged[N - 1], format!("MESSAGE {} from {me}", N - 1));
 }
