@@ -226,7 +226,9 @@ impl Capture {
     fn start(release: &Path, port: u16) -> Result<Capture> {
         let mut tcpdump = Command::new("tcpdump")
             .args(["-i", "lo", "-nn", "--immediate-mode", "-B", "65536"])
-            .args(["-w", "/dev/null"])
+            // Counting only; `-Z root` keeps tcpdump from handing the
+            // output file (here /dev/null) to its own user.
+            .args(["-Z", "root", "-w", "/dev/null"])
             .args(["tcp", "port", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
