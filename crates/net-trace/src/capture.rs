@@ -561,7 +561,7 @@ impl Emit<'_> {
                 // the program's server): its receiver is asked too.
                 || held.receiver.as_ref().is_some_and(|q| {
                     self.owners.is_some_and(|owners| {
-                        matches!(owners.lookup(q), Lookup::Known(o, _) if matches(target, &o, self.owners))
+                        matches!(owners.receiver(q), Lookup::Known(o, _) if matches(target, &o, self.owners))
                     })
                 });
             self.involved.insert(conn, hit);

@@ -308,14 +308,9 @@ impl Owners {
                 .proc_find(q)
                 .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Proc));
         }
-        // A datagram's send record comes just after it: wait for it too.
-        let after = if q.tcp {
-            MARGIN
-        } else {
-            table::SEND_AFTER + MARGIN
-        };
-        let needed = u64::try_from((q.time + after).as_nanos()).unwrap_or(u64::MAX);
-        if shared.watermark_ns.load(Ordering::Acquire) < needed {
+        let ns = |t: Duration| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+        let watermark = shared.watermark_ns.load(Ordering::Acquire);
+        if watermark < ns(q.time + MARGIN) {
             // The reader may be idle: a marker moves its watermark on.
             shared.clock.mark();
             return Lookup::Pending;
@@ -328,6 +323,13 @@ impl Owners {
             Verdict::Wait => return Lookup::Pending,
             Verdict::None => {}
         }
+        // A datagram's send record comes as its system call returns, just
+        // after the frame (later when the sender is preempted on the way
+        // out): until events that far on are read, it may still prove it.
+        if !q.tcp && watermark < ns(q.time + table::SEND_AFTER + MARGIN) {
+            shared.clock.mark();
+            return Lookup::Pending;
+        }
         // Sockets from before the events began: /proc, vetoed by what the
         // events know (a newer generation of that tuple, a process that
         // did not exist at the frame's time).
@@ -335,12 +337,17 @@ impl Owners {
             return Lookup::Unknown;
         }
         drop(table);
+        self.proc_checked(k, q)
+    }
+
+    /// /proc's holder of the frame's socket, when the events do not
+    /// contradict it: it was alive then, and it is the only process the
+    /// events saw on a UDP flow.
+    fn proc_checked(&self, k: &tracefs::Kernel, q: &Query) -> Lookup {
         let Some(owner) = self.proc_find(q) else {
             return Lookup::Unknown;
         };
-        // The holder /proc shows now must have been alive then, and be
-        // the only process the events saw on a UDP flow.
-        let consistent = shared.table.lock().is_ok_and(|t| {
+        let consistent = k.shared.table.lock().is_ok_and(|t| {
             t.alive_at(owner.pid, q.stream_start.min(q.time))
                 && (q.tcp || !t.routed_by_other(false, q.src, q.dst, owner.pid))
         });
@@ -348,6 +355,19 @@ impl Owners {
             Lookup::Known(owner, Method::Proc)
         } else {
             Lookup::Unknown
+        }
+    }
+
+    /// Who holds the socket a frame arrived at, for narrowing a capture to
+    /// one program (`q` describes the receiving side as the sender): a TCP
+    /// side as [`Owners::lookup`] proves it; a UDP socket, which may not
+    /// have sent anything yet, also from /proc while its process lives.
+    /// Never `Pending`.
+    pub fn receiver(&self, q: &Query) -> Lookup {
+        match (self.lookup(q), &self.kernel) {
+            (Lookup::Known(o, m), _) => Lookup::Known(o, m),
+            (_, Some(k)) if !q.tcp => self.proc_checked(k, q),
+            _ => Lookup::Unknown,
         }
     }
 

@@ -61,10 +61,11 @@ pub const CONNECT_LEAD: Duration = Duration::from_millis(100);
 pub const CORROBORATE_WINDOW: Duration = Duration::from_millis(50);
 
 /// A datagram's `sock_send_length` record is written as its send system
-/// call returns, after the frame was stamped: microseconds later, or
-/// milliseconds when the sender is preempted on the way out. A UDP lookup
-/// waits for events this far past the frame.
-pub const SEND_AFTER: Duration = Duration::from_millis(20);
+/// call returns, after the frame was stamped: microseconds later, or tens
+/// of milliseconds when the sender is preempted on the way out on a busy
+/// machine. A UDP lookup that nothing else confirms waits for events this
+/// far past the frame.
+pub const SEND_AFTER: Duration = Duration::from_millis(100);
 
 /// Route-lookup runs kept per flow, at most (older ones are dropped).
 const MAX_RUNS: usize = 16;
@@ -841,10 +842,25 @@ impl Table {
         let Verdict::Known(owner) = verdict else {
             return verdict;
         };
-        // The datagram itself: a send of its payload's length by that
-        // process around it (the record comes as the system call returns,
-        // just after the frame left).
+        // The datagram itself: that process routed this very flow just
+        // before it (each send of an unconnected socket does), or made a
+        // send of its payload's length around it (the record comes as the
+        // system call returns, just after the frame left).
         let from = q.time.saturating_sub(CORROBORATE_WINDOW);
+        let routed = self
+            .routes
+            .get(&(UDP, src.port(), dst.port()))
+            .is_some_and(|runs| {
+                runs.iter().any(|r| {
+                    r.tgid == owner.pid
+                        && r.fits(src, dst)
+                        && r.first <= q.time + ROUTE_SLACK
+                        && r.last >= from
+                })
+            });
+        if routed {
+            return Verdict::Known(owner);
+        }
         let to = q.time + SEND_AFTER;
         let first = self.sends.partition_point(|s| s.time < from);
         let sent = self
@@ -1074,19 +1090,31 @@ mod tests {
     }
 
     #[test]
-    fn a_datagram_is_confirmed_by_its_senders_send_around_it() {
+    fn a_datagram_is_confirmed_by_its_senders_route_or_send_around_it() {
         let mut t = Table::new();
-        // From another host (namespace) over a veth pair: its route and
-        // its send are the sender's, whatever the device.
+        // A connected socket routes its flow once, at connect: a datagram
+        // sent much later on it...
         route(&mut t, 10, 800, UDP, C, S);
-        assert_eq!(t.lookup(&q(false, Role::Client, 10, 10, 9)), Verdict::None);
-        // The send's record comes as the system call returns, just after
-        // the frame was stamped.
-        send(&mut t, 11, 800, false, 9);
         assert_eq!(pid(t.lookup(&q(false, Role::Client, 10, 10, 9))), Some(800));
+        assert_eq!(
+            t.lookup(&q(false, Role::Client, 500, 500, 9)),
+            Verdict::None
+        );
+        // ...is confirmed by its send, whose record comes as the system
+        // call returns, just after the frame was stamped.
+        send(&mut t, 501, 800, false, 9);
+        assert_eq!(
+            pid(t.lookup(&q(false, Role::Client, 500, 500, 9))),
+            Some(800)
+        );
+        // A send of another length confirms nothing.
+        assert_eq!(
+            t.lookup(&q(false, Role::Client, 500, 500, 8)),
+            Verdict::None
+        );
         // Long after it, that send proves nothing.
         assert_eq!(
-            t.lookup(&q(false, Role::Client, 100, 100, 9)),
+            t.lookup(&q(false, Role::Client, 900, 900, 9)),
             Verdict::None
         );
     }
@@ -1118,15 +1146,16 @@ mod tests {
         // nothing: the flow is 700's.
         send(&mut t, 1, 701, false, 52);
         assert_eq!(pid(t.lookup(&q(false, Role::Client, 1, 0, 52))), Some(700));
-        // A frame of another length: no send of 700's proves it.
-        assert_eq!(t.lookup(&q(false, Role::Client, 1, 0, 60)), Verdict::None);
+        // Long after the route, a frame of another length: no send of
+        // 700's proves it.
+        assert_eq!(t.lookup(&q(false, Role::Client, 200, 0, 60)), Verdict::None);
         // The server's reply flow is the server's.
         route(&mut t, 2, 900, UDP, S, C);
         send(&mut t, 2, 900, false, 52);
         assert_eq!(pid(t.lookup(&q(false, Role::Server, 2, 0, 52))), Some(900));
-        // The kernel's ICMP error is nobody's.
-        send(&mut t, 3, 0, true, 80);
-        assert_eq!(t.lookup(&q(false, Role::Server, 3, 0, 80)), Verdict::None);
+        // A send recorded in interrupt context is not the process's.
+        send(&mut t, 300, 900, true, 80);
+        assert_eq!(t.lookup(&q(false, Role::Server, 300, 0, 80)), Verdict::None);
         // Another destination port is another flow.
         let other = Query {
             dst: "127.0.0.1:13001".parse().unwrap(),
