@@ -393,3 +393,45 @@ fn clients_behind_a_silent_one_are_served_at_once() {
     silent.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "NG");
 }
+
+/// Out of file descriptors (`ulimit -n` low, clients piling up), the
+/// failing `accept` is reported about once a second with a count, not in a
+/// flood, and the server still answers once descriptors come back.
+#[test]
+fn running_out_of_descriptors_warns_once_a_second() {
+    let script = format!("ulimit -n 24 && exec {BIN} server --port 0 --quiet");
+    let mut s = Server::start("sh", &["-c", &script]);
+    // Far more clients than descriptors: the backlog holds those the
+    // server cannot accept.
+    let held: Vec<TcpStream> = (0..60)
+        .filter_map(|_| TcpStream::connect(s.addr()).ok())
+        .collect();
+    assert!(held.len() > 30, "only {} clients connected", held.len());
+    let window = Duration::from_secs(3);
+    std::thread::sleep(window);
+    let warnings = s
+        .stderr()
+        .iter()
+        .filter(|l| l.contains("accept failed"))
+        .count();
+    assert!(
+        (1..=5).contains(&warnings),
+        "{warnings} warnings in {window:?}: {:#?}",
+        s.stderr()
+    );
+    assert!(
+        s.stderr().iter().any(|l| l.contains("too many open files")),
+        "{:#?}",
+        s.stderr()
+    );
+    drop(held);
+    // Descriptors are back: a new client is served.
+    let mut c = TcpStream::connect(s.addr()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    c.write_all(b"back\n").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    c.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "BACK\n");
+    assert!(s.terminate(Duration::from_secs(10)).is_some());
+}
