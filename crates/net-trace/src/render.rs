@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::analyze::{Direction, Ends, Row, Summary};
+use crate::analyze::{Direction, Ends, Proto, Row, Summary};
 /// The process that owns one end of a connection.
 pub use crate::owners::Owner;
 
@@ -180,7 +180,7 @@ pub fn summary(s: &Summary, client: Option<&Owner>, server: Option<&Owner>) -> S
         Some(o) => format!("{a} ({o})"),
         None => a.to_string(),
     };
-    let tcp = s.protocol == "TCP";
+    let tcp = s.protocol == Proto::Tcp;
     let _ = writeln!(
         out,
         "{} {} {}: client {} ↔ server {}",
@@ -325,7 +325,7 @@ mod tests {
     fn tcp_summary() -> Summary {
         Summary {
             conn: 1,
-            protocol: "TCP",
+            protocol: Proto::Tcp,
             client: "127.0.0.1:52581".parse().unwrap(),
             server: "127.0.0.1:13000".parse().unwrap(),
             mid_stream: false,
@@ -487,7 +487,7 @@ mod tests {
     #[test]
     fn udp_flow_answered_by_icmp() {
         let s = Summary {
-            protocol: "UDP",
+            protocol: Proto::Udp,
             handshake: vec![],
             teardown: vec![],
             close: None,

@@ -190,13 +190,31 @@ pub struct IcmpAnswer {
     pub what: String,
 }
 
+/// The transport a connection or flow runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    /// A TCP connection.
+    Tcp,
+    /// A UDP flow.
+    Udp,
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Tcp => "TCP",
+            Self::Udp => "UDP",
+        })
+    }
+}
+
 /// What a connection's frames amounted to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
     /// Connection number (the one on its rows).
     pub conn: usize,
-    /// `TCP` or `UDP`.
-    pub protocol: &'static str,
+    /// TCP or UDP.
+    pub protocol: Proto,
     /// The client's address.
     pub client: SocketAddr,
     /// The server's address.
@@ -772,7 +790,7 @@ fn fragment(p: &Packet, f: &Fragment, row: &mut Row) {
 fn summarize(c: &Conn) -> Summary {
     let mut s = Summary {
         conn: c.id,
-        protocol: if c.tcp { "TCP" } else { "UDP" },
+        protocol: if c.tcp { Proto::Tcp } else { Proto::Udp },
         client: c.client,
         server: c.server,
         mid_stream: c.mid_stream,
