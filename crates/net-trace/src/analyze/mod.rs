@@ -338,6 +338,144 @@ impl Conn {
     }
 }
 
+/// One TCP segment as its connection sees it.
+struct Seg<'a> {
+    t: &'a Tcp,
+    /// Its frame number.
+    no: usize,
+    direction: Direction,
+    /// The sending side's index, and the other side's.
+    d: usize,
+    other: usize,
+    /// The sequence number after it.
+    seq_end: u32,
+}
+
+impl Conn {
+    /// The Info column as tshark writes it: ports, flags, relative Seq and
+    /// Ack, the scaled window, Urg and Len.
+    fn write_info(&mut self, p: &Packet, seg: &Seg<'_>, info: &mut String) {
+        let (t, d, other) = (seg.t, seg.d, seg.other);
+        let base = *self.base[d].get_or_insert(if t.flags.syn {
+            t.seq
+        } else {
+            t.seq.wrapping_sub(1)
+        });
+        if t.flags.ack && self.base[other].is_none() {
+            self.base[other] = Some(t.ack.wrapping_sub(1));
+        }
+        let _ = write!(
+            info,
+            "{} → {} {} Seq={}",
+            p.src.port(),
+            p.dst.port(),
+            t.flags.label(),
+            t.seq.wrapping_sub(base)
+        );
+        if t.flags.ack {
+            let other_base = self.base[other].unwrap_or(0);
+            let _ = write!(info, " Ack={}", t.ack.wrapping_sub(other_base));
+        }
+        if t.flags.syn {
+            self.scale[d] = t.window_scale;
+        }
+        // As Wireshark: the window is scaled except in SYNs.
+        let window = match (t.flags.syn, self.scale) {
+            (false, [Some(a), Some(b)]) => u64::from(t.window) << [a, b][d].min(14),
+            _ => u64::from(t.window),
+        };
+        let _ = write!(info, " Win={window}");
+        if t.flags.urg {
+            let _ = write!(info, " Urg={}", t.urgent);
+        }
+        let _ = write!(info, " Len={}", t.len);
+    }
+
+    /// Notes a retransmission (sequence space already sent this way) and
+    /// says whether it was one; otherwise moves this side's high mark.
+    fn note_retransmission(&mut self, seg: &Seg<'_>, notes: &mut Vec<String>) -> bool {
+        let (t, d) = (seg.t, seg.d);
+        let retransmitted =
+            t.seq_len() > 0 && self.high[d].is_some_and(|h| seq_le(seg.seq_end, h)) && !t.flags.rst;
+        if retransmitted {
+            notes.push("retransmission".to_string());
+            let rare = self.rare.get_or_insert_default();
+            rare.retransmission_count += 1;
+            if rare.retransmissions.len() < RETRANSMISSIONS_LISTED {
+                rare.retransmissions.push(seg.no);
+            }
+        } else if self.high[d].is_none_or(|h| seq_lt(h, seg.seq_end)) {
+            self.high[d] = Some(seg.seq_end);
+        }
+        retransmitted
+    }
+
+    /// Notes the three handshake segments: the client's SYN, the
+    /// server's SYN-ACK, and the client's first ACK of it.
+    fn note_handshake(
+        &mut self,
+        seg: &Seg<'_>,
+        retransmitted: bool,
+        acks_syn: bool,
+        notes: &mut Vec<String>,
+    ) {
+        let (t, d, no) = (seg.t, seg.d, seg.no);
+        if t.flags.syn && !t.flags.ack {
+            notes.push("handshake 1/3 (SYN)".into());
+            if d == 0 && self.syn[0].is_none() {
+                self.syn[0] = Some((no, seg.seq_end));
+            }
+        } else if t.flags.syn {
+            notes.push("handshake 2/3 (SYN-ACK)".into());
+            if d == 1 && self.syn[1].is_none() && self.syn[0].is_none_or(|(_, end)| end == t.ack) {
+                self.syn[1] = Some((no, seg.seq_end));
+            }
+        } else if d == 0 && !self.client_spoke && !retransmitted && acks_syn && self.ack3.is_none()
+        {
+            notes.push("handshake 3/3 (ACK)".into());
+            self.ack3 = Some(no);
+        }
+        if d == 0 && !t.flags.syn {
+            self.client_spoke = true;
+        }
+    }
+
+    /// Notes the teardown: the ACK of the other side's FIN, then this
+    /// side's FIN; and a reset.
+    fn note_teardown(
+        &mut self,
+        seg: &Seg<'_>,
+        retransmitted: bool,
+        acks_fin: bool,
+        notes: &mut Vec<String>,
+    ) {
+        let (t, d, direction) = (seg.t, seg.d, seg.direction);
+        if acks_fin
+            && let Some(f) = self.fin[seg.other].as_mut()
+            && f.acked_by.is_none()
+        {
+            f.acked_by = Some(seg.no);
+            notes.push(format!(
+                "teardown: ACK of the {}'s FIN",
+                direction.receiver()
+            ));
+        }
+        if t.flags.fin && !retransmitted && self.fin[d].is_none() {
+            notes.push(format!("teardown: FIN from the {}", direction.sender()));
+            self.fin[d] = Some(Fin {
+                no: seg.no,
+                end: seg.seq_end,
+                ack: t.flags.ack,
+                acked_by: None,
+            });
+        }
+        if t.flags.rst {
+            notes.push(format!("reset by the {}", direction.sender()));
+            self.rst.get_or_insert((seg.no, direction));
+        }
+    }
+}
+
 /// `a` is before `b` in sequence space.
 fn seq_lt(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
@@ -533,7 +671,6 @@ impl Analyzer {
         let Some(c) = self.conns.get_mut(idx) else {
             return;
         };
-        let no = row.no;
         if c.frames == 0 {
             c.mid_stream = !t.flags.syn;
             c.states = match (t.flags.syn, t.flags.ack) {
@@ -544,47 +681,18 @@ impl Analyzer {
         }
         c.frames += 1;
         let direction = c.direction(p.src);
-        let d = direction.index();
-        let other = 1 - d;
-        c.last[d] = no;
+        let seg = Seg {
+            t,
+            no: row.no,
+            direction,
+            d: direction.index(),
+            other: 1 - direction.index(),
+            seq_end: t.seq.wrapping_add(t.seq_len()),
+        };
+        c.last[seg.d] = seg.no;
         row.conn = Some(c.id);
         row.direction = Some(direction);
-
-        let base = *c.base[d].get_or_insert(if t.flags.syn {
-            t.seq
-        } else {
-            t.seq.wrapping_sub(1)
-        });
-        if t.flags.ack && c.base[other].is_none() {
-            c.base[other] = Some(t.ack.wrapping_sub(1));
-        }
-        let seq_end = t.seq.wrapping_add(t.seq_len());
-        let info = &mut row.info;
-        let _ = write!(
-            info,
-            "{} → {} {} Seq={}",
-            p.src.port(),
-            p.dst.port(),
-            t.flags.label(),
-            t.seq.wrapping_sub(base)
-        );
-        if t.flags.ack {
-            let other_base = c.base[other].unwrap_or(0);
-            let _ = write!(info, " Ack={}", t.ack.wrapping_sub(other_base));
-        }
-        if t.flags.syn {
-            c.scale[d] = t.window_scale;
-        }
-        // As Wireshark: the window is scaled except in SYNs.
-        let window = match (t.flags.syn, c.scale) {
-            (false, [Some(a), Some(b)]) => u64::from(t.window) << [a, b][d].min(14),
-            _ => u64::from(t.window),
-        };
-        let _ = write!(info, " Win={window}");
-        if t.flags.urg {
-            let _ = write!(info, " Urg={}", t.urgent);
-        }
-        let _ = write!(info, " Len={}", t.len);
+        c.write_info(p, &seg, &mut row.info);
         let notes = &mut row.notes;
         // tshark's Info names a cut only when the header itself was cut
         // (`Transport::Truncated`); a cut payload keeps its wire length in
@@ -592,76 +700,20 @@ impl Analyzer {
         if p.truncated() {
             notes.push(SIZE_LIMITED.to_string());
         }
-
-        // Retransmission: sequence space already sent this way.
-        let retransmitted =
-            t.seq_len() > 0 && c.high[d].is_some_and(|h| seq_le(seq_end, h)) && !t.flags.rst;
-        if retransmitted {
-            notes.push("retransmission".to_string());
-            let rare = c.rare.get_or_insert_default();
-            rare.retransmission_count += 1;
-            if rare.retransmissions.len() < RETRANSMISSIONS_LISTED {
-                rare.retransmissions.push(no);
-            }
-        } else if c.high[d].is_none_or(|h| seq_lt(h, seq_end)) {
-            c.high[d] = Some(seq_end);
-        }
-
+        let retransmitted = c.note_retransmission(&seg, notes);
         // What this segment acknowledges of the other side.
-        let acks_syn = t.flags.ack && c.syn[other].is_some_and(|(_, end)| seq_le(end, t.ack));
-        let acks_fin = t.flags.ack && c.fin[other].is_some_and(|f| seq_le(f.end, t.ack));
-
-        // Handshake.
-        if t.flags.syn && !t.flags.ack {
-            notes.push("handshake 1/3 (SYN)".into());
-            if d == 0 && c.syn[0].is_none() {
-                c.syn[0] = Some((no, seq_end));
-            }
-        } else if t.flags.syn {
-            notes.push("handshake 2/3 (SYN-ACK)".into());
-            if d == 1 && c.syn[1].is_none() && c.syn[0].is_none_or(|(_, end)| end == t.ack) {
-                c.syn[1] = Some((no, seq_end));
-            }
-        } else if d == 0 && !c.client_spoke && !retransmitted && acks_syn && c.ack3.is_none() {
-            notes.push("handshake 3/3 (ACK)".into());
-            c.ack3 = Some(no);
-        }
-        if d == 0 && !t.flags.syn {
-            c.client_spoke = true;
-        }
-
-        // Teardown: the ACK of the other side's FIN, then this side's FIN.
-        if acks_fin
-            && let Some(f) = c.fin[other].as_mut()
-            && f.acked_by.is_none()
-        {
-            f.acked_by = Some(no);
-            notes.push(format!(
-                "teardown: ACK of the {}'s FIN",
-                direction.receiver()
-            ));
-        }
-        if t.flags.fin && !retransmitted && c.fin[d].is_none() {
-            notes.push(format!("teardown: FIN from the {}", direction.sender()));
-            c.fin[d] = Some(Fin {
-                no,
-                end: seq_end,
-                ack: t.flags.ack,
-                acked_by: None,
-            });
-        }
-        if t.flags.rst {
-            notes.push(format!("reset by the {}", direction.sender()));
-            c.rst.get_or_insert((no, direction));
-        }
+        let acks_syn = t.flags.ack && c.syn[seg.other].is_some_and(|(_, end)| seq_le(end, t.ack));
+        let acks_fin = t.flags.ack && c.fin[seg.other].is_some_and(|f| seq_le(f.end, t.ack));
+        c.note_handshake(&seg, retransmitted, acks_syn, notes);
+        c.note_teardown(&seg, retransmitted, acks_fin, notes);
         if t.len > 0 {
-            c.bytes[d] += u64::from(t.len);
+            c.bytes[seg.d] += u64::from(t.len);
             c.data_frames += 1;
             notes.push(format!("data {}", preview(&t.payload, PREVIEW)));
         }
         tcp_state::step(
             &mut c.states,
-            d,
+            seg.d,
             Segment {
                 syn: t.flags.syn,
                 ack: t.flags.ack,
@@ -669,7 +721,7 @@ impl Analyzer {
                 rst: t.flags.rst,
                 // A SYN-ACK whose SYN was not captured still completes the
                 // client's side.
-                acks_syn: acks_syn || (t.flags.syn && t.flags.ack && c.syn[other].is_none()),
+                acks_syn: acks_syn || (t.flags.syn && t.flags.ack && c.syn[seg.other].is_none()),
                 acks_fin,
             },
         );
