@@ -377,6 +377,53 @@ fn a_udp_port_used_by_one_program_after_another_names_none_in_the_summary() {
         .expect("a flow summary");
     assert!(
         !flow.contains(&format!("{local} (pid")),
-        "the summary credits the flow to one of three programs: {flow}"
+        "the summary credits the flow to one of three programs: {flow}\n{rows:#?}"
+    );
+}
+
+/// A client that forks after connecting and exits, leaving its child to
+/// send (a process per connection, as `socat …,fork` and forking servers
+/// do): no frame after the fork is credited to the parent, while the
+/// frames before it are the parent's.
+#[test]
+fn a_forked_childs_frames_are_never_the_parents() {
+    if !may_capture() || crate::python().is_none() {
+        return;
+    }
+    let s = Server::start(
+        bin_path("tcp-uppercase"),
+        &["server", "--port", "0", "--quiet"],
+    );
+    let port = s.port();
+    let c = capture(&[&port]);
+    let code = format!(
+        "import os, socket, time\n\
+         s = socket.create_connection(('127.0.0.1', {port}))\n\
+         s.sendall(b'parent\\n')\n\
+         time.sleep(0.1)\n\
+         if os.fork():\n    os._exit(0)\n\
+         time.sleep(0.3)\n\
+         for _ in range(3):\n    s.sendall(b'child\\n')\n    time.sleep(0.05)\n\
+         s.close()\n"
+    );
+    let parent = run_client("python3", &["-c", &code], b"");
+    // The child closes with the last reply unread: a reset ends it, or
+    // the usual teardown.
+    wait_rows(&c, 1, |l| {
+        l.contains("reset by the client") || l.contains("ACK of the server's FIN")
+    });
+    let rows = finish(c);
+    let child_rows: Vec<&String> = rows.iter().filter(|l| l.contains("\"child")).collect();
+    assert!(!child_rows.is_empty(), "{rows:#?}");
+    for row in child_rows {
+        assert!(
+            !row.contains(&format!("(pid {parent} ")),
+            "the child's frame is credited to the parent {parent}: {row}"
+        );
+    }
+    assert!(
+        rows.iter()
+            .any(|l| l.contains("\"parent") && l.contains(&format!("(pid {parent} "))),
+        "{rows:#?}"
     );
 }

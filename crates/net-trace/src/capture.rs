@@ -201,13 +201,11 @@ impl Pipeline<'_> {
                     }
                     _ => None,
                 };
-                // A TCP connection's side keeps its owner for the
-                // connection's life; a UDP flow has no generations, so
-                // each datagram is proven on its own.
-                let side = match (tcp, row.conn, row.direction) {
-                    (true, Some(conn), Some(dir)) => Some((conn, dir == Direction::ClientToServer)),
-                    _ => None,
-                };
+                // Every frame is proven on its own: a side's owner can
+                // change within a connection (a child forked after
+                // connect or accept, a socket handed to another process),
+                // so an earlier frame's answer is never reused.
+                let side = None;
                 // Narrowed to a program: its server's first frame may come
                 // from the other end (a client's SYN or first datagram), so
                 // the receiving side is asked too (for UDP, the socket bound

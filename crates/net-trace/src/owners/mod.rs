@@ -234,8 +234,17 @@ impl Owners {
     /// Who sent the frame `q` describes.
     pub fn lookup(&self, q: &Query) -> Lookup {
         let key = (q.tcp, q.src, q.dst, q.stream_start, q.role == Role::Client);
-        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
-            return hit;
+        let hit = self.cache.lock().ok().and_then(|c| c.get(&key).cloned());
+        match hit {
+            Some(Lookup::Known(o, _)) if !self.still_holds(&o, q) => {
+                // Gone, or another process is on the flow now (a UDP flow
+                // outlives the program that began it): ask afresh.
+                if let Ok(mut cache) = self.cache.lock() {
+                    cache.remove(&key);
+                }
+            }
+            Some(hit) => return hit,
+            None => {}
         }
         let answer = match &self.kernel {
             Some(k) => self.lookup_kernel(k, q),
@@ -258,6 +267,23 @@ impl Owners {
             cache.insert(key, answer.clone());
         }
         answer
+    }
+
+    /// Whether a remembered /proc answer still stands for frame `q`: its
+    /// process was alive at the frame's time, had no live child that may
+    /// hold the socket now, and, by the kernel events, no other process is
+    /// on the UDP flow; without events, its process lives.
+    fn still_holds(&self, o: &Owner, q: &Query) -> bool {
+        match &self.kernel {
+            Some(k) => k.shared.table.lock().is_ok_and(|t| {
+                t.alive_at(o.pid, q.time)
+                    && !t.may_share(o.pid, Duration::ZERO, q.time)
+                    && (q.tcp || !t.routed_by_other(false, q.src, q.dst, o.pid))
+            }),
+            None => std::path::Path::new("/proc")
+                .join(o.pid.to_string())
+                .exists(),
+        }
     }
 
     /// `/proc`'s owner of the socket, unless it found nothing for this
@@ -347,8 +373,12 @@ impl Owners {
         let Some(owner) = self.proc_find(q) else {
             return Lookup::Unknown;
         };
+        // A child it forked and that still lives may be the one sending
+        // (a forking server's handler holds the connection; /proc may show
+        // only the listener by then).
         let consistent = k.shared.table.lock().is_ok_and(|t| {
             t.alive_at(owner.pid, q.stream_start.min(q.time))
+                && !t.may_share(owner.pid, Duration::ZERO, q.time)
                 && (q.tcp || !t.routed_by_other(false, q.src, q.dst, owner.pid))
         });
         if consistent {

@@ -118,8 +118,15 @@ pub fn proving_socket(
     remote: SocketAddr,
 ) -> Option<u64> {
     let live = || entries.iter().filter(|e| e.inode != 0);
-    if let Some(e) = live().find(|e| same(e.local, local) && same(e.remote, remote)) {
-        return Some(e.inode);
+    // Several sockets connected with one 4-tuple (SO_REUSEPORT, or
+    // another namespace's lo): none of them proves the frame.
+    let exact: Vec<&SocketEntry> = live()
+        .filter(|e| same(e.local, local) && same(e.remote, remote))
+        .collect();
+    match exact[..] {
+        [one] => return Some(one.inode),
+        [] => {}
+        _ => return None,
     }
     let unconnected: Vec<&SocketEntry> = live()
         .filter(|e| {
@@ -371,6 +378,12 @@ mod tests {
             entry("127.0.0.1:40000", "127.0.0.1:13000", 8),
         ];
         assert_eq!(proving_socket(&exact, c, s), Some(8));
+        // Two connected with that very tuple (SO_REUSEPORT): neither.
+        let reused = [
+            exact[1].clone(),
+            entry("127.0.0.1:40000", "127.0.0.1:13000", 11),
+        ];
+        assert_eq!(proving_socket(&reused, c, s), None);
         let bound = [entry("0.0.0.0:40000", "0.0.0.0:0", 9)];
         assert_eq!(proving_socket(&bound, c, s), Some(9));
         // Two sockets bound to the port (SO_REUSEPORT): neither proves.

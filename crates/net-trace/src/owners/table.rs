@@ -200,6 +200,10 @@ struct Sock {
     remote: Option<SocketAddr>,
     /// Processes seen acting on this socket in process context.
     actors: Vec<u32>,
+    /// When a process closed or shut it down (FIN_WAIT1, LAST_ACK): the
+    /// kernel finishes its teardown on the closer's behalf, even after the
+    /// closer has exited.
+    shut: Option<Duration>,
 }
 
 /// A UDP send system call.
@@ -315,6 +319,7 @@ impl Table {
             local: Some(norm(l.local)),
             remote: None,
             actors,
+            shut: None,
         }));
         self.listeners.push(idx);
     }
@@ -473,6 +478,7 @@ impl Table {
                 local: None,
                 remote: None,
                 actors: Vec::new(),
+                shut: None,
             }));
             if let Some(prev) = self.current.insert(sk, idx) {
                 self.close(prev, ctx.time);
@@ -509,6 +515,9 @@ impl Table {
         );
         if by_owner && !ctx.irq && !sock.actors.contains(&ctx.tgid) {
             sock.actors.push(ctx.tgid);
+        }
+        if matches!(new, state::FIN_WAIT1 | state::LAST_ACK) && !ctx.irq {
+            sock.shut.get_or_insert(ctx.time);
         }
         // The source port is still 0 at SYN_SENT: the tuple comes with the
         // socket's next state change.
@@ -709,7 +718,12 @@ impl Table {
         if let Some(sock) = live.first()
             && let [pid] = sock.actors[..]
         {
-            if self.may_share(pid, sock.opened, q.time) {
+            // A child forked since may be the one sending; and a process
+            // gone by the frame's time, without having closed the socket,
+            // left it to another (a child, or one it handed the socket to).
+            let left_open =
+                !self.alive_at(pid, q.time) && sock.shut.is_none_or(|t| t > q.time + CLOCK_SLACK);
+            if self.may_share(pid, sock.opened, q.time) || left_open {
                 return Verdict::None;
             }
             return self.known(pid, q.stream_start);
@@ -778,7 +792,10 @@ impl Table {
             .map(|r| r.first)
             .min()
             .unwrap_or(latest.first);
-        if self.may_share(pid, since, q.time) {
+        // A TCP stream is one socket's, from its first frame; a UDP flow
+        // may pass from program to program.
+        let gone_at_start = proto == TCP && !self.alive_at(pid, q.stream_start);
+        if self.may_share(pid, since, q.time) || gone_at_start {
             return Some(Verdict::None);
         }
         Some(self.known(pid, q.time))
@@ -826,7 +843,7 @@ impl Table {
     /// Whether a child process of `pid` forked after `since` (when its
     /// socket appeared) may hold that socket too at `time`: a child not
     /// known to be a thread and not known to have exited.
-    fn may_share(&self, pid: u32, since: Duration, time: Duration) -> bool {
+    pub fn may_share(&self, pid: u32, since: Duration, time: Duration) -> bool {
         self.procs.get(&pid).is_some_and(|p| {
             p.children
                 .iter()
@@ -1060,6 +1077,26 @@ mod tests {
         t.apply(&st(15, 500, true, 0x2, SYN_RECV, ESTABLISHED, S, C));
         t.apply(&st(16, 600, false, 0x2, ESTABLISHED, 4, S, C));
         assert_eq!(pid(t.lookup(&q(true, Role::Server, 15, 14, 74))), Some(600));
+    }
+
+    #[test]
+    fn a_socket_its_owner_left_open_at_exit_is_nobody_s_after() {
+        use state::*;
+        let mut t = Table::new();
+        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
+        t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
+        // Gone at 10 with the socket still open (another holds it now).
+        t.apply(&Event::Exit {
+            ctx: ctx(10, 100, "client", false),
+            group_dead: true,
+        });
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 5, 0, 74))), Some(100));
+        assert_eq!(t.lookup(&q(true, Role::Client, 20, 0, 74)), Verdict::None);
+        // Closed by its owner, who then exits: the kernel's last ACK after
+        // the exit is still the closer's side.
+        let mut t = Table::new();
+        connection(&mut t, 0, 200, 0xb);
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 7, 0, 66))), Some(200));
     }
 
     #[test]
