@@ -17,6 +17,7 @@
 
 use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread;
@@ -132,6 +133,8 @@ pub struct Args {
     bursts_only: bool,
 }
 
+/// The tcp-uppercase bursts; unless `--bursts-only`, then the mixed
+/// traffic, the comparison with the baseline and the http-server bursts.
 pub fn run(args: Args) -> Result<()> {
     let Args {
         seconds,
@@ -144,80 +147,201 @@ pub fn run(args: Args) -> Result<()> {
     let release = target_dir().join("release");
     let mut failed = tcp_bursts(&release)?;
     if bursts_only {
-        if !failed.is_empty() {
-            bail!("soak found problems:\n  {}", failed.join("\n  "));
-        }
-        println!("soak: tcp-uppercase's memory came back after every burst");
-        return Ok(());
+        return verdict(
+            &failed,
+            "soak: tcp-uppercase's memory came back after every burst",
+        );
     }
     let root = target_dir().join("soak-www");
-    std::fs::create_dir_all(&root)?;
-    let small = b"soak small file\n".to_vec();
-    let big: Vec<u8> = (0..2 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
-    std::fs::write(root.join("small.txt"), &small)?;
-    std::fs::write(root.join("big.bin"), &big)?;
-    let root_arg = root.to_string_lossy().to_string();
+    let servers = Servers::start(&release, &root)?;
+    let before = servers.baseline();
+    let traffic = mixed_traffic(&servers, seconds);
+    settle_and_compare(&servers, &before, &mut failed);
+    traffic.check(&mut failed);
+    servers.check_panics(&mut failed);
+    drop(servers);
+    failed.extend(http_rss_after_bursts(&release, &root.to_string_lossy())?);
+    let _ = std::fs::remove_dir_all(&root);
+    verdict(
+        &failed,
+        "\nsoak: every valid request was answered correctly; memory, threads and files came back to their baseline",
+    )
+}
 
-    let start = |bin: &str, args: &[&str]| {
-        Server::try_start(release.join(bin), args).map_err(|e| anyhow!(e))
-    };
-    let http = start(
-        "http-server",
-        &[
-            "--port",
-            "0",
-            "--root",
-            &root_arg,
-            "--quiet",
-            "--keepalive-timeout",
-            "2",
-            "--header-timeout",
-            "3",
-        ],
-    )?;
-    let tcp = start(
-        "tcp-uppercase",
-        &["server", "--port", "0", "--quiet", "--idle-timeout", "3"],
-    )?;
-    let udp = start("udp-chat", &["server", "--port", "0", "--quiet"])?;
-    let stall_cap = STALL_CAP.to_string();
-    let capped = start(
-        "http-server",
-        &[
-            "--port",
-            "0",
-            "--root",
-            &root_arg,
-            "--quiet",
-            "--max-connections",
-            &stall_cap,
-            // Long, so making room is what frees slots; the header
-            // time-out stays short because spare threads leave after it.
-            "--keepalive-timeout",
-            "60",
-            "--header-timeout",
-            "3",
-            "--write-timeout",
-            "60",
-        ],
-    )?;
-    let (ha, ta, ua, ca) = (http.addr(), tcp.addr(), udp.addr(), capped.addr());
-
-    // Warm up, then take the baseline.
-    for _ in 0..20 {
-        http_get(ha, "/small.txt", None);
+/// Fails with every problem found, or prints `all_well`.
+fn verdict(failed: &[String], all_well: &str) -> Result<()> {
+    if !failed.is_empty() {
+        bail!("soak found problems:\n  {}", failed.join("\n  "));
     }
-    thread::sleep(SETTLE);
-    let servers = [
-        ("http-server", http.pid()),
-        ("tcp-uppercase", tcp.pid()),
-        ("udp-chat", udp.pid()),
-        ("http (capped)", capped.pid()),
-    ];
-    let before: Vec<Usage> = servers.iter().map(|(_, p)| usage(*p)).collect();
+    println!("{all_well}");
+    Ok(())
+}
 
+/// The servers under mixed traffic: http-server, tcp-uppercase, udp-chat,
+/// and a second http-server with a small connection cap.
+struct Servers {
+    http: Server,
+    tcp: Server,
+    udp: Server,
+    capped: Server,
+}
+
+impl Servers {
+    /// Writes the files to serve under `root` and starts the servers.
+    fn start(release: &Path, root: &Path) -> Result<Servers> {
+        std::fs::create_dir_all(root)?;
+        let small = b"soak small file\n".to_vec();
+        let big: Vec<u8> = (0..2 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+        std::fs::write(root.join("small.txt"), &small)?;
+        std::fs::write(root.join("big.bin"), &big)?;
+        let root_arg = root.to_string_lossy().to_string();
+
+        let start = |bin: &str, args: &[&str]| {
+            Server::try_start(release.join(bin), args).map_err(|e| anyhow!(e))
+        };
+        let http = start(
+            "http-server",
+            &[
+                "--port",
+                "0",
+                "--root",
+                &root_arg,
+                "--quiet",
+                "--keepalive-timeout",
+                "2",
+                "--header-timeout",
+                "3",
+            ],
+        )?;
+        let tcp = start(
+            "tcp-uppercase",
+            &["server", "--port", "0", "--quiet", "--idle-timeout", "3"],
+        )?;
+        let udp = start("udp-chat", &["server", "--port", "0", "--quiet"])?;
+        let stall_cap = STALL_CAP.to_string();
+        let capped = start(
+            "http-server",
+            &[
+                "--port",
+                "0",
+                "--root",
+                &root_arg,
+                "--quiet",
+                "--max-connections",
+                &stall_cap,
+                // Long, so making room is what frees slots; the header
+                // time-out stays short because spare threads leave after it.
+                "--keepalive-timeout",
+                "60",
+                "--header-timeout",
+                "3",
+                "--write-timeout",
+                "60",
+            ],
+        )?;
+        Ok(Servers {
+            http,
+            tcp,
+            udp,
+            capped,
+        })
+    }
+
+    /// Each server with its name in the report, in the report's order.
+    fn named(&self) -> [(&'static str, &Server); 4] {
+        [
+            ("http-server", &self.http),
+            ("tcp-uppercase", &self.tcp),
+            ("udp-chat", &self.udp),
+            ("http (capped)", &self.capped),
+        ]
+    }
+
+    /// Each server's usage now, in the report's order.
+    fn usage(&self) -> Vec<Usage> {
+        self.named().iter().map(|(_, s)| usage(s.pid())).collect()
+    }
+
+    /// Warms up, lets the servers settle, then takes the baseline.
+    fn baseline(&self) -> Vec<Usage> {
+        for _ in 0..20 {
+            http_get(self.http.addr(), "/small.txt", None);
+        }
+        thread::sleep(SETTLE);
+        self.usage()
+    }
+
+    /// A failure for each server that panicked.
+    fn check_panics(&self, failed: &mut Vec<String>) {
+        for (name, s) in self.named() {
+            if s.stderr().iter().any(|l| l.contains("panicked")) {
+                failed.push(format!("{name} panicked"));
+            }
+        }
+    }
+}
+
+/// Runs the valid, hostile and stalling clients against every server for
+/// `seconds`, printing each server's threads and files every second, while
+/// the capped server's threads are sampled every 10 ms.
+fn mixed_traffic(servers: &Servers, seconds: u64) -> Traffic {
     let stop = Arc::new(AtomicBool::new(false));
     let tallies: Arc<[Tally; 4]> = Arc::new(Default::default());
+    let workers = spawn_clients(servers, &stop, &tallies);
+    let peak_threads = Arc::new(AtomicUsize::new(0));
+    let sampler = {
+        let (stop, peak, pid) = (stop.clone(), peak_threads.clone(), servers.capped.pid());
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(usage(pid).threads as usize, Ordering::Relaxed);
+                thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    println!(
+        "soak: {seconds} s of mixed traffic against http-server {}, tcp-uppercase {}, udp-chat {}",
+        servers.http.addr(),
+        servers.tcp.addr(),
+        servers.udp.addr()
+    );
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(seconds) {
+        thread::sleep(Duration::from_secs(1));
+        let peak: Vec<String> = servers
+            .named()
+            .iter()
+            .map(|(n, s)| {
+                let u = usage(s.pid());
+                format!("{n}: {} threads, {} fds", u.threads, u.fds)
+            })
+            .collect();
+        println!("  t={:>3}s  {}", t0.elapsed().as_secs(), peak.join("; "));
+    }
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        let _ = w.join();
+    }
+    let _ = sampler.join();
+    Traffic {
+        tallies,
+        peak_threads: peak_threads.load(Ordering::SeqCst),
+    }
+}
+
+/// Starts the client threads, each counting into its kind's tally: valid,
+/// hostile, TCP and UDP clients (four of each), the three kinds of stalled
+/// clients of the capped server and its timed newcomers.
+fn spawn_clients(
+    servers: &Servers,
+    stop: &Arc<AtomicBool>,
+    tallies: &Arc<[Tally; 4]>,
+) -> Vec<thread::JoinHandle<()>> {
+    let (ha, ta, ua, ca) = (
+        servers.http.addr(),
+        servers.tcp.addr(),
+        servers.udp.addr(),
+        servers.capped.addr(),
+    );
     let mut workers = Vec::new();
     let spawn = |workers: &mut Vec<thread::JoinHandle<()>>,
                  seed: u64,
@@ -237,44 +361,20 @@ pub fn run(args: Args) -> Result<()> {
         spawn(&mut workers, kind, http_stalled, ca, 3);
     }
     spawn(&mut workers, 400, http_newcomer, ca, 3);
-    let peak_threads = Arc::new(AtomicUsize::new(0));
-    let sampler = {
-        let (stop, peak, pid) = (stop.clone(), peak_threads.clone(), capped.pid());
-        thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                peak.fetch_max(usage(pid).threads as usize, Ordering::Relaxed);
-                thread::sleep(Duration::from_millis(10));
-            }
-        })
-    };
-    println!(
-        "soak: {seconds} s of mixed traffic against http-server {ha}, tcp-uppercase {ta}, udp-chat {ua}"
-    );
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(seconds) {
-        thread::sleep(Duration::from_secs(1));
-        let peak: Vec<String> = servers
-            .iter()
-            .map(|(n, p)| {
-                let u = usage(*p);
-                format!("{n}: {} threads, {} fds", u.threads, u.fds)
-            })
-            .collect();
-        println!("  t={:>3}s  {}", t0.elapsed().as_secs(), peak.join("; "));
-    }
-    stop.store(true, Ordering::SeqCst);
-    for w in workers {
-        let _ = w.join();
-    }
-    let _ = sampler.join();
-    thread::sleep(SETTLE);
-    let after: Vec<Usage> = servers.iter().map(|(_, p)| usage(*p)).collect();
+    workers
+}
 
+/// Gives the servers [`SETTLE`] after the traffic, then prints each one's
+/// memory, threads and files before and after; a failure for each that
+/// did not come back to its baseline.
+fn settle_and_compare(servers: &Servers, before: &[Usage], failed: &mut Vec<String>) {
+    thread::sleep(SETTLE);
+    let after = servers.usage();
     println!(
         "\n{:<14} {:>22} {:>22} {:>18}",
         "server", "RSS KiB (before→after)", "threads (before→after)", "fds (before→after)"
     );
-    for (i, (name, _)) in servers.iter().enumerate() {
+    for (i, (name, _)) in servers.named().iter().enumerate() {
         let (b, a) = (before[i], after[i]);
         println!(
             "{name:<14} {:>10} → {:<10} {:>10} → {:<10} {:>8} → {:<8}",
@@ -300,57 +400,53 @@ pub fn run(args: Args) -> Result<()> {
             ));
         }
     }
-    let peak = peak_threads.load(Ordering::SeqCst);
-    let slowest = Duration::from_micros(SLOWEST_NEWCOMER_US.load(Ordering::SeqCst));
-    println!(
-        "capped http-server (cap {STALL_CAP}, full of stalled clients): peak {peak} threads (sampled every 10 ms), slowest newcomer {slowest:?}"
-    );
-    if peak > STALL_CAP + 1 + FIXED_THREADS {
-        failed.push(format!(
-            "the capped http-server reached {peak} threads at a cap of {STALL_CAP}"
-        ));
-    }
-    let names = ["http", "tcp", "udp", "stall"];
-    for (i, t) in tallies.iter().enumerate() {
-        let (ok, wrong, hostile) = (
-            t.ok.load(Ordering::SeqCst),
-            t.wrong.load(Ordering::SeqCst),
-            t.hostile.load(Ordering::SeqCst),
-        );
+}
+
+/// What the mixed traffic left: each kind's counters (http, tcp, udp,
+/// stall) and the capped server's peak thread count.
+struct Traffic {
+    tallies: Arc<[Tally; 4]>,
+    peak_threads: usize,
+}
+
+impl Traffic {
+    /// Prints the capped server's peak threads and slowest newcomer and
+    /// each kind's counters; a failure for too many threads, for any valid
+    /// request answered wrongly or not at all, and for a kind with none
+    /// answered.
+    fn check(&self, failed: &mut Vec<String>) {
+        let peak = self.peak_threads;
+        let slowest = Duration::from_micros(SLOWEST_NEWCOMER_US.load(Ordering::SeqCst));
         println!(
-            "{:<5} valid answered correctly: {ok}, wrong or missing: {wrong}, hostile sent: {hostile}",
-            names[i]
+            "capped http-server (cap {STALL_CAP}, full of stalled clients): peak {peak} threads (sampled every 10 ms), slowest newcomer {slowest:?}"
         );
-        if wrong > 0 {
+        if peak > STALL_CAP + 1 + FIXED_THREADS {
             failed.push(format!(
-                "{wrong} valid {} request(s) got a wrong or no answer",
-                names[i]
+                "the capped http-server reached {peak} threads at a cap of {STALL_CAP}"
             ));
         }
-        if ok == 0 {
-            failed.push(format!("no valid {} request was answered", names[i]));
+        let names = ["http", "tcp", "udp", "stall"];
+        for (i, t) in self.tallies.iter().enumerate() {
+            let (ok, wrong, hostile) = (
+                t.ok.load(Ordering::SeqCst),
+                t.wrong.load(Ordering::SeqCst),
+                t.hostile.load(Ordering::SeqCst),
+            );
+            println!(
+                "{:<5} valid answered correctly: {ok}, wrong or missing: {wrong}, hostile sent: {hostile}",
+                names[i]
+            );
+            if wrong > 0 {
+                failed.push(format!(
+                    "{wrong} valid {} request(s) got a wrong or no answer",
+                    names[i]
+                ));
+            }
+            if ok == 0 {
+                failed.push(format!("no valid {} request was answered", names[i]));
+            }
         }
     }
-    for (name, s) in [
-        ("http-server", &http),
-        ("tcp-uppercase", &tcp),
-        ("udp-chat", &udp),
-        ("http (capped)", &capped),
-    ] {
-        if s.stderr().iter().any(|l| l.contains("panicked")) {
-            failed.push(format!("{name} panicked"));
-        }
-    }
-    drop((http, tcp, udp, capped));
-    failed.extend(http_rss_after_bursts(&release, &root_arg)?);
-    let _ = std::fs::remove_dir_all(&root);
-    if !failed.is_empty() {
-        bail!("soak found problems:\n  {}", failed.join("\n  "));
-    }
-    println!(
-        "\nsoak: every valid request was answered correctly; memory, threads and files came back to their baseline"
-    );
-    Ok(())
 }
 
 /// How long after a burst's last connection closed http-server's memory is

@@ -10,6 +10,7 @@ mod report;
 mod trace;
 
 use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -178,136 +179,239 @@ fn alternating<T>(
     Ok(())
 }
 
+/// Measures the areas `--only` names (all by default) in this order, then
+/// writes the report.
 pub fn run(args: Args) -> Result<()> {
-    let opts = parse(args);
-    run_checked(cargo().args(["build", "--release", "--quiet", "--bins"]))?;
-    let release = target_dir().join("release");
-    let out_dir = target_dir().join("bench");
-    fs::create_dir_all(&out_dir)?;
-    let work = out_dir.join("work");
-    let _ = fs::remove_dir_all(&work);
-    let www = work.join("www");
-    fs::create_dir_all(&www)?;
-    fs::write(www.join("1k.bin"), vec![b'x'; 1024])?;
-    let big: Vec<u8> = (0..10 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
-    fs::write(www.join("10m.bin"), big)?;
-
-    let secs = Duration::from_secs(opts.seconds);
-    let http = Http {
-        wrk: have("wrk", "--version") || Command::new("wrk").output().is_ok(),
-        secs,
-    };
-    let mut notes = Vec::new();
-    if !http.wrk {
-        notes.push("wrk is not installed (apt-get install wrk): HTTP loads come from the built-in generator, without latency percentiles.".to_string());
-    }
-    let nginx = peers::nginx_path();
-    if nginx.is_none() {
-        notes.push(
-            "nginx is not installed (apt-get install nginx-light): its columns are skipped.".into(),
-        );
-    }
-    let python = has_python();
-    if !python {
-        notes.push("python3 is not installed: the Python peers are skipped.".into());
-    }
-    for n in &notes {
-        println!("notice: {n}");
-    }
-
+    let (bench, mut notes) = Bench::set_up(parse(args))?;
     let mut results: Vec<Workload> = Vec::new();
-    let ours_http = |name: &str| -> Result<Running> {
+    let opts = &bench.opts;
+    if opts.wants("http") {
+        bench.http(&mut results)?;
+    }
+    if opts.wants("rss") {
+        bench.rss(&mut results)?;
+    }
+    if opts.wants("tcp") {
+        bench.tcp(&mut notes, &mut results)?;
+    }
+    if opts.wants("udp") {
+        bench.udp(&mut results)?;
+    }
+    if opts.wants("client") {
+        bench.client(&mut results)?;
+    }
+    // net-trace reading a large capture, against tcpdump and tshark.
+    if opts.wants("trace") {
+        trace::bench(
+            &bench.release,
+            &bench.out_dir,
+            opts.rounds,
+            bench.http.wrk,
+            &mut notes,
+            &mut results,
+        )?;
+    }
+    // net-trace capturing live beside tcpdump under the lab's heaviest runs.
+    if opts.wants("live") {
+        live::bench(
+            &bench.release,
+            opts.rounds,
+            bench.http.wrk,
+            &mut notes,
+            &mut results,
+        )?;
+    }
+    bench.write_report(&notes, &results)
+}
+
+/// What every area's measurements share, fixed once set up: the options,
+/// the release binaries, the files served, the HTTP load generator and
+/// which peers are installed. Each area's method adds its rows to the
+/// results (and its notices to the notes) it is handed.
+struct Bench {
+    opts: Options,
+    /// Where the release binaries are.
+    release: PathBuf,
+    /// `target/bench`: the report, the chart and `work`.
+    out_dir: PathBuf,
+    /// Scratch space (nginx's files, downloads), removed at the end.
+    work: PathBuf,
+    /// The files the HTTP servers serve.
+    www: PathBuf,
+    /// Seconds per run.
+    secs: Duration,
+    http: Http,
+    nginx: Option<PathBuf>,
+    python: bool,
+}
+
+/// An HTTP workload: what is fetched, how, and which number counts.
+struct HttpLoad {
+    title: &'static str,
+    path: &'static str,
+    conns: usize,
+    keep_alive: bool,
+    unit: &'static str,
+    metric: fn(&HttpResult) -> f64,
+}
+
+/// The HTTP workloads, in the order they are measured.
+const HTTP_LOADS: [HttpLoad; 3] = [
+    HttpLoad {
+        title: "1 KiB file, keep-alive, 64 connections",
+        path: "/1k.bin",
+        conns: 64,
+        keep_alive: true,
+        unit: "requests/s",
+        metric: |r| r.requests_per_sec,
+    },
+    HttpLoad {
+        title: "1 KiB file, Connection: close, 32 connections",
+        path: "/1k.bin",
+        conns: 32,
+        keep_alive: false,
+        unit: "requests/s",
+        metric: |r| r.requests_per_sec,
+    },
+    HttpLoad {
+        title: "10 MiB file, 8 connections",
+        path: "/10m.bin",
+        conns: 8,
+        keep_alive: true,
+        unit: "MiB/s",
+        metric: |r| {
+            if r.mib_per_sec > 0.0 {
+                r.mib_per_sec
+            } else {
+                r.requests_per_sec * 10.0
+            }
+        },
+    },
+];
+
+impl Bench {
+    /// Builds the release binaries, writes the files to serve, looks for
+    /// the peers and prints a notice for each one missing (also returned,
+    /// as the report's first notes).
+    fn set_up(opts: Options) -> Result<(Bench, Vec<String>)> {
+        run_checked(cargo().args(["build", "--release", "--quiet", "--bins"]))?;
+        let release = target_dir().join("release");
+        let out_dir = target_dir().join("bench");
+        fs::create_dir_all(&out_dir)?;
+        let work = out_dir.join("work");
+        let _ = fs::remove_dir_all(&work);
+        let www = work.join("www");
+        fs::create_dir_all(&www)?;
+        fs::write(www.join("1k.bin"), vec![b'x'; 1024])?;
+        let big: Vec<u8> = (0..10 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+        fs::write(www.join("10m.bin"), big)?;
+
+        let secs = Duration::from_secs(opts.seconds);
+        let http = Http {
+            wrk: have("wrk", "--version") || Command::new("wrk").output().is_ok(),
+            secs,
+        };
+        let mut notes = Vec::new();
+        if !http.wrk {
+            notes.push("wrk is not installed (apt-get install wrk): HTTP loads come from the built-in generator, without latency percentiles.".to_string());
+        }
+        let nginx = peers::nginx_path();
+        if nginx.is_none() {
+            notes.push(
+                "nginx is not installed (apt-get install nginx-light): its columns are skipped."
+                    .into(),
+            );
+        }
+        let python = has_python();
+        if !python {
+            notes.push("python3 is not installed: the Python peers are skipped.".into());
+        }
+        for n in &notes {
+            println!("notice: {n}");
+        }
+        let bench = Bench {
+            opts,
+            release,
+            out_dir,
+            work,
+            www,
+            secs,
+            http,
+            nginx,
+            python,
+        };
+        Ok((bench, notes))
+    }
+
+    /// Starts netlab's http-server on the bench's files.
+    fn ours_http(&self) -> Result<Running> {
         peers::ours(
-            name,
-            &release.join("http-server"),
+            "http-server",
+            &self.release.join("http-server"),
             &[
                 "--port",
                 "0",
                 "--root",
-                &www.to_string_lossy(),
+                &self.www.to_string_lossy(),
                 "--quiet",
                 "--keepalive-timeout",
                 "75",
             ],
         )
-    };
-
-    // HTTP workloads: (title, path, connections, keep-alive, metric).
-    type Metric = fn(&HttpResult) -> f64;
-    let http_loads: [(&str, &str, usize, bool, &str, Metric); 3] = [
-        (
-            "1 KiB file, keep-alive, 64 connections",
-            "/1k.bin",
-            64,
-            true,
-            "requests/s",
-            |r| r.requests_per_sec,
-        ),
-        (
-            "1 KiB file, Connection: close, 32 connections",
-            "/1k.bin",
-            32,
-            false,
-            "requests/s",
-            |r| r.requests_per_sec,
-        ),
-        (
-            "10 MiB file, 8 connections",
-            "/10m.bin",
-            8,
-            true,
-            "MiB/s",
-            |r| {
-                if r.mib_per_sec > 0.0 {
-                    r.mib_per_sec
-                } else {
-                    r.requests_per_sec * 10.0
-                }
-            },
-        ),
-    ];
-    for (title, path, conns, keep_alive, unit, metric) in http_loads {
-        if !opts.wants("http") {
-            break;
-        }
-        println!("\n== http-server: {title}");
-        let mut w = Workload::new(title, unit, "http-server");
-        let mut latency =
-            Workload::new(&format!("Latency p50 / p99 — {title}"), "ms", "http-server")
-                .lower_is_better();
-        let mut servers: Vec<Start<'_>> = vec![Box::new(|| ours_http("http-server"))];
-        if let Some(n) = &nginx {
-            let (n, work, www) = (n.clone(), work.clone(), www.clone());
-            servers.push(Box::new(move || peers::nginx(&n, &work, &www)));
-        }
-        if python && path == "/1k.bin" {
-            let www = www.clone();
-            servers.push(Box::new(move || peers::python_http(&www)));
-        }
-        alternating(opts.rounds, &servers, |round, start| {
-            let server = start()?;
-            let r = http.run(&server, path, conns, keep_alive)?;
-            println!(
-                "  round {}: {:<22} {:>12.1} {unit}",
-                round + 1,
-                server.name,
-                metric(&r)
-            );
-            w.add(&server.name, metric(&r));
-            if http.wrk {
-                latency.add(&format!("{} p50", server.name), r.p50_ms);
-                latency.add(&format!("{} p99", server.name), r.p99_ms);
-            }
-            Ok(())
-        })?;
-        results.push(w);
-        if http.wrk {
-            results.push(latency);
-        }
     }
 
-    // Memory with 1,000 idle keep-alive connections.
-    if opts.wants("rss") {
+    /// http-server, then nginx when installed, then (when `python`)
+    /// Python's http.server.
+    fn http_servers(&self, python: bool) -> Vec<Start<'_>> {
+        let mut servers: Vec<Start<'_>> = vec![Box::new(move || self.ours_http())];
+        if let Some(n) = &self.nginx {
+            servers.push(Box::new(move || peers::nginx(n, &self.work, &self.www)));
+        }
+        if python {
+            servers.push(Box::new(move || peers::python_http(&self.www)));
+        }
+        servers
+    }
+
+    /// HTTP workloads: each of [`HTTP_LOADS`] against every HTTP server,
+    /// with latency rows when wrk measures them.
+    fn http(&self, results: &mut Vec<Workload>) -> Result<()> {
+        for load in &HTTP_LOADS {
+            let (title, unit, metric) = (load.title, load.unit, load.metric);
+            println!("\n== http-server: {title}");
+            let mut w = Workload::new(title, unit, "http-server");
+            let mut latency =
+                Workload::new(&format!("Latency p50 / p99 — {title}"), "ms", "http-server")
+                    .lower_is_better();
+            let servers = self.http_servers(self.python && load.path == "/1k.bin");
+            alternating(self.opts.rounds, &servers, |round, start| {
+                let server = start()?;
+                let r = self
+                    .http
+                    .run(&server, load.path, load.conns, load.keep_alive)?;
+                println!(
+                    "  round {}: {:<22} {:>12.1} {unit}",
+                    round + 1,
+                    server.name,
+                    metric(&r)
+                );
+                w.add(&server.name, metric(&r));
+                if self.http.wrk {
+                    latency.add(&format!("{} p50", server.name), r.p50_ms);
+                    latency.add(&format!("{} p99", server.name), r.p99_ms);
+                }
+                Ok(())
+            })?;
+            results.push(w);
+            if self.http.wrk {
+                results.push(latency);
+            }
+        }
+        Ok(())
+    }
+
+    /// Memory with 1,000 idle keep-alive connections.
+    fn rss(&self, results: &mut Vec<Workload>) -> Result<()> {
         println!("\n== http-server: RSS with 1,000 idle keep-alive connections");
         let mut rss = Workload::new(
             "RSS with 1,000 idle keep-alive connections",
@@ -315,13 +419,7 @@ pub fn run(args: Args) -> Result<()> {
             "http-server",
         )
         .lower_is_better();
-        let mut starts: Vec<(&str, Start<'_>)> =
-            vec![("http-server", Box::new(|| ours_http("http-server")))];
-        if let Some(n) = &nginx {
-            let (n, work, www) = (n.clone(), work.clone(), www.clone());
-            starts.push(("nginx", Box::new(move || peers::nginx(&n, &work, &www))));
-        }
-        for (_, start) in &starts {
+        for start in &self.http_servers(false) {
             let server = start()?;
             let conns = load::idle_connections(server.addr, "/1k.bin", 1000);
             std::thread::sleep(Duration::from_millis(500));
@@ -336,29 +434,41 @@ pub fn run(args: Args) -> Result<()> {
             drop(conns);
         }
         results.push(rss);
+        Ok(())
     }
 
-    // tcp-uppercase.
-    if opts.wants("tcp") {
-        let ours_tcp = || {
-            peers::ours(
-                "tcp-uppercase",
-                &release.join("tcp-uppercase"),
-                &["server", "--port", "0", "--quiet"],
-            )
-        };
+    /// Starts netlab's tcp-uppercase server.
+    fn ours_tcp(&self) -> Result<Running> {
+        peers::ours(
+            "tcp-uppercase",
+            &self.release.join("tcp-uppercase"),
+            &["server", "--port", "0", "--quiet"],
+        )
+    }
+
+    /// tcp-uppercase: short exchanges, the wait behind a slow typist, one
+    /// streaming connection.
+    fn tcp(&self, notes: &mut Vec<String>, results: &mut Vec<Workload>) -> Result<()> {
         let textbook = root().join("tests").join("textbook");
+        self.tcp_exchanges(&textbook, results)?;
+        self.tcp_behind_slow_typist(&textbook, notes, results)?;
+        self.tcp_stream(results)
+    }
+
+    /// Connect–send–receive–close exchanges from [`EXCHANGE_THREADS`]
+    /// client threads, against the textbook Python server.
+    fn tcp_exchanges(&self, textbook: &Path, results: &mut Vec<Workload>) -> Result<()> {
         for threads in EXCHANGE_THREADS {
             let title = exchanges_title(threads);
             println!("\n== tcp-uppercase: {title}");
             let mut ex = Workload::new(&title, "exchanges/s", "tcp-uppercase");
-            let mut servers: Vec<Start<'_>> = vec![Box::new(ours_tcp)];
-            if python {
-                servers.push(Box::new(|| peers::python_tcp(&textbook)));
+            let mut servers: Vec<Start<'_>> = vec![Box::new(|| self.ours_tcp())];
+            if self.python {
+                servers.push(Box::new(|| peers::python_tcp(textbook)));
             }
-            alternating(opts.rounds, &servers, |round, start| {
+            alternating(self.opts.rounds, &servers, |round, start| {
                 let server = start()?;
-                let rate = load::tcp_exchanges(server.addr, threads, secs);
+                let rate = load::tcp_exchanges(server.addr, threads, self.secs);
                 println!(
                     "  round {}: {:<22} {:>12.1} exchanges/s",
                     round + 1,
@@ -370,7 +480,18 @@ pub fn run(args: Args) -> Result<()> {
             })?;
             results.push(ex);
         }
+        Ok(())
+    }
 
+    /// How long clients wait behind one that types slowly, against the
+    /// textbook Python server and socat (when installed); a note for each
+    /// server some of whose clients got no answer.
+    fn tcp_behind_slow_typist(
+        &self,
+        textbook: &Path,
+        notes: &mut Vec<String>,
+        results: &mut Vec<Workload>,
+    ) -> Result<()> {
         let title = format!(
             "wait behind a client that types for {} s, {} clients after it",
             load::SLOW_TYPING.as_secs(),
@@ -384,15 +505,15 @@ pub fn run(args: Args) -> Result<()> {
             println!("notice: {n}");
             notes.push(n.to_string());
         }
-        let mut servers: Vec<Start<'_>> = vec![Box::new(ours_tcp)];
-        if python {
-            servers.push(Box::new(|| peers::python_tcp(&textbook)));
+        let mut servers: Vec<Start<'_>> = vec![Box::new(|| self.ours_tcp())];
+        if self.python {
+            servers.push(Box::new(|| peers::python_tcp(textbook)));
         }
         if socat {
             servers.push(Box::new(peers::socat_uppercase));
         }
         let mut failures: Vec<(String, usize)> = Vec::new();
-        alternating(opts.rounds, &servers, |round, start| {
+        alternating(self.opts.rounds, &servers, |round, start| {
             let server = start()?;
             let waits = load::behind_slow_typist(server.addr)?;
             println!(
@@ -416,100 +537,114 @@ pub fn run(args: Args) -> Result<()> {
         for (name, failed) in failures.into_iter().filter(|(_, f)| *f > 0) {
             notes.push(format!(
                 "Behind the slow typist, {failed} of {} clients of {name} got no answer (reset or time-out); its waits count only those answered.",
-                load::BEHIND_SLOW * opts.rounds
+                load::BEHIND_SLOW * self.opts.rounds
             ));
         }
+        Ok(())
+    }
 
+    /// One streaming connection, uppercased both ways (ours alone).
+    fn tcp_stream(&self, results: &mut Vec<Workload>) -> Result<()> {
         let mut stream = Workload::new(
             "one streaming connection (uppercased both ways)",
             "MiB/s",
             "tcp-uppercase",
         );
-        for round in 0..opts.rounds {
-            let server = ours_tcp()?;
-            let rate = load::tcp_stream(server.addr, secs);
+        for round in 0..self.opts.rounds {
+            let server = self.ours_tcp()?;
+            let rate = load::tcp_stream(server.addr, self.secs);
             println!("  round {}: streaming {:>10.1} MiB/s", round + 1, rate);
             stream.add(&server.name, rate);
         }
         results.push(stream);
+        Ok(())
     }
 
-    // udp-chat.
-    let xtask = std::env::current_exe().context("path of xtask")?;
-    let udp_clients: &[usize] = if opts.wants("udp") { &[1, 4] } else { &[] };
-    for &clients in udp_clients {
-        println!("\n== udp-chat: lockstep round trips, {clients} client(s)");
-        // The target is for the server as people run it: logging each
-        // message, into a file or pipe (here /dev/null: nothing reads).
-        let logging = "udp-chat (log to /dev/null)";
-        let mut w = Workload::new(
-            &format!("UDP round trips, {clients} lockstep client(s)"),
-            "round trips/s",
-            logging,
-        );
-        let servers: Vec<Start<'_>> = vec![
-            Box::new(|| peers::ours_udp_log_to_null(logging, &release.join("udp-chat"))),
-            Box::new(|| {
-                peers::ours(
-                    "udp-chat --quiet",
-                    &release.join("udp-chat"),
-                    &["server", "--port", "0", "--quiet"],
-                )
-            }),
-            Box::new(|| peers::bare_udp(&xtask)),
-        ];
-        // On a shared machine the rate swings with everyone else's load;
-        // the server's own CPU time per round trip barely does.
-        let mut cpu = Workload::new(
-            &format!("UDP server CPU per round trip, {clients} lockstep client(s)"),
-            "µs",
-            logging,
-        )
-        .lower_is_better();
-        alternating(opts.rounds, &servers, |round, start| {
-            let server = start()?;
-            let cpu_before = peers::cpu_ns(&server.pids());
-            let rate = load::udp_round_trips(server.addr, clients, secs);
-            let cpu_used = peers::cpu_ns(&server.pids()).saturating_sub(cpu_before);
-            let per_trip_us = cpu_used as f64 / 1000.0 / (rate * secs.as_secs_f64()).max(1.0);
-            println!(
-                "  round {}: {:<28} {:>12.1} round trips/s, {per_trip_us:.2} µs server CPU each",
-                round + 1,
-                server.name,
-                rate
+    /// udp-chat: lockstep round trips from 1 and 4 clients, logging and
+    /// quiet, against a bare UDP loop; the rate and the server's CPU time
+    /// per round trip.
+    fn udp(&self, results: &mut Vec<Workload>) -> Result<()> {
+        let xtask = std::env::current_exe().context("path of xtask")?;
+        for clients in [1, 4] {
+            println!("\n== udp-chat: lockstep round trips, {clients} client(s)");
+            // The target is for the server as people run it: logging each
+            // message, into a file or pipe (here /dev/null: nothing reads).
+            let logging = "udp-chat (log to /dev/null)";
+            let mut w = Workload::new(
+                &format!("UDP round trips, {clients} lockstep client(s)"),
+                "round trips/s",
+                logging,
             );
-            w.add(&server.name, rate);
-            cpu.add(&server.name, per_trip_us);
-            Ok(())
-        })?;
-        results.push(w);
-        results.push(cpu);
+            let udp_chat = self.release.join("udp-chat");
+            let servers: Vec<Start<'_>> = vec![
+                Box::new(|| peers::ours_udp_log_to_null(logging, &udp_chat)),
+                Box::new(|| {
+                    peers::ours(
+                        "udp-chat --quiet",
+                        &udp_chat,
+                        &["server", "--port", "0", "--quiet"],
+                    )
+                }),
+                Box::new(|| peers::bare_udp(&xtask)),
+            ];
+            // On a shared machine the rate swings with everyone else's load;
+            // the server's own CPU time per round trip barely does.
+            let mut cpu = Workload::new(
+                &format!("UDP server CPU per round trip, {clients} lockstep client(s)"),
+                "µs",
+                logging,
+            )
+            .lower_is_better();
+            let secs = self.secs;
+            alternating(self.opts.rounds, &servers, |round, start| {
+                let server = start()?;
+                let cpu_before = peers::cpu_ns(&server.pids());
+                let rate = load::udp_round_trips(server.addr, clients, secs);
+                let cpu_used = peers::cpu_ns(&server.pids()).saturating_sub(cpu_before);
+                let per_trip_us = cpu_used as f64 / 1000.0 / (rate * secs.as_secs_f64()).max(1.0);
+                println!(
+                    "  round {}: {:<28} {:>12.1} round trips/s, {per_trip_us:.2} µs server CPU each",
+                    round + 1,
+                    server.name,
+                    rate
+                );
+                w.add(&server.name, rate);
+                cpu.add(&server.name, per_trip_us);
+                Ok(())
+            })?;
+            results.push(w);
+            results.push(cpu);
+        }
+        Ok(())
     }
 
-    // http-client: a large download to a file, against curl.
-    if opts.wants("client") {
+    /// http-client: a large download to a file, against curl.
+    fn client(&self, results: &mut Vec<Workload>) -> Result<()> {
         println!("\n== http-client: 100 MiB download to a file");
         let mut w = Workload::new("100 MiB download to a file", "MiB/s", "http-client");
         let file: Vec<u8> = (0..100 * 1024 * 1024u32).map(|i| (i % 247) as u8).collect();
-        fs::write(www.join("100m.bin"), &file)?;
+        fs::write(self.www.join("100m.bin"), &file)?;
         drop(file);
-        let server = match &nginx {
-            Some(n) => peers::nginx(n, &work, &www)?,
-            None => ours_http("http-server")?,
+        let server = match &self.nginx {
+            Some(n) => peers::nginx(n, &self.work, &self.www)?,
+            None => self.ours_http()?,
         };
         let url = format!("http://{}/100m.bin", server.addr);
-        let out = work.join("download.bin");
+        let out = self.work.join("download.bin");
         let curl = have("curl", "--version");
         if !curl {
             println!(
                 "notice: curl is not installed (apt-get install curl): http-client is measured alone"
             );
         }
-        let mut clients = vec![("http-client", release.join("http-client").into_os_string())];
+        let mut clients = vec![(
+            "http-client",
+            self.release.join("http-client").into_os_string(),
+        )];
         if curl {
             clients.push(("curl", "curl".into()));
         }
-        alternating(opts.rounds, &clients, |round, (name, program)| {
+        alternating(self.opts.rounds, &clients, |round, (name, program)| {
             let _ = fs::remove_file(&out);
             let started = std::time::Instant::now();
             let status = Command::new(program)
@@ -531,35 +666,24 @@ pub fn run(args: Args) -> Result<()> {
             Ok(())
         })?;
         results.push(w);
+        Ok(())
     }
 
-    // net-trace reading a large capture, against tcpdump and tshark.
-    if opts.wants("trace") {
-        trace::bench(
-            &release,
-            &out_dir,
-            opts.rounds,
-            http.wrk,
-            &mut notes,
-            &mut results,
-        )?;
+    /// Writes `report.md` and `chart.svg`, removes the scratch space and
+    /// prints the table and where the files are.
+    fn write_report(&self, notes: &[String], results: &[Workload]) -> Result<()> {
+        let machine = report::machine();
+        let method = opts_line(&self.opts, self.http.wrk);
+        let md = report::markdown(results, notes, &machine, &method);
+        let svg = report::svg(results);
+        fs::write(self.out_dir.join("report.md"), &md)?;
+        fs::write(self.out_dir.join("chart.svg"), &svg)?;
+        let _ = fs::remove_dir_all(&self.work);
+        println!("\n{}", report::table(results));
+        println!("report: {}", relative(&self.out_dir.join("report.md")));
+        println!("chart:  {}", relative(&self.out_dir.join("chart.svg")));
+        Ok(())
     }
-
-    // net-trace capturing live beside tcpdump under the lab's heaviest runs.
-    if opts.wants("live") {
-        live::bench(&release, opts.rounds, http.wrk, &mut notes, &mut results)?;
-    }
-
-    let machine = report::machine();
-    let md = report::markdown(&results, &notes, &machine, &opts_line(&opts, http.wrk));
-    let svg = report::svg(&results);
-    fs::write(out_dir.join("report.md"), &md)?;
-    fs::write(out_dir.join("chart.svg"), &svg)?;
-    let _ = fs::remove_dir_all(&work);
-    println!("\n{}", report::table(&results));
-    println!("report: {}", relative(&out_dir.join("report.md")));
-    println!("chart:  {}", relative(&out_dir.join("chart.svg")));
-    Ok(())
 }
 
 /// Client threads of the connect–send–receive–close rows.
