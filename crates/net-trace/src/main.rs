@@ -40,7 +40,8 @@ struct CaptureArgs {
     /// Interface to capture on; repeat it for several, or `any` for all.
     #[arg(long = "iface", value_name = "NAME", default_value = "lo")]
     ifaces: Vec<String>,
-    /// Keep only frames to or from this port (repeatable).
+    /// Keep only frames to or from this port, and ICMP errors about them
+    /// (repeatable).
     #[arg(long = "port", value_name = "N")]
     ports: Vec<u16>,
     /// Also save the frames to this file: classic pcap, or pcapng with each
@@ -77,7 +78,8 @@ struct CaptureArgs {
 struct ReadArgs {
     /// The capture file (`-` for standard input).
     file: PathBuf,
-    /// Keep only frames to or from this port (repeatable).
+    /// Keep only frames to or from this port, and ICMP errors about them
+    /// (repeatable).
     #[arg(long = "port", value_name = "N")]
     ports: Vec<u16>,
     #[command(flatten)]
