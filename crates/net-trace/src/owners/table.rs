@@ -67,6 +67,9 @@ pub const CORROBORATE_WINDOW: Duration = Duration::from_millis(50);
 /// far past the frame.
 pub const SEND_AFTER: Duration = Duration::from_millis(100);
 
+/// Senders remembered per TCP socket: two already say it is shared.
+const MAX_SENDERS: usize = 4;
+
 /// Route-lookup runs kept per flow, at most (older ones are dropped).
 const MAX_RUNS: usize = 16;
 
@@ -111,13 +114,17 @@ pub enum Event {
         /// Remote address, when the record carries it.
         remote: Option<SocketAddr>,
     },
-    /// `sock:sock_send_length` of a UDP socket: a send system call
+    /// `sock:sock_send_length` of a UDP or TCP socket: a send system call
     /// returned, having sent this many payload bytes.
     Send {
         /// Who ran it and when.
         ctx: Ctx,
         /// Payload bytes sent.
         len: u32,
+        /// The socket's kernel address (a TCP socket's is its `skaddr`).
+        sk: u64,
+        /// A TCP socket (else UDP).
+        tcp: bool,
     },
     /// `fib:fib_table_lookup` or `fib6:fib6_table_lookup` in process
     /// context: a socket of this process routing a flow (each send of an
@@ -204,6 +211,19 @@ struct Sock {
     /// kernel finishes its teardown on the closer's behalf, even after the
     /// closer has exited.
     shut: Option<Duration>,
+    /// Processes seen sending on it, with the time each first did: another
+    /// than its owner means the socket is shared (a child, or a process it
+    /// was handed to).
+    senders: Vec<(u32, Duration)>,
+}
+
+impl Sock {
+    /// Whether a process other than `pid` had sent on it by `time`.
+    fn sent_by_other(&self, pid: u32, time: Duration) -> bool {
+        self.senders
+            .iter()
+            .any(|(p, at)| *p != pid && *at <= time + CLOCK_SLACK)
+    }
 }
 
 /// A UDP send system call.
@@ -320,6 +340,7 @@ impl Table {
             remote: None,
             actors,
             shut: None,
+            senders: Vec::new(),
         }));
         self.listeners.push(idx);
     }
@@ -374,8 +395,11 @@ impl Table {
                 local,
                 remote,
             } => self.state(ctx, *sk, *old, *new, *local, *remote),
-            Event::Send { ctx, len } => {
-                if !ctx.irq {
+            Event::Send { ctx, len, sk, tcp } => {
+                if ctx.irq {
+                } else if *tcp {
+                    self.tcp_sender(*sk, ctx);
+                } else {
                     self.add_send(Sent {
                         time: ctx.time,
                         tgid: ctx.tgid,
@@ -479,6 +503,7 @@ impl Table {
                 remote: None,
                 actors: Vec::new(),
                 shut: None,
+                senders: Vec::new(),
             }));
             if let Some(prev) = self.current.insert(sk, idx) {
                 self.close(prev, ctx.time);
@@ -543,6 +568,20 @@ impl Table {
                 self.connecting.remove(&sk);
                 self.previous.insert(sk, idx);
             }
+        }
+    }
+
+    /// Records a process sending on the TCP socket now at `sk`.
+    fn tcp_sender(&mut self, sk: u64, ctx: &Ctx) {
+        let Some(&idx) = self.current.get(&sk) else {
+            return;
+        };
+        if let Some(Some(sock)) = self.socks.get_mut(idx)
+            && sock.closed.is_none()
+            && !sock.senders.iter().any(|(p, _)| *p == ctx.tgid)
+            && sock.senders.len() < MAX_SENDERS
+        {
+            sock.senders.push((ctx.tgid, ctx.time));
         }
     }
 
@@ -723,7 +762,10 @@ impl Table {
             // left it to another (a child, or one it handed the socket to).
             let left_open =
                 !self.alive_at(pid, q.time) && sock.shut.is_none_or(|t| t > q.time + CLOCK_SLACK);
-            if self.may_share(pid, sock.opened, q.time) || left_open {
+            if self.may_share(pid, sock.opened, q.time)
+                || left_open
+                || sock.sent_by_other(pid, q.time)
+            {
                 return Verdict::None;
             }
             return self.known(pid, q.stream_start);
@@ -733,7 +775,14 @@ impl Table {
             return Verdict::None;
         }
         if q.role == Role::Server {
-            return self.listener_owner(src, q);
+            // The accepted socket's own senders: a process other than the
+            // listener's (a forking server's child) makes it nobody's.
+            return match self.listener_owner(src, q) {
+                Verdict::Known(o) if live.iter().any(|s| s.sent_by_other(o.pid, q.time)) => {
+                    Verdict::None
+                }
+                v => v,
+            };
         }
         if live.is_empty()
             && let Some(v) = self.route_owner(TCP, src, dst, q)
@@ -1100,6 +1149,28 @@ mod tests {
     }
 
     #[test]
+    fn a_socket_another_process_sends_on_is_nobody_s() {
+        use state::*;
+        let mut t = Table::new();
+        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
+        t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
+        let send_on = |t: &mut Table, at: u64, pid: u32| {
+            t.apply(&Event::Send {
+                ctx: ctx(at, pid, "sender", false),
+                len: 5,
+                sk: 0xa,
+                tcp: true,
+            });
+        };
+        send_on(&mut t, 1, 100);
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 2, 0, 0))), Some(100));
+        // Handed over a Unix socket to 300, which sends too.
+        send_on(&mut t, 5, 300);
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 2, 0, 0))), Some(100));
+        assert_eq!(t.lookup(&q(true, Role::Client, 6, 0, 0)), Verdict::None);
+    }
+
+    #[test]
     fn a_client_that_forked_after_connecting_shares_its_socket() {
         use state::*;
         let mut t = Table::new();
@@ -1123,6 +1194,8 @@ mod tests {
         t.apply(&Event::Send {
             ctx: ctx(at, pid, "sender", irq),
             len,
+            sk: 0,
+            tcp: false,
         });
     }
 

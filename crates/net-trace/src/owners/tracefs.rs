@@ -41,8 +41,9 @@ const EVENTS: [&str; 6] = [
     // A sending socket's ports: each send of an unconnected UDP socket and
     // each connect routes its flow in the process that owns the socket.
     "fib/fib_table_lookup",
-    // Each UDP send system call, with its length: confirms a datagram's
-    // sender (filtered to UDP in the kernel, so TCP traffic adds nothing).
+    // Each UDP or TCP send system call, with its socket and length:
+    // confirms a datagram's sender, and shows who else sends on a TCP
+    // socket (a child, or a process the socket was handed to).
     "sock/sock_send_length",
     "sched/sched_process_exec",
     "sched/sched_process_fork",
@@ -65,8 +66,8 @@ fn port_filter(ports: &[u16]) -> Option<String> {
     (!terms.is_empty()).then(|| format!("({})", terms.join(" || ")))
 }
 
-/// The kernel-side filter of send records: UDP, bytes sent.
-const SEND_FILTER: &str = "protocol == 17 && ret > 0";
+/// The kernel-side filter of send records: UDP and TCP, bytes sent.
+const SEND_FILTER: &str = "(protocol == 17 || protocol == 6) && ret > 0";
 
 /// The kernel-side filter of route-lookup records.
 const ROUTE_FILTER: &str = "sport != 0 && dport != 0 && (proto == 6 || proto == 17)";
@@ -183,14 +184,18 @@ pub fn parse_line(line: &str, own_pid: u32) -> Option<Record> {
             }
         }
         "sock_send_length" => {
-            if f.num("protocol")? != 17 {
-                return None;
-            }
+            let tcp = match f.num("protocol")? {
+                6 => true,
+                17 => false,
+                _ => return None,
+            };
             // `ret` is an `int` printed as 32 bits: an error is
             // 0xffffff91 (-111), above `i32::MAX`.
             let ret = u32::try_from(f.num("ret")?).ok()?;
             Event::Send {
                 len: (ret > 0 && ret <= i32::MAX.unsigned_abs()).then_some(ret)?,
+                sk: f.num("sk")?,
+                tcp,
                 ctx,
             }
         }
@@ -315,8 +320,8 @@ impl Instance {
         self.write("options/record-tgid", "1")?;
         self.write("options/fields", "1")?;
         self.write("buffer_size_kb", &BUFFER_KB.to_string())?;
-        // Only UDP sends that sent something confirm a datagram; without
-        // the filter the capture would still work, with a busier ring.
+        // Only sends that sent something tell anything; without the
+        // filter the capture would still work, with a busier ring.
         let _ = self.write("events/sock/sock_send_length/filter", SEND_FILTER);
         // Only lookups with both ports (a socket's, not a forwarded or
         // received packet's) of TCP and UDP are worth the ring's room.
@@ -808,11 +813,20 @@ mod tests {
                     irq: false
                 },
                 len: 5,
+                sk: 0xffff_8881_7b34_df80,
+                tcp: false,
             }
         );
         // A send that failed (connection refused) sent nothing.
         assert_eq!(parse_line(REFUSED, 1), None);
-        assert_eq!(parse_line(&SEND.replace("0x11 (17)", "0x6 (6)"), 1), None);
+        assert!(matches!(
+            parse_line(&SEND.replace("0x11 (17)", "0x6 (6)"), 1),
+            Some(Record::Event(Event::Send { tcp: true, .. }))
+        ));
+        assert_eq!(
+            parse_line(&SEND.replace("0x11 (17)", "0x84 (132)"), 1),
+            None
+        );
     }
 
     #[test]
