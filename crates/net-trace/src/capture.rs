@@ -78,6 +78,9 @@ pub fn wanted(p: &Packet, ports: &[u16]) -> bool {
     }
 }
 
+/// Frames still to be shown at a Ctrl-C from which on it says so.
+const BACKLOG_NOTICE: u64 = 10_000;
+
 /// Everything a capture produced.
 #[derive(Debug)]
 pub struct Report {
@@ -406,6 +409,14 @@ pub fn run(
     // A second Ctrl-C cuts this short: what is left is counted, not shown.
     let stopped = source.stop();
     let hurry = || shutdown.signals() >= 2;
+    // Behind a flood the table may be far behind the capture: say what is
+    // still to come, and how to cut it short.
+    let backlog = source.stats().captured.saturating_sub(seen as u64);
+    if backlog >= BACKLOG_NOTICE && shutdown.is_fired() && !hurry() {
+        log::warn!(
+            "stopping: {backlog} frames captured before the stop are still to be shown; Ctrl-C again to stop at once"
+        );
+    }
     let mut abandoned = 0u64;
     while opts.count.is_none_or(|c| seen < c)
         && let Some(frame) = source.recv(Duration::ZERO)
