@@ -284,3 +284,38 @@ fn pid_of_a_udp_server_keeps_its_clients_first_datagrams() {
     assert!(rows[0].contains(&format!("→ {port} ")), "{out}");
     assert!(!out.contains(&format!("→ {other_port} ")), "{out}");
 }
+
+/// ICMP errors about other ports pass the kernel's filter for a closer
+/// look and are then left out: they count neither as captured nor as
+/// received by the filter, so nothing reads like a lost frame.
+#[test]
+fn counts_leave_out_what_the_port_filter_left_out() {
+    if !may_capture() {
+        return;
+    }
+    let s = server();
+    let port = s.port();
+    let mut c = capture(&["--port", &port]);
+    // A datagram to a closed port: the kernel answers with an ICMP error
+    // about that port, not ours.
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..3 {
+        probe.send_to(b"x", ("127.0.0.1", closed_port)).unwrap();
+    }
+    client(&port, "counted");
+    wait_closed(&c, 1);
+    assert!(c.terminate(T).is_some_and(|s| s.success()));
+    let err = c.stderr();
+    let count = |what: &str| -> u64 {
+        err.iter()
+            .find_map(|l| l.strip_suffix(what)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no{what}: {err:#?}"))
+    };
+    let captured = count(" packets captured");
+    assert_eq!(count(" packets dropped by kernel"), 0, "{err:#?}");
+    assert_eq!(count(" packets received by filter"), captured, "{err:#?}");
+    assert!(captured >= 10, "{err:#?}");
+}

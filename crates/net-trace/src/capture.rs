@@ -97,6 +97,11 @@ pub struct Report {
     /// Frames that passed the port filter (the kernel's lets every ICMP
     /// message through for a closer look): tcpdump's "packets captured".
     pub captured: u64,
+    /// Frames that passed the kernel's filter and the port filter, dropped
+    /// ones included: tcpdump's "packets received by filter" (the kernel's
+    /// own count less the ICMP messages and fragments it passed only for
+    /// a closer look).
+    pub received: u64,
     /// The command's exit status, for `capture -- COMMAND`.
     pub command_status: Option<ExitStatus>,
     /// Frames shown without a process because its evidence came later
@@ -162,6 +167,9 @@ struct Pipeline<'a> {
     proc_named: bool,
     /// Frames that passed the port filter: "packets captured".
     kept: u64,
+    /// Frames the kernel's filter passed for a closer look that the port
+    /// filter then left out.
+    rejected: u64,
     /// The pcapng's interface number of each interface seen.
     ng_ifaces: HashMap<std::sync::Arc<str>, u32>,
 }
@@ -255,9 +263,10 @@ impl Pipeline<'_> {
                 self.join.push(held, None, None, Instant::now());
             }
             // Left out by the port filter: as a capture filter does, it is
-            // neither numbered nor counted (the kernel's filter lets every
-            // ICMP message and fragment through for a look).
-            _ => {}
+            // neither numbered nor counted as received by the filter (the
+            // kernel's filter lets every ICMP message and fragment through
+            // for a look).
+            _ => self.rejected += 1,
         }
     }
 
@@ -371,6 +380,7 @@ pub fn run(
         hurry: false,
         proc_named: false,
         kept: 0,
+        rejected: 0,
         ng_ifaces: HashMap::new(),
     };
     let mut seen = 0usize;
@@ -487,6 +497,7 @@ pub fn run(
         late: pipe.join.expired(),
         abandoned,
         captured: pipe.kept,
+        received: kernel.received.saturating_sub(pipe.rejected),
         shown: pipe.target.as_ref().map(|_| {
             pipe.involved
                 .iter()

@@ -363,7 +363,7 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     write_diagram(&args.view, diagrams.as_ref())?;
     // As tcpdump reports it, also when nothing was dropped.
     eprintln!("{} packets captured", report.captured);
-    eprintln!("{} packets received by filter", report.kernel.received);
+    eprintln!("{} packets received by filter", report.received);
     eprintln!("{} packets dropped by kernel", report.kernel.dropped);
     if report.abandoned > 0 {
         eprintln!(
