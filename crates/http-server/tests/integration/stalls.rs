@@ -173,7 +173,16 @@ fn a_mixed_house_makes_room_by_policy() {
     let took = newcomer(s.addr());
     eprintln!("mixed: newcomer served in {took:?}");
     assert!(took < SERVED_WITHIN);
-    assert!(idle[0].closed_within(Duration::from_secs(5)));
+    // The oldest idle one went: the first opened, or on a loaded machine
+    // one whose server thread marked it idle a moment sooner.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut closed = false;
+    while !closed && Instant::now() < deadline {
+        closed = idle
+            .iter_mut()
+            .any(|c| c.closed_within(Duration::from_millis(20)));
+    }
+    assert!(closed, "no idle connection was closed to make room");
     drippers[0]
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
