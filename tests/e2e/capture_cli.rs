@@ -319,3 +319,55 @@ fn counts_leave_out_what_the_port_filter_left_out() {
     assert_eq!(count(" packets received by filter"), captured, "{err:#?}");
     assert!(captured >= 10, "{err:#?}");
 }
+
+/// `--pid` of a server that forks a child per connection keeps every one
+/// of its connections, though the children send the replies.
+#[test]
+fn pid_of_a_forking_server_keeps_all_its_connections() {
+    if !may_capture() || crate::python().is_none() {
+        return;
+    }
+    // Each child lingers, so several are alive at once, as under load.
+    let code = "import socketserver, time\n\
+                class H(socketserver.BaseRequestHandler):\n    \
+                    def handle(self):\n        \
+                        time.sleep(0.3)\n        \
+                        self.request.sendall(self.request.recv(100).upper())\n\
+                socketserver.ForkingTCPServer.allow_reuse_address = True\n\
+                s = socketserver.ForkingTCPServer(('127.0.0.1', 0), H)\n\
+                print('listening on 127.0.0.1:%d (tcp)' % s.server_address[1], flush=True)\n\
+                s.serve_forever()\n";
+    let server = Server::start("python3", &["-c", code]);
+    let port = server.port();
+    let mut c = capture(&["--port", &port, "--pid", &server.pid().to_string()]);
+    // Three connect at once, three more while the first children still
+    // serve (each lingers 0.3 s): those arrive at a server with live
+    // children.
+    let clients: Vec<std::thread::JoinHandle<()>> = (0..6)
+        .map(|i| {
+            let addr = server.addr();
+            if i == 3 {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                s.write_all(format!("client {i}").as_bytes()).unwrap();
+                let mut reply = String::new();
+                s.read_to_string(&mut reply).unwrap();
+                assert_eq!(reply, format!("CLIENT {i}"));
+            })
+        })
+        .collect();
+    for t in clients {
+        t.join().unwrap();
+    }
+    wait_closed(&c, 6);
+    assert!(c.terminate(T).is_some_and(|s| s.success()));
+    let out = c.stdout().join("\n");
+    let shown = out
+        .lines()
+        .filter(|l| l.starts_with("TCP connection "))
+        .count();
+    assert_eq!(shown, 6, "{out}");
+}

@@ -136,7 +136,8 @@ enum Side {
     /// One process sent every named frame.
     One(Owner),
     /// Different processes sent them (a UDP port used by one program after
-    /// another): the summary names none of them.
+    /// another), or, on a UDP flow, some datagram was not proven (another
+    /// program may have sent it at the same time): the summary names none.
     Several,
 }
 
@@ -226,20 +227,28 @@ impl Table {
 
 /// Records a row's sender as the owner of its side of its connection.
 fn note_owner(owners: &mut ConnOwners, row: &Row, sender: Option<&Owner>) {
-    if let (Some(o), Some(conn), Some(dir)) = (sender, row.conn, row.direction) {
-        if row.protocol.starts_with("ICMP") {
-            return;
-        }
-        let entry = owners.entry(conn).or_default();
-        let slot = match dir {
-            Direction::ClientToServer => &mut entry.0,
-            Direction::ServerToClient => &mut entry.1,
-        };
-        match slot {
-            Side::Unknown => *slot = Side::One(o.clone()),
-            Side::One(known) if known.pid != o.pid => *slot = Side::Several,
-            Side::One(_) | Side::Several => {}
-        }
+    let (Some(conn), Some(dir)) = (row.conn, row.direction) else {
+        return;
+    };
+    if row.protocol.starts_with("ICMP") {
+        return;
+    }
+    let entry = owners.entry(conn).or_default();
+    let slot = match dir {
+        Direction::ClientToServer => &mut entry.0,
+        Direction::ServerToClient => &mut entry.1,
+    };
+    // A UDP flow has no connection to own: its side is named only when
+    // one process is proven for every datagram. A TCP side is named for
+    // the process proven for its frames, though some (after a fork) may
+    // be unknown.
+    let udp = row.protocol == "UDP";
+    match (sender, &slot) {
+        (None, _) if udp => *slot = Side::Several,
+        (None, _) | (_, Side::Several) => {}
+        (Some(o), Side::Unknown) => *slot = Side::One(o.clone()),
+        (Some(o), Side::One(known)) if known.pid != o.pid => *slot = Side::Several,
+        (Some(_), Side::One(_)) => {}
     }
 }
 

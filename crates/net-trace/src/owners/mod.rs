@@ -390,13 +390,23 @@ impl Owners {
 
     /// Who holds the socket a frame arrived at, for narrowing a capture to
     /// one program (`q` describes the receiving side as the sender): a TCP
-    /// side as [`Owners::lookup`] proves it; a UDP socket, which may not
-    /// have sent anything yet, also from /proc while its process lives.
-    /// Never `Pending`.
+    /// side as [`Owners::lookup`] proves it, or a server's connection as
+    /// its listener's (a forking server's child serves it); a UDP socket,
+    /// which may not have sent anything yet, also from /proc while its
+    /// process lives. Never `Pending`; never a frame's sender.
     pub fn receiver(&self, q: &Query) -> Lookup {
         match (self.lookup(q), &self.kernel) {
             (Lookup::Known(o, m), _) => Lookup::Known(o, m),
             (_, Some(k)) if !q.tcp => self.proc_checked(k, q),
+            // A connection to a server that forks a child per connection:
+            // whose server it is, though its frames are the child's.
+            (_, Some(k)) if q.role == Role::Server => k
+                .shared
+                .table
+                .lock()
+                .ok()
+                .and_then(|t| t.listener_holder(q.src, q.time))
+                .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Kernel)),
             _ => Lookup::Unknown,
         }
     }

@@ -889,6 +889,29 @@ impl Table {
         self.known(pid, q.time)
     }
 
+    /// The one process holding the listening socket a connection to
+    /// `local` arrived at, at `time` — children it forked may serve the
+    /// connection, so this says whose server it is, not who sent a frame.
+    pub fn listener_holder(&self, local: SocketAddr, time: Duration) -> Option<Owner> {
+        let local = norm(local);
+        let mut holders = self
+            .listeners
+            .iter()
+            .filter_map(|i| self.socks.get(*i)?.as_ref())
+            .filter(|s| {
+                s.local.is_some_and(|l| {
+                    l.port() == local.port() && (l.ip() == local.ip() || l.ip().is_unspecified())
+                }) && s.opened <= time + CLOCK_SLACK
+                    && s.closed.is_none_or(|c| c + CLOCK_SLACK >= time)
+            })
+            .flat_map(|s| s.actors.iter().copied());
+        let pid = holders.next()?;
+        if holders.any(|p| p != pid) {
+            return None;
+        }
+        self.owner(pid)
+    }
+
     /// Whether a child process of `pid` forked after `since` (when its
     /// socket appeared) may hold that socket too at `time`: a child not
     /// known to be a thread and not known to have exited.
