@@ -483,7 +483,9 @@ fn lab_clients_against_tcpdump() {
     let mut starts: HashMap<usize, (Duration, bool)> = HashMap::new();
     let mut named: HashMap<u32, usize> = HashMap::new();
     let mut wrong = Vec::new();
-    let mut by_port: HashMap<u16, u32> = HashMap::new();
+    // One client per local port and protocol (a TCP and a UDP client may
+    // well get the same port number).
+    let mut by_port: HashMap<(bool, u16), u32> = HashMap::new();
     let mut frames_named = 0;
     for f in &frames {
         let Some(p) = net_trace::decode::decode(f.link, &f.data, f.time, f.wire_len) else {
@@ -523,8 +525,10 @@ fn lab_clients_against_tcpdump() {
         let ok = if from_server {
             servers.contains(&o.pid)
         } else {
-            clients.iter().any(|(_, c)| *c == o.pid)
-                && *by_port.entry(p.src.port()).or_insert(o.pid) == o.pid
+            clients
+                .iter()
+                .any(|(kind, c)| *c == o.pid && (*kind == "tcp") == tcp)
+                && *by_port.entry((tcp, p.src.port())).or_insert(o.pid) == o.pid
         };
         if !ok {
             wrong.push(format!("{} → {}: {o}", p.src, p.dst));
