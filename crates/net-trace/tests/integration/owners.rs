@@ -118,6 +118,21 @@ fn short_tcp_client(server: SocketAddr) -> (u32, Query) {
     (pid, q)
 }
 
+/// The question for a datagram of [`PAYLOAD`] bytes from `port` to the
+/// receiver at `to`, stamped `time`, asked as the capture asks it.
+fn datagram_query(to: SocketAddr, port: u16, time: Duration) -> Query {
+    Query {
+        tcp: false,
+        src: SocketAddr::new(to.ip(), port),
+        dst: to,
+        time,
+        stream_start: time,
+        role: Role::Client,
+        syn: false,
+        len: u32::try_from(PAYLOAD).unwrap(),
+    }
+}
+
 /// A Python receiver printing each datagram's kernel receive time
 /// (`SO_TIMESTAMPNS`, the clock packet captures use): the frame times a
 /// capture would ask about. Returns the child, its address, and the
@@ -246,16 +261,7 @@ fn short_lived_clients_are_named_and_never_wrongly() {
         // Asked as soon as it arrived, as the capture would.
         let (from, time) = stamps.recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!(from, port);
-        let q = Query {
-            tcp: false,
-            src: SocketAddr::new(udp_addr.ip(), port),
-            dst: udp_addr,
-            time,
-            stream_start: time,
-            role: Role::Client,
-            syn: false,
-            len: u32::try_from(PAYLOAD).unwrap(),
-        };
+        let q = datagram_query(udp_addr, port, time);
         udp_tally.check(
             ask(&owners, &q),
             pid,
@@ -355,16 +361,7 @@ fn simultaneous_datagrams_of_one_length_keep_their_senders() {
     let mut tally = Tally::default();
     for i in 0..SENDERS * EACH {
         let (port, time) = stamps.recv_timeout(Duration::from_secs(10)).unwrap();
-        let q = Query {
-            tcp: false,
-            src: SocketAddr::new(udp_addr.ip(), port),
-            dst: udp_addr,
-            time,
-            stream_start: time,
-            role: Role::Client,
-            syn: false,
-            len: u32::try_from(PAYLOAD).unwrap(),
-        };
+        let q = datagram_query(udp_addr, port, time);
         tally.check(
             ask(&owners, &q),
             pid_of[&port],
