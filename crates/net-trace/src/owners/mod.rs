@@ -275,11 +275,11 @@ impl Owners {
     /// on the UDP flow; without events, its process lives.
     fn still_holds(&self, o: &Owner, q: &Query) -> bool {
         match &self.kernel {
-            Some(k) => k.shared.table.lock().is_ok_and(|t| {
-                t.alive_at(o.pid, q.time)
-                    && !t.may_share(o.pid, Duration::ZERO, q.time)
-                    && (q.tcp || !t.routed_by_other(false, q.src, q.dst, o.pid))
-            }),
+            Some(k) => k
+                .shared
+                .table
+                .lock()
+                .is_ok_and(|t| t.proc_owner_fits(o.pid, q, q.time)),
             None => std::path::Path::new("/proc")
                 .join(o.pid.to_string())
                 .exists(),
@@ -373,14 +373,11 @@ impl Owners {
         let Some(owner) = self.proc_find(q) else {
             return Lookup::Unknown;
         };
-        // A child it forked and that still lives may be the one sending
-        // (a forking server's handler holds the connection; /proc may show
-        // only the listener by then).
-        let consistent = k.shared.table.lock().is_ok_and(|t| {
-            t.alive_at(owner.pid, q.stream_start.min(q.time))
-                && !t.may_share(owner.pid, Duration::ZERO, q.time)
-                && (q.tcp || !t.routed_by_other(false, q.src, q.dst, owner.pid))
-        });
+        let consistent = k
+            .shared
+            .table
+            .lock()
+            .is_ok_and(|t| t.proc_owner_fits(owner.pid, q, q.stream_start.min(q.time)));
         if consistent {
             Lookup::Known(owner, Method::Proc)
         } else {

@@ -701,6 +701,17 @@ impl Table {
             })
     }
 
+    /// Whether what /proc shows — `pid` holding the socket of frame `q` —
+    /// fits the events: `pid` was alive from `alive_from` on, has no live
+    /// child that may be the one sending (a forking server's handler holds
+    /// the connection; /proc may show only the listener by then), and is
+    /// the only process seen on a UDP flow.
+    pub fn proc_owner_fits(&self, pid: u32, q: &Query, alive_from: Duration) -> bool {
+        self.alive_at(pid, alive_from)
+            && !self.may_share(pid, Duration::ZERO, q.time)
+            && (q.tcp || !self.routed_by_other(false, q.src, q.dst, pid))
+    }
+
     /// Whether route lookups of the flow `src` → `dst` by a process other
     /// than `pid` were seen: then /proc's view of the port now (perhaps
     /// another program's by then) does not name the flow's frames.
@@ -915,7 +926,7 @@ impl Table {
     /// Whether a child process of `pid` forked after `since` (when its
     /// socket appeared) may hold that socket too at `time`: a child not
     /// known to be a thread and not known to have exited.
-    pub fn may_share(&self, pid: u32, since: Duration, time: Duration) -> bool {
+    fn may_share(&self, pid: u32, since: Duration, time: Duration) -> bool {
         self.procs.get(&pid).is_some_and(|p| {
             p.children
                 .iter()
