@@ -74,6 +74,26 @@ fn named(rows: &[String], side: &str) -> Vec<u32> {
         .collect()
 }
 
+/// The rows that name `pid` (shown first when a test fails: the whole
+/// table may be cut in a CI log).
+fn naming(rows: &[String], pid: u32) -> Vec<&String> {
+    let tag = format!("(pid {pid} ");
+    rows.iter().filter(|r| r.contains(&tag)).collect()
+}
+
+/// What /proc says of `pid` now.
+fn who(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline")).map_or_else(
+        |_| "no such process now".to_string(),
+        |c| {
+            String::from_utf8_lossy(&c)
+                .replace('\0', " ")
+                .trim()
+                .to_string()
+        },
+    )
+}
+
 /// Waits until the capture has shown `n` rows matching `pred`.
 fn wait_rows(c: &Server, n: usize, pred: impl Fn(&str) -> bool) {
     let deadline = Instant::now() + T;
@@ -144,7 +164,9 @@ fn short_lived_clients_are_named_with_their_own_pids() {
     for pid in &clients {
         assert!(
             started.contains(pid),
-            "pid {pid} was named as a client but is none of the test's clients:\n{rows:#?}"
+            "pid {pid} was named as a client but is none of the test's clients ({}):\n{:#?}\nall rows:\n{rows:#?}",
+            who(*pid),
+            naming(&rows, *pid)
         );
     }
     let shown: HashSet<u32> = clients.into_iter().collect();
@@ -166,7 +188,9 @@ fn short_lived_clients_are_named_with_their_own_pids() {
     for pid in named(&rows, "server") {
         assert!(
             pid == tcp.pid() || pid == udp.pid(),
-            "pid {pid} was named as a server:\n{rows:#?}"
+            "pid {pid} was named as a server ({}):\n{:#?}\nall rows:\n{rows:#?}",
+            who(pid),
+            naming(&rows, pid)
         );
     }
 }

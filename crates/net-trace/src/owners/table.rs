@@ -151,13 +151,21 @@ pub enum Event {
         ctx: Ctx,
         /// The program's path.
         path: String,
+        /// The task's id before the exec (another thread's, when a thread
+        /// other than the main one ran the program).
+        old_tid: u32,
     },
-    /// `sched:sched_process_fork`: `ctx` is the parent.
+    /// `task:task_newtask`: `ctx` is the creator.
     Fork {
         /// Who ran it and when.
         ctx: Ctx,
-        /// The new task's id (a process, or a thread of the parent's).
+        /// The new task's id.
         child: u32,
+        /// A thread of the creator's process (`CLONE_THREAD`), else a
+        /// process of its own.
+        thread: bool,
+        /// The new task's name.
+        comm: String,
     },
     /// `sched:sched_process_exit`.
     Exit {
@@ -175,12 +183,14 @@ pub struct Ctx {
     pub time: Duration,
     /// Thread id.
     pub tid: u32,
-    /// Process id (thread group), from `record-tgid`.
+    /// Process id (thread group): the task's process as the reader knows
+    /// it (see `tracefs::Tasks`), the task's own id when unknown.
     pub tgid: u32,
     /// The thread's name.
     pub comm: String,
-    /// Recorded in interrupt context (softirq/hardirq): not the work of the
-    /// task that happened to be running.
+    /// No process may be credited with the record: it was recorded in
+    /// interrupt context (softirq/hardirq: not the work of the task that
+    /// happened to be running), or by a task whose process is unknown.
     pub irq: bool,
 }
 
@@ -431,18 +441,21 @@ impl Table {
                     );
                 }
             }
-            Event::Exec { ctx, path } => {
+            Event::Exec { ctx, path, .. } => {
                 let p = self.procs.entry(ctx.tgid).or_default();
                 p.cmd = Some(path.clone());
                 p.args.clear();
                 p.name.clone_from(&ctx.comm);
             }
-            Event::Fork { ctx, child } => {
-                if let Some(tgid) = self.threads.get(child) {
-                    if *tgid == ctx.tgid {
-                        return;
-                    }
+            Event::Fork {
+                ctx, child, thread, ..
+            } => {
+                if *thread {
+                    self.thread_of(*child, ctx.tgid);
+                    return;
                 }
+                // A reused id: the task is a process now.
+                self.threads.remove(child);
                 let parent = self.procs.entry(ctx.tgid).or_default();
                 parent.children.push((*child, ctx.time));
                 let inherited = Proc {
@@ -1141,19 +1154,22 @@ mod tests {
         ));
         // The SYN-ACK: no accepted socket yet.
         assert_eq!(pid(t.lookup(&q(true, Role::Server, 10, 10, 74))), Some(500));
-        // A thread of the server does not share the listener.
+        // A thread of the server does not share the listener with another
+        // process.
         t.apply(&Event::Fork {
             ctx: ctx(11, 500, "server", false),
             child: 501,
+            thread: true,
+            comm: "server".into(),
         });
-        assert_eq!(t.lookup(&q(true, Role::Server, 12, 12, 74)), Verdict::None);
-        t.thread_of(501, 500);
         assert_eq!(pid(t.lookup(&q(true, Role::Server, 12, 12, 74))), Some(500));
         // A forked child may hold the listener: only the accepted socket's
         // closer is proof then.
         t.apply(&Event::Fork {
             ctx: ctx(13, 500, "server", false),
             child: 600,
+            thread: false,
+            comm: "child".into(),
         });
         assert_eq!(t.lookup(&q(true, Role::Server, 14, 14, 74)), Verdict::None);
         t.apply(&st(15, 500, true, 0x2, LISTEN, SYN_RECV, S, C));
@@ -1214,6 +1230,8 @@ mod tests {
         t.apply(&Event::Fork {
             ctx: ctx(2, 100, "client", false),
             child: 101,
+            thread: false,
+            comm: "child".into(),
         });
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 1, 0, 74))), Some(100));
         assert_eq!(t.lookup(&q(true, Role::Client, 3, 0, 74)), Verdict::None);
@@ -1427,10 +1445,14 @@ mod tests {
         t.apply(&Event::Fork {
             ctx: ctx(0, 10, "sh", false),
             child: 11,
+            thread: false,
+            comm: "child".into(),
         });
         t.apply(&Event::Fork {
             ctx: ctx(1, 11, "sh", false),
             child: 12,
+            thread: false,
+            comm: "child".into(),
         });
         assert_eq!(t.is_in_tree(12, 10), Some(true));
         assert_eq!(t.is_in_tree(10, 12), None);

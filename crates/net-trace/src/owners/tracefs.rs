@@ -17,7 +17,7 @@
 //! shutdown handler, panic unwinding); instances left by a killed run are
 //! removed at the next start when their pid is dead.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -45,10 +45,14 @@ const EVENTS: [&str; 6] = [
     // confirms a datagram's sender, and shows who else sends on a TCP
     // socket (a child, or a process the socket was handed to).
     "sock/sock_send_length",
+    // Task creations, execs and exits: which process each task is.
+    "task/task_newtask",
     "sched/sched_process_exec",
-    "sched/sched_process_fork",
     "sched/sched_process_exit",
 ];
+
+/// `CLONE_THREAD` in `task_newtask`'s `clone_flags`.
+const CLONE_THREAD: u64 = 0x0001_0000;
 
 /// IPv6 route lookups: enabled when the kernel has IPv6.
 const OPTIONAL_IPV6: &str = "fib6/fib6_table_lookup";
@@ -131,7 +135,10 @@ pub fn parse_line(line: &str, own_pid: u32) -> Option<Record> {
         irq,
     };
     if event.starts_with("UNKNOWN TYPE") || event.starts_with("tracing_mark_write") {
-        return (tgid == own_pid).then_some(Record::Marker(time));
+        // The printed process id may be stale (see `Tasks`): the thread
+        // id is checked against this process's own threads too.
+        let ours = tgid == own_pid || Path::new(&format!("/proc/{own_pid}/task/{tid}")).exists();
+        return ours.then_some(Record::Marker(time));
     }
     let f = Fields(fields);
     let event = match event {
@@ -201,10 +208,14 @@ pub fn parse_line(line: &str, own_pid: u32) -> Option<Record> {
         }
         "sched_process_exec" => Event::Exec {
             path: f.text("filename")?.to_string(),
+            old_tid: u32::try_from(f.num("old_pid")?).ok()?,
             ctx,
         },
-        "sched_process_fork" => Event::Fork {
-            child: u32::try_from(f.num("child_pid")?).ok()?,
+        "task_newtask" => Event::Fork {
+            child: u32::try_from(f.num("pid")?).ok()?,
+            thread: f.num("clone_flags")? & CLONE_THREAD != 0,
+            // A name may hold spaces: it runs up to the next field.
+            comm: f.text_until("comm", " clone_flags=")?.to_string(),
             ctx,
         },
         "sched_process_exit" => Event::Exit {
@@ -244,6 +255,14 @@ impl Fields<'_> {
             at = after;
         }
         None
+    }
+
+    /// The raw text after `name=` up to `next` (for text that may hold
+    /// spaces).
+    fn text_until(&self, name: &str, next: &str) -> Option<&str> {
+        let start = self.0.find(&format!("{name}="))? + name.len() + 1;
+        let rest = self.0.get(start..)?;
+        Some(rest.find(next).map_or(rest, |end| &rest[..end]))
     }
 
     /// A number: `0x4a (74)` is read from its hex part, `(1)` (booleans
@@ -635,6 +654,7 @@ fn read_events(pipe: File, dir: &Path, shared: &Shared) {
     let (mut lost, mut lost_since) = (0, 0);
     let mut lines = BufReader::with_capacity(1 << 16, pipe);
     let mut line = String::new();
+    let mut tasks = Tasks::default();
     while !shared.stop.load(Ordering::Acquire) {
         line.clear();
         match lines.read_line(&mut line) {
@@ -671,25 +691,36 @@ fn read_events(pipe: File, dir: &Path, shared: &Shared) {
             }
             Record::Event(e) => event_time(e),
         };
+        let mut record = record;
+        // Every record, also before the clock is known, keeps the task map
+        // whole.
+        if let Record::Event(event) = &mut record {
+            tasks.resolve(event);
+        }
+        let exited = match &record {
+            Record::Event(Event::Exit { ctx, .. }) => Some(ctx.tid),
+            _ => None,
+        };
         let Some(wall) = shared.clock.to_wall(trace_time) else {
+            tasks.forget(exited);
             continue;
         };
         if let Record::Event(mut event) = record {
             set_time(&mut event, wall);
             learn(shared, &event);
         }
+        tasks.forget(exited);
         let ns = u64::try_from(wall.as_nanos()).unwrap_or(u64::MAX);
         shared.watermark_ns.fetch_max(ns, Ordering::AcqRel);
     }
 }
 
 /// Applies an event, completing from /proc what events do not say (a
-/// process's arguments, whether a new task is a thread).
+/// program's arguments, a process first seen by one of its records).
 fn learn(shared: &Shared, event: &Event) {
-    let extra = match event {
-        Event::Exec { ctx, .. } => Some((ctx.tgid, super::procfs::args(ctx.tgid), None)),
-        Event::Fork { child, .. } => Some((*child, Vec::new(), super::procfs::tgid(*child))),
-        _ => None,
+    let args = match event {
+        Event::Exec { ctx, .. } => super::procfs::args(ctx.tgid),
+        _ => Vec::new(),
     };
     let unknown_pid = match event {
         Event::State { ctx, .. } | Event::Send { ctx, .. } | Event::Route { ctx, .. }
@@ -703,15 +734,10 @@ fn learn(shared: &Shared, event: &Event) {
         return;
     };
     table.apply(event);
-    if let Some((pid, args, tgid)) = extra {
-        if let Some(tgid) = tgid {
-            table.thread_of(pid, tgid);
-        }
-        if !args.is_empty()
-            && let Event::Exec { ctx, path } = event
-        {
-            table.describe(ctx.tgid, &ctx.comm, Some(path.clone()), args);
-        }
+    if !args.is_empty()
+        && let Event::Exec { ctx, path, .. } = event
+    {
+        table.describe(ctx.tgid, &ctx.comm, Some(path.clone()), args);
     }
     if let Some(pid) = unknown_pid
         && !table.knows(pid)
@@ -719,6 +745,139 @@ fn learn(shared: &Shared, event: &Event) {
     {
         table.describe(pid, &o.name, o.cmd, o.args);
     }
+}
+
+/// Which process each task belongs to, and its name, from the records
+/// themselves.
+///
+/// The kernel prints a record's process id and name from tables it
+/// refreshes only when the task is next switched out, so the record of a
+/// new task that reuses an old task's id can show the old task's process
+/// and name (seen once the pid counter had wrapped: a client's frames
+/// credited to a long-running process that once had a thread with the
+/// client's id). Only the thread id is the record's own. This map gives its
+/// process: task creations (`task:task_newtask`, whose clone flags tell a
+/// thread from a process), execs, and for a task older than the capture,
+/// /proc while the task lives. A record of a task known by none of them is
+/// credited to no process.
+#[derive(Debug, Default)]
+struct Tasks {
+    of: HashMap<u32, Task>,
+}
+
+/// One task: its process and its own name.
+#[derive(Debug, Clone)]
+struct Task {
+    tgid: u32,
+    comm: String,
+}
+
+impl Tasks {
+    /// Puts the task's true process and name into the record's context,
+    /// and learns from task creations and execs.
+    fn resolve(&mut self, event: &mut Event) {
+        match event {
+            Event::Fork {
+                ctx,
+                child,
+                thread,
+                comm,
+            } => {
+                let creator = self.fill(ctx);
+                match if *thread { creator } else { Some(*child) } {
+                    Some(tgid) => {
+                        let comm = comm.clone();
+                        self.of.insert(*child, Task { tgid, comm });
+                    }
+                    None => {
+                        self.of.remove(child);
+                    }
+                }
+            }
+            Event::Exec { ctx, path, old_tid } => {
+                // The task is now its process's only thread (it took the
+                // main thread's id), named after the program.
+                self.of.remove(old_tid);
+                let task = Task {
+                    tgid: ctx.tid,
+                    comm: exec_comm(path),
+                };
+                ctx.tgid = task.tgid;
+                ctx.comm.clone_from(&task.comm);
+                self.of.insert(ctx.tid, task);
+            }
+            Event::State { ctx, .. }
+            | Event::Send { ctx, .. }
+            | Event::Route { ctx, .. }
+            | Event::Exit { ctx, .. } => {
+                self.fill(ctx);
+            }
+        }
+    }
+
+    /// Sets the context's process and name; `None` (and no credit) when
+    /// the task's process is unknown.
+    fn fill(&mut self, ctx: &mut Ctx) -> Option<u32> {
+        if ctx.irq {
+            // Whoever was running is not the record's author: no need to
+            // know its process.
+            ctx.tgid = ctx.tid;
+            return None;
+        }
+        let known = match self.of.get(&ctx.tid) {
+            Some(task) => Some(task.clone()),
+            None => {
+                let task = from_proc(ctx.tid);
+                if let Some(task) = &task {
+                    self.of.insert(ctx.tid, task.clone());
+                }
+                task
+            }
+        };
+        if let Some(task) = known {
+            if ctx.tgid != task.tgid {
+                log::debug!(
+                    "task {} printed as process {} ({}) is process {} ({})",
+                    ctx.tid,
+                    ctx.tgid,
+                    ctx.comm,
+                    task.tgid,
+                    task.comm
+                );
+            }
+            ctx.tgid = task.tgid;
+            ctx.comm = task.comm;
+            Some(task.tgid)
+        } else {
+            ctx.tgid = ctx.tid;
+            ctx.irq = true;
+            None
+        }
+    }
+
+    /// Drops an exited task (its id may be reused).
+    fn forget(&mut self, tid: Option<u32>) {
+        if let Some(tid) = tid {
+            self.of.remove(&tid);
+        }
+    }
+}
+
+/// A live task's process and name, from /proc.
+fn from_proc(tid: u32) -> Option<Task> {
+    let tgid = super::procfs::tgid(tid)?;
+    let comm = fs::read_to_string(format!("/proc/{tgid}/task/{tid}/comm")).ok()?;
+    Some(Task {
+        tgid,
+        comm: comm.trim_end_matches('\n').to_string(),
+    })
+}
+
+/// The name a program gets at exec: its file's name, cut to the kernel's
+/// 15 bytes.
+fn exec_comm(path: &str) -> String {
+    let base = path.rsplit('/').next().unwrap_or(path).as_bytes();
+    String::from_utf8_lossy(&base[..base.len().min(15)]).into_owned()
 }
 
 fn event_time(e: &Event) -> Duration {
@@ -753,7 +912,8 @@ mod tests {
     const SEND: &str = "         python3-15820   (  15820) [000] .N...  1896.147352: sock_send_length: sk=0xffff88817b34df80 (-131385277489280) family=0x2 (2) protocol=0x11 (17) ret=0x5 (5) flags=0x0 (0)\n";
     const REFUSED: &str = "         python3-15820   (  15820) [000] .....  1896.147508: sock_send_length: sk=0xffff88817b34c540 (-131385277496000) family=0x2 (2) protocol=0x11 (17) ret=0xffffff91 (-111) flags=0x0 (0)\n";
     const EXEC: &str = "         python3-17833   (  17833) [001] .....   623.092839: sched_process_exec: filename=/usr/bin/python3 pid=0x45a9 (17833) old_pid=0x45a9 (17833)\n";
-    const FORK: &str = "         python3-17833   (  17833) [001] .....   623.112629: sched_process_fork: parent_comm=python3 parent_pid=0x45a9 (17833) child_comm=python3 child_pid=0x45aa (17834)\n";
+    const FORK: &str = "            bash-1870    (   1870) [000] ..... 10214.609862: task_newtask: pid=0x751 (1873) comm=bash clone_flags=0x1200000 (18874368) oom_score_adj=0x0 (0)\n";
+    const THREAD: &str = "         python3-17833   (  17833) [001] .....   623.112629: task_newtask: pid=0x45aa (17834) comm=python3 clone_flags=0x3d0f00 (4001536) oom_score_adj=0x0 (0)\n";
     const THREAD_EXIT: &str = "         python3-17834   (  17833) [000] .....   623.112783: sched_process_exit: comm=python3 pid=0x45aa (17834) prio=0x78 (120) group_dead=(0)\n";
     const EXIT: &str = "         python3-17833   (  17833) [001] .....   623.115779: sched_process_exit: comm=python3 pid=0x45a9 (17833) prio=0x78 (120) group_dead=(1)\n";
     const UDP_ROUTE: &str = "         python3-19894   (  19894) [001] .....   293.587396: fib_table_lookup: tb_id=0xfe (254) err=0x0 (0) oif=0x0 (0) iif=0x1 (1) proto=(17) tos=(0) scope=(0) flags=(0) src=0x0 (0) dst=0x100007f (16777343) gw4=0x0 (0) gw6=<INVALID-SIZE> sport=0xbd7e (48510) dport=0x59d7 (22999) name=lo\n";
@@ -869,7 +1029,38 @@ mod tests {
     #[test]
     fn process_events() {
         assert!(matches!(event(EXEC), Event::Exec { path, .. } if path == "/usr/bin/python3"));
-        assert!(matches!(event(FORK), Event::Fork { child: 17834, .. }));
+        assert!(
+            matches!(event(EXEC), Event::Exec { old_tid: 17833, .. }),
+            "{:?}",
+            event(EXEC)
+        );
+        assert_eq!(
+            event(FORK),
+            Event::Fork {
+                ctx: Ctx {
+                    time: Duration::from_micros(10_214_609_862),
+                    tid: 1870,
+                    tgid: 1870,
+                    comm: "bash".into(),
+                    irq: false
+                },
+                child: 1873,
+                thread: false,
+                comm: "bash".into(),
+            }
+        );
+        assert!(matches!(
+            event(THREAD),
+            Event::Fork {
+                child: 17834,
+                thread: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            event(&FORK.replace("comm=bash", "comm=lto cgu.3")),
+            Event::Fork { comm, .. } if comm == "lto cgu.3"
+        ));
         let Event::Exit { ctx, group_dead } = event(THREAD_EXIT) else {
             panic!("not an exit");
         };
@@ -921,5 +1112,83 @@ mod tests {
         assert_eq!(parse_line(MARKER, 1), None);
         assert_eq!(parse_line("garbage", 1), None);
         assert_eq!(parse_line("", 1), None);
+    }
+
+    /// A task id no live task has (above any `pid_max`).
+    const GONE: u32 = 4_000_000_000;
+
+    fn resolved(tasks: &mut Tasks, line: &str) -> Event {
+        let mut e = event(line);
+        tasks.resolve(&mut e);
+        e
+    }
+
+    fn ctx_of(e: &Event) -> (u32, &str, bool) {
+        match e {
+            Event::State { ctx, .. }
+            | Event::Send { ctx, .. }
+            | Event::Route { ctx, .. }
+            | Event::Exec { ctx, .. }
+            | Event::Fork { ctx, .. }
+            | Event::Exit { ctx, .. } => (ctx.tgid, ctx.comm.as_str(), ctx.irq),
+        }
+    }
+
+    #[test]
+    fn a_printed_process_id_is_checked_against_the_tasks_own_history() {
+        let gone = GONE.to_string();
+        let mut tasks = Tasks::default();
+        // A client created as a process; its send printed with the stale
+        // process id and name of an old task that had the same id.
+        let client = GONE + 1;
+        resolved(
+            &mut tasks,
+            &FORK
+                .replace("0x751 (1873)", &format!("{client:#x} ({client})"))
+                .replace("1870", &gone),
+        );
+        // (The creator is unknown: no credit for its own record.)
+        let send = SEND.replace(
+            "python3-15820   (  15820)",
+            &format!("cargo-{client} (28312)"),
+        );
+        assert_eq!(
+            ctx_of(&resolved(&mut tasks, &send)),
+            (client, "bash", false)
+        );
+        // After exec, the program's name.
+        let exec = EXEC
+            .replace("0x45a9", &format!("{client:#x}"))
+            .replace("17833", &client.to_string())
+            .replace(
+                "filename=/usr/bin/python3",
+                "filename=/opt/lab/tcp-uppercase-with-a-long-name",
+            );
+        let e = resolved(&mut tasks, &exec);
+        assert_eq!(ctx_of(&e), (client, "tcp-uppercase-w", false));
+        // A thread it creates is its, whatever the record prints.
+        let thread = GONE + 2;
+        resolved(
+            &mut tasks,
+            &THREAD
+                .replace("0x45aa (17834)", &format!("{thread:#x} ({thread})"))
+                .replace("17833", &client.to_string()),
+        );
+        let send = SEND.replace("python3-15820   (  15820)", &format!("x-{thread} (28312)"));
+        assert_eq!(ctx_of(&resolved(&mut tasks, &send)).0, client);
+        // Once it exits, its id means nothing.
+        tasks.forget(Some(thread));
+        let e = resolved(&mut tasks, &send);
+        assert_eq!(ctx_of(&e), (thread, "x", true), "credited to no one");
+    }
+
+    #[test]
+    fn a_task_older_than_the_capture_is_asked_of_proc() {
+        let mut tasks = Tasks::default();
+        let me = std::process::id();
+        let send = SEND.replace("python3-15820   (  15820)", &format!("stale-{me} (    1)"));
+        let e = resolved(&mut tasks, &send);
+        let (tgid, _, irq) = ctx_of(&e);
+        assert_eq!((tgid, irq), (me, false));
     }
 }
