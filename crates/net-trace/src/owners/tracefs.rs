@@ -1,8 +1,9 @@
 //! Kernel events from a private tracefs instance.
 //!
 //! The instance `instances/net-trace-PID` has only the events owner proof
-//! needs, `record-tgid` on (each record names its process, not only
-//! its thread) and the `fields` option on (every field printed raw, among
+//! needs, `record-tgid` on (each record's line has the same columns;
+//! the process id printed there is never trusted, see [`Tasks`]) and the
+//! `fields` option on (every field printed raw, among
 //! them `skaddr`, which the normal text of `inet_sock_set_state` omits).
 //! Its clock is `mono`; the offset to the packets' CLOCK_REALTIME is
 //! measured with markers written to the instance's `trace_marker` at a
