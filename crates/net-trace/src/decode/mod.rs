@@ -9,7 +9,7 @@
 //! - `defrag`: IP fragment reassembly for [`Decoder`].
 //! - `other`: frames that are not IP (ARP, LLDP…), as tshark's columns show
 //!   them.
-//! - [`build`]: frames for tests and examples.
+//! - `build` (feature `frame-builder`): frames for tests and examples.
 //!
 //! Every layer is decoded as far as the captured bytes go: a frame cut by
 //! the snap length keeps its on-wire lengths (taken from the headers, never

@@ -2,7 +2,7 @@
 //!
 //! The instance `instances/net-trace-PID` has only the events owner proof
 //! needs, `record-tgid` on (each record's line has the same columns;
-//! the process id printed there is never trusted, see [`Tasks`]) and the
+//! the process id printed there is never trusted, see `Tasks`) and the
 //! `fields` option on (every field printed raw, among
 //! them `skaddr`, which the normal text of `inet_sock_set_state` omits).
 //! Its clock is `mono`; the offset to the packets' CLOCK_REALTIME is
