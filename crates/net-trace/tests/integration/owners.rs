@@ -538,7 +538,7 @@ fn lab_clients_against_tcpdump() {
             .count()
     };
     eprintln!(
-        "{frames_named} of {} frames named; tcp-uppercase clients {}/{CLIENTS}, udp-chat clients {}/{CLIENTS}, server frames {}; wrong {}",
+        "{frames_named} of {} frames named; tcp-uppercase clients {}/{CLIENTS}, udp-chat clients {}/{CLIENTS}, server frames {}; wrong {}; kernel events lost: {}",
         frames.len(),
         count("tcp"),
         count("udp"),
@@ -546,7 +546,8 @@ fn lab_clients_against_tcpdump() {
             .iter()
             .map(|s| named.get(s).copied().unwrap_or(0))
             .sum::<usize>(),
-        wrong.len()
+        wrong.len(),
+        owners.events_lost()
     );
     assert!(wrong.is_empty(), "{wrong:?}");
     assert!(count("tcp") >= CLIENTS - 1 && count("udp") >= CLIENTS - 1);
