@@ -286,9 +286,9 @@ pub struct Instance {
     dir: PathBuf,
 }
 
-/// Instances of this process alive, and whether this process mounted
-/// tracefs (then the last one to go unmounts it).
-static USERS: Mutex<(usize, bool)> = Mutex::new((0, false));
+/// Instances of this process alive, and the private mount of tracefs this
+/// process made, if it made one (the last instance to go unmounts it).
+static USERS: Mutex<(usize, Option<PathBuf>)> = Mutex::new((0, None));
 
 /// Numbers a process's second and later instances (`net-trace-PID-N`).
 static SERIAL: AtomicU64 = AtomicU64::new(0);
@@ -297,22 +297,20 @@ impl Instance {
     /// Mounts tracefs if needed, removes dead runs' instances, and creates
     /// and configures ours.
     pub fn create(ports: &[u16]) -> Result<Self, Unavailable> {
-        let root = Path::new(TRACEFS);
         let mut users = USERS
             .lock()
             .map_err(|_| Unavailable("a previous start panicked".into()))?;
-        if !root.join("instances").is_dir() {
-            let ok = std::process::Command::new("mount")
-                .args(["-t", "tracefs", "nodev", TRACEFS])
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok || !root.join("instances").is_dir() {
-                return Err(Unavailable(format!("cannot mount tracefs at {TRACEFS}")));
+        remove_stale_mounts();
+        let root = match &users.1 {
+            _ if Path::new(TRACEFS).join("instances").is_dir() => PathBuf::from(TRACEFS),
+            Some(own) => own.clone(),
+            None => {
+                let own = mount_private()?;
+                users.1 = Some(own.clone());
+                own
             }
-            users.1 = true;
-        }
-        remove_stale(root);
+        };
+        remove_stale(&root);
         let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
         let name = match serial {
             0 => format!("{PREFIX}{}", std::process::id()),
@@ -320,9 +318,10 @@ impl Instance {
         };
         let dir = root.join("instances").join(name);
         if let Err(e) = fs::create_dir(&dir) {
-            if users.0 == 0 && users.1 {
-                unmount();
-                users.1 = false;
+            if users.0 == 0
+                && let Some(own) = users.1.take()
+            {
+                unmount(&own);
             }
             return Err(io_err("create", &dir, &e));
         }
@@ -387,19 +386,81 @@ impl Drop for Instance {
         }
         if let Ok(mut users) = USERS.lock() {
             users.0 = users.0.saturating_sub(1);
-            if users.0 == 0 && users.1 {
-                unmount();
-                users.1 = false;
+            if users.0 == 0
+                && let Some(own) = users.1.take()
+            {
+                unmount(&own);
             }
         }
     }
 }
 
-fn unmount() {
+/// Where a run mounts tracefs for itself when it is not mounted at
+/// [`TRACEFS`]: `net-trace-tracefs-PID` in /run. Each run has its own
+/// mount point and removes it when its last instance goes, so runs that
+/// overlap never leave tracefs mounted, and the usual mount point is
+/// never touched.
+fn private_mount_dir(pid: u32) -> PathBuf {
+    let base = Path::new("/run");
+    let base = if base.is_dir() {
+        base.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    base.join(format!("{MOUNT_PREFIX}{pid}"))
+}
+
+/// The private mount point's name before the pid.
+const MOUNT_PREFIX: &str = "net-trace-tracefs-";
+
+fn mount_private() -> Result<PathBuf, Unavailable> {
+    let dir = private_mount_dir(std::process::id());
+    fs::create_dir_all(&dir).map_err(|e| io_err("create", &dir, &e))?;
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tracefs", "nodev"])
+        .arg(&dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok || !dir.join("instances").is_dir() {
+        unmount(&dir);
+        return Err(Unavailable(format!(
+            "cannot mount tracefs (not at {TRACEFS}, nor at {})",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// Unmounts a private mount point (lazily: a reader still closing its
+/// files cannot keep it) and removes it.
+fn unmount(dir: &Path) {
     let _ = std::process::Command::new("umount")
-        .arg(TRACEFS)
+        .arg("-l")
+        .arg(dir)
         .stderr(std::process::Stdio::null())
         .status();
+    let _ = fs::remove_dir(dir);
+}
+
+/// Removes private mounts left by runs that were killed.
+fn remove_stale_mounts() {
+    let base = private_mount_dir(0);
+    let Some(parent) = base.parent() else {
+        return;
+    };
+    let Ok(dir) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(MOUNT_PREFIX)) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            unmount(&entry.path());
+        }
+    }
 }
 
 /// Removes `net-trace-PID` instances whose process is gone.
