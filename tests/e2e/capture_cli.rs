@@ -57,7 +57,12 @@ fn wait_closed(c: &Server, n: usize) {
         .count()
         < n
     {
-        assert!(std::time::Instant::now() < deadline, "{:#?}", c.stdout());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:#?}\n{:#?}",
+            c.stdout(),
+            c.stderr()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
