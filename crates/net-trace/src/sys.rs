@@ -1,12 +1,15 @@
-//! The Linux packet socket: net-trace's only `unsafe` (http-server's
-//! `sys` module is the other place in netlab that has any).
+//! The Linux packet socket, a thread's priority and the clocks' offset:
+//! net-trace's only `unsafe` (the README lists the other places in
+//! netlab that have any).
 //!
 //! `AF_PACKET` addresses (`struct sockaddr_ll`), classic BPF programs,
 //! `recvmsg` control messages and `PACKET_STATISTICS` are not modelled by
-//! socket2, so this module calls libc for them, with libc's structs and
+//! socket2, nor a thread's priority or `clock_gettime` of a chosen clock by
+//! std, so this module calls libc for them, with libc's structs and
 //! constants. Every `unsafe` block is a system call given pointers to live,
-//! properly sized and aligned Rust values, or a read of a plain C struct
-//! the kernel filled in.
+//! properly sized and aligned Rust values, an all-zero plain C struct, a
+//! read of a plain C struct the kernel filled in, or taking ownership of
+//! the descriptor `socket` just returned.
 #![allow(unsafe_code)]
 
 use std::io;
