@@ -26,6 +26,27 @@ const ETH_P_ALL: u16 = libc::ETH_P_ALL as u16;
 // tested on every system, libc or not; here it must agree with the kernel's.
 const _: () = assert!(crate::live::bpf::PACKET_OUTGOING == libc::PACKET_OUTGOING as u32);
 
+// So must its opcodes and ancillary offsets (`<linux/filter.h>`).
+const _: () = {
+    use crate::live::bpf;
+    use libc::{
+        BPF_ABS, BPF_B, BPF_H, BPF_IND, BPF_JEQ, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX,
+        BPF_MSH, BPF_RET, BPF_W,
+    };
+    assert!(bpf::LD_W_ABS as u32 == BPF_LD | BPF_W | BPF_ABS);
+    assert!(bpf::LD_H_ABS as u32 == BPF_LD | BPF_H | BPF_ABS);
+    assert!(bpf::LD_B_ABS as u32 == BPF_LD | BPF_B | BPF_ABS);
+    assert!(bpf::LD_H_IND as u32 == BPF_LD | BPF_H | BPF_IND);
+    assert!(bpf::LDX_B_MSH as u32 == BPF_LDX | BPF_B | BPF_MSH);
+    assert!(bpf::JEQ_K as u32 == BPF_JMP | BPF_JEQ | BPF_K);
+    assert!(bpf::JSET_K as u32 == BPF_JMP | BPF_JSET | BPF_K);
+    assert!(bpf::RET_K as u32 == BPF_RET | BPF_K);
+    assert!(bpf::SKF_AD_OFF == libc::SKF_AD_OFF as u32);
+    assert!(bpf::SKF_AD_PROTOCOL == libc::SKF_AD_PROTOCOL as u32);
+    assert!(bpf::SKF_AD_PKTTYPE == libc::SKF_AD_PKTTYPE as u32);
+    assert!(bpf::SKF_AD_IFINDEX == libc::SKF_AD_IFINDEX as u32);
+};
+
 /// Room for control messages: one `SCM_TIMESTAMPNS` (a `timespec`) needs
 /// 32 bytes on 64-bit Linux; the rest is slack for anything else the kernel
 /// adds.
