@@ -1,8 +1,23 @@
 //! `cargo xtask ci`: the checks CI runs, in order of speed.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::util::{cargo, run_checked, target_dir};
+
+/// The crates a program may use as libraries, without their binaries.
+const LIBRARIES: [&str; 6] = [
+    "net-core",
+    "udp-chat",
+    "tcp-uppercase",
+    "http-server",
+    "http-client",
+    "net-trace",
+];
+
+/// Crates only a binary needs (argument parsing, logging set-up, `main`'s
+/// error type, `-o`'s progress bar and temporary file): each library keeps
+/// them behind its `cli` feature, so a user who turns it off builds none.
+const CLI_ONLY: [&str; 5] = ["clap", "env_logger", "anyhow", "indicatif", "tempfile"];
 
 pub fn run() -> Result<()> {
     run_checked(cargo().args(["fmt", "--all", "--check"]))?;
@@ -15,8 +30,61 @@ pub fn run() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    libraries()?;
     tests()?;
     eprintln!("ci: all checks passed");
+    Ok(())
+}
+
+/// The libraries as their users build them, without the `cli` feature:
+/// they compile and lint cleanly (nothing in them needs the binary's
+/// crates), and none of the binary's crates is among their dependencies.
+fn libraries() -> Result<()> {
+    let packages = LIBRARIES.iter().flat_map(|p| ["-p", p]);
+    run_checked(
+        cargo()
+            .args([
+                "clippy",
+                "--locked",
+                "--no-default-features",
+                "--all-targets",
+            ])
+            .args(packages)
+            .args(["--", "-D", "warnings"]),
+    )?;
+    for lib in LIBRARIES {
+        let mut cmd = cargo();
+        cmd.args(["tree", "--locked", "--no-default-features", "-e", "normal"])
+            .args(["--prefix", "none", "--format", "{p}", "-p", lib]);
+        let out = cmd
+            .output()
+            .with_context(|| format!("cannot start {cmd:?}"))?;
+        if !out.status.success() {
+            bail!(
+                "{cmd:?} failed with {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let tree = String::from_utf8_lossy(&out.stdout);
+        let mut found: Vec<&str> = tree
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .filter(|name| CLI_ONLY.contains(name))
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        if !found.is_empty() {
+            bail!(
+                "{lib} without its cli feature still depends on {}: only its binary may",
+                found.join(", ")
+            );
+        }
+    }
+    eprintln!(
+        "ci: without the cli feature no library depends on {}",
+        CLI_ONLY.join(", ")
+    );
     Ok(())
 }
 

@@ -51,7 +51,8 @@ enum Task {
     /// memory, threads and open files come back to their baseline, and
     /// both TCP servers' memory after bursts of 2,000 connections.
     Soak(soak::Args),
-    /// cargo fmt --check, clippy -D warnings, and cargo test --workspace.
+    /// cargo fmt --check, clippy -D warnings, the libraries without their
+    /// cli feature, and cargo test --workspace.
     Ci,
     /// The bare UDP loop the bench compares udp-chat with.
     #[command(hide = true)]

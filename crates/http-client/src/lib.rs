@@ -11,9 +11,16 @@
 //! - [`response`]: response heads (httparse) and how their body is framed.
 //! - [`body`]: streaming body decoding into any `Write`.
 //! - [`client`]: [`Client`], connections, time-outs, redirects.
-//! - [`save`]: where a body goes — stdout, or `-o FILE` as curl writes it —
-//!   and removing a download's temporary file on signals.
-//! - [`show`]: heads, `-v` and the progress bar, as the binary shows them.
+//! - `save` (feature `cli`): where a body goes — stdout, or `-o FILE` as
+//!   curl writes it — and removing a download's temporary file on signals.
+//! - `show` (feature `cli`): heads, `-v` and the progress bar, as the
+//!   binary shows them.
+//!
+//! # Features
+//! - `cli` (default): the binary, and the two modules that do what it does
+//!   with a response, `save` and `show`, with the crates only they need
+//!   (clap, env_logger, indicatif, tempfile). With `default-features =
+//!   false` the library fetches into any `Write` and builds none of them.
 //!
 //! # Example
 //! ```no_run
@@ -22,26 +29,15 @@
 //! println!("{} {}", response.head.status, String::from_utf8_lossy(&response.body));
 //! # Ok::<(), http_client::Error>(())
 //! ```
-//!
-//! Saving into a file exactly as `http-client -o page.html URL` does
-//! (through a temporary file, keeping the existing file's mode, and not at
-//! all for a status of 400 or more):
-//! ```no_run
-//! use http_client::{Client, Url, client::Method, save, show::Show};
-//! let url = Url::parse("http://127.0.0.1:6789/HelloWorld.html")?;
-//! let output = save::Output::File("page.html".into());
-//! let mut show = Show::new().silent(true);
-//! let (head, _) = save::fetch(&mut Client::new(), Method::Get, &url, &output, &mut show)?;
-//! assert!(head.status < 400);
-//! # Ok::<(), http_client::Error>(())
-//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod body;
 pub mod client;
 pub mod response;
+#[cfg(feature = "cli")]
 pub mod save;
+#[cfg(feature = "cli")]
 pub mod show;
 pub mod url;
 

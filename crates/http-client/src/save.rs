@@ -14,6 +14,20 @@
 //! - A response of 400 or more is not saved at all, as with `curl -f`.
 //! - While a temporary file exists its path is registered, so
 //!   [`remove_on_signals`] can delete it when the user interrupts.
+//!
+//! Saving into a file exactly as `http-client -o page.html URL` does:
+//! ```no_run
+//! use http_client::{Client, Url, client::Method, save, show::Show};
+//! let url = Url::parse("http://127.0.0.1:6789/HelloWorld.html")?;
+//! let output = save::Output::File("page.html".into());
+//! let mut show = Show::new().silent(true);
+//! let (head, _) = save::fetch(&mut Client::new(), Method::Get, &url, &output, &mut show)?;
+//! assert!(head.status < 400);
+//! # Ok::<(), http_client::Error>(())
+//! ```
+//!
+//! Only with the `cli` feature (the default): it needs tempfile, and nix
+//! for the signals.
 
 use std::cell::Cell;
 use std::fs::{self, File, OpenOptions};

@@ -1,6 +1,8 @@
 //! What the binary shows while a request runs: the status line and
 //! headers on stderr (or nothing, or also on stdout), the request with
 //! `-v`, and a progress bar for large downloads to a file.
+//!
+//! Only with the `cli` feature (the default): the bar is indicatif's.
 
 use std::io::{self, IsTerminal, Write};
 

@@ -55,7 +55,11 @@
 //!   above.
 //! - [`server`]: the accept loop over `conn`; re-exports the settings,
 //!   the registry and [`server::respond`].
-//! - `memory` (private): free heap pages handed back after a burst.
+//! - `memory` (private): free heap pages handed back after a burst
+//!   (glibc's `malloc_trim`).
+//! - `sys` (private, Linux): the `TCP_DEFER_ACCEPT` socket option.
+//!
+//! `memory` and `sys` are the crate's only `unsafe`, one call each.
 //!
 //! # Example
 //! ```

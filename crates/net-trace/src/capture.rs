@@ -1,6 +1,8 @@
 //! Live capture: frames from packet sockets (on their own thread), decoded,
 //! filtered, analysed, joined with the process that sent each, then shown
 //! and saved, until a count, a duration, Ctrl-C or the end of a command.
+//! [`Replay`] takes a saved capture through the same decode, filter and
+//! analysis.
 //!
 //! # Flow
 //! ```text
@@ -24,7 +26,9 @@ use crate::analyze::{Analyzer, Direction, Row};
 use crate::decode::{Decoded, Decoder, Packet, Transport};
 use crate::join::{Answer, Join};
 use crate::owners::{Lookup, Method, Owner, Owners, Query, Role};
-use crate::pcapio::{PcapNgOut, PcapOut, SNAPLEN, process_comment};
+use crate::pcapio::{
+    FileReader, Frame, PcapNgOut, PcapOut, SNAPLEN, parse_process_comment, process_comment,
+};
 
 /// How often the loop looks at stop conditions and held rows when no
 /// frame arrives.
@@ -76,6 +80,85 @@ pub fn wanted(p: &Packet, ports: &[u16]) -> bool {
         Transport::Fragment(_) => false,
         _ => hit(p.src.port(), p.dst.port()),
     }
+}
+
+/// A saved capture through the same stages as a live one: each frame
+/// decoded, filtered by port and analysed, with the process its packet
+/// comment names (net-trace's pcapng writes one per frame). Frames the
+/// filter leaves out still take their number, as in tshark's display.
+#[derive(Debug)]
+pub struct Replay<'a> {
+    reader: &'a mut FileReader,
+    ports: &'a [u16],
+    decoder: Decoder,
+    analyzer: Analyzer,
+    /// One frame buffer, reused for every record.
+    frame: Frame,
+    /// Some frame's comment named its process.
+    named: bool,
+}
+
+impl<'a> Replay<'a> {
+    /// Reads `reader`'s frames, keeping those to or from `ports` (all when
+    /// empty) as [`wanted`] says.
+    pub fn new(reader: &'a mut FileReader, ports: &'a [u16]) -> Self {
+        Replay {
+            reader,
+            ports,
+            decoder: Decoder::new(),
+            analyzer: Analyzer::new(),
+            frame: Frame::default(),
+            named: false,
+        }
+    }
+
+    /// The next row kept, with the process that sent its frame when the
+    /// file says; `None` at the end of the file.
+    pub fn next_row(&mut self) -> Result<Option<(Row, Option<Owner>)>, Error> {
+        let f = &mut self.frame;
+        while self.reader.read_frame(f)? {
+            let row = match self.decoder.decode(f.link, &f.data, f.time, f.wire_len) {
+                Decoded::Packet(p) if wanted(&p, self.ports) => self.analyzer.push(&p),
+                Decoded::Other(o) if self.ports.is_empty() => self.analyzer.push_other(&o),
+                Decoded::Packet(p) => {
+                    self.analyzer.skip(p.time);
+                    continue;
+                }
+                Decoded::Other(o) => {
+                    self.analyzer.skip(o.time);
+                    continue;
+                }
+            };
+            let sender = f
+                .comment
+                .as_deref()
+                .and_then(parse_process_comment)
+                .map(|c| Owner::from_comment(c.pid, Some(c.cmd), split_args(&c.args)));
+            self.named |= sender.is_some();
+            return Ok(Some((row, sender)));
+        }
+        Ok(None)
+    }
+
+    /// The analysis so far, for summaries.
+    pub fn analyzer(&self) -> &Analyzer {
+        &self.analyzer
+    }
+
+    /// How processes were named: from the file's comments when any frame
+    /// had one, else not at all.
+    pub fn methods(&self) -> &'static [Method] {
+        if self.named { &[Method::File] } else { &[] }
+    }
+}
+
+/// A comment's argument line, split at spaces (an argument that held a
+/// space cannot be told apart; the line itself is kept whole in the file).
+fn split_args(args: &str) -> Vec<String> {
+    args.split(' ')
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Frames still to be shown at a Ctrl-C from which on it says so.

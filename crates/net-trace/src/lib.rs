@@ -20,9 +20,11 @@
 //! - [`owners`]: which process sent each frame, proven from kernel events
 //!   (a private tracefs instance) or `/proc`, else unknown.
 //! - [`join`]: rows wait, in order, for their owner's evidence.
-//! - [`capture`]: the live pipeline, from socket to table.
-//! - [`render`] and [`diagram`]: the frame table, the summaries and the
-//!   SVG ladder diagrams.
+//! - [`capture`]: the live pipeline, from socket to table, and
+//!   [`capture::Replay`], the same decode, filter and analysis over a saved
+//!   capture.
+//! - [`render`] and [`diagram`]: the frame table, the summaries (with the
+//!   processes proven at each end) and the SVG ladder diagrams.
 //!
 //! # Example
 //! Analysing frames from any source:

@@ -1,7 +1,6 @@
 //! `net-trace capture|read`: see the crate docs and the README.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,10 +9,10 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use net_core::Shutdown;
 use net_core::cli::parse_seconds;
-use net_trace::analyze::{Analyzer, Direction, Row};
-use net_trace::capture::{self, wanted};
-use net_trace::decode::{Decoded, Decoder};
-use net_trace::owners::{Method, Owner};
+use net_trace::analyze::Row;
+use net_trace::capture;
+use net_trace::owners::Owner;
+use net_trace::render::{ConnOwners, write_summaries};
 use net_trace::{diagram, pcapio, render};
 
 #[derive(Parser)]
@@ -124,72 +123,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Each connection's proven processes: (client, server).
-type ConnOwners = HashMap<usize, (Side, Side)>;
-
-/// What the frames of one side of a connection proved about its process.
-#[derive(Debug, Default)]
-enum Side {
-    /// Nothing.
-    #[default]
-    Unknown,
-    /// One process sent every named frame.
-    One(Owner),
-    /// Different processes sent them (a UDP port used by one program after
-    /// another), or, on a UDP flow, some datagram was not proven (another
-    /// program may have sent it at the same time): the summary names none.
-    Several,
-}
-
-impl Side {
-    fn owner(&self) -> Option<&Owner> {
-        match self {
-            Side::One(o) => Some(o),
-            Side::Unknown | Side::Several => None,
-        }
-    }
-}
-
-/// Writes every connection's summary after a blank line, naming the
-/// processes proven at each end.
-fn write_summaries(
-    out: &mut impl Write,
-    analyzer: &Analyzer,
-    owners: &ConnOwners,
-    methods: &[Method],
-    shown: Option<&HashSet<usize>>,
-) -> io::Result<()> {
-    writeln!(out)?;
-    let count = shown.map_or(analyzer.connection_count(), HashSet::len);
-    if count == 0 {
-        writeln!(out, "No TCP or UDP traffic matched.")?;
-    }
-    let mut named = false;
-    for s in analyzer
-        .summaries()
-        .filter(|s| shown.is_none_or(|c| c.contains(&s.conn)))
-    {
-        let (c, sv) = owners
-            .get(&s.conn)
-            .map_or((None, None), |(c, s)| (c.owner(), s.owner()));
-        named |= c.is_some() || sv.is_some();
-        out.write_all(render::summary(&s, c, sv).as_bytes())?;
-    }
-    if let Some(main) = methods.first() {
-        if named {
-            let all: Vec<String> = methods.iter().map(ToString::to_string).collect();
-            writeln!(
-                out,
-                "Processes named from {}; \"unknown\" where nothing proved one.",
-                all.join(" and ")
-            )?;
-        } else {
-            writeln!(out, "No process could be proven from {main}.")?;
-        }
-    }
-    Ok(())
-}
-
 /// Longest a shown row waits in the output buffer.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
@@ -222,33 +155,6 @@ impl Table {
             self.closed = self.out.flush().is_err();
         }
         self.flushed = Instant::now();
-    }
-}
-
-/// Records a row's sender as the owner of its side of its connection.
-fn note_owner(owners: &mut ConnOwners, row: &Row, sender: Option<&Owner>) {
-    let (Some(conn), Some(dir)) = (row.conn, row.direction) else {
-        return;
-    };
-    if row.protocol.starts_with("ICMP") {
-        return;
-    }
-    let entry = owners.entry(conn).or_default();
-    let slot = match dir {
-        Direction::ClientToServer => &mut entry.0,
-        Direction::ServerToClient => &mut entry.1,
-    };
-    // A UDP flow has no connection to own: its side is named only when
-    // one process is proven for every datagram. A TCP side is named for
-    // the process proven for its frames, though some (after a fork) may
-    // be unknown.
-    let udp = row.protocol == "UDP";
-    match (sender, &slot) {
-        (None, _) if udp => *slot = Side::Several,
-        (None, _) | (_, Side::Several) => {}
-        (Some(o), Side::Unknown) => *slot = Side::One(o.clone()),
-        (Some(o), Side::One(known)) if known.pid != o.pid => *slot = Side::Several,
-        (Some(_), Side::One(_)) => {}
     }
 }
 
@@ -350,7 +256,7 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         &shutdown,
         ready,
         |row, sender| {
-            note_owner(&mut owners, row, sender);
+            owners.note(row, sender);
             if let Some(d) = diagrams.as_mut() {
                 d.push(row, sender);
             }
@@ -435,15 +341,6 @@ fn run_read(args: ReadArgs) -> anyhow::Result<()> {
     write_diagram(&args.view, diagrams.as_ref())
 }
 
-/// A comment's argument line, split at spaces (an argument that held a
-/// space cannot be told apart; the line itself is kept whole in the file).
-fn split_args(args: &str) -> Vec<String> {
-    args.split(' ')
-        .filter(|a| !a.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 /// Output buffer of `read`: large enough that writes are few.
 const READ_BUFFER: usize = 256 * 1024;
 
@@ -455,40 +352,16 @@ fn read_into(
     out: &mut impl Write,
     diagrams: &mut Option<diagram::Collector>,
 ) -> anyhow::Result<()> {
-    let mut decoder = Decoder::new();
-    let mut analyzer = Analyzer::new();
+    let mut replay = capture::Replay::new(reader, &args.ports);
     let mut owners = ConnOwners::new();
-    let mut named = false;
     writeln!(out, "{}", render::heading())?;
-    // One frame buffer, reused for every record.
-    let mut f = pcapio::Frame::default();
-    while reader.read_frame(&mut f)? {
-        let row = match decoder.decode(f.link, &f.data, f.time, f.wire_len) {
-            Decoded::Packet(p) if wanted(&p, &args.ports) => analyzer.push(&p),
-            Decoded::Other(o) if args.ports.is_empty() => analyzer.push_other(&o),
-            Decoded::Packet(p) => {
-                analyzer.skip(p.time);
-                continue;
-            }
-            Decoded::Other(o) => {
-                analyzer.skip(o.time);
-                continue;
-            }
-        };
-        // A saved capture keeps its processes in packet comments.
-        let sender = f
-            .comment
-            .as_deref()
-            .and_then(pcapio::parse_process_comment)
-            .map(|c| Owner::from_comment(c.pid, Some(c.cmd), split_args(&c.args)));
-        named |= sender.is_some();
-        note_owner(&mut owners, &row, sender.as_ref());
+    while let Some((row, sender)) = replay.next_row()? {
+        owners.note(&row, sender.as_ref());
         if let Some(d) = diagrams.as_mut() {
             d.push(&row, sender.as_ref());
         }
         render::write_row(out, &row, sender.as_ref(), args.view.states)?;
     }
-    let methods: &[Method] = if named { &[Method::File] } else { &[] };
-    write_summaries(out, &analyzer, &owners, methods, None)?;
+    write_summaries(out, replay.analyzer(), &owners, replay.methods(), None)?;
     Ok(())
 }

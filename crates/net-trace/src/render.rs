@@ -1,12 +1,15 @@
-//! Text output: a tshark-like frame table and a per-connection summary.
+//! Text output: a tshark-like frame table and a per-connection summary,
+//! naming the processes ([`ConnOwners`]) proven at each end.
 //!
 //! Rows are written straight into any [`io::Write`] (a `BufWriter` over
 //! stdout in `read`), without an intermediate string per row.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::analyze::{Direction, Ends, Proto, Row, Summary};
+use crate::analyze::{Analyzer, Direction, Ends, Proto, Row, Summary};
+use crate::owners::Method;
 /// The process that owns one end of a connection.
 pub use crate::owners::Owner;
 
@@ -288,6 +291,116 @@ pub fn summary(s: &Summary, client: Option<&Owner>, server: Option<&Owner>) -> S
     out
 }
 
+/// What the frames of one side of a connection proved about its process.
+#[derive(Debug, Default)]
+enum Side {
+    /// Nothing.
+    #[default]
+    Unknown,
+    /// One process sent every named frame.
+    One(Owner),
+    /// Different processes sent them (a UDP port used by one program after
+    /// another), or, on a UDP flow, some datagram was not proven (another
+    /// program may have sent it at the same time): the summary names none.
+    Several,
+}
+
+impl Side {
+    fn owner(&self) -> Option<&Owner> {
+        match self {
+            Side::One(o) => Some(o),
+            Side::Unknown | Side::Several => None,
+        }
+    }
+}
+
+/// Each connection's proven processes (client, server), gathered row by
+/// row for the summaries.
+#[derive(Debug, Default)]
+pub struct ConnOwners(HashMap<usize, (Side, Side)>);
+
+impl ConnOwners {
+    /// None known yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a row's sender as the owner of its side of its connection.
+    pub fn note(&mut self, row: &Row, sender: Option<&Owner>) {
+        let (Some(conn), Some(dir)) = (row.conn, row.direction) else {
+            return;
+        };
+        if row.protocol.starts_with("ICMP") {
+            return;
+        }
+        let entry = self.0.entry(conn).or_default();
+        let slot = match dir {
+            Direction::ClientToServer => &mut entry.0,
+            Direction::ServerToClient => &mut entry.1,
+        };
+        // A UDP flow has no connection to own: its side is named only when
+        // one process is proven for every datagram. A TCP side is named for
+        // the process proven for its frames, though some (after a fork) may
+        // be unknown.
+        let udp = row.protocol == "UDP";
+        match (sender, &slot) {
+            (None, _) if udp => *slot = Side::Several,
+            (None, _) | (_, Side::Several) => {}
+            (Some(o), Side::Unknown) => *slot = Side::One(o.clone()),
+            (Some(o), Side::One(known)) if known.pid != o.pid => *slot = Side::Several,
+            (Some(_), Side::One(_)) => {}
+        }
+    }
+
+    /// The processes proven at each end of connection `conn`: (client,
+    /// server).
+    pub fn get(&self, conn: usize) -> (Option<&Owner>, Option<&Owner>) {
+        self.0
+            .get(&conn)
+            .map_or((None, None), |(c, s)| (c.owner(), s.owner()))
+    }
+}
+
+/// Writes every connection's summary after a blank line (only those in
+/// `shown`, when given), naming the processes proven at each end and how
+/// they were proven (`methods`, the main one first; empty when processes
+/// were not looked up).
+pub fn write_summaries(
+    out: &mut impl Write,
+    analyzer: &Analyzer,
+    owners: &ConnOwners,
+    methods: &[Method],
+    shown: Option<&HashSet<usize>>,
+) -> io::Result<()> {
+    writeln!(out)?;
+    let count = shown.map_or(analyzer.connection_count(), HashSet::len);
+    if count == 0 {
+        writeln!(out, "No TCP or UDP traffic matched.")?;
+    }
+    let mut named = false;
+    for s in analyzer
+        .summaries()
+        .filter(|s| shown.is_none_or(|c| c.contains(&s.conn)))
+    {
+        let (c, sv) = owners.get(s.conn);
+        named |= c.is_some() || sv.is_some();
+        out.write_all(summary(&s, c, sv).as_bytes())?;
+    }
+    if let Some(main) = methods.first() {
+        if named {
+            let all: Vec<String> = methods.iter().map(ToString::to_string).collect();
+            writeln!(
+                out,
+                "Processes named from {}; \"unknown\" where nothing proved one.",
+                all.join(" and ")
+            )?;
+        } else {
+            writeln!(out, "No process could be proven from {main}.")?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,6 +459,69 @@ mod tests {
             span: (1, 6),
             states: Some([TcpState::FinWait1, TcpState::CloseWait]),
         }
+    }
+
+    #[test]
+    fn a_side_is_named_only_when_one_process_is_proven() {
+        let other = Owner {
+            pid: 4343,
+            ..owner()
+        };
+        let reply = |mut row: Row| {
+            row.direction = Some(Direction::ServerToClient);
+            row
+        };
+        let udp = |conn| Row {
+            protocol: Cow::Borrowed("UDP"),
+            conn: Some(conn),
+            ..syn_row()
+        };
+        let mut owners = ConnOwners::new();
+        // TCP: a frame nothing proved (after a fork) leaves the side named.
+        owners.note(&syn_row(), Some(&owner()));
+        owners.note(&syn_row(), None);
+        owners.note(&reply(syn_row()), Some(&other));
+        let (client, server) = owners.get(1);
+        assert_eq!(client.map(|o| o.pid), Some(4242));
+        assert_eq!(server.map(|o| o.pid), Some(4343));
+        // Two processes on one side: neither is named, for good.
+        owners.note(&syn_row(), Some(&other));
+        owners.note(&syn_row(), Some(&owner()));
+        assert!(owners.get(1).0.is_none());
+        // UDP: one unproven datagram and the flow's side names nobody.
+        owners.note(&udp(2), Some(&owner()));
+        assert_eq!(owners.get(2).0.map(|o| o.pid), Some(4242));
+        owners.note(&udp(2), None);
+        owners.note(&udp(2), Some(&owner()));
+        assert!(owners.get(2).0.is_none());
+        // ICMP rows and unknown connections name nobody.
+        let icmp = Row {
+            protocol: Cow::Borrowed("ICMP"),
+            conn: Some(3),
+            ..syn_row()
+        };
+        owners.note(&icmp, Some(&owner()));
+        assert_eq!(owners.get(3), (None, None));
+        assert_eq!(owners.get(99), (None, None));
+    }
+
+    #[test]
+    fn summaries_say_how_processes_were_named() {
+        let mut owners = ConnOwners::new();
+        let analyzer = Analyzer::new();
+        let mut out = Vec::new();
+        write_summaries(&mut out, &analyzer, &owners, &[Method::File], None).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\nNo TCP or UDP traffic matched.\nNo process could be proven from the capture file.\n"
+        );
+        owners.note(&syn_row(), Some(&owner()));
+        let mut out = Vec::new();
+        write_summaries(&mut out, &analyzer, &owners, &[], None).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\nNo TCP or UDP traffic matched.\n"
+        );
     }
 
     #[test]

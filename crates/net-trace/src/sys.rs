@@ -1,12 +1,15 @@
-//! The Linux packet socket: net-trace's only `unsafe` (http-server's
-//! `sys` module is the other place in netlab that has any).
+//! The Linux packet socket, a thread's priority and the clocks' offset:
+//! net-trace's only `unsafe` (the README lists the other places in
+//! netlab that have any).
 //!
 //! `AF_PACKET` addresses (`struct sockaddr_ll`), classic BPF programs,
 //! `recvmsg` control messages and `PACKET_STATISTICS` are not modelled by
-//! socket2, so this module calls libc for them, with libc's structs and
+//! socket2, nor a thread's priority or `clock_gettime` of a chosen clock by
+//! std, so this module calls libc for them, with libc's structs and
 //! constants. Every `unsafe` block is a system call given pointers to live,
-//! properly sized and aligned Rust values, or a read of a plain C struct
-//! the kernel filled in.
+//! properly sized and aligned Rust values, an all-zero plain C struct, a
+//! read of a plain C struct the kernel filled in, or taking ownership of
+//! the descriptor `socket` just returned.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -22,6 +25,27 @@ const ETH_P_ALL: u16 = libc::ETH_P_ALL as u16;
 // The capture filter spells out `PACKET_OUTGOING`, since it is built and
 // tested on every system, libc or not; here it must agree with the kernel's.
 const _: () = assert!(crate::live::bpf::PACKET_OUTGOING == libc::PACKET_OUTGOING as u32);
+
+// So must its opcodes and ancillary offsets (`<linux/filter.h>`).
+const _: () = {
+    use crate::live::bpf;
+    use libc::{
+        BPF_ABS, BPF_B, BPF_H, BPF_IND, BPF_JEQ, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX,
+        BPF_MSH, BPF_RET, BPF_W,
+    };
+    assert!(bpf::LD_W_ABS as u32 == BPF_LD | BPF_W | BPF_ABS);
+    assert!(bpf::LD_H_ABS as u32 == BPF_LD | BPF_H | BPF_ABS);
+    assert!(bpf::LD_B_ABS as u32 == BPF_LD | BPF_B | BPF_ABS);
+    assert!(bpf::LD_H_IND as u32 == BPF_LD | BPF_H | BPF_IND);
+    assert!(bpf::LDX_B_MSH as u32 == BPF_LDX | BPF_B | BPF_MSH);
+    assert!(bpf::JEQ_K as u32 == BPF_JMP | BPF_JEQ | BPF_K);
+    assert!(bpf::JSET_K as u32 == BPF_JMP | BPF_JSET | BPF_K);
+    assert!(bpf::RET_K as u32 == BPF_RET | BPF_K);
+    assert!(bpf::SKF_AD_OFF == libc::SKF_AD_OFF as u32);
+    assert!(bpf::SKF_AD_PROTOCOL == libc::SKF_AD_PROTOCOL as u32);
+    assert!(bpf::SKF_AD_PKTTYPE == libc::SKF_AD_PKTTYPE as u32);
+    assert!(bpf::SKF_AD_IFINDEX == libc::SKF_AD_IFINDEX as u32);
+};
 
 /// Room for control messages: one `SCM_TIMESTAMPNS` (a `timespec`) needs
 /// 32 bytes on 64-bit Linux; the rest is slack for anything else the kernel
