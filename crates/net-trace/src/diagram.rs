@@ -138,7 +138,7 @@ impl Collector {
 
     /// Adds a row and, when proven, the process that sent it.
     pub fn push(&mut self, row: &crate::analyze::Row, sender: Option<&crate::owners::Owner>) {
-        use crate::analyze::Direction;
+        use crate::analyze::{Direction, Kind};
         let (Some(conn), Some(dir), Some((src, dst))) = (row.conn, row.direction, row.ip_ends())
         else {
             return;
@@ -152,7 +152,7 @@ impl Collector {
         let from_client = dir == Direction::ClientToServer;
         let ladder = self.ladders.entry(conn).or_insert_with(|| {
             let (client, server) = if from_client { (src, dst) } else { (dst, src) };
-            let kind = if row.protocol == "TCP" {
+            let kind = if row.kind == Kind::Tcp {
                 "TCP connection"
             } else {
                 "UDP flow"
@@ -178,7 +178,7 @@ impl Collector {
                 &mut ladder.server
             };
             let named = o.to_string();
-            if row.protocol == "ICMP" || row.protocol == "ICMPv6" {
+            if row.kind == Kind::Icmp {
                 // An ICMP error is the host's, not a process's.
             } else if line.process.is_none() {
                 line.process = Some(named);
@@ -190,7 +190,7 @@ impl Collector {
         }
         // The Info column without its leading ports: `[SYN] Seq=0 …`.
         let label = match row.info.find(['[', 'L']) {
-            Some(at) if row.protocol == "TCP" || row.protocol == "UDP" => &row.info[at..],
+            Some(at) if matches!(row.kind, Kind::Tcp | Kind::Udp) => &row.info[at..],
             _ => row.info.as_str(),
         };
         // A frame can be two steps at once (the ACK of one FIN carrying the
@@ -230,7 +230,7 @@ impl Collector {
                     .or_else(|| n.starts_with("answers ").then_some(n.as_str()))
             })
             .map(str::to_string);
-        let label = if row.protocol == "TCP" {
+        let label = if row.kind == Kind::Tcp {
             label.to_string()
         } else {
             format!("{} {label}", row.protocol)
@@ -622,7 +622,7 @@ mod tests {
         protocol: &'static str,
         info: &str,
     ) -> crate::analyze::Row {
-        use crate::analyze::{Direction, Ends};
+        use crate::analyze::{Direction, Ends, Kind};
         let (c, sv) = (
             "10.77.0.2:40000".parse().unwrap(),
             "10.77.0.1:13000".parse().unwrap(),
@@ -633,6 +633,12 @@ mod tests {
             time: Duration::from_millis(no as u64),
             ends: Ends::Ip { src, dst },
             protocol: protocol.into(),
+            kind: match protocol {
+                "TCP" => Kind::Tcp,
+                "UDP" => Kind::Udp,
+                p if p.starts_with("ICMP") => Kind::Icmp,
+                _ => Kind::Other,
+            },
             length: 66,
             conn: Some(1),
             direction: Some(if from_client {

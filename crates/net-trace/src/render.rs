@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::analyze::{Analyzer, Direction, Ends, Proto, Row, Summary};
+use crate::analyze::{Analyzer, Direction, Ends, Kind, Proto, Row, Summary};
 use crate::owners::Method;
 /// The process that owns one end of a connection.
 pub use crate::owners::Owner;
@@ -135,7 +135,7 @@ pub fn write_row(
     match (r.direction, sender) {
         // An ICMP error comes from the host's kernel, not from a process
         // of the connection.
-        (Some(d), _) if r.protocol.starts_with("ICMP") => {
+        (Some(d), _) if r.kind == Kind::Icmp => {
             pad(out, &format!("{}'s host", d.sender()), 34, false)?
         }
         (Some(d), Some(o)) => pad(out, &who(d.sender(), Some(o)), 34, false)?,
@@ -330,7 +330,7 @@ impl ConnOwners {
         let (Some(conn), Some(dir)) = (row.conn, row.direction) else {
             return;
         };
-        if row.protocol.starts_with("ICMP") {
+        if row.kind == Kind::Icmp {
             return;
         }
         let entry = self.0.entry(conn).or_default();
@@ -342,7 +342,7 @@ impl ConnOwners {
         // one process is proven for every datagram. A TCP side is named for
         // the process proven for its frames, though some (after a fork) may
         // be unknown.
-        let udp = row.protocol == "UDP";
+        let udp = row.kind == Kind::Udp;
         match (sender, &slot) {
             (None, _) if udp => *slot = Side::Several,
             (None, _) | (_, Side::Several) => {}
@@ -417,6 +417,7 @@ mod tests {
                 dst: "127.0.0.1:13000".parse().unwrap(),
             },
             protocol: Cow::Borrowed("TCP"),
+            kind: Kind::Tcp,
             length: 74,
             conn: Some(1),
             direction: Some(Direction::ClientToServer),
@@ -473,6 +474,7 @@ mod tests {
         };
         let udp = |conn| Row {
             protocol: Cow::Borrowed("UDP"),
+            kind: Kind::Udp,
             conn: Some(conn),
             ..syn_row()
         };
@@ -497,6 +499,7 @@ mod tests {
         // ICMP rows and unknown connections name nobody.
         let icmp = Row {
             protocol: Cow::Borrowed("ICMP"),
+            kind: Kind::Icmp,
             conn: Some(3),
             ..syn_row()
         };
@@ -591,6 +594,7 @@ mod tests {
                 dst: "Broadcast".into(),
             },
             protocol: Cow::Owned("ARP".into()),
+            kind: Kind::Other,
             conn: None,
             direction: None,
             states: None,
@@ -614,6 +618,7 @@ mod tests {
     fn an_icmp_error_is_sent_by_a_host() {
         let r = Row {
             protocol: Cow::Borrowed("ICMP"),
+            kind: Kind::Icmp,
             direction: Some(Direction::ServerToClient),
             states: None,
             info: "Destination unreachable (Port unreachable)".into(),

@@ -148,6 +148,9 @@ pub struct Row {
     pub ends: Ends,
     /// Protocol column: `TCP`, `UDP`, `ICMP`, `ICMPv6`, `IPv4`, `ARP`…
     pub protocol: Cow<'static, str>,
+    /// What the frame carries, for code that must tell (the protocol
+    /// column is for reading).
+    pub kind: Kind,
     /// Frame length on the wire.
     pub length: u32,
     /// Connection (or UDP flow) number, from 1, unique per generation of
@@ -172,6 +175,19 @@ impl Row {
             Ends::Link { .. } => None,
         }
     }
+}
+
+/// What a row's frame carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A TCP segment.
+    Tcp,
+    /// A UDP datagram.
+    Udp,
+    /// An ICMP or ICMPv6 message.
+    Icmp,
+    /// Anything else (a fragment, another IP protocol, a non-IP frame).
+    Other,
 }
 
 /// An ICMP error that answered a frame of a flow.
@@ -590,6 +606,7 @@ impl Analyzer {
                 dst: f.dst.clone(),
             },
             protocol: Cow::Owned(f.protocol.clone()),
+            kind: Kind::Other,
             length: f.wire_len,
             conn: None,
             direction: None,
@@ -610,6 +627,7 @@ impl Analyzer {
                 dst: p.dst,
             },
             protocol: Cow::Borrowed(""),
+            kind: Kind::Other,
             length: p.wire_len,
             conn: None,
             direction: None,
@@ -662,6 +680,7 @@ impl Analyzer {
 
     fn tcp(&mut self, p: &Packet, t: &Tcp, row: &mut Row) {
         row.protocol = Cow::Borrowed("TCP");
+        row.kind = Kind::Tcp;
         let opens = t.flags.syn && !t.flags.ack;
         // tshark's rule: a SYN whose sequence number is not the one this
         // direction started with opens the tuple's next connection.
@@ -730,6 +749,7 @@ impl Analyzer {
 
     fn udp(&mut self, p: &Packet, u: &Udp, row: &mut Row) {
         row.protocol = Cow::Borrowed("UDP");
+        row.kind = Kind::Udp;
         let idx = self.flow(p, UDP, |_| false);
         let Some(c) = self.conns.get_mut(idx) else {
             return;
@@ -760,6 +780,7 @@ impl Analyzer {
 
     fn icmp(&mut self, i: &Icmp, row: &mut Row) {
         row.protocol = Cow::Borrowed(if i.v6 { "ICMPv6" } else { "ICMP" });
+        row.kind = Kind::Icmp;
         row.info = i.describe();
         let Some(q) = i.quoted else {
             return;
