@@ -159,6 +159,16 @@ impl Http {
     }
 }
 
+/// Runs `load` (a rate per second over `secs`) against `server` and
+/// returns the rate and the server's CPU time per operation, in µs.
+fn rate_and_cpu(server: &Running, secs: Duration, load: impl FnOnce() -> f64) -> (f64, f64) {
+    let cpu_before = peers::cpu_ns(&server.pids());
+    let rate = load();
+    let cpu_used = peers::cpu_ns(&server.pids()).saturating_sub(cpu_before);
+    let per_op_us = cpu_used as f64 / 1000.0 / (rate * secs.as_secs_f64()).max(1.0);
+    (rate, per_op_us)
+}
+
 /// Runs `each` on every item in every round, the order reversed every
 /// other round so drift in the machine's speed cancels out.
 fn alternating<T>(
@@ -489,11 +499,9 @@ impl Bench {
                 let server = start()?;
                 let tw = peers::time_wait_sockets();
                 time_wait.add(tw);
-                let cpu_before = peers::cpu_ns(&server.pids());
-                let rate = load::tcp_exchanges(server.addr, threads, self.secs);
-                let cpu_used = peers::cpu_ns(&server.pids()).saturating_sub(cpu_before);
-                let per_exchange_us =
-                    cpu_used as f64 / 1000.0 / (rate * self.secs.as_secs_f64()).max(1.0);
+                let (rate, per_exchange_us) = rate_and_cpu(&server, self.secs, || {
+                    load::tcp_exchanges(server.addr, threads, self.secs)
+                });
                 println!(
                     "  round {}: {:<22} {:>12.1} exchanges/s, {per_exchange_us:.1} µs server CPU each ({} TIME_WAIT sockets before)",
                     round + 1,
@@ -629,10 +637,9 @@ impl Bench {
             let secs = self.secs;
             alternating(self.opts.rounds, &servers, |round, start| {
                 let server = start()?;
-                let cpu_before = peers::cpu_ns(&server.pids());
-                let rate = load::udp_round_trips(server.addr, clients, secs);
-                let cpu_used = peers::cpu_ns(&server.pids()).saturating_sub(cpu_before);
-                let per_trip_us = cpu_used as f64 / 1000.0 / (rate * secs.as_secs_f64()).max(1.0);
+                let (rate, per_trip_us) = rate_and_cpu(&server, secs, || {
+                    load::udp_round_trips(server.addr, clients, secs)
+                });
                 println!(
                     "  round {}: {:<28} {:>12.1} round trips/s, {per_trip_us:.2} µs server CPU each",
                     round + 1,
