@@ -173,7 +173,11 @@ decides the 4- and 16-thread ratios, against a textbook server whose `listen(1)`
 exchange is a relay of two wake-ups and the client's own 40–50 µs of CPU (`connect`, `write`, `read`, \
 `close`): the same 20-line Rust server with the textbook's close-after-one-`recv` measured 0.93–1.89× \
 (median 1.45×) the textbook in alternating runs, and the one that reads to the end of stream about the \
-same as ours, so 1.5× at 1 thread is at the edge of what any server reaches on this machine.\n\
+same as ours, so 1.5× at 1 thread is at the edge of what any server reaches on this machine. Under load \
+the single-threaded textbook server finds connections queued and sleeps less: the server-CPU rows put it at \
+30–40 µs per exchange and ours at 34–46 µs, most of ours the two context switches. Three runs of \
+`cargo xtask bench --only tcp` after the change: 0.86× / 1.92× / 1.34×, 0.61× / 1.50× / 1.45× and (5 rounds) \
+0.94× / 1.33× / 1.06× at 1 / 4 / 16 client threads.\n\
 - udp-chat with its log on: `strace -c -f` showed a `write` for about every second datagram and 1.7 `futex` \
 calls per datagram (the log's thread woken for each line). Into a file or pipe the log now gathers lines for \
 50 ms and its thread is woken only when idle: 43 writes and 145 futex calls for 20,000 datagrams, and the \
