@@ -11,6 +11,8 @@
 //!   wakes blocked `accept` and `recv` calls.
 //! - [`acceptor`]: the thread-per-connection [`Acceptor`] with a connection
 //!   cap and idle-thread reuse.
+//! - [`sched`]: connection threads without wake-up preemption
+//!   (`SCHED_BATCH`), the crate's one `unsafe` call.
 //! - [`deadline`]: writes cut once the client takes no byte for the
 //!   write time-out, across the whole reply.
 //! - [`text`]: streaming Unicode uppercase and log previews.
@@ -47,7 +49,7 @@
 //! server.join().expect("server thread")?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod acceptor;
@@ -56,6 +58,7 @@ pub mod deadline;
 pub mod endpoint;
 pub mod error;
 pub mod output;
+pub mod sched;
 pub mod shutdown;
 pub mod sock;
 pub mod text;

@@ -159,6 +159,16 @@ impl Http {
     }
 }
 
+/// Runs `load` (a rate per second over `secs`) against `server` and
+/// returns the rate and the server's CPU time per operation, in µs.
+fn rate_and_cpu(server: &Running, secs: Duration, load: impl FnOnce() -> f64) -> (f64, f64) {
+    let cpu_before = peers::cpu_ns(&server.pids());
+    let rate = load();
+    let cpu_used = peers::cpu_ns(&server.pids()).saturating_sub(cpu_before);
+    let per_op_us = cpu_used as f64 / 1000.0 / (rate * secs.as_secs_f64()).max(1.0);
+    (rate, per_op_us)
+}
+
 /// Runs `each` on every item in every round, the order reversed every
 /// other round so drift in the machine's speed cancels out.
 fn alternating<T>(
@@ -450,35 +460,64 @@ impl Bench {
     /// streaming connection.
     fn tcp(&self, notes: &mut Vec<String>, results: &mut Vec<Workload>) -> Result<()> {
         let textbook = root().join("tests").join("textbook");
-        self.tcp_exchanges(&textbook, results)?;
+        self.tcp_exchanges(&textbook, notes, results)?;
         self.tcp_behind_slow_typist(&textbook, notes, results)?;
         self.tcp_stream(results)
     }
 
     /// Connect–send–receive–close exchanges from [`EXCHANGE_THREADS`]
-    /// client threads, against the textbook Python server.
-    fn tcp_exchanges(&self, textbook: &Path, results: &mut Vec<Workload>) -> Result<()> {
+    /// client threads, against the textbook Python server: the rate, the
+    /// server's CPU time per exchange, and a note with the host's
+    /// TIME_WAIT sockets, which bound a server whose clients close first.
+    fn tcp_exchanges(
+        &self,
+        textbook: &Path,
+        notes: &mut Vec<String>,
+        results: &mut Vec<Workload>,
+    ) -> Result<()> {
+        let mut time_wait = TimeWaitRange::default();
         for threads in EXCHANGE_THREADS {
             let title = exchanges_title(threads);
             println!("\n== tcp-uppercase: {title}");
             let mut ex = Workload::new(&title, "exchanges/s", "tcp-uppercase");
+            // The rate swings with the machine's other load; the server's
+            // own CPU time per exchange much less.
+            let mut cpu = Workload::new(
+                &format!(
+                    "TCP server CPU per exchange, {threads} client thread{}",
+                    if threads == 1 { "" } else { "s" }
+                ),
+                "µs",
+                "tcp-uppercase",
+            )
+            .lower_is_better();
             let mut servers: Vec<Start<'_>> = vec![Box::new(|| self.ours_tcp())];
             if self.python {
                 servers.push(Box::new(|| peers::python_tcp(textbook)));
             }
             alternating(self.opts.rounds, &servers, |round, start| {
                 let server = start()?;
-                let rate = load::tcp_exchanges(server.addr, threads, self.secs);
+                let tw = peers::time_wait_sockets();
+                time_wait.add(tw);
+                let (rate, per_exchange_us) = rate_and_cpu(&server, self.secs, || {
+                    load::tcp_exchanges(server.addr, threads, self.secs)
+                });
                 println!(
-                    "  round {}: {:<22} {:>12.1} exchanges/s",
+                    "  round {}: {:<22} {:>12.1} exchanges/s, {per_exchange_us:.1} µs server CPU each ({} TIME_WAIT sockets before)",
                     round + 1,
                     server.name,
-                    rate
+                    rate,
+                    tw.map_or("?".to_string(), |n| n.to_string()),
                 );
                 ex.add(&server.name, rate);
+                cpu.add(&server.name, per_exchange_us);
                 Ok(())
             })?;
             results.push(ex);
+            results.push(cpu);
+        }
+        if let Some(note) = time_wait.note() {
+            notes.push(note);
         }
         Ok(())
     }
@@ -598,10 +637,9 @@ impl Bench {
             let secs = self.secs;
             alternating(self.opts.rounds, &servers, |round, start| {
                 let server = start()?;
-                let cpu_before = peers::cpu_ns(&server.pids());
-                let rate = load::udp_round_trips(server.addr, clients, secs);
-                let cpu_used = peers::cpu_ns(&server.pids()).saturating_sub(cpu_before);
-                let per_trip_us = cpu_used as f64 / 1000.0 / (rate * secs.as_secs_f64()).max(1.0);
+                let (rate, per_trip_us) = rate_and_cpu(&server, secs, || {
+                    load::udp_round_trips(server.addr, clients, secs)
+                });
                 println!(
                     "  round {}: {:<28} {:>12.1} round trips/s, {per_trip_us:.2} µs server CPU each",
                     round + 1,
@@ -683,6 +721,38 @@ impl Bench {
         println!("report: {}", relative(&self.out_dir.join("report.md")));
         println!("chart:  {}", relative(&self.out_dir.join("chart.svg")));
         Ok(())
+    }
+}
+
+/// The host's TIME_WAIT sockets seen before the exchange runs. A client
+/// that closes first (as it must with a server that reads to its end of
+/// stream) keeps its port in TIME_WAIT; loopback reuses such a port only
+/// after `tcp_tw_reuse_delay`, which caps one client address's connection
+/// rate to one server port, unless the kernel's TIME_WAIT table is full
+/// (then new ones are not kept). Runs may fall on either side.
+#[derive(Default)]
+struct TimeWaitRange {
+    seen: Vec<u64>,
+}
+
+impl TimeWaitRange {
+    fn add(&mut self, n: Option<u64>) {
+        self.seen.extend(n);
+    }
+
+    fn note(&self) -> Option<String> {
+        let (min, max) = (self.seen.iter().min()?, self.seen.iter().max()?);
+        let limit = peers::time_wait_limit().map_or(String::new(), |l| {
+            format!(" (the kernel keeps at most {l})")
+        });
+        Some(format!(
+            "TCP exchange rows: {min}–{max} TIME_WAIT sockets on the host before the runs{limit}. \
+             The bench client closes first, so against a server that reads to the end of stream each \
+             exchange leaves the client's port in TIME_WAIT, and loopback reuses it only a second later: \
+             which caps the rate to one server port while the TIME_WAIT table has room (about 14k exchanges/s on the \
+             2-core machine the bench was written on, for any such server) and lifts once it is full. \
+             The textbook server closes first and keeps its TIME_WAITs on its own port, so it is not capped."
+        ))
     }
 }
 

@@ -98,6 +98,30 @@ pub fn cpu_ns(pids: &[u32]) -> u64 {
         .sum()
 }
 
+/// TCP sockets in TIME_WAIT on the host (`tw` in /proc/net/sockstat;
+/// None where there is no such file).
+pub fn time_wait_sockets() -> Option<u64> {
+    let stat = fs::read_to_string("/proc/net/sockstat").ok()?;
+    let tcp = stat.lines().find_map(|l| l.strip_prefix("TCP:"))?;
+    let mut fields = tcp.split_whitespace();
+    while let Some(name) = fields.next() {
+        let value = fields.next()?;
+        if name == "tw" {
+            return value.parse().ok();
+        }
+    }
+    None
+}
+
+/// The most TIME_WAIT sockets the kernel keeps (`tcp_max_tw_buckets`).
+pub fn time_wait_limit() -> Option<u64> {
+    fs::read_to_string("/proc/sys/net/ipv4/tcp_max_tw_buckets")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
