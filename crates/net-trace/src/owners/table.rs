@@ -194,9 +194,30 @@ pub struct Ctx {
     pub irq: bool,
 }
 
+/// A program a process ran before an exec.
+#[derive(Debug, Clone)]
+struct Program {
+    /// When the next program replaced it.
+    until: Duration,
+    name: String,
+    cmd: Option<String>,
+    args: Vec<String>,
+    /// Known from events (or read from /proc before the exec); `false`
+    /// when what was read may already have been the next program's.
+    known: bool,
+}
+
+/// Earlier programs remembered per process, at most.
+const MAX_PROGRAMS: usize = 4;
+
 /// What the table knows of one process.
 #[derive(Debug, Clone, Default)]
 struct Proc {
+    /// The programs it ran before its latest exec, oldest first.
+    earlier: Vec<Program>,
+    /// When what the table knows of its program was read from /proc (a
+    /// process first seen by one of its records), if it was.
+    read_at: Option<Duration>,
     name: String,
     cmd: Option<String>,
     args: Vec<String>,
@@ -295,6 +316,8 @@ pub struct Table {
     /// Route lookups by (protocol, local port, remote port).
     routes: HashMap<(u8, u16, u16), Vec<Run>>,
     newest: Duration,
+    /// Wall-clock time the reader applies records at (see `reading`).
+    reading_at: Duration,
     swept: Duration,
 }
 
@@ -357,7 +380,9 @@ impl Table {
 
     /// Records what a process is, learned outside the events (/proc).
     pub fn describe(&mut self, pid: u32, name: &str, cmd: Option<String>, args: Vec<String>) {
+        let read_at = self.reading_at;
         let p = self.procs.entry(pid).or_default();
+        p.read_at = p.read_at.or(Some(read_at));
         if p.name.is_empty() {
             p.name = name.to_string();
         }
@@ -391,8 +416,14 @@ impl Table {
             if let Some(parent) = self.procs.get_mut(&ctx.tgid) {
                 parent.children.retain(|(c, _)| *c != ctx.tid);
             }
-        } else if !ctx.irq {
-            let p = self.procs.entry(ctx.tgid).or_default();
+        } else if !ctx.irq && !matches!(e, Event::Exec { .. }) {
+            // (An exec names the new program itself, keeping the old one.)
+            let read_at = self.reading_at;
+            let p = self.procs.entry(ctx.tgid).or_insert_with(|| Proc {
+                // First seen here: its name came from /proc just now.
+                read_at: Some(read_at),
+                ..Proc::default()
+            });
             // The main thread's name is the program's name.
             p.name.clone_from(&ctx.comm);
         }
@@ -443,6 +474,22 @@ impl Table {
             }
             Event::Exec { ctx, path, .. } => {
                 let p = self.procs.entry(ctx.tgid).or_default();
+                // Frames sent before the exec are the earlier program's;
+                // what /proc said of it after the exec was the new one's.
+                if !p.name.is_empty() {
+                    let known = p.read_at.is_none_or(|r| r <= ctx.time);
+                    p.earlier.push(Program {
+                        until: ctx.time,
+                        name: std::mem::take(&mut p.name),
+                        cmd: p.cmd.take(),
+                        args: std::mem::take(&mut p.args),
+                        known,
+                    });
+                    if p.earlier.len() > MAX_PROGRAMS {
+                        p.earlier.remove(0);
+                    }
+                }
+                p.read_at = None;
                 p.cmd = Some(path.clone());
                 p.args.clear();
                 p.name.clone_from(&ctx.comm);
@@ -456,12 +503,17 @@ impl Table {
                 }
                 // A reused id: the task is a process now.
                 self.threads.remove(child);
-                let parent = self.procs.entry(ctx.tgid).or_default();
+                let read_at = self.reading_at;
+                let parent = self.procs.entry(ctx.tgid).or_insert_with(|| Proc {
+                    read_at: Some(read_at),
+                    ..Proc::default()
+                });
                 parent.children.push((*child, ctx.time));
                 let inherited = Proc {
                     name: parent.name.clone(),
                     cmd: parent.cmd.clone(),
                     args: parent.args.clone(),
+                    read_at: parent.read_at,
                     parent: Some(ctx.tgid),
                     started: Some(ctx.time),
                     ..Proc::default()
@@ -677,17 +729,37 @@ impl Table {
     }
 
     /// The owner of `pid` as the table knows it.
-    pub fn owner(&self, pid: u32) -> Option<Owner> {
+    pub fn owner_at(&self, pid: u32, at: Duration) -> Option<Owner> {
         let p = self.procs.get(&pid)?;
-        if p.name.is_empty() {
+        // The program it ran at `at`: one replaced by an exec since, if so.
+        let (name, cmd, args) = match p.earlier.iter().find(|e| at < e.until) {
+            Some(e) if !e.known => return None,
+            Some(e) => (&e.name, &e.cmd, &e.args),
+            None => (&p.name, &p.cmd, &p.args),
+        };
+        if name.is_empty() {
             return None;
         }
         Some(Owner {
             pid,
-            name: p.name.clone(),
-            cmd: p.cmd.clone(),
-            args: p.args.clone(),
+            name: name.clone(),
+            cmd: cmd.clone(),
+            args: args.clone(),
         })
+    }
+
+    /// Notes the wall-clock time the reader applies the next records at
+    /// (what /proc says from then on is of that moment).
+    pub fn reading(&mut self, now: Duration) {
+        self.reading_at = now;
+    }
+
+    /// Sets the arguments of the program `pid` ran from its latest exec,
+    /// read from /proc while it still ran that program.
+    pub fn exec_args(&mut self, pid: u32, args: Vec<String>) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.args = args;
+        }
     }
 
     /// Whether `pid` may have been alive at `time`: not exited before it,
@@ -792,7 +864,7 @@ impl Table {
             {
                 return Verdict::None;
             }
-            return self.known(pid, q.stream_start);
+            return self.known(pid, q.stream_start, q.time);
         }
         if live.first().is_some_and(|s| !s.actors.is_empty()) {
             // Handed between processes: no single owner.
@@ -871,14 +943,15 @@ impl Table {
         if self.may_share(pid, since, q.time) || gone_at_start {
             return Some(Verdict::None);
         }
-        Some(self.known(pid, q.time))
+        Some(self.known(pid, q.time, q.time))
     }
 
-    fn known(&self, pid: u32, since: Duration) -> Verdict {
+    /// `pid`, alive at `since`, with the program it ran at `at`.
+    fn known(&self, pid: u32, since: Duration, at: Duration) -> Verdict {
         if !self.alive_at(pid, since) {
             return Verdict::None;
         }
-        self.owner(pid).map_or(Verdict::None, Verdict::Known)
+        self.owner_at(pid, at).map_or(Verdict::None, Verdict::Known)
     }
 
     /// The one process that can hold the listening socket at `local`.
@@ -910,7 +983,7 @@ impl Table {
         if self.may_share(pid, sock.opened, q.time) {
             return Verdict::None;
         }
-        self.known(pid, q.time)
+        self.known(pid, q.time, q.time)
     }
 
     /// The one process holding the listening socket a connection to
@@ -933,7 +1006,7 @@ impl Table {
         if holders.any(|p| p != pid) {
             return None;
         }
-        self.owner(pid)
+        self.owner_at(pid, time)
     }
 
     /// Whether a child process of `pid` forked after `since` (when its
@@ -974,14 +1047,26 @@ impl Table {
         if routed {
             return Verdict::Known(owner);
         }
+        // The send records say which process sent how much, not on which
+        // socket: a send of that length by another process in the same
+        // window (a socket it was handed, or a flow it routed elsewhere)
+        // leaves the datagram unproven.
         let to = q.time + SEND_AFTER;
         let first = self.sends.partition_point(|s| s.time < from);
-        let sent = self
+        let (mut own, mut other) = (false, false);
+        for s in self
             .sends
             .range(first..)
             .take_while(|s| s.time <= to)
-            .any(|s| s.tgid == owner.pid && s.len == q.len);
-        if sent {
+            .filter(|s| s.len == q.len)
+        {
+            if s.tgid == owner.pid {
+                own = true;
+            } else {
+                other = true;
+            }
+        }
+        if own && !other {
             Verdict::Known(owner)
         } else {
             Verdict::None
@@ -1324,6 +1409,87 @@ mod tests {
             ..q(false, Role::Client, 1, 0, 52)
         };
         assert_eq!(t.lookup(&other), Verdict::None);
+    }
+
+    /// A datagram of 52 bytes from C to S, sent by `pid` running `comm`.
+    fn datagram(t: &mut Table, at: u64, pid: u32, comm: &str) {
+        let (from, to): (SocketAddr, SocketAddr) = (C.parse().unwrap(), S.parse().unwrap());
+        t.apply(&Event::Route {
+            ctx: ctx(at, pid, comm, false),
+            proto: UDP,
+            sport: from.port(),
+            dport: to.port(),
+            src: Some(from.ip()),
+            dst: Some(to.ip()),
+            v6: false,
+        });
+    }
+
+    fn program(v: Verdict) -> Option<(String, Option<String>)> {
+        match v {
+            Verdict::Known(o) => Some((o.name, o.cmd)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn frames_sent_before_an_exec_keep_the_earlier_program() {
+        let exec = |t: &mut Table, at: u64, comm: &str, path: &str| {
+            t.apply(&Event::Exec {
+                ctx: ctx(at, 100, comm, false),
+                path: path.into(),
+                old_tid: 100,
+            });
+        };
+        let mut t = Table::new();
+        t.apply(&Event::Fork {
+            ctx: ctx(0, 1, "bash", false),
+            child: 100,
+            thread: false,
+            comm: "bash".into(),
+        });
+        exec(&mut t, 1, "python3", "/usr/bin/python3");
+        t.exec_args(100, vec!["client.py".into()]);
+        datagram(&mut t, 5, 100, "python3");
+        exec(&mut t, 10, "sleep", "/bin/sleep");
+        let python = Some(("python3".to_string(), Some("/usr/bin/python3".to_string())));
+        assert_eq!(program(t.lookup(&q(false, Role::Client, 5, 0, 52))), python);
+        datagram(&mut t, 12, 100, "sleep");
+        assert_eq!(
+            program(t.lookup(&q(false, Role::Client, 12, 0, 52))),
+            Some(("sleep".to_string(), Some("/bin/sleep".to_string())))
+        );
+        // A process first seen by a record read after it had exec'd (what
+        // /proc said was already the next program): its frames before the
+        // exec name no program, so no one.
+        let mut t = Table::new();
+        t.reading(ms(20));
+        datagram(&mut t, 5, 100, "sleep");
+        exec(&mut t, 10, "sleep", "/bin/sleep");
+        assert_eq!(t.lookup(&q(false, Role::Client, 5, 0, 52)), Verdict::None);
+        datagram(&mut t, 12, 100, "sleep");
+        assert_eq!(pid(t.lookup(&q(false, Role::Client, 12, 0, 52))), Some(100));
+    }
+
+    #[test]
+    fn a_handed_over_udp_socket_is_not_proven_by_its_connector_s_sends() {
+        let mut t = Table::new();
+        // 700 connects (routes the flow) and sends once.
+        route(&mut t, 0, 700, UDP, C, S);
+        send(&mut t, 0, 700, false, 52);
+        assert_eq!(pid(t.lookup(&q(false, Role::Client, 0, 0, 52))), Some(700));
+        // Later the socket is 701's (passed over a Unix socket), and 700
+        // sends datagrams of the same length elsewhere: a datagram of the
+        // flow is proven by neither.
+        send(&mut t, 200, 700, false, 52);
+        send(&mut t, 200, 701, false, 52);
+        assert_eq!(t.lookup(&q(false, Role::Client, 200, 0, 52)), Verdict::None);
+        // With only 700 sending that length, it is 700's again.
+        send(&mut t, 500, 700, false, 52);
+        assert_eq!(
+            pid(t.lookup(&q(false, Role::Client, 500, 0, 52))),
+            Some(700)
+        );
     }
 
     #[test]

@@ -780,8 +780,18 @@ fn read_events(pipe: File, dir: &Path, shared: &Shared) {
 /// Applies an event, completing from /proc what events do not say (a
 /// program's arguments, a process first seen by one of its records).
 fn learn(shared: &Shared, event: &Event) {
+    // Read while the process still runs the program just exec'd (its
+    // name says so): by now it may have run another.
     let args = match event {
-        Event::Exec { ctx, .. } => super::procfs::args(ctx.tgid),
+        Event::Exec { ctx, .. } => {
+            let args = super::procfs::args(ctx.tgid);
+            let comm = fs::read_to_string(format!("/proc/{}/comm", ctx.tgid));
+            if comm.is_ok_and(|c| c.trim_end_matches('\n') == ctx.comm) {
+                args
+            } else {
+                Vec::new()
+            }
+        }
         _ => Vec::new(),
     };
     let unknown_pid = match event {
@@ -795,11 +805,12 @@ fn learn(shared: &Shared, event: &Event) {
     let Ok(mut table) = shared.table.lock() else {
         return;
     };
+    table.reading(now());
     table.apply(event);
     if !args.is_empty()
-        && let Event::Exec { ctx, path, .. } = event
+        && let Event::Exec { ctx, .. } = event
     {
-        table.describe(ctx.tgid, &ctx.comm, Some(path.clone()), args);
+        table.exec_args(ctx.tgid, args);
     }
     if let Some(pid) = unknown_pid
         && !table.knows(pid)
