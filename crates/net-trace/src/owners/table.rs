@@ -176,6 +176,32 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// Who ran it and when.
+    pub fn ctx(&self) -> &Ctx {
+        match self {
+            Self::State { ctx, .. }
+            | Self::Send { ctx, .. }
+            | Self::Route { ctx, .. }
+            | Self::Exec { ctx, .. }
+            | Self::Fork { ctx, .. }
+            | Self::Exit { ctx, .. } => ctx,
+        }
+    }
+
+    /// Who ran it and when, to be completed by the reader.
+    pub fn ctx_mut(&mut self) -> &mut Ctx {
+        match self {
+            Self::State { ctx, .. }
+            | Self::Send { ctx, .. }
+            | Self::Route { ctx, .. }
+            | Self::Exec { ctx, .. }
+            | Self::Fork { ctx, .. }
+            | Self::Exit { ctx, .. } => ctx,
+        }
+    }
+}
+
 /// The common part of every record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ctx {
@@ -401,14 +427,7 @@ impl Table {
 
     /// Applies one event.
     pub fn apply(&mut self, e: &Event) {
-        let ctx = match e {
-            Event::State { ctx, .. }
-            | Event::Send { ctx, .. }
-            | Event::Route { ctx, .. }
-            | Event::Exec { ctx, .. }
-            | Event::Fork { ctx, .. }
-            | Event::Exit { ctx, .. } => ctx,
-        };
+        let ctx = e.ctx();
         self.newest = self.newest.max(ctx.time);
         if ctx.tid != ctx.tgid {
             self.threads.insert(ctx.tid, ctx.tgid);

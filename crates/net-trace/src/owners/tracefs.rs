@@ -751,7 +751,7 @@ fn read_events(pipe: File, dir: &Path, shared: &Shared) {
                 }
                 *t
             }
-            Record::Event(e) => event_time(e),
+            Record::Event(e) => e.ctx().time,
         };
         let mut record = record;
         // Every record, also before the clock is known, keeps the task map
@@ -768,7 +768,7 @@ fn read_events(pipe: File, dir: &Path, shared: &Shared) {
             continue;
         };
         if let Record::Event(mut event) = record {
-            set_time(&mut event, wall);
+            event.ctx_mut().time = wall;
             learn(shared, &event);
         }
         tasks.forget(exited);
@@ -879,11 +879,8 @@ impl Tasks {
                 ctx.comm.clone_from(&task.comm);
                 self.of.insert(ctx.tid, task);
             }
-            Event::State { ctx, .. }
-            | Event::Send { ctx, .. }
-            | Event::Route { ctx, .. }
-            | Event::Exit { ctx, .. } => {
-                self.fill(ctx);
+            Event::State { .. } | Event::Send { .. } | Event::Route { .. } | Event::Exit { .. } => {
+                self.fill(event.ctx_mut());
             }
         }
     }
@@ -951,28 +948,6 @@ fn from_proc(tid: u32) -> Option<Task> {
 fn exec_comm(path: &str) -> String {
     let base = path.rsplit('/').next().unwrap_or(path).as_bytes();
     String::from_utf8_lossy(&base[..base.len().min(15)]).into_owned()
-}
-
-fn event_time(e: &Event) -> Duration {
-    match e {
-        Event::State { ctx, .. }
-        | Event::Send { ctx, .. }
-        | Event::Route { ctx, .. }
-        | Event::Exec { ctx, .. }
-        | Event::Fork { ctx, .. }
-        | Event::Exit { ctx, .. } => ctx.time,
-    }
-}
-
-fn set_time(e: &mut Event, t: Duration) {
-    match e {
-        Event::State { ctx, .. }
-        | Event::Send { ctx, .. }
-        | Event::Route { ctx, .. }
-        | Event::Exec { ctx, .. }
-        | Event::Fork { ctx, .. }
-        | Event::Exit { ctx, .. } => ctx.time = t,
-    }
 }
 
 #[cfg(test)]
@@ -1197,14 +1172,8 @@ mod tests {
     }
 
     fn ctx_of(e: &Event) -> (u32, &str, bool) {
-        match e {
-            Event::State { ctx, .. }
-            | Event::Send { ctx, .. }
-            | Event::Route { ctx, .. }
-            | Event::Exec { ctx, .. }
-            | Event::Fork { ctx, .. }
-            | Event::Exit { ctx, .. } => (ctx.tgid, ctx.comm.as_str(), ctx.irq),
-        }
+        let ctx = e.ctx();
+        (ctx.tgid, ctx.comm.as_str(), ctx.irq)
     }
 
     #[test]
