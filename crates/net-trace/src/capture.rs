@@ -289,6 +289,7 @@ impl Pipeline<'_> {
                             syn: start.1,
                             len: match &p.transport {
                                 Transport::Udp(u) => u.len,
+                                Transport::Tcp(t) => t.len,
                                 _ => 0,
                             },
                         })

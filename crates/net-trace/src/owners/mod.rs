@@ -111,8 +111,8 @@ pub struct Query {
     /// `stream_start` is this generation's first SYN (the capture saw the
     /// connection open), which pins the connecting socket's creation.
     pub syn: bool,
-    /// A UDP datagram's payload length (what its sender's send system
-    /// call returned); unused for TCP.
+    /// The payload length: a UDP datagram's (what its sender's send
+    /// system call returned), a TCP segment's (0 for a bare ACK).
     pub len: u32,
 }
 
@@ -341,12 +341,17 @@ impl Owners {
             shared.clock.mark();
             return Lookup::Pending;
         }
-        let Ok(table) = shared.table.lock() else {
+        let Ok(mut table) = shared.table.lock() else {
             return Lookup::Unknown;
         };
+        table.events_until(Duration::from_nanos(watermark));
         match table.lookup(q) {
             Verdict::Known(o) => return Lookup::Known(o, Method::Kernel),
-            Verdict::Wait => return Lookup::Pending,
+            Verdict::Wait => {
+                // The reader may be idle: a marker moves its watermark on.
+                shared.clock.mark();
+                return Lookup::Pending;
+            }
             Verdict::None => {}
         }
         // A datagram's send record comes as its system call returns, just

@@ -67,6 +67,11 @@ pub const CORROBORATE_WINDOW: Duration = Duration::from_millis(50);
 /// far past the frame.
 pub const SEND_AFTER: Duration = Duration::from_millis(100);
 
+/// A TCP segment no send record follows is its socket owner's only if the
+/// owner sent on the socket this shortly before it (the body `sendfile`
+/// sends after a header `write`, a segment the kernel held back).
+pub const SENT_BEFORE: Duration = Duration::from_secs(1);
+
 /// Senders remembered per TCP socket: two already say it is shared.
 const MAX_SENDERS: usize = 4;
 
@@ -272,7 +277,23 @@ struct Sock {
     /// than its owner means the socket is shared (a child, or a process it
     /// was handed to).
     senders: Vec<(u32, Duration)>,
+    /// Its latest send system calls (`sock_send_length`: recorded as each
+    /// returns), oldest first.
+    sends: VecDeque<(u32, Duration)>,
 }
+
+/// Whose send carried a TCP frame's payload (see `Table::data_sender`).
+enum Carried {
+    /// The socket's owner's, or no record says otherwise.
+    Owner,
+    /// Another process's.
+    Other,
+    /// Its record may still come.
+    Wait,
+}
+
+/// Send records kept per TCP socket.
+const SOCK_SENDS: usize = 32;
 
 impl Sock {
     /// Whether a process other than `pid` had sent on it by `time`.
@@ -344,6 +365,9 @@ pub struct Table {
     newest: Duration,
     /// Wall-clock time the reader applies records at (see `reading`).
     reading_at: Duration,
+    /// Events up to this time have been applied (`None`: all there are,
+    /// as in tests).
+    events_until: Option<Duration>,
     swept: Duration,
 }
 
@@ -400,6 +424,7 @@ impl Table {
             actors,
             shut: None,
             senders: Vec::new(),
+            sends: VecDeque::new(),
         }));
         self.listeners.push(idx);
     }
@@ -588,6 +613,7 @@ impl Table {
                 actors: Vec::new(),
                 shut: None,
                 senders: Vec::new(),
+                sends: VecDeque::new(),
             }));
             if let Some(prev) = self.current.insert(sk, idx) {
                 self.close(prev, ctx.time);
@@ -660,11 +686,17 @@ impl Table {
         let Some(&idx) = self.current.get(&sk) else {
             return;
         };
-        if let Some(Some(sock)) = self.socks.get_mut(idx)
-            && sock.closed.is_none()
-            && !sock.senders.iter().any(|(p, _)| *p == ctx.tgid)
-            && sock.senders.len() < MAX_SENDERS
-        {
+        let Some(Some(sock)) = self.socks.get_mut(idx) else {
+            return;
+        };
+        if sock.closed.is_some() {
+            return;
+        }
+        if sock.sends.len() >= SOCK_SENDS {
+            sock.sends.pop_front();
+        }
+        sock.sends.push_back((ctx.tgid, ctx.time));
+        if !sock.senders.iter().any(|(p, _)| *p == ctx.tgid) && sock.senders.len() < MAX_SENDERS {
             sock.senders.push((ctx.tgid, ctx.time));
         }
     }
@@ -883,7 +915,11 @@ impl Table {
             {
                 return Verdict::None;
             }
-            return self.known(pid, q.stream_start, q.time);
+            return match self.data_sender(sock, q) {
+                Carried::Owner => self.known(pid, q.stream_start, q.time),
+                Carried::Wait => Verdict::Wait,
+                Carried::Other => Verdict::None,
+            };
         }
         if live.first().is_some_and(|s| !s.actors.is_empty()) {
             // Handed between processes: no single owner.
@@ -963,6 +999,54 @@ impl Table {
             return Some(Verdict::None);
         }
         Some(self.known(pid, q.time, q.time))
+    }
+
+    /// For a TCP frame with payload: whether the send system call that
+    /// carried it was the socket's owner's. Its bytes left during a send
+    /// still running at the frame's time, whose record comes as the call
+    /// returns: the socket's first send record after the frame says whose
+    /// it was (another process's — a socket passed to it, writing a large
+    /// block — leaves the frame unproven). When none comes within
+    /// [`SEND_AFTER`], the frame was sent later by the kernel, or by
+    /// `sendfile` (which records nothing), or by a call still running: the
+    /// owner's only if the owner itself sent on the socket shortly before.
+    fn data_sender(&self, sock: &Sock, q: &Query) -> Carried {
+        let [pid] = sock.actors[..] else {
+            return Carried::Owner;
+        };
+        if q.len == 0 {
+            return Carried::Owner;
+        }
+        let after = sock
+            .sends
+            .iter()
+            .find(|(_, t)| *t + CLOCK_SLACK >= q.time && *t <= q.time + SEND_AFTER);
+        match after {
+            Some((p, _)) if *p == pid => return Carried::Owner,
+            Some(_) => return Carried::Other,
+            None => {}
+        }
+        if self
+            .events_until
+            .is_some_and(|until| until < q.time + SEND_AFTER)
+        {
+            return Carried::Wait;
+        }
+        let owner_just_before = sock
+            .sends
+            .iter()
+            .any(|(p, t)| *p == pid && *t <= q.time + CLOCK_SLACK && *t + SENT_BEFORE >= q.time);
+        if owner_just_before {
+            Carried::Owner
+        } else {
+            Carried::Other
+        }
+    }
+
+    /// Notes that events up to `until` have been applied (a lookup may
+    /// wait for records that come after its frame).
+    pub fn events_until(&mut self, until: Duration) {
+        self.events_until = Some(until);
     }
 
     /// `pid`, alive at `since`, with the program it ran at `at`.
@@ -1145,7 +1229,11 @@ mod tests {
         });
     }
 
+    /// A frame's question: for UDP `len` is the datagram's payload; for
+    /// TCP the frame is a bare segment (a handshake or an ACK, `len` its
+    /// size on the wire, unused) — see `tcp_data` for one with payload.
     fn q(tcp: bool, role: Role, t: u64, start: u64, len: u32) -> Query {
+        let len = if tcp { 0 } else { len };
         let (src, dst) = match role {
             Role::Client => (C, S),
             Role::Server => (S, C),
@@ -1322,6 +1410,62 @@ mod tests {
         send_on(&mut t, 5, 300);
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 2, 0, 0))), Some(100));
         assert_eq!(t.lookup(&q(true, Role::Client, 6, 0, 0)), Verdict::None);
+    }
+
+    #[test]
+    fn a_large_write_by_the_process_a_socket_was_passed_to_is_not_the_owners() {
+        use state::*;
+        let mut t = Table::new();
+        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
+        t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
+        let send_on = |t: &mut Table, at: u64, pid: u32| {
+            t.apply(&Event::Send {
+                ctx: ctx(at, pid, "sender", false),
+                len: 10,
+                sk: 0xa,
+                tcp: true,
+            });
+        };
+        let data = |at: u64| Query {
+            len: 10,
+            ..q(true, Role::Client, at, 0, 0)
+        };
+        // The owner's write: its frames leave before its record.
+        send_on(&mut t, 2, 100);
+        assert_eq!(pid(t.lookup(&data(1))), Some(100));
+        // 300, handed the socket, writes a large block: its frames leave
+        // from 5 ms, its record comes as the call returns at 10 ms.
+        send_on(&mut t, 10, 300);
+        assert_eq!(t.lookup(&data(6)), Verdict::None);
+        assert_eq!(t.lookup(&data(12)), Verdict::None);
+        // A bare ACK is not a send's.
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 1, 0, 0))), Some(100));
+        // A frame whose record has not been read yet waits for it.
+        let mut t = Table::new();
+        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
+        t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
+        send_on(&mut t, 1, 100);
+        t.events_until(ms(5));
+        assert_eq!(t.lookup(&data(3)), Verdict::Wait);
+        send_on(&mut t, 6, 100);
+        assert_eq!(pid(t.lookup(&data(3))), Some(100));
+        // None comes (sent later by the kernel, or by sendfile after a
+        // header write): the owner's, as it sent just before.
+        t.events_until(ms(2000));
+        assert_eq!(pid(t.lookup(&data(50))), Some(100));
+        // Long after its last send, with no record after: unproven.
+        assert_eq!(t.lookup(&data(1500)), Verdict::None);
+        // A socket its connector never sent on, passed to 300 whose long
+        // write returns a second later: none of its frames is the
+        // connector's.
+        let mut t = Table::new();
+        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
+        t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
+        t.events_until(ms(3000));
+        assert_eq!(t.lookup(&data(50)), Verdict::None);
+        send_on(&mut t, 1050, 300);
+        assert_eq!(t.lookup(&data(50)), Verdict::None);
+        assert_eq!(t.lookup(&data(1000)), Verdict::None);
     }
 
     #[test]
