@@ -1372,10 +1372,7 @@ mod tests {
 
     #[test]
     fn a_socket_its_owner_left_open_at_exit_is_nobody_s_after() {
-        use state::*;
-        let mut t = Table::new();
-        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
-        t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
+        let mut t = connected_client();
         // Gone at 10 with the socket still open (another holds it now).
         t.apply(&Event::Exit {
             ctx: ctx(10, 100, "client", false),
@@ -1390,20 +1387,29 @@ mod tests {
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 7, 0, 66))), Some(200));
     }
 
-    #[test]
-    fn a_socket_another_process_sends_on_is_nobody_s() {
+    /// A table where 100 connected TCP socket 0xa from C to S.
+    fn connected_client() -> Table {
         use state::*;
         let mut t = Table::new();
         t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
         t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
-        let send_on = |t: &mut Table, at: u64, pid: u32| {
-            t.apply(&Event::Send {
-                ctx: ctx(at, pid, "sender", false),
-                len: 5,
-                sk: 0xa,
-                tcp: true,
-            });
-        };
+        t
+    }
+
+    /// `pid`'s send of 10 bytes on TCP socket 0xa, recorded at `at`.
+    fn tcp_send(t: &mut Table, at: u64, pid: u32) {
+        t.apply(&Event::Send {
+            ctx: ctx(at, pid, "sender", false),
+            len: 10,
+            sk: 0xa,
+            tcp: true,
+        });
+    }
+
+    #[test]
+    fn a_socket_another_process_sends_on_is_nobody_s() {
+        let mut t = connected_client();
+        let send_on = tcp_send;
         send_on(&mut t, 1, 100);
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 2, 0, 0))), Some(100));
         // Handed over a Unix socket to 300, which sends too.
@@ -1414,18 +1420,8 @@ mod tests {
 
     #[test]
     fn a_large_write_by_the_process_a_socket_was_passed_to_is_not_the_owners() {
-        use state::*;
-        let mut t = Table::new();
-        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
-        t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
-        let send_on = |t: &mut Table, at: u64, pid: u32| {
-            t.apply(&Event::Send {
-                ctx: ctx(at, pid, "sender", false),
-                len: 10,
-                sk: 0xa,
-                tcp: true,
-            });
-        };
+        let mut t = connected_client();
+        let send_on = tcp_send;
         let data = |at: u64| Query {
             len: 10,
             ..q(true, Role::Client, at, 0, 0)
@@ -1441,9 +1437,7 @@ mod tests {
         // A bare ACK is not a send's.
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 1, 0, 0))), Some(100));
         // A frame whose record has not been read yet waits for it.
-        let mut t = Table::new();
-        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
-        t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
+        let mut t = connected_client();
         send_on(&mut t, 1, 100);
         t.events_until(ms(5));
         assert_eq!(t.lookup(&data(3)), Verdict::Wait);
@@ -1458,9 +1452,7 @@ mod tests {
         // A socket its connector never sent on, passed to 300 whose long
         // write returns a second later: none of its frames is the
         // connector's.
-        let mut t = Table::new();
-        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
-        t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
+        let mut t = connected_client();
         t.events_until(ms(3000));
         assert_eq!(t.lookup(&data(50)), Verdict::None);
         send_on(&mut t, 1050, 300);
@@ -1470,10 +1462,7 @@ mod tests {
 
     #[test]
     fn a_client_that_forked_after_connecting_shares_its_socket() {
-        use state::*;
-        let mut t = Table::new();
-        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
-        t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
+        let mut t = connected_client();
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 1, 0, 74))), Some(100));
         t.apply(&Event::Fork {
             ctx: ctx(2, 100, "client", false),
