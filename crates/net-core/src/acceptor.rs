@@ -97,6 +97,7 @@ pub struct Acceptor {
     stats: Arc<Stats>,
     make_room: Option<MakeRoom>,
     batch: bool,
+    follow_cpu: bool,
 }
 
 impl fmt::Debug for Acceptor {
@@ -106,6 +107,7 @@ impl fmt::Debug for Acceptor {
             .field("max_connections", &self.max_connections)
             .field("max_spare", &self.max_spare)
             .field("batch", &self.batch)
+            .field("follow_cpu", &self.follow_cpu)
             .finish_non_exhaustive()
     }
 }
@@ -179,6 +181,7 @@ impl Acceptor {
             stats: Arc::default(),
             make_room: None,
             batch: false,
+            follow_cpu: false,
         }
     }
 
@@ -216,6 +219,17 @@ impl Acceptor {
         self
     }
 
+    /// Runs each connection's thread on the CPU that receives the
+    /// connection's packets (`SO_INCOMING_CPU`, see
+    /// [`crate::sched::follow_cpu`]): on loopback the client's own CPU, so a
+    /// short exchange is handed back and forth on one CPU instead of waking
+    /// another for each step. A handler moving a bulk stream should call
+    /// [`crate::sched::stop_following`]. Off by default; a no-op off Linux.
+    pub fn follow_incoming_cpu(mut self, on: bool) -> Self {
+        self.follow_cpu = on;
+        self
+    }
+
     /// Called when a new connection arrives at the cap: it should end one
     /// connection of the server's choosing (an idle one, a stalled one) and
     /// return true, so the newcomer can be served. While no slot frees it
@@ -243,6 +257,9 @@ impl Acceptor {
         let local = listener
             .local_addr()
             .map_err(|e| Error::io("read the listener's address", e))?;
+        if self.follow_cpu {
+            crate::sched::remember_allowed_cpus();
+        }
         let shared = Arc::new(Shared {
             config: self.clone(),
             listener,
@@ -335,6 +352,12 @@ where
             {
                 log::debug!("connection thread keeps the default scheduling: {e}");
             }
+            // Started by a thread that may be held to one CPU.
+            if worker.config.follow_cpu
+                && let Err(e) = crate::sched::run_anywhere()
+            {
+                log::debug!("connection thread keeps the CPUs it inherited: {e}");
+            }
             work(&worker);
             worker.config.stats.threads.fetch_sub(1, Ordering::SeqCst);
         });
@@ -426,6 +449,9 @@ where
             );
         }
 
+        if config.follow_cpu {
+            follow_incoming_cpu(&stream);
+        }
         match catch_unwind(AssertUnwindSafe(|| (shared.handler)(stream, peer))) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => log::warn!("connection from {peer}: {e}"),
@@ -438,6 +464,31 @@ where
         state.active.fetch_sub(1, Ordering::SeqCst);
         config.stats.active.fetch_sub(1, Ordering::SeqCst);
         shared.signal_slot();
+    }
+}
+
+/// Holds the calling thread to the CPU `stream`'s packets arrive on (see
+/// [`Acceptor::follow_incoming_cpu`]); where the kernel does not say, or
+/// the CPU is not one the process may use, the thread runs anywhere. A
+/// thread keeps its CPU while it waits in `accept`, so the next client
+/// from the same CPU wakes a thread already there.
+fn follow_incoming_cpu(stream: &TcpStream) {
+    #[cfg(target_os = "linux")]
+    let held = socket2::SockRef::from(stream)
+        .cpu_affinity()
+        .and_then(crate::sched::follow_cpu);
+    #[cfg(not(target_os = "linux"))]
+    let held: io::Result<bool> = {
+        let _ = stream;
+        Ok(false)
+    };
+    match held {
+        Ok(true) => {}
+        Ok(false) => log::trace!("connection thread runs on any CPU"),
+        Err(e) => {
+            log::debug!("connection thread cannot follow its connection's CPU: {e}");
+            let _ = crate::sched::run_anywhere();
+        }
     }
 }
 
@@ -636,6 +687,54 @@ mod tests {
             spawned <= 25,
             "{spawned} threads for 50 sequential connections"
         );
+        sd.fire();
+        t.join().unwrap().unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn connection_threads_run_on_the_cpu_their_packets_arrive_on() {
+        use std::sync::mpsc;
+        let l = crate::sock::tcp_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr().unwrap();
+        let sd = Shutdown::new();
+        let sd2 = sd.clone();
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let t = thread::spawn(move || {
+            Acceptor::new("t").follow_incoming_cpu(true).run(
+                l,
+                &sd2,
+                move |mut s: TcpStream, _| -> io::Result<()> {
+                    // Read what the client sent: a close with unread data
+                    // would be a reset.
+                    s.read_exact(&mut [0u8; 2])?;
+                    let incoming = socket2::SockRef::from(&s).cpu_affinity()?;
+                    let mask = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))?;
+                    let runs_on: Vec<usize> = (0..nix::sched::CpuSet::count())
+                        .filter(|&c| mask.is_set(c).unwrap_or(false))
+                        .collect();
+                    let seen = (incoming, crate::sched::following(), runs_on);
+                    tx.lock().unwrap().send(seen).unwrap();
+                    s.write_all(b"ok")
+                },
+            )
+        });
+        let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+        for _ in 0..20 {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.write_all(b"hi").unwrap();
+            let mut out = Vec::new();
+            c.read_to_end(&mut out).unwrap();
+            assert_eq!(out, b"ok");
+            let (incoming, following, runs_on) = rx.recv().unwrap();
+            if allowed.is_set(incoming).unwrap() {
+                assert_eq!(following, Some(incoming));
+                assert_eq!(runs_on, vec![incoming]);
+            } else {
+                assert_eq!(following, None, "CPU {incoming} is not the process's");
+            }
+        }
         sd.fire();
         t.join().unwrap().unwrap();
     }

@@ -84,9 +84,16 @@ pub fn run(listener: TcpListener, shutdown: &Shutdown, config: Config) -> crate:
     // own system call; without wake-up preemption the client finishes that
     // call and the next before the thread runs, so the thread finds the
     // sentence already there more often (fewer context switches).
+    //
+    // Each connection thread also runs on the CPU its client's packets
+    // arrive on (the client's own, on loopback): the exchange's hand-offs
+    // then stay on one CPU instead of waking another for each. A
+    // connection that turns into a bulk stream lets go (see
+    // `serve_connection`).
     let acceptor = Acceptor::new("tcp-uppercase")
         .max_connections(config.max_connections)
-        .batch_scheduling(true);
+        .batch_scheduling(true)
+        .follow_incoming_cpu(true);
     let log = config.log.clone();
     acceptor.run(listener, shutdown, move |stream, peer| {
         serve_connection(stream, peer, &config)
@@ -107,7 +114,10 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &Config) ->
             .and_then(|()| stream.set_write_timeout(Some(config.write_timeout)))
             .map_err(|e| acceptor::conn_error(peer, "configure the connection from", e))?;
     }
-    let mut reader = &stream;
+    let mut reader = LetsGoOnStream {
+        inner: &stream,
+        reads: 0,
+    };
     let mut writer = WriteDeadline::new(&stream, config.write_timeout);
     let log = &config.log;
     let result = uppercase_stream(&mut reader, &mut writer, |sent| {
@@ -139,6 +149,30 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &Config) ->
             Ok(())
         }
         Err(e) => Err(acceptor::conn_error(peer, "connection with", e)),
+    }
+}
+
+/// A connection's reader that lets its thread leave the CPU it followed
+/// (see [`run`]) once a second piece of input arrives: a one-sentence
+/// exchange is over by then, and a stream moves faster with the client and
+/// the thread on CPUs of their own.
+struct LetsGoOnStream<R> {
+    inner: R,
+    reads: u32,
+}
+
+impl<R: Read> Read for LetsGoOnStream<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.reads = self.reads.saturating_add(1);
+            if self.reads == 2
+                && let Err(e) = net_core::sched::stop_following()
+            {
+                log::debug!("connection thread stays on its CPU: {e}");
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -225,6 +259,28 @@ mod tests {
             assert_eq!(out, "STRASSE ÜBER FI".as_bytes(), "pieces of {piece}");
             assert!(chunks >= input.len() / piece / 2);
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_thread_lets_go_of_its_cpu_once_a_connection_streams() {
+        std::thread::spawn(|| {
+            // The first CPU this process may use.
+            let cpu = (0..4096)
+                .find(|&c| net_core::sched::follow_cpu(c).unwrap())
+                .expect("a CPU to run on");
+            let mut reader = LetsGoOnStream {
+                inner: Trickle(b"one sentence, then more", 12),
+                reads: 0,
+            };
+            let mut buf = [0u8; 64];
+            assert_eq!(reader.read(&mut buf).unwrap(), 12);
+            assert_eq!(net_core::sched::following(), Some(cpu), "after one piece");
+            assert_eq!(reader.read(&mut buf).unwrap(), 11);
+            assert_eq!(net_core::sched::following(), None, "after two");
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
