@@ -714,27 +714,32 @@ mod tests {
         let sd2 = sd.clone();
         let (tx, rx) = mpsc::channel();
         let tx = Mutex::new(tx);
+        let acceptor = Acceptor::new("t").follow_incoming_cpu(true);
+        let stats = acceptor.stats();
         let t = thread::spawn(move || {
-            Acceptor::new("t").follow_incoming_cpu(true).run(
-                l,
-                &sd2,
-                move |mut s: TcpStream, _| -> io::Result<()> {
-                    // Read what the client sent: a close with unread data
-                    // would be a reset.
-                    s.read_exact(&mut [0u8; 2])?;
-                    let incoming = socket2::SockRef::from(&s).cpu_affinity()?;
-                    let mask = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))?;
-                    let runs_on: Vec<usize> = (0..nix::sched::CpuSet::count())
-                        .filter(|&c| mask.is_set(c).unwrap_or(false))
-                        .collect();
-                    let seen = (incoming, crate::sched::following(), runs_on);
-                    tx.lock().unwrap().send(seen).unwrap();
-                    s.write_all(b"ok")
-                },
-            )
+            acceptor.run(l, &sd2, move |mut s: TcpStream, _| -> io::Result<()> {
+                // Read what the client sent: a close with unread data
+                // would be a reset.
+                s.read_exact(&mut [0u8; 2])?;
+                let incoming = socket2::SockRef::from(&s).cpu_affinity()?;
+                let mask = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))?;
+                let runs_on: Vec<usize> = (0..nix::sched::CpuSet::count())
+                    .filter(|&c| mask.is_set(c).unwrap_or(false))
+                    .collect();
+                let seen = (incoming, crate::sched::following(), runs_on);
+                tx.lock().unwrap().send(seen).unwrap();
+                s.write_all(b"ok")
+            })
         });
         let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
         for _ in 0..20 {
+            // One connection at a time (a thread follows only while
+            // connections are no more than CPUs): wait until the last
+            // one's thread is done.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while stats.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+                thread::yield_now();
+            }
             let mut c = TcpStream::connect(addr).unwrap();
             c.write_all(b"hi").unwrap();
             let mut out = Vec::new();
