@@ -237,34 +237,55 @@ impl AccessLog {
                 let _ = writeln!(w, "{args}");
                 let _ = w.flush();
             }
-            Some(Sink::Queued(q)) => {
-                let mut state = q.state.lock().unwrap_or_else(PoisonError::into_inner);
-                if state.pending.len() >= LOG_QUEUE_BYTES {
-                    state.dropped += 1;
-                    return;
-                }
-                let before = state.pending.len();
-                let _ = writeln!(state.pending, "{args}");
-                let after = state.pending.len();
-                if after > LOG_QUEUE_BYTES {
-                    state.pending.truncate(before);
-                    state.dropped += 1;
-                    return;
-                }
-                // Only a wake-up the writer needs: while it writes or
-                // gathers, it finds the new line without one.
-                let batch_full = matches!(q.flush, Flush::Every(_))
-                    && before < LOG_BATCH_BYTES
-                    && after >= LOG_BATCH_BYTES;
-                if !(state.idle || batch_full) {
-                    return;
-                }
-                state.idle = false;
-                state.urgent |= batch_full;
-                drop(state);
-                q.filled.notify_one();
-            }
+            Some(Sink::Queued(q)) => q.push(|pending| {
+                let _ = writeln!(pending, "{args}");
+            }),
         }
+    }
+
+    /// Writes one line already rendered (without its newline), as
+    /// [`line`](Self::line) does, but copied as it is: no formatting
+    /// machinery per line for a caller that keeps its own buffer.
+    pub fn line_str(&self, line: &str) {
+        match &self.sink {
+            Some(Sink::Queued(q)) => q.push(|pending| {
+                pending.extend_from_slice(line.as_bytes());
+                pending.push(b'\n');
+            }),
+            _ => self.line(format_args!("{line}")),
+        }
+    }
+}
+
+impl Queue {
+    /// Appends one line (written by `write`) unless the queue is full,
+    /// waking the writer only when it needs it.
+    fn push(&self, write: impl FnOnce(&mut Vec<u8>)) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.pending.len() >= LOG_QUEUE_BYTES {
+            state.dropped += 1;
+            return;
+        }
+        let before = state.pending.len();
+        write(&mut state.pending);
+        let after = state.pending.len();
+        if after > LOG_QUEUE_BYTES {
+            state.pending.truncate(before);
+            state.dropped += 1;
+            return;
+        }
+        // Only a wake-up the writer needs: while it writes or
+        // gathers, it finds the new line without one.
+        let batch_full = matches!(self.flush, Flush::Every(_))
+            && before < LOG_BATCH_BYTES
+            && after >= LOG_BATCH_BYTES;
+        if !(state.idle || batch_full) {
+            return;
+        }
+        state.idle = false;
+        state.urgent |= batch_full;
+        drop(state);
+        self.filled.notify_one();
     }
 }
 
@@ -374,7 +395,18 @@ mod tests {
         let log = AccessLog::to_writer(buf.clone());
         log.line(format_args!("sent {} to {}", "\"A\"", "127.0.0.1:1"));
         log.line(format_args!("second"));
-        assert_eq!(buf.contents(), "sent \"A\" to 127.0.0.1:1\nsecond\n");
+        log.line_str("third, as it is");
+        assert_eq!(
+            buf.contents(),
+            "sent \"A\" to 127.0.0.1:1\nsecond\nthird, as it is\n"
+        );
+        // The same through the writer thread's queue.
+        let buf = SharedBuf::default();
+        let log = AccessLog::queued_with(buf.clone(), Flush::Every(LOG_FLUSH_INTERVAL));
+        log.line(format_args!("one {}", 1));
+        log.line_str("two, as it is");
+        log.flush();
+        assert_eq!(buf.contents(), "one 1\ntwo, as it is\n");
         AccessLog::disabled().line(format_args!("dropped"));
         assert!(!AccessLog::disabled().is_enabled());
     }

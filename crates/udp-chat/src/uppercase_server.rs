@@ -1,7 +1,6 @@
 //! The uppercase server: each datagram is answered with its text
 //! uppercased, one reply per datagram, nothing else.
 
-use std::fmt::Write as _;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
@@ -59,9 +58,7 @@ pub fn run(socket: UdpSocket, shutdown: &Shutdown, config: Config) -> Result<(),
             break; // the waker's datagram
         }
         if answer(&socket, &buf[..n], peer, &mut reply) && config.log.is_enabled() {
-            config
-                .log
-                .line(format_args!("{}", line.render(&reply, peer)));
+            config.log.line_str(line.render(&reply, peer));
         }
     }
     config.log.flush();
@@ -69,26 +66,41 @@ pub fn run(socket: UdpSocket, shutdown: &Shutdown, config: Config) -> Result<(),
 }
 
 /// The log line, `AMRITA 31 from 127.0.0.1:60915`, built in a buffer kept
-/// from one datagram to the next; the sender's address is formatted again
-/// only when it changes (a client usually sends many).
+/// from one datagram to the next. ` from ADDR` is kept for the last few
+/// senders, so a server answering a handful of clients in turn does not
+/// format an address per datagram.
 #[derive(Default)]
 struct LogLine {
     text: String,
-    /// The sender of the last line, and ` from ADDR` for it.
-    peer: Option<SocketAddr>,
-    peer_text: String,
+    /// Recent senders and ` from ADDR` for each; the oldest is replaced.
+    peers: Vec<(SocketAddr, String)>,
+    next_slot: usize,
 }
+
+/// Senders whose ` from ADDR` text [`LogLine`] keeps.
+const REMEMBERED_PEERS: usize = 16;
 
 impl LogLine {
     fn render(&mut self, reply: &[u8], peer: SocketAddr) -> &str {
-        if self.peer != Some(peer) {
-            self.peer_text.clear();
-            let _ = write!(self.peer_text, " from {peer}");
-            self.peer = Some(peer);
-        }
         self.text.clear();
         excerpt_into(&mut self.text, reply, PREVIEW_CHARS);
-        self.text.push_str(&self.peer_text);
+        let from = match self.peers.iter().position(|(p, _)| *p == peer) {
+            Some(i) => &self.peers[i].1,
+            None => {
+                let text = format!(" from {peer}");
+                let slot = if self.peers.len() < REMEMBERED_PEERS {
+                    self.peers.push((peer, text));
+                    self.peers.len() - 1
+                } else {
+                    let slot = self.next_slot;
+                    self.next_slot = (slot + 1) % REMEMBERED_PEERS;
+                    self.peers[slot] = (peer, text);
+                    slot
+                };
+                &self.peers[slot].1
+            }
+        };
+        self.text.push_str(from);
         &self.text
     }
 }
@@ -162,6 +174,19 @@ mod tests {
         assert_eq!(line.render(b"", a), "(empty) from 127.0.0.1:1");
         assert_eq!(line.render(b"X\n", b), "X\\n from [::1]:2");
         assert_eq!(line.render(b"Y", a), "Y from 127.0.0.1:1");
+        // More senders than are remembered, in turn, twice: each line
+        // still names its own.
+        for round in 0..2 {
+            for port in 1..=(REMEMBERED_PEERS as u16 + 5) {
+                let peer: SocketAddr = ([127, 0, 0, 9], port).into();
+                assert_eq!(
+                    line.render(b"Z", peer),
+                    format!("Z from 127.0.0.9:{port}"),
+                    "round {round}"
+                );
+            }
+        }
+        assert!(line.peers.len() <= REMEMBERED_PEERS);
     }
 
     #[test]
