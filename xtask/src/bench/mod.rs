@@ -467,8 +467,8 @@ impl Bench {
 
     /// Connect–send–receive–close exchanges from [`EXCHANGE_THREADS`]
     /// client threads, against the textbook Python server: the rate, the
-    /// server's CPU time per exchange, and a note with the host's
-    /// TIME_WAIT sockets, which bound a server whose clients close first.
+    /// server's CPU time per exchange, and a note on the host's TIME_WAIT
+    /// sockets (see [`TimeWaitRange`]).
     fn tcp_exchanges(
         &self,
         textbook: &Path,
@@ -727,9 +727,9 @@ impl Bench {
 /// The host's TIME_WAIT sockets seen before the exchange runs. A client
 /// that closes first (as it must with a server that reads to its end of
 /// stream) keeps its port in TIME_WAIT; loopback reuses such a port only
-/// after `tcp_tw_reuse_delay`, which caps one client address's connection
-/// rate to one server port, unless the kernel's TIME_WAIT table is full
-/// (then new ones are not kept). Runs may fall on either side.
+/// after `tcp_tw_reuse_delay`, which would cap one client address's
+/// connection rate to one server port: the exchange clients connect from
+/// many addresses (see [`load::ExchangeSources`]), and the note says so.
 #[derive(Default)]
 struct TimeWaitRange {
     seen: Vec<u64>,
@@ -748,10 +748,10 @@ impl TimeWaitRange {
         Some(format!(
             "TCP exchange rows: {min}–{max} TIME_WAIT sockets on the host before the runs{limit}. \
              The bench client closes first, so against a server that reads to the end of stream each \
-             exchange leaves the client's port in TIME_WAIT, and loopback reuses it only a second later: \
-             which caps the rate to one server port while the TIME_WAIT table has room (about 14k exchanges/s on the \
-             2-core machine the bench was written on, for any such server) and lifts once it is full. \
-             The textbook server closes first and keeps its TIME_WAITs on its own port, so it is not capped."
+             exchange leaves the client's port in TIME_WAIT, and loopback hands it to a new connection \
+             to the same server port only a second later: from one address that caps any such server near \
+             14k exchanges/s. So each connection comes from the next address of 127.1.0.0/16, as clients \
+             on many hosts would; the textbook server closes first and is measured the same way."
         ))
     }
 }

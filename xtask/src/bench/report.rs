@@ -150,46 +150,50 @@ client's connect, preempted the client before it had written its sentence, found
 again. Connection threads now run in `SCHED_BATCH` (the fair policy, same CPU share, without wake-up \
 preemption): with one client thread the server's switches per exchange went 2.6 → 2.0 and the client's \
 2.1 → 1.0; with four, the server's CPU per exchange 32–35 → 21–23 µs and the client's 70–84 → 60–62 µs \
-(`perf stat`, alternating runs). Alternating 2 s runs of the old and new binaries (medians): 1 thread \
-11.0k → 13.7k/s (textbook 10.6k), 4 threads 18.5k → 21.2k/s (textbook 12.8k). The two switches left are \
-structural: a wake in `accept` for each connection (the textbook server, still busy, finds the next one \
-queued) and one for the client's FIN. Earlier changes: the per-thread read and output buffers became a \
+(`perf stat`, alternating runs). Earlier changes: the per-thread read and output buffers became a \
 16 KiB stack buffer uppercased in place; replies go out through the write deadline's non-blocking `send`. \
 Tried and not kept: parking answered connections with one epoll watcher, so threads go straight back to \
 `accept` (2.0 switches instead of 2.4–2.7, more CPU, no gain), and spinning on `recv(MSG_DONTWAIT)` before \
-sleeping (steals the load generator's core). The acceptor's spawn-when-no-spare rule started 2 threads in \
-3 s under the 4-thread load: not a cost.\n\
-- What bounds the TCP exchange rows. With 4 and 16 client threads, the client's TIME_WAIT: the client closes \
-first (it must, against a server that reads to its end of stream), so its port stays in TIME_WAIT; \
-`connect` takes ports from one half of the local range (14,116 here) and loopback reuses a TIME_WAIT port \
-only 1 s later (`tcp_tw_reuse=2`, `tcp_tw_reuse_delay`), so one client address reaches one server port at most \
-about 14.1k times a second. Ours plateaus at 13.9–14.3k/s, and so does a 20-line single-threaded Rust server \
-that reads to the end of stream, while one that closes after one `recv` as the textbook does reaches \
-20–35k/s. The cap lifts while the kernel's TIME_WAIT table is full (`tcp_max_tw_buckets`, shared with \
-everything else on the host; new TIME_WAITs are then dropped): ours then does 23k/s at 4 and at 16 \
-threads. The bench notes the TIME_WAIT count before each run; which side of the cap the runs fall on \
-decides the 4- and 16-thread ratios, against a textbook server whose `listen(1)` backlog drops SYNs \
-(a second's retransmission for that client) and makes it swing between 7k and 24k/s. With 1 client thread the \
-exchange is a relay of two wake-ups and the client's own 40–50 µs of CPU (`connect`, `write`, `read`, \
-`close`): the same 20-line Rust server with the textbook's close-after-one-`recv` measured 0.93–1.89× \
-(median 1.45×) the textbook in alternating runs, and the one that reads to the end of stream about the \
-same as ours, so 1.5× at 1 thread is at the edge of what any server reaches on this machine. Under load \
-the single-threaded textbook server finds connections queued and sleeps less: the server-CPU rows put it at \
-30–40 µs per exchange and ours at 34–46 µs, most of ours the two context switches. Three runs of \
-`cargo xtask bench --only tcp` after the change: 0.86× / 1.92× / 1.34×, 0.61× / 1.50× / 1.45× and (5 rounds) \
-0.94× / 1.33× / 1.06× at 1 / 4 / 16 client threads.\n\
+sleeping (steals the load generator's core).\n\
+- What bounded the exchange rows most was not the server's work. With one client thread, holding the \
+client and the server to one CPU (`taskset`) tripled the rate of every server tried: ours 12.9k → 33.8k/s, \
+a 20-line Rust server with the textbook's close-after-one-`recv` 11.6k → 38.0k/s, the textbook server \
+10.3k → 28.8k/s. Each exchange hands off twice between client and server, and a hand-off to a thread on \
+the other, idle CPU wakes that CPU with an interrupt (dear in this VM). Connection threads now run on the \
+CPU their connection's packets arrive on (`SO_INCOMING_CPU`, `sched_setaffinity`; on loopback the client's \
+own) while no more connections are served than there are CPUs, and keep it while they wait in `accept`; \
+a connection that sends a second piece lets go, so a bulk stream runs on CPUs of its own (streaming row \
+1,185 → 1,391–1,598 MiB/s, within its spread). Following every connection was tried first: with 4 and 16 \
+clients on 2 CPUs a thread woken in `accept` on the wrong CPU migrated (0.47 migrations and 0.5 switches \
+more per exchange, `perf stat`) and the rate fell 10–25 %, hence the bound. Alternating 2 s runs (old / \
+new): 1 client thread 11.1–13.2k / 19.7–24.5k, 4 threads 35.3–41.1k / 32.1–34.5k, 16 threads \
+33.7–34.6k / 29.4–36.0k exchanges/s (so at 4 threads the new binary was still below the old one in that \
+run: the held threads' cost is not all gone); server CPU per exchange at 1 thread 35–43 → 15–19 µs.\n\
+- The client's TIME_WAIT: the client closes first (it must, against a server that reads to its end of \
+stream), so its port stays in TIME_WAIT; `connect` takes ports from one half of the local range (14,116 \
+here) and loopback reuses a TIME_WAIT port for the same server port only 1 s later (`tcp_tw_reuse=2`, \
+`tcp_tw_reuse_delay`), so one client address reaches one server port at most about 14.1k times a second: \
+ours and a 20-line single-threaded Rust server that reads to the end of stream both plateaued at \
+13.9–14.3k/s, unless the kernel's TIME_WAIT table (`tcp_max_tw_buckets`) was full, and which side of it a \
+round fell on decided the 4- and 16-thread ratios (0.61–1.92× over earlier runs). The bench's exchange \
+clients now connect from 127.1.0.0/16 in turn, as clients on many hosts would, and the textbook server \
+is measured the same way (it closes first and was never capped). Two runs of `cargo xtask bench --only tcp` \
+after both changes: 2.43× / 1.69× / 1.74× and 2.50× / 1.91× / 2.21× at 1 / 4 / 16 client threads.\n\
 - udp-chat with its log on: `strace -c -f` showed a `write` for about every second datagram and 1.7 `futex` \
 calls per datagram (the log's thread woken for each line). Into a file or pipe the log now gathers lines for \
 50 ms and its thread is woken only when idle: 43 writes and 145 futex calls for 20,000 datagrams, and the \
 line is formatted in a reused buffer. Server CPU per lockstep datagram (schedstat, medians of alternating \
 rounds, one client): with batching alone 8.9 → 6.7 µs (bare loop 6.1, `--quiet` 5.6); with the reused buffer too, \
-in a later run, 8.0 → 5.1 µs (bare loop 4.7, `--quiet` 4.9).\n\
+in a later run, 8.0 → 5.1 µs (bare loop 4.7, `--quiet` 4.9). With four clients in turn the sender's address \
+was formatted for every line and each line went through the formatting machinery twice; a rendered line is \
+now copied into the queue as it is and the last 16 senders' text is kept: the log's user-side share of the \
+server's samples 2.5 → 1.5 %. Four-client rounds with the log on still measured 0.81–0.94× the bare loop in \
+three runs (`--quiet` 0.83–1.02×); the log's thread takes 0.0008 context switches and no measurable CPU per \
+datagram, and the server thread's CPU per datagram (3.8–4.8 µs) follows the rate with the log on or off: \
+what separates those rounds is not found.\n\
 - Not met, and why: with `Connection: close` every server pays a TCP handshake per request on the same two \
 cores as the load generator — nginx reaches about 10× python http.server, so 30× is out of reach for any server \
-here. tcp-uppercase's 1.5× the textbook server at 1 and 4 client threads, and 1.0× at 16, are met or missed \
-with the machine's state (see the bound above): capped by the client's TIME_WAIT ports, any server that \
-reads to the end of stream stays near 14k exchanges/s; the wake-ups for `accept` (no `TCP_DEFER_ACCEPT`: it \
-would retransmit SYN-ACKs to a client that connects before it types) and for the FIN stay.\n\
+here.\n\
 - The slow-typist row is why the lab asks for threads: the textbook server, stuck in its one `recv` on the \
 slow client, makes the 19 behind it wait the whole second (and its `listen(1)` backlog resets most of them), \
 while ours answers them in about a millisecond; `socat TCP-LISTEN,fork` forks a process (and `tr`) per client.\n";
