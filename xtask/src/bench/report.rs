@@ -167,8 +167,10 @@ a connection that sends a second piece lets go, so a bulk stream runs on CPUs of
 clients on 2 CPUs a thread woken in `accept` on the wrong CPU migrated (0.47 migrations and 0.5 switches \
 more per exchange, `perf stat`) and the rate fell 10–25 %, hence the bound. Alternating 2 s runs (old / \
 new): 1 client thread 11.1–13.2k / 19.7–24.5k, 4 threads 35.3–41.1k / 32.1–34.5k, 16 threads \
-33.7–34.6k / 29.4–36.0k exchanges/s (so at 4 threads the new binary was still below the old one in that \
-run: the held threads' cost is not all gone); server CPU per exchange at 1 thread 35–43 → 15–19 µs.\n\
+33.7–34.6k / 29.4–36.0k exchanges/s; server CPU per exchange at 1 thread 35–43 → 15–19 µs. The 4-thread \
+rates overlap badly on this machine, so `perf stat` on the server settled it: at 4 and 16 threads the new \
+binary's context switches (2.08 per exchange, old 2.11–2.20), migrations (0.001–0.007) and CPU per \
+exchange (27–31 µs, old 28–32) are the old one's.\n\
 - The client's TIME_WAIT: the client closes first (it must, against a server that reads to its end of \
 stream), so its port stays in TIME_WAIT; `connect` takes ports from one half of the local range (14,116 \
 here) and loopback reuses a TIME_WAIT port for the same server port only 1 s later (`tcp_tw_reuse=2`, \
