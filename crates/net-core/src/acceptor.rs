@@ -264,9 +264,6 @@ impl Acceptor {
         let local = listener
             .local_addr()
             .map_err(|e| Error::io("read the listener's address", e))?;
-        if self.follow_cpu {
-            crate::sched::remember_allowed_cpus();
-        }
         let shared = Arc::new(Shared {
             config: self.clone(),
             cpus: thread::available_parallelism().map_or(1, |n| n.get()),

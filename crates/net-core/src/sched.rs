@@ -52,31 +52,30 @@ pub fn batch_current_thread() -> io::Result<()> {
 mod follow {
     use std::cell::Cell;
     use std::io;
-    use std::sync::OnceLock;
 
     use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
-    use nix::unistd::Pid;
-
-    /// The CPUs the process was allowed when first asked (see
-    /// [`super::remember_allowed_cpus`]); None if that could not be read.
-    static ALLOWED: OnceLock<Option<CpuSet>> = OnceLock::new();
+    use nix::unistd::{Pid, gettid};
 
     thread_local! {
         /// The CPU the calling thread is held to now, if any.
         static HELD: Cell<Option<usize>> = const { Cell::new(None) };
     }
 
+    /// The CPUs the process may use now: its main thread's, which follows
+    /// none. Read afresh whenever a thread changes CPUs, so that a
+    /// `taskset -a -p`, or a cpuset changed while the process runs, holds
+    /// for the threads that follow CPUs too. None if it cannot be read.
     fn allowed() -> Option<CpuSet> {
-        *ALLOWED.get_or_init(|| sched_getaffinity(Pid::from_raw(0)).ok())
-    }
-
-    pub fn remember() {
-        allowed();
+        sched_getaffinity(Pid::this()).ok()
     }
 
     pub fn follow_cpu(cpu: usize) -> io::Result<bool> {
         if HELD.get() == Some(cpu) {
             return Ok(true);
+        }
+        // The main thread's CPUs are the reference for the others.
+        if gettid() == Pid::this() {
+            return Ok(false);
         }
         let Some(set) = allowed() else {
             return Ok(false);
@@ -112,32 +111,24 @@ mod follow {
     }
 }
 
-/// Remembers the CPUs the process may run on now, before any thread
-/// [follows](follow_cpu) one: threads held to a CPU go back to these, and
-/// never follow a CPU outside them. Call it from a thread that follows no
-/// CPU (`Acceptor::run` does); otherwise the first use remembers.
-#[cfg(target_os = "linux")]
-pub fn remember_allowed_cpus() {
-    follow::remember();
-}
-
 /// Holds the calling thread to `cpu` (see the module docs), if `cpu` is
-/// among the [remembered](remember_allowed_cpus) CPUs; otherwise lets it
-/// go back to those. True when the thread is held to
-/// `cpu`. Cheap when the thread is held to `cpu` already: no system call.
+/// among the CPUs the process may use now (its main thread's, which never
+/// follows one); otherwise lets it go back to those. True when the thread
+/// is held to `cpu`. Cheap when the thread is held to `cpu` already: no
+/// system call.
 #[cfg(target_os = "linux")]
 pub fn follow_cpu(cpu: usize) -> io::Result<bool> {
     follow::follow_cpu(cpu)
 }
 
-/// Lets a thread that [followed](follow_cpu) a CPU run on every
-/// [remembered](remember_allowed_cpus) CPU again; a no-op for a thread held to none.
+/// Lets a thread that [followed](follow_cpu) a CPU run on every CPU the
+/// process may use again; a no-op for a thread held to none.
 #[cfg(target_os = "linux")]
 pub fn stop_following() -> io::Result<()> {
     follow::stop_following()
 }
 
-/// Lets the calling thread run on every remembered CPU, whatever it
+/// Lets the calling thread run on every CPU the process may use, whatever it
 /// inherited: a thread started by one that followed a CPU is held to that
 /// CPU without knowing it.
 #[cfg(target_os = "linux")]
@@ -168,10 +159,6 @@ pub fn stop_following() -> io::Result<()> {
 pub fn run_anywhere() -> io::Result<()> {
     Ok(())
 }
-
-/// A no-op off Linux.
-#[cfg(not(target_os = "linux"))]
-pub fn remember_allowed_cpus() {}
 
 /// None off Linux.
 #[cfg(not(target_os = "linux"))]

@@ -435,3 +435,78 @@ fn running_out_of_descriptors_warns_once_a_second() {
     assert_eq!(reply, "BACK\n");
     assert!(s.terminate(Duration::from_secs(10)).is_some());
 }
+
+/// The CPUs in a `Cpus_allowed_list` line of `/proc/.../status`.
+fn allowed_cpus(status: &str) -> Vec<usize> {
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("a Cpus_allowed_list line")
+        .trim();
+    let mut cpus = Vec::new();
+    for range in list.split(',') {
+        let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+        cpus.extend(lo.parse::<usize>().unwrap()..=hi.parse::<usize>().unwrap());
+    }
+    cpus
+}
+
+/// Each thread of process `pid`, with the CPUs it may run on.
+fn threads_cpus(pid: u32) -> Vec<(String, Vec<usize>)> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|t| {
+            let t = t.unwrap();
+            // A thread that exits meanwhile is no longer there to check.
+            let status = std::fs::read_to_string(t.path().join("status")).ok()?;
+            Some((
+                t.file_name().to_string_lossy().into_owned(),
+                allowed_cpus(&status),
+            ))
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn cpus_taken_from_a_running_server_stay_taken() {
+    if !testkit::installed("taskset", "util-linux") {
+        return;
+    }
+    let ours = allowed_cpus(&std::fs::read_to_string("/proc/self/status").unwrap());
+    let [kept, taken, ..] = ours[..] else {
+        testkit::skip("following a CPU needs two CPUs to run on");
+        return;
+    };
+    let (kept, taken) = (kept.to_string(), taken.to_string());
+    let mut server = start_server(&[]);
+    let port = server.port();
+    // One client from each CPU, so that threads have followed both.
+    for cpu in [&kept, &taken] {
+        let run = Run::new(
+            "taskset",
+            &["-c", cpu, BIN, "client", "--port", &port, "hi"],
+            b"",
+        );
+        run.assert_success();
+    }
+    // The administrator takes a CPU away from the running server, as
+    // `taskset -a -p` (or a cgroup's cpuset) does.
+    let pid = server.pid().to_string();
+    let run = Run::new("taskset", &["-a", "-p", "-c", &kept, &pid], b"");
+    run.assert_success();
+    // Clients from that CPU: one-sentence ones, whose threads would follow
+    // it, and a two-line one, whose thread lets go afterwards.
+    for args in [&["one"][..], &["two"], &[]] {
+        let mut argv = vec!["-c", &taken, BIN, "client", "--port", &port];
+        argv.extend_from_slice(args);
+        let run = Run::new("taskset", &argv, b"first\nsecond\n");
+        run.assert_success();
+    }
+    let kept: usize = kept.parse().unwrap();
+    for (tid, cpus) in threads_cpus(server.pid()) {
+        assert_eq!(cpus, vec![kept], "thread {tid} of the server");
+    }
+    let status = server.terminate(T).expect("exited after SIGTERM");
+    assert!(status.success(), "exit status {status}");
+}
