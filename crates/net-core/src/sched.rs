@@ -28,9 +28,19 @@
 
 use std::io;
 
-/// Moves the calling thread to `SCHED_BATCH` (see the module docs).
+/// Moves the calling thread to `SCHED_BATCH` (see the module docs), if
+/// it runs under the default policy: a policy chosen for the process
+/// (`chrt --idle`, `chrt --rr`) is kept.
 #[cfg(target_os = "linux")]
 pub fn batch_current_thread() -> io::Result<()> {
+    // SAFETY: pid 0 is the calling thread; no pointers involved.
+    let policy = unsafe { libc::sched_getscheduler(0) };
+    if policy < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if policy & !libc::SCHED_RESET_ON_FORK != libc::SCHED_OTHER {
+        return Ok(());
+    }
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: pid 0 is the calling thread and `param` is a valid,
     // initialised `sched_param` that outlives the call.
@@ -181,6 +191,23 @@ mod tests {
         assert_eq!(policy, libc::SCHED_BATCH);
         // SAFETY: as above.
         assert_eq!(unsafe { libc::sched_getscheduler(0) }, libc::SCHED_OTHER);
+    }
+
+    #[test]
+    fn a_policy_chosen_for_the_thread_is_kept() {
+        let policy = std::thread::spawn(|| {
+            let param = libc::sched_param { sched_priority: 0 };
+            // SAFETY: pid 0 is the calling thread and `param` is a valid,
+            // initialised `sched_param` that outlives the call.
+            let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+            assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+            super::batch_current_thread().unwrap();
+            // SAFETY: as above, no pointers involved.
+            unsafe { libc::sched_getscheduler(0) }
+        })
+        .join()
+        .unwrap();
+        assert_eq!(policy, libc::SCHED_IDLE);
     }
 
     fn allowed_now() -> Vec<usize> {
