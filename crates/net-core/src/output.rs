@@ -169,7 +169,14 @@ impl AccessLog {
         let spawned = std::thread::Builder::new()
             .name("log-writer".into())
             .stack_size(64 * 1024)
-            .spawn(move || write_queue(&writer_queue, w));
+            .spawn(move || {
+                // Never preempt the server to write its log: the lines
+                // wait for the next moment a CPU is free (see `sched`).
+                if let Err(e) = crate::sched::batch_current_thread() {
+                    log::debug!("the log's thread keeps the default scheduling: {e}");
+                }
+                write_queue(&writer_queue, w)
+            });
         match spawned {
             Ok(_) => AccessLog {
                 sink: Some(Sink::Queued(queue)),
