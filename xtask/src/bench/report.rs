@@ -170,7 +170,15 @@ new): 1 client thread 11.1–13.2k / 19.7–24.5k, 4 threads 35.3–41.1k / 32.1
 33.7–34.6k / 29.4–36.0k exchanges/s; server CPU per exchange at 1 thread 35–43 → 15–19 µs. The 4-thread \
 rates overlap badly on this machine, so `perf stat` on the server settled it: at 4 and 16 threads the new \
 binary's context switches (2.08 per exchange, old 2.11–2.20), migrations (0.001–0.007) and CPU per \
-exchange (27–31 µs, old 28–32) are the old one's.\n\
+exchange (27–31 µs, old 28–32) are the old one's. A client that waits for the server's end of stream before \
+closing (`tcp-uppercase client`, `nc -N`) is woken by the server's close (a wake-up without the sync hint \
+that data carries) while the thread still runs on its CPU, so the scheduler moves it to the idle CPU, about \
+one exchange in three (`sched_getcpu` in the client), and the next thread follows. Measured anyway, a Python \
+client, 2,000 exchanges, three alternating runs: median 133–147 → 61–66 µs, p99 231–245 → 255–295 µs, \
+server CPU per exchange 40–45 → 25–30 µs; a C client likewise (median 71–126 → 60–79 µs). Tried and not \
+kept: pausing the following for 256 connections whenever more than a quarter of the recent ones came from \
+another CPU than their predecessor followed; one client that closes first fell from 18–20k to 13–16k/s \
+(its own rare moves come in bursts that tripped it) and the waiting client gained nothing.\n\
 - The client's TIME_WAIT: the client closes first (it must, against a server that reads to its end of \
 stream), so its port stays in TIME_WAIT; `connect` takes ports from one half of the local range (14,116 \
 here) and loopback reuses a TIME_WAIT port for the same server port only 1 s later (`tcp_tw_reuse=2`, \
