@@ -198,9 +198,11 @@ in a later run, 8.0 → 5.1 µs (bare loop 4.7, `--quiet` 4.9). With four client
 was formatted for every line and each line went through the formatting machinery twice; a rendered line is \
 now copied into the queue as it is and the last 16 senders' text is kept: the log's user-side share of the \
 server's samples 2.5 → 1.5 %. Four-client rounds with the log on still measured 0.81–0.94× the bare loop in \
-three runs (`--quiet` 0.83–1.02×); the log's thread takes 0.0008 context switches and no measurable CPU per \
-datagram, and the server thread's CPU per datagram (3.8–4.8 µs) follows the rate with the log on or off: \
-what separates those rounds is not found.\n\
+three runs (`--quiet` 0.83–1.02×), though the log's thread took only 0.0008 context switches and no \
+measurable CPU per datagram: its wake-ups (a batch full, the 50 ms timer, about a hundred a second) \
+preempted the thread on their CPU, the server's or a client's, and the lockstep round trips paid for it. \
+The writer thread now runs in `SCHED_BATCH`: 1.02× and 0.98× the bare loop at four clients in the two \
+runs after (5 rounds each), 1.05× and 1.11× at one.\n\
 - Not met, and why: with `Connection: close` every server pays a TCP handshake per request on the same two \
 cores as the load generator — nginx reaches about 10× python http.server, so 30× is out of reach for any server \
 here.\n\
