@@ -719,10 +719,7 @@ mod tests {
                 // would be a reset.
                 s.read_exact(&mut [0u8; 2])?;
                 let incoming = socket2::SockRef::from(&s).cpu_affinity()?;
-                let mask = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))?;
-                let runs_on: Vec<usize> = (0..nix::sched::CpuSet::count())
-                    .filter(|&c| mask.is_set(c).unwrap_or(false))
-                    .collect();
+                let runs_on = crate::sched::cpus_of_this_thread();
                 let seen = (incoming, crate::sched::following(), runs_on);
                 tx.lock().unwrap().send(seen).unwrap();
                 s.write_all(b"ok")

@@ -176,6 +176,16 @@ pub fn following() -> Option<usize> {
     None
 }
 
+/// The CPUs the calling thread may run on now, in order: for tests.
+#[cfg(test)]
+#[cfg(target_os = "linux")]
+pub(crate) fn cpus_of_this_thread() -> Vec<usize> {
+    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+    (0..nix::sched::CpuSet::count())
+        .filter(|&c| set.is_set(c).unwrap())
+        .collect()
+}
+
 #[cfg(test)]
 #[cfg(target_os = "linux")]
 mod tests {
@@ -210,20 +220,13 @@ mod tests {
         assert_eq!(policy, libc::SCHED_IDLE);
     }
 
-    fn allowed_now() -> Vec<usize> {
-        let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
-        (0..nix::sched::CpuSet::count())
-            .filter(|&c| set.is_set(c).unwrap())
-            .collect()
-    }
-
     #[test]
     fn a_thread_follows_an_allowed_cpu_and_goes_back_to_all_of_them() {
         std::thread::spawn(|| {
-            let before = allowed_now();
+            let before = super::cpus_of_this_thread();
             let last = *before.last().unwrap();
             assert!(super::follow_cpu(last).unwrap());
-            assert_eq!(allowed_now(), vec![last]);
+            assert_eq!(super::cpus_of_this_thread(), vec![last]);
             assert_eq!(super::following(), Some(last));
             // Following the same CPU again changes nothing.
             assert!(super::follow_cpu(last).unwrap());
@@ -232,11 +235,11 @@ mod tests {
             let never = nix::sched::CpuSet::count() - 1;
             assert!(!before.contains(&never));
             assert!(!super::follow_cpu(never).unwrap());
-            assert_eq!(allowed_now(), before);
+            assert_eq!(super::cpus_of_this_thread(), before);
             assert_eq!(super::following(), None);
             assert!(super::follow_cpu(before[0]).unwrap());
             super::stop_following().unwrap();
-            assert_eq!(allowed_now(), before);
+            assert_eq!(super::cpus_of_this_thread(), before);
         })
         .join()
         .unwrap();
