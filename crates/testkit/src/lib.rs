@@ -13,6 +13,8 @@
 //!   privilege), on stderr and in the file named by [`SKIP_LOG_ENV`], so a
 //!   skipped test is visible in CI rather than a silent `ok`.
 //! - [`http`]: reads one HTTP response off a raw connection.
+//! - [`impair`] (Linux, root): two hosts in network namespaces joined by a
+//!   link that loses, delays, reorders, duplicates and corrupts packets.
 //!
 //! ```no_run
 //! let server = testkit::Server::start("target/debug/tcp-uppercase", &["server", "--port", "0"]);
@@ -21,6 +23,8 @@
 #![warn(missing_docs)]
 
 pub mod http;
+#[cfg(target_os = "linux")]
+pub mod impair;
 
 use std::ffi::OsStr;
 use std::fmt;
