@@ -13,7 +13,7 @@
 //!   privilege), on stderr and in the file named by [`SKIP_LOG_ENV`], so a
 //!   skipped test is visible in CI rather than a silent `ok`.
 //! - [`http`]: reads one HTTP response off a raw connection.
-//! - [`impair`] (Linux, root): two hosts in network namespaces joined by a
+//! - [`impair`] (Linux and root only): two hosts in network namespaces joined by a
 //!   link that loses, delays, reorders, duplicates and corrupts packets.
 //!
 //! ```no_run
@@ -23,7 +23,6 @@
 #![warn(missing_docs)]
 
 pub mod http;
-#[cfg(target_os = "linux")]
 pub mod impair;
 
 use std::ffi::OsStr;

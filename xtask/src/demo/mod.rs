@@ -167,6 +167,11 @@ pub struct Args {
     /// pair (needs root and `ip`).
     #[arg(long)]
     hosts: bool,
+    /// Join the two hosts by an impaired link instead (implies --hosts):
+    /// "loss 5%, delay 100ms 20ms, reorder 25%, duplicate 10%, corrupt 1%"
+    /// (any subset) both ways, or "to-server: SPEC; to-client: SPEC".
+    #[arg(long, value_name = "SPEC", value_parser = net::parse_impairment)]
+    impair: Option<(testkit::impair::Impairment, testkit::impair::Impairment)>,
     /// Run only these groups of scenarios (comma-separated; default: all).
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = crate::util::only(GROUPS))]
     only: Vec<String>,
@@ -236,7 +241,12 @@ pub fn run(opts: Args) -> Result<()> {
             std::process::exit(130);
         });
     }
-    let (_hosts, net) = if opts.hosts {
+    let (_hosts, net) = if let Some((to_server, to_client)) = opts.impair.clone() {
+        (
+            None,
+            net::Hosts::create_impaired(&cleanup, to_server, to_client)?,
+        )
+    } else if opts.hosts {
         let (hosts, net) = net::Hosts::create(&cleanup)?;
         (Some(hosts), net)
     } else {
@@ -286,6 +296,13 @@ pub fn run(opts: Args) -> Result<()> {
                 println!("== {id}: FAILED: {f}");
             }
             failed.push(*id);
+        }
+    }
+
+    if let Some(link) = &ctx.net.link {
+        println!("\n== impaired link: what the relay did");
+        for line in link.stats().to_string().lines() {
+            println!("  {line}");
         }
     }
 

@@ -1,11 +1,14 @@
 //! Where the demo's processes run: all on loopback, or servers in one
 //! network namespace and clients in another, joined by a veth pair (the
-//! lab's "client and server on different hosts").
+//! lab's "client and server on different hosts"), or by an impaired link
+//! that loses, delays, reorders, duplicates and corrupts packets
+//! ([`testkit::impair`]).
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
+use testkit::impair::{self, Impairment, Link};
 
 /// Server side address in `--hosts` mode.
 pub const SERVER_ADDR: &str = "10.77.0.1";
@@ -27,6 +30,8 @@ pub struct Net {
     pub capture_iface: String,
     /// What this network is, for transcripts.
     pub description: String,
+    /// The impaired link the hosts are joined by, with `--impair`.
+    pub link: Option<Arc<Link>>,
 }
 
 impl Net {
@@ -39,6 +44,7 @@ impl Net {
             bind: None,
             capture_iface: "lo".into(),
             description: "loopback (127.0.0.1)".into(),
+            link: None,
         }
     }
 }
@@ -136,8 +142,105 @@ impl Hosts {
             description: format!(
                 "two hosts: servers in {srv} ({SERVER_ADDR}), clients in {cli} ({CLIENT_ADDR}), joined by {vs}–{vc}"
             ),
+            link: None,
         };
         Ok((hosts, net))
+    }
+
+    /// Two hosts joined by an impaired link, `to_server` applied to what the
+    /// client host sends and `to_client` to what the server host sends. The
+    /// link's relay runs in this process and stops, its namespaces removed,
+    /// when the returned [`Net`]'s last handle to it is dropped.
+    pub fn create_impaired(
+        cleanup: &Cleanup,
+        to_server: Impairment,
+        to_client: Impairment,
+    ) -> Result<Net> {
+        if let Err(why) = Link::available() {
+            bail!("--impair cannot run here: {why}");
+        }
+        // A fixed seed: the same impairment gives the same run of choices.
+        let link = Link::new(to_server.clone(), to_client.clone(), SEED)
+            .context("make the impaired link")?;
+        cleanup
+            .lock()
+            .map_err(|_| anyhow::anyhow!("cleanup list poisoned"))?
+            .extend([link.server_ns().to_string(), link.client_ns().to_string()]);
+        let (srv, cli) = (link.server_ns().to_string(), link.client_ns().to_string());
+        let what = if to_server == to_client {
+            format!("{to_server}, both ways")
+        } else {
+            format!("{to_server} client→server, {to_client} server→client")
+        };
+        Ok(Net {
+            server_prefix: link.server_prefix(),
+            client_prefix: link.client_prefix(),
+            host: impair::SERVER_ADDR.into(),
+            bind: Some(impair::SERVER_ADDR.into()),
+            capture_iface: impair::DEVICE.into(),
+            description: format!(
+                "two hosts: servers in {srv} ({}), clients in {cli} ({}), joined by an impaired link ({what})",
+                impair::SERVER_ADDR,
+                impair::CLIENT_ADDR
+            ),
+            link: Some(Arc::new(link)),
+        })
+    }
+}
+
+/// The seed of the impaired link's random choices.
+const SEED: u64 = 24;
+
+/// Reads `--impair`: one impairment for both directions, or
+/// `to-server: SPEC; to-client: SPEC` for each its own (either part may be
+/// left out, leaving that direction clean).
+pub fn parse_impairment(text: &str) -> Result<(Impairment, Impairment), String> {
+    let text = text.trim();
+    if !text.contains("to-server:") && !text.contains("to-client:") {
+        let imp: Impairment = text.parse().map_err(|e| format!("{e}"))?;
+        return Ok((imp.clone(), imp));
+    }
+    let (mut to_server, mut to_client) = (None, None);
+    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (slot, spec) = if let Some(spec) = part.strip_prefix("to-server:") {
+            (&mut to_server, spec)
+        } else if let Some(spec) = part.strip_prefix("to-client:") {
+            (&mut to_client, spec)
+        } else {
+            return Err(format!(
+                "`{part}`: each part must start with `to-server:` or `to-client:`"
+            ));
+        };
+        if slot.is_some() {
+            return Err(format!("`{part}`: that direction is given twice"));
+        }
+        *slot = Some(spec.parse::<Impairment>().map_err(|e| format!("{e}"))?);
+    }
+    Ok((to_server.unwrap_or_default(), to_client.unwrap_or_default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_impairment_for_both_ways_or_one_for_each() {
+        let (a, b) = parse_impairment("loss 5%, delay 100ms 20ms").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "loss 5%, delay 100ms 20ms");
+        let (a, b) = parse_impairment("to-client: duplicate 10%; to-server: loss 1%").unwrap();
+        assert_eq!(a.to_string(), "loss 1%");
+        assert_eq!(b.to_string(), "duplicate 10%");
+        let (a, b) = parse_impairment("to-client: corrupt 1%").unwrap();
+        assert!(a.is_clean());
+        assert_eq!(b.to_string(), "corrupt 1%");
+        for bad in [
+            "lose 5%",
+            "to-server: loss 1%; to-server: loss 2%",
+            "to-server: loss 1%; x",
+        ] {
+            assert!(parse_impairment(bad).is_err(), "{bad}");
+        }
     }
 }
 

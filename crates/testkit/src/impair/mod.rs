@@ -1,4 +1,5 @@
-//! An impaired link between two hosts: two network namespaces joined by a
+//! An impaired link between two hosts (Linux only; elsewhere
+//! [`Link::available`] says it is not supported): two network namespaces joined by a
 //! relay in this process that loses, delays, reorders, duplicates and
 //! corrupts what crosses it, as Linux's `netem` qdisc would (this kernel has
 //! none).
@@ -40,7 +41,38 @@
 //! println!("{}", link.stats());
 //! ```
 
+#[cfg(target_os = "linux")]
 mod tap;
+/// Elsewhere there are no network namespaces: every link is unavailable.
+#[cfg(not(target_os = "linux"))]
+mod tap {
+    use std::io;
+    use std::os::fd::{BorrowedFd, OwnedFd};
+    use std::time::Duration;
+
+    pub const CLONE_DEVICE: &str = "/dev/net/tun (network namespaces are Linux-only)";
+    fn unsupported() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            "an impaired link is not supported on this system",
+        )
+    }
+    pub fn open_in(_: &str, _: &str) -> io::Result<OwnedFd> {
+        Err(unsupported())
+    }
+    pub fn enter(_: &str) -> io::Result<()> {
+        Err(unsupported())
+    }
+    pub fn wait_readable(_: BorrowedFd<'_>, _: Duration) -> bool {
+        false
+    }
+    pub fn read(_: BorrowedFd<'_>, _: &mut [u8]) -> io::Result<Option<usize>> {
+        Err(unsupported())
+    }
+    pub fn write(_: BorrowedFd<'_>, _: &[u8]) -> io::Result<usize> {
+        Err(unsupported())
+    }
+}
 
 use std::collections::BinaryHeap;
 use std::fmt;
