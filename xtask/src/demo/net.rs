@@ -219,6 +219,19 @@ pub fn parse_impairment(text: &str) -> Result<(Impairment, Impairment), String> 
     Ok((to_server.unwrap_or_default(), to_client.unwrap_or_default()))
 }
 
+/// Deletes namespaces (their veth ends go with them).
+pub fn remove(names: &[String]) {
+    for ns in names {
+        let _ = Command::new("ip").args(["netns", "del", ns]).status();
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        remove(&self.names);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,18 +254,5 @@ mod tests {
         ] {
             assert!(parse_impairment(bad).is_err(), "{bad}");
         }
-    }
-}
-
-/// Deletes namespaces (their veth ends go with them).
-pub fn remove(names: &[String]) {
-    for ns in names {
-        let _ = Command::new("ip").args(["netns", "del", ns]).status();
-    }
-}
-
-impl Drop for Hosts {
-    fn drop(&mut self) {
-        remove(&self.names);
     }
 }
