@@ -106,6 +106,17 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A download written in place (`-o FILE` in a directory that refuses
+    /// a temporary file) failed: the file now holds `bytes` of the body.
+    #[error("{source}; {} was written in place (its directory does not allow a temporary file) and now holds only the first {} of the body", .path.display(), held(*.bytes))]
+    InPlace {
+        /// The file.
+        path: PathBuf,
+        /// Its length now, when known.
+        bytes: Option<u64>,
+        /// Why the download failed.
+        source: Box<Error>,
+    },
     /// Too many redirects, or a loop.
     #[error("{0}")]
     Redirects(String),
@@ -127,6 +138,7 @@ impl Error {
             Error::Broken(_) | Error::ConnectionBroke { .. } | Error::Reset { .. } => 56,
             Error::Write { .. } => 23,
             Error::Redirects(_) => 47,
+            Error::InPlace { source, .. } => source.exit_code(),
         }
     }
 }
@@ -135,6 +147,15 @@ impl Error {
 fn named(path: Option<&Path>) -> String {
     path.map(|p| format!("{}: ", p.display()))
         .unwrap_or_default()
+}
+
+/// `N bytes`, or `bytes` when unknown.
+fn held(bytes: Option<u64>) -> String {
+    match bytes {
+        Some(1) => "1 byte".into(),
+        Some(n) => format!("{n} bytes"),
+        None => "bytes".into(),
+    }
 }
 
 /// Result alias for this crate.

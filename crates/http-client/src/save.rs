@@ -11,6 +11,13 @@
 //!   `0666 & !umask` for a new file. When the rename would lose something
 //!   (other hard links, an owner we cannot give), the finished body is
 //!   copied into the existing file instead.
+//! - An existing file whose directory refuses the temporary file (the user
+//!   may write the file but not create files beside it) is written in
+//!   place instead, as curl always writes: truncated once the final status
+//!   is known, then filled. This alone gives up the old contents before
+//!   the body is complete, so a download that fails then leaves the file
+//!   holding what arrived (an interrupted one too: there is no temporary
+//!   file to remove), and the error says how many bytes that is.
 //! - A response of 400 or more is not saved at all, as with `curl -f`.
 //! - While a temporary file exists its path is registered, so
 //!   [`remove_on_signals`] can delete it when the user interrupts.
@@ -130,6 +137,9 @@ struct Sink<'a> {
 enum Out {
     Direct(BufWriter<File>),
     Temp(BufWriter<tempfile::NamedTempFile>),
+    /// The existing file itself, truncated: its directory refused the
+    /// temporary file.
+    InPlace(BufWriter<File>),
     /// The response is an error: its body is not saved.
     Discard,
 }
@@ -145,10 +155,22 @@ impl Sink<'_> {
                         WRITE_BUFFER,
                         OpenOptions::new().write(true).open(path)?,
                     )),
-                    Plan::Replace { path, existing } => Out::Temp(BufWriter::with_capacity(
-                        WRITE_BUFFER,
-                        temporary(path, existing.as_ref())?,
-                    )),
+                    Plan::Replace { path, existing } => match temporary(path, existing.as_ref()) {
+                        Ok(tmp) => Out::Temp(BufWriter::with_capacity(WRITE_BUFFER, tmp)),
+                        // `plan` checked that the file itself may be
+                        // written; only its directory refuses a new file.
+                        Err(e) if existing.is_some() => {
+                            log::debug!(
+                                "no temporary file beside {} ({e}): writing in place",
+                                path.display()
+                            );
+                            Out::InPlace(BufWriter::with_capacity(
+                                WRITE_BUFFER,
+                                OpenOptions::new().write(true).truncate(true).open(path)?,
+                            ))
+                        }
+                        Err(e) => return Err(e),
+                    },
                 }
             };
             self.out = Some(out);
@@ -162,7 +184,7 @@ impl Sink<'_> {
 impl Write for Sink<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self.open()? {
-            Out::Direct(w) => w.write(buf),
+            Out::Direct(w) | Out::InPlace(w) => w.write(buf),
             Out::Temp(w) => w.write(buf),
             Out::Discard => Ok(buf.len()),
         }
@@ -170,7 +192,7 @@ impl Write for Sink<'_> {
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self.open()? {
-            Out::Direct(w) => w.write_all(buf),
+            Out::Direct(w) | Out::InPlace(w) => w.write_all(buf),
             Out::Temp(w) => w.write_all(buf),
             Out::Discard => Ok(()),
         }
@@ -178,7 +200,7 @@ impl Write for Sink<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.out {
-            Some(Out::Direct(w)) => w.flush(),
+            Some(Out::Direct(w) | Out::InPlace(w)) => w.flush(),
             Some(Out::Temp(w)) => w.flush(),
             _ => Ok(()),
         }
@@ -366,19 +388,36 @@ pub fn to_file(
     let fetched = match fetched {
         Ok(f) => f,
         Err(e) => {
+            let in_place = match sink.out.take() {
+                Some(Out::InPlace(w)) => Some(w),
+                _ => None,
+            };
             drop(sink);
             *pending() = None;
-            return Err(match e {
+            let e = match e {
                 // The file is the only thing written here: name it.
                 Error::Write { source, .. } => write_err(source),
                 e => e,
+            };
+            let Some(w) = in_place else {
+                return Err(e);
+            };
+            // The old contents are gone: say what the file holds now.
+            let bytes = match w.into_inner() {
+                Ok(file) => file.metadata().map(|m| m.len()).ok(),
+                Err(_) => None,
+            };
+            return Err(Error::InPlace {
+                path: path.to_path_buf(),
+                bytes,
+                source: Box::new(e),
             });
         }
     };
     // An empty body still creates (or empties) the file, as curl does.
     sink.open().map_err(write_err)?;
     match sink.out.take() {
-        Some(Out::Direct(w)) => {
+        Some(Out::Direct(w) | Out::InPlace(w)) => {
             w.into_inner().map_err(|e| write_err(e.into_error()))?;
         }
         Some(Out::Temp(w)) => {

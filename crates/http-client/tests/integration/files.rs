@@ -396,3 +396,77 @@ fn an_ignored_signal_stays_ignored() {
     assert_eq!(status.signal(), Some(15), "{status}");
     assert!(leftovers(dir.path()).is_empty());
 }
+
+/// Runs the client as `nobody` (root may create files anywhere, so only
+/// an unprivileged user meets a directory it cannot write); `None` after
+/// the skip notice when privileges cannot be dropped here.
+fn as_nobody(args: &[&str]) -> Option<Run> {
+    if !testkit::is_root() {
+        return Some(Run::new(BIN, args, b""));
+    }
+    let mut all = vec![
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+        BIN,
+    ];
+    all.extend_from_slice(args);
+    let r = Run::new("setpriv", &all, b"");
+    if r.stderr_text().contains("setpriv") {
+        testkit::skip(format_args!("setpriv cannot drop privileges here ({r})"));
+        return None;
+    }
+    Some(r)
+}
+
+/// A file the unprivileged user may write, in a directory it may not.
+fn writable_file_in_locked_dir(content: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("open-file");
+    fs::write(&target, content).unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o555)).unwrap();
+    if !testkit::is_root() {
+        // The owner may still write the directory through its own bits.
+        assert!(
+            fs::File::create(dir.path().join("probe")).is_err(),
+            "the directory is writable"
+        );
+    }
+    (dir, target)
+}
+
+#[test]
+fn a_writable_file_in_a_locked_directory_is_written_in_place() {
+    let (dir, target) = writable_file_in_locked_dir("old contents, longer than the new");
+    let s = fresh();
+    let url = s.url("/f");
+    let Some(r) = as_nobody(&["-s", &url, "-o", target.to_str().unwrap()]) else {
+        return;
+    };
+    r.assert_success();
+    assert_eq!(fs::read(&target).unwrap(), b"fresh");
+    assert_eq!(fs::metadata(&target).unwrap().mode() & 0o7777, 0o666);
+    assert!(leftovers(dir.path()).is_empty());
+}
+
+#[test]
+fn a_broken_download_in_place_keeps_what_arrived_and_says_so() {
+    let (dir, target) = writable_file_in_locked_dir("old contents");
+    let s = RawServer::once(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort");
+    let url = s.url("/f");
+    let Some(r) = as_nobody(&["-s", &url, "-o", target.to_str().unwrap()]) else {
+        return;
+    };
+    r.assert_code(56);
+    // Written in place, as curl always does: the old contents are gone and
+    // the file holds exactly what arrived, which the user is told.
+    assert_eq!(fs::read(&target).unwrap(), b"short");
+    assert!(
+        r.stderr_text()
+            .contains("holds only the first 5 bytes of the body"),
+        "{r}"
+    );
+    assert!(leftovers(dir.path()).is_empty());
+}
