@@ -7,6 +7,12 @@
 //! or the end of input ends the session. Input and output are any
 //! `BufRead` and `Write`, so a session runs the same in a terminal, a pipe
 //! or a test.
+//!
+//! A client may chat with the uppercase server, whose replies then print
+//! under whatever line was typed last. So a client remembers its lines (a
+//! [`Ledger`]), and a message that is the uppercase of an earlier line
+//! rather than of the last one says so, as does a second copy of a reply:
+//! `Server 127.0.0.1:12000 (late, answers your line 1 "one"): ONE`.
 
 use std::io::{self, BufRead, Write};
 use std::net::{SocketAddr, UdpSocket};
@@ -17,6 +23,7 @@ use std::time::Duration;
 use net_core::text::escape;
 use net_core::{Error as NetError, Shutdown};
 
+use crate::ledger::{Ledger, Verdict};
 use crate::{RECV_BUFFER_SIZE, Result, max_datagram};
 
 /// How often the receiving thread checks whether the session ended. A
@@ -44,6 +51,9 @@ pub struct Chat {
 }
 
 type Shared<W> = Arc<Mutex<W>>;
+
+/// A client's record of the lines it sent (none on the server's side).
+type Lines = Option<Arc<Mutex<Ledger>>>;
 
 /// Whom the operator's lines go to.
 #[derive(Debug, Default, Clone, Copy)]
@@ -102,22 +112,29 @@ impl Chat {
         self.socket
             .set_read_timeout(Some(RECV_POLL))
             .map_err(|e| NetError::io("configure the chat socket", e))?;
+        let lines: Lines = match self.role {
+            Role::Server => None,
+            // People repeat each other's words: only an uppercase reply is
+            // taken to answer a line.
+            Role::Client(_) => Some(Arc::new(Mutex::new(Ledger::new(false)))),
+        };
         let session = Shutdown::new();
         {
             let session = session.clone();
             stop.on_fire(move || session.fire());
         }
         let receiver = {
-            let (socket, out, peer, session) = (
+            let (socket, out, peer, lines, session) = (
                 self.socket.clone(),
                 out.clone(),
                 peer.clone(),
+                lines.clone(),
                 session.clone(),
             );
             let role = self.role;
             thread::Builder::new()
                 .name("chat-recv".into())
-                .spawn(move || receive(&socket, role, &out, &peer, &session))
+                .spawn(move || receive(&socket, role, &out, &peer, &lines, &session))
                 .map_err(|e| NetError::io("start the chat receiver", e))?
         };
 
@@ -137,14 +154,14 @@ impl Chat {
             if text == QUIT.as_bytes() {
                 break Ok(());
             }
-            self.send(text, &peer, &out);
+            self.send(text, &peer, &lines, &out);
         };
         session.fire();
         let _ = receiver.join();
         result
     }
 
-    fn send<W: Write>(&self, text: &[u8], peer: &Mutex<Peer>, out: &Shared<W>) {
+    fn send<W: Write>(&self, text: &[u8], peer: &Mutex<Peer>, lines: &Lines, out: &Shared<W>) {
         let current = *peer.lock().unwrap_or_else(PoisonError::into_inner);
         if let (Some(addr), true, Role::Server) = (current.addr, current.gone, self.role) {
             say(out, &gone_line(addr));
@@ -166,6 +183,13 @@ impl Chat {
                 ),
             );
             return;
+        }
+        if let Some(lines) = lines {
+            // Before it goes out, so even the fastest reply finds it.
+            lines
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .send(text);
         }
         let sent = match self.role {
             Role::Server => self.socket.send_to(text, target),
@@ -190,6 +214,7 @@ fn receive<W: Write>(
     role: Role,
     out: &Shared<W>,
     peer: &Mutex<Peer>,
+    lines: &Lines,
     session: &Shutdown,
 ) {
     let mut buf = vec![0u8; RECV_BUFFER_SIZE];
@@ -206,7 +231,18 @@ fn receive<W: Write>(
                     }
                     Role::Client(_) => "Server",
                 };
-                say(out, &format!("{label} {from}: {}", escape(&buf[..n])));
+                let note = lines.as_ref().and_then(|l| {
+                    let mut lines = l.lock().unwrap_or_else(PoisonError::into_inner);
+                    answer_note(&mut lines, &buf[..n])
+                });
+                say(
+                    out,
+                    &format!(
+                        "{label} {from}{}: {}",
+                        note.unwrap_or_default(),
+                        escape(&buf[..n])
+                    ),
+                );
             }
             Err(e) if net_core::error::is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
             }
@@ -220,6 +256,20 @@ fn receive<W: Write>(
             }
         }
     }
+}
+
+/// How a client's message is labelled when it answers a line other than
+/// the last one typed, or repeats an answer already shown:
+/// ` (late, answers your line 1 "one")`; `None` for anything else (the
+/// answer to the last line, or a message of the operator's own).
+fn answer_note(lines: &mut Ledger, data: &[u8]) -> Option<String> {
+    let (what, line) = match lines.judge(data) {
+        Verdict::Late { line } => ("late", line),
+        Verdict::Again { line } => ("again", line),
+        Verdict::Answer { .. } | Verdict::Unknown => return None,
+    };
+    let quote = lines.quote(line).unwrap_or_default();
+    Some(format!(" ({what}, answers your line {line} {quote})"))
 }
 
 fn unreachable<W: Write>(socket: &UdpSocket, role: Role, out: &Shared<W>, peer: &Mutex<Peer>) {

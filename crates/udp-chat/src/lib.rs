@@ -9,6 +9,8 @@
 //!   (net-core's Unicode uppercase; invalid UTF-8 passes through).
 //! - [`client`]: [`client::Client`] sends a line and waits for the reply,
 //!   resending on loss and reporting "nothing is listening" from ICMP.
+//! - [`ledger`]: tells a line's reply from a late or duplicated one (the
+//!   protocol has no ids), for the client and the chat.
 //! - [`chat`]: the full-duplex [`chat::Chat`] session, for the server
 //!   operator or a client; it reads any `BufRead` and writes any `Write`.
 //!
@@ -39,6 +41,7 @@
 
 pub mod chat;
 pub mod client;
+pub mod ledger;
 pub mod unreachable;
 pub mod uppercase_server;
 
@@ -73,17 +76,29 @@ pub enum Error {
     /// A networking failure, already worded by net-core.
     #[error(transparent)]
     Net(#[from] net_core::Error),
-    /// The server never answered, after every retry.
+    /// A line got no answer, after every retry.
     #[error(
-        "no reply from {peer} after {attempts} attempt(s) of {timeout_secs} s each (is the server running?)"
+        "no reply to line {line} from {peer} after {attempts} attempt(s) of {timeout_secs} s each"
     )]
     NoReply {
+        /// The line (1 for the first line sent).
+        line: u64,
         /// The server.
         peer: SocketAddr,
         /// Datagrams sent.
         attempts: u32,
         /// Wait per attempt, in seconds.
         timeout_secs: f64,
+    },
+    /// Some lines got no answer (each was reported when given up).
+    #[error("{}", unanswered_text(*.unanswered, *.sent, .peer))]
+    Unanswered {
+        /// Lines left unanswered.
+        unanswered: u64,
+        /// Lines sent.
+        sent: u64,
+        /// The server.
+        peer: SocketAddr,
     },
     /// A line too long for one datagram.
     #[error(
@@ -97,6 +112,16 @@ pub enum Error {
         /// Where it was going.
         peer: SocketAddr,
     },
+}
+
+fn unanswered_text(unanswered: u64, sent: u64, peer: &SocketAddr) -> String {
+    let noun = if sent == 1 { "line" } else { "lines" };
+    let hint = if unanswered == sent {
+        " (is the server running?)"
+    } else {
+        ""
+    };
+    format!("{unanswered} of {sent} {noun} got no reply from {peer}{hint}")
 }
 
 /// Result alias for this crate.

@@ -131,7 +131,13 @@ fn run_client(args: ClientArgs) -> anyhow::Result<()> {
 
     let stdin = io::stdin();
     let prompt = stdin.is_terminal();
-    udp_chat::client::run_lines(&mut client, stdin.lock(), &mut io::stdout().lock(), prompt)?;
+    udp_chat::client::run_lines(
+        &mut client,
+        stdin.lock(),
+        &mut io::stdout().lock(),
+        &mut io::stderr(),
+        prompt,
+    )?;
     Ok(())
 }
 

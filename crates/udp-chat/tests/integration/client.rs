@@ -97,7 +97,8 @@ fn silent_server_gives_up_after_the_retries() {
     assert_eq!(
         run.stderr_text(),
         format!(
-            "error: no reply from 127.0.0.1:{port} after 3 attempt(s) of 0.3 s each (is the server running?)\n"
+            "warning: no reply to line 1 from 127.0.0.1:{port} after 3 attempt(s) of 0.3 s each\n\
+             error: 1 of 1 line got no reply from 127.0.0.1:{port} (is the server running?)\n"
         )
     );
     assert_eq!(

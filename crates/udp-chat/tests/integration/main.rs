@@ -4,6 +4,7 @@
 
 mod chat;
 mod client;
+mod matching;
 mod server;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_udp-chat");
