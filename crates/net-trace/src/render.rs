@@ -275,6 +275,13 @@ pub fn summary(s: &Summary, client: Option<&Owner>, server: Option<&Owner>) -> S
                 let _ = writeln!(out, "  teardown: not in this capture (still open)");
             }
         }
+        if let Some((no, d)) = s.after_close {
+            let _ = writeln!(
+                out,
+                "  after the close: {no} RST sent by the {}, answering a stray segment (a duplicate or a late one) that reached the closed port",
+                d.sender()
+            );
+        }
         if !s.retransmissions.is_empty() {
             let list: Vec<String> = s.retransmissions.iter().map(ToString::to_string).collect();
             let more = s.retransmission_count - s.retransmissions.len() as u64;
@@ -450,6 +457,7 @@ mod tests {
             ],
             teardown: vec![(6, "FIN-ACK".into(), Direction::ClientToServer)],
             close: Some("half-closed: only the client sent FIN in this capture".into()),
+            after_close: None,
             data_frames: 2,
             bytes: [10, 10],
             retransmissions: vec![],
@@ -646,6 +654,21 @@ mod tests {
     }
 
     #[test]
+    fn a_reset_after_the_close_is_shown_apart_from_the_teardown() {
+        let s = Summary {
+            after_close: Some((14, Direction::ServerToClient)),
+            ..tcp_summary()
+        };
+        let text = summary(&s, None, None);
+        assert!(
+            text.contains(
+                "  after the close: 14 RST sent by the server, answering a stray segment"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn mid_stream_and_retransmission_summaries() {
         let s = Summary {
             mid_stream: true,
@@ -672,6 +695,7 @@ mod tests {
             handshake: vec![],
             teardown: vec![],
             close: None,
+            after_close: None,
             states: None,
             icmp: vec![IcmpAnswer {
                 frame: 2,

@@ -243,6 +243,10 @@ pub struct Summary {
     pub teardown: Vec<(usize, String, Direction)>,
     /// The teardown's shape, when it happened.
     pub close: Option<String>,
+    /// A reset sent after both FINs were acknowledged, answering a stray
+    /// segment (a duplicate or a late one) that reached the closed port:
+    /// not the teardown, which was the FIN exchange.
+    pub after_close: Option<(usize, Direction)>,
     /// Frames carrying payload.
     pub data_frames: u64,
     /// Payload bytes client→server and server→client.
@@ -313,6 +317,8 @@ struct Conn {
 /// The parts of a connection's record most connections never need.
 #[derive(Debug, Default)]
 struct Rare {
+    /// A reset after both FINs were acknowledged (see [`Summary::after_close`]).
+    after_close: Option<(usize, Direction)>,
     retransmissions: Vec<usize>,
     retransmission_count: u64,
     icmp: Vec<IcmpAnswer>,
@@ -420,7 +426,11 @@ impl Conn {
             if rare.retransmissions.len() < RETRANSMISSIONS_LISTED {
                 rare.retransmissions.push(seg.no);
             }
-        } else if self.high[d].is_none_or(|h| seq_lt(h, seg.seq_end)) {
+        } else if t.seq_len() > 0 && self.high[d].is_none_or(|h| seq_lt(h, seg.seq_end)) {
+            // Only what occupies sequence space moves the mark (tshark's
+            // `nextseq`): a bare ACK sent after a FIN carries the FIN's
+            // end as its Seq, and may overtake the FIN on a real path;
+            // the FIN that arrives after it is still the first.
             self.high[d] = Some(seg.seq_end);
         }
         retransmitted
@@ -486,9 +496,28 @@ impl Conn {
             });
         }
         if t.flags.rst {
-            notes.push(format!("reset by the {}", direction.sender()));
-            self.rst.get_or_insert((seg.no, direction));
+            if self.closed() && self.rst.is_none() {
+                let rare = self.rare.get_or_insert_default();
+                // Both FINs were acknowledged: the connection is gone on
+                // both sides, and this answers a stray segment (a
+                // duplicate or a late one) that reached a closed port.
+                notes.push(format!(
+                    "reset by the {} after the close (answers a stray segment)",
+                    direction.sender()
+                ));
+                rare.after_close.get_or_insert((seg.no, direction));
+            } else {
+                notes.push(format!("reset by the {}", direction.sender()));
+                self.rst.get_or_insert((seg.no, direction));
+            }
         }
+    }
+
+    /// Both sides' FINs were sent and acknowledged.
+    fn closed(&self) -> bool {
+        self.fin
+            .iter()
+            .all(|f| f.is_some_and(|f| f.acked_by.is_some()))
     }
 }
 
@@ -870,6 +899,7 @@ fn summarize(c: &Conn) -> Summary {
         handshake: Vec::new(),
         teardown: Vec::new(),
         close: None,
+        after_close: c.rare.as_ref().and_then(|r| r.after_close),
         data_frames: c.data_frames,
         bytes: c.bytes,
         retransmissions: c

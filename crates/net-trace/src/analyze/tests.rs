@@ -844,3 +844,67 @@ fn icmp_rows_use_tshark_words_for_echo_and_icmpv6() {
         "Destination Unreachable (Port unreachable)"
     );
 }
+
+/// A client's FIN overtaken by its own later ACK (reordered on the path),
+/// as captured at the server of a real, impaired link.
+#[test]
+fn a_fin_overtaken_by_a_later_ack_is_the_teardown_not_a_retransmission() {
+    let mut s = Script::new();
+    s.tcp(true, 1000, None, "S", b"");
+    s.tcp(false, 5000, Some(1001), "S", b"");
+    s.tcp(true, 1001, Some(5001), "P", b"tanmayi 31");
+    s.tcp(false, 5001, Some(1011), "", b"");
+    s.tcp(false, 5001, Some(1011), "P", b"TANMAYI 31");
+    // Sent after the FIN, arrives before it.
+    s.tcp(true, 1012, Some(5001), "", b"");
+    // A duplicate of the handshake's last ACK.
+    s.tcp(true, 1001, Some(5001), "", b"");
+    s.tcp(false, 5011, Some(1011), "", b"");
+    s.tcp(true, 1011, Some(5001), "F", b"");
+    s.tcp(false, 5011, Some(1012), "F", b"");
+    s.tcp(true, 1012, Some(5011), "", b"");
+    s.tcp(true, 1012, Some(5012), "", b"");
+    assert!(
+        s.rows
+            .iter()
+            .all(|r| !r.notes.iter().any(|n| n == "retransmission"))
+    );
+    assert_eq!(s.rows[8].notes, ["teardown: FIN from the client"]);
+    assert_eq!(s.teardown_frames(0), [9, 10, 12]);
+    let sum = &s.summaries()[0];
+    assert_eq!(sum.retransmission_count, 0);
+    assert_eq!(sum.states, Some([TimeWait, Closed]));
+}
+
+/// After both FINs were acknowledged, a duplicated ACK reaches the closed
+/// server, which answers it with a reset: the close was the FIN exchange.
+#[test]
+fn a_reset_answering_a_stray_segment_after_the_close_is_not_the_teardown() {
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(true, 1001, Some(5001), "P", b"GET /");
+    s.tcp(false, 5001, Some(1006), "P", b"HTTP/1.1 200 OK");
+    s.tcp(true, 1006, Some(5016), "F", b"");
+    s.tcp(false, 5016, Some(1007), "F", b"");
+    s.tcp(true, 1007, Some(5017), "", b"");
+    s.tcp(true, 1007, Some(5017), "", b"");
+    s.tcp(false, 5017, None, "R", b"");
+    assert_eq!(s.teardown_frames(0), [6, 7, 8]);
+    let sum = &s.summaries()[0];
+    assert!(
+        sum.close
+            .as_deref()
+            .is_some_and(|c| c.starts_with("three segments")),
+        "{:?}",
+        sum.close
+    );
+    assert_eq!(sum.after_close, Some((10, Direction::ServerToClient)));
+    assert!(
+        s.rows[9]
+            .notes
+            .iter()
+            .any(|n| n.contains("after the close")),
+        "{:?}",
+        s.rows[9].notes
+    );
+}
