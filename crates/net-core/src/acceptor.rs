@@ -27,6 +27,13 @@
 //! `max_spare` waiting in `accept` exit, so a burst leaves few behind; and
 //! when the listener has a read time-out, spare threads that see no client
 //! for that long exit too, down to one.
+//!
+//! # Out of file descriptors
+//! Linux reserves a descriptor for each thread waiting in `accept`, so the
+//! spare threads are also bounded by an eighth of the descriptor limit;
+//! and when `accept` fails for want of descriptors or memory, every thread
+//! but one that still waits in `accept` exits at once, instead of going
+//! round failing until the condition passes.
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -38,6 +45,7 @@ use std::time::{Duration, Instant};
 
 use crate::endpoint::Host;
 use crate::error::{Error, Result};
+use crate::ratelimit::RateLimit;
 use crate::shutdown::Shutdown;
 
 /// Default cap on connections served at once: one thread each, so this is
@@ -63,6 +71,13 @@ pub const OVER_THE_CAP: usize = 1;
 /// Back-off after an `accept` error such as "too many open files", so the
 /// loop does not spin while the condition lasts.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
+
+/// At most this share of the process's file descriptor limit
+/// (RLIMIT_NOFILE) may be held by threads waiting in `accept`: Linux
+/// reserves the new connection's descriptor when `accept` starts to wait,
+/// not when a client arrives, so 64 waiting threads under `ulimit -n 64`
+/// would leave no descriptor to open a file with, or to accept with.
+const SPARE_FD_SHARE: usize = 8;
 
 /// At the cap, how often to ask the server again to make room (a busy
 /// connection may have become idle since).
@@ -135,6 +150,9 @@ struct State {
 
 struct Shared<H> {
     config: Acceptor,
+    /// Threads allowed to wait in `accept` at once: `max_spare`, fewer
+    /// under a low file descriptor limit (see [`SPARE_FD_SHARE`]).
+    max_spare: usize,
     /// CPUs the process may run on.
     cpus: usize,
     listener: TcpListener,
@@ -266,6 +284,7 @@ impl Acceptor {
             .map_err(|e| Error::io("read the listener's address", e))?;
         let shared = Arc::new(Shared {
             config: self.clone(),
+            max_spare: spare_bound(self.max_spare),
             cpus: thread::available_parallelism().map_or(1, |n| n.get()),
             listener,
             handler,
@@ -319,6 +338,21 @@ fn wake_all<H>(shared: &Shared<H>, local: SocketAddr) {
             log::debug!("shutdown: waking the listener on {target} failed: {e}");
             break;
         }
+    }
+}
+
+/// `max_spare`, bounded by a share of the file descriptor limit (see
+/// [`SPARE_FD_SHARE`]), at least 1.
+fn spare_bound(max_spare: usize) -> usize {
+    #[cfg(target_os = "linux")]
+    let fd_limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .ok()
+        .and_then(|(soft, _hard)| usize::try_from(soft).ok());
+    #[cfg(not(target_os = "linux"))]
+    let fd_limit: Option<usize> = None;
+    match fd_limit {
+        Some(limit) => max_spare.min(limit / SPARE_FD_SHARE).max(1),
+        None => max_spare,
     }
 }
 
@@ -398,7 +432,7 @@ where
         // Counted before the second look at `stopping`: either the
         // shutdown waker sees this thread in `accepting` (and connects to
         // wake it), or this thread sees `stopping` (and never blocks).
-        if state.accepting.fetch_add(1, Ordering::SeqCst) >= config.max_spare
+        if state.accepting.fetch_add(1, Ordering::SeqCst) >= shared.max_spare
             || state.stopping.load(Ordering::SeqCst)
         {
             state.accepting.fetch_sub(1, Ordering::SeqCst);
@@ -430,7 +464,22 @@ where
                 continue;
             }
             Err(e) => {
-                accept_failed(&e);
+                // Out of descriptors or memory: while another thread waits
+                // in `accept` (it takes the next client once a descriptor
+                // frees), this one leaves, as an idle spare would. Were every
+                // failing thread to retry, a burst's hundreds of threads
+                // would go round failing for as long as those waiting hold
+                // their reserved descriptors, leaving only by tens as the
+                // listener's time-out expires.
+                let lasting = accept_failed(&e);
+                if lasting && others >= 1 && crate::error::is_resource_exhausted(&e) {
+                    release(shared);
+                    return;
+                }
+                if lasting {
+                    // Not to spin while the condition lasts.
+                    thread::sleep(ACCEPT_ERROR_BACKOFF);
+                }
                 continue;
             }
         };
@@ -542,7 +591,9 @@ fn take_slot<H>(shared: &Shared<H>) -> bool {
     }
 }
 
-fn accept_failed(e: &io::Error) {
+/// Reports a failed `accept`; true when the failure may last (not a
+/// client giving up), so the caller should back off.
+fn accept_failed(e: &io::Error) -> bool {
     match e.kind() {
         // The client gave up before we accepted, or a read time-out set
         // on the listener (for accepted sockets to inherit) expired:
@@ -552,26 +603,22 @@ fn accept_failed(e: &io::Error) {
         | io::ErrorKind::Interrupted
         | io::ErrorKind::WouldBlock
         | io::ErrorKind::TimedOut => {
-            log::debug!("accept: {e}")
+            log::debug!("accept: {e}");
+            false
         }
         _ => {
             let report = ACCEPT_ERRORS
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .hit(Instant::now());
-            match report {
-                Some(Report::First) => {
-                    log::warn!("accept failed: {}", crate::error::describe(e))
-                }
-                Some(Report::Since { count, secs }) => log::warn!(
-                    "accept failed {} time{} in the last {secs} s: {}",
-                    crate::output::grouped(count),
-                    if count == 1 { "" } else { "s" },
+            if let Some(report) = report {
+                log::warn!(
+                    "accept failed{}: {}",
+                    report.times(),
                     crate::error::describe(e)
-                ),
-                None => {}
+                );
             }
-            thread::sleep(ACCEPT_ERROR_BACKOFF);
+            true
         }
     }
 }
@@ -583,50 +630,7 @@ pub const ACCEPT_ERROR_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Every acceptor's failed `accept` calls, reported together: the limit is
 /// on what reaches stderr, shared by all listeners of the process.
-static ACCEPT_ERRORS: Mutex<RateLimit> = Mutex::new(RateLimit {
-    since: None,
-    count: 0,
-});
-
-/// Counts repeated events and says when one deserves a line.
-#[derive(Debug)]
-struct RateLimit {
-    /// When the last line was printed.
-    since: Option<Instant>,
-    /// Events since then.
-    count: u64,
-}
-
-/// What a [`RateLimit`] asks to print.
-#[derive(Debug, PartialEq, Eq)]
-enum Report {
-    /// The first event: the plain message.
-    First,
-    /// `count` events in the last `secs` seconds.
-    Since { count: u64, secs: u64 },
-}
-
-impl RateLimit {
-    fn hit(&mut self, now: Instant) -> Option<Report> {
-        self.count += 1;
-        let Some(since) = self.since else {
-            self.since = Some(now);
-            self.count = 0;
-            return Some(Report::First);
-        };
-        let elapsed = now.saturating_duration_since(since);
-        if elapsed < ACCEPT_ERROR_REPORT_INTERVAL {
-            return None;
-        }
-        let report = Report::Since {
-            count: self.count,
-            secs: elapsed.as_secs_f64().round().max(1.0) as u64,
-        };
-        self.since = Some(now);
-        self.count = 0;
-        Some(report)
-    }
-}
+static ACCEPT_ERRORS: Mutex<RateLimit> = Mutex::new(RateLimit::new(ACCEPT_ERROR_REPORT_INTERVAL));
 
 /// Maps an error of a connection handler into net-core's [`Error`] with the
 /// peer as context; a convenience for handlers written with `?`.
@@ -878,36 +882,5 @@ mod tests {
         sd.fire();
         t.join().unwrap().unwrap();
         assert!(start.elapsed() < Duration::from_secs(5));
-    }
-}
-
-#[cfg(test)]
-mod rate_limit_tests {
-    use super::*;
-
-    #[test]
-    fn a_flood_of_errors_makes_one_line_a_second_with_a_count() {
-        let mut limit = RateLimit {
-            since: None,
-            count: 0,
-        };
-        let start = Instant::now();
-        let at = |ms: u64| start + Duration::from_millis(ms);
-        assert_eq!(limit.hit(at(0)), Some(Report::First));
-        let mut lines = 0;
-        // 2,000 errors a second for three seconds.
-        for i in 1..6_000u64 {
-            if let Some(r) = limit.hit(at(i / 2)) {
-                lines += 1;
-                assert_eq!(
-                    r,
-                    Report::Since {
-                        count: 2_000,
-                        secs: 1
-                    }
-                );
-            }
-        }
-        assert_eq!(lines, 2);
     }
 }

@@ -126,6 +126,27 @@ pub fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
+/// True when `e` says the system ran out of a resource rather than that
+/// anything is wrong with what was asked for: too many open files, in the
+/// process (EMFILE) or the system (ENFILE), or no memory (ENOMEM). Such a
+/// failure passes; a server should say "try again", never "not found".
+pub fn is_resource_exhausted(e: &io::Error) -> bool {
+    if e.kind() == io::ErrorKind::OutOfMemory {
+        return true;
+    }
+    #[cfg(target_os = "linux")]
+    const CODES: [i32; 3] = [libc::EMFILE, libc::ENFILE, libc::ENOMEM];
+    // The historical Unix numbers, the same on the BSDs and macOS.
+    #[cfg(all(unix, not(target_os = "linux")))]
+    const CODES: [i32; 3] = [24, 23, 12];
+    // WSAEMFILE, and ERROR_NOT_ENOUGH_MEMORY / ERROR_OUTOFMEMORY.
+    #[cfg(windows)]
+    const CODES: [i32; 3] = [10024, 8, 14];
+    #[cfg(not(any(unix, windows)))]
+    const CODES: [i32; 0] = [];
+    e.raw_os_error().is_some_and(|code| CODES.contains(&code))
+}
+
 /// Renders an I/O error as a short lowercase phrase without the
 /// `(os error N)` suffix: `connection refused`, `address already in use`.
 pub fn describe(e: &io::Error) -> String {

@@ -17,6 +17,8 @@
 //!   write time-out, across the whole reply.
 //! - [`text`]: streaming Unicode uppercase and log previews.
 //! - [`output`]: the readiness line and the access log.
+//! - [`ratelimit`]: one line a second, with a count, for a repeating
+//!   failure.
 //! - [`cli`]: parsers for flag values (time-outs in seconds).
 //!
 //! # Example
@@ -58,6 +60,7 @@ pub mod deadline;
 pub mod endpoint;
 pub mod error;
 pub mod output;
+pub mod ratelimit;
 pub mod sched;
 pub mod shutdown;
 pub mod sock;
