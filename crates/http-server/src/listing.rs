@@ -2,9 +2,11 @@
 //! entries left out.
 
 use std::fs;
+use std::io;
 use std::path::Path;
 
 use crate::path::encode;
+use crate::status::Status;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape_html(s: &str) -> String {
@@ -32,7 +34,7 @@ pub fn human_size(n: u64) -> String {
 /// would be served: not hidden, and resolving (through symlinks) inside the
 /// root — so a listing never shows a link it would answer 403 or 404 for,
 /// nor the size of a file outside the root.
-pub fn render(root: &Path, dir: &Path, url_path: &str) -> std::io::Result<String> {
+pub fn render(root: &Path, dir: &Path, url_path: &str) -> io::Result<String> {
     let mut entries: Vec<(String, bool, u64)> = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
@@ -45,12 +47,27 @@ pub fn render(root: &Path, dir: &Path, url_path: &str) -> std::io::Result<String
         // Resolved as a request for it would be: symlinks followed, and
         // the result must stay inside the root.
         let target = format!("{}{}", encode(url_path), encode(&name));
-        let Ok(resolved) = crate::path::resolve(root, &target) else {
-            continue;
+        let resolved = match crate::path::resolve(root, &target) {
+            Ok(resolved) => resolved,
+            // A listing missing entries for want of descriptors would be
+            // a wrong answer: the whole listing fails instead (503).
+            Err(refusal) if refusal.status == Status::SERVICE_UNAVAILABLE => {
+                return Err(io::Error::new(
+                    io::ErrorKind::OutOfMemory,
+                    crate::path::RESOURCES_EXHAUSTED,
+                ));
+            }
+            Err(_) => continue,
         };
-        let Ok(meta) = fs::metadata(&resolved.path) else {
-            continue;
+        let meta = match fs::metadata(&resolved.path) {
+            Ok(meta) => meta,
+            Err(e) if net_core::error::is_resource_exhausted(&e) => return Err(e),
+            Err(_) => continue,
         };
+        // FIFOs, sockets and devices are never served, so never listed.
+        if !meta.is_file() && !meta.is_dir() {
+            continue;
+        }
         entries.push((name, meta.is_dir(), meta.len()));
     }
     entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

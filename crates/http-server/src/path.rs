@@ -13,6 +13,11 @@
 //! 5. The joined path is canonicalised (following symlinks) and must still
 //!    lie under the canonical root, again with no hidden component, else
 //!    403. A symlink may point elsewhere inside the root, never outside.
+//! 6. Only regular files and directories are served: a FIFO, socket or
+//!    device is 404, as nginx answers.
+//!
+//! Running out of file descriptors or memory on the way is a 503, never a
+//! 404: the file may well be there.
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -62,6 +67,15 @@ pub struct Refusal {
 fn refuse(status: Status, reason: &'static str) -> Refusal {
     Refusal { status, reason }
 }
+
+/// The system is out of file descriptors or memory: the path may well
+/// lead to a file, so this is 503, never 404 (see `route`).
+fn refuse_exhausted() -> Refusal {
+    refuse(Status::SERVICE_UNAVAILABLE, RESOURCES_EXHAUSTED)
+}
+
+/// The reason of a [`Refusal`] for want of descriptors or memory.
+pub const RESOURCES_EXHAUSTED: &str = "out of file descriptors or memory";
 
 /// The URL path part of a request target, still encoded.
 pub fn target_path(target: &str) -> Result<&str, Refusal> {
@@ -131,6 +145,7 @@ pub fn resolve(root: &Path, target: &str) -> Result<Resolved, Refusal> {
     let canonical = joined.canonicalize().map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => refuse(Status::NOT_FOUND, "no such file"),
         io::ErrorKind::PermissionDenied => refuse(Status::FORBIDDEN, "permission denied"),
+        _ if net_core::error::is_resource_exhausted(&e) => refuse_exhausted(),
         // A file used as a directory (`/a.txt/x`) and the like.
         _ => refuse(Status::NOT_FOUND, "not a path to a file"),
     })?;
@@ -143,9 +158,18 @@ pub fn resolve(root: &Path, target: &str) -> Result<Resolved, Refusal> {
     }) {
         return Err(refuse(Status::FORBIDDEN, "symlink leads to a hidden file"));
     }
-    let meta = canonical
-        .metadata()
-        .map_err(|_| refuse(Status::NOT_FOUND, "no such file"))?;
+    let meta = canonical.metadata().map_err(|e| {
+        if net_core::error::is_resource_exhausted(&e) {
+            refuse_exhausted()
+        } else {
+            refuse(Status::NOT_FOUND, "no such file")
+        }
+    })?;
+    // A FIFO, socket or device is not a document (404, as nginx): opening
+    // a FIFO would wait for a writer, reading a device has no end.
+    if !meta.is_file() && !meta.is_dir() {
+        return Err(refuse(Status::NOT_FOUND, "not a regular file"));
+    }
     // `/a.txt/` and `/a.txt/.` name a directory: a file is not one (404,
     // as a file system would say ENOTDIR).
     let last = encoded.rsplit('/').next().unwrap_or_default();

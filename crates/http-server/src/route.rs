@@ -25,6 +25,9 @@ pub fn respond(req: &Request, config: &Config) -> Response {
     }
     let resolved = match cache::resolve(&config.root, &req.target) {
         Ok(r) => r,
+        Err(refusal) if refusal.status == Status::SERVICE_UNAVAILABLE => {
+            return resource_exhausted(refusal.reason);
+        }
         Err(refusal) => {
             let message = match refusal.status {
                 Status::NOT_FOUND => "The requested URL was not found on this server.",
@@ -47,32 +50,77 @@ fn open_file(req: &Request, path: &Path) -> Response {
     });
     match opened {
         Ok((file, meta)) if meta.is_file() => files::serve(req, path, file, &meta),
-        Ok(_) => Response::page(
-            Status::FORBIDDEN,
-            "You do not have permission to access this URL.",
-        ),
+        // A FIFO, socket or device (or a directory that replaced the file
+        // since it was resolved): not a document, as nginx says.
+        Ok(_) => not_found(),
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Response::page(
             Status::FORBIDDEN,
             "You do not have permission to access this URL.",
         ),
-        Err(_) => Response::page(
-            Status::NOT_FOUND,
-            "The requested URL was not found on this server.",
-        ),
+        Err(e) if net_core::error::is_resource_exhausted(&e) => {
+            resource_exhausted(&net_core::error::describe(&e))
+        }
+        Err(_) => not_found(),
     }
+}
+
+fn not_found() -> Response {
+    Response::page(
+        Status::NOT_FOUND,
+        "The requested URL was not found on this server.",
+    )
+}
+
+/// How long a client is asked to wait after a resource failure: long
+/// enough for a burst's connections to end, short enough that a client
+/// that retries barely notices.
+pub const RESOURCE_RETRY_AFTER: &str = "1";
+
+/// Shortest time between two warnings about requests failed for want of
+/// file descriptors or memory: the condition lasts while many requests
+/// fail, and one line with a count says the same.
+pub const RESOURCE_REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The answer when the system is out of file descriptors or memory: the
+/// file may well exist, so never 404 — 503 with `Retry-After`, and the
+/// connection closed, which hands its descriptor back. Reported on stderr
+/// at most once per [`RESOURCE_REPORT_INTERVAL`], with a count.
+pub fn resource_exhausted(why: &str) -> Response {
+    static REPORTS: std::sync::Mutex<net_core::ratelimit::RateLimit> = std::sync::Mutex::new(
+        net_core::ratelimit::RateLimit::new(RESOURCE_REPORT_INTERVAL),
+    );
+    let report = REPORTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .hit(std::time::Instant::now());
+    if let Some(report) = report {
+        log::warn!(
+            "out of resources{}: {why}; answering 503 Service Unavailable",
+            report.times(),
+        );
+    }
+    Response::page(
+        Status::SERVICE_UNAVAILABLE,
+        "The server is short of resources; please try again.",
+    )
+    .header("Retry-After", RESOURCE_RETRY_AFTER)
+    .closing()
 }
 
 /// Opens a path already resolved to be canonical. On Unix the last
 /// component may not be a symlink (O_NOFOLLOW): if one appeared since the
 /// path was resolved (a cached resolution, or a race), the open fails
-/// rather than follow it.
+/// rather than follow it. The open never blocks (O_NONBLOCK): opening a
+/// FIFO for reading would wait for a writer forever, and a device may wait
+/// too; the caller looks at what was opened and serves regular files only
+/// (for which O_NONBLOCK changes nothing).
 fn open_no_follow(path: &Path) -> io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(nix::libc::O_NOFOLLOW);
+        options.custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK);
     }
     let opened = options.open(path);
     if opened.is_err() {
@@ -96,16 +144,23 @@ fn directory(req: &Request, config: &Config, resolved: &Resolved) -> Response {
     // index.html goes through the same policy as any path: it may be a
     // symlink, and must not lead out of the root.
     let index_target = format!("{}index.html", path::encode(&resolved.url_path));
-    if let Ok(index) = cache::resolve(&config.root, &index_target)
-        && !index.is_dir
-    {
-        return open_file(req, &index.path);
+    match cache::resolve(&config.root, &index_target) {
+        Ok(index) if !index.is_dir => return open_file(req, &index.path),
+        // Whether index.html exists is unknown: listing instead would be
+        // a wrong answer.
+        Err(refusal) if refusal.status == Status::SERVICE_UNAVAILABLE => {
+            return resource_exhausted(refusal.reason);
+        }
+        _ => {}
     }
     if !config.listing {
         return Response::page(Status::FORBIDDEN, "Directory listing is turned off.");
     }
     match listing::render(&config.root, &resolved.path, &resolved.url_path) {
         Ok(html) => Response::bytes(Status::OK, "text/html; charset=utf-8", html.into_bytes()),
+        Err(e) if net_core::error::is_resource_exhausted(&e) => {
+            resource_exhausted(&net_core::error::describe(&e))
+        }
         Err(e) => {
             log::warn!("cannot list {}: {e}", resolved.path.display());
             Response::page(

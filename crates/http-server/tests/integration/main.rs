@@ -7,6 +7,8 @@ mod files;
 mod hostile;
 mod limits;
 mod protocol;
+#[cfg(target_os = "linux")]
+mod resources;
 mod security;
 #[cfg(target_os = "linux")]
 mod stalls;
@@ -45,7 +47,7 @@ pub fn site(extra: &[&str]) -> Site {
     }
 }
 
-fn populate(root: &Path) {
+pub fn populate(root: &Path) {
     std::fs::write(
         root.join("HelloWorld.html"),
         "<html><body><h1>Hello, World!</h1></body></html>\n",
