@@ -4,6 +4,7 @@
 
 mod chat;
 mod client;
+mod impaired;
 mod matching;
 mod server;
 
