@@ -66,7 +66,7 @@ fn copy_exact(
     while left > 0 {
         let buf = input.fill_buf().map_err(read_error)?;
         if buf.is_empty() {
-            return Err(Error::Broken(format!(
+            return Err(Error::Partial(format!(
                 "the server closed the connection {} bytes into a {n}-byte body",
                 n - left
             )));
@@ -84,7 +84,7 @@ fn read_line(input: &mut dyn BufRead, what: &str) -> Result<Vec<u8>, Error> {
     loop {
         let buf = input.fill_buf().map_err(read_error)?;
         if buf.is_empty() {
-            return Err(Error::Broken(format!(
+            return Err(Error::Partial(format!(
                 "the chunked body was cut off in a {what}"
             )));
         }
@@ -113,14 +113,11 @@ fn copy_chunked(
     let mut total = 0u64;
     loop {
         let line = read_line(input, "chunk size")?;
-        let size = match httparse::parse_chunk_size(&line) {
-            Ok(httparse::Status::Complete((_, size))) => size,
-            _ => {
-                return Err(Error::Broken(format!(
-                    "bad chunk size line {:?} in the chunked body",
-                    String::from_utf8_lossy(&line).trim_end()
-                )));
-            }
+        let Some(size) = chunk_size(&line) else {
+            return Err(Error::Broken(format!(
+                "bad chunk size line {:?} in the chunked body",
+                String::from_utf8_lossy(&line).trim_end()
+            )));
         };
         if size == 0 {
             // Trailer fields, then the empty line.
@@ -139,7 +136,9 @@ fn copy_chunked(
             }
         }
         copy_exact(input, size, out, progress).map_err(|e| match e {
-            Error::Broken(_) => Error::Broken("the chunked body was cut off inside a chunk".into()),
+            Error::Partial(_) => {
+                Error::Partial("the chunked body was cut off inside a chunk".into())
+            }
             Error::ConnectionBroke { source, .. } => Error::ConnectionBroke {
                 context: "the chunked body was cut off inside a chunk".into(),
                 source,
@@ -152,6 +151,32 @@ fn copy_chunked(
             return Err(Error::Broken("a chunk is longer than its size says".into()));
         }
     }
+}
+
+/// Most hex digits in a chunk size: 16 make any 64-bit size, and curl
+/// refuses more.
+const MAX_CHUNK_DIGITS: usize = 16;
+
+/// The size on a chunk-size line (`1a`, `1a;name=value`, `1a ` with its
+/// LF or CRLF), or `None` when the line holds none.
+fn chunk_size(line: &[u8]) -> Option<u64> {
+    let line = line.strip_suffix(b"\n")?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 || digits > MAX_CHUNK_DIGITS {
+        return None;
+    }
+    // After the digits: white space, then nothing or an extension.
+    let rest = &line[digits..];
+    let rest = &rest[rest
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(rest.len())..];
+    if !rest.is_empty() && rest[0] != b';' {
+        return None;
+    }
+    let hex = std::str::from_utf8(&line[..digits]).ok()?;
+    u64::from_str_radix(hex, 16).ok()
 }
 
 #[cfg(test)]
@@ -172,7 +197,7 @@ mod tests {
             b"hello"
         );
         assert!(
-            matches!(decode(b"hel", Framing::Length(5)), Err(Error::Broken(m)) if m.contains("3 bytes into a 5-byte body"))
+            matches!(decode(b"hel", Framing::Length(5)), Err(Error::Partial(m)) if m.contains("3 bytes into a 5-byte body"))
         );
         assert_eq!(decode(b"all of it", Framing::Close).unwrap(), b"all of it");
         assert_eq!(decode(b"x", Framing::None).unwrap(), b"");
@@ -191,6 +216,48 @@ mod tests {
         assert!(decode(b"zz\r\n", Framing::Chunked).is_err());
         assert!(decode(b"2\r\nabc\r\n0\r\n\r\n", Framing::Chunked).is_err());
         assert!(decode(b"0\r\nX: y\r\n", Framing::Chunked).is_err());
+        assert_eq!(decode(b"2\nhi\n0\n\n", Framing::Chunked).unwrap(), b"hi");
+    }
+
+    #[test]
+    fn chunk_sizes() {
+        assert_eq!(chunk_size(b"1a\r\n"), Some(26));
+        assert_eq!(chunk_size(b"1A\n"), Some(26));
+        assert_eq!(chunk_size(b"2 \r\n"), Some(2));
+        assert_eq!(chunk_size(b"2;a=b\r\n"), Some(2));
+        assert_eq!(chunk_size(b"2 ; a=b\r\n"), Some(2));
+        assert_eq!(chunk_size(b"ffffffffffffffff\r\n"), Some(u64::MAX));
+        for bad in [
+            &b"\r\n"[..],
+            b"zz\r\n",
+            b"-2\r\n",
+            b"0x2\r\n",
+            b" 2\r\n",
+            b"2 2\r\n",
+            b"2",
+            b"10000000000000000\r\n",
+        ] {
+            assert_eq!(chunk_size(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn a_cut_body_is_partial() {
+        for (raw, framing) in [
+            (&b"hel"[..], Framing::Length(5)),
+            (b"5\r\nhel", Framing::Chunked),
+            (b"5\r\nhello\r\n", Framing::Chunked),
+            (b"5\r\nhello\r\n0\r\n", Framing::Chunked),
+        ] {
+            assert!(
+                matches!(decode(raw, framing), Err(Error::Partial(_))),
+                "{raw:?}"
+            );
+        }
+        assert!(matches!(
+            decode(b"zz\r\n", Framing::Chunked),
+            Err(Error::Broken(_))
+        ));
     }
 
     // Mirrors the `http_response` fuzz target.
@@ -226,6 +293,13 @@ mod tests {
                 }
             }
             let _ = decode(&data, Framing::Chunked);
+            // Past the `HTTP/` check, where the status line and fields
+            // are read.
+            let mut http = b"HTTP/1.1 ".to_vec();
+            http.extend_from_slice(&data);
+            if let Ok(Some(head)) = crate::response::parse(&http) {
+                let _ = head.framing(false);
+            }
         }
     }
 }

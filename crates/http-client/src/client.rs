@@ -356,7 +356,7 @@ impl Client {
                         log::debug!("{key} closed the kept connection; reconnecting");
                         continue;
                     }
-                    return Err(Error::Broken(format!(
+                    return Err(Error::EmptyReply(format!(
                         "{key} closed the connection without answering"
                     )));
                 }
@@ -429,6 +429,14 @@ fn read_head(reader: &mut BufReader<Timed>, observer: &mut dyn Observer) -> Resu
             if acc.is_empty() {
                 return Ok(None);
             }
+            if !acc.contains(&b'\n') {
+                // As curl: less than a status line is no reply at all.
+                return Err(Error::EmptyReply(
+                    "the server closed the connection before a whole status line".into(),
+                ));
+            }
+            // curl takes the head as ended here; a head cut short may have
+            // lost the very fields that say what the body is.
             return Err(Error::Broken(
                 "the server closed the connection in the middle of the response head".into(),
             ));

@@ -8,7 +8,8 @@
 //!
 //! # Layout
 //! - [`url`]: `http://HOST[:PORT]/PATH` and the lab's `HOST PORT PATH`.
-//! - [`response`]: response heads (httparse) and how their body is framed.
+//! - [`response`]: response heads, read as curl reads them, and how their
+//!   body is framed.
 //! - [`body`]: streaming body decoding into any `Write`.
 //! - [`client`]: [`Client`], connections, time-outs, redirects.
 //! - `save` (feature `cli`): where a body goes — stdout, or `-o FILE` as
@@ -76,9 +77,28 @@ pub enum Error {
         secs: f64,
     },
     /// The server sent something that is not HTTP, or closed the
-    /// connection in the middle of a response.
+    /// connection in the middle of a response head.
     #[error("{0}")]
     Broken(String),
+    /// The reply is not HTTP/1.x: no `HTTP/` at its start, another
+    /// version, a status code that is not three digits of 100 or more
+    /// (curl's "unsupported protocol").
+    #[error("{0}")]
+    NotHttp(String),
+    /// The head is HTTP/1.x but cannot be read: a line without a colon, a
+    /// NUL byte, an invalid Content-Length (curl's "weird server reply").
+    #[error("{0}")]
+    Malformed(String),
+    /// The server closed the connection before a whole status line.
+    #[error("{0}")]
+    EmptyReply(String),
+    /// The body ended before its framing said it would (curl's "partial
+    /// file").
+    #[error("{0}")]
+    Partial(String),
+    /// The body is sent in a transfer coding this client cannot decode.
+    #[error("{0}")]
+    Decoding(String),
     /// Sending or reading failed: the connection broke.
     #[error("{context} ({})", net_core::error::describe(.source))]
     ConnectionBroke {
@@ -127,7 +147,11 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::BadUrl(_) => 3,
-            Error::Unsupported(_) => 1,
+            Error::Unsupported(_) | Error::NotHttp(_) => 1,
+            Error::Malformed(_) => 8,
+            Error::Partial(_) => 18,
+            Error::EmptyReply(_) => 52,
+            Error::Decoding(_) => 61,
             Error::Net(e) => match e {
                 net_core::Error::Resolve { .. } | net_core::Error::NoAddress { .. } => 6,
                 net_core::Error::InvalidAddress { .. } => 3,

@@ -2,11 +2,16 @@
 
 use crate::Error;
 
-/// Largest response head accepted.
-pub const MAX_HEAD: usize = 64 * 1024;
+/// Largest response head accepted, status line and all fields together:
+/// curl 7.88's limit (`MAX_HTTP_RESP_HEADER_SIZE`, 300 KB), so every head
+/// curl reads is read here too (5,000 fields, hundreds of `Set-Cookie`),
+/// while a server that never ends its head cannot make the client hold
+/// more than this. There is no limit on the number of fields apart from it.
+pub const MAX_HEAD: usize = 300 * 1024;
 
-/// Most header fields accepted.
-pub const MAX_HEADERS: usize = 128;
+/// The transfer codings that leave the body as it is (RFC 9112 section 7):
+/// `chunked` is decoded, `identity` is the absence of a coding.
+const PLAIN_CODINGS: [&str; 2] = ["chunked", "identity"];
 
 /// A parsed response head, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +84,16 @@ impl Head {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .collect();
+        if let Some(coding) = te
+            .iter()
+            .find(|t| !PLAIN_CODINGS.iter().any(|p| t.eq_ignore_ascii_case(p)))
+        {
+            // Passing the coded bytes on as the body would be a wrong
+            // answer; curl fails the same way (61) on what it cannot decode.
+            return Err(Error::Decoding(format!(
+                "the body is sent in transfer coding {coding:?}, which this client cannot decode"
+            )));
+        }
         if let Some(last) = te.last() {
             return Ok(if last.eq_ignore_ascii_case("chunked") {
                 Framing::Chunked
@@ -86,33 +101,43 @@ impl Head {
                 Framing::Close
             });
         }
+        // RFC 9112 section 6.3: an invalid or conflicting Content-Length
+        // is an unrecoverable error for a user agent.
         let mut length = None;
+        let mut overflow = false;
         for (n, v) in &self.headers {
             if !n.eq_ignore_ascii_case("content-length") {
                 continue;
             }
-            let text = std::str::from_utf8(v)
-                .map_err(|_| Error::Broken("invalid Content-Length in the response".into()))?;
+            let text = String::from_utf8_lossy(v);
             for part in text.split(',') {
                 let part = part.trim();
                 if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(Error::Broken(format!(
+                    return Err(Error::Malformed(format!(
                         "invalid Content-Length {part:?} in the response"
                     )));
                 }
-                let n: u64 = part.parse().map_err(|_| {
-                    Error::Broken("Content-Length too large in the response".into())
-                })?;
+                let Ok(n) = part.parse::<u64>() else {
+                    overflow = true;
+                    continue;
+                };
                 if length.is_some_and(|l| l != n) {
-                    return Err(Error::Broken(
-                        "conflicting Content-Length headers in the response".into(),
+                    return Err(Error::Malformed(
+                        "conflicting Content-Length values in the response".into(),
                     ));
                 }
                 length = Some(n);
             }
         }
         Ok(match length {
-            Some(n) => Framing::Length(n),
+            // A length beyond 64 bits is no length this client can count
+            // to: the body is read to the close, as curl does.
+            Some(n) if !overflow => Framing::Length(n),
+            Some(_) => {
+                return Err(Error::Malformed(
+                    "conflicting Content-Length values in the response".into(),
+                ));
+            }
             None => Framing::Close,
         })
     }
@@ -126,76 +151,179 @@ impl Head {
 }
 
 /// Parses a head at the start of `buf`: `Ok(None)` when incomplete.
+///
+/// Reads what curl 7.88 reads, and refuses what it refuses with the same
+/// class of error: a reply that does not start with `HTTP/` (any case) or
+/// whose status line is not HTTP/1.0 or 1.1 with a three-digit code of 100
+/// or more is [`Error::NotHttp`]; a field line without a colon or a NUL
+/// byte is [`Error::Malformed`]; anything else in a field name or value is
+/// kept as sent. Lines end at LF, with or without CR before it; a line
+/// starting with white space continues the field before it (obs-fold).
 pub fn parse(buf: &[u8]) -> Result<Option<Head>, Error> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut headers);
-    // RFC 9112 section 5.2: a user agent must accept obs-fold in responses.
-    let parsed = httparse::ParserConfig::default()
-        .allow_obsolete_multiline_headers_in_responses(true)
-        .parse_response(&mut resp, buf);
-    match parsed {
-        Ok(httparse::Status::Complete(len)) => {
-            let (Some(minor), Some(status)) = (resp.version, resp.code) else {
-                return Err(Error::Broken(
-                    "the server's status line is incomplete".into(),
+    let start = &buf[..buf.len().min(5)];
+    if !start.eq_ignore_ascii_case(&b"HTTP/"[..start.len()]) {
+        return Err(Error::NotHttp(format!(
+            "the server did not answer with HTTP (its reply begins {})",
+            excerpt(buf)
+        )));
+    }
+    let too_large = || {
+        Error::Broken(format!(
+            "the response head is larger than {} KB",
+            MAX_HEAD / 1024
+        ))
+    };
+    // The status line is judged as soon as it is whole, so a reply that
+    // is not HTTP/1.x fails at once rather than when its head ends.
+    // Not whole yet: wait for more, up to the limit.
+    let incomplete = || {
+        if buf.len() > MAX_HEAD {
+            Err(too_large())
+        } else {
+            Ok(None)
+        }
+    };
+    let Some(first) = buf.iter().position(|&b| b == b'\n') else {
+        return incomplete();
+    };
+    let (minor, status, reason) = status_line(line_text(&buf[..first]))?;
+    // The head's end: an empty line. Fields are parsed only then, so a
+    // head arriving in many pieces is searched, not parsed, each time.
+    let mut end = None;
+    let mut pos = first + 1;
+    while let Some(i) = buf[pos..].iter().position(|&b| b == b'\n') {
+        if pos + i + 1 > MAX_HEAD {
+            return Err(too_large());
+        }
+        if line_text(&buf[pos..pos + i]).is_empty() {
+            end = Some(pos + i + 1);
+            break;
+        }
+        pos += i + 1;
+    }
+    let Some(end) = end else {
+        return incomplete();
+    };
+    if buf[..end].contains(&0) {
+        return Err(Error::Malformed(
+            "the response head holds a NUL byte".into(),
+        ));
+    }
+    let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
+    for line in buf[first + 1..end].split(|&b| b == b'\n').map(line_text) {
+        if line.is_empty() {
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            // RFC 9112 section 5.2: a user agent must accept obs-fold,
+            // replacing it with a space.
+            let Some((_, value)) = headers.last_mut() else {
+                return Err(Error::Malformed(
+                    "the response's first header line starts with white space".into(),
                 ));
             };
-            Ok(Some(Head {
-                minor,
-                status,
-                reason: resp.reason.unwrap_or_default().to_string(),
-                headers: resp
-                    .headers
-                    .iter()
-                    .map(|h| (h.name.to_string(), unfold(h.value)))
-                    .collect(),
-                raw: buf[..len].to_vec(),
-            }))
-        }
-        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => Err(Error::Broken(format!(
-            "the response head is larger than {MAX_HEAD} bytes"
-        ))),
-        Ok(httparse::Status::Partial) => {
-            // Reject garbage early rather than waiting for a head that
-            // will never parse.
-            let looks_http = buf.len() < 5 || buf.starts_with(b"HTTP/");
-            if looks_http {
-                Ok(None)
-            } else {
-                Err(Error::Broken("the server did not answer with HTTP".into()))
+            let more = trim(line);
+            if !more.is_empty() {
+                if !value.is_empty() {
+                    value.push(b' ');
+                }
+                value.extend_from_slice(more);
             }
+            continue;
         }
-        Err(_) if !buf.starts_with(b"HTTP/") => {
-            Err(Error::Broken("the server did not answer with HTTP".into()))
-        }
-        Err(e) => Err(Error::Broken(format!(
-            "malformed response from the server ({e})"
-        ))),
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return Err(Error::Malformed(format!(
+                "a header line without a colon in the response: {}",
+                excerpt(line)
+            )));
+        };
+        headers.push((
+            String::from_utf8_lossy(trim(&line[..colon])).into_owned(),
+            trim(&line[colon + 1..]).to_vec(),
+        ));
     }
+    Ok(Some(Head {
+        minor,
+        status,
+        reason,
+        headers,
+        raw: buf[..end].to_vec(),
+    }))
 }
 
-/// A field value with each obs-fold (a line break followed by spaces or
-/// tabs) replaced by one space, as RFC 9112 section 5.2 asks.
-fn unfold(value: &[u8]) -> Vec<u8> {
-    if !value.contains(&b'\n') {
-        return value.to_vec();
-    }
-    let mut out = Vec::with_capacity(value.len());
-    let mut folding = false;
-    for &b in value {
-        match b {
-            b'\r' | b'\n' => folding = true,
-            b' ' | b'\t' if folding => {}
-            _ => {
-                if folding {
-                    out.push(b' ');
-                    folding = false;
-                }
-                out.push(b);
-            }
+/// `HTTP/1.x CODE REASON`, with curl's leniency: more white space before
+/// the code, no reason. Returns the minor version, the code, the reason.
+fn status_line(line: &[u8]) -> Result<(u8, u16, String), Error> {
+    let bad =
+        |what: &str| Error::NotHttp(format!("the server's status line {} {what}", excerpt(line)));
+    // The first five bytes are `HTTP/` (any case): `parse` checked.
+    let rest = &line[5..];
+    let minor = match rest {
+        [b'1', b'.', m @ (b'0' | b'1'), b' ', ..] => m - b'0',
+        [a, b'.', m, b' ', ..] if a.is_ascii_digit() && m.is_ascii_digit() => {
+            return Err(Error::NotHttp(format!(
+                "the server answered in HTTP/{}.{}, which this client does not speak",
+                *a as char, *m as char
+            )));
         }
+        [a, b' ', ..] if a.is_ascii_digit() => {
+            return Err(Error::NotHttp(format!(
+                "the server answered in HTTP/{}, which this client does not speak",
+                *a as char
+            )));
+        }
+        _ => return Err(bad("does not start with HTTP/1.0 or HTTP/1.1 and a space")),
+    };
+    let rest = &rest[4..];
+    let rest = &rest[rest
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(rest.len())..];
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let status = match (digits, rest) {
+        (3, [a, b, c, ..]) => {
+            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+        }
+        _ => return Err(bad("has no three-digit status code")),
+    };
+    if status < 100 {
+        return Err(bad("has a status code below 100"));
     }
-    out
+    let reason = String::from_utf8_lossy(trim(&rest[3..])).into_owned();
+    Ok((minor, status, reason))
+}
+
+/// A line without its LF and the CR before it.
+fn line_text(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// `bytes` without white space (SP, HTAB) at either end.
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// The first bytes of `bytes`, quoted and escaped, for a message.
+fn excerpt(bytes: &[u8]) -> String {
+    /// Enough to recognise what answered (`SSH-2.0-OpenSSH_9.2`).
+    const EXCERPT: usize = 40;
+    let shown: String = bytes
+        .iter()
+        .take(EXCERPT)
+        .flat_map(|&b| std::ascii::escape_default(b))
+        .map(char::from)
+        .collect();
+    let more = if bytes.len() > EXCERPT { "…" } else { "" };
+    format!("\"{shown}{more}\"")
 }
 
 #[cfg(test)]
@@ -250,7 +378,121 @@ mod tests {
         assert_eq!(h.raw, b"HTTP/1.1 404 Not Found\r\nX-A: 1\r\n\r\n");
         assert!(parse(b"HTTP/1.1 200 OK\r\n").unwrap().is_none());
         assert!(parse(b"HTT").unwrap().is_none());
-        assert!(parse(b"SSH-2.0-OpenSSH\r\n").is_err());
-        assert!(parse(b"HTTP/1.1 abc OK\r\n\r\n").is_err());
+        assert!(matches!(
+            parse(b"SSH-2.0-OpenSSH\r\n"),
+            Err(Error::NotHttp(_))
+        ));
+        assert!(matches!(
+            parse(b"HTTP/1.1 abc OK\r\n\r\n"),
+            Err(Error::NotHttp(_))
+        ));
+    }
+
+    #[test]
+    fn status_lines_as_curl_reads_them() {
+        for ok in [
+            "HTTP/1.1 200 OK\r\n\r\n",
+            "HTTP/1.1 200\r\n\r\n",
+            "HTTP/1.1  200 OK\r\n\r\n",
+            "http/1.1 200 OK\r\n\r\n",
+            "HTTP/1.0 999 Whatever\n\n",
+        ] {
+            assert!(parse(ok.as_bytes()).unwrap().is_some(), "{ok:?}");
+        }
+        for bad in [
+            "HTTP/1.1 2x0 OK\r\n",
+            "HTTP/1.1 1000 X\r\n",
+            "HTTP/1.1 99 X\r\n",
+            "HTTP/1.1 099 X\r\n",
+            "HTTP/1.2 200 OK\r\n",
+            "HTTP/2 200\r\n",
+            "HTTP/1.1\t200 OK\r\n",
+            "\r\nHTTP/1.1 200 OK\r\n",
+            "<html>\n",
+        ] {
+            // Refused as soon as the status line is whole.
+            assert!(
+                matches!(parse(bad.as_bytes()), Err(Error::NotHttp(_))),
+                "{bad:?}"
+            );
+        }
+        // Too early to tell.
+        assert!(parse(b"HTTP/1.1 200 OK").unwrap().is_none());
+        assert!(parse(b"").unwrap().is_none());
+    }
+
+    #[test]
+    fn fields_as_curl_reads_them() {
+        let h = head("HTTP/1.1 200 OK\r\nX-A : b\r\n: empty\r\nX(A): \x01\r\nCL: 2\n\r\n");
+        assert_eq!(h.header("x-a"), Some("b"));
+        assert_eq!(h.header(""), Some("empty"));
+        assert_eq!(h.header("x(a)"), Some("\x01"));
+        assert_eq!(h.header("cl"), Some("2"));
+        for bad in [
+            "HTTP/1.1 200 OK\r\nNoColon\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n",
+            "HTTP/1.1 200 OK\r\n folded: first\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parse(bad.as_bytes()), Err(Error::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn heads_up_to_the_limit() {
+        let mut raw = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..5000 {
+            raw.extend_from_slice(format!("Set-Cookie: c{i}=v\r\n").as_bytes());
+        }
+        raw.extend_from_slice(b"\r\n");
+        let h = parse(&raw).unwrap().unwrap();
+        assert_eq!(h.headers.len(), 5000);
+        assert_eq!(h.raw.len(), raw.len());
+        // Past the limit, whole or not.
+        let mut big = b"HTTP/1.1 200 OK\r\n".to_vec();
+        while big.len() <= MAX_HEAD {
+            big.extend_from_slice(b"X: v\r\n");
+        }
+        assert!(matches!(parse(&big), Err(Error::Broken(_))));
+        big.extend_from_slice(b"\r\n");
+        assert!(matches!(parse(&big), Err(Error::Broken(_))));
+    }
+
+    #[test]
+    fn lengths_and_codings() {
+        let framing =
+            |fields: &str| head(&format!("HTTP/1.1 200 OK\r\n{fields}\r\n")).framing(false);
+        assert_eq!(
+            framing("Content-Length: 2, 2\r\n").unwrap(),
+            Framing::Length(2)
+        );
+        assert_eq!(
+            framing("Content-Length: 99999999999999999999999\r\n").unwrap(),
+            Framing::Close
+        );
+        for bad in [
+            "Content-Length: 2, 3\r\n",
+            "Content-Length: +2\r\n",
+            "Content-Length: 2x\r\n",
+            "Content-Length: \r\n",
+        ] {
+            assert!(matches!(framing(bad), Err(Error::Malformed(_))), "{bad:?}");
+        }
+        assert_eq!(
+            framing("Transfer-Encoding: identity\r\n").unwrap(),
+            Framing::Close
+        );
+        assert_eq!(
+            framing("Transfer-Encoding: Chunked\r\n").unwrap(),
+            Framing::Chunked
+        );
+        for bad in [
+            "Transfer-Encoding: gzip\r\n",
+            "Transfer-Encoding: gzip, chunked\r\n",
+        ] {
+            assert!(matches!(framing(bad), Err(Error::Decoding(_))), "{bad:?}");
+        }
     }
 }

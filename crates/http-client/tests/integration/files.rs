@@ -198,7 +198,7 @@ fn a_broken_download_replaces_nothing() {
     let target = dir.path().join("good");
     fs::write(&target, "good").unwrap();
     let s = RawServer::once(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort");
-    get_to(&s, &target).assert_code(56);
+    get_to(&s, &target).assert_code(18);
     assert_eq!(fs::read(&target).unwrap(), b"good");
     assert!(leftovers(dir.path()).is_empty());
 }
@@ -459,7 +459,7 @@ fn a_broken_download_in_place_keeps_what_arrived_and_says_so() {
     let Some(r) = as_nobody(&["-s", &url, "-o", target.to_str().unwrap()]) else {
         return;
     };
-    r.assert_code(56);
+    r.assert_code(18);
     // Written in place, as curl always does: the old contents are gone and
     // the file holds exactly what arrived, which the user is told.
     assert_eq!(fs::read(&target).unwrap(), b"short");

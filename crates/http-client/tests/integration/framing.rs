@@ -38,10 +38,12 @@ fn http10_close_delimited() {
 }
 
 #[test]
-fn truncated_content_length_is_56() {
+fn truncated_content_length_is_18() {
     let s = RawServer::once(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this");
     let r = run(&s, &[]);
-    r.assert_code(56);
+    r.assert_code(18);
+    // What arrived is on stdout, as with curl.
+    assert_eq!(r.stdout_text(), "only this");
     assert!(
         r.stderr_text().contains("9 bytes into a 100-byte body"),
         "{r}"
@@ -49,20 +51,29 @@ fn truncated_content_length_is_56() {
 }
 
 #[test]
-fn truncated_chunked_is_56() {
+fn truncated_chunked_is_18() {
     let s =
         RawServer::once(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly part");
-    run(&s, &[]).assert_code(56);
+    run(&s, &[]).assert_code(18);
 }
 
 #[test]
-fn garbage_is_56() {
+fn not_http_is_1() {
     let s = RawServer::once(b"SSH-2.0-OpenSSH_9.2\r\n");
     let r = run(&s, &[]);
-    r.assert_code(56);
-    assert!(r.stderr_text().contains("did not answer with HTTP"), "{r}");
+    r.assert_code(1);
+    assert!(
+        r.stderr_text()
+            .contains(r#"did not answer with HTTP (its reply begins "SSH-2.0-OpenSSH_9.2\r\n")"#),
+        "{r}"
+    );
     let s = RawServer::once(b"HTTP/1.1 2x0 OK\r\n\r\n");
-    run(&s, &[]).assert_code(56);
+    let r = run(&s, &[]);
+    r.assert_code(1);
+    assert!(
+        r.stderr_text().contains("has no three-digit status code"),
+        "{r}"
+    );
 }
 
 #[test]
@@ -111,7 +122,7 @@ fn failed_download_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("f.bin");
     let r = run(&s, &["-o", out.to_str().unwrap()]);
-    r.assert_code(56);
+    r.assert_code(18);
     assert!(
         crate::against_server::leftovers(dir.path()).is_empty(),
         "a partial file was left"
