@@ -142,6 +142,9 @@ fn busy_page() -> Response {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Next {
     Request,
+    /// Answer first, then read and drop the request body: the client
+    /// waits for `100 Continue` before sending it, and never gets one.
+    BodyAfterAnswer,
     /// The connection was answered and closed (or the client left).
     Closed,
 }
@@ -192,7 +195,15 @@ pub fn serve(
         first = false;
         conn.input.consume(req.head_len);
         entry.set(Phase::Busy, Instant::now());
-        if conn.expectation_and_body(&req)? == Next::Closed || conn.answer(&req)? == Next::Closed {
+        let next = match conn.expectation_and_body(&req)? {
+            Next::BodyAfterAnswer => match conn.answer(&req)? {
+                Next::Request => conn.body_after_answer(&req)?,
+                closed => closed,
+            },
+            Next::Request => conn.answer(&req)?,
+            Next::Closed => Next::Closed,
+        };
+        if next == Next::Closed {
             return Ok(());
         }
     }
@@ -217,7 +228,25 @@ impl<'a> Conn<'a> {
             *sent.as_ref().unwrap_or(&0),
         );
         sent?;
-        close_gracefully(self.stream)
+        self.close_unread(status)
+    }
+
+    /// Closes gracefully; when the client had sent more than was read
+    /// (a body, requests pipelined behind), says on stderr that it was
+    /// dropped and why, since no access log line will show it.
+    fn close_unread(&mut self, status: Status) -> io::Result<()> {
+        let buffered = self.input.pending().len();
+        self.input.consume(buffered);
+        let dropped = buffered + close_gracefully(self.stream);
+        if dropped > 0 {
+            log::info!(
+                "{}: connection closed after {status}: {dropped} byte{} the client sent \
+                 after that request (its body, or requests behind it) not read",
+                self.peer,
+                if dropped == 1 { "" } else { "s" }
+            );
+        }
+        Ok(())
     }
 
     /// The wait for a request head ended without one.
@@ -242,7 +271,12 @@ impl<'a> Conn<'a> {
     }
 
     /// Handles `Expect` and reads the request's body (dropping it), so the
-    /// next request parses correctly.
+    /// next request parses correctly. A client that waits for `100
+    /// Continue` before sending a body is told to go on only when its
+    /// request will be served (a GET or HEAD, as nginx does); one that will
+    /// be refused (405; 413 for a body over [`MAX_DISCARDED_BODY`]) gets
+    /// the final answer at once, so it uploads nothing, and its body is
+    /// read and dropped should it come anyway ([`Next::BodyAfterAnswer`]).
     fn expectation_and_body(&mut self, req: &Request) -> io::Result<Next> {
         if req.expect == Expect::Unsupported {
             let page = Response::page(
@@ -264,12 +298,43 @@ impl<'a> Conn<'a> {
                 .reject(&req.line(), page.closing())
                 .map(|()| Next::Closed);
         }
-        if req.expect == Expect::Continue && req.version == Version::Http11 {
-            self.writer().write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-        }
         if req.body == BodyFraming::None {
             return Ok(Next::Request);
         }
+        if req.expect == Expect::Continue {
+            if matches!(req.method, request::Method::NotAllowed(_)) {
+                return Ok(Next::BodyAfterAnswer);
+            }
+            if req.version == Version::Http11 {
+                self.writer().write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            }
+        }
+        self.drop_body(req)
+    }
+
+    /// After answering a request whose client waited for `100 Continue`:
+    /// the client either sends its body anyway, which is read and dropped,
+    /// or closes the connection (curl does).
+    fn body_after_answer(&mut self, req: &Request) -> io::Result<Next> {
+        self.entry.set(Phase::Reading, Instant::now());
+        match discard_body(&mut self.input, req.body, self.config.header_timeout) {
+            Ok(()) => {
+                self.entry.set(Phase::Busy, Instant::now());
+                Ok(Next::Request)
+            }
+            // Answered already: whatever went wrong (the client left, the
+            // body is malformed or too large, the connection was closed
+            // to make room), there is nothing more to say.
+            Err(Some(status)) => self.close_unread(status).map(|()| Next::Closed),
+            Err(None) => {
+                close_gracefully(self.stream);
+                Ok(Next::Closed)
+            }
+        }
+    }
+
+    /// Reads and drops a request body, at most [`MAX_DISCARDED_BODY`].
+    fn drop_body(&mut self, req: &Request) -> io::Result<Next> {
         self.entry.set(Phase::Reading, Instant::now());
         match discard_body(&mut self.input, req.body, self.config.header_timeout) {
             Ok(()) => {
@@ -280,11 +345,21 @@ impl<'a> Conn<'a> {
                 let evicted = self.entry.is_evicted();
                 match status.or(evicted.then_some(Status::SERVICE_UNAVAILABLE)) {
                     Some(Status::SERVICE_UNAVAILABLE) => self.reject(&req.line(), busy_page()),
+                    Some(Status::CONTENT_TOO_LARGE) => {
+                        let page = Response::page(
+                            Status::CONTENT_TOO_LARGE,
+                            "Request bodies are not accepted here.",
+                        );
+                        self.reject(&req.line(), page.closing())
+                    }
                     Some(status) => {
                         let page = Response::page(status, "The request body is malformed.");
                         self.reject(&req.line(), page.closing())
                     }
-                    None => close_gracefully(self.stream),
+                    None => {
+                        close_gracefully(self.stream);
+                        Ok(())
+                    }
                 }
                 .map(|()| Next::Closed)
             }
@@ -327,7 +402,12 @@ impl<'a> Conn<'a> {
             return Ok(Next::Request);
         }
         if !self.input.pending().is_empty() {
-            close_gracefully(self.stream)?;
+            if req.keep_alive {
+                // The client meant to go on: say why it cannot.
+                self.close_unread(status)?;
+            } else {
+                close_gracefully(self.stream);
+            }
         } else if req.keep_alive {
             finish(self.stream)?;
         }
@@ -512,7 +592,8 @@ fn finish(stream: &TcpStream) -> io::Result<()> {
     let unread = matches!(stream.peek(&mut probe), Ok(n) if n > 0);
     stream.set_nonblocking(false)?;
     if unread {
-        close_gracefully(stream)
+        close_gracefully(stream);
+        Ok(())
     } else {
         let _ = stream.shutdown(Half::Write);
         Ok(())
@@ -521,7 +602,8 @@ fn finish(stream: &TcpStream) -> io::Result<()> {
 
 /// Half-closes, then reads and drops what the client still sends (for a
 /// while), so the client reads our response before the connection ends.
-fn close_gracefully(mut stream: &TcpStream) -> io::Result<()> {
+/// Returns how many bytes were dropped.
+fn close_gracefully(mut stream: &TcpStream) -> usize {
     let _ = stream.shutdown(Half::Write);
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 8192];
@@ -536,7 +618,7 @@ fn close_gracefully(mut stream: &TcpStream) -> io::Result<()> {
             Ok(n) => dropped += n,
         }
     }
-    Ok(())
+    dropped
 }
 
 fn log(

@@ -2,6 +2,7 @@
 // Test code: an unwrap is an assertion with the error shown.
 #![allow(clippy::unwrap_used)]
 
+mod bodies;
 mod conformance;
 mod files;
 mod hostile;

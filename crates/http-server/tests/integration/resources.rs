@@ -143,8 +143,23 @@ fn out_of_file_descriptors_is_503_never_404_and_passes() {
         "{warnings} warnings: {:?}",
         server.stderr()
     );
-    // Once the connections are gone, files are served again.
+    // Once the connections are gone (the server has closed its ends),
+    // files are served again.
     drop(held);
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fds() > FD_LIMIT / 2 {
+        assert!(
+            Instant::now() < deadline,
+            "{} descriptors still open",
+            fds()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut c = Conn::open(addr);
     c.send(b"GET /notes.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     let r = c.read(false);
