@@ -337,4 +337,43 @@ mod tests {
             format!("{p}ONE\nreceived from {addr}\n{p}TWO\nreceived from {addr}\n{p}")
         );
     }
+
+    #[test]
+    fn datagrams_queued_between_lines_are_judged_before_the_next_line() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let between = server.try_clone().unwrap();
+        let answering = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            for _ in 0..2 {
+                let (n, from) = server.recv_from(&mut buf).unwrap();
+                server
+                    .send_to(&buf[..n].to_ascii_uppercase(), from)
+                    .unwrap();
+            }
+        });
+        let mut client = Client::connect(addr).unwrap();
+        let mut notices = Vec::new();
+        let mut note = |n| notices.push(n);
+        assert_eq!(
+            client.exchange_noting(b"one", &mut note).unwrap().data,
+            b"ONE"
+        );
+        // Before the next line goes out: a copy of line 1's reply, and a
+        // datagram that answers nothing (loopback queues them at once).
+        let me = client.socket.local_addr().unwrap();
+        between.send_to(b"ONE", me).unwrap();
+        between.send_to(b"???", me).unwrap();
+        let reply = client.exchange_noting(b"two", &mut note).unwrap();
+        assert_eq!((reply.data.as_slice(), reply.line), (&b"TWO"[..], 2));
+        answering.join().unwrap();
+        assert_eq!(
+            notices,
+            [Notice::Duplicate { line: 1 }, Notice::Stray { len: 3 }]
+        );
+        assert_eq!(
+            Notice::Stray { len: 3 }.to_string(),
+            "a 3-byte datagram that answers no line arrived between lines; ignored"
+        );
+    }
 }
