@@ -48,8 +48,8 @@ fn our_client_against_textbook_server() {
     run.assert_success();
     assert_eq!(run.stdout_text(), "From Server: AMRITA 31\n");
 
-    // Lines mode: the textbook server closes after each reply, so every
-    // line needs its own connection.
+    // Stream mode: piped lines reach the textbook server's one `recv`
+    // together and are answered before it closes.
     let run = Run::new(
         &bin,
         &["client", "--port", &server.port()],

@@ -69,6 +69,26 @@ pub fn reset_on_close(stream: &std::net::TcpStream) {
     let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
 }
 
+/// True when the peer has ended its stream and everything it sent has been
+/// read: a read would return end of stream now. Never blocks and consumes
+/// nothing, so another thread may own the reading. Where this cannot be
+/// asked without blocking (not Linux), always false.
+pub fn peer_has_closed(stream: &std::net::TcpStream) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::socket::{MsgFlags, recv};
+        use std::os::fd::AsRawFd;
+        let mut byte = [0u8; 1];
+        let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT;
+        matches!(recv(stream.as_raw_fd(), &mut byte, flags), Ok(0))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = stream;
+        false
+    }
+}
+
 /// A UDP socket bound to `addr` (port 0 for an ephemeral port), dual-stack
 /// when `addr` is `::`.
 pub fn udp_socket(addr: SocketAddr) -> Result<UdpSocket> {
@@ -207,6 +227,27 @@ mod tests {
         assert!(s.nodelay().unwrap());
         assert_eq!(s.read_timeout().unwrap(), Some(Duration::from_secs(7)));
         assert_eq!(s.write_timeout().unwrap(), Some(Duration::from_secs(9)));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn peer_has_closed_only_at_end_of_stream_with_nothing_unread() {
+        use std::io::{Read, Write};
+        let l = tcp_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        assert!(!peer_has_closed(&c), "open, nothing sent");
+        s.write_all(b"x").unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        // The byte is unread: not yet the end, and peeking keeps it.
+        let mut one = [0u8; 1];
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        assert_eq!(c.peek(&mut one).unwrap(), 1);
+        assert!(!peer_has_closed(&c));
+        assert_eq!(c.read(&mut one).unwrap(), 1);
+        // A blocking peek returns once the end of stream is there.
+        assert_eq!(c.peek(&mut one).unwrap(), 0);
+        assert!(peer_has_closed(&c));
     }
 
     #[test]

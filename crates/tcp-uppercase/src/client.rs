@@ -10,6 +10,8 @@
 //!   up to its `\n`, over one connection kept for the next line. If the
 //!   server closed it in between (the textbook server closes after each
 //!   reply), the next line reconnects transparently.
+//! - [`run_stream`]: standard input and the replies at once, over one
+//!   connection (see [`duplex`](crate::duplex)).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown as Half, SocketAddr, TcpStream};
@@ -70,6 +72,25 @@ impl Client {
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = d;
         self
+    }
+
+    /// How long a reply may stall.
+    pub(crate) fn reply_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// A client with the same server and time-outs, not connected.
+    pub(crate) fn clone_settings(&self) -> Client {
+        Client::new(self.endpoint.clone())
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout)
+    }
+
+    /// Opens a connection (no delay, time-outs set) and returns it with
+    /// the server's address.
+    pub(crate) fn open(&self) -> Result<(TcpStream, SocketAddr)> {
+        let conn = self.connect()?;
+        Ok((conn.reader.into_inner(), conn.peer))
     }
 
     fn connect(&self) -> Result<Conn> {
@@ -292,21 +313,16 @@ fn is_disconnect(e: &io::Error) -> bool {
     )
 }
 
-/// The lab's client loop: each line of `input` is sent and its reply
-/// printed as `From Server: REPLY`; with `prompt`, the lab's prompt is
-/// shown before each line (for a terminal).
-pub fn run_lines<R: io::BufRead, W: Write>(
-    client: &mut Client,
-    input: R,
-    out: &mut W,
-    prompt: bool,
-) -> Result<()> {
-    let prompt = prompt.then_some(PROMPT);
-    net_core::cli::for_each_line(input, out, prompt, |line, out| {
-        let reply = client.exchange_line(line)?;
-        print_reply(out, &reply)?;
-        Ok(true)
-    })
+/// The client's stream mode: sends `input` and prints each reply line as
+/// `From Server: REPLY` at the same time, over one connection (see
+/// [`duplex`](crate::duplex)); with `prompt`, the lab's prompt is shown
+/// (for a terminal).
+pub fn run_stream<R, W>(client: &Client, input: R, out: &mut W, prompt: bool) -> Result<()>
+where
+    R: Read + Send + 'static,
+    W: Write,
+{
+    crate::duplex::run(client, input, out, prompt)
 }
 
 /// Sends `sentence` and prints `From Server: REPLY`, the reply streamed
@@ -341,7 +357,7 @@ struct Prefixed<'a, W> {
 impl<W: Write> Write for Prefixed<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if !self.started && !buf.is_empty() {
-            self.out.write_all(b"From Server: ")?;
+            self.out.write_all(crate::duplex::PREFIX)?;
             self.started = true;
         }
         self.out.write(buf)
@@ -350,13 +366,4 @@ impl<W: Write> Write for Prefixed<'_, W> {
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
-}
-
-/// Prints `From Server: REPLY` (the reply's bytes as sent).
-pub fn print_reply<W: Write>(out: &mut W, reply: &[u8]) -> Result<()> {
-    out.write_all(b"From Server: ")
-        .and_then(|()| out.write_all(reply))
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush())
-        .map_err(|e| NetError::io("write the reply", e).into())
 }

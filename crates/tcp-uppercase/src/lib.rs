@@ -13,6 +13,8 @@
 //!   `Read`/`Write`.
 //! - [`client`]: [`client::Client`] sends a sentence (half-closing, so the
 //!   textbook one-`recv` server works too) or a line at a time.
+//! - [`duplex`]: the client's stream mode, standard input to the server and
+//!   its replies to standard output at once, over one connection.
 //!
 //! # Example
 //! ```
@@ -38,6 +40,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod duplex;
 pub mod server;
 
 /// The lab's port for the TCP uppercase exercise.
@@ -54,6 +57,19 @@ pub enum Error {
     NoReply {
         /// The server's address.
         peer: String,
+    },
+    /// The server ended the connection before answering every line sent
+    /// on it (a line begun counts as one).
+    #[error(
+        "the server at {peer} closed the connection having answered {answered} of the {sent} lines sent on it"
+    )]
+    Unanswered {
+        /// The server's address.
+        peer: String,
+        /// Lines answered.
+        answered: u64,
+        /// Lines sent.
+        sent: u64,
     },
 }
 

@@ -26,7 +26,7 @@ struct Cli {
 enum Command {
     /// Uppercase every connection's byte stream, one thread per connection.
     Server(ServerArgs),
-    /// Send a sentence (or each stdin line) and print the uppercased reply.
+    /// Send a sentence (or standard input) and print the uppercased reply.
     Client(ClientArgs),
 }
 
@@ -67,7 +67,8 @@ struct ClientArgs {
     /// Seconds a reply may stall, or the server may take no byte of ours.
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     timeout: Duration,
-    /// The sentence to send; without it, each line of stdin is sent in turn.
+    /// The sentence to send; without it, standard input is sent while the
+    /// replies are printed, over one connection.
     sentence: Vec<String>,
 }
 
@@ -118,6 +119,6 @@ fn run_client(args: ClientArgs) -> anyhow::Result<()> {
     }
     let stdin = io::stdin();
     let prompt = stdin.is_terminal();
-    client::run_lines(&mut client, stdin.lock(), &mut out, prompt)?;
+    client::run_stream(&client, stdin, &mut out, prompt)?;
     Ok(())
 }

@@ -37,7 +37,7 @@ fn stdin_lines_over_one_connection_without_prompts() {
         .into_iter()
         .filter(|l| l.starts_with("sent "))
         .collect();
-    assert!(sent.len() >= 4, "{sent:?}");
+    assert!(!sent.is_empty(), "{sent:?}");
     assert!(sent.iter().all(|l| l.ends_with(&peer)), "{sent:?}");
 }
 
@@ -89,8 +89,62 @@ fn works_against_a_one_recv_server() {
 }
 
 #[test]
-fn lines_reconnect_when_the_server_closes_after_each_reply() {
-    let (port, t) = one_shot_server(3);
+fn typed_lines_reconnect_when_the_server_closes_after_each_reply() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    // As a user at a terminal against the textbook server: each line is
+    // typed after the previous reply, and the server has closed by then.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (closed_tx, closed) = std::sync::mpsc::channel();
+    let t = thread::spawn(move || {
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let n = s.read(&mut buf).unwrap();
+            seen.push(buf[..n].to_vec());
+            s.write_all(&buf[..n].to_ascii_uppercase()).unwrap();
+            drop(s);
+            closed_tx.send(()).unwrap();
+        }
+        seen
+    });
+    let mut child = Command::new(BIN)
+        .args(["client", "--port", &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    for word in ["one", "two", "three"] {
+        stdin.write_all(format!("{word}\n").as_bytes()).unwrap();
+        let mut reply = String::new();
+        stdout.read_line(&mut reply).unwrap();
+        if reply.is_empty() {
+            let out = child.wait_with_output().unwrap();
+            panic!("no reply to {word:?}: {out:?}");
+        }
+        assert_eq!(reply, format!("From Server: {}\n", word.to_uppercase()));
+        // The next line is typed after the server has closed.
+        closed.recv().unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        t.join().unwrap(),
+        [b"one\n".to_vec(), b"two\n".to_vec(), b"three\n".to_vec()]
+    );
+}
+
+#[test]
+fn piped_lines_the_one_recv_server_took_at_once_are_answered() {
+    // The whole input arrives in the textbook server's one `recv`: one
+    // connection answers every line.
+    let (port, t) = one_shot_server(1);
     let run = Run::new(
         BIN,
         &["client", "--port", &port.to_string()],
@@ -101,7 +155,7 @@ fn lines_reconnect_when_the_server_closes_after_each_reply() {
         run.stdout_text(),
         "From Server: ONE\nFrom Server: TWO\nFrom Server: THREE\n"
     );
-    assert_eq!(t.join().unwrap().len(), 3);
+    assert_eq!(t.join().unwrap(), [b"one\ntwo\nthree\n".to_vec()]);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 mod client;
 mod server;
+mod stream;
 
 use testkit::Server;
 
