@@ -217,13 +217,13 @@ impl<'a> Conn<'a> {
 
     /// Answers with a closing error page, logs it against `line`, and
     /// closes gracefully.
-    fn reject(&mut self, line: &dyn std::fmt::Display, page: Response) -> io::Result<()> {
+    fn reject(&mut self, line: Line<'_>, page: Response) -> io::Result<()> {
         let status = page.status;
         let sent = page.send(&mut self.writer(), false, false, &mut self.scratch);
         log(
             self.config,
             self.peer,
-            line,
+            &line,
             status,
             *sent.as_ref().unwrap_or(&0),
         );
@@ -249,13 +249,23 @@ impl<'a> Conn<'a> {
         Ok(())
     }
 
+    /// The request line of a head that did not arrive whole, when its
+    /// first line did.
+    fn partial_line(&self) -> Line<'static> {
+        let pending = self.input.pending();
+        match raw_request_line(pending) {
+            Some(line) if pending.len() > line.len() => Line::Raw(line.to_vec()),
+            _ => Line::None,
+        }
+    }
+
     /// The wait for a request head ended without one.
     fn end_without_request(&mut self, ended: Head) -> io::Result<()> {
         match ended {
             Head::Request(_) | Head::Done => Ok(()),
-            Head::Evicted => self.reject(&"-", busy_page()),
+            Head::Evicted => self.reject(self.partial_line(), busy_page()),
             Head::TimedOut => self.reject(
-                &"-",
+                self.partial_line(),
                 Response::page(
                     Status::REQUEST_TIMEOUT,
                     "The request took too long to arrive.",
@@ -265,7 +275,15 @@ impl<'a> Conn<'a> {
             Head::Reject(rej) => {
                 log::debug!("{}: {}", self.peer, rej.reason);
                 let page = Response::page(rej.status, rej.reason).closing();
-                self.reject(&rej.line.as_deref().unwrap_or("-"), page)
+                // As the client sent it, escaped: the line the parser could
+                // not make sense of is the one to see.
+                let raw = raw_request_line(self.input.pending());
+                let line = match (raw, rej.line) {
+                    (Some(raw), _) => Line::Raw(raw.to_vec()),
+                    (None, Some(line)) => Line::Raw(line.into_bytes()),
+                    (None, None) => Line::None,
+                };
+                self.reject(line, page)
             }
         }
     }
@@ -284,7 +302,7 @@ impl<'a> Conn<'a> {
                 "Only 100-continue is supported.",
             );
             return self
-                .reject(&req.line(), page.closing())
+                .reject(Line::Request(req), page.closing())
                 .map(|()| Next::Closed);
         }
         if let BodyFraming::Length(n) = req.body
@@ -295,7 +313,7 @@ impl<'a> Conn<'a> {
                 "Request bodies are not accepted here.",
             );
             return self
-                .reject(&req.line(), page.closing())
+                .reject(Line::Request(req), page.closing())
                 .map(|()| Next::Closed);
         }
         if req.body == BodyFraming::None {
@@ -344,17 +362,19 @@ impl<'a> Conn<'a> {
             Err(status) => {
                 let evicted = self.entry.is_evicted();
                 match status.or(evicted.then_some(Status::SERVICE_UNAVAILABLE)) {
-                    Some(Status::SERVICE_UNAVAILABLE) => self.reject(&req.line(), busy_page()),
+                    Some(Status::SERVICE_UNAVAILABLE) => {
+                        self.reject(Line::Request(req), busy_page())
+                    }
                     Some(Status::CONTENT_TOO_LARGE) => {
                         let page = Response::page(
                             Status::CONTENT_TOO_LARGE,
                             "Request bodies are not accepted here.",
                         );
-                        self.reject(&req.line(), page.closing())
+                        self.reject(Line::Request(req), page.closing())
                     }
                     Some(status) => {
                         let page = Response::page(status, "The request body is malformed.");
-                        self.reject(&req.line(), page.closing())
+                        self.reject(Line::Request(req), page.closing())
                     }
                     None => {
                         close_gracefully(self.stream);
@@ -383,17 +403,25 @@ impl<'a> Conn<'a> {
         let keep_alive_10 = keep && req.version == Version::Http10;
         let mut out = self.writer();
         match response.send_to_socket(&mut out, head_only, keep_alive_10, &mut self.scratch) {
-            Ok(sent) => log(config, self.peer, &req.line(), status, sent),
-            Err(e) => {
-                log(config, self.peer, &req.line(), status, 0);
-                if !out.cut {
+            Ok(sent) => log(config, self.peer, &Line::Request(req), status, sent),
+            Err((e, sent)) => {
+                // The bytes that did go out: a cut transfer is told apart
+                // from a whole one by its size.
+                log(config, self.peer, &Line::Request(req), status, sent);
+                let why = if out.cut || e.kind() == io::ErrorKind::UnexpectedEof {
+                    // The write deadline's words, or the file's.
+                    e.to_string()
+                } else if config.shutdown.is_fired() {
+                    "the server is stopping".to_string()
+                } else {
+                    // The client left: nothing to report.
                     return Err(e);
-                }
+                };
                 log::warn!(
-                    "{}: response to \"{}\" cut after {} bytes: {e}",
+                    "{}: response to \"{}\" cut after {sent} body byte{}: {why}",
                     self.peer,
-                    req.line().to_string().escape_debug(),
-                    out.accepted
+                    escape_for_log(req.line().to_string().as_bytes()),
+                    if sent == 1 { "" } else { "s" },
                 );
                 return Ok(Next::Closed);
             }
@@ -621,25 +649,104 @@ fn close_gracefully(mut stream: &TcpStream) -> usize {
     dropped
 }
 
-fn log(
-    config: &Config,
-    peer: SocketAddr,
-    line: &dyn std::fmt::Display,
-    status: Status,
-    bytes: u64,
-) {
+/// The request line of an access log entry.
+enum Line<'a> {
+    /// None could be read: `-`.
+    None,
+    /// A parsed request's.
+    Request(&'a Request),
+    /// As the client sent it.
+    Raw(Vec<u8>),
+}
+
+/// Longest request line written to the access log as the client sent it;
+/// the rest is left out and `...` added. A line the server refused may be
+/// as long as the head limit, and the log is for reading.
+const LOGGED_LINE_LIMIT: usize = 2 * 1024;
+
+/// The first line of `buf` (after blank lines, as the parser skips them),
+/// without its line ending; what there is when it has no end yet. `None`
+/// when `buf` holds nothing but blank lines.
+fn raw_request_line(buf: &[u8]) -> Option<&[u8]> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let rest = &buf[start..];
+    let line = rest.split(|&b| b == b'\n').next().unwrap_or(rest);
+    Some(line.strip_suffix(b"\r").unwrap_or(line))
+}
+
+/// `bytes` as nginx writes a request line in its access log: printable
+/// ASCII as it is, `"`, `\`, control characters and bytes above 0x7E as
+/// `\xHH`, so no request can break the line's quoting or forge a line.
+fn escape_for_log(bytes: &[u8]) -> String {
+    let (bytes, cut) = match bytes.get(..LOGGED_LINE_LIMIT) {
+        Some(head) if bytes.len() > LOGGED_LINE_LIMIT => (head, true),
+        _ => (bytes, false),
+    };
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    if cut {
+        out.push_str("...");
+    }
+    out
+}
+
+fn log(config: &Config, peer: SocketAddr, line: &Line<'_>, status: Status, bytes: u64) {
     if config.log.is_enabled() {
-        // Escaped as it is written: a quote in the target cannot break the
-        // log line's quoting.
-        let line = line.to_string();
+        let line = match line {
+            Line::None => "-".to_string(),
+            Line::Request(req) => escape_for_log(req.line().to_string().as_bytes()),
+            Line::Raw(raw) => escape_for_log(raw),
+        };
         let bytes: &dyn std::fmt::Display = if bytes == 0 { &"-" } else { &bytes };
         config.log.line(format_args!(
-            "{} - - [{}] \"{}\" {} {}",
+            "{} - - [{}] \"{line}\" {} {}",
             peer.ip(),
             crate::date::clf_now(),
-            line.escape_debug(),
             status.code(),
             bytes
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_lines_are_logged_escaped_as_nginx_does() {
+        assert_eq!(
+            escape_for_log(b"GET /a.html HTTP/1.1"),
+            "GET /a.html HTTP/1.1"
+        );
+        assert_eq!(
+            escape_for_log(b"GET /\"q\"\\ HTTP/1.1"),
+            "GET /\\x22q\\x22\\x5C HTTP/1.1"
+        );
+        assert_eq!(
+            escape_for_log(b"\x16\x03\x01\x02\x00\x01\xfc"),
+            "\\x16\\x03\\x01\\x02\\x00\\x01\\xFC"
+        );
+        assert_eq!(escape_for_log("/é".as_bytes()), "/\\xC3\\xA9");
+        let long = vec![b'a'; LOGGED_LINE_LIMIT + 1];
+        assert_eq!(escape_for_log(&long).len(), LOGGED_LINE_LIMIT + 3);
+    }
+
+    #[test]
+    fn the_raw_request_line() {
+        assert_eq!(
+            raw_request_line(b"\r\nGET / HTTP/1.1\r\nHost: x\r\n"),
+            Some(&b"GET / HTTP/1.1"[..])
+        );
+        assert_eq!(
+            raw_request_line(b"GET /partial"),
+            Some(&b"GET /partial"[..])
+        );
+        assert_eq!(raw_request_line(b"\r\n"), None);
     }
 }

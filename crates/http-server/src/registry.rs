@@ -232,6 +232,22 @@ impl Registry {
         }
     }
 
+    /// Ends every connection still open (at shutdown, once the drain time
+    /// is over): reads see end-of-input, writes fail, so each connection's
+    /// thread logs what its response got out before it was cut.
+    pub fn abort_all(&self) {
+        for entry in self.lock().values() {
+            if !entry.evicted.swap(true, Ordering::SeqCst) {
+                entry
+                    .evicted_at
+                    .store(clock_us(Instant::now()), Ordering::SeqCst);
+            }
+            #[cfg(target_os = "linux")]
+            net_core::sock::reset_on_close(&entry.stream);
+            let _ = entry.stream.shutdown(Half::Both);
+        }
+    }
+
     /// Connections open now.
     pub fn len(&self) -> usize {
         self.lock().len()

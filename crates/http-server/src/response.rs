@@ -138,41 +138,59 @@ impl Response {
         keep_alive_10: bool,
         scratch: &mut Vec<u8>,
     ) -> io::Result<u64> {
-        self.send_with(w, head_only, keep_alive_10, scratch, |w, file, len| {
-            copy_file(w, file, len)
-        })
+        self.send_with(
+            w,
+            head_only,
+            keep_alive_10,
+            scratch,
+            &mut 0,
+            |w, file, len| copy_file(w, file, len),
+        )
     }
 
     /// Like [`send`](Self::send) to a socket, under the write deadline
     /// of [`Writer`](crate::output::Writer): large files go out with
     /// `sendfile(2)` on Linux, without passing through user space.
+    ///
+    /// On failure (the client stalled or left, the file shrank), the error
+    /// comes with how many body bytes the socket had taken by then, for
+    /// the access log.
     pub fn send_to_socket(
         self,
         out: &mut crate::output::Writer<'_>,
         head_only: bool,
         keep_alive_10: bool,
         scratch: &mut Vec<u8>,
-    ) -> io::Result<u64> {
+    ) -> Result<u64, (io::Error, u64)> {
         use crate::output::SendFile;
-        let sent = self.send_with(out, head_only, keep_alive_10, scratch, |w, file, len| {
-            w.send_file(file, len)
-        });
+        let mut head_len = 0;
+        let sent = self.send_with(
+            out,
+            head_only,
+            keep_alive_10,
+            scratch,
+            &mut head_len,
+            |w, file, len| w.send_file(file, len),
+        );
         out.finish();
-        sent
+        sent.map_err(|e| (e, out.accepted.saturating_sub(head_len as u64)))
     }
 
     /// The common path: head, then the body; `large` sends a file body
     /// (positioned at its start) that is too big to read into memory.
+    /// `head_len` is set to the head's length.
     fn send_with<W: Write>(
         self,
         w: &mut W,
         head_only: bool,
         keep_alive_10: bool,
         scratch: &mut Vec<u8>,
+        head_len: &mut usize,
         large: impl FnOnce(&mut W, File, u64) -> io::Result<u64>,
     ) -> io::Result<u64> {
         scratch.clear();
         self.write_head(scratch, keep_alive_10);
+        *head_len = scratch.len();
         if head_only || !self.status.allows_body() {
             w.write_all(scratch)?;
             return Ok(0);

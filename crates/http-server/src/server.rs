@@ -5,6 +5,7 @@
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use net_core::acceptor::{self, Acceptor};
 
@@ -34,7 +35,8 @@ pub fn prepare_listener(listener: &TcpListener, config: &mut Config) {
 }
 
 /// Serves `listener` until `config.shutdown` fires, then lets requests in
-/// flight finish (a few seconds at most).
+/// flight finish (a few seconds at most); those still going are then cut,
+/// and logged as cut.
 pub fn run(listener: TcpListener, config: Config) -> Result<()> {
     let registry = Arc::new(Registry::default());
     let acceptor = {
@@ -50,6 +52,7 @@ pub fn run(listener: TcpListener, config: Config) -> Result<()> {
     let shutdown = config.shutdown.clone();
     let log = config.log.clone();
     let config = Arc::new(config);
+    let live = registry.clone();
     acceptor.run(listener, &shutdown, move |stream, peer| {
         let stream = Arc::new(stream);
         let (id, entry) = registry.add(stream.clone());
@@ -60,9 +63,26 @@ pub fn run(listener: TcpListener, config: Config) -> Result<()> {
             other => other.map_err(|e| acceptor::conn_error(peer, "connection with", e)),
         }
     })?;
+    // Responses still going when the drain time ran out are cut now, while
+    // the process still runs, so each is logged with the bytes it sent.
+    if !live.is_empty() {
+        live.abort_all();
+        let deadline = Instant::now() + ABORT_GRACE;
+        while !live.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(ABORT_POLL);
+        }
+    }
     log.flush();
     Ok(())
 }
+
+/// At shutdown, how long the connections cut after the drain time may
+/// take to log their ends: their threads only have to see the error and
+/// write a line.
+pub const ABORT_GRACE: Duration = Duration::from_millis(500);
+
+/// How often to look whether they have.
+const ABORT_POLL: Duration = Duration::from_millis(10);
 
 fn is_disconnect(e: &io::Error) -> bool {
     matches!(

@@ -7,6 +7,7 @@ mod conformance;
 mod files;
 mod hostile;
 mod limits;
+mod logging;
 mod protocol;
 #[cfg(target_os = "linux")]
 mod resources;
