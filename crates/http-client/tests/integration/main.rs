@@ -7,6 +7,7 @@
 mod against_server;
 mod files;
 mod framing;
+mod impaired;
 mod malformed;
 mod peers;
 mod redirects;
