@@ -420,9 +420,25 @@ fn as_nobody(args: &[&str]) -> Option<Run> {
     Some(r)
 }
 
+/// A temporary directory nobody but root may write, opened again on drop
+/// so that it can be removed.
+struct LockedDir(tempfile::TempDir);
+
+impl LockedDir {
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for LockedDir {
+    fn drop(&mut self) {
+        let _ = fs::set_permissions(self.0.path(), fs::Permissions::from_mode(0o755));
+    }
+}
+
 /// A file the unprivileged user may write, in a directory it may not.
-fn writable_file_in_locked_dir(content: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
+fn writable_file_in_locked_dir(content: &str) -> (LockedDir, std::path::PathBuf) {
+    let dir = LockedDir(tempfile::tempdir().unwrap());
     let target = dir.path().join("open-file");
     fs::write(&target, content).unwrap();
     fs::set_permissions(&target, fs::Permissions::from_mode(0o666)).unwrap();
