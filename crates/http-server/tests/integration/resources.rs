@@ -173,6 +173,11 @@ const BURST_CLIENTS: usize = 200;
 /// How long the burst lasts.
 const BURST: Duration = Duration::from_secs(3);
 
+/// Each client's pause between requests: enough load to keep the server
+/// out of descriptors, not so much that the test's own connections run
+/// through the machine's ephemeral ports.
+const PACE: Duration = Duration::from_millis(50);
+
 #[test]
 fn a_burst_out_of_descriptors_leaves_no_threads_behind() {
     let root = tempfile::tempdir().unwrap();
@@ -198,11 +203,18 @@ fn a_burst_out_of_descriptors_leaves_no_threads_behind() {
     std::thread::scope(|scope| {
         for _ in 0..BURST_CLIENTS {
             scope.spawn(|| {
+                // A browser's way: one kept-alive connection, opened again
+                // when the server closes it (after a 503).
+                let mut conn: Option<Conn> = None;
                 while Instant::now() < end {
-                    let mut c = Conn::open(addr);
-                    c.send(b"GET /notes.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-                    let status = c.read(false).status;
-                    *statuses.lock().unwrap().entry(status).or_default() += 1;
+                    let c = conn.get_or_insert_with(|| Conn::open(addr));
+                    c.send(b"GET /notes.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+                    let r = c.read(false);
+                    if r.header("connection").as_deref() == Some("close") {
+                        conn = None;
+                    }
+                    *statuses.lock().unwrap().entry(r.status).or_default() += 1;
+                    std::thread::sleep(PACE);
                 }
             });
         }
