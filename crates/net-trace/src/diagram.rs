@@ -5,13 +5,20 @@
 //! The SVG is plain and self-contained (no scripts, fonts or links), its
 //! labels real text a reader can select and search, sized for a report
 //! page. Long connections keep their first and last frames and elide the
-//! middle ("… 240 data frames …"), so a diagram stays one page.
+//! middle ("… 240 data frames …"), so a diagram stays one page; what
+//! tshark's analysis flags in the middle (retransmissions, duplicate ACKs,
+//! out-of-order segments) is kept, each drawn in its own style.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 /// Arrows kept at each end of a long connection; the middle is elided.
 pub const KEEP_EACH_END: usize = 12;
+
+/// Flagged arrows (retransmissions, duplicate ACKs, out-of-order
+/// segments) kept from the elided middle: they are what a lossy
+/// connection's diagram is read for, and the page must stay bounded.
+pub const FLAGGED_KEPT: usize = 24;
 
 /// Width of the drawing, in SVG user units (pixels at 100 %).
 const WIDTH: u32 = 860;
@@ -53,8 +60,71 @@ pub struct Arrow {
     pub detail: Option<String>,
     /// Part of the handshake or teardown: drawn highlighted, named so.
     pub highlight: Option<String>,
+    /// What tshark's analysis flagged, drawn in its own style.
+    pub mark: Option<Mark>,
+    /// tshark's tags, as words under the arrow: `TCP Dup ACK 6#1`.
+    pub tags: Option<String>,
     /// Each side's state after this frame (client, server).
     pub states: Option<(String, String)>,
+}
+
+/// What tshark's analysis says of a frame, as a diagram draws it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Sent again (plain, fast or spurious retransmission).
+    Retransmission,
+    /// A duplicate ACK.
+    DupAck,
+    /// Overtaken by a later segment.
+    OutOfOrder,
+}
+
+impl Mark {
+    /// The name in the SVG (`data-analysis`) and in the legend.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mark::Retransmission => "retransmission",
+            Mark::DupAck => "duplicate ACK",
+            Mark::OutOfOrder => "out of order",
+        }
+    }
+
+    /// Colour and dash pattern of the arrow.
+    fn style(self) -> (&'static str, &'static str) {
+        match self {
+            Mark::Retransmission => ("#8e44ad", " stroke-dasharray=\"9 3\""),
+            Mark::DupAck => ("#b9770e", " stroke-dasharray=\"2 3\""),
+            Mark::OutOfOrder => ("#16a085", ""),
+        }
+    }
+
+    /// What tshark's findings make of a frame, the most telling first.
+    pub fn of(f: &crate::analyze::Findings) -> Option<Mark> {
+        if f.sent_before() {
+            Some(Mark::Retransmission)
+        } else if f.out_of_order || f.overtaken {
+            Some(Mark::OutOfOrder)
+        } else if f.dup_ack.is_some() {
+            Some(Mark::DupAck)
+        } else {
+            None
+        }
+    }
+}
+
+/// A stretch of the middle of a long connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Middle {
+    /// A flagged frame, kept.
+    Arrow(Arrow),
+    /// Frames left out, and how many of them carried data.
+    Gap(usize, usize),
+}
+
+/// What is drawn, top to bottom.
+enum Drawn<'a> {
+    Arrow(&'a Arrow),
+    Gap(usize, usize),
 }
 
 /// One connection's diagram.
@@ -73,6 +143,9 @@ pub struct Ladder {
     pub elided: usize,
     /// Data frames among those left out.
     pub elided_data: usize,
+    /// The middle: flagged frames kept (at most [`FLAGGED_KEPT`]) and the
+    /// gaps between them.
+    middle: Vec<Middle>,
     /// The most recent frames, before they are known to be the last.
     tail: std::collections::VecDeque<Arrow>,
 }
@@ -89,10 +162,10 @@ impl Ladder {
     }
 
     /// Adds the next frame, keeping memory bounded: the first
-    /// [`KEEP_EACH_END`] frames, every highlighted one while the head is
-    /// still short, and the last [`KEEP_EACH_END`].
+    /// [`KEEP_EACH_END`] frames, the last [`KEEP_EACH_END`], and between
+    /// them the first [`FLAGGED_KEPT`] flagged ones.
     pub fn push(&mut self, arrow: Arrow) {
-        if self.arrows.len() < KEEP_EACH_END && self.elided == 0 && self.tail.is_empty() {
+        if self.arrows.len() < KEEP_EACH_END && self.middle.is_empty() && self.tail.is_empty() {
             self.arrows.push(arrow);
             return;
         }
@@ -100,19 +173,38 @@ impl Ladder {
         if self.tail.len() > KEEP_EACH_END
             && let Some(old) = self.tail.pop_front()
         {
+            let kept = self
+                .middle
+                .iter()
+                .filter(|m| matches!(m, Middle::Arrow(_)))
+                .count();
+            if old.mark.is_some() && kept < FLAGGED_KEPT {
+                self.middle.push(Middle::Arrow(old));
+                return;
+            }
             self.elided += 1;
-            if old.detail.is_some() {
-                self.elided_data += 1;
+            let data = usize::from(old.detail.is_some());
+            self.elided_data += data;
+            match self.middle.last_mut() {
+                Some(Middle::Gap(frames, with_data)) => {
+                    *frames += 1;
+                    *with_data += data;
+                }
+                _ => self.middle.push(Middle::Gap(1, data)),
             }
         }
     }
 
-    /// The frames drawn: the head, an elision mark's position, the tail.
-    fn drawn(&self) -> (Vec<&Arrow>, Option<usize>) {
-        let mut out: Vec<&Arrow> = self.arrows.iter().collect();
-        let mark = (self.elided > 0).then_some(out.len());
-        out.extend(self.tail.iter());
-        (out, mark)
+    /// What is drawn: the head, the middle's kept frames and gaps, the
+    /// tail.
+    fn drawn(&self) -> Vec<Drawn<'_>> {
+        let mut out: Vec<Drawn<'_>> = self.arrows.iter().map(Drawn::Arrow).collect();
+        out.extend(self.middle.iter().map(|m| match m {
+            Middle::Arrow(a) => Drawn::Arrow(a),
+            Middle::Gap(frames, data) => Drawn::Gap(*frames, *data),
+        }));
+        out.extend(self.tail.iter().map(Drawn::Arrow));
+        out
     }
 }
 
@@ -188,10 +280,20 @@ impl Collector {
                 line.process = Some("several processes".into());
             }
         }
+        // tshark's tags lead the Info column: they go under the arrow.
+        let mut info = row.info.as_str();
+        let mut tags = Vec::new();
+        while let Some(rest) = info.strip_prefix('[')
+            && rest.starts_with("TCP ")
+            && let Some(end) = rest.find("] ")
+        {
+            tags.push(&rest[..end]);
+            info = &rest[end + 2..];
+        }
         // The Info column without its leading ports: `[SYN] Seq=0 …`.
-        let label = match row.info.find(['[', 'L']) {
-            Some(at) if matches!(row.kind, Kind::Tcp | Kind::Udp) => &row.info[at..],
-            _ => row.info.as_str(),
+        let label = match info.find(['[', 'L']) {
+            Some(at) if matches!(row.kind, Kind::Tcp | Kind::Udp) => &info[at..],
+            _ => info,
         };
         // A frame can be two steps at once (the ACK of one FIN carrying the
         // other FIN): name them all.
@@ -242,6 +344,8 @@ impl Collector {
             label,
             detail,
             highlight,
+            mark: Mark::of(&row.analysis),
+            tags: (!tags.is_empty()).then(|| tags.join(" · ")),
             states: row
                 .states
                 .map(|[c, s]| (c.name().to_string(), s.name().to_string())),
@@ -287,35 +391,42 @@ pub fn svg(ladders: &[Ladder]) -> String {
     out
 }
 
-/// What the elision mark says: `… 240 data frames …` when every frame
+/// What an elision mark says: `… 240 data frames …` when every frame
 /// left out carried data.
-fn elision_text(l: &Ladder) -> String {
+fn elision_text(frames: usize, data: usize) -> String {
     let plural = |n: usize| if n == 1 { "" } else { "s" };
-    if l.elided_data == l.elided {
-        format!("… {} data frame{} …", l.elided, plural(l.elided))
-    } else if l.elided_data > 0 {
-        format!(
-            "… {} frame{}, {} with data …",
-            l.elided,
-            plural(l.elided),
-            l.elided_data
-        )
+    if data == frames {
+        format!("… {frames} data frame{} …", plural(frames))
+    } else if data > 0 {
+        format!("… {frames} frame{}, {data} with data …", plural(frames))
     } else {
-        format!("… {} frame{} …", l.elided, plural(l.elided))
+        format!("… {frames} frame{} …", plural(frames))
     }
 }
 
 /// Draws one ladder from `y0`; returns the y below it.
 fn draw(out: &mut String, l: &Ladder, y0: u32) -> u32 {
-    let (arrows, mark) = l.drawn();
-    let rows = arrows.len() as u32 + u32::from(mark.is_some());
+    let items = l.drawn();
+    let marks: Vec<Mark> = [Mark::Retransmission, Mark::DupAck, Mark::OutOfOrder]
+        .into_iter()
+        .filter(|m| {
+            items
+                .iter()
+                .any(|i| matches!(i, Drawn::Arrow(a) if a.mark == Some(*m)))
+        })
+        .collect();
     let top = y0 + 70;
-    let bottom = y0 + TOP + rows * STEP + 10;
-    // Where the lifelines are dashed: across the elided frames.
-    let gap = mark.map(|i| {
-        let y = y0 + TOP + i as u32 * STEP;
-        (y - 12, y + STEP - 16)
-    });
+    let last = y0 + TOP + items.len() as u32 * STEP + 10;
+    // Where the lifelines are dashed: across each gap.
+    let gaps: Vec<(u32, u32)> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| matches!(i, Drawn::Gap(..)))
+        .map(|(n, _)| {
+            let y = y0 + TOP + n as u32 * STEP;
+            (y - 12, y + STEP - 16)
+        })
+        .collect();
     let _ = writeln!(
         out,
         r#"<g class="ladder"><text x="{}" y="{}" font-size="15" font-weight="bold" text-anchor="middle">{}</text>"#,
@@ -335,35 +446,56 @@ fn draw(out: &mut String, l: &Ladder, y0: u32) -> u32 {
             y0 + 60,
             esc(who),
         );
-        let segments = match gap {
-            Some((a, b)) => vec![
-                (top, a, ""),
-                (a, b, " stroke-dasharray=\"4 4\""),
-                (b, bottom, ""),
-            ],
-            None => vec![(top, bottom, "")],
-        };
-        for (from, to, dash) in segments {
+        let mut from = top;
+        for &(a, b) in &gaps {
             let _ = writeln!(
                 out,
-                r##"<line x1="{x}" y1="{from}" x2="{x}" y2="{to}" stroke="#333" stroke-width="2"{dash}/>"##
+                r##"<line x1="{x}" y1="{from}" x2="{x}" y2="{a}" stroke="#333" stroke-width="2"/><line x1="{x}" y1="{a}" x2="{x}" y2="{b}" stroke="#333" stroke-width="2" stroke-dasharray="4 4"/>"##
             );
+            from = b;
         }
+        let _ = writeln!(
+            out,
+            r##"<line x1="{x}" y1="{from}" x2="{x}" y2="{last}" stroke="#333" stroke-width="2"/>"##
+        );
     }
     let mut y = y0 + TOP;
-    for (i, a) in arrows.iter().enumerate() {
-        if mark == Some(i) {
-            let _ = writeln!(
-                out,
-                r##"<text class="elided" x="{}" y="{}" text-anchor="middle" fill="#555" font-style="italic">{}</text>"##,
-                WIDTH / 2,
-                y + 10,
-                esc(&elision_text(l))
-            );
-            y += STEP;
+    for item in &items {
+        match item {
+            Drawn::Gap(frames, data) => {
+                let _ = writeln!(
+                    out,
+                    r##"<text class="elided" x="{}" y="{}" text-anchor="middle" fill="#555" font-style="italic">{}</text>"##,
+                    WIDTH / 2,
+                    y + 10,
+                    esc(&elision_text(*frames, *data))
+                );
+            }
+            Drawn::Arrow(a) => arrow(out, a, y),
         }
-        arrow(out, a, y);
         y += STEP;
+    }
+    let mut bottom = last;
+    if !marks.is_empty() {
+        // A legend for the styles used.
+        let mut x = LEFT;
+        bottom += 24;
+        let _ = write!(out, r#"<g class="legend">"#);
+        for m in marks {
+            let (color, dash) = m.style();
+            let _ = write!(
+                out,
+                r#"<line x1="{x}" y1="{}" x2="{}" y2="{}" stroke="{color}" stroke-width="2"{dash}/><text x="{}" y="{}" fill="{color}">{}</text>"#,
+                bottom - 4,
+                x + 30,
+                bottom - 4,
+                x + 36,
+                bottom,
+                m.name()
+            );
+            x += 150;
+        }
+        let _ = writeln!(out, "</g>");
     }
     let _ = writeln!(out, "</g>");
     bottom
@@ -399,14 +531,29 @@ fn arrow(out: &mut String, a: &Arrow, y: u32) {
     let (y1, y2) = (y, y + SLANT);
     let icmp = a.label.starts_with("ICMP");
     let hot = a.highlight.is_some();
-    let (color, width, dash) = if hot {
+    let (color, width, dash) = if let Some(m) = a.mark {
+        let (color, dash) = m.style();
+        (color, 2, dash)
+    } else if hot {
         ("#c0392b", 2, "")
     } else if icmp {
         ("#d35400", 2, " stroke-dasharray=\"6 4\"")
     } else {
         ("#333", 1, "")
     };
-    let _ = writeln!(out, r#"<g class="arrow" data-frame="{}">"#, a.no);
+    match a.mark {
+        Some(m) => {
+            let _ = writeln!(
+                out,
+                r#"<g class="arrow" data-frame="{}" data-analysis="{}">"#,
+                a.no,
+                m.name()
+            );
+        }
+        None => {
+            let _ = writeln!(out, r#"<g class="arrow" data-frame="{}">"#, a.no);
+        }
+    }
     // The head is a triangle rather than a marker: markers need ids, and
     // ids clash when several diagrams share one page.
     let (dx, dy) = (f64::from(x2) - f64::from(x1), f64::from(y2) - f64::from(y1));
@@ -436,6 +583,9 @@ fn arrow(out: &mut String, a: &Arrow, y: u32) {
         esc(&short_label(&a.label))
     );
     let mut under = Vec::new();
+    if let Some(t) = &a.tags {
+        under.push(t.clone());
+    }
     if let Some(h) = &a.highlight {
         under.push(h.clone());
     }
@@ -443,9 +593,11 @@ fn arrow(out: &mut String, a: &Arrow, y: u32) {
         under.push(d.clone());
     }
     if !under.is_empty() {
+        // Words under a flagged arrow take its colour.
+        let ucolor = if a.mark.is_some() { color } else { "#555" };
         let _ = writeln!(
             out,
-            r##"<text x="{mid}" y="{}" transform="rotate({angle:.2} {mid} {ym})" text-anchor="middle" font-size="11" fill="#555">{}</text>"##,
+            r##"<text x="{mid}" y="{}" transform="rotate({angle:.2} {mid} {ym})" text-anchor="middle" font-size="11" fill="{ucolor}">{}</text>"##,
             ym + 14,
             esc(&clip(&under.join(" · "), NOTE_CHARS))
         );
@@ -649,6 +801,7 @@ mod tests {
             states: None,
             info: info.into(),
             notes: Vec::new(),
+            analysis: Default::default(),
         }
     }
 
@@ -691,5 +844,61 @@ mod tests {
         assert!(svg.contains(">SYN_SENT</text>") && svg.contains(">LISTEN</text>"));
         assert!(svg.contains(">teardown: ACK of the client&#39;s FIN; FIN from the server</text>"));
         assert_eq!(svg.matches("<g class=\"arrow\"").count(), 2);
+    }
+
+    #[test]
+    fn flagged_frames_are_drawn_in_their_style_and_kept_from_the_middle() {
+        let mut l = ladder();
+        for no in 1..=200 {
+            let mut f = a(no, no % 2 == 1, "[ACK] Seq=1 Ack=1 Len=0");
+            if no % 50 == 0 {
+                f.mark = Some(Mark::Retransmission);
+                f.tags = Some("TCP Retransmission".into());
+            } else if no == 101 {
+                f.mark = Some(Mark::DupAck);
+                f.tags = Some("TCP Dup ACK 99#1".into());
+            }
+            l.push(f);
+        }
+        // 50, 100, 101 and 150 are kept from the middle; 200 is in the tail.
+        assert_eq!(l.elided, 200 - 2 * KEEP_EACH_END - 4);
+        let svg = svg(&[l]);
+        for no in [50, 100, 101, 150, 200] {
+            assert!(svg.contains(&format!(">#{no}</tspan>")), "frame {no}");
+        }
+        assert_eq!(
+            svg.matches("data-analysis=\"retransmission\"").count(),
+            4,
+            "{svg}"
+        );
+        assert_eq!(svg.matches("data-analysis=\"duplicate ACK\"").count(), 1);
+        assert!(svg.contains(">TCP Dup ACK 99#1</text>"));
+        // Four gaps: before 50, between 50 and 100, 101 and 150, 150 and the tail.
+        assert_eq!(svg.matches("class=\"elided\"").count(), 4);
+        assert!(svg.contains("… 37 frames …"), "{svg}");
+        // The legend names the styles used, and only those.
+        assert!(svg.contains(">retransmission</text>") && svg.contains(">duplicate ACK</text>"));
+        assert!(!svg.contains(">out of order</text>"));
+    }
+
+    #[test]
+    fn tags_leave_the_label_for_the_words_under_the_arrow() {
+        use crate::analyze::Findings;
+        let mut c = Collector::new(None);
+        let mut dup = row(
+            7,
+            false,
+            "TCP",
+            "[TCP Dup ACK 5#2] 13000 → 40000 [ACK] Seq=1 Ack=101 Win=512 Len=0",
+        );
+        dup.analysis = Findings {
+            dup_ack: Some((5, 2)),
+            ..Findings::default()
+        };
+        c.push(&dup, None);
+        let svg = c.svg();
+        assert!(svg.contains(">[ACK] Seq=1 Ack=101 Len=0</text>"), "{svg}");
+        assert!(svg.contains(">TCP Dup ACK 5#2</text>"), "{svg}");
+        assert!(svg.contains("data-analysis=\"duplicate ACK\""));
     }
 }

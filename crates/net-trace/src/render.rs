@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::analyze::{Analyzer, Direction, Ends, Kind, Proto, Row, Summary};
+use crate::analyze::{Analyzer, Direction, Ends, Kind, Listed, Proto, Row, Summary};
 use crate::owners::Method;
 /// The process that owns one end of a connection.
 pub use crate::owners::Owner;
@@ -175,6 +175,27 @@ fn frames_range(nos: &[usize]) -> String {
     }
 }
 
+/// A summary line listing frames of one kind, `  NAME: frames 7, 9 and 3
+/// more`, the count first when some are not listed; nothing when there
+/// are none.
+fn listed(out: &mut String, name: &str, l: &Listed, after: &str) {
+    if l.count == 0 {
+        return;
+    }
+    let list: Vec<String> = l.frames.iter().map(ToString::to_string).collect();
+    let frames = if l.count == 1 { "frame" } else { "frames" };
+    let _ = write!(
+        out,
+        "  {name}: {}{after}, {frames} {}",
+        l.count,
+        list.join(", ")
+    );
+    if l.more() > 0 {
+        let _ = write!(out, " and {} more", l.more());
+    }
+    let _ = writeln!(out);
+}
+
 /// The summary of one connection, naming the processes at each end when
 /// known.
 pub fn summary(s: &Summary, client: Option<&Owner>, server: Option<&Owner>) -> String {
@@ -282,15 +303,27 @@ pub fn summary(s: &Summary, client: Option<&Owner>, server: Option<&Owner>) -> S
                 d.sender()
             );
         }
-        if !s.retransmissions.is_empty() {
-            let list: Vec<String> = s.retransmissions.iter().map(ToString::to_string).collect();
-            let more = s.retransmission_count - s.retransmissions.len() as u64;
-            let _ = write!(out, "  retransmissions: frames {}", list.join(", "));
-            if more > 0 {
-                let _ = write!(out, " and {more} more");
-            }
-            let _ = writeln!(out);
+        let mut kinds = Vec::new();
+        if s.fast_retransmissions > 0 {
+            kinds.push(format!("{} fast", s.fast_retransmissions));
         }
+        if s.spurious_retransmissions > 0 {
+            kinds.push(format!("{} spurious", s.spurious_retransmissions));
+        }
+        let kinds = if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", kinds.join(", "))
+        };
+        listed(&mut out, "retransmissions", &s.retransmissions, &kinds);
+        listed(&mut out, "duplicate ACKs", &s.dup_acks, "");
+        listed(&mut out, "out-of-order segments", &s.out_of_order, "");
+        listed(
+            &mut out,
+            "segments after a gap (what came before was not captured)",
+            &s.not_captured,
+            "",
+        );
         if let Some([c, sv]) = s.states {
             let _ = writeln!(out, "  final states: client {c}, server {sv}");
         }
@@ -431,6 +464,7 @@ mod tests {
             states: Some([TcpState::SynSent, TcpState::SynReceived]),
             info: "52581 → 13000 [SYN] Seq=0 Win=65495 Len=0".into(),
             notes: vec!["handshake 1/3 (SYN)".into()],
+            analysis: Default::default(),
         }
     }
 
@@ -460,8 +494,12 @@ mod tests {
             after_close: None,
             data_frames: 2,
             bytes: [10, 10],
-            retransmissions: vec![],
-            retransmission_count: 0,
+            retransmissions: Listed::default(),
+            fast_retransmissions: 0,
+            spurious_retransmissions: 0,
+            out_of_order: Listed::default(),
+            dup_acks: Listed::default(),
+            not_captured: Listed::default(),
             icmp: vec![],
             icmp_count: 0,
             frames: 6,
@@ -673,8 +711,15 @@ mod tests {
         let s = Summary {
             mid_stream: true,
             handshake: vec![],
-            retransmissions: vec![7, 9],
-            retransmission_count: 5,
+            retransmissions: Listed {
+                frames: vec![7, 9],
+                count: 5,
+            },
+            fast_retransmissions: 1,
+            dup_acks: Listed {
+                frames: vec![6],
+                count: 1,
+            },
             ..tcp_summary()
         };
         let text = summary(&s, None, None);
@@ -683,9 +728,11 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("  retransmissions: frames 7, 9 and 3 more\n"),
+            text.contains("  retransmissions: 5 (1 fast), frames 7, 9 and 3 more\n"),
             "{text}"
         );
+        assert!(text.contains("  duplicate ACKs: 1, frame 6\n"), "{text}");
+        assert!(!text.contains("out-of-order"), "{text}");
     }
 
     #[test]

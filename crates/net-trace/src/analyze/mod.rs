@@ -1,15 +1,16 @@
 //! Streams: connections and flows as tshark's `tcp.stream` finds them,
 //! who is client and server, relative sequence numbers, each side's TCP
-//! state, the handshake, the teardown in each of its shapes,
-//! retransmissions, and the ICMP errors that answer a flow.
+//! state, the handshake, the teardown in each of its shapes, tshark's
+//! TCP analysis (retransmissions, duplicate ACKs, out-of-order segments…:
+//! [`seq_analysis`]), and the ICMP errors that answer a flow.
 //!
 //! [`Analyzer::push`] annotates each packet as it arrives (so a live
 //! capture can print rows at once); [`Analyzer::summaries`] describes every
 //! connection at the end. Memory grows with the number of connections,
 //! never with the number of frames: each keeps a fixed-size record
 //! (frame numbers of its handshake and teardown, counters, and at most
-//! [`RETRANSMISSIONS_LISTED`] retransmission and [`ICMP_LISTED`] ICMP
-//! frame numbers).
+//! [`RETRANSMISSIONS_LISTED`] frame numbers of each kind of trouble and
+//! [`ICMP_LISTED`] ICMP ones).
 //!
 //! # Rules
 //! - A TCP stream is a 4-tuple **and** a generation: a SYN (without ACK)
@@ -29,8 +30,10 @@
 //!   So a UDP flow whose first datagram was lost is not turned around by
 //!   the server's reply coming first.
 
+pub mod seq_analysis;
 mod tcp_state;
 
+pub use seq_analysis::Findings;
 pub use tcp_state::TcpState;
 
 use std::borrow::Cow;
@@ -48,7 +51,8 @@ use tcp_state::Segment;
 const PREVIEW: usize = 40;
 
 /// Retransmitted frames listed per connection (the rest are counted), so
-/// a lossy connection's record stays small.
+/// a lossy connection's record stays small; as many duplicate ACKs,
+/// out-of-order segments and gaps.
 pub const RETRANSMISSIONS_LISTED: usize = 16;
 
 /// ICMP errors listed per flow (the rest are counted): a client sending to
@@ -165,6 +169,9 @@ pub struct Row {
     /// What this frame is in the conversation: `handshake 1/3 (SYN)`,
     /// `teardown: FIN from the client`, `retransmission`, `data …`.
     pub notes: Vec<String>,
+    /// tshark's TCP analysis of the segment (also shown as tags at the
+    /// start of `info`); all false for other frames.
+    pub analysis: Findings,
 }
 
 impl Row {
@@ -224,6 +231,30 @@ impl fmt::Display for Proto {
     }
 }
 
+/// Frames of one kind: the first [`RETRANSMISSIONS_LISTED`], and how many
+/// in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listed {
+    /// The first frame numbers.
+    pub frames: Vec<usize>,
+    /// Frames in all.
+    pub count: u64,
+}
+
+impl Listed {
+    fn push(&mut self, no: usize) {
+        self.count += 1;
+        if self.frames.len() < RETRANSMISSIONS_LISTED {
+            self.frames.push(no);
+        }
+    }
+
+    /// Frames counted but not listed.
+    pub fn more(&self) -> u64 {
+        self.count.saturating_sub(self.frames.len() as u64)
+    }
+}
+
 /// What a connection's frames amounted to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -251,10 +282,18 @@ pub struct Summary {
     pub data_frames: u64,
     /// Payload bytes client→server and server→client.
     pub bytes: [u64; 2],
-    /// The first [`RETRANSMISSIONS_LISTED`] retransmitted frames.
-    pub retransmissions: Vec<usize>,
-    /// Retransmitted frames in all.
-    pub retransmission_count: u64,
+    /// Retransmitted frames, of every kind.
+    pub retransmissions: Listed,
+    /// Of which fast retransmissions (asked for by duplicate ACKs).
+    pub fast_retransmissions: u64,
+    /// Of which spurious ones (already acknowledged).
+    pub spurious_retransmissions: u64,
+    /// Segments overtaken by later ones.
+    pub out_of_order: Listed,
+    /// Duplicate ACKs.
+    pub dup_acks: Listed,
+    /// Segments after a gap: what came before them was not captured.
+    pub not_captured: Listed,
     /// ICMP errors answering this flow (the first [`ICMP_LISTED`]).
     pub icmp: Vec<IcmpAnswer>,
     /// ICMP errors in all.
@@ -289,11 +328,14 @@ struct Conn {
     mid_stream: bool,
     /// Base for relative sequence numbers, per direction.
     base: [Option<u32>; 2],
-    /// Highest sequence end seen, per direction.
+    /// End of what occupied sequence space (data, SYN, FIN) so far, per
+    /// direction: what was sent before, whatever bare segments say.
     high: [Option<u32>; 2],
     /// Window scale announced in each direction's SYN; scaling applies
     /// only when both sides announced one.
     scale: [Option<u8>; 2],
+    /// A SYN was seen in each direction.
+    saw_syn: [bool; 2],
     /// The client's SYN and the server's SYN-ACK: frame and sequence end.
     syn: [Option<(usize, u32)>; 2],
     /// The ACK completing the handshake.
@@ -309,6 +351,8 @@ struct Conn {
     frames: u64,
     data_frames: u64,
     bytes: [u64; 2],
+    /// tshark's analysis of the sequence numbers.
+    seq: seq_analysis::SeqAnalysis,
     /// Retransmissions and ICMP errors: most connections have none, so
     /// they live apart, allocated on the first.
     rare: Option<Box<Rare>>,
@@ -319,8 +363,12 @@ struct Conn {
 struct Rare {
     /// A reset after both FINs were acknowledged (see [`Summary::after_close`]).
     after_close: Option<(usize, Direction)>,
-    retransmissions: Vec<usize>,
-    retransmission_count: u64,
+    retransmissions: Listed,
+    fast_retransmissions: u64,
+    spurious_retransmissions: u64,
+    out_of_order: Listed,
+    dup_acks: Listed,
+    not_captured: Listed,
     icmp: Vec<IcmpAnswer>,
     icmp_count: u64,
 }
@@ -336,6 +384,7 @@ impl Conn {
             base: [None; 2],
             high: [None; 2],
             scale: [None; 2],
+            saw_syn: [false; 2],
             syn: [None; 2],
             ack3: None,
             client_spoke: false,
@@ -347,6 +396,7 @@ impl Conn {
             frames: 0,
             data_frames: 0,
             bytes: [0; 2],
+            seq: seq_analysis::SeqAnalysis::default(),
             rare: None,
         }
     }
@@ -400,6 +450,7 @@ impl Conn {
         }
         if t.flags.syn {
             self.scale[d] = t.window_scale;
+            self.saw_syn[d] = true;
         }
         // As Wireshark: the window is scaled except in SYNs.
         let window = match (t.flags.syn, self.scale) {
@@ -413,27 +464,100 @@ impl Conn {
         let _ = write!(info, " Len={}", t.len);
     }
 
-    /// Notes a retransmission (sequence space already sent this way) and
-    /// says whether it was one; otherwise moves this side's high mark.
-    fn note_retransmission(&mut self, seg: &Seg<'_>, notes: &mut Vec<String>) -> bool {
-        let (t, d) = (seg.t, seg.d);
-        let retransmitted =
-            t.seq_len() > 0 && self.high[d].is_some_and(|h| seq_le(seg.seq_end, h)) && !t.flags.rst;
-        if retransmitted {
-            notes.push("retransmission".to_string());
-            let rare = self.rare.get_or_insert_default();
-            rare.retransmission_count += 1;
-            if rare.retransmissions.len() < RETRANSMISSIONS_LISTED {
-                rare.retransmissions.push(seg.no);
-            }
-        } else if t.seq_len() > 0 && self.high[d].is_none_or(|h| seq_lt(h, seg.seq_end)) {
-            // Only what occupies sequence space moves the mark (tshark's
-            // `nextseq`): a bare ACK sent after a FIN carries the FIN's
-            // end as its Seq, and may overtake the FIN on a real path;
-            // the FIN that arrives after it is still the first.
+    /// Runs tshark's analysis on the segment, counts what it found for
+    /// the summary and explains it in the notes.
+    fn note_analysis(
+        &mut self,
+        seg: &Seg<'_>,
+        time: Duration,
+        ports_reused: bool,
+        notes: &mut Vec<String>,
+    ) -> Findings {
+        let (t, d, other) = (seg.t, seg.d, seg.other);
+        let rev_scale = self.saw_syn[other].then(|| match self.scale {
+            [Some(a), Some(b)] => [a, b][other].min(14),
+            _ => 0,
+        });
+        let mut f = self.seq.push(&seq_analysis::Segment {
+            no: seg.no,
+            time,
+            d,
+            seq: t.seq,
+            ack: t.ack,
+            len: t.len,
+            syn: t.flags.syn,
+            fin: t.flags.fin,
+            rst: t.flags.rst,
+            has_ack: t.flags.ack,
+            window: u32::from(t.window),
+            rev_scale,
+        });
+        f.ports_reused = ports_reused;
+        let starts_new = self.high[d].is_none_or(|h| seq_le(h, t.seq));
+        f.overtaken = (f.retransmission || f.fast_retransmission) && starts_new;
+        // Only what occupies sequence space moves the mark (tshark's
+        // `nextseq` moves for bare segments too): a bare ACK sent after a
+        // FIN carries the FIN's end as its Seq, and may overtake the FIN
+        // on a real path; the FIN that arrives after it is still the
+        // first.
+        if t.seq_len() > 0 && self.high[d].is_none_or(|h| seq_lt(h, seg.seq_end)) {
             self.high[d] = Some(seg.seq_end);
         }
-        retransmitted
+        let (sender, receiver) = (seg.direction.sender(), seg.direction.receiver());
+        if f.previous_not_captured {
+            notes.push(
+                "a segment before this one is not in the capture (lost on the way, or missed)"
+                    .into(),
+            );
+        }
+        if f.acked_unseen {
+            notes.push("acknowledges a segment not in the capture".into());
+        }
+        if f.overtaken {
+            notes.push(
+                "not sent before: a later segment overtook it (tshark calls it a retransmission)"
+                    .into(),
+            );
+        } else if f.retransmission {
+            notes.push("retransmission".into());
+        } else if f.fast_retransmission {
+            notes.push(format!(
+                "fast retransmission: the {receiver}'s duplicate ACKs asked for it"
+            ));
+        }
+        if f.spurious_retransmission {
+            notes.push(format!(
+                "spurious retransmission: the {receiver} had already acknowledged it"
+            ));
+        }
+        if f.out_of_order {
+            notes.push("out of order: a later segment came first".into());
+        }
+        if let Some((frame, n)) = f.dup_ack {
+            notes.push(format!(
+                "duplicate ACK #{n} of frame {frame}: the {sender} still waits for the same byte"
+            ));
+        }
+        let trouble =
+            f.resent() || f.out_of_order || f.dup_ack.is_some() || f.previous_not_captured;
+        if trouble {
+            let rare = self.rare.get_or_insert_default();
+            if f.sent_before() {
+                rare.retransmissions.push(seg.no);
+                rare.fast_retransmissions += u64::from(f.fast_retransmission);
+                rare.spurious_retransmissions += u64::from(f.spurious_retransmission);
+            }
+            if f.out_of_order || f.overtaken {
+                rare.out_of_order.push(seg.no);
+            }
+            if f.dup_ack.is_some() {
+                rare.dup_acks.push(seg.no);
+            }
+            if f.previous_not_captured {
+                rare.not_captured.push(seg.no);
+            }
+        }
+        f
     }
 
     /// Notes the three handshake segments: the client's SYN, the
@@ -642,6 +766,7 @@ impl Analyzer {
             states: None,
             info,
             notes: Vec::new(),
+            analysis: Findings::default(),
         }
     }
 
@@ -663,6 +788,7 @@ impl Analyzer {
             states: None,
             info: String::with_capacity(80),
             notes: Vec::new(),
+            analysis: Findings::default(),
         };
         match &p.transport {
             Transport::Tcp(t) => self.tcp(p, t, &mut row),
@@ -681,14 +807,21 @@ impl Analyzer {
         row
     }
 
-    /// The flow's current generation, or a new one.
-    fn flow(&mut self, p: &Packet, protocol: u8, new_generation: impl Fn(&Conn) -> bool) -> usize {
+    /// The flow's current generation, or a new one; and whether that new
+    /// one follows an earlier generation of the same 4-tuple.
+    fn flow(
+        &mut self,
+        p: &Packet,
+        protocol: u8,
+        new_generation: impl Fn(&Conn) -> bool,
+    ) -> (usize, bool) {
         let key = flow_key(p.src, p.dst, protocol);
-        if let Some(&i) = self.index.get(&key)
+        let earlier = self.index.get(&key).copied();
+        if let Some(i) = earlier
             && let Some(c) = self.conns.get(i)
             && !new_generation(c)
         {
-            return i;
+            return (i, false);
         }
         let src_is_server = match &p.transport {
             Transport::Tcp(t) if t.flags.syn => t.flags.ack,
@@ -704,7 +837,7 @@ impl Analyzer {
         self.conns
             .push(Conn::new(id, protocol == TCP, client, server, self.frames));
         self.index.insert(key, self.conns.len() - 1);
-        self.conns.len() - 1
+        (self.conns.len() - 1, earlier.is_some())
     }
 
     fn tcp(&mut self, p: &Packet, t: &Tcp, row: &mut Row) {
@@ -713,7 +846,7 @@ impl Analyzer {
         let opens = t.flags.syn && !t.flags.ack;
         // tshark's rule: a SYN whose sequence number is not the one this
         // direction started with opens the tuple's next connection.
-        let idx = self.flow(p, TCP, |c| {
+        let (idx, reused) = self.flow(p, TCP, |c| {
             opens && c.base[c.direction(p.src).index()].is_some_and(|b| b != t.seq)
         });
         let Some(c) = self.conns.get_mut(idx) else {
@@ -740,7 +873,6 @@ impl Analyzer {
         c.last[seg.d] = seg.no;
         row.conn = Some(c.id);
         row.direction = Some(direction);
-        c.write_info(p, &seg, &mut row.info);
         let notes = &mut row.notes;
         // tshark's Info names a cut only when the header itself was cut
         // (`Transport::Truncated`); a cut payload keeps its wire length in
@@ -748,7 +880,10 @@ impl Analyzer {
         if p.truncated() {
             notes.push(SIZE_LIMITED.to_string());
         }
-        let retransmitted = c.note_retransmission(&seg, notes);
+        row.analysis = c.note_analysis(&seg, p.time, reused && opens, notes);
+        row.analysis.write_tags(&mut row.info);
+        c.write_info(p, &seg, &mut row.info);
+        let retransmitted = row.analysis.sent_before();
         // What this segment acknowledges of the other side.
         let acks_syn = t.flags.ack && c.syn[seg.other].is_some_and(|(_, end)| seq_le(end, t.ack));
         let acks_fin = t.flags.ack && c.fin[seg.other].is_some_and(|f| seq_le(f.end, t.ack));
@@ -779,7 +914,7 @@ impl Analyzer {
     fn udp(&mut self, p: &Packet, u: &Udp, row: &mut Row) {
         row.protocol = Cow::Borrowed("UDP");
         row.kind = Kind::Udp;
-        let idx = self.flow(p, UDP, |_| false);
+        let (idx, _) = self.flow(p, UDP, |_| false);
         let Some(c) = self.conns.get_mut(idx) else {
             return;
         };
@@ -905,8 +1040,21 @@ fn summarize(c: &Conn) -> Summary {
         retransmissions: c
             .rare
             .as_ref()
-            .map_or_else(Vec::new, |r| r.retransmissions.clone()),
-        retransmission_count: c.rare.as_ref().map_or(0, |r| r.retransmission_count),
+            .map_or_else(Listed::default, |r| r.retransmissions.clone()),
+        fast_retransmissions: c.rare.as_ref().map_or(0, |r| r.fast_retransmissions),
+        spurious_retransmissions: c.rare.as_ref().map_or(0, |r| r.spurious_retransmissions),
+        out_of_order: c
+            .rare
+            .as_ref()
+            .map_or_else(Listed::default, |r| r.out_of_order.clone()),
+        dup_acks: c
+            .rare
+            .as_ref()
+            .map_or_else(Listed::default, |r| r.dup_acks.clone()),
+        not_captured: c
+            .rare
+            .as_ref()
+            .map_or_else(Listed::default, |r| r.not_captured.clone()),
         icmp: c.rare.as_ref().map_or_else(Vec::new, |r| r.icmp.clone()),
         icmp_count: c.rare.as_ref().map_or(0, |r| r.icmp_count),
         frames: c.frames,

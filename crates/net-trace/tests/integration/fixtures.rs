@@ -135,7 +135,7 @@ fn shark_rows(capture: &Path) -> (Vec<Shark>, Option<String>) {
 
 /// net-trace's rows for a capture, read as `net-trace read` does, and the
 /// reader's warnings.
-fn our_rows(capture: &Path) -> (Vec<Row>, Vec<String>) {
+pub(crate) fn our_rows(capture: &Path) -> (Vec<Row>, Vec<String>) {
     let mut reader = FileReader::open(capture).unwrap();
     let mut decoder = Decoder::new();
     let mut analyzer = Analyzer::new();
@@ -174,11 +174,11 @@ fn icmp_info(shark: &str) -> &str {
     }
 }
 
-/// tshark's Info split into its leading expert tags (`[TCP Retransmission]`,
-/// `[TCP Window Full]`, `[TCP Port numbers reused]`) and the rest, with
+/// An Info split into its leading analysis tags (`[TCP Retransmission]`,
+/// `[TCP Dup ACK 6#1]`, `[TCP Port numbers reused]`) and the rest, with
 /// `[Packet size limited during capture]` taken out (tshark glues it to the
 /// text, net-trace puts a space before it; its presence is compared apart).
-fn shark_info(info: &str) -> (Vec<&str>, String) {
+pub(crate) fn shark_info(info: &str) -> (Vec<&str>, String) {
     let mut rest = info;
     let mut tags = Vec::new();
     while rest.starts_with("[TCP ")
@@ -270,8 +270,14 @@ fn compare(capture: &Path) -> (usize, Vec<String>) {
                 );
             }
         }
+        // The analysis tags, all of them, in tshark's order.
+        let (tags, rest) = shark_info(&s.info);
+        let (our_tags, ours) = shark_info(&o.info);
+        if our_tags != tags {
+            diff(no, format!("tags {our_tags:?}, tshark {tags:?}"));
+        }
         if let Some(flags) = &s.flags {
-            if our_flags(&o.info) != Some(flags.as_str()) {
+            if our_flags(&ours) != Some(flags.as_str()) {
                 diff(no, format!("flags in {:?}, tshark {flags}", o.info));
             }
             if field(&o.info, "Seq") != s.seq {
@@ -287,19 +293,9 @@ fn compare(capture: &Path) -> (usize, Vec<String>) {
                 diff(no, format!("Len in {:?}, tshark {:?}", o.info, s.tcp_len));
             }
         }
-        let (tags, rest) = shark_info(&s.info);
-        let retransmission = (
-            o.notes.iter().any(|n| n == "retransmission"),
-            tags.contains(&"[TCP Retransmission]"),
-        );
-        if retransmission.0 != retransmission.1 {
-            diff(no, format!("notes {:?}, tshark {:?}", o.notes, s.info));
-        }
         // The rest of tshark's Info starts with ours; after it tshark lists
         // TCP options (MSS=, TSval=…) and reassembly notes, which net-trace
-        // leaves out. ("[TCP Window Full]" has no counterpart in net-trace;
-        // "[TCP Port numbers reused]" is checked by the stream mapping.)
-        let ours = o.info.replace(SIZE_LIMITED, "");
+        // leaves out.
         if same_info && !rest.starts_with(ours.trim_end()) {
             diff(no, format!("info {:?}, tshark {:?}", o.info, s.info));
         }

@@ -5,6 +5,7 @@
 mod fixtures;
 mod live_source;
 mod owners;
+mod tcp_analysis;
 
 use std::path::Path;
 use std::time::Duration;
