@@ -7,6 +7,7 @@ mod live;
 mod load;
 pub mod peers;
 mod report;
+mod tcp_client;
 mod trace;
 
 use std::fs;
@@ -209,6 +210,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     if opts.wants("client") {
         bench.client(&mut results)?;
+        bench.tcp_client(&mut notes, &mut results)?;
     }
     // net-trace reading a large capture, against tcpdump and tshark.
     if opts.wants("trace") {
