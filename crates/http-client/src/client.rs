@@ -403,6 +403,8 @@ impl Client {
 /// Reads one final head. `Ok(None)`: the server closed before any byte.
 fn read_head(reader: &mut BufReader<Timed>, observer: &mut dyn Observer) -> Result<Option<Head>> {
     let mut acc: Vec<u8> = Vec::new();
+    // Whether `acc` holds a whole first line.
+    let mut has_line = false;
     loop {
         let buf = match reader.fill_buf() {
             Ok(buf) => buf,
@@ -444,6 +446,14 @@ fn read_head(reader: &mut BufReader<Timed>, observer: &mut dyn Observer) -> Resu
         let n = buf.len();
         let before = acc.len();
         acc.extend_from_slice(buf);
+        let line_before = has_line;
+        has_line = has_line || buf.contains(&b'\n');
+        if !response::may_have_ended(&acc, before, line_before) {
+            // Parsing again now could only say "incomplete": skipping it
+            // keeps a head that trickles in small pieces linear to read.
+            reader.consume(n);
+            continue;
+        }
         match response::parse(&acc)? {
             Some(head) => {
                 reader.consume(head.raw.len() - before);
@@ -460,6 +470,7 @@ fn read_head(reader: &mut BufReader<Timed>, observer: &mut dyn Observer) -> Resu
                     // Interim response (100 Continue …): show it, read on.
                     observer.head(&head);
                     acc.clear();
+                    has_line = false;
                     continue;
                 }
                 observer.head(&head);

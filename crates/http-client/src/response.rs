@@ -251,6 +251,24 @@ pub fn parse(buf: &[u8]) -> Result<Option<Head>, Error> {
     }))
 }
 
+/// Whether [`parse`] may now say more than "incomplete" about `buf`, of
+/// which the bytes from `old` on are new (`line_before`: whether the old
+/// bytes held a whole first line): the new bytes may complete the first
+/// line or the empty line that ends the head, or the head is at one of
+/// its checks (its first five bytes, the size limit). Looks at the new
+/// bytes only, so a caller that parses only then reads a head in linear
+/// time however small its pieces.
+pub fn may_have_ended(buf: &[u8], old: usize, line_before: bool) -> bool {
+    if old < 5 || buf.len() > MAX_HEAD {
+        return true;
+    }
+    // Two bytes of overlap: a line end split across two reads.
+    let fresh = &buf[old.saturating_sub(2).min(buf.len())..];
+    fresh.windows(2).any(|w| w == b"\n\n")
+        || fresh.windows(3).any(|w| w == b"\n\r\n")
+        || (!line_before && fresh.contains(&b'\n'))
+}
+
 /// `HTTP/1.x CODE REASON`, with curl's leniency: more white space before
 /// the code, no reason. Returns the minor version, the code, the reason.
 fn status_line(line: &[u8]) -> Result<(u8, u16, String), Error> {
@@ -438,6 +456,38 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn parsing_is_skipped_only_when_nothing_can_have_changed() {
+        let raw = b"HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: 2\r\n\r\n";
+        // Fed in every split: wherever parse gives an answer, the new
+        // bytes said it was worth trying.
+        for piece in 1..8 {
+            let mut old = 0;
+            let mut answered = false;
+            while old < raw.len() {
+                let new = (old + piece).min(raw.len());
+                let buf = &raw[..new];
+                let worth = may_have_ended(buf, old, raw[..old].contains(&b'\n'));
+                match parse(buf) {
+                    Ok(None) => {}
+                    _ => {
+                        assert!(worth, "piece {piece}, {old}..{new}");
+                        answered = true;
+                    }
+                }
+                old = new;
+            }
+            assert!(answered);
+        }
+        // The status line's end is a moment to judge it.
+        assert!(may_have_ended(b"HTTP/1.1 2x0 OK\r\n", 10, false));
+        assert!(!may_have_ended(
+            b"HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B",
+            25,
+            true
+        ));
     }
 
     #[test]

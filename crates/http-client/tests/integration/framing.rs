@@ -202,3 +202,53 @@ fn a_stall_ends_the_request_and_says_which_limit_fired() {
     assert!(r.stderr_text().contains("--stall-timeout"), "{r}");
     assert!(start.elapsed() < Duration::from_secs(60), "not enforced");
 }
+
+/// Largest CPU time the client may spend on a head that arrives in tiny
+/// pieces: reading it again from its start on every piece took seconds.
+const TRICKLED_HEAD_CPU: Duration = Duration::from_millis(500);
+
+#[test]
+fn a_large_head_in_tiny_pieces_is_read_in_linear_time() {
+    let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for i in 0..2400 {
+        head.extend_from_slice(format!("X-H{i}: {}\r\n", "v".repeat(100)).as_bytes());
+    }
+    head.extend_from_slice(b"Content-Length: 2\r\n\r\nhi");
+    let head = std::sync::Arc::new(head);
+    let s = RawServer::start(move |s, _, _| {
+        if read_request(s).is_some() {
+            let _ = s.set_nodelay(true);
+            for piece in head.chunks(16) {
+                if s.write_all(piece).is_err() {
+                    return;
+                }
+                // Pacing, so the client's reads come in small pieces.
+                thread::sleep(Duration::from_micros(20));
+            }
+        }
+    });
+    // bash's `times` gives the CPU time of the client alone.
+    let r = Run::new(
+        "bash",
+        &[
+            "-c",
+            "\"$0\" -s \"$1\"; s=$?; times; exit $s",
+            crate::BIN,
+            &s.url("/x"),
+        ],
+        b"",
+    );
+    r.assert_success();
+    let out = r.stdout_text();
+    assert!(out.starts_with("hi"), "{r}");
+    // The last line of `times`: the children's user and system time.
+    let children = out.lines().last().unwrap_or_default();
+    let user = children.split_whitespace().next().unwrap_or_default();
+    let (min, sec) = user
+        .trim_end_matches('s')
+        .split_once('m')
+        .unwrap_or_else(|| panic!("no time in {out:?}"));
+    let cpu =
+        Duration::from_secs_f64(min.parse::<f64>().unwrap() * 60.0 + sec.parse::<f64>().unwrap());
+    assert!(cpu < TRICKLED_HEAD_CPU, "{cpu:?} of CPU for the head\n{r}");
+}
