@@ -9,6 +9,14 @@ use super::{Ctx, Transcript};
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// How long a chat message may take on an impaired link before it is
+/// taken as lost.
+const LOSSY_WAIT: Duration = Duration::from_secs(3);
+
+/// The client's resends on an impaired link: with 5% loss each way, a
+/// line then goes unanswered about once in a million.
+const LOSSY_RETRIES: &str = "5";
+
 pub fn uppercase(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     let bin = ctx.bin("udp-chat");
     let server = ctx.server("udp-chat", &["server", "--port", "0"])?;
@@ -16,11 +24,12 @@ pub fn uppercase(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     let host = ctx.host();
 
     let input = format!("{}\nstraße in unicode\n", ctx.name.to_lowercase());
-    let run = ctx.client(
-        &bin,
-        &["client", "--host", host, "--port", &port],
-        input.as_bytes(),
-    )?;
+    let mut args = vec!["client", "--host", host, "--port", &port];
+    // On an impaired link the client resends more before giving a line up.
+    if ctx.net.link.is_some() {
+        args.extend(["--retries", LOSSY_RETRIES]);
+    }
+    let run = ctx.client(&bin, &args, input.as_bytes())?;
     t.client("client", &run, &input);
     let want = format!(
         "{}\nreceived from {host}:{port}\nSTRASSE IN UNICODE\nreceived from {host}:{port}\n",
@@ -94,12 +103,20 @@ pub fn chat(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
                 ("client", "server"),
             )
         };
+        let losses = ctx.link_losses();
         sender.send_stdin(&format!("{text}\n"))?;
         typed.push(text.to_string());
         t.note(format!("@{} types: {text}", labels.0));
-        match receiver.try_wait_for_stdout(WAIT, |l| l.ends_with(&format!(": {text}"))) {
+        let wait = if ctx.net.link.is_some() {
+            LOSSY_WAIT
+        } else {
+            WAIT
+        };
+        match receiver.try_wait_for_stdout(wait, |l| l.ends_with(&format!(": {text}"))) {
             Ok(line) => t.note(format!("@{} prints: {line}", labels.1)),
-            Err(e) => t.fail(format!("{text:?} did not arrive: {e}")),
+            Err(e) => {
+                ctx.check_unresent(t, false, &format!("{text:?} did not arrive: {e}"), losses)
+            }
         }
     }
     client.send_stdin("quit\n")?;

@@ -11,7 +11,9 @@
 //! frame's fate from the [`Impairment`] of that direction, and writes it to
 //! the other side when its time comes. ARP passes untouched, so the
 //! lesson stays with IP, UDP and TCP; every IP packet is subject to the
-//! impairment. The queue of delayed frames is bounded ([`QUEUE_LIMIT`], as
+//! impairment. IPv6 is off on the link, so the only packets crossing it
+//! are the ones the hosts' programs cause, and a seed gives the same fates
+//! to the same sequence of packets in every run. The queue of delayed frames is bounded ([`QUEUE_LIMIT`], as
 //! netem's default `limit 1000`); a frame over the limit is dropped and
 //! counted apart from the random losses.
 //!
@@ -406,6 +408,25 @@ fn ip(args: &[&str]) -> std::io::Result<()> {
     )))
 }
 
+/// Turns IPv6 off on the link's device in `ns` before it comes up: its
+/// router solicitations, multicast reports and address checks would cross
+/// the link at moments of their own, each taking a draw of the random
+/// generator, so the same impairment and seed would not give the same
+/// fate to the lab's own packets from one run to the next.
+fn quiet_ipv6(ns: &str) -> std::io::Result<()> {
+    let path = format!("/proc/sys/net/ipv6/conf/{DEVICE}/disable_ipv6");
+    // /proc/sys/net shows the namespace of the thread that opens it.
+    spawn_in(ns, move || {
+        if !Path::new(&path).exists() {
+            return Ok(()); // No IPv6 in this kernel: nothing to quiet.
+        }
+        std::fs::write(&path, "1")
+            .map_err(|e| std::io::Error::new(e.kind(), format!("write {path}: {e}")))
+    })?
+    .join()
+    .map_err(|_| std::io::Error::other("the thread turning IPv6 off panicked"))??
+}
+
 /// Removes namespaces that an earlier, killed process of this kind left.
 fn remove_stale() {
     let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
@@ -476,6 +497,7 @@ impl Link {
             (&link.server_ns, SERVER_ADDR),
             (&link.client_ns, CLIENT_ADDR),
         ] {
+            quiet_ipv6(ns)?;
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
             ip(&[
                 "-n",
