@@ -259,19 +259,38 @@ impl<'a> Conn<'a> {
         }
     }
 
+    /// Consumes the head that was refused or cut short, to its blank line
+    /// when it has one: what follows is what the client sent after it.
+    fn consume_head(&mut self) {
+        let pending = self.input.pending();
+        let end = pending
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(pending.len(), |i| i + 4);
+        self.input.consume(end);
+    }
+
     /// The wait for a request head ended without one.
     fn end_without_request(&mut self, ended: Head) -> io::Result<()> {
         match ended {
             Head::Request(_) | Head::Done => Ok(()),
-            Head::Evicted => self.reject(self.partial_line(), busy_page()),
-            Head::TimedOut => self.reject(
-                self.partial_line(),
-                Response::page(
-                    Status::REQUEST_TIMEOUT,
-                    "The request took too long to arrive.",
+            Head::Evicted => {
+                let line = self.partial_line();
+                self.consume_head();
+                self.reject(line, busy_page())
+            }
+            Head::TimedOut => {
+                let line = self.partial_line();
+                self.consume_head();
+                self.reject(
+                    line,
+                    Response::page(
+                        Status::REQUEST_TIMEOUT,
+                        "The request took too long to arrive.",
+                    )
+                    .closing(),
                 )
-                .closing(),
-            ),
+            }
             Head::Reject(rej) => {
                 log::debug!("{}: {}", self.peer, rej.reason);
                 let page = Response::page(rej.status, rej.reason).closing();
@@ -283,6 +302,7 @@ impl<'a> Conn<'a> {
                     (None, Some(line)) => Line::Raw(line.into_bytes()),
                     (None, None) => Line::None,
                 };
+                self.consume_head();
                 self.reject(line, page)
             }
         }

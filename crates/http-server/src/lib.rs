@@ -16,6 +16,15 @@
 //! canonical root (403 otherwise), so a symlink cannot lead out. See
 //! [`path`] for the exact rules.
 //!
+//! # Never a wrong answer
+//! Only regular files and directories are served: FIFOs, sockets and
+//! devices are 404 and left out of listings, and files are opened without
+//! blocking. Running out of file descriptors or memory is a 503 with
+//! `Retry-After`, never a 404. A request that will be refused with a body
+//! to come gets its final status without `100 Continue`. The access log
+//! shows the body bytes that actually went out, and refused request lines
+//! as the client sent them, escaped.
+//!
 //! # Limits
 //! Request line 8 KiB (414), header section 32 KiB or 100 fields (431),
 //! 10 s for a request head (408), 5 s keep-alive idle, 30 s without the

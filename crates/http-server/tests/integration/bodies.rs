@@ -94,4 +94,14 @@ fn a_close_with_requests_unread_is_logged_with_its_reason() {
         .server
         .wait_for_stderr(LOGGED_WITHIN, |l| l.contains("connection closed after 413"));
     assert!(line.contains("not read"), "{line}");
+    // An unknown method closes the connection (its framing is not
+    // trusted); a request pipelined behind it is named as dropped.
+    let mut c = Conn::open(s.addr());
+    c.send(b"BREW /pot HTTP/1.1\r\nHost: t\r\n\r\nGET /notes.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.read(false).status, 501);
+    assert!(c.closed_within(Duration::from_secs(5)));
+    let line = s
+        .server
+        .wait_for_stderr(LOGGED_WITHIN, |l| l.contains("connection closed after 501"));
+    assert!(line.contains(" 36 bytes "), "{line}");
 }
