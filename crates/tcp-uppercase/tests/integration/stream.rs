@@ -12,7 +12,7 @@ use crate::{BIN, start_server};
 
 /// What the client prints for `reply`: each line as `From Server: LINE`,
 /// a `\r` before its `\n` dropped, a last line without `\n` ended.
-fn printed(reply: &[u8]) -> Vec<u8> {
+pub fn printed(reply: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(reply.len() + reply.len() / 8);
     let mut lines: Vec<&[u8]> = reply.split(|&b| b == b'\n').collect();
     if lines.last().is_some_and(|l| l.is_empty()) {
@@ -29,7 +29,7 @@ fn printed(reply: &[u8]) -> Vec<u8> {
 /// Lines of lowercase text (some with `ß`, which grows to `SS`), empty
 /// lines, `\r\n` endings and one long line, about `size` bytes, the last
 /// line without its `\n`.
-fn text(size: usize, seed: u64) -> Vec<u8> {
+pub fn text(size: usize, seed: u64) -> Vec<u8> {
     let words = ["straße", "tanmayi", "31", "hello", "ﬁne", "привет", "x"];
     let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(size + 1024);
