@@ -31,9 +31,11 @@
 //! # Out of file descriptors
 //! Linux reserves a descriptor for each thread waiting in `accept`, so the
 //! spare threads are also bounded by an eighth of the descriptor limit;
-//! and when `accept` fails for want of descriptors or memory, every thread
-//! but one that still waits in `accept` exits at once, instead of going
-//! round failing until the condition passes.
+//! and when `accept` fails for want of descriptors or memory, the thread
+//! exits at once unless no other waits in `accept` and none is already
+//! backing off to try again, and no thread is started to replace one
+//! that took a connection while one backs off: a single thread goes round
+//! trying while the condition lasts, instead of hundreds failing.
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -146,6 +148,9 @@ struct State {
     /// `max_connections + OVER_THE_CAP`; a thread (or a thread about to be
     /// started) reserves its place here before it may call `accept`.
     engaged: AtomicUsize,
+    /// 1 while a thread backs off after `accept` failed for want of
+    /// descriptors or memory, to try again: the one thread that does.
+    retrying: AtomicUsize,
 }
 
 struct Shared<H> {
@@ -472,11 +477,19 @@ where
                 // their reserved descriptors, leaving only by tens as the
                 // listener's time-out expires.
                 let lasting = accept_failed(&e);
-                if lasting && others >= 1 && crate::error::is_resource_exhausted(&e) {
-                    release(shared);
-                    return;
-                }
-                if lasting {
+                if lasting && crate::error::is_resource_exhausted(&e) {
+                    let retry = others == 0
+                        && state
+                            .retrying
+                            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                            .is_ok();
+                    if !retry {
+                        release(shared);
+                        return;
+                    }
+                    thread::sleep(ACCEPT_ERROR_BACKOFF);
+                    state.retrying.store(0, Ordering::SeqCst);
+                } else if lasting {
                     // Not to spin while the condition lasts.
                     thread::sleep(ACCEPT_ERROR_BACKOFF);
                 }
@@ -493,7 +506,10 @@ where
         }
         // Keep one thread ready in `accept` for the next client, if the
         // bound leaves room for it.
+        // Not while a thread backs off after a failed `accept`: it comes
+        // back to `accept` soon, and a new one would only fail as it did.
         if state.accepting.load(Ordering::SeqCst) == 0
+            && state.retrying.load(Ordering::SeqCst) == 0
             && reserve(shared)
             && let Err(e) = spawn_worker(shared)
         {
