@@ -440,7 +440,7 @@ impl<'a> Conn<'a> {
                 log::warn!(
                     "{}: response to \"{}\" cut after {sent} body byte{}: {why}",
                     self.peer,
-                    escape_for_log(req.line().to_string().as_bytes()),
+                    Line::Request(req),
                     if sent == 1 { "" } else { "s" },
                 );
                 return Ok(Next::Closed);
@@ -679,6 +679,24 @@ enum Line<'a> {
     Raw(Vec<u8>),
 }
 
+impl std::fmt::Display for Line<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Line::None => f.write_str("-"),
+            // The method is a token and the version one of two: only the
+            // target needs escaping.
+            Line::Request(req) => write!(
+                f,
+                "{} {} {}",
+                req.method.as_str(),
+                Escaped(req.target.as_bytes()),
+                req.version.as_str()
+            ),
+            Line::Raw(raw) => Escaped(raw).fmt(f),
+        }
+    }
+}
+
 /// Longest request line written to the access log as the client sent it;
 /// the rest is left out and `...` added. A line the server refused may be
 /// as long as the head limit, and the log is for reading.
@@ -697,37 +715,43 @@ fn raw_request_line(buf: &[u8]) -> Option<&[u8]> {
 /// `bytes` as nginx writes a request line in its access log: printable
 /// ASCII as it is, `"`, `\`, control characters and bytes above 0x7E as
 /// `\xHH`, so no request can break the line's quoting or forge a line.
-fn escape_for_log(bytes: &[u8]) -> String {
-    let (bytes, cut) = match bytes.get(..LOGGED_LINE_LIMIT) {
-        Some(head) if bytes.len() > LOGGED_LINE_LIMIT => (head, true),
-        _ => (bytes, false),
-    };
-    let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
-        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("\\x{b:02X}"));
+/// Written as it is displayed: no string is built for it.
+struct Escaped<'a>(&'a [u8]);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (bytes, cut) = match self.0.get(..LOGGED_LINE_LIMIT) {
+            Some(head) if self.0.len() > LOGGED_LINE_LIMIT => (head, true),
+            _ => (self.0, false),
+        };
+        let plain = |b: &u8| (0x20..0x7f).contains(b) && *b != b'"' && *b != b'\\';
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let run = rest.iter().position(|b| !plain(b)).unwrap_or(rest.len());
+            // Plain bytes are ASCII, so always UTF-8.
+            f.write_str(std::str::from_utf8(&rest[..run]).map_err(|_| std::fmt::Error)?)?;
+            if let Some(b) = rest.get(run) {
+                write!(f, "\\x{b:02X}")?;
+                rest = &rest[run + 1..];
+            } else {
+                rest = &[];
+            }
         }
+        if cut {
+            f.write_str("...")?;
+        }
+        Ok(())
     }
-    if cut {
-        out.push_str("...");
-    }
-    out
 }
 
 fn log(config: &Config, peer: SocketAddr, line: &Line<'_>, status: Status, bytes: u64) {
     if config.log.is_enabled() {
-        let line = match line {
-            Line::None => "-".to_string(),
-            Line::Request(req) => escape_for_log(req.line().to_string().as_bytes()),
-            Line::Raw(raw) => escape_for_log(raw),
-        };
         let bytes: &dyn std::fmt::Display = if bytes == 0 { &"-" } else { &bytes };
         config.log.line(format_args!(
-            "{} - - [{}] \"{line}\" {} {}",
+            "{} - - [{}] \"{}\" {} {}",
             peer.ip(),
             crate::date::clf_now(),
+            line,
             status.code(),
             bytes
         ));
@@ -738,23 +762,24 @@ fn log(config: &Config, peer: SocketAddr, line: &Line<'_>, status: Status, bytes
 mod tests {
     use super::*;
 
+    fn escaped(bytes: &[u8]) -> String {
+        Escaped(bytes).to_string()
+    }
+
     #[test]
     fn request_lines_are_logged_escaped_as_nginx_does() {
+        assert_eq!(escaped(b"GET /a.html HTTP/1.1"), "GET /a.html HTTP/1.1");
         assert_eq!(
-            escape_for_log(b"GET /a.html HTTP/1.1"),
-            "GET /a.html HTTP/1.1"
-        );
-        assert_eq!(
-            escape_for_log(b"GET /\"q\"\\ HTTP/1.1"),
+            escaped(b"GET /\"q\"\\ HTTP/1.1"),
             "GET /\\x22q\\x22\\x5C HTTP/1.1"
         );
         assert_eq!(
-            escape_for_log(b"\x16\x03\x01\x02\x00\x01\xfc"),
+            escaped(b"\x16\x03\x01\x02\x00\x01\xfc"),
             "\\x16\\x03\\x01\\x02\\x00\\x01\\xFC"
         );
-        assert_eq!(escape_for_log("/é".as_bytes()), "/\\xC3\\xA9");
+        assert_eq!(escaped("/é".as_bytes()), "/\\xC3\\xA9");
         let long = vec![b'a'; LOGGED_LINE_LIMIT + 1];
-        assert_eq!(escape_for_log(&long).len(), LOGGED_LINE_LIMIT + 3);
+        assert_eq!(escaped(&long).len(), LOGGED_LINE_LIMIT + 3);
     }
 
     #[test]

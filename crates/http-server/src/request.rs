@@ -121,12 +121,24 @@ pub struct RequestLine<'a>(&'a Request);
 
 impl std::fmt::Display for RequestLine<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let method = match &self.0.method {
+        write!(
+            f,
+            "{} {} {}",
+            self.0.method.as_str(),
+            self.0.target,
+            self.0.version.as_str()
+        )
+    }
+}
+
+impl Method {
+    /// The method's name as sent.
+    pub fn as_str(&self) -> &str {
+        match self {
             Method::Get => "GET",
             Method::Head => "HEAD",
             Method::NotAllowed(m) => m,
-        };
-        write!(f, "{method} {} {}", self.0.target, self.0.version.as_str())
+        }
     }
 }
 
