@@ -192,6 +192,20 @@ impl fmt::Display for Secs {
 mod tests {
     use super::*;
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn running_out_is_told_apart_from_a_missing_file() {
+        for code in [libc::EMFILE, libc::ENFILE, libc::ENOMEM] {
+            assert!(is_resource_exhausted(&io::Error::from_raw_os_error(code)));
+        }
+        assert!(is_resource_exhausted(&io::Error::from(
+            io::ErrorKind::OutOfMemory
+        )));
+        for code in [libc::ENOENT, libc::EACCES, libc::ENOTDIR, libc::ELOOP] {
+            assert!(!is_resource_exhausted(&io::Error::from_raw_os_error(code)));
+        }
+    }
+
     #[test]
     fn refused_reads_like_the_contract() {
         let e = Error::Refused {
