@@ -15,10 +15,12 @@ use std::time::Duration;
 /// Arrows kept at each end of a long connection; the middle is elided.
 pub const KEEP_EACH_END: usize = 12;
 
-/// Flagged arrows (retransmissions, duplicate ACKs, out-of-order
-/// segments) kept from the elided middle: they are what a lossy
-/// connection's diagram is read for, and the page must stay bounded.
-pub const FLAGGED_KEPT: usize = 24;
+/// Flagged arrows of each kind (retransmissions, duplicate ACKs,
+/// out-of-order segments) kept from the elided middle: they are what a
+/// lossy connection's diagram is read for, each kind has its share (a
+/// burst of duplicate ACKs does not crowd out the retransmission they ask
+/// for), and the page stays bounded.
+pub const FLAGGED_KEPT: usize = 12;
 
 /// Width of the drawing, in SVG user units (pixels at 100 %).
 const WIDTH: u32 = 860;
@@ -143,8 +145,8 @@ pub struct Ladder {
     pub elided: usize,
     /// Data frames among those left out.
     pub elided_data: usize,
-    /// The middle: flagged frames kept (at most [`FLAGGED_KEPT`]) and the
-    /// gaps between them.
+    /// The middle: flagged frames kept (at most [`FLAGGED_KEPT`] of each
+    /// kind) and the gaps between them.
     middle: Vec<Middle>,
     /// The most recent frames, before they are known to be the last.
     tail: std::collections::VecDeque<Arrow>,
@@ -163,7 +165,7 @@ impl Ladder {
 
     /// Adds the next frame, keeping memory bounded: the first
     /// [`KEEP_EACH_END`] frames, the last [`KEEP_EACH_END`], and between
-    /// them the first [`FLAGGED_KEPT`] flagged ones.
+    /// them the first [`FLAGGED_KEPT`] flagged ones of each kind.
     pub fn push(&mut self, arrow: Arrow) {
         if self.arrows.len() < KEEP_EACH_END && self.middle.is_empty() && self.tail.is_empty() {
             self.arrows.push(arrow);
@@ -173,12 +175,13 @@ impl Ladder {
         if self.tail.len() > KEEP_EACH_END
             && let Some(old) = self.tail.pop_front()
         {
-            let kept = self
-                .middle
-                .iter()
-                .filter(|m| matches!(m, Middle::Arrow(_)))
-                .count();
-            if old.mark.is_some() && kept < FLAGGED_KEPT {
+            let kept = |mark| {
+                self.middle
+                    .iter()
+                    .filter(|m| matches!(m, Middle::Arrow(a) if a.mark == Some(mark)))
+                    .count()
+            };
+            if old.mark.is_some_and(|m| kept(m) < FLAGGED_KEPT) {
                 self.middle.push(Middle::Arrow(old));
                 return;
             }
@@ -862,6 +865,23 @@ mod tests {
         }
         // 50, 100, 101 and 150 are kept from the middle; 200 is in the tail.
         assert_eq!(l.elided, 200 - 2 * KEEP_EACH_END - 4);
+        // Each kind has its share.
+        let mut l2 = ladder();
+        for no in 1..=300 {
+            let mut f = a(no, true, "[ACK] Seq=1 Ack=1 Len=0");
+            f.mark = Some(if no == 280 {
+                Mark::Retransmission
+            } else {
+                Mark::DupAck
+            });
+            l2.push(f);
+        }
+        let drawn = svg(&[l2]);
+        assert_eq!(
+            drawn.matches("data-analysis=\"duplicate ACK\"").count(),
+            2 * KEEP_EACH_END + FLAGGED_KEPT
+        );
+        assert!(drawn.contains(">#280</tspan>"));
         let svg = svg(&[l]);
         for no in [50, 100, 101, 150, 200] {
             assert!(svg.contains(&format!(">#{no}</tspan>")), "frame {no}");

@@ -179,8 +179,10 @@ struct Side {
     maxseqtobeacked: u32,
     /// Last window field sent (unscaled); `u32::MAX` before any.
     window: u32,
-    /// Duplicate ACKs sent since `lastnondupack`, the last ACK that moved.
-    dupacknum: u32,
+    /// Duplicate ACKs sent since `lastnondupack`, the last ACK that moved;
+    /// -1 after the other side acknowledged data this side was not seen
+    /// sending (the next duplicate ACK then counts as the first).
+    dupacknum: i32,
     lastnondupack: usize,
     /// The last segment was a keep-alive, or a zero window probe.
     last_keep_alive: bool,
@@ -249,9 +251,15 @@ impl SeqAnalysis {
             fwd.dupacknum = 0;
         }
         if rev.maxseqtobeacked != 0 && gt(s.ack, rev.maxseqtobeacked) && s.has_ack {
-            f.acked_unseen = true;
-            // Said once per gap.
-            rev.maxseqtobeacked = rev.nextseq;
+            // Said once per gap; and while the other side only repeats
+            // its ACKs, once for all of them.
+            if rev.maxseqtobeacked > rev.nextseq {
+                rev.maxseqtobeacked = rev.nextseq;
+                f.acked_unseen = true;
+            } else {
+                f.acked_unseen = rev.dupacknum <= 0;
+                rev.dupacknum = -1;
+            }
         }
         if (s.len > 0 || s.syn || s.fin) && !f.keep_alive {
             let mut not_advanced = fwd.nextseq != 0 && lt(s.seq, fwd.nextseq);
@@ -348,8 +356,12 @@ impl SeqAnalysis {
             return;
         }
         if repeats && s.window != 0 && s.window == fwd.window {
-            fwd.dupacknum += 1;
-            f.dup_ack = Some((fwd.lastnondupack, fwd.dupacknum));
+            fwd.dupacknum = if fwd.dupacknum < 0 {
+                1
+            } else {
+                fwd.dupacknum + 1
+            };
+            f.dup_ack = Some((fwd.lastnondupack, fwd.dupacknum.unsigned_abs()));
         }
     }
 }
