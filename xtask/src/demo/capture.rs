@@ -28,7 +28,7 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     // they live, however short that is.
     let server = ctx.server("udp-chat", &["server", "--port", "0"])?;
     let port = server.port();
-    traced(ctx, t, "udp", &port, false, |_| {
+    traced(ctx, t, "05-udp", "udp", &port, false, |_| {
         let run = ctx.client(
             &ctx.bin("udp-chat"),
             &["client", "--host", ctx.host(), "--port", &port],
@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     // TCP: the lab's sentence over one connection.
     let server = ctx.server("tcp-uppercase", &["server", "--port", "0"])?;
     let port = server.port();
-    traced(ctx, t, "tcp", &port, true, |_| {
+    traced(ctx, t, "05-tcp", "tcp", &port, true, |_| {
         let run = ctx.client(
             &ctx.bin("tcp-uppercase"),
             &[
@@ -70,7 +70,7 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     let root = root.to_string_lossy().to_string();
     let server = ctx.server("http-server", &["--port", "0", "--root", &root, "--quiet"])?;
     let port = server.port();
-    traced(ctx, t, "http", &port, true, |_| {
+    traced(ctx, t, "05-http", "http", &port, true, |_| {
         let run = ctx.client(
             &ctx.bin("http-client"),
             &["-s", ctx.host(), &port, "HelloWorld.html"],
@@ -84,19 +84,29 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     Ok(())
 }
 
-/// Captures `port` while `traffic` runs, then records the table and checks
-/// the analysis.
-fn traced(
+/// Captures `port` while `traffic` runs, saving `NAME.pcapng` and
+/// `NAME.svg`, then records the table and checks the analysis. Returns
+/// the capture's whole output (table and summary).
+///
+/// A long table is shown as its diagram draws it: the frames the diagram
+/// keeps, each run of the others as one `… N frames left out, as in the
+/// diagram …` line; the saved capture holds them all.
+///
+/// The diagram draws every connection the port's frames belong to: over
+/// an impaired link a corrupted packet can seem to come from another
+/// address, and is shown as the connection of its own it seems to be.
+pub(super) fn traced(
     ctx: &Ctx,
     t: &mut Transcript,
+    name: &str,
     label: &str,
     port: &str,
     tcp: bool,
     traffic: impl FnOnce(&Server) -> Result<()>,
-) -> Result<()> {
-    let pcap: PathBuf = ctx.out_dir.join(format!("05-{label}.pcapng"));
+) -> Result<Vec<String>> {
+    let pcap: PathBuf = ctx.out_dir.join(format!("{name}.pcapng"));
     let pcap_arg = pcap.to_string_lossy().to_string();
-    let svg: PathBuf = ctx.out_dir.join(format!("05-{label}.svg"));
+    let svg: PathBuf = ctx.out_dir.join(format!("{name}.svg"));
     let svg_arg = svg.to_string_lossy().to_string();
     // Files of an earlier run must not pass for this run's.
     let _ = std::fs::remove_file(&pcap);
@@ -109,8 +119,6 @@ fn traced(
         &pcap_arg,
         "--diagram",
         &svg_arg,
-        "--connection",
-        "1",
     ])?;
     capture
         .try_wait_for_stderr(WAIT, |l| l.starts_with("capturing on"))
@@ -129,8 +137,24 @@ fn traced(
     traffic?;
     t.note(format!("@capture $ {}", capture.command()));
     let out = capture.stdout();
+    let drawn = std::fs::read_to_string(&svg).unwrap_or_default();
+    let (kept, _) = super::report::svg_frames(&drawn);
+    let kept: std::collections::BTreeSet<usize> = kept.into_iter().collect();
+    let mut left_out = 0;
     for line in &out {
-        t.note(format!("  {line}"));
+        match frame_number(line) {
+            Some(no) if !kept.contains(&no) => left_out += 1,
+            _ => {
+                if left_out > 0 {
+                    t.note(format!("  {}", super::report::left_out_line(left_out)));
+                    left_out = 0;
+                }
+                t.note(format!("  {line}"));
+            }
+        }
+    }
+    if left_out > 0 {
+        t.note(format!("  {}", super::report::left_out_line(left_out)));
     }
     // The closing counts and any warning, as the user sees them.
     for line in capture.stderr().iter().skip(1) {
@@ -180,21 +204,21 @@ fn traced(
             format!("the {label} states end with one side in TIME_WAIT"),
         );
     }
-    let drawn = std::fs::read_to_string(&svg).unwrap_or_default();
     // Table rows start with the frame number; the summary's lines name
     // directions too, but not in a row.
-    let frames = out
-        .iter()
-        .filter(|l| l.contains("client→server") || l.contains("server→client"))
-        .filter(|l| {
-            l.split_whitespace()
-                .next()
-                .is_some_and(|w| w.parse::<usize>().is_ok())
-        })
-        .count();
+    let frames = out.iter().filter(|l| frame_number(l).is_some()).count();
+    let (arrows, elided) = super::report::svg_frames(&drawn);
     t.check(
-        frames > 0 && drawn.matches("<g class=\"arrow\"").count() == frames,
-        format!("the {label} ladder diagram draws its {frames} frames, one arrow each"),
+        frames > 0 && arrows.len() + elided == frames,
+        if elided == 0 {
+            format!("the {label} ladder diagram draws its {frames} frames, one arrow each")
+        } else {
+            format!(
+                "the {label} ladder diagram accounts for its {frames} frames: {} drawn, {elided} \
+                 left out of its middle",
+                arrows.len()
+            )
+        },
     );
     compare_with_tshark(t, label, &pcap, &out);
     if pcap.exists() {
@@ -203,7 +227,45 @@ fn traced(
     if svg.exists() {
         t.artifact(svg);
     }
-    Ok(())
+    Ok(out)
+}
+
+/// The frame number of a table row of a connection (its Role column says
+/// which way it went); `None` for other lines.
+fn frame_number(line: &str) -> Option<usize> {
+    if !line.contains("client→server") && !line.contains("server→client") {
+        return None;
+    }
+    line.split_whitespace().next()?.parse().ok()
+}
+
+/// tshark's analysis tags in a table line's Info (`[TCP Dup ACK 6#1]`),
+/// the notes after `←` left out.
+fn our_tags(line: &str) -> Vec<&str> {
+    let info = line.split("   ← ").next().unwrap_or(line);
+    let mut out = Vec::new();
+    let mut rest = info;
+    while let Some(at) = rest.find("[TCP ") {
+        let Some(end) = rest[at..].find(']') else {
+            break;
+        };
+        out.push(&rest[at..=at + end]);
+        rest = &rest[at + end + 1..];
+    }
+    out
+}
+
+/// The tags leading one of tshark's Info texts.
+fn their_tags(info: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = info;
+    while rest.starts_with("[TCP ")
+        && let Some(end) = rest.find("] ")
+    {
+        out.push(&rest[..=end]);
+        rest = &rest[end + 2..];
+    }
+    out
 }
 
 /// The number after `key` (`Seq=`) in a table line's Info.
@@ -229,6 +291,8 @@ fn compare_with_tshark(t: &mut Transcript, label: &str, pcap: &Path, table: &[St
         "tcp.len",
         "-e",
         "udp.length",
+        "-e",
+        "_ws.col.Info",
     ];
     let Ok(out) = Command::new("tshark")
         .arg("-r")
@@ -245,16 +309,10 @@ fn compare_with_tshark(t: &mut Transcript, label: &str, pcap: &Path, table: &[St
         .lines()
         .map(|l| l.split('\t').map(str::to_string).collect())
         .collect();
-    let ours: Vec<&String> = table
-        .iter()
-        .filter(|l| {
-            l.split_whitespace()
-                .next()
-                .is_some_and(|w| w.parse::<usize>().is_ok())
-        })
-        .collect();
+    let ours: Vec<&String> = table.iter().filter(|l| frame_number(l).is_some()).collect();
     let number = |cols: &Vec<String>, i: usize| cols.get(i).and_then(|v| v.parse::<u64>().ok());
     let mut differences = Vec::new();
+    let mut malformed = 0;
     for (line, cols) in ours.iter().zip(&theirs) {
         let no = line.split_whitespace().next().unwrap_or("?");
         let udp_len = number(cols, 4).map(|l| l.saturating_sub(8));
@@ -271,13 +329,30 @@ fn compare_with_tshark(t: &mut Transcript, label: &str, pcap: &Path, table: &[St
                 differences.push(format!("frame {no} {key}{ours}, tshark {theirs:?}"));
             }
         }
+        let info = cols.get(5).map_or("", String::as_str);
+        // A packet whose corrupted TCP options tshark cannot dissect: it
+        // stops before printing its analysis (which it still made).
+        if info.contains("[Malformed Packet]") {
+            malformed += 1;
+        } else if our_tags(line) != their_tags(info) {
+            differences.push(format!(
+                "frame {no} tags {:?}, tshark {:?}",
+                our_tags(line),
+                their_tags(info)
+            ));
+        }
     }
     t.check(
         out.status.success() && ours.len() == theirs.len() && differences.is_empty(),
         format!(
-            "tshark reads the {label} pcapng as the table shows it: {} frames, the same Seq, Ack \
-             and Len{}",
+            "tshark reads the {label} pcapng as the table shows it: {} frames, the same Seq, Ack, \
+             Len and analysis tags{}{}",
             theirs.len(),
+            if malformed > 0 {
+                format!(" (tags not compared on {malformed} frame(s) whose options tshark found malformed)")
+            } else {
+                String::new()
+            },
             if differences.is_empty() {
                 String::new()
             } else {

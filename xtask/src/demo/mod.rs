@@ -8,6 +8,7 @@
 //! another (see [`net`]). At the end [`report`] gathers everything into
 //! `target/demo/index.html`, checks it and renders it to `report.png`.
 
+mod bad_network;
 mod browser;
 mod capture;
 mod net;
@@ -207,6 +208,8 @@ struct Scenario {
     group: &'static str,
     title: &'static str,
     run: fn(&Ctx, &mut Transcript) -> Result<()>,
+    /// Runs only over an impaired link (`--impair`).
+    impaired_only: bool,
 }
 
 /// The groups `--only` accepts.
@@ -238,36 +241,49 @@ const SCENARIOS: &[Scenario] = &[
         group: "udp",
         title: "UDP uppercase: server and client",
         run: udp::uppercase,
+        impaired_only: false,
     },
     Scenario {
         id: "02-udp-chat",
         group: "udp",
         title: "UDP chat: server operator and client, both directions",
         run: udp::chat,
+        impaired_only: false,
     },
     Scenario {
         id: "03-tcp-uppercase",
         group: "tcp",
         title: "TCP uppercase: one client, then 20 at once",
         run: tcp::run,
+        impaired_only: false,
     },
     Scenario {
         id: "04-web-server",
         group: "http",
         title: "Web server: HelloWorld.html, a 404, and 20 fetches at once",
         run: web::run,
+        impaired_only: false,
     },
     Scenario {
         id: "05-capture",
         group: "trace",
         title: "Capture: the handshake and teardown of each exchange, and who sent each frame",
         run: capture::run,
+        impaired_only: false,
     },
     Scenario {
         id: "06-browser",
         group: "http",
         title: "Browser: HelloWorld.html and the 404 page in headless Chromium",
         run: browser::run,
+        impaired_only: false,
+    },
+    Scenario {
+        id: "07-tcp-bad-network",
+        group: "trace",
+        title: "TCP on a bad network: retransmissions, duplicate ACKs and out-of-order segments over the impaired link",
+        run: bad_network::run,
+        impaired_only: true,
     },
 ];
 
@@ -323,7 +339,8 @@ pub fn run(opts: Args) -> Result<()> {
     let mut entries = Vec::new();
     let chosen = SCENARIOS
         .iter()
-        .filter(|s| crate::util::wants(&opts.only, s.group));
+        .filter(|s| crate::util::wants(&opts.only, s.group))
+        .filter(|s| !s.impaired_only || ctx.net.link.is_some());
     for Scenario { id, title, run, .. } in chosen {
         let mut t = Transcript::new(id, title, &ctx.header);
         println!("\n{}", t.banner());

@@ -141,6 +141,8 @@ fn diagram_caption(path: &Path) -> String {
         "udp" => "UDP exchange: one datagram each way".to_string(),
         "tcp" => "TCP connection: handshake, data and teardown".to_string(),
         "http" => "HTTP fetch: one page over one TCP connection".to_string(),
+        "lossy-tcp" => "TCP over the impaired link: what TCP did about each loss".to_string(),
+        "lossy-http" => "HTTP fetch over the impaired link".to_string(),
         other => format!("Capture {other}"),
     }
 }
@@ -151,6 +153,35 @@ fn inline_svg(svg: &str) -> String {
     svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
         .replacen("<svg ", "<svg class=\"ladder\" ", 1)
 }
+
+/// What the analysis tags in a capture's table mean, for the reader of the
+/// report: the lab's handshake lesson carried on to a network that loses,
+/// reorders and duplicates packets.
+const EXPLAIN_ANALYSIS: &str = "<div class=\"explain\">\n\
+<p><b>Reading a capture of a bad network.</b> TCP promises the bytes arrive whole and in order over a \
+network that promises neither. These tags, at the start of the Info column (as Wireshark shows them), mark \
+how it keeps that promise; the row's last column says it in words, the summary under the table counts \
+them per connection, and the ladder diagram draws them in their own style (a long connection keeps its \
+first and last frames and the flagged ones between). A capture on the server's side sees what reached \
+the server: a client segment lost on the way is simply missing, and shows up as the gap after it and the \
+resent copy later.</p>\n<dl>\n\
+<dt>[TCP Retransmission] — purple, dashed</dt><dd>Bytes sent again: no acknowledgement came before the \
+sender's retransmission timer ran out (or a duplicated packet arrived twice).</dd>\n\
+<dt>[TCP Fast Retransmission]</dt><dd>Sent again at once, without waiting for the timer, because the \
+receiver's duplicate ACKs said the bytes were missing.</dd>\n\
+<dt>[TCP Spurious Retransmission]</dt><dd>Sent again although the receiver had already acknowledged \
+them: the acknowledgement was lost or late on its way back.</dd>\n\
+<dt>[TCP Dup ACK 6#2] — amber, dotted</dt><dd>The receiver acknowledges the same byte again (here the \
+second repeat of frame 6's ACK): a segment arrived, but not the one it waits for, so something before it \
+is missing. Three of them make the sender retransmit at once.</dd>\n\
+<dt>[TCP Out-Of-Order] — teal</dt><dd>A segment below one already seen, within a round trip of it: the \
+network delivered them in another order than they were sent (or a quick retransmission filled the \
+hole).</dd>\n\
+<dt>[TCP Previous segment not captured]</dt><dd>The segment starts beyond the bytes seen so far: what \
+came before it was lost on the way, or is late.</dd>\n\
+<dt>[TCP ACKed unseen segment], [TCP Window Update], [TCP Keep-Alive]…</dt><dd>An ACK of bytes the \
+capture never saw; a bare ACK that only announces more buffer room; a probe of an idle connection.</dd>\n\
+</dl>\n</div>\n";
 
 const CSS: &str = "\
 body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:24px auto;max-width:1240px;color:#222;padding:0 16px}
@@ -169,6 +200,9 @@ table.frames th{background:#e9edf1;text-align:left;padding:3px 5px;border-bottom
 table.frames td{padding:2px 5px;border-bottom:1px solid #eee;vertical-align:top}
 table.frames td.n{text-align:right}table.frames tr.hot td{background:#fdecea}
 table.frames td.st{color:#1f5fa8}table.frames td.note{color:#555}
+table.frames tr.flagged td{background:#f4ecf7}table.frames tr.left-out td{color:#777;font-style:italic;text-align:center}
+.explain{background:#fbfbf2;border:1px solid #e4e4c8;border-radius:6px;padding:6px 16px;margin:10px 0}
+.explain dt{font-weight:bold;margin-top:6px}.explain dd{margin:2px 0 4px 16px}
 .shots{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:12px}
 ul.checks{list-style:none;padding-left:4px}ul.checks li{margin:2px 0}
 .note{color:#555;font-style:italic}
@@ -250,6 +284,11 @@ fn section(h: &mut String, dir: &Path, e: &Entry) {
         .collect();
     for n in notes {
         let _ = writeln!(h, "<p class=\"note\">{}</p>", esc(n));
+    }
+    // A capture where tshark's analysis flagged frames gets the words for
+    // what it flagged.
+    if e.text.contains("[TCP ") {
+        h.push_str(EXPLAIN_ANALYSIS);
     }
     let panes: Vec<(&str, &[String])> = items
         .iter()
@@ -428,11 +467,31 @@ fn frame_table(h: &mut String, lines: &[String]) -> Vec<String> {
         h,
         "<table class=\"frames\">\n<tr><th>No.</th><th>Time</th><th>Source</th><th>Destination</th><th>Proto</th><th>Length</th><th>Role</th><th>Sent by</th><th>Info</th><th>States (client / server)</th><th>What it is</th></tr>"
     );
-    for r in &rows {
+    for line in lines {
+        if line.contains(LEFT_OUT) {
+            let _ = writeln!(
+                h,
+                "<tr class=\"left-out\"><td colspan=\"11\">{}</td></tr>",
+                esc(line.trim())
+            );
+            continue;
+        }
+        let Some(r) = frame_row(line) else {
+            continue;
+        };
         let hot = ["handshake", "teardown", "reset"]
             .iter()
             .any(|k| r.notes.contains(k));
-        let class = if hot { " class=\"hot\"" } else { "" };
+        // What tshark's analysis flagged: a segment resent, out of order,
+        // an ACK repeated.
+        let flagged = r.info.contains("[TCP ") && !hot;
+        let class = if hot {
+            " class=\"hot\""
+        } else if flagged {
+            " class=\"flagged\""
+        } else {
+            ""
+        };
         let _ = write!(h, "<tr{class}>");
         for (i, cell) in r.fixed.iter().enumerate() {
             let num = if matches!(i, 0 | 1 | 5) {
@@ -455,7 +514,9 @@ fn frame_table(h: &mut String, lines: &[String]) -> Vec<String> {
     let _ = writeln!(h, "</table>");
     lines
         .iter()
-        .filter(|l| frame_row(l).is_none() && !l.trim_start().starts_with("No."))
+        .filter(|l| {
+            frame_row(l).is_none() && !l.trim_start().starts_with("No.") && !l.contains(LEFT_OUT)
+        })
         .cloned()
         .collect()
 }
@@ -492,12 +553,49 @@ pub fn check_dir(dir: &Path) -> Result<Vec<String>> {
     done.push(format!(
         "{INDEX}: {links} relative links, each to a written file; no external URL"
     ));
-    for (svg, frames) in check_diagrams(&html, dir)? {
+    let explained = check_explained(&html)?;
+    if explained > 0 {
         done.push(format!(
-            "{svg}: one arrow for each of the {frames} frames in its table"
+            "{INDEX}: {explained} section(s) with frames tshark's analysis flagged, each explaining the tags"
         ));
     }
+    for (svg, frames, drawn, table_elided) in check_diagrams(&html, dir)? {
+        let others = frames - drawn;
+        done.push(if drawn == frames {
+            format!("{svg}: one arrow for each of the {frames} frames in its table")
+        } else if table_elided == 0 {
+            format!(
+                "{svg}: the {frames} frames of its table, {drawn} drawn, the other {others} counted by its elision marks"
+            )
+        } else {
+            format!(
+                "{svg}: the {frames} frames of its capture, {drawn} drawn and in its table, the other {others} counted where both leave them out"
+            )
+        });
+    }
     Ok(done)
+}
+
+/// Fails when a section shows flagged frames (retransmissions, duplicate
+/// ACKs…) without the words for them, or its diagram marks some without a
+/// legend. Returns how many sections had flagged frames.
+fn check_explained(html: &str) -> Result<usize> {
+    let mut count = 0;
+    for section in html.split("<section id=\"").skip(1) {
+        let id = section.split('"').next().unwrap_or("");
+        let flagged = section.contains("<tr class=\"flagged\">");
+        if !flagged {
+            continue;
+        }
+        if !section.contains("<div class=\"explain\">") {
+            bail!("{id} shows frames tshark's analysis flagged but does not explain them");
+        }
+        if section.contains("data-analysis=") && !section.contains("<g class=\"legend\">") {
+            bail!("{id}'s diagram marks frames without a legend");
+        }
+        count += 1;
+    }
+    Ok(count)
 }
 
 /// The tags of `html`, in order: (name, is end tag, is self-closed).
@@ -698,9 +796,28 @@ fn table_frames(table: &str) -> BTreeSet<usize> {
         .collect()
 }
 
+/// What a capture's table says in place of the frames it leaves out, as
+/// its diagram left them out.
+pub(super) fn left_out_line(n: usize) -> String {
+    let frames = if n == 1 { "frame" } else { "frames" };
+    format!("… {n} {frames} left out, as in the diagram (the saved capture holds every one) …")
+}
+
+/// The words that mark a table's [`left_out_line`].
+const LEFT_OUT: &str = "left out, as in the diagram";
+
+/// How many frames a capture table's [`left_out_line`]s stand for.
+fn table_left_out(table: &str) -> usize {
+    table
+        .lines()
+        .filter(|l| l.contains(LEFT_OUT))
+        .filter_map(|l| l.split_whitespace().find_map(|w| w.parse::<usize>().ok()))
+        .sum()
+}
+
 /// Frame numbers drawn in an SVG (`data-frame="N"`), and how many frames
 /// its elision marks say were left out.
-fn svg_frames(svg: &str) -> (Vec<usize>, usize) {
+pub(super) fn svg_frames(svg: &str) -> (Vec<usize>, usize) {
     let drawn = attr_values(svg, "data-frame")
         .into_iter()
         .filter_map(|v| v.parse().ok())
@@ -721,7 +838,7 @@ fn svg_frames(svg: &str) -> (Vec<usize>, usize) {
 /// For each capture pane whose command wrote a diagram: the diagram's
 /// arrows are the table's frames, one each (or, for a long connection,
 /// the ones drawn plus the ones its elision mark counts).
-fn check_diagrams(html: &str, dir: &Path) -> Result<Vec<(String, usize)>> {
+fn check_diagrams(html: &str, dir: &Path) -> Result<Vec<(String, usize, usize, usize)>> {
     let mut out = Vec::new();
     for pane in html.split("<figure class=\"pane").skip(1) {
         let Some((head, rest)) = pane.split_once("</figcaption>") else {
@@ -735,6 +852,7 @@ fn check_diagrams(html: &str, dir: &Path) -> Result<Vec<(String, usize)>> {
         let name = href_name(Path::new(svg_path));
         let table = unescape(&strip_tags(rest.split("</figure>").next().unwrap_or("")));
         let frames = table_frames(&table);
+        let table_elided = table_left_out(&table);
         let svg = fs::read_to_string(dir.join(&name))
             .with_context(|| format!("the capture's diagram {name} was not written"))?;
         let (drawn, elided) = svg_frames(&svg);
@@ -745,9 +863,10 @@ fn check_diagrams(html: &str, dir: &Path) -> Result<Vec<(String, usize)>> {
         if frames.is_empty() {
             bail!("the capture that drew {name} has no frames in its table");
         }
-        if !drawn_set.is_subset(&frames) || drawn.len() + elided != frames.len() {
+        if !drawn_set.is_subset(&frames) || drawn.len() + elided != frames.len() + table_elided {
             bail!(
-                "{name} draws {} arrows (and elides {elided}) for the {} frames of its table",
+                "{name} draws {} arrows (and elides {elided}) for the {} frames of its table \
+                 (and {table_elided} it leaves out)",
                 drawn.len(),
                 frames.len()
             );
@@ -756,7 +875,7 @@ fn check_diagrams(html: &str, dir: &Path) -> Result<Vec<(String, usize)>> {
         if !html.contains(&link) {
             bail!("{name} is not shown in the page");
         }
-        out.push((name, frames.len()));
+        out.push((name, frames.len() + table_elided, drawn.len(), table_elided));
     }
     Ok(out)
 }
@@ -987,6 +1106,84 @@ TCP connection 1: client 127.0.0.1:52581 ↔ server 127.0.0.1:13000";
         text
     }
 
+    /// A capture's table shown as its diagram draws it: the kept frames,
+    /// and one line for each run of the others.
+    fn as_drawn(text: &str, svg: &str) -> String {
+        let (kept, _) = svg_frames(svg);
+        let mut out = String::new();
+        let mut left = 0;
+        for line in text.lines() {
+            let no = frame_row(line.trim_start())
+                .and_then(|r| r.fixed.first().and_then(|n| n.parse::<usize>().ok()));
+            match no {
+                Some(no) if !kept.contains(&no) => left += 1,
+                _ => {
+                    if left > 0 {
+                        out.push_str(&format!("  {}\n", left_out_line(left)));
+                        left = 0;
+                    }
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        if left > 0 {
+            out.push_str(&format!("  {}\n", left_out_line(left)));
+        }
+        out
+    }
+
+    #[test]
+    fn a_bad_network_s_capture_is_explained_and_its_left_out_frames_counted() {
+        let dir = scratch("lossy");
+        let name = "07-lossy-tcp.svg";
+        let full = traced("tcp-analysis.pcap", &dir, name);
+        let svg = fs::read_to_string(dir.join(name)).unwrap();
+        let text = as_drawn(&full, &svg);
+        assert!(
+            text.contains("frames left out, as in the diagram"),
+            "{text}"
+        );
+        let entry = |text: &str| Entry {
+            id: "07-tcp-bad-network".into(),
+            title: "TCP on a bad network".into(),
+            text: text.to_string(),
+            artifacts: vec![dir.join(name)],
+            failures: Vec::new(),
+        };
+        write(&dir, &Meta::default(), &[entry(&text)]).unwrap();
+        let done = check_dir(&dir).unwrap();
+        assert!(
+            done.iter()
+                .any(|d| d.contains("07-lossy-tcp.svg: the 34 frames of its capture")),
+            "{done:?}"
+        );
+        assert!(
+            done.iter()
+                .any(|d| d.contains("1 section(s) with frames tshark's analysis flagged"))
+        );
+        let html = fs::read_to_string(dir.join(INDEX)).unwrap();
+        assert!(
+            html.contains("<div class=\"explain\">") && html.contains("<tr class=\"flagged\">")
+        );
+        assert!(html.contains("<tr class=\"left-out\"><td colspan=\"11\">… "));
+        assert!(
+            html.contains("[TCP Fast Retransmission]")
+                && html.contains("data-analysis=\"retransmission\"")
+        );
+        // A left-out line that miscounts is noticed.
+        let wrong = text.replacen(" frames left out, as in", "0 frames left out, as in", 1);
+        write(&dir, &Meta::default(), &[entry(&wrong)]).unwrap();
+        assert!(check_dir(&dir).is_err());
+        // So is a page that shows flagged frames without the words for them.
+        write(&dir, &Meta::default(), &[entry(&text)]).unwrap();
+        let html = fs::read_to_string(dir.join(INDEX)).unwrap();
+        fs::write(dir.join(INDEX), html.replace(EXPLAIN_ANALYSIS, "")).unwrap();
+        let err = check_dir(&dir).unwrap_err().to_string();
+        assert!(err.contains("does not explain them"), "{err}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn real_diagrams_have_one_arrow_per_frame_of_their_table() {
         let dir = scratch("real");
@@ -1016,7 +1213,7 @@ TCP connection 1: client 127.0.0.1:52581 ↔ server 127.0.0.1:13000";
         for want in [
             "05-http.svg: one arrow for each of the 10 frames",
             "05-udp.svg: one arrow for each of the 2 frames",
-            "05-tcp.svg: one arrow for each of the 54 frames",
+            "05-tcp.svg: the 54 frames of its table, 24 drawn, the other 30 counted",
         ] {
             assert!(done.iter().any(|d| d.contains(want)), "{want}: {done:?}");
         }
