@@ -69,6 +69,10 @@ const EPHEMERAL_START: u16 = 32768;
 /// Text tshark shows for a frame cut by the snap length.
 pub const SIZE_LIMITED: &str = "[Packet size limited during capture]";
 
+/// Text tshark shows for a header that does not fit in its packet as sent
+/// (a length corrupted on the way).
+pub const MALFORMED: &str = "[Malformed Packet]";
+
 /// Which way a frame went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -797,7 +801,12 @@ impl Analyzer {
             Transport::Fragment(f) => fragment(p, f, &mut row),
             Transport::Truncated(n) => {
                 row.protocol = Cow::Borrowed(ip_protocol_name(*n).unwrap_or(ip_name(p)));
-                row.info.push_str(SIZE_LIMITED);
+                // Cut by the snap length, or not whole as it was sent.
+                row.info.push_str(if p.truncated() {
+                    SIZE_LIMITED
+                } else {
+                    MALFORMED
+                });
             }
             Transport::OtherIp(n) => {
                 row.protocol = Cow::Borrowed(ip_protocol_name(*n).unwrap_or(ip_name(p)));

@@ -341,6 +341,28 @@ fn test_parse_tcp_options_cut_by_snaplen() {
 }
 
 #[test]
+fn a_tcp_header_longer_than_its_segment_is_malformed() {
+    // A bit flipped on the way: the data offset says 32 bytes, the IP
+    // length leaves 24 for the whole segment.
+    let mut f = crate::decode::build::tcp(
+        sa("10.0.0.1:40000"),
+        sa("10.0.0.2:13000"),
+        7,
+        Some(9),
+        "",
+        b"abcd",
+    );
+    f[14 + 20 + 12] = 0x80;
+    let len = f.len() as u32;
+    let p = decode(LinkType::Ethernet, &f, T, len).unwrap();
+    assert_eq!(p.transport, Transport::Truncated(6));
+    assert_eq!(p.dst.port(), 13000);
+    assert!(!p.truncated(), "not cut by the snap length");
+    let row = crate::analyze::Analyzer::new().push(&p);
+    assert_eq!(row.info, crate::analyze::MALFORMED);
+}
+
+#[test]
 fn test_parse_transport_header_cut() {
     let f = eth(&[0x08, 0x00], &IPV4_SYN);
     // 14 + 20 + 6: the ports are there, the rest of the header is not.

@@ -53,7 +53,10 @@ fn tcp(b: &[u8], wire: u32) -> (u16, u16, Transport) {
         return ports_and(b, Transport::Truncated(TCP));
     }
     let hdr = usize::from(u8_at(b, 12) >> 4) * 4;
-    if hdr < TCP_MIN_LEN {
+    // A header longer than the segment on the wire is malformed (a bit
+    // flipped in a length on the way): nothing after the ports can be
+    // trusted, and tshark calls it a short segment.
+    if hdr < TCP_MIN_LEN || hdr as u64 > u64::from(wire) {
         return ports_and(b, Transport::Truncated(TCP));
     }
     let bits = be16(b, 12);
