@@ -82,6 +82,24 @@ fn summary_count(out: &[String], name: &str) -> u64 {
         .sum()
 }
 
+/// `1 duplicate ACK`, `2 duplicate ACKs`: `plural` is the name of many.
+fn counted(n: u64, plural: &str) -> String {
+    if n != 1 {
+        return format!("{n} {plural}");
+    }
+    let (first, rest) = plural.split_once(' ').unwrap_or((plural, ""));
+    let one = |w: &str| w.strip_suffix('s').unwrap_or(w).to_string();
+    if rest.is_empty() {
+        format!("1 {}", one(first))
+    } else if first == "segments" {
+        format!("1 segment {rest}")
+    } else {
+        // `duplicate ACKs`, `out-of-order segments`: the last word counts.
+        let (head, last) = plural.rsplit_once(' ').unwrap_or(("", plural));
+        format!("1 {head} {}", one(last))
+    }
+}
+
 /// What the capture shows of TCP at work, checked in the table, the
 /// summary and the diagram; a retransmission required when `expected`.
 fn shown(t: &mut Transcript, ctx: &Ctx, name: &str, label: &str, out: &[String], expected: bool) {
@@ -110,12 +128,16 @@ fn shown(t: &mut Transcript, ctx: &Ctx, name: &str, label: &str, out: &[String],
         if n == 0 {
             continue;
         }
-        found.push(format!("{n} {summary}"));
+        found.push(counted(n, summary));
         let in_table = tags.iter().any(|tag| text.contains(tag));
         let in_diagram = svg.contains(&format!("data-analysis=\"{mark}\""));
         t.check(
             in_table && in_diagram,
-            format!("the {label} capture's {n} {summary} are in the table, the summary and the ladder diagram"),
+            format!(
+                "the {label} capture's {} {} in the table, the summary and the ladder diagram",
+                counted(n, summary),
+                if n == 1 { "is" } else { "are" }
+            ),
         );
     }
     let resent = summary_count(out, "retransmissions");
@@ -124,7 +146,7 @@ fn shown(t: &mut Transcript, ctx: &Ctx, name: &str, label: &str, out: &[String],
         "segments after a gap (what came before was not captured)",
     );
     if gaps > 0 {
-        found.push(format!("{gaps} segments after a gap"));
+        found.push(counted(gaps, "segments after a gap"));
     }
     let what = if found.is_empty() {
         "nothing to repair".to_string()
@@ -298,6 +320,19 @@ mod tests {
         assert_eq!(size_for(0.5), (MIN_BYTES, true));
         // 0.1%: more than the most; nothing is insisted on.
         assert_eq!(size_for(0.001), (MAX_BYTES, false));
+    }
+
+    #[test]
+    fn counts_read_in_the_singular_and_plural() {
+        assert_eq!(counted(1, "retransmissions"), "1 retransmission");
+        assert_eq!(counted(2, "retransmissions"), "2 retransmissions");
+        assert_eq!(counted(1, "duplicate ACKs"), "1 duplicate ACK");
+        assert_eq!(
+            counted(1, "out-of-order segments"),
+            "1 out-of-order segment"
+        );
+        assert_eq!(counted(1, "segments after a gap"), "1 segment after a gap");
+        assert_eq!(counted(0, "segments after a gap"), "0 segments after a gap");
     }
 
     #[test]
