@@ -78,7 +78,10 @@ pub(crate) fn parse_v4(b: &[u8], wire: u32) -> Result<IpHeader<'_>, IpError> {
     }
     let total = match be16(b, 2) {
         0 => wire.max(b.len() as u32) as usize,
-        t => usize::from(t),
+        // Never longer than the packet as it was sent: a total length
+        // corrupted upward on the way counts what the packet held, as
+        // tshark counts it.
+        t => usize::from(t).min(wire.max(b.len() as u32) as usize),
     };
     if total < ihl {
         return Err(IpError::Bogus("Bogus IPv4 total length"));
@@ -112,7 +115,8 @@ pub(crate) fn parse_v6(b: &[u8], wire: u32) -> Result<IpHeader<'_>, IpError> {
     }
     let total = match be16(b, 4) {
         0 => wire.max(b.len() as u32) as usize,
-        n => IPV6_LEN + usize::from(n),
+        // As for IPv4: never past the packet as sent.
+        n => (IPV6_LEN + usize::from(n)).min(wire.max(b.len() as u32) as usize),
     };
     let mut next = u8_at(b, 6);
     let mut off = IPV6_LEN;

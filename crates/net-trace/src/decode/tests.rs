@@ -341,6 +341,23 @@ fn test_parse_tcp_options_cut_by_snaplen() {
 }
 
 #[test]
+fn an_ip_length_past_the_packet_counts_what_the_packet_held() {
+    // A bit flipped on the way sent the total length from 44 to 44 + 32.
+    let mut f = crate::decode::build::tcp(
+        sa("10.0.0.1:40000"),
+        sa("10.0.0.2:13000"),
+        7,
+        Some(9),
+        "",
+        b"abcd",
+    );
+    f[14 + 3] += 32;
+    let len = f.len() as u32;
+    let p = decode(LinkType::Ethernet, &f, T, len).unwrap();
+    assert_eq!(tcp_of(&p).len, 4);
+}
+
+#[test]
 fn a_tcp_header_longer_than_its_segment_is_malformed() {
     // A bit flipped on the way: the data offset says 32 bytes, the IP
     // length leaves 24 for the whole segment.
