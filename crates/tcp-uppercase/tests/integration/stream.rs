@@ -258,3 +258,18 @@ fn nothing_to_send_connects_to_nothing() {
     run.assert_success();
     assert!(run.stdout.is_empty() && run.stderr.is_empty(), "{run}");
 }
+
+#[test]
+fn no_server_is_one_clear_sentence_in_stream_mode_too() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let run = Run::new(BIN, &["client", "--port", &port.to_string()], b"hi\n");
+    run.assert_code(1);
+    assert_eq!(
+        run.stderr_text(),
+        format!("error: nothing is listening on 127.0.0.1:{port} (connection refused)\n")
+    );
+    assert!(run.stdout.is_empty());
+}
