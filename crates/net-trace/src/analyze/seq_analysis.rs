@@ -251,13 +251,15 @@ impl SeqAnalysis {
             fwd.dupacknum = 0;
         }
         if rev.maxseqtobeacked != 0 && gt(s.ack, rev.maxseqtobeacked) && s.has_ack {
-            // Said once per gap; and while the other side only repeats
-            // its ACKs, once for all of them.
-            if rev.maxseqtobeacked > rev.nextseq {
+            // tshark 4.0's rules, as its output shows them: said each time
+            // the other side's segments left a gap since (and the mark
+            // moves past it); otherwise only when the other side's ACKs
+            // have moved since it was last said.
+            if rev.maxseqtobeacked < rev.nextseq {
                 rev.maxseqtobeacked = rev.nextseq;
                 f.acked_unseen = true;
             } else {
-                f.acked_unseen = rev.dupacknum <= 0;
+                f.acked_unseen = rev.dupacknum == 0;
                 rev.dupacknum = -1;
             }
         }
@@ -274,7 +276,9 @@ impl SeqAnalysis {
             if s.len > 0 && rev.lastack != 0 && le(ends_at, rev.lastack) {
                 f.spurious_retransmission = true;
             } else if not_advanced
-                && rev.dupacknum >= 2
+                // tshark keeps the count unsigned: the -1 left by an ACK of
+                // unseen data counts as many.
+                && (rev.dupacknum >= 2 || rev.dupacknum < 0)
                 && rev.lastack == s.seq
                 && within(s.time, rev.lastack_time, FAST_RETRANSMISSION_WITHIN)
             {
