@@ -197,12 +197,24 @@ pub(super) fn traced(
             "  (the {label} client's process was not proven this time: shown as unknown, never guessed)"
         ));
     }
-    if tcp {
+    // A link that corrupts packets can flip a FIN, RST or SYN bit: the
+    // receiver's checksum discards that packet, but a capture sees its
+    // flags and infers states from them, so the end state proves nothing.
+    let corrupting = ctx.net.link.as_ref().is_some_and(|link| {
+        let (to_server, to_client) = link.impairment();
+        to_server.corrupt > 0.0 || to_client.corrupt > 0.0
+    });
+    let time_wait = text.contains("[client TIME_WAIT / server CLOSED]")
+        || text.contains("[client CLOSED / server TIME_WAIT]");
+    if tcp && (time_wait || !corrupting) {
         t.check(
-            text.contains("[client TIME_WAIT / server CLOSED]")
-                || text.contains("[client CLOSED / server TIME_WAIT]"),
+            time_wait,
             format!("the {label} states end with one side in TIME_WAIT"),
         );
+    } else if tcp {
+        t.note(format!(
+            "  (the {label} states do not end in TIME_WAIT: the link corrupts packets, and a flipped flag bit misleads the states a capture infers)"
+        ));
     }
     // Table rows start with the frame number; the summary's lines name
     // directions too, but not in a row.
