@@ -2,7 +2,9 @@
 //!
 //! # Layout
 //! - [`Server`]: spawns a server binary, waits (bounded) for its readiness
-//!   line `listening on ADDR (PROTO)`, collects its output, kills it on drop.
+//!   line `listening on ADDR (PROTO)`, collects its output, kills it on drop;
+//!   [`Server::builder`] gives its stdout and stderr to a pipe nobody
+//!   reads, to one pipe (`2>&1`) or to a file such as `/dev/full`.
 //! - [`Run`]: runs a client binary to completion with stdin and a deadline,
 //!   and on a failed expectation prints the command, status, stdout and
 //!   stderr.
@@ -25,7 +27,7 @@
 pub mod http;
 pub mod impair;
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -104,11 +106,26 @@ impl Collectors {
         into: Lines,
         first: Option<mpsc::Sender<String>>,
     ) {
+        self.collect_matching(stream, into, first, |_| true);
+    }
+
+    /// As [`collect`](Self::collect), but the first line that satisfies
+    /// `pred` goes to `first`.
+    fn collect_matching(
+        &mut self,
+        stream: impl Read + Send + 'static,
+        into: Lines,
+        first: Option<mpsc::Sender<String>>,
+        pred: fn(&str) -> bool,
+    ) {
         self.spawn(move || {
             let mut first = first;
             for line in BufReader::new(stream).lines() {
                 let Ok(line) = line else { break };
-                if let Some(tx) = first.take() {
+                if first.is_some()
+                    && pred(&line)
+                    && let Some(tx) = first.take()
+                {
                     let _ = tx.send(line.clone());
                 }
                 into.lock()
@@ -212,6 +229,72 @@ pub struct Server {
     collectors: Collectors,
     /// With [`Server::start_stalled`], the stdout pipe nobody reads.
     parked: Parked,
+    /// With [`Output::Unread`] for stderr, the stderr pipe nobody reads.
+    parked_stderr: Option<Box<dyn Read + Send>>,
+}
+
+/// Where a server's stdout or stderr goes, for [`Server::builder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// A pipe read as the server writes, into [`Server::stdout`] or
+    /// [`Server::stderr`]: what [`Server::start`] does.
+    Read,
+    /// A pipe kept open that nobody reads, as a paused pager's or a
+    /// stalled journal's. Stdout's first line (the readiness line) is
+    /// read, then nothing more; stderr is never read.
+    Unread,
+    /// Stderr only: into stdout's pipe, as `2>&1`, read or not as stdout is.
+    IntoStdout,
+    /// A file opened for writing: `/dev/full` fails every write with
+    /// ENOSPC, as a full disk does. With stdout here, the readiness line
+    /// is looked for on stderr (which must be [`Output::Read`]): a server
+    /// that cannot print it says it there.
+    File(PathBuf),
+}
+
+/// How to start a server: its command, environment and output streams.
+/// Made by [`Server::builder`].
+#[derive(Debug, Clone)]
+pub struct Launch {
+    bin: OsString,
+    args: Vec<String>,
+    env: Vec<(OsString, OsString)>,
+    stdout: Output,
+    stderr: Output,
+}
+
+impl Launch {
+    /// Where stdout goes (default [`Output::Read`]); not
+    /// [`Output::IntoStdout`].
+    pub fn stdout(mut self, output: Output) -> Launch {
+        self.stdout = output;
+        self
+    }
+
+    /// Where stderr goes (default [`Output::Read`]).
+    pub fn stderr(mut self, output: Output) -> Launch {
+        self.stderr = output;
+        self
+    }
+
+    /// Sets an environment variable for the server (`RUST_LOG`).
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Launch {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// Starts the server and waits for its readiness line; panics (with
+    /// the server's stderr, when read) if it does not come.
+    pub fn start(self) -> Server {
+        self.try_start().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts the server and waits for its readiness line, reporting
+    /// failure as one message.
+    pub fn try_start(self) -> Result<Server, String> {
+        Server::start_launch(&self)
+    }
 }
 
 impl fmt::Debug for Server {
@@ -243,9 +326,34 @@ impl Server {
         Self::start_with(bin.as_ref(), args, true).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// A server to start with other output streams or environment than
+    /// [`start`](Self::start)'s:
+    ///
+    /// ```no_run
+    /// use testkit::{Output, Server};
+    /// let server = Server::builder("target/debug/tcp-uppercase", &["server", "--port", "0"])
+    ///     .stderr(Output::IntoStdout)
+    ///     .stdout(Output::Unread)
+    ///     .start();
+    /// ```
+    pub fn builder(bin: impl AsRef<OsStr>, args: &[&str]) -> Launch {
+        Launch {
+            bin: bin.as_ref().to_owned(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            env: Vec::new(),
+            stdout: Output::Read,
+            stderr: Output::Read,
+        }
+    }
+
     fn start_with(bin: &OsStr, args: &[&str], stall: bool) -> Result<Server, String> {
+        let stdout = if stall { Output::Unread } else { Output::Read };
+        Self::start_launch(&Self::builder(bin, args).stdout(stdout))
+    }
+
+    fn start_launch(launch: &Launch) -> Result<Server, String> {
         let (tx, rx) = mpsc::channel();
-        let mut server = Self::launch(bin, args, Some(tx), stall)?;
+        let mut server = Self::launch_streams(launch, Some(tx))?;
         let fail = |server: &mut Server, what: String| {
             let _ = server.child.kill();
             let _ = server.child.wait();
@@ -257,7 +365,11 @@ impl Server {
             )
         };
         let readiness = match rx.recv_timeout(READY_TIMEOUT) {
-            Ok(line) => line,
+            // From stderr, the line carries the readiness line at its end.
+            Ok(line) => match line.find(READINESS_PREFIX) {
+                Some(at) => line[at..].to_string(),
+                None => line,
+            },
             Err(_) => {
                 return Err(fail(
                     &mut server,
@@ -279,32 +391,73 @@ impl Server {
     /// Starts `bin args…` without waiting for anything: for interactive
     /// programs that print no readiness line (a chat client).
     pub fn spawn(bin: impl AsRef<OsStr>, args: &[&str]) -> Result<Server, String> {
-        Self::launch(bin.as_ref(), args, None, false)
+        Self::launch_streams(&Self::builder(bin, args), None)
     }
 
-    /// Starts the process and its output collectors; the first stdout line
-    /// also goes to `first`.
-    fn launch(
-        bin: &OsStr,
-        args: &[&str],
+    /// Starts the process and its output collectors; the readiness line
+    /// (stdout's first line, or the stderr line that carries it when
+    /// stdout is a file) also goes to `first`.
+    fn launch_streams(
+        launch: &Launch,
         first: Option<mpsc::Sender<String>>,
-        stall: bool,
     ) -> Result<Server, String> {
+        let bin = launch.bin.as_os_str();
+        let args: Vec<&str> = launch.args.iter().map(String::as_str).collect();
+        let args = &args[..];
         let command = describe(bin, args);
-        let mut child = piped(bin, args)
+        let mut cmd = if launch.stderr == Output::IntoStdout {
+            // `2>&1` by the shell, which then becomes the server (same
+            // process id): both streams into stdout's pipe.
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c")
+                .arg("exec \"$0\" \"$@\" 2>&1")
+                .arg(bin)
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null());
+            cmd
+        } else {
+            piped(bin, args)
+        };
+        cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
+        for (output, is_stdout) in [(&launch.stdout, true), (&launch.stderr, false)] {
+            if let Output::File(path) = output {
+                let file = std::fs::File::options()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+                if is_stdout {
+                    cmd.stdout(file);
+                } else {
+                    cmd.stderr(file);
+                }
+            }
+        }
+        let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start `{command}`: {e}"))?;
         let stdout: Lines = Arc::default();
         let stderr: Lines = Arc::default();
         let mut collectors = Collectors::new();
         let parked: Parked = Arc::default();
-        if let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) {
-            if stall {
-                collectors.collect_first_then_stall(out, stdout.clone(), first, parked.clone());
-            } else {
-                collectors.collect(out, stdout.clone(), first);
+        let mut parked_stderr: Option<Box<dyn Read + Send>> = None;
+        let mut stderr_first = None;
+        match (child.stdout.take(), &launch.stdout) {
+            (Some(out), Output::Unread) => {
+                collectors.collect_first_then_stall(out, stdout.clone(), first, parked.clone())
             }
-            collectors.collect(err, stderr.clone(), None);
+            (Some(out), _) => collectors.collect(out, stdout.clone(), first),
+            // No pipe for stdout: the readiness line comes on stderr.
+            (None, _) => stderr_first = first,
+        }
+        if let Some(err) = child.stderr.take() {
+            match &launch.stderr {
+                Output::Unread => parked_stderr = Some(Box::new(err)),
+                _ => collectors.collect_matching(err, stderr.clone(), stderr_first, |line| {
+                    line.contains(READINESS_PREFIX)
+                }),
+            }
         }
         let stdin = child.stdin.take();
         Ok(Server {
@@ -317,6 +470,7 @@ impl Server {
             stderr,
             collectors,
             parked,
+            parked_stderr,
         })
     }
 
@@ -480,6 +634,29 @@ impl Server {
         self.wait_exit(timeout)
     }
 
+    /// Sends SIGTERM and checks the server exits with status 0 within
+    /// `timeout`, as the contract asks; panics (naming `what`, with the
+    /// command and what stderr was read) otherwise. Returns how long the
+    /// exit took, and prints it (`--nocapture`).
+    pub fn assert_stops(&mut self, timeout: Duration, what: &str) -> Duration {
+        let start = Instant::now();
+        let status = self.terminate(timeout);
+        let took = start.elapsed();
+        eprintln!("{what}: exit {status:?} {took:?} after SIGTERM");
+        let fail = |why: String| -> ! {
+            panic!(
+                "{what}: `{}` {why}\nstderr:\n{}",
+                self.command,
+                self.stderr().join("\n")
+            )
+        };
+        match status {
+            None => fail(format!("had not exited {took:?} after SIGTERM")),
+            Some(s) if !s.success() => fail(format!("exited with {s} on SIGTERM")),
+            Some(_) => took,
+        }
+    }
+
     /// Waits up to `timeout` for the server to exit by itself. When it has
     /// exited, [`stdout`](Self::stdout) and [`stderr`](Self::stderr) hold
     /// everything it wrote.
@@ -494,13 +671,14 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        // The stalled pipe closes last, after the child is gone.
+        // The stalled pipes close last, after the child is gone.
         drop(
             self.parked
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take(),
         );
+        drop(self.parked_stderr.take());
     }
 }
 
@@ -515,9 +693,42 @@ fn wait_deadline(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     }
 }
 
+/// The ways a server's output can be left unread, each named, as
+/// `(name, stdout, stderr)` for [`Server::builder`]: stderr into a pipe
+/// nobody reads; stdout and stderr each into one; and both into one pipe
+/// nobody reads (`2>&1`). Stdout's readiness line is read in each.
+pub fn unread_outputs() -> [(&'static str, Output, Output); 3] {
+    [
+        ("stderr unread", Output::Read, Output::Unread),
+        ("stdout and stderr unread", Output::Unread, Output::Unread),
+        ("2>&1 unread", Output::Unread, Output::IntoStdout),
+    ]
+}
+
+/// Checks the stderr of a server that ran with stdout on `/dev/full`
+/// (see [`Output::File`]): one warning said so (carrying the readiness
+/// line), and at exit one line counted the log lines lost to it.
+pub fn assert_full_stdout_told(stderr: &[String]) {
+    let said = |what: &str| stderr.iter().filter(|l| l.contains(what)).count();
+    assert_eq!(
+        said("stdout cannot be written (no space left on device)"),
+        1,
+        "{stderr:#?}"
+    );
+    assert_eq!(said(READINESS_PREFIX), 1, "{stderr:#?}");
+    assert_eq!(
+        said("log lines dropped: stdout could not be written (no space left on device)"),
+        1,
+        "{stderr:#?}"
+    );
+}
+
+/// How the readiness line begins.
+const READINESS_PREFIX: &str = "listening on ";
+
 /// Parses `listening on ADDR (PROTO)`.
 pub fn parse_readiness(line: &str) -> Option<SocketAddr> {
-    let rest = line.strip_prefix("listening on ")?;
+    let rest = line.strip_prefix(READINESS_PREFIX)?;
     let (addr, proto) = rest.rsplit_once(' ')?;
     if !(proto.starts_with('(') && proto.ends_with(')')) {
         return None;
