@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use http_server::server::{self, Config, DEFAULT_PORT};
 use net_core::cli::parse_seconds;
+use net_core::output::Diagnostics;
 use net_core::{AccessLog, Endpoint, Error as NetError, announce, sock};
 
 #[derive(Parser)]
@@ -49,8 +50,23 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    net_core::cli::exit(run(Cli::parse()))
+    let cli = Cli::parse();
+    init_logging();
+    net_core::cli::exit(run(cli))
+}
+
+/// Diagnostics on stderr, `info` and above unless `RUST_LOG` says
+/// otherwise, through net-core's stderr queue: a stderr nobody reads (or
+/// one that fails) never holds the server up, nor its stop on Ctrl-C or
+/// SIGTERM.
+fn init_logging() {
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    logger.target(env_logger::Target::Pipe(Box::new(Diagnostics::stderr())));
+    if net_core::output::diagnostics_in_color() {
+        logger.write_style(env_logger::WriteStyle::Always);
+    }
+    logger.init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -74,7 +90,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     // The handler first: a SIGTERM right after the readiness line must
     // already mean a clean stop.
     config.shutdown.install_signal_handler()?;
-    announce(local, "http").map_err(|e| NetError::io("write to stdout", e))?;
+    announce(local, "http");
     server::run(listener, config)?;
     Ok(())
 }

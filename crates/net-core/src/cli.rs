@@ -11,15 +11,19 @@ use crate::error::Error;
 
 /// A binary's exit: 0 on success; otherwise the error on stderr as
 /// `error: …` (our errors already read as one sentence with their cause)
-/// and exit status 1.
+/// and exit status 1. Diagnostics still queued for stderr are written
+/// first, for at most [`LOG_DRAIN_TIMEOUT`](crate::output::LOG_DRAIN_TIMEOUT):
+/// a stderr nobody reads does not keep the process from exiting.
 pub fn exit(result: Result<(), impl Display>) -> ExitCode {
-    match result {
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::output::eprint_line(format_args!("error: {e}"));
             ExitCode::FAILURE
         }
-    }
+    };
+    crate::output::flush_diagnostics();
+    code
 }
 
 /// Calls `each` with every line of `input` (without its `\n` or `\r\n`),

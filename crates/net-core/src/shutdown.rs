@@ -19,6 +19,16 @@ use crate::error::{Error, Result};
 /// How long a waker's self-connection may take: it is on the same machine.
 const WAKE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long a server takes at most to exit after Ctrl-C or SIGTERM: its
+/// connections in flight get [`DRAIN_TIMEOUT`](crate::acceptor::DRAIN_TIMEOUT),
+/// then its access log and its diagnostics get
+/// [`LOG_DRAIN_TIMEOUT`](crate::output::LOG_DRAIN_TIMEOUT) each to be
+/// written, whatever state its stdout and stderr are in (nobody reading,
+/// a full disk): the contract's "a few seconds".
+pub const STOP_GRACE: Duration = crate::acceptor::DRAIN_TIMEOUT
+    .saturating_add(crate::output::LOG_DRAIN_TIMEOUT)
+    .saturating_add(crate::output::LOG_DRAIN_TIMEOUT);
+
 type Waker = Box<dyn Fn() + Send + Sync>;
 
 /// Cloneable handle; every clone sees the same state.

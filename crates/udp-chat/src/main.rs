@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use net_core::cli::parse_seconds;
+use net_core::output::Diagnostics;
 use net_core::{AccessLog, Endpoint, Error as NetError, Shutdown, announce, sock};
 use udp_chat::chat::Chat;
 use udp_chat::client::{Client, DEFAULT_RETRIES};
@@ -66,13 +67,29 @@ struct ClientArgs {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Server(_)));
     let result = match cli.command {
         Command::Server(args) => run_server(args),
         Command::Client(args) => run_client(args),
     };
     net_core::cli::exit(result)
+}
+
+/// Diagnostics on stderr, `info` and above unless `RUST_LOG` says
+/// otherwise. A server's go through net-core's stderr queue, so a stderr
+/// nobody reads (or one that fails) never holds it up, nor its stop on
+/// Ctrl-C or SIGTERM; a client's are written as they come.
+fn init_logging(server: bool) {
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    if server {
+        logger.target(env_logger::Target::Pipe(Box::new(Diagnostics::stderr())));
+        if net_core::output::diagnostics_in_color() {
+            logger.write_style(env_logger::WriteStyle::Always);
+        }
+    }
+    logger.init();
 }
 
 /// Ctrl-C / SIGTERM: a server stops its loop; an interactive session, whose
@@ -95,7 +112,7 @@ fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     // The handler first: a SIGTERM right after the readiness line must
     // already mean a clean stop.
     let shutdown = shutdown_handle(args.chat)?;
-    announce(local, "udp").map_err(|e| NetError::io("write to stdout", e))?;
+    announce(local, "udp");
     if args.chat {
         hint(
             "clients' messages appear as they arrive; each line you type goes to the client that wrote last",

@@ -8,6 +8,7 @@ mod files;
 mod hostile;
 mod limits;
 mod logging;
+mod output;
 mod protocol;
 #[cfg(target_os = "linux")]
 mod resources;

@@ -5,6 +5,7 @@
 
 mod client;
 mod impaired;
+mod output;
 mod server;
 mod stream;
 

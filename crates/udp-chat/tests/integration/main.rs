@@ -6,6 +6,7 @@ mod chat;
 mod client;
 mod impaired;
 mod matching;
+mod output;
 mod server;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_udp-chat");
