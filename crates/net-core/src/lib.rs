@@ -16,7 +16,8 @@
 //! - [`deadline`]: writes cut once the client takes no byte for the
 //!   write time-out, across the whole reply.
 //! - [`text`]: streaming Unicode uppercase and log previews.
-//! - [`output`]: the readiness line and the access log.
+//! - [`output`]: the readiness line, the access log and the diagnostics
+//!   on stderr, none of which can hold a server up.
 //! - [`ratelimit`]: one line a second, with a count, for a repeating
 //!   failure.
 //! - [`cli`]: parsers for flag values (time-outs in seconds).
