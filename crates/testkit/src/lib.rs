@@ -15,6 +15,8 @@
 //!   privilege), on stderr and in the file named by [`SKIP_LOG_ENV`], so a
 //!   skipped test is visible in CI rather than a silent `ok`.
 //! - [`http`]: reads one HTTP response off a raw connection.
+//! - [`proxy`]: a forwarding HTTP proxy (absolute form and `CONNECT`)
+//!   that keeps the request heads it saw.
 //! - [`impair`] (Linux and root only): two hosts in network namespaces joined by a
 //!   link that loses, delays, reorders, duplicates and corrupts packets.
 //!
@@ -26,6 +28,7 @@
 
 pub mod http;
 pub mod impair;
+pub mod proxy;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
