@@ -1,15 +1,16 @@
 //! The client: connections kept across requests, time-outs, redirects.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use net_core::sock;
 
-use crate::body;
+use crate::proxy::{Proxies, Proxy};
 use crate::response::{self, Framing, Head};
+use crate::tls::{Stream, Tls, Trust};
 use crate::url::Url;
 use crate::{Error, Result};
+use crate::{body, decode};
 
 /// Default limit for establishing a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,6 +58,9 @@ pub trait Observer {
     fn body_start(&mut self, _len: Option<u64>) {}
     /// `n` more body bytes were written.
     fn progress(&mut self, _n: u64) {}
+    /// Something learnt about the connection, such as the TLS version and
+    /// cipher (`-v` shows it after a `*`, as curl does).
+    fn info(&mut self, _line: &str) {}
 }
 
 /// An observer that shows nothing.
@@ -80,7 +84,7 @@ pub struct Response {
 /// whole request's deadline, when there is one, and the stall time-out.
 #[derive(Debug)]
 struct Timed {
-    stream: TcpStream,
+    stream: Stream,
     deadline: Option<Instant>,
     /// Longest wait for one read's first byte.
     stall: Duration,
@@ -125,7 +129,7 @@ impl Read for Timed {
             if self.current.is_none_or(|t| t > left)
                 || (want == READ_SLICE && self.current != Some(READ_SLICE))
             {
-                self.stream.set_read_timeout(Some(want))?;
+                self.stream.tcp().set_read_timeout(Some(want))?;
                 self.current = Some(want);
             }
             match self.stream.read(buf) {
@@ -156,6 +160,11 @@ pub struct Client {
     follow: bool,
     conn: Option<Conn>,
     connections: u64,
+    compressed: bool,
+    trust: Trust,
+    /// Built for the first `https://` URL.
+    tls: Option<Tls>,
+    proxies: Proxies,
 }
 
 impl Default for Client {
@@ -165,7 +174,9 @@ impl Default for Client {
 }
 
 impl Client {
-    /// A client with default time-outs that does not follow redirects.
+    /// A client with default time-outs that does not follow redirects,
+    /// trusts the system's certificates and uses the proxies the
+    /// environment names (as libcurl does).
     pub fn new() -> Self {
         Client {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -174,7 +185,30 @@ impl Client {
             follow: false,
             conn: None,
             connections: 0,
+            compressed: false,
+            trust: Trust::System,
+            tls: None,
+            proxies: Proxies::from_env(),
         }
+    }
+
+    /// Asks for compressed bodies and decodes them (`--compressed`).
+    pub fn compressed(mut self, yes: bool) -> Self {
+        self.compressed = yes;
+        self
+    }
+
+    /// Which server certificates are trusted (`--cacert`, `-k`).
+    pub fn trust(mut self, trust: Trust) -> Self {
+        self.trust = trust;
+        self.tls = None;
+        self
+    }
+
+    /// Which proxies are used ([`Proxies::from_env`] by default).
+    pub fn proxies(mut self, proxies: Proxies) -> Self {
+        self.proxies = proxies;
+        self
     }
 
     /// Sets the connect time-out.
@@ -257,7 +291,23 @@ impl Client {
                         Framing::None => Some(0),
                         _ => None,
                     });
-                    self.read_body(&head, framing, &url, deadline, out, observer)?;
+                    if !self.compressed {
+                        self.read_body(&head, framing, &url, deadline, out, observer)?;
+                        return Ok((head, url));
+                    }
+                    let decoder = decode::writer(&head, out);
+                    let mut decoder = match decoder {
+                        Ok(d) => d,
+                        Err(e) => {
+                            // The body is not read: the connection cannot
+                            // carry another request.
+                            self.conn = None;
+                            return Err(e);
+                        }
+                    };
+                    self.read_body(&head, framing, &url, deadline, &mut decoder, observer)
+                        .map_err(|e| decoder.error(e))?;
+                    decoder.finish()?;
                     return Ok((head, url));
                 }
             }
@@ -321,24 +371,57 @@ impl Client {
         deadline: Option<Instant>,
         observer: &mut dyn Observer,
     ) -> Result<Head> {
-        let key = url.endpoint().to_string();
+        let proxy = self.proxies.for_url(url)?;
+        let scheme = if url.is_https() { "https" } else { "http" };
+        let (key, target, via) = match &proxy {
+            // Absolute form, to the proxy: one connection serves every
+            // host behind it.
+            Some(p) if !url.is_https() => {
+                (format!("proxy {}", p.endpoint), url.to_string(), Some(p))
+            }
+            // A tunnel is to one server.
+            Some(p) => (
+                format!("{scheme}://{} via {}", url.endpoint(), p.endpoint),
+                url.path().to_string(),
+                None,
+            ),
+            None => (
+                format!("{scheme}://{}", url.endpoint()),
+                url.path().to_string(),
+                None,
+            ),
+        };
         let request = format!(
-            "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n\r\n",
+            "{} {target} HTTP/1.1\r\nHost: {}\r\n{}User-Agent: {USER_AGENT}\r\nAccept: */*\r\n{}{}\r\n",
             method.as_str(),
-            url.path(),
-            url.host_header()
+            url.host_header(),
+            authorization(via),
+            if self.compressed {
+                format!("Accept-Encoding: {}\r\n", decode::ACCEPT_ENCODING)
+            } else {
+                String::new()
+            },
+            if via.is_some() {
+                "Proxy-Connection: Keep-Alive\r\n"
+            } else {
+                ""
+            },
         );
         for attempt in 0..2 {
             let reused = self.conn.as_ref().is_some_and(|c| c.key == key);
             if !reused {
-                self.conn = Some(self.connect(url, &key, deadline)?);
+                self.conn = Some(self.connect(url, proxy.as_ref(), &key, deadline, observer)?);
             }
             let Some(conn) = self.conn.as_mut() else {
                 continue;
             };
             conn.reader.get_mut().arm(deadline);
             observer.request(request.as_bytes());
-            if let Err(e) = conn.reader.get_mut().stream.write_all(request.as_bytes()) {
+            let stream = &mut conn.reader.get_mut().stream;
+            if let Err(e) = stream
+                .write_all(request.as_bytes())
+                .and_then(|()| stream.flush())
+            {
                 self.conn = None;
                 if reused && attempt == 0 {
                     continue;
@@ -374,16 +457,46 @@ impl Client {
         Err(Error::Broken(format!("{key} keeps closing the connection")))
     }
 
-    fn connect(&mut self, url: &Url, key: &str, deadline: Option<Instant>) -> Result<Conn> {
+    fn connect(
+        &mut self,
+        url: &Url,
+        proxy: Option<&Proxy>,
+        key: &str,
+        deadline: Option<Instant>,
+        observer: &mut dyn Observer,
+    ) -> Result<Conn> {
         let limit = match deadline {
             Some(d) => self
                 .connect_timeout
                 .min(d.saturating_duration_since(Instant::now())),
             None => self.connect_timeout,
         };
-        let stream = sock::connect(url.endpoint(), limit)?;
-        let _ = stream.set_nodelay(true);
+        let started = Instant::now();
+        let tcp = match proxy {
+            Some(p) => sock::connect(&p.endpoint, limit).map_err(Error::Proxy)?,
+            None => sock::connect(url.endpoint(), limit)?,
+        };
+        let _ = tcp.set_nodelay(true);
         self.connections += 1;
+        let stream = if url.is_https() {
+            let mut tcp = tcp;
+            if let Some(p) = proxy {
+                crate::proxy::tunnel(&mut tcp, p, url, limit, observer)?;
+            }
+            if self.tls.is_none() {
+                self.tls = Some(Tls::new(&self.trust)?);
+            }
+            let Some(tls) = self.tls.as_ref() else {
+                return Err(Error::Tls("TLS is not set up".into()));
+            };
+            let host = url.endpoint().host.to_string();
+            let left = limit.saturating_sub(started.elapsed());
+            let tls = tls.connect(tcp, &host, &url.endpoint().to_string(), left)?;
+            observer.info(&format!("SSL connection using {}", tls.summary()));
+            Stream::Tls(Box::new(tls))
+        } else {
+            Stream::Plain(tcp)
+        };
         Ok(Conn {
             key: key.to_string(),
             reader: BufReader::with_capacity(
@@ -398,6 +511,14 @@ impl Client {
             ),
         })
     }
+}
+
+/// `Proxy-Authorization: …` for a request through `proxy`, or nothing.
+fn authorization(proxy: Option<&Proxy>) -> String {
+    proxy
+        .and_then(|p| p.authorization.as_deref())
+        .map(|a| format!("Proxy-Authorization: {a}\r\n"))
+        .unwrap_or_default()
 }
 
 /// Reads one final head. `Ok(None)`: the server closed before any byte.

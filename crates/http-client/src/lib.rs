@@ -7,10 +7,13 @@
 //! a body cut short is an error, never a success.
 //!
 //! # Layout
-//! - [`url`]: `http://HOST[:PORT]/PATH` and the lab's `HOST PORT PATH`.
+//! - [`url`]: `http[s]://HOST[:PORT]/PATH` and the lab's `HOST PORT PATH`.
 //! - [`response`]: response heads, read as curl reads them, and how their
 //!   body is framed.
 //! - [`body`]: streaming body decoding into any `Write`.
+//! - [`decode`]: content codings (`--compressed`): gzip, deflate, br, zstd.
+//! - [`tls`]: `https://` with rustls, the certificates trusted.
+//! - [`proxy`]: HTTP proxies from `-x` and the environment, `no_proxy`.
 //! - [`client`]: [`Client`], connections, time-outs, redirects.
 //! - `save` (feature `cli`): where a body goes — stdout, or `-o FILE` as
 //!   curl writes it — and removing a download's temporary file on signals.
@@ -35,17 +38,22 @@
 
 pub mod body;
 pub mod client;
+pub mod decode;
+pub mod proxy;
 pub mod response;
 #[cfg(feature = "cli")]
 pub mod save;
 #[cfg(feature = "cli")]
 pub mod show;
+pub mod tls;
 pub mod url;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 pub use client::{Client, Response};
+pub use proxy::Proxies;
+pub use tls::Trust;
 pub use url::Url;
 
 /// Errors, each mapped to curl's exit status by [`Error::exit_code`].
@@ -140,6 +148,27 @@ pub enum Error {
     /// Too many redirects, or a loop.
     #[error("{0}")]
     Redirects(String),
+    /// The TLS handshake failed for another reason than the certificate
+    /// (curl's "SSL connect error").
+    #[error("{0}")]
+    Tls(String),
+    /// The server's certificate is not trusted: unknown issuer, another
+    /// host's name, expired.
+    #[error("{0}")]
+    Certificate(String),
+    /// The `--cacert` file cannot be read or holds no certificate.
+    #[error("{0}")]
+    CaCert(String),
+    /// A proxy URL that cannot be read.
+    #[error("{0}")]
+    BadProxy(String),
+    /// A proxy of a kind this client cannot use (SOCKS, HTTPS).
+    #[error("{0}")]
+    ProxyUnsupported(String),
+    /// The proxy could not be reached: not resolved (curl's 5), refused
+    /// or timed out (7, 28).
+    #[error("cannot use the proxy: {0}")]
+    Proxy(net_core::Error),
 }
 
 impl Error {
@@ -163,6 +192,16 @@ impl Error {
             Error::Write { .. } => 23,
             Error::Redirects(_) => 47,
             Error::InPlace { source, .. } => source.exit_code(),
+            Error::Tls(_) => 35,
+            Error::Certificate(_) => 60,
+            Error::CaCert(_) => 77,
+            Error::BadProxy(_) => 5,
+            Error::ProxyUnsupported(_) => 7,
+            Error::Proxy(e) => match e {
+                net_core::Error::Resolve { .. } | net_core::Error::NoAddress { .. } => 5,
+                e if e.is_timeout() => 28,
+                _ => 7,
+            },
         }
     }
 }

@@ -9,17 +9,17 @@ use clap::Parser;
 use http_client::client::Method;
 use http_client::save::{self, Output};
 use http_client::show::Show;
-use http_client::{Client, Error, Url};
+use http_client::{Client, Error, Proxies, Trust, Url};
 use net_core::cli::parse_seconds;
 #[derive(Parser)]
 #[command(
     name = "http-client",
     version,
-    about = "Fetch files over HTTP/1.1: the body to stdout, the headers to stderr.",
+    about = "Fetch files over HTTP/1.1 or HTTPS: the body to stdout, the headers to stderr.",
     after_help = "Examples:\n  http-client localhost 6789 HelloWorld.html\n  http-client http://[::1]:6789/a.html http://[::1]:6789/b.html"
 )]
 struct Cli {
-    /// `SERVER_HOST SERVER_PORT PATH [PATH…]`, or one or more http:// URLs.
+    /// `SERVER_HOST SERVER_PORT PATH [PATH…]`, or one or more http:// or https:// URLs.
     #[arg(required = true, value_name = "HOST PORT PATH… | URL…")]
     args: Vec<String>,
     /// Silent: do not print the status line and headers.
@@ -50,6 +50,22 @@ struct Cli {
     /// Seconds the server may send nothing before the request is given up.
     #[arg(long, value_parser = parse_seconds, default_value = "30")]
     stall_timeout: Duration,
+    /// Ask for a compressed body (gzip, deflate, br, zstd) and decode it.
+    #[arg(long)]
+    compressed: bool,
+    /// Trust only the CA certificates in this PEM file for https://.
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// Do not check the server's certificate for https:// (still encrypted).
+    #[arg(short = 'k', long)]
+    insecure: bool,
+    /// Send requests through this HTTP proxy: [http://][user:password@]host[:port]
+    /// (port 1080 by default); "" for none, whatever http_proxy says.
+    #[arg(short = 'x', long, value_name = "URL")]
+    proxy: Option<String>,
+    /// Hosts reached without the proxy, comma-separated (in place of no_proxy).
+    #[arg(long, value_name = "LIST")]
+    noproxy: Option<String>,
 }
 
 /// Usage errors exit 2, as clap's do.
@@ -87,6 +103,23 @@ fn main() -> ExitCode {
     if let Some(limit) = cli.timeout {
         client = client.timeout(limit);
     }
+    let mut proxies = Proxies::from_env();
+    if let Some(proxy) = &cli.proxy {
+        proxies = proxies.proxy(proxy);
+    }
+    if let Some(list) = &cli.noproxy {
+        proxies = proxies.noproxy(list);
+    }
+    // As curl: -k wins over --cacert.
+    let trust = match (&cli.cacert, cli.insecure) {
+        (_, true) => Trust::Insecure,
+        (Some(file), false) => Trust::File(file.clone()),
+        (None, false) => Trust::System,
+    };
+    client = client
+        .compressed(cli.compressed)
+        .trust(trust)
+        .proxies(proxies);
     let method = if cli.head { Method::Head } else { Method::Get };
     let mut code = 0;
     for url in &urls {

@@ -311,6 +311,9 @@ impl Observer for Watch<'_> {
     fn progress(&mut self, n: u64) {
         self.inner.progress(n);
     }
+    fn info(&mut self, line: &str) {
+        self.inner.info(line);
+    }
 }
 
 /// Where a body goes: `-o FILE`, or stdout (no `-o`, or `-o -`).

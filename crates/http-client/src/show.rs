@@ -119,4 +119,10 @@ impl Observer for Show {
             bar.inc(n);
         }
     }
+
+    fn info(&mut self, line: &str) {
+        if self.verbose {
+            let _ = writeln!(io::stderr().lock(), "* {line}");
+        }
+    }
 }

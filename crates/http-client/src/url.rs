@@ -12,7 +12,8 @@ use net_core::{Endpoint, Host};
 
 use crate::Error;
 
-/// What to fetch: an absolute `http://` URL without a fragment.
+/// What to fetch: an absolute `http://` or `https://` URL without a
+/// fragment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
     inner: url::Url,
@@ -20,7 +21,7 @@ pub struct Url {
 }
 
 impl Url {
-    /// Parses an `http://` URL. `https://` and other schemes are refused
+    /// Parses an `http://` or `https://` URL. Other schemes are refused
     /// with a clear error.
     pub fn parse(input: &str) -> Result<Url, Error> {
         let parsed = url::Url::parse(input.trim()).map_err(|e| match e {
@@ -67,12 +68,7 @@ impl Url {
 
     fn from_parsed(mut inner: url::Url, input: &str) -> Result<Url, Error> {
         match inner.scheme() {
-            "http" => {}
-            "https" => {
-                return Err(Error::Unsupported(format!(
-                    "{input}: https is not supported (use http://)"
-                )));
-            }
+            "http" | "https" => {}
             scheme => {
                 return Err(Error::Unsupported(format!(
                     "{input}: the {scheme} scheme is not supported"
@@ -99,6 +95,11 @@ impl Url {
             inner,
             endpoint: Endpoint { host, port },
         })
+    }
+
+    /// Whether this is an `https://` URL.
+    pub fn is_https(&self) -> bool {
+        self.inner.scheme() == "https"
     }
 
     /// Host and port to connect to.
@@ -168,9 +169,9 @@ mod tests {
 
     #[test]
     fn bad_urls() {
-        assert!(
-            matches!(Url::parse("https://x/"), Err(Error::Unsupported(m)) if m.contains("https is not supported"))
-        );
+        let u = Url::parse("https://x/").unwrap();
+        assert!(u.is_https());
+        assert_eq!(u.endpoint().to_string(), "x:443");
         assert!(matches!(Url::parse("ftp://x/"), Err(Error::Unsupported(_))));
         assert!(matches!(
             Url::parse("http://x:99999/"),
@@ -216,7 +217,8 @@ mod tests {
             join(b"/login?next=http://h/"),
             "http://h:1/login?next=http://h/"
         );
-        assert!(base.join(b"https://o/").is_err());
+        assert_eq!(join(b"https://o/"), "https://o/");
+        assert!(base.join(b"ftp://o/").is_err());
         assert!(matches!(base.join(b"http://[::1"), Err(Error::BadUrl(_))));
     }
 }

@@ -182,9 +182,9 @@ fn usage_errors() {
         b"",
     )
     .assert_code(2);
-    let run = Run::new(BIN, &["https://127.0.0.1/"], b"");
+    let run = Run::new(BIN, &["ftp://127.0.0.1/"], b"");
     run.assert_code(1);
-    assert!(run.stderr_text().contains("https is not supported"));
+    assert!(run.stderr_text().contains("ftp scheme is not supported"));
 }
 
 #[test]

@@ -5,12 +5,15 @@
 #![allow(clippy::unwrap_used)]
 
 mod against_server;
+mod compressed;
 mod files;
 mod framing;
 mod impaired;
 mod malformed;
 mod peers;
+mod proxy;
 mod redirects;
+mod tls;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -7,6 +7,7 @@ use std::time::Duration;
 use testkit::Run;
 
 use crate::BIN;
+use crate::tls::Nginx;
 
 #[derive(Debug)]
 struct Kill(Child);
@@ -77,51 +78,19 @@ fn byte_exact_from_python_http_server() {
 
 #[test]
 fn byte_exact_from_nginx() {
-    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists());
-    let Some(nginx) = nginx else {
-        testkit::skip("nginx is not installed (apt-get install nginx-light)");
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("www");
-    std::fs::create_dir(&root).unwrap();
     let data: Vec<u8> = (0..3_000_000u32)
         .map(|i| (i.wrapping_mul(104_729) >> 3) as u8)
         .collect();
-    std::fs::write(root.join("data.bin"), &data).unwrap();
-    let port = free_port();
-    let conf = dir.path().join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "daemon off; master_process off; worker_processes 1; pid {p}/nginx.pid; error_log {p}/error.log;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{ access_log off; client_body_temp_path {p}; proxy_temp_path {p}; fastcgi_temp_path {p}; uwsgi_temp_path {p}; scgi_temp_path {p};\n\
-             server {{ listen 127.0.0.1:{port}; root {r}; }} }}\n",
-            p = dir.path().display(),
-            r = root.display()
-        ),
-    )
-    .unwrap();
-    let _server = Kill(
-        Command::new(nginx)
-            .args([
-                "-c",
-                conf.to_str().unwrap(),
-                "-p",
-                dir.path().to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    assert!(wait_listening(port), "nginx did not start");
+    let Some(nginx) = Nginx::start("", &["listen 127.0.0.1:{port};"], &[("data.bin", &data)])
+    else {
+        return;
+    };
     let r = Run::new(
         BIN,
-        &["-s", &format!("http://127.0.0.1:{port}/data.bin")],
+        &[
+            "-s",
+            &format!("http://127.0.0.1:{}/data.bin", nginx.ports[0]),
+        ],
         b"",
     );
     r.assert_success();
