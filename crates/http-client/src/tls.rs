@@ -65,10 +65,12 @@ impl Tls {
                 .with_custom_certificate_verifier(Arc::new(AnyCertificate { provider }))
                 .with_no_client_auth(),
             Trust::System => builder
-                .with_root_certificates(system_roots())
+                .dangerous()
+                .with_custom_certificate_verifier(Trusted::new(system_roots(), provider)?)
                 .with_no_client_auth(),
             Trust::File(path) => builder
-                .with_root_certificates(file_roots(path)?)
+                .dangerous()
+                .with_custom_certificate_verifier(Trusted::new(file_roots(path)?, provider)?)
                 .with_no_client_auth(),
         };
         // This client speaks HTTP/1.1 only; saying so lets a server that
@@ -231,30 +233,24 @@ impl Write for Stream {
 /// The system's trusted roots. Unreadable ones are skipped (and logged):
 /// with none at all, every certificate fails as not trusted, and the
 /// message says how to trust one.
-fn system_roots() -> RootCertStore {
+fn system_roots() -> Vec<CertificateDer<'static>> {
     let found = rustls_native_certs::load_native_certs();
     for e in &found.errors {
         log::debug!("system certificate store: {e}");
     }
-    let mut roots = RootCertStore::empty();
-    let (added, ignored) = roots.add_parsable_certificates(found.certs);
-    log::debug!("{added} trusted roots from the system ({ignored} unusable)");
-    roots
+    found.certs
 }
 
 /// The certificates of a PEM file, as roots (`--cacert`).
-fn file_roots(path: &Path) -> Result<RootCertStore, Error> {
+fn file_roots(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
     let unreadable =
         |why: String| Error::CaCert(format!("cannot use --cacert {}: {why}", path.display()));
     let pem = std::fs::read(path).map_err(|e| unreadable(net_core::error::describe(&e)))?;
+    let certs = rustls_pemfile_certs(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| unreadable(e.to_string()))?;
     let mut roots = RootCertStore::empty();
-    let mut unusable = 0;
-    for cert in rustls_pemfile_certs(&pem) {
-        let cert = cert.map_err(|e| unreadable(e.to_string()))?;
-        if roots.add(cert).is_err() {
-            unusable += 1;
-        }
-    }
+    let (_, unusable) = roots.add_parsable_certificates(certs.iter().cloned());
     if roots.is_empty() {
         return Err(unreadable(if unusable > 0 {
             format!("none of its {unusable} certificates can be used")
@@ -262,7 +258,200 @@ fn file_roots(path: &Path) -> Result<RootCertStore, Error> {
             "it holds no PEM certificate".into()
         }));
     }
-    Ok(roots)
+    Ok(certs)
+}
+
+/// The certificate checks of rustls (webpki) against `roots`, and one
+/// more way to trust a server, as curl with OpenSSL does: a certificate
+/// that is itself among the trusted ones, though it is a CA certificate
+/// (as `openssl req -x509` makes them), which webpki never takes as a
+/// server's own. Its name and dates are still checked.
+#[derive(Debug)]
+struct Trusted {
+    /// `None` when no root could be used: then nothing is trusted.
+    webpki: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    roots: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl Trusted {
+    fn new(
+        roots: Vec<CertificateDer<'static>>,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<Arc<Trusted>, Error> {
+        let mut store = RootCertStore::empty();
+        let (added, ignored) = store.add_parsable_certificates(roots.iter().cloned());
+        log::debug!("{added} trusted roots ({ignored} unusable)");
+        let webpki = if store.is_empty() {
+            None
+        } else {
+            Some(
+                rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(store),
+                    provider.clone(),
+                )
+                .build()
+                .map_err(|e| Error::Tls(format!("cannot set up certificate checks ({e})")))?,
+            )
+        };
+        Ok(Arc::new(Trusted {
+            webpki,
+            roots,
+            provider,
+        }))
+    }
+}
+
+impl ServerCertVerifier for Trusted {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(webpki) = &self.webpki else {
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            ));
+        };
+        let checked =
+            webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
+        match checked {
+            Err(rustls::Error::InvalidCertificate(CertificateError::Other(ref other)))
+                if is_ca_as_server(other)
+                    && self.roots.iter().any(|r| r.as_ref() == end_entity.as_ref()) =>
+            {
+                let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|_| {
+                    rustls::Error::InvalidCertificate(CertificateError::BadEncoding)
+                })?;
+                cert.verify_is_valid_for_subject_name(server_name)
+                    .map_err(|_| {
+                        rustls::Error::InvalidCertificate(CertificateError::NotValidForName)
+                    })?;
+                match validity(end_entity.as_ref()) {
+                    Some((from, _)) if now.as_secs() < from => Err(
+                        rustls::Error::InvalidCertificate(CertificateError::NotValidYet),
+                    ),
+                    Some((_, until)) if now.as_secs() > until => {
+                        Err(rustls::Error::InvalidCertificate(CertificateError::Expired))
+                    }
+                    Some(_) => Ok(ServerCertVerified::assertion()),
+                    None => Err(rustls::Error::InvalidCertificate(
+                        CertificateError::BadEncoding,
+                    )),
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Whether webpki refused a certificate for being a CA's.
+fn is_ca_as_server(e: &rustls::OtherError) -> bool {
+    e.0.downcast_ref::<webpki::Error>() == Some(&webpki::Error::CaUsedAsEndEntity)
+}
+
+/// One DER element at the start of `der`: its tag, its contents and what
+/// follows it.
+fn der_element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = der.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, &b| acc << 8 | usize::from(b));
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// A certificate's validity, as seconds since 1970: (notBefore,
+/// notAfter). RFC 5280: Certificate ::= SEQUENCE { tbsCertificate
+/// SEQUENCE { [0] version OPTIONAL, serialNumber, signature, issuer,
+/// validity SEQUENCE { notBefore Time, notAfter Time }, … }, … }.
+fn validity(cert: &[u8]) -> Option<(u64, u64)> {
+    let (_, cert, _) = der_element(cert)?;
+    let (_, mut tbs, _) = der_element(cert)?;
+    let (tag, _, after) = der_element(tbs)?;
+    if tag == 0xa0 {
+        tbs = after;
+    }
+    // serialNumber, signature, issuer.
+    for _ in 0..3 {
+        tbs = der_element(tbs)?.2;
+    }
+    let (_, validity, _) = der_element(tbs)?;
+    let (tag_from, from, rest) = der_element(validity)?;
+    let (tag_until, until, _) = der_element(rest)?;
+    Some((asn1_time(tag_from, from)?, asn1_time(tag_until, until)?))
+}
+
+/// UTCTime (`YYMMDDHHMMSSZ`) or GeneralizedTime (`YYYYMMDDHHMMSSZ`) as
+/// seconds since 1970.
+fn asn1_time(tag: u8, text: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(text).ok()?.strip_suffix('Z')?;
+    let (year, rest) = match (tag, text.len()) {
+        (0x17, 12) => {
+            let yy: i64 = text[..2].parse().ok()?;
+            (if yy < 50 { 2000 + yy } else { 1900 + yy }, &text[2..])
+        }
+        (0x18, 14) => (text[..4].parse().ok()?, &text[4..]),
+        _ => return None,
+    };
+    let field = |i: usize| -> Option<i64> { rest.get(i..i + 2)?.parse().ok() };
+    let (month, day) = (field(0)?, field(2)?);
+    let (hour, minute, second) = (field(4)?, field(6)?, field(8)?);
+    // Days since 1970 of a civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()
 }
 
 /// The `CERTIFICATE` blocks of a PEM file.
@@ -331,6 +520,10 @@ fn certificate_reason(why: &CertificateError) -> String {
         CertificateError::Revoked => "it has been revoked".into(),
         CertificateError::BadSignature => "its signature is wrong".into(),
         CertificateError::BadEncoding => "it cannot be decoded".into(),
+        CertificateError::Other(other) if is_ca_as_server(other) => {
+            "it is self-signed (a CA certificate used as the server's own)".into()
+        }
+        CertificateError::Other(other) => other.to_string(),
         other => format!("{other:?}"),
     }
 }
@@ -414,6 +607,21 @@ impl ServerCertVerifier for AnyCertificate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn der_times() {
+        assert_eq!(asn1_time(0x17, b"700101000000Z"), Some(0));
+        assert_eq!(asn1_time(0x17, b"240229235959Z"), Some(1_709_251_199));
+        assert_eq!(asn1_time(0x18, b"20240229235959Z"), Some(1_709_251_199));
+        assert_eq!(asn1_time(0x18, b"20240229235959"), None);
+        assert_eq!(asn1_time(0x17, b"2402292359Z"), None);
+        assert_eq!(der_element(&[0x30, 0x82, 0x01]), None);
+        assert_eq!(
+            der_element(&[0x02, 0x01, 0x05, 0xff]),
+            Some((0x02, &[5u8][..], &[0xffu8][..]))
+        );
+        assert_eq!(validity(b"\x30\x00"), None);
+    }
 
     #[test]
     fn dates() {

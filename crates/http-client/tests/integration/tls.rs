@@ -241,6 +241,20 @@ fn https_as_curl_for_every_certificate() {
 }
 
 #[test]
+fn a_self_signed_certificate_named_by_cacert_is_trusted() {
+    let Some(nginx) = tls_nginx() else { return };
+    let own = nginx.path("selfsigned.pem");
+    let url = format!("https://localhost:{}/hello.txt", nginx.ports[2]);
+    both(
+        &["-s", "--cacert", own.to_str().unwrap(), &url],
+        0,
+        Some(b"hello over TLS\n"),
+    );
+    let r = both(&["-s", &url], 60, Some(b""));
+    assert!(r.stderr_text().contains("not trusted"), "{r}");
+}
+
+#[test]
 fn verbose_names_the_tls_version_and_cipher() {
     let Some(nginx) = tls_nginx() else { return };
     let ca = nginx.path("ca.pem");
