@@ -295,16 +295,9 @@ impl Client {
                         self.read_body(&head, framing, &url, deadline, out, observer)?;
                         return Ok((head, url));
                     }
-                    let decoder = decode::writer(&head, out);
-                    let mut decoder = match decoder {
-                        Ok(d) => d,
-                        Err(e) => {
-                            // The body is not read: the connection cannot
-                            // carry another request.
-                            self.conn = None;
-                            return Err(e);
-                        }
-                    };
+                    // Unread, the body would be taken for the next head.
+                    let mut decoder =
+                        decode::writer(&head, out).inspect_err(|_| self.conn = None)?;
                     self.read_body(&head, framing, &url, deadline, &mut decoder, observer)
                         .map_err(|e| decoder.error(e))?;
                     decoder.finish()?;

@@ -85,7 +85,18 @@ fn codings(head: &Head) -> Result<Vec<Coding>, Error> {
 /// not encoded, else a [`Decoder`] in front of it.
 pub fn writer<'a>(head: &Head, out: &'a mut dyn Write) -> Result<Decoder<'a>, Error> {
     let mut layer: Box<dyn Layer + 'a> = Box::new(Sink(out));
-    let codings = codings(head)?;
+    let codings = match codings(head) {
+        Ok(c) => c,
+        // As curl: refused when a byte of the body comes, so a HEAD, a
+        // 204 or an empty body is no error.
+        Err(e) => {
+            return Ok(Decoder {
+                top: layer,
+                names: String::new(),
+                unknown: Some(e.to_string()),
+            });
+        }
+    };
     for &coding in &codings {
         // Applied first is undone last, so it sits nearest the output.
         layer = match coding {
@@ -112,6 +123,7 @@ pub fn writer<'a>(head: &Head, out: &'a mut dyn Write) -> Result<Decoder<'a>, Er
             .map(|c| c.name())
             .collect::<Vec<_>>()
             .join(", "),
+        unknown: None,
     })
 }
 
@@ -122,6 +134,9 @@ pub fn writer<'a>(head: &Head, out: &'a mut dyn Write) -> Result<Decoder<'a>, Er
 pub struct Decoder<'a> {
     top: Box<dyn Layer + 'a>,
     names: String,
+    /// Why the body cannot be decoded at all (a coding this client does
+    /// not know).
+    unknown: Option<String>,
 }
 
 impl fmt::Debug for Decoder<'_> {
@@ -147,6 +162,9 @@ impl Decoder<'_> {
     /// `e` as [`Error::Decoding`] when the body's coding caused it.
     pub fn error(&self, e: Error) -> Error {
         match e {
+            Error::Write { source, .. } if is_decoding(&source) && self.unknown.is_some() => {
+                Error::Decoding(self.unknown.clone().unwrap_or_default())
+            }
             Error::Write { source, .. } if is_decoding(&source) => Error::Decoding(format!(
                 "the body does not decode as {} ({})",
                 self.names,
@@ -161,6 +179,9 @@ impl Decoder<'_> {
 
 impl Write for Decoder<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let (Some(why), false) = (&self.unknown, buf.is_empty()) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, Bad(why.clone())));
+        }
         self.top.write(buf).map_err(unwrap_output)
     }
 
@@ -557,11 +578,13 @@ mod tests {
     }
 
     #[test]
-    fn unknown_codings_are_refused() {
-        let mut out = Vec::new();
-        let e = writer(&head("compress"), &mut out).unwrap_err();
+    fn unknown_codings_are_refused_when_a_body_comes() {
+        let e = decode("compress", b"x", 1).unwrap_err();
         assert_eq!(e.exit_code(), 61);
         assert!(e.to_string().contains("\"compress\""), "{e}");
+        let e = decode("gzip, compress", b"x", 1).unwrap_err();
+        assert!(e.to_string().contains("\"compress\""), "{e}");
+        assert_eq!(decode("compress", b"", 1).unwrap(), b"");
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl Tls {
                 .set_read_timeout(Some(left))
                 .and_then(|()| tcp.set_write_timeout(Some(left)));
             if let Err(e) = set.and_then(|()| conn.complete_io(&mut tcp).map(drop)) {
-                return Err(handshake_error(e, target, limit));
+                return Err(handshake_error(e, host, target, limit));
             }
         }
         let _ = tcp.set_write_timeout(None);
@@ -473,7 +473,7 @@ fn timed_out(target: &str, limit: Duration) -> Error {
 }
 
 /// A failed handshake as curl's exit code and one sentence.
-fn handshake_error(e: io::Error, target: &str, limit: Duration) -> Error {
+fn handshake_error(e: io::Error, host: &str, target: &str, limit: Duration) -> Error {
     if net_core::error::is_timeout(&e) {
         return timed_out(target, limit);
     }
@@ -481,10 +481,24 @@ fn handshake_error(e: io::Error, target: &str, limit: Duration) -> Error {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
     match tls {
-        Some(rustls::Error::InvalidCertificate(why)) => Error::Certificate(format!(
-            "the certificate of {target} is not trusted: {} (--cacert FILE trusts another issuer; -k skips the check)",
-            certificate_reason(why)
-        )),
+        Some(rustls::Error::InvalidCertificate(why)) => {
+            let issuer = matches!(why, CertificateError::UnknownIssuer)
+                || matches!(why, CertificateError::Other(o) if is_ca_as_server(o));
+            Error::Certificate(format!(
+                "the certificate of {target} is not trusted: {}{}",
+                certificate_reason(why, host),
+                if issuer {
+                    " (--cacert FILE trusts its issuer; -k skips the check)"
+                } else {
+                    " (-k skips the check)"
+                }
+            ))
+        }
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+            Error::Tls(format!(
+                "the TLS handshake with {target} failed: the answer is not TLS (a plain HTTP port?)"
+            ))
+        }
         Some(other) => Error::Tls(format!("the TLS handshake with {target} failed ({other})")),
         None if e.kind() == io::ErrorKind::UnexpectedEof => Error::Tls(format!(
             "the TLS handshake with {target} failed: the server closed the connection"
@@ -496,19 +510,24 @@ fn handshake_error(e: io::Error, target: &str, limit: Duration) -> Error {
     }
 }
 
-/// Why a certificate was refused, in a few words.
-fn certificate_reason(why: &CertificateError) -> String {
+/// Why the certificate of `host` was refused, in a few words.
+fn certificate_reason(why: &CertificateError, host: &str) -> String {
     match why {
         CertificateError::UnknownIssuer => {
             "it is signed by an unknown issuer (or self-signed)".into()
         }
-        CertificateError::NotValidForName => "it is not valid for this host name".into(),
-        CertificateError::NotValidForNameContext {
-            expected,
-            presented,
-        } => format!(
-            "it is not valid for the name {expected:?} (it names {})",
-            presented.join(", ")
+        CertificateError::NotValidForName => format!("it is not valid for the name {host}"),
+        CertificateError::NotValidForNameContext { presented, .. } => format!(
+            "it is not valid for the name {host} (it names {})",
+            presented
+                .iter()
+                .map(|p| {
+                    // webpki's `DnsName("a.test")`, `IpAddress(127.0.0.1)`.
+                    let inner = p.split_once('(').map_or(p.as_str(), |(_, rest)| rest);
+                    inner.trim_end_matches(')').trim_matches('"')
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         CertificateError::Expired => "it has expired".into(),
         CertificateError::ExpiredContext { not_after, .. } => {

@@ -169,6 +169,8 @@ fn no_body_is_no_decoding() {
         "HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n",
         "HTTP/1.1 304 Not Modified\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 204 No Content\r\nContent-Encoding: compress\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Encoding: compress\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
     ] {
         let server = peer(head, Vec::new());
         let r = Run::new(BIN, &["-s", "--compressed", &server.url("/")], b"");
