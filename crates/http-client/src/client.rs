@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use net_core::sock;
 
 use crate::proxy::{Proxies, Proxy};
+use crate::request::{Body, Request};
 use crate::response::{self, Framing, Head};
 use crate::tls::{Stream, Tls, Trust};
 use crate::url::Url;
@@ -20,11 +21,22 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// curl): a download that keeps moving may take as long as it takes.
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Most redirects followed for one request.
-pub const MAX_REDIRECTS: usize = 10;
+/// Most redirects followed for one request unless told otherwise
+/// (`--max-redirs`): curl's default.
+pub const DEFAULT_MAX_REDIRECTS: u32 = 50;
 
 /// The `User-Agent` sent.
-pub const USER_AGENT: &str = concat!("netlab-http-client/", env!("CARGO_PKG_VERSION"));
+pub use crate::request::USER_AGENT;
+
+/// How long a request announced with `Expect: 100-continue` waits for the
+/// server's `100 Continue` (or its refusal) before sending the body
+/// anyway: curl's default (`--expect100-timeout`, 1 s), long enough for
+/// a server to refuse and short enough not to hold up one that ignores
+/// the field.
+pub const CONTINUE_WAIT: Duration = Duration::from_secs(1);
+
+/// Pieces in which standard input is read and sent as chunks (`-T -`).
+const UPLOAD_CHUNK: usize = 64 * 1024;
 
 /// Read buffer of a connection: large enough for bulk downloads to move in
 /// few system calls.
@@ -37,15 +49,6 @@ pub enum Method {
     Get,
     /// HEAD: the head only.
     Head,
-}
-
-impl Method {
-    fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-        }
-    }
 }
 
 /// Hooks for what a caller may want to show while a request runs.
@@ -61,6 +64,21 @@ pub trait Observer {
     /// Something learnt about the connection, such as the TLS version and
     /// cipher (`-v` shows it after a `*`, as curl does).
     fn info(&mut self, _line: &str) {}
+}
+
+/// What a request came to.
+#[derive(Debug, Clone)]
+pub struct Transfer {
+    /// The final head (after redirects).
+    pub head: Head,
+    /// The URL that answered (after redirects).
+    pub url: Url,
+    /// Redirects followed.
+    pub redirects: u32,
+    /// Bytes of the final body.
+    pub downloaded: u64,
+    /// From the start of the first request to the end of the last body.
+    pub elapsed: Duration,
 }
 
 /// An observer that shows nothing.
@@ -158,6 +176,7 @@ pub struct Client {
     timeout: Option<Duration>,
     stall_timeout: Duration,
     follow: bool,
+    max_redirects: Option<u32>,
     conn: Option<Conn>,
     connections: u64,
     compressed: bool,
@@ -183,6 +202,7 @@ impl Client {
             timeout: None,
             stall_timeout: DEFAULT_STALL_TIMEOUT,
             follow: false,
+            max_redirects: Some(DEFAULT_MAX_REDIRECTS),
             conn: None,
             connections: 0,
             compressed: false,
@@ -229,9 +249,17 @@ impl Client {
         self
     }
 
-    /// Follows redirects (at most [`MAX_REDIRECTS`]).
+    /// Follows redirects (at most [`DEFAULT_MAX_REDIRECTS`] unless
+    /// [`Client::max_redirects`] says otherwise).
     pub fn follow_redirects(mut self, yes: bool) -> Self {
         self.follow = yes;
+        self
+    }
+
+    /// Most redirects followed for one request; `None` for no limit
+    /// (`--max-redirs -1`). One more is an [`Error::Redirects`].
+    pub fn max_redirects(mut self, limit: Option<u32>) -> Self {
+        self.max_redirects = limit;
         self
     }
 
@@ -242,9 +270,18 @@ impl Client {
 
     /// GETs `url` with the body in memory.
     pub fn get(&mut self, url: &Url) -> Result<Response> {
+        self.request(&Request::new(url.clone()))
+    }
+
+    /// Sends `request` with the final body in memory.
+    pub fn request(&mut self, request: &Request) -> Result<Response> {
         let mut body = Vec::new();
-        let (head, url) = self.fetch(Method::Get, url, &mut body, &mut Quiet)?;
-        Ok(Response { head, body, url })
+        let done = self.send(request, &mut body, &mut Quiet)?;
+        Ok(Response {
+            head: done.head,
+            body,
+            url: done.url,
+        })
     }
 
     /// Sends `method url`, streaming the final body into `out`. Returns the
@@ -256,22 +293,60 @@ impl Client {
         out: &mut dyn Write,
         observer: &mut dyn Observer,
     ) -> Result<(Head, Url)> {
-        let mut url = url.clone();
-        let mut method = method;
+        let request = match method {
+            Method::Get => Request::new(url.clone()),
+            Method::Head => Request::new(url.clone()).head(),
+        };
+        let done = self.send(&request, out, observer)?;
+        Ok((done.head, done.url))
+    }
+
+    /// Sends `request`, following redirects when asked to, and streams
+    /// the final body into `out`.
+    pub fn send(
+        &mut self,
+        request: &Request,
+        out: &mut dyn Write,
+        observer: &mut dyn Observer,
+    ) -> Result<Transfer> {
+        let started = Instant::now();
+        let mut url = request.url().clone();
+        let mut kind = request.kind();
         let mut visited = vec![url.to_string()];
+        let mut redirects = 0;
+        let mut stdin_sent = false;
         loop {
             let deadline = self.timeout.map(|t| Instant::now() + t);
-            let head = self.send(method, &url, deadline, observer)?;
-            let framing = head.framing(method == Method::Head)?;
+            let body = request.body_for(kind);
+            if matches!(body, Some(Body::Stdin)) {
+                if stdin_sent {
+                    return Err(Error::Rewind(format!(
+                        "the redirect to {url} asks for the upload again, but it came from standard input and is gone"
+                    )));
+                }
+                stdin_sent = true;
+            }
+            let proxy = self.proxies.for_url(&url)?;
+            let (target, extra) = route_fields(&url, proxy.as_ref(), self.compressed);
+            let raw = request.head_to(&url, kind, &target, &extra)?;
+            let (head, unsent) = self.exchange(&raw, body, &url, deadline, observer)?;
+            let no_body = request.method_for(kind).eq_ignore_ascii_case("HEAD");
+            let framing = head.framing(no_body)?;
             let redirect = self.follow && matches!(head.status, 301 | 302 | 303 | 307 | 308);
             let location = head.header_bytes("location").map(<[u8]>::to_vec);
             match (redirect, location) {
                 (true, Some(location)) => {
                     self.read_body(&head, framing, &url, deadline, &mut io::sink(), &mut Quiet)?;
+                    if unsent {
+                        // The server answered without the body it was
+                        // promised: the connection's state is unknown.
+                        self.conn = None;
+                    }
                     let next = url.join(&location)?;
-                    if visited.len() > MAX_REDIRECTS {
+                    if self.max_redirects.is_some_and(|max| redirects >= max) {
                         return Err(Error::Redirects(format!(
-                            "more than {MAX_REDIRECTS} redirects, the last to {next}"
+                            "maximum ({}) redirects followed; the next was to {next}",
+                            redirects
                         )));
                     }
                     if visited.contains(&next.to_string()) {
@@ -280,9 +355,8 @@ impl Client {
                         )));
                     }
                     visited.push(next.to_string());
-                    if head.status == 303 && method != Method::Head {
-                        method = Method::Get;
-                    }
+                    redirects += 1;
+                    kind = Request::redirected(kind, head.status);
                     url = next;
                 }
                 _ => {
@@ -291,17 +365,28 @@ impl Client {
                         Framing::None => Some(0),
                         _ => None,
                     });
-                    if !self.compressed {
-                        self.read_body(&head, framing, &url, deadline, out, observer)?;
-                        return Ok((head, url));
+                    let downloaded = if self.compressed {
+                        // Unread, the body would be taken for the next head.
+                        let mut decoder =
+                            decode::writer(&head, out).inspect_err(|_| self.conn = None)?;
+                        let n = self
+                            .read_body(&head, framing, &url, deadline, &mut decoder, observer)
+                            .map_err(|e| decoder.error(e))?;
+                        decoder.finish()?;
+                        n
+                    } else {
+                        self.read_body(&head, framing, &url, deadline, out, observer)?
+                    };
+                    if unsent {
+                        self.conn = None;
                     }
-                    // Unread, the body would be taken for the next head.
-                    let mut decoder =
-                        decode::writer(&head, out).inspect_err(|_| self.conn = None)?;
-                    self.read_body(&head, framing, &url, deadline, &mut decoder, observer)
-                        .map_err(|e| decoder.error(e))?;
-                    decoder.finish()?;
-                    return Ok((head, url));
+                    return Ok(Transfer {
+                        head,
+                        url,
+                        redirects,
+                        downloaded,
+                        elapsed: started.elapsed(),
+                    });
                 }
             }
         }
@@ -315,7 +400,7 @@ impl Client {
         deadline: Option<Instant>,
         out: &mut dyn Write,
         observer: &mut dyn Observer,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Error::Broken("the connection is gone".into()));
         };
@@ -324,11 +409,11 @@ impl Client {
             observer.progress(n)
         });
         match copied {
-            Ok(_) => {
+            Ok(n) => {
                 if !head.reusable(framing) {
                     self.conn = None;
                 }
-                Ok(())
+                Ok(n)
             }
             Err(e) => {
                 let stalled = conn.reader.get_ref().stalled;
@@ -355,51 +440,21 @@ impl Client {
         }
     }
 
-    /// Sends the request and reads the final (non-1xx) head, reconnecting
-    /// once if a kept connection turns out to have been closed.
-    fn send(
+    /// Sends a request head (and its body), and reads the final (non-1xx)
+    /// head, reconnecting once if a kept connection turns out to have been
+    /// closed. The flag: whether the server answered before the body was
+    /// sent (after `Expect: 100-continue`), which leaves the connection
+    /// unusable.
+    fn exchange(
         &mut self,
-        method: Method,
+        request: &[u8],
+        body: Option<&Body>,
         url: &Url,
         deadline: Option<Instant>,
         observer: &mut dyn Observer,
-    ) -> Result<Head> {
+    ) -> Result<(Head, bool)> {
         let proxy = self.proxies.for_url(url)?;
-        let scheme = if url.is_https() { "https" } else { "http" };
-        let (key, target, via) = match &proxy {
-            // Absolute form, to the proxy: one connection serves every
-            // host behind it.
-            Some(p) if !url.is_https() => {
-                (format!("proxy {}", p.endpoint), url.to_string(), Some(p))
-            }
-            // A tunnel is to one server.
-            Some(p) => (
-                format!("{scheme}://{} via {}", url.endpoint(), p.endpoint),
-                url.path().to_string(),
-                None,
-            ),
-            None => (
-                format!("{scheme}://{}", url.endpoint()),
-                url.path().to_string(),
-                None,
-            ),
-        };
-        let request = format!(
-            "{} {target} HTTP/1.1\r\nHost: {}\r\n{}User-Agent: {USER_AGENT}\r\nAccept: */*\r\n{}{}\r\n",
-            method.as_str(),
-            url.host_header(),
-            authorization(via),
-            if self.compressed {
-                format!("Accept-Encoding: {}\r\n", decode::ACCEPT_ENCODING)
-            } else {
-                String::new()
-            },
-            if via.is_some() {
-                "Proxy-Connection: Keep-Alive\r\n"
-            } else {
-                ""
-            },
-        );
+        let key = route_key(url, proxy.as_ref());
         for attempt in 0..2 {
             let reused = self.conn.as_ref().is_some_and(|c| c.key == key);
             if !reused {
@@ -409,12 +464,9 @@ impl Client {
                 continue;
             };
             conn.reader.get_mut().arm(deadline);
-            observer.request(request.as_bytes());
+            observer.request(request);
             let stream = &mut conn.reader.get_mut().stream;
-            if let Err(e) = stream
-                .write_all(request.as_bytes())
-                .and_then(|()| stream.flush())
-            {
+            if let Err(e) = stream.write_all(request).and_then(|()| stream.flush()) {
                 self.conn = None;
                 if reused && attempt == 0 {
                     continue;
@@ -424,8 +476,32 @@ impl Client {
                     source: e,
                 });
             }
-            match read_head(&mut conn.reader, observer) {
-                Ok(Some(head)) => return Ok(head),
+            if let Some(body) = body {
+                if Request::expects_continue(request) {
+                    match wait_continue(&mut conn.reader, deadline, observer) {
+                        Ok(Some(head)) => return Ok((head, true)),
+                        Ok(None) => {}
+                        Err(e) => {
+                            let stalled = conn.reader.get_ref().stalled;
+                            self.conn = None;
+                            return Err(self.timeout_error(e, url, stalled));
+                        }
+                    }
+                }
+                if let Err(e) = send_body(&mut conn.reader.get_mut().stream, body) {
+                    // A server that refuses a body may answer and close
+                    // before taking all of it: its answer is the result.
+                    if let (Error::ConnectionBroke { .. }, Ok(Some(head))) =
+                        (&e, read_head(&mut conn.reader, observer, false))
+                    {
+                        return Ok((head, true));
+                    }
+                    self.conn = None;
+                    return Err(e);
+                }
+            }
+            match read_head(&mut conn.reader, observer, false) {
+                Ok(Some(head)) => return Ok((head, false)),
                 Ok(None) => {
                     self.conn = None;
                     if reused && attempt == 0 {
@@ -470,6 +546,8 @@ impl Client {
             None => sock::connect(url.endpoint(), limit)?,
         };
         let _ = tcp.set_nodelay(true);
+        // An upload to a server that stops reading ends as a stall does.
+        let _ = tcp.set_write_timeout(Some(self.stall_timeout));
         self.connections += 1;
         let stream = if url.is_https() {
             let mut tcp = tcp;
@@ -506,16 +584,161 @@ impl Client {
     }
 }
 
-/// `Proxy-Authorization: …` for a request through `proxy`, or nothing.
-fn authorization(proxy: Option<&Proxy>) -> String {
-    proxy
-        .and_then(|p| p.authorization.as_deref())
-        .map(|a| format!("Proxy-Authorization: {a}\r\n"))
-        .unwrap_or_default()
+/// What identifies a connection: the server, or the proxy that carries
+/// requests to any server in absolute form.
+fn route_key(url: &Url, proxy: Option<&Proxy>) -> String {
+    let scheme = if url.is_https() { "https" } else { "http" };
+    match proxy {
+        Some(p) if !url.is_https() => format!("proxy {}", p.endpoint),
+        // A tunnel is to one server.
+        Some(p) => format!("{scheme}://{} via {}", url.endpoint(), p.endpoint),
+        None => format!("{scheme}://{}", url.endpoint()),
+    }
 }
 
-/// Reads one final head. `Ok(None)`: the server closed before any byte.
-fn read_head(reader: &mut BufReader<Timed>, observer: &mut dyn Observer) -> Result<Option<Head>> {
+/// The request target and the fields a route adds: the absolute URL and
+/// `Proxy-Authorization`, `Proxy-Connection` through an HTTP proxy, and
+/// `Accept-Encoding` with `--compressed`.
+fn route_fields(
+    url: &Url,
+    proxy: Option<&Proxy>,
+    compressed: bool,
+) -> (String, Vec<(&'static str, String)>) {
+    let mut extra = Vec::new();
+    if compressed {
+        extra.push(("Accept-Encoding", decode::ACCEPT_ENCODING.to_string()));
+    }
+    match proxy {
+        // Absolute form, to the proxy: one connection serves every host
+        // behind it.
+        Some(p) if !url.is_https() => {
+            if let Some(a) = &p.authorization {
+                extra.push(("Proxy-Authorization", a.clone()));
+            }
+            extra.push(("Proxy-Connection", "Keep-Alive".to_string()));
+            (url.to_string(), extra)
+        }
+        _ => (url.path().to_string(), extra),
+    }
+}
+
+/// Waits up to [`CONTINUE_WAIT`] for the answer to `Expect:
+/// 100-continue`: `None` to send the body (`100 Continue`, or silence),
+/// or the final head of a server that answered without it.
+fn wait_continue(
+    reader: &mut BufReader<Timed>,
+    deadline: Option<Instant>,
+    observer: &mut dyn Observer,
+) -> Result<Option<Head>> {
+    let wait_end = Instant::now() + CONTINUE_WAIT;
+    reader
+        .get_mut()
+        .arm(Some(deadline.map_or(wait_end, |d| d.min(wait_end))));
+    let ready = reader.fill_buf().map(|b| !b.is_empty());
+    reader.get_mut().arm(deadline);
+    match ready {
+        // Silence, or a close that sending the body will report.
+        Err(e) if net_core::error::is_timeout(&e) => return Ok(None),
+        Ok(false) => return Ok(None),
+        Err(e) => {
+            return Err(Error::ConnectionBroke {
+                context: "the connection broke while waiting for 100 Continue".into(),
+                source: e,
+            });
+        }
+        Ok(true) => {}
+    }
+    loop {
+        match read_head(reader, observer, true)? {
+            Some(head) if head.status == 100 => return Ok(None),
+            Some(head) if head.status < 200 => {}
+            Some(head) => return Ok(Some(head)),
+            None => {
+                return Err(Error::EmptyReply(
+                    "the server closed the connection without answering".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// Sends a request body: bytes, a file of the length announced, or
+/// standard input in chunks.
+fn send_body(stream: &mut Stream, body: &Body) -> Result<()> {
+    let broke = |source| Error::ConnectionBroke {
+        context: "the connection broke while sending the body".into(),
+        source,
+    };
+    match body {
+        Body::Bytes(bytes) => stream
+            .write_all(bytes)
+            .and_then(|()| stream.flush())
+            .map_err(broke),
+        Body::File(path) => {
+            let unreadable = |e: io::Error| {
+                Error::ReadBody(format!(
+                    "cannot read {} ({})",
+                    path.display(),
+                    net_core::error::describe(&e)
+                ))
+            };
+            let mut file = std::fs::File::open(path).map_err(unreadable)?;
+            let len = file.metadata().map_err(unreadable)?.len();
+            let mut buf = vec![0; UPLOAD_CHUNK];
+            let mut left = len;
+            while left > 0 {
+                let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let n = file.read(&mut buf[..want]).map_err(unreadable)?;
+                if n == 0 {
+                    return Err(Error::ReadBody(format!(
+                        "{} became shorter while it was sent ({} of {len} bytes sent)",
+                        path.display(),
+                        len - left
+                    )));
+                }
+                stream.write_all(&buf[..n]).map_err(broke)?;
+                left -= n as u64;
+            }
+            stream.flush().map_err(broke)
+        }
+        Body::Stdin => {
+            let mut stdin = io::stdin().lock();
+            let mut buf = vec![0; UPLOAD_CHUNK];
+            loop {
+                let n = match stdin.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        return Err(Error::ReadBody(format!(
+                            "cannot read standard input ({})",
+                            net_core::error::describe(&e)
+                        )));
+                    }
+                };
+                let mut chunk = format!("{n:x}\r\n").into_bytes();
+                chunk.extend_from_slice(&buf[..n]);
+                chunk.extend_from_slice(b"\r\n");
+                // Each piece goes out as it is read: standard input may be
+                // a live producer.
+                stream
+                    .write_all(&chunk)
+                    .and_then(|()| stream.flush())
+                    .map_err(broke)?;
+                if n == 0 {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Reads one final head (or, with `interim`, the first head, 1xx
+/// included). `Ok(None)`: the server closed before any byte.
+fn read_head(
+    reader: &mut BufReader<Timed>,
+    observer: &mut dyn Observer,
+    interim: bool,
+) -> Result<Option<Head>> {
     let mut acc: Vec<u8> = Vec::new();
     // Whether `acc` holds a whole first line.
     let mut has_line = false;
@@ -583,6 +806,9 @@ fn read_head(reader: &mut BufReader<Timed>, observer: &mut dyn Observer) -> Resu
                 if head.status < 200 {
                     // Interim response (100 Continue …): show it, read on.
                     observer.head(&head);
+                    if interim {
+                        return Ok(Some(head));
+                    }
                     acc.clear();
                     has_line = false;
                     continue;

@@ -15,10 +15,16 @@
 //! - [`tls`]: `https://` with rustls, the certificates trusted.
 //! - [`proxy`]: HTTP proxies from `-x` and the environment, `no_proxy`.
 //! - [`client`]: [`Client`], connections, time-outs, redirects.
+//! - [`request`]: [`Request`], what is sent (method, headers, body,
+//!   credentials) as curl builds it from its options.
+//! - [`client`]: [`Client`], connections, time-outs, redirects, uploads.
 //! - `save` (feature `cli`): where a body goes — stdout, or `-o FILE` as
 //!   curl writes it — and removing a download's temporary file on signals.
-//! - `show` (feature `cli`): heads, `-v` and the progress bar, as the
-//!   binary shows them.
+//! - `show` (feature `cli`): heads, `-v`, `-D` and the progress bar, as
+//!   the binary shows them.
+//! - [`write_out`]: `-w FORMAT`, curl's `--write-out` variables.
+//! - `cli` (feature `cli`): the binary's options, with curl's spelling
+//!   and meaning, and what it does with them.
 //!
 //! # Features
 //! - `cli` (default): the binary, and the two modules that do what it does
@@ -28,18 +34,31 @@
 //!
 //! # Example
 //! ```no_run
-//! let mut client = http_client::Client::new();
-//! let response = client.get(&http_client::Url::parse("http://127.0.0.1:6789/HelloWorld.html")?)?;
+//! use http_client::{Client, Request, Url};
+//! let mut client = Client::new();
+//! let response = client.get(&Url::parse("http://127.0.0.1:6789/HelloWorld.html")?)?;
 //! println!("{} {}", response.head.status, String::from_utf8_lossy(&response.body));
+//!
+//! // What `curl -X PUT -H 'X-Lab: 3' -d 'name=lab' -u me:pw URL` sends:
+//! let request = Request::new(Url::parse("http://127.0.0.1:6789/form")?)
+//!     .method("PUT")
+//!     .header("X-Lab", "3")
+//!     .body("name=lab")
+//!     .basic_auth("me", "pw");
+//! let response = client.request(&request)?;
+//! assert!(response.head.status < 500);
 //! # Ok::<(), http_client::Error>(())
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod body;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod client;
 pub mod decode;
 pub mod proxy;
+pub mod request;
 pub mod response;
 #[cfg(feature = "cli")]
 pub mod save;
@@ -47,12 +66,14 @@ pub mod save;
 pub mod show;
 pub mod tls;
 pub mod url;
+pub mod write_out;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use client::{Client, Response};
+pub use client::{Client, Response, Transfer};
 pub use proxy::Proxies;
+pub use request::Request;
 pub use tls::Trust;
 pub use url::Url;
 
@@ -169,6 +190,21 @@ pub enum Error {
     /// or timed out (7, 28).
     #[error("cannot use the proxy: {0}")]
     Proxy(net_core::Error),
+    /// An option that cannot be used as given (a header without a colon,
+    /// `-u USER` without a password …): a usage error.
+    #[error("{0}")]
+    Usage(String),
+    /// The body to send could not be read (curl's "read error").
+    #[error("{0}")]
+    ReadBody(String),
+    /// A redirect asks for the body again, but it was read from standard
+    /// input and is gone (curl's "send fail rewind").
+    #[error("{0}")]
+    Rewind(String),
+    /// A resumed download (`-C -`) that the server would not resume
+    /// (curl's "range error").
+    #[error("{0}")]
+    Range(String),
 }
 
 impl Error {
@@ -191,6 +227,10 @@ impl Error {
             Error::Broken(_) | Error::ConnectionBroke { .. } | Error::Reset { .. } => 56,
             Error::Write { .. } => 23,
             Error::Redirects(_) => 47,
+            Error::Usage(_) => 2,
+            Error::ReadBody(_) => 26,
+            Error::Rewind(_) => 65,
+            Error::Range(_) => 33,
             Error::InPlace { source, .. } => source.exit_code(),
             Error::Tls(_) => 35,
             Error::Certificate(_) => 60,

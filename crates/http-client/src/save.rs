@@ -18,18 +18,21 @@
 //!   the body is complete, so a download that fails then leaves the file
 //!   holding what arrived (an interrupted one too: there is no temporary
 //!   file to remove), and the error says how many bytes that is.
-//! - A response of 400 or more is not saved at all, as with `curl -f`.
+//! - A response of 400 or more is not saved at all, as with `curl -f`,
+//!   unless asked for (`--fail-with-body`).
+//! - Resuming (`-C -`) appends to the existing file instead, once the
+//!   server's `206` and `Content-Range` say the body continues it.
 //! - While a temporary file exists its path is registered, so
 //!   [`remove_on_signals`] can delete it when the user interrupts.
 //!
 //! Saving into a file exactly as `http-client -o page.html URL` does:
 //! ```no_run
-//! use http_client::{Client, Url, client::Method, save, show::Show};
-//! let url = Url::parse("http://127.0.0.1:6789/HelloWorld.html")?;
+//! use http_client::{Client, Request, Url, save, show::Show};
+//! let request = Request::new(Url::parse("http://127.0.0.1:6789/HelloWorld.html")?);
 //! let output = save::Output::File("page.html".into());
 //! let mut show = Show::new().silent(true);
-//! let (head, _) = save::fetch(&mut Client::new(), Method::Get, &url, &output, &mut show)?;
-//! assert!(head.status < 400);
+//! let done = save::fetch(&mut Client::new(), &request, &output, &mut show, false)?;
+//! assert!(done.head.status < 400);
 //! # Ok::<(), http_client::Error>(())
 //! ```
 //!
@@ -42,9 +45,9 @@ use std::io::{self, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::client::{Client, Method, Observer};
+use crate::client::{Client, Observer, Transfer};
+use crate::request::Request;
 use crate::response::Head;
-use crate::url::Url;
 use crate::{Error, Result};
 
 /// Most symlinks followed to find where a dangling link points (Linux's
@@ -130,6 +133,8 @@ fn dangling_target(path: &Path) -> io::Result<PathBuf> {
 struct Sink<'a> {
     plan: &'a Plan,
     status: &'a Cell<u16>,
+    /// Whether the body of a response of 400 or more is saved.
+    keep_errors: bool,
     out: Option<Out>,
 }
 
@@ -147,7 +152,7 @@ enum Out {
 impl Sink<'_> {
     fn open(&mut self) -> io::Result<&mut Out> {
         if self.out.is_none() {
-            let out = if self.status.get() >= 400 {
+            let out = if self.status.get() >= 400 && !self.keep_errors {
                 Out::Discard
             } else {
                 match self.plan {
@@ -335,21 +340,33 @@ impl Output {
     }
 }
 
-/// Fetches `url` into `output` exactly as the binary does. Returns the
-/// final head and URL.
+/// Sends `request` and puts the body into `output` exactly as the binary
+/// does; the body of a response of 400 or more only with `keep_errors`.
 pub fn fetch(
     client: &mut Client,
-    method: Method,
-    url: &Url,
+    request: &Request,
     output: &Output,
     observer: &mut dyn Observer,
-) -> Result<(Head, Url)> {
+    keep_errors: bool,
+) -> Result<Transfer> {
     match output {
-        Output::File(path) => to_file(client, method, url, path, observer),
+        Output::File(path) => to_file(client, request, path, observer, keep_errors),
         Output::Stdout => {
             let stdout = io::stdout();
-            let mut out = BufWriter::with_capacity(WRITE_BUFFER, stdout.lock());
-            let result = client.fetch(method, url, &mut out, observer);
+            let status = Cell::new(0);
+            let mut out = Gate {
+                inner: BufWriter::with_capacity(WRITE_BUFFER, stdout.lock()),
+                status: &status,
+                keep_errors,
+            };
+            let result = client.send(
+                request,
+                &mut out,
+                &mut Watch {
+                    inner: observer,
+                    status: &status,
+                },
+            );
             // What arrived is written out even when the download failed.
             out.flush()
                 .map_err(|source| Error::Write { path: None, source })
@@ -358,16 +375,16 @@ pub fn fetch(
     }
 }
 
-/// Fetches `url` into the file at `path` as `curl -o` does (see the module
-/// docs). Returns the final head and URL; a status of 400 or more leaves
-/// the file as it was.
+/// Sends `request` and saves the body into the file at `path` as `curl
+/// -o` does (see the module docs); a status of 400 or more leaves the file
+/// as it was unless `keep_errors`.
 pub fn to_file(
     client: &mut Client,
-    method: Method,
-    url: &Url,
+    request: &Request,
     path: &Path,
     observer: &mut dyn Observer,
-) -> Result<(Head, Url)> {
+    keep_errors: bool,
+) -> Result<Transfer> {
     let write_err = |source: io::Error| Error::Write {
         path: Some(path.to_path_buf()),
         source,
@@ -377,11 +394,11 @@ pub fn to_file(
     let mut sink = Sink {
         plan: &plan,
         status: &status,
+        keep_errors,
         out: None,
     };
-    let fetched = client.fetch(
-        method,
-        url,
+    let fetched = client.send(
+        request,
         &mut sink,
         &mut Watch {
             inner: observer,
@@ -435,6 +452,185 @@ pub fn to_file(
         Some(Out::Discard) | None => {}
     }
     Ok(fetched)
+}
+
+/// Sends `request` (which asks for `Range: bytes=OFFSET-`) and appends
+/// the body to `output` as `curl -C` does, once the final head shows the
+/// server resumes at `offset`: a `206` whose `Content-Range` starts there.
+/// A `416` (the file is already whole) or a `200` of exactly `offset`
+/// bytes writes nothing and succeeds; any other answer below 400 is
+/// [`Error::Range`], and the file is left as it was.
+pub fn resume(
+    client: &mut Client,
+    request: &Request,
+    output: &Output,
+    offset: u64,
+    observer: &mut dyn Observer,
+) -> Result<Transfer> {
+    let verdict = std::cell::RefCell::new(Verdict::Ignore);
+    let mut sink = Appender {
+        output,
+        verdict: &verdict,
+        out: None,
+    };
+    let sent = client.send(
+        request,
+        &mut sink,
+        &mut Judge {
+            inner: observer,
+            verdict: &verdict,
+            offset,
+        },
+    );
+    let flushed = match sink.out.take() {
+        Some(mut w) => w.flush(),
+        None => Ok(()),
+    };
+    if let Verdict::Refuse(why) = verdict.into_inner() {
+        return Err(Error::Range(why));
+    }
+    let done = sent?;
+    flushed.map_err(|source| Error::Write {
+        path: match output {
+            Output::File(p) => Some(p.clone()),
+            Output::Stdout => None,
+        },
+        source,
+    })?;
+    Ok(done)
+}
+
+/// What a resumed download does with the final body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    /// Append it: the server resumed where asked.
+    Append,
+    /// Drop it: nothing to add (or an error status).
+    Ignore,
+    /// Stop: the server would not resume, for this reason.
+    Refuse(String),
+}
+
+/// Judges each final head of a resumed download.
+struct Judge<'a> {
+    inner: &'a mut dyn Observer,
+    verdict: &'a std::cell::RefCell<Verdict>,
+    offset: u64,
+}
+
+impl Observer for Judge<'_> {
+    fn request(&mut self, raw: &[u8]) {
+        self.inner.request(raw);
+    }
+    fn info(&mut self, line: &str) {
+        self.inner.info(line);
+    }
+    fn head(&mut self, head: &Head) {
+        if head.status >= 200 {
+            *self.verdict.borrow_mut() = judge(head, self.offset);
+        }
+        self.inner.head(head);
+    }
+    fn body_start(&mut self, len: Option<u64>) {
+        self.inner.body_start(len);
+    }
+    fn progress(&mut self, n: u64) {
+        self.inner.progress(n);
+    }
+}
+
+fn judge(head: &Head, offset: u64) -> Verdict {
+    match head.status {
+        206 => {
+            let start = head
+                .header("content-range")
+                .and_then(|v| v.strip_prefix("bytes "))
+                .and_then(|v| v.split('-').next())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            match start {
+                Some(s) if s == offset => Verdict::Append,
+                Some(s) => Verdict::Refuse(format!(
+                    "the server resumed at byte {s}, not at {offset} where the file ends"
+                )),
+                None => Verdict::Refuse(
+                    "the server's 206 has no Content-Range saying where it resumes".into(),
+                ),
+            }
+        }
+        // Requested Range Not Satisfiable: the file is already whole.
+        416 => Verdict::Ignore,
+        s if s >= 400 => Verdict::Ignore,
+        _ if head.header("content-length") == Some(offset.to_string().as_str()) => Verdict::Ignore,
+        s => Verdict::Refuse(format!(
+            "the server answered {s} instead of resuming at byte {offset} (it does not seem to support byte ranges)"
+        )),
+    }
+}
+
+/// Appends to the output once the verdict allows it.
+struct Appender<'a> {
+    output: &'a Output,
+    verdict: &'a std::cell::RefCell<Verdict>,
+    out: Option<Box<dyn Write>>,
+}
+
+impl Write for Appender<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &*self.verdict.borrow() {
+            Verdict::Append => {}
+            Verdict::Ignore => return Ok(buf.len()),
+            Verdict::Refuse(why) => return Err(io::Error::other(why.clone())),
+        }
+        if self.out.is_none() {
+            let out: Box<dyn Write> = match self.output {
+                Output::File(path) => Box::new(BufWriter::with_capacity(
+                    WRITE_BUFFER,
+                    OpenOptions::new().append(true).create(true).open(path)?,
+                )),
+                Output::Stdout => Box::new(io::stdout()),
+            };
+            self.out = Some(out);
+        }
+        match self.out.as_mut() {
+            Some(w) => w.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.out.as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Standard output, or nothing once the final status is 400 or more and
+/// error bodies are not wanted (`-f`).
+struct Gate<'a, W> {
+    inner: W,
+    status: &'a Cell<u16>,
+    keep_errors: bool,
+}
+
+impl<W: Write> Write for Gate<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.status.get() >= 400 && !self.keep_errors {
+            return Ok(buf.len());
+        }
+        self.inner.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        if self.status.get() >= 400 && !self.keep_errors {
+            return Ok(());
+        }
+        self.inner.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Removes the temporary file of a download in progress when SIGINT,

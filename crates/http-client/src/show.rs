@@ -16,36 +16,61 @@ use crate::response::Head;
 pub const PROGRESS_THRESHOLD: u64 = 1024 * 1024;
 
 /// What is shown while a request runs.
-#[derive(Debug, Default)]
-pub struct Show {
+#[derive(Default)]
+pub struct Show<'a> {
     silent: bool,
     include: bool,
     verbose: bool,
     want_bar: bool,
     bar: Option<ProgressBar>,
+    dump: Option<&'a mut dyn Write>,
+    head_bytes: u64,
 }
 
-impl Show {
+impl std::fmt::Debug for Show<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Show")
+            .field("silent", &self.silent)
+            .field("include", &self.include)
+            .field("verbose", &self.verbose)
+            .field("bar", &self.bar.is_some())
+            .field("dump", &self.dump.is_some())
+            .finish()
+    }
+}
+
+impl<'a> Show<'a> {
     /// Shows the status line and headers on stderr, as the binary does by
     /// default.
-    pub fn new() -> Show {
+    pub fn new() -> Show<'a> {
         Show::default()
     }
 
+    /// Also writes every head received to `out` (`-D FILE`).
+    pub fn dump(mut self, out: Option<&'a mut dyn Write>) -> Show<'a> {
+        self.dump = out;
+        self
+    }
+
+    /// Bytes of the heads received so far (`%{size_header}`).
+    pub fn head_bytes(&self) -> u64 {
+        self.head_bytes
+    }
+
     /// Shows nothing (`-s`).
-    pub fn silent(mut self, yes: bool) -> Show {
+    pub fn silent(mut self, yes: bool) -> Show<'a> {
         self.silent = yes;
         self
     }
 
     /// Also writes the status line and headers to stdout (`-i`).
-    pub fn include(mut self, yes: bool) -> Show {
+    pub fn include(mut self, yes: bool) -> Show<'a> {
         self.include = yes;
         self
     }
 
     /// Shows the request and the response head, marked `>` and `<` (`-v`).
-    pub fn verbose(mut self, yes: bool) -> Show {
+    pub fn verbose(mut self, yes: bool) -> Show<'a> {
         self.verbose = yes;
         self
     }
@@ -53,7 +78,7 @@ impl Show {
     /// Draws a progress bar on stderr for bodies of at least
     /// [`PROGRESS_THRESHOLD`] bytes, when stderr is a terminal and the
     /// output is not silent.
-    pub fn progress(mut self, yes: bool) -> Show {
+    pub fn progress(mut self, yes: bool) -> Show<'a> {
         self.want_bar = yes && io::stderr().is_terminal();
         self
     }
@@ -66,7 +91,7 @@ impl Show {
     }
 }
 
-impl Observer for Show {
+impl Observer for Show<'_> {
     fn request(&mut self, raw: &[u8]) {
         if self.verbose {
             let text = String::from_utf8_lossy(raw);
@@ -79,6 +104,10 @@ impl Observer for Show {
     }
 
     fn head(&mut self, head: &Head) {
+        self.head_bytes += head.raw.len() as u64;
+        if let Some(dump) = self.dump.as_mut() {
+            let _ = dump.write_all(&head.raw).and_then(|()| dump.flush());
+        }
         if self.verbose {
             let text = String::from_utf8_lossy(&head.raw);
             let mut err = io::stderr().lock();

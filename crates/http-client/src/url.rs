@@ -18,6 +18,9 @@ use crate::Error;
 pub struct Url {
     inner: url::Url,
     endpoint: Endpoint,
+    /// `user:pass@` from the URL, percent-decoded; kept out of `inner` so
+    /// it is never printed.
+    credentials: Option<(String, String)>,
 }
 
 impl Url {
@@ -75,11 +78,23 @@ impl Url {
                 )));
             }
         }
-        if !inner.username().is_empty() || inner.password().is_some() {
-            return Err(Error::BadUrl(format!(
-                "{input}: user names in URLs are not supported"
-            )));
-        }
+        let credentials = if !inner.username().is_empty() || inner.password().is_some() {
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            let found = (
+                decode(inner.username()),
+                decode(inner.password().unwrap_or("")),
+            );
+            // Cannot fail for an http URL with a host, checked below.
+            let _ = inner.set_username("");
+            let _ = inner.set_password(None);
+            Some(found)
+        } else {
+            None
+        };
         let host = match inner.host() {
             Some(url::Host::Ipv4(ip)) => Host::Ip(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => Host::Ip(IpAddr::V6(ip)),
@@ -94,12 +109,38 @@ impl Url {
         Ok(Url {
             inner,
             endpoint: Endpoint { host, port },
+            credentials,
         })
     }
 
     /// Whether this is an `https://` URL.
     pub fn is_https(&self) -> bool {
         self.inner.scheme() == "https"
+    }
+
+    /// `user:pass@` from the URL, percent-decoded (a missing password is
+    /// empty, as curl sends it).
+    pub fn credentials(&self) -> Option<(String, String)> {
+        self.credentials.clone()
+    }
+
+    /// The last segment of the path, as `-O` names a file after it (still
+    /// percent-encoded, as curl leaves it); empty when the path ends in `/`.
+    pub fn file_name(&self) -> &str {
+        let path = self.inner.path();
+        &path[path.rfind('/').map_or(0, |i| i + 1)..]
+    }
+
+    /// The same URL with its last path segment replaced by `name`, when
+    /// the path ends in `/` (as `-T FILE` names the uploaded file).
+    pub fn with_file_name(&self, name: &str) -> Url {
+        if !self.file_name().is_empty() {
+            return self.clone();
+        }
+        let mut next = self.clone();
+        let path = format!("{}{name}", self.inner.path());
+        next.inner.set_path(&path);
+        next
     }
 
     /// Host and port to connect to.
@@ -178,8 +219,34 @@ mod tests {
             Err(Error::BadUrl(_))
         ));
         assert!(matches!(Url::parse("http:///"), Err(Error::BadUrl(_))));
-        assert!(matches!(Url::parse("http://u@x/"), Err(Error::BadUrl(_))));
+        assert!(matches!(Url::parse("http:///"), Err(Error::BadUrl(_))));
         assert!(matches!(Url::parse("x/y"), Err(Error::BadUrl(_))));
+    }
+
+    #[test]
+    fn credentials_are_decoded_and_never_shown() {
+        let u = Url::parse("http://us%20er:p%40ss@h:81/x").unwrap();
+        assert_eq!(u.credentials(), Some(("us er".into(), "p@ss".into())));
+        assert_eq!(u.to_string(), "http://h:81/x");
+        assert_eq!(u.host_header(), "h:81");
+        let u = Url::parse("http://u@h/").unwrap();
+        assert_eq!(u.credentials(), Some(("u".into(), String::new())));
+        assert_eq!(Url::parse("http://h/").unwrap().credentials(), None);
+    }
+
+    #[test]
+    fn file_names() {
+        let name = |s: &str| Url::parse(s).unwrap().file_name().to_string();
+        assert_eq!(name("http://h/a/b.txt?q=1"), "b.txt");
+        assert_eq!(name("http://h/a/"), "");
+        assert_eq!(name("http://h"), "");
+        assert_eq!(name("http://h/caf%C3%A9"), "caf%C3%A9");
+        let u = Url::parse("http://h/dir/?q=1")
+            .unwrap()
+            .with_file_name("f.bin");
+        assert_eq!(u.to_string(), "http://h/dir/f.bin?q=1");
+        let u = Url::parse("http://h/x").unwrap().with_file_name("f.bin");
+        assert_eq!(u.to_string(), "http://h/x");
     }
 
     #[test]

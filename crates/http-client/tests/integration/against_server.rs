@@ -10,9 +10,9 @@ use crate::BIN;
 
 /// An in-process http-server over a temporary root.
 #[derive(Debug)]
-struct Site {
-    port: String,
-    root: tempfile::TempDir,
+pub(crate) struct Site {
+    pub(crate) port: String,
+    pub(crate) root: tempfile::TempDir,
     shutdown: net_core::Shutdown,
 }
 
@@ -22,7 +22,7 @@ impl Drop for Site {
     }
 }
 
-fn site() -> Site {
+pub(crate) fn site() -> Site {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(
         root.path().join("HelloWorld.html"),

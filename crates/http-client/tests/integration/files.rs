@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use http_client::client::{Method, Quiet};
-use http_client::{Client, Url, save};
+use http_client::client::Quiet;
+use http_client::{Client, Request, Url, save};
 use testkit::Run;
 
 use crate::{BIN, RawServer, read_request};
@@ -225,9 +225,15 @@ fn the_library_saves_as_the_binary_does() {
     fs::set_permissions(&target, fs::Permissions::from_mode(0o604)).unwrap();
     let s = fresh();
     let url = Url::parse(&s.url("/f")).unwrap();
-    let (head, _) =
-        save::to_file(&mut Client::new(), Method::Get, &url, &target, &mut Quiet).unwrap();
-    assert_eq!(head.status, 200);
+    let done = save::to_file(
+        &mut Client::new(),
+        &Request::new(url),
+        &target,
+        &mut Quiet,
+        false,
+    )
+    .unwrap();
+    assert_eq!(done.head.status, 200);
     assert_eq!(fs::read(&target).unwrap(), b"fresh");
     assert_eq!(fs::metadata(&target).unwrap().mode() & 0o7777, 0o604);
 }

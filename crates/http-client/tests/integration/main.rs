@@ -6,6 +6,7 @@
 
 mod against_server;
 mod compressed;
+mod curl_options;
 mod files;
 mod framing;
 mod impaired;
