@@ -575,7 +575,8 @@ fn fetch_with_retries(
         show.finish();
         let heads = show.head_bytes();
         let problem = match &result {
-            Err(e) if e.exit_code() == 28 || e.exit_code() == 6 => Some(("timeout", None)),
+            // Timed out, or a name (the server's, the proxy's) not resolved.
+            Err(e) if matches!(e.exit_code(), 5 | 6 | 28) => Some(("timeout", None)),
             Ok(t) if RETRY_STATUSES.contains(&t.head.status) => {
                 Some(("HTTP error", retry_after(t.head.header("retry-after"))))
             }
@@ -588,10 +589,13 @@ fn fetch_with_retries(
             return (result, heads);
         }
         let pause = asked.unwrap_or(wait).min(RETRY_MAX_WAIT);
-        if let Some(max) = options.retry_max_time {
-            if started.elapsed() + pause > max {
-                return (result, heads);
-            }
+        // As curl: no new attempt once the time is up; one that starts
+        // before may end after it.
+        if options
+            .retry_max_time
+            .is_some_and(|max| started.elapsed() >= max)
+        {
+            return (result, heads);
         }
         left -= 1;
         eprintln!(

@@ -645,6 +645,15 @@ fn retries_match_curls() {
         &["-f", "--retry", "1", "{url}/retry2"],
         &["-f", "{url}/retry1"],
         &["-f", "--retry", "3", "{url}/s404"],
+        &[
+            "-f",
+            "--retry",
+            "5",
+            "--retry-max-time",
+            "2",
+            "{url}/retry9",
+        ],
+        &["-f", "--retry", "1", "--retry-delay", "2", "{url}/s503"],
     ];
     let mut mismatches = Vec::new();
     for args in cases {
