@@ -396,7 +396,12 @@ fn failures_exit_as_curls() {
         vec!["--fail-with-body".into(), "{url}/s500".into()],
         vec!["-T".into(), "missing.txt".into(), "{url}/put".into()],
         vec!["-O".into(), "{url}/dir/".into()],
-        vec![refused],
+        vec![refused.clone()],
+        vec![
+            "-w".into(),
+            "[%{http_code} %{size_download}]".into(),
+            refused,
+        ],
         vec![
             "-f".into(),
             "-T".into(),
