@@ -32,6 +32,7 @@ fn run() -> anyhow::Result<()> {
         ifaces: ifaces.split(',').map(String::from).collect(),
         ports: ports.iter().map(|p| p.parse()).collect::<Result<_, _>>()?,
         snaplen: 0,
+        filter: None,
     };
     let duration = Duration::from_secs_f64(seconds.parse()?);
     let mut source = LiveSource::open(&opts)?;

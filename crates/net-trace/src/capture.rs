@@ -45,6 +45,8 @@ pub struct Options {
     pub ifaces: Vec<String>,
     /// Keep only frames to or from these ports (all when empty).
     pub ports: Vec<u16>,
+    /// Keep only frames this expression keeps (run in the kernel).
+    pub filter: Option<crate::filter::Filter>,
     /// Save the frames shown to this classic pcap file.
     pub pcap: Option<PathBuf>,
     /// Save the frames shown to this pcapng file, each with its sending
@@ -90,6 +92,7 @@ pub fn wanted(p: &Packet, ports: &[u16]) -> bool {
 pub struct Replay<'a> {
     reader: &'a mut FileReader,
     ports: &'a [u16],
+    filter: Option<crate::filter::Matcher>,
     decoder: Decoder,
     analyzer: Analyzer,
     /// One frame buffer, reused for every record.
@@ -105,6 +108,7 @@ impl<'a> Replay<'a> {
         Replay {
             reader,
             ports,
+            filter: None,
             decoder: Decoder::new(),
             analyzer: Analyzer::new(),
             frame: Frame::default(),
@@ -112,11 +116,24 @@ impl<'a> Replay<'a> {
         }
     }
 
+    /// Also keeps only the frames `filter` keeps (as `tcpdump -r FILE
+    /// EXPR` does), before decoding.
+    pub fn with_filter(mut self, filter: Option<&crate::filter::Filter>) -> Self {
+        self.filter = filter.map(crate::filter::Filter::matcher);
+        self
+    }
+
     /// The next row kept, with the process that sent its frame when the
     /// file says; `None` at the end of the file.
     pub fn next_row(&mut self) -> Result<Option<(Row, Option<Owner>)>, Error> {
         let f = &mut self.frame;
         while self.reader.read_frame(f)? {
+            if let Some(m) = self.filter.as_mut()
+                && !m.matches(f.link, &f.data, f.wire_len)?
+            {
+                self.analyzer.skip(f.time);
+                continue;
+            }
             let row = match self.decoder.decode(f.link, &f.data, f.time, f.wire_len) {
                 Decoded::Packet(p) if wanted(&p, self.ports) => self.analyzer.push(&p),
                 Decoded::Other(o) if self.ports.is_empty() => self.analyzer.push_other(&o),
@@ -421,6 +438,7 @@ pub fn run(
         ifaces: opts.ifaces.clone(),
         ports: opts.ports.clone(),
         snaplen: SNAPLEN,
+        filter: opts.filter.clone(),
     })?;
     let pcap = match &opts.pcap {
         Some(p) => Some(PcapOut::create(p, source.link())?),

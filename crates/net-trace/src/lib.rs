@@ -20,6 +20,8 @@
 //! - [`owners`]: which process sent each frame, proven from kernel events
 //!   (a private tracefs instance) or `/proc`, else unknown.
 //! - [`join`]: rows wait, in order, for their owner's evidence.
+//! - [`filter`]: tcpdump's filter expressions, compiled to classic BPF
+//!   for the kernel and run over frames read from files.
 //! - [`capture`]: the live pipeline, from socket to table, and
 //!   [`capture::Replay`], the same decode, filter and analysis over a saved
 //!   capture.
@@ -49,6 +51,7 @@ pub mod analyze;
 pub mod capture;
 pub mod decode;
 pub mod diagram;
+pub mod filter;
 pub mod join;
 pub mod live;
 pub mod owners;
@@ -75,6 +78,10 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A filter expression cannot be used (for this link type); a usage
+    /// error.
+    #[error(transparent)]
+    Filter(#[from] filter::Error),
     /// Capturing failed.
     #[error("capture failed ({0})")]
     Capture(String),

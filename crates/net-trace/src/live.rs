@@ -119,6 +119,9 @@ pub struct LiveOptions {
     /// Bytes kept of each frame (cooked header included); 0 means
     /// [`crate::pcapio::SNAPLEN`].
     pub snaplen: u32,
+    /// Keep only frames this expression keeps too (compiled into the
+    /// kernel filter, after the port test).
+    pub filter: Option<crate::filter::Filter>,
 }
 
 /// One captured frame.
@@ -402,15 +405,16 @@ fn plan(opts: &LiveOptions, all: &[Interface]) -> Result<Plan, Error> {
             }
         }
     };
-    bpf::program(
-        if plan.cooked {
-            bpf::Layout::Cooked
-        } else {
-            bpf::Layout::Ethernet
-        },
-        &plan.filter,
-    )
-    .map_err(|e| Error::Capture(e.to_string()))?;
+    let layout = if plan.cooked {
+        bpf::Layout::Cooked
+    } else {
+        bpf::Layout::Ethernet
+    };
+    let mut plan = plan;
+    if let Some(f) = &opts.filter {
+        plan.filter.expression = Some(f.program(crate::filter::Target::Kernel(layout))?);
+    }
+    bpf::program(layout, &plan.filter).map_err(|e| Error::Capture(e.to_string()))?;
     Ok(plan)
 }
 
@@ -671,6 +675,7 @@ mod tests {
             ifaces: ifaces.iter().map(|s| s.to_string()).collect(),
             ports: ports.to_vec(),
             snaplen: 0,
+            filter: None,
         }
     }
 

@@ -11,6 +11,7 @@ use net_core::Shutdown;
 use net_core::cli::parse_seconds;
 use net_trace::analyze::Row;
 use net_trace::capture;
+use net_trace::filter::Filter;
 use net_trace::owners::Owner;
 use net_trace::render::{ConnOwners, write_summaries};
 use net_trace::{diagram, pcapio, render};
@@ -68,6 +69,11 @@ struct CaptureArgs {
     pname: Option<String>,
     #[command(flatten)]
     view: ViewArgs,
+    /// A tcpdump filter expression (pcap-filter(7)), e.g. `tcp and port
+    /// 13000`; its words may come as separate arguments. Run in the
+    /// kernel; with `--port`, a frame must pass both.
+    #[arg(value_name = "EXPRESSION")]
+    expression: Vec<String>,
     /// Run this command, capture only its traffic, and stop when it exits.
     #[arg(last = true, value_name = "COMMAND", conflicts_with_all = ["pid", "pname"])]
     command: Vec<String>,
@@ -77,6 +83,11 @@ struct CaptureArgs {
 struct ReadArgs {
     /// The capture file (`-` for standard input).
     file: PathBuf,
+    /// A tcpdump filter expression (pcap-filter(7)): only the frames
+    /// `tcpdump -r FILE EXPRESSION` keeps are shown (with their numbers in
+    /// the file); with `--port`, a frame must pass both.
+    #[arg(value_name = "EXPRESSION")]
+    expression: Vec<String>,
     /// Keep only frames to or from this port, and ICMP errors about them
     /// (repeatable).
     #[arg(long = "port", value_name = "N")]
@@ -114,13 +125,36 @@ fn main() -> ExitCode {
             writeln!(buf, "{level}: {}", record.args())
         })
         .init();
-    match Cli::parse().command {
-        Command::Capture(args) => match run_capture(args) {
-            Ok(code) => code,
-            Err(e) => net_core::cli::exit(Err(e)),
+    let command = Cli::parse().command;
+    let words = match &command {
+        Command::Capture(a) => &a.expression,
+        Command::Read(a) => &a.expression,
+    };
+    let filter = match Filter::from_words(words) {
+        Ok(f) => f,
+        Err(e) => return usage_error(&e),
+    };
+    let result = match command {
+        Command::Capture(args) => run_capture(args, filter.as_ref()),
+        Command::Read(args) => run_read(args, filter.as_ref()).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        // An expression that means nothing for the capture's link type
+        // (`vlan` on a cooked capture) is a usage error too.
+        Err(e) => match e.downcast_ref::<net_trace::Error>() {
+            Some(net_trace::Error::Filter(f)) => usage_error(f),
+            _ => net_core::cli::exit(Err(e)),
         },
-        Command::Read(args) => net_core::cli::exit(run_read(args)),
     }
+}
+
+/// Exit status of a usage error, as clap's.
+const USAGE: u8 = 2;
+
+fn usage_error(e: &impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(USAGE)
 }
 
 /// Longest a shown row waits in the output buffer.
@@ -182,7 +216,7 @@ fn write_diagram(view: &ViewArgs, diagrams: Option<&diagram::Collector>) -> anyh
     Ok(())
 }
 
-fn run_capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
+fn run_capture(args: CaptureArgs, expression: Option<&Filter>) -> anyhow::Result<ExitCode> {
     if let Some(pid) = args.pid
         && cfg!(target_os = "linux")
         && !std::path::Path::new(&format!("/proc/{pid}")).exists()
@@ -203,6 +237,7 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     let opts = capture::Options {
         ifaces: args.ifaces.clone(),
         ports: args.ports.clone(),
+        filter: expression.cloned(),
         pcap,
         pcapng,
         count: args.count.map(|c| usize::try_from(c).unwrap_or(usize::MAX)),
@@ -212,11 +247,17 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         pname: args.pname.clone(),
         command: (!args.command.is_empty()).then(|| args.command.clone()),
     };
-    let mut filter = if args.ports.is_empty() {
-        String::from("all traffic")
-    } else {
-        let ports: Vec<String> = args.ports.iter().map(u16::to_string).collect();
-        format!("port {}", ports.join(", "))
+    let mut filter = match (args.ports.is_empty(), expression) {
+        (true, None) => String::from("all traffic"),
+        (true, Some(e)) => e.to_string(),
+        (false, e) => {
+            let ports: Vec<String> = args.ports.iter().map(u16::to_string).collect();
+            let ports = format!("port {}", ports.join(", "));
+            match e {
+                Some(e) => format!("{ports} and {e}"),
+                None => ports,
+            }
+        }
     };
     if let Some(pid) = args.pid {
         filter.push_str(&format!(", pid {pid}"));
@@ -308,7 +349,7 @@ fn run_capture(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn run_read(args: ReadArgs) -> anyhow::Result<()> {
+fn run_read(args: ReadArgs, filter: Option<&Filter>) -> anyhow::Result<()> {
     // `-` is standard input, as for tcpdump -r and tshark -r.
     let mut reader = if args.file.as_os_str() == "-" {
         pcapio::FileReader::from_reader("standard input", io::stdin())?
@@ -321,7 +362,7 @@ fn run_read(args: ReadArgs) -> anyhow::Result<()> {
         .diagram
         .as_ref()
         .map(|_| diagram::Collector::new(args.view.connection));
-    let mut result = read_into(&mut reader, &args, &mut out, &mut diagrams);
+    let mut result = read_into(&mut reader, &args, filter, &mut out, &mut diagrams);
     // The rows read before an error are shown before the error is.
     let flushed = out.flush();
     if result.is_ok() {
@@ -349,10 +390,11 @@ const READ_BUFFER: usize = 256 * 1024;
 fn read_into(
     reader: &mut pcapio::FileReader,
     args: &ReadArgs,
+    filter: Option<&Filter>,
     out: &mut impl Write,
     diagrams: &mut Option<diagram::Collector>,
 ) -> anyhow::Result<()> {
-    let mut replay = capture::Replay::new(reader, &args.ports);
+    let mut replay = capture::Replay::new(reader, &args.ports).with_filter(filter);
     let mut owners = ConnOwners::new();
     writeln!(out, "{}", render::heading())?;
     while let Some((row, sender)) = replay.next_row()? {

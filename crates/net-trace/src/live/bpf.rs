@@ -60,6 +60,8 @@ pub const JEQ_K: u16 = 0x15;
 pub const JSET_K: u16 = 0x45;
 /// `ret #k`.
 pub const RET_K: u16 = 0x06;
+/// `ja +k`.
+pub const JA: u16 = 0x05;
 
 /// Base of the kernel's ancillary loads (`SKF_AD_OFF`, -0x1000).
 pub const SKF_AD_OFF: u32 = 0xffff_f000;
@@ -111,6 +113,9 @@ pub struct Spec {
     pub drop_outgoing_on: Option<u32>,
     /// Keep only frames of these interface indexes; empty keeps all.
     pub only_ifindexes: Vec<u32>,
+    /// A compiled filter expression (for this layout) a frame must also
+    /// pass: `--port` and an expression combine with `and`.
+    pub expression: Option<Vec<Insn>>,
 }
 
 /// A program that cannot be expressed (too many ports or interfaces).
@@ -226,11 +231,25 @@ pub fn program(layout: Layout, spec: &Spec) -> Result<Vec<Insn>, TooLarge> {
         a.label(Label::T6);
         port_test(&mut a, LD_H_ABS, nh + IPV6_HEADER, &ports);
     }
-    a.label(Label::Accept);
-    a.op(RET_K, ACCEPT_ALL);
+    let Some(expression) = &spec.expression else {
+        a.label(Label::Accept);
+        a.op(RET_K, ACCEPT_ALL);
+        a.label(Label::Reject);
+        a.op(RET_K, 0);
+        return a.finish();
+    };
+    // Frames passing the above go on to the expression, placed last with
+    // its own returns; a rejection before it lands just ahead of it, so no
+    // jump has to cross it (classic BPF's conditional jumps are short).
+    if ports.is_empty() {
+        a.op(JA, 1);
+    }
     a.label(Label::Reject);
     a.op(RET_K, 0);
-    a.finish()
+    a.label(Label::Accept);
+    let mut program = a.finish()?;
+    program.extend_from_slice(expression);
+    Ok(program)
 }
 
 /// Source port then destination port, each against every port.
@@ -260,53 +279,140 @@ pub struct Context {
     pub ifindex: u32,
 }
 
-/// Runs `program` over `data` as the kernel would, for the opcodes this
-/// module emits and `tcpdump -dd` uses for port filters; `None` for an
-/// opcode it does not know. A load past the end rejects the frame, as in
-/// the kernel. Returns what the program returns (0: drop).
+/// Runs `program` over `data` as the kernel would, with `data.len()` as
+/// the frame's length; see [`run_len`].
 pub fn run(program: &[Insn], data: &[u8], ctx: Context) -> Option<u32> {
+    run_len(
+        program,
+        data,
+        u32::try_from(data.len()).unwrap_or(u32::MAX),
+        ctx,
+    )
+}
+
+/// Scratch memory of a classic BPF machine (`BPF_MEMWORDS`).
+const MEM_WORDS: usize = 16;
+
+/// Runs `program` over `data` (the captured bytes of a frame `wire_len`
+/// long on the wire, which `ld len` reads) as the kernel and libpcap's
+/// `bpf_filter` do: every classic BPF instruction, and the ancillary loads
+/// of [`Context`]. A load past the captured bytes, a division by zero or a
+/// jump out of the program drops the frame. Returns what the program
+/// returns (0: drop); `None` for an opcode or ancillary load it does not
+/// know.
+pub fn run_len(program: &[Insn], data: &[u8], wire_len: u32, ctx: Context) -> Option<u32> {
     let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
-    let load = |at: u32, size: usize| -> Option<u32> {
-        let at = usize::try_from(at).ok()?;
+    let mut mem = [0u32; MEM_WORDS];
+    let load = |at: Option<u32>, size: usize| -> Option<u32> {
+        let at = usize::try_from(at?).ok()?;
         let bytes = data.get(at..at.checked_add(size)?)?;
         Some(bytes.iter().fold(0, |acc, &b| acc << 8 | u32::from(b)))
     };
     loop {
-        let i = program.get(pc)?;
+        let Some(i) = program.get(pc) else {
+            return Some(0);
+        };
         pc += 1;
-        let jump = |taken: bool| usize::from(if taken { i.jt } else { i.jf });
-        match i.code {
-            LD_W_ABS if i.k >= SKF_AD_OFF => {
-                a = match i.k - SKF_AD_OFF {
-                    SKF_AD_PROTOCOL => u32::from(ctx.protocol),
-                    SKF_AD_PKTTYPE => u32::from(ctx.pkttype),
-                    SKF_AD_IFINDEX => ctx.ifindex,
+        let size = match i.code & 0x18 {
+            0x00 => 4,
+            0x08 => 2,
+            _ => 1,
+        };
+        let slot = || usize::try_from(i.k).ok().filter(|&k| k < MEM_WORDS);
+        match i.code & 0x07 {
+            // BPF_LD
+            0x00 => {
+                a = match i.code & 0xe0 {
+                    0x00 => i.k,
+                    0x20 if i.k >= SKF_AD_OFF && size == 4 => match i.k - SKF_AD_OFF {
+                        SKF_AD_PROTOCOL => u32::from(ctx.protocol),
+                        SKF_AD_PKTTYPE => u32::from(ctx.pkttype),
+                        SKF_AD_IFINDEX => ctx.ifindex,
+                        _ => return None,
+                    },
+                    0x20 => match load(Some(i.k), size) {
+                        Some(v) => v,
+                        None => return Some(0),
+                    },
+                    0x40 => match load(x.checked_add(i.k), size) {
+                        Some(v) => v,
+                        None => return Some(0),
+                    },
+                    0x60 => mem[slot()?],
+                    0x80 => wire_len,
                     _ => return None,
                 }
             }
-            LD_W_ABS | LD_H_ABS | LD_B_ABS => {
-                let size = match i.code {
-                    LD_W_ABS => 4,
-                    LD_H_ABS => 2,
-                    _ => 1,
-                };
-                match load(i.k, size) {
-                    Some(v) => a = v,
-                    None => return Some(0),
+            // BPF_LDX
+            0x01 => {
+                x = match i.code & 0xe0 {
+                    0x00 => i.k,
+                    0x60 => mem[slot()?],
+                    0x80 => wire_len,
+                    0xa0 => match load(Some(i.k), 1) {
+                        Some(v) => (v & 0xf) * 4,
+                        None => return Some(0),
+                    },
+                    _ => return None,
                 }
             }
-            LD_H_IND => match load(x.wrapping_add(i.k), 2) {
-                Some(v) => a = v,
-                None => return Some(0),
+            // BPF_ST, BPF_STX
+            0x02 => mem[slot()?] = a,
+            0x03 => mem[slot()?] = x,
+            // BPF_ALU
+            0x04 => {
+                let operand = if i.code & 0x08 != 0 { x } else { i.k };
+                a = match i.code & 0xf0 {
+                    0x00 => a.wrapping_add(operand),
+                    0x10 => a.wrapping_sub(operand),
+                    0x20 => a.wrapping_mul(operand),
+                    0x30 => match a.checked_div(operand) {
+                        Some(v) => v,
+                        None => return Some(0),
+                    },
+                    0x40 => a | operand,
+                    0x50 => a & operand,
+                    0x60 => a.wrapping_shl(operand),
+                    0x70 => a.wrapping_shr(operand),
+                    0x80 => a.wrapping_neg(),
+                    0x90 => match a.checked_rem(operand) {
+                        Some(v) => v,
+                        None => return Some(0),
+                    },
+                    0xa0 => a ^ operand,
+                    _ => return None,
+                }
+            }
+            // BPF_JMP
+            0x05 => {
+                let operand = if i.code & 0x08 != 0 { x } else { i.k };
+                let taken = match i.code & 0xf0 {
+                    0x00 => {
+                        pc = pc.checked_add(usize::try_from(i.k).ok()?)?;
+                        continue;
+                    }
+                    0x10 => a == operand,
+                    0x20 => a > operand,
+                    0x30 => a >= operand,
+                    0x40 => a & operand != 0,
+                    _ => return None,
+                };
+                pc += usize::from(if taken { i.jt } else { i.jf });
+            }
+            // BPF_RET
+            0x06 => {
+                return match i.code & 0x18 {
+                    0x00 => Some(i.k),
+                    0x10 => Some(a),
+                    _ => None,
+                };
+            }
+            // BPF_MISC
+            _ => match i.code & 0xf8 {
+                0x00 => x = a,
+                0x80 => a = x,
+                _ => return None,
             },
-            LDX_B_MSH => match load(i.k, 1) {
-                Some(v) => x = (v & 0xf) * 4,
-                None => return Some(0),
-            },
-            JEQ_K => pc += jump(a == i.k),
-            JSET_K => pc += jump(a & i.k != 0),
-            RET_K => return Some(i.k),
-            _ => return None,
         }
     }
 }
@@ -583,6 +689,7 @@ mod tests {
                     ports: ports.clone(),
                     drop_outgoing_on: Some(1),
                     only_ifindexes: vec![],
+                    expression: None,
                 },
             )
             .unwrap();
@@ -614,6 +721,7 @@ mod tests {
                     ports: ports.clone(),
                     drop_outgoing_on: Some(1),
                     only_ifindexes: vec![1, 7],
+                    expression: None,
                 },
             )
             .unwrap();
@@ -650,6 +758,54 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn ports_and_an_expression_must_both_pass() {
+        let udp = crate::filter::Filter::parse("udp").unwrap();
+        for layout in [Layout::Ethernet, Layout::Cooked] {
+            for (ports, drop_outgoing_on) in
+                [(vec![5000], None), (vec![], Some(1)), (vec![5000], Some(1))]
+            {
+                let p = program(
+                    layout,
+                    &Spec {
+                        ports: ports.clone(),
+                        drop_outgoing_on,
+                        only_ifindexes: vec![],
+                        expression: Some(
+                            udp.program(crate::filter::Target::Kernel(layout)).unwrap(),
+                        ),
+                    },
+                )
+                .unwrap();
+                let verdict = |net: Vec<u8>, pkttype: u8| {
+                    let ctx = Context {
+                        protocol: 0x0800,
+                        pkttype,
+                        ifindex: 1,
+                    };
+                    let frame = match layout {
+                        Layout::Ethernet => ether(0x0800, &net),
+                        Layout::Cooked => net,
+                    };
+                    run(&p, &frame, ctx).unwrap() != 0
+                };
+                let case = format!("{layout:?} {ports:?} {drop_outgoing_on:?}");
+                assert!(verdict(ipv4(17, 0, &ports_of(5000)), 0), "{case}");
+                assert!(!verdict(ipv4(6, 0, &ports_of(5000)), 0), "{case}");
+                assert_eq!(
+                    verdict(ipv4(17, 0, &ports_of(1)), 0),
+                    ports.is_empty(),
+                    "{case}"
+                );
+                assert_eq!(
+                    verdict(ipv4(17, 0, &ports_of(5000)), 4),
+                    drop_outgoing_on.is_none(),
+                    "{case}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ fn open(ifaces: &[&str], ports: &[u16], snaplen: u32) -> LiveSource {
         ifaces: ifaces.iter().map(|s| s.to_string()).collect(),
         ports: ports.to_vec(),
         snaplen,
+        filter: None,
     })
     .unwrap()
 }
@@ -340,6 +341,7 @@ fn unknown_interfaces_are_refused_by_name() {
         ifaces: vec!["lo".into(), "nosuch0".into()],
         ports: vec![],
         snaplen: 0,
+        filter: None,
     })
     .unwrap_err();
     assert_eq!(
@@ -419,4 +421,41 @@ fn several_interfaces_share_one_cooked_socket_filtered_by_index() {
             .any(|f| packet(f).is_some_and(|p| udp_on(&p, port))),
         "frames of lo reached a capture on {first} and {second}"
     );
+}
+
+#[test]
+fn a_filter_expression_runs_in_the_kernel() {
+    if !privileged("a_filter_expression_runs_in_the_kernel") {
+        return;
+    }
+    // `lo` alone: an Ethernet-layout socket; `any`: a cooked one.
+    for ifaces in [["lo"], ["any"]] {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = server.local_addr().unwrap().port();
+        // Datagrams to the port whose payload starts with `a`.
+        let expr = format!("udp and dst port {port} and udp[8] = 0x61");
+        let source = LiveSource::open(&LiveOptions {
+            ifaces: ifaces.iter().map(|s| s.to_string()).collect(),
+            ports: vec![],
+            snaplen: 0,
+            filter: Some(net_trace::filter::Filter::parse(&expr).unwrap()),
+        })
+        .unwrap();
+        let to = server.local_addr().unwrap();
+        let back = client.local_addr().unwrap();
+        for _ in 0..3 {
+            client.send_to(b"a wanted", to).unwrap();
+            client.send_to(b"b not wanted", to).unwrap();
+            server.send_to(b"a from the port", back).unwrap();
+        }
+        let (frames, stats) = capture_until(source, |f| f.len() >= 3);
+        let kept: Vec<Packet> = frames.iter().filter_map(packet).collect();
+        assert_eq!(kept.len(), 3, "{ifaces:?}: {kept:?}");
+        for p in &kept {
+            assert_eq!(p.dst.port(), port, "{ifaces:?}: {p:?}");
+        }
+        // The kernel passed only those: nothing else reached the socket.
+        assert_eq!(stats.received, 3, "{ifaces:?}: {stats:?}");
+    }
 }
