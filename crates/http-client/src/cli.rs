@@ -162,6 +162,10 @@ pub struct Options {
     /// Stop retrying once this many seconds have passed.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     retry_max_time: Option<Duration>,
+    /// Seconds an upload announced with `Expect: 100-continue` waits for
+    /// the server's go-ahead before it is sent anyway.
+    #[arg(long = "expect100-timeout", value_name = "SECS", value_parser = parse_seconds, default_value = "1")]
+    expect100_timeout: Duration,
     /// Seconds allowed to connect.
     #[arg(long, value_parser = parse_seconds, default_value = "10")]
     connect_timeout: Duration,
@@ -385,7 +389,8 @@ pub fn run(options: &Options, data: Option<Vec<u8>>) -> ExitCode {
         .connect_timeout(options.connect_timeout)
         .stall_timeout(options.stall_timeout)
         .follow_redirects(options.location)
-        .max_redirects(u32::try_from(options.max_redirs).ok());
+        .max_redirects(u32::try_from(options.max_redirs).ok())
+        .continue_wait(options.expect100_timeout);
     if let Some(limit) = options.timeout {
         client = client.timeout(limit);
     }

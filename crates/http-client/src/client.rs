@@ -30,9 +30,9 @@ pub use crate::request::USER_AGENT;
 
 /// How long a request announced with `Expect: 100-continue` waits for the
 /// server's `100 Continue` (or its refusal) before sending the body
-/// anyway: curl's default (`--expect100-timeout`, 1 s), long enough for
-/// a server to refuse and short enough not to hold up one that ignores
-/// the field.
+/// anyway, unless told otherwise ([`Client::continue_wait`],
+/// `--expect100-timeout`): curl's default, long enough for a server to
+/// refuse and short enough not to hold up one that ignores the field.
 pub const CONTINUE_WAIT: Duration = Duration::from_secs(1);
 
 /// Pieces in which standard input is read and sent as chunks (`-T -`).
@@ -177,6 +177,7 @@ pub struct Client {
     stall_timeout: Duration,
     follow: bool,
     max_redirects: Option<u32>,
+    continue_wait: Duration,
     conn: Option<Conn>,
     connections: u64,
     compressed: bool,
@@ -203,6 +204,7 @@ impl Client {
             stall_timeout: DEFAULT_STALL_TIMEOUT,
             follow: false,
             max_redirects: Some(DEFAULT_MAX_REDIRECTS),
+            continue_wait: CONTINUE_WAIT,
             conn: None,
             connections: 0,
             compressed: false,
@@ -253,6 +255,13 @@ impl Client {
     /// [`Client::max_redirects`] says otherwise).
     pub fn follow_redirects(mut self, yes: bool) -> Self {
         self.follow = yes;
+        self
+    }
+
+    /// How long to wait for `100 Continue` before sending a body anyway
+    /// ([`CONTINUE_WAIT`] by default).
+    pub fn continue_wait(mut self, d: Duration) -> Self {
+        self.continue_wait = d;
         self
     }
 
@@ -478,7 +487,8 @@ impl Client {
             }
             if let Some(body) = body {
                 if Request::expects_continue(request) {
-                    match wait_continue(&mut conn.reader, deadline, observer) {
+                    let wait = self.continue_wait;
+                    match wait_continue(&mut conn.reader, wait, deadline, observer) {
                         Ok(Some(head)) => return Ok((head, true)),
                         Ok(None) => {}
                         Err(e) => {
@@ -622,15 +632,16 @@ fn route_fields(
     }
 }
 
-/// Waits up to [`CONTINUE_WAIT`] for the answer to `Expect:
+/// Waits up to `wait` for the answer to `Expect:
 /// 100-continue`: `None` to send the body (`100 Continue`, or silence),
 /// or the final head of a server that answered without it.
 fn wait_continue(
     reader: &mut BufReader<Timed>,
+    wait: Duration,
     deadline: Option<Instant>,
     observer: &mut dyn Observer,
 ) -> Result<Option<Head>> {
-    let wait_end = Instant::now() + CONTINUE_WAIT;
+    let wait_end = Instant::now() + wait;
     reader
         .get_mut()
         .arm(Some(deadline.map_or(wait_end, |d| d.min(wait_end))));

@@ -461,6 +461,13 @@ fn write_out_dump_header_and_remote_name_match_curls() {
             "{url}/r301".into(),
         ],
         vec!["-D".into(), "-".into(), "{url}/s201".into()],
+        vec![
+            "-T".into(),
+            "small.txt".into(),
+            "-D".into(),
+            "heads.txt".into(),
+            "{url}/put".into(),
+        ],
         vec!["-O".into(), "{url}/named.txt?q=1".into()],
     ];
     let mut mismatches = Vec::new();
@@ -513,6 +520,26 @@ fn a_silent_server_gets_the_body_after_a_second() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].body.len(), 1024 * 1024 + 1);
     assert!(took >= Duration::from_millis(900), "{took:?}");
+
+    // As long as --expect100-timeout says.
+    let started = std::time::Instant::now();
+    let out = run(
+        BIN,
+        &[
+            "-s".into(),
+            "--expect100-timeout".into(),
+            "2.5".into(),
+            "-T".into(),
+            "big.bin".into(),
+            peer.url("/no100"),
+        ],
+        dir.path(),
+        b"",
+    );
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(peer.take()[0].body.len(), 1024 * 1024 + 1);
+    assert!(took >= Duration::from_millis(2400), "{took:?}");
 }
 
 /// `-C -`, `-r` and `-z` against http-server (which honours ranges and
