@@ -396,14 +396,30 @@ fn read_into(
 ) -> anyhow::Result<()> {
     let mut replay = capture::Replay::new(reader, &args.ports).with_filter(filter);
     let mut owners = ConnOwners::new();
-    writeln!(out, "{}", render::heading())?;
-    while let Some((row, sender)) = replay.next_row()? {
-        owners.note(&row, sender.as_ref());
-        if let Some(d) = diagrams.as_mut() {
-            d.push(&row, sender.as_ref());
+    // The heading waits for the first row: an expression refused for the
+    // file's link type is a usage error with no table before it.
+    let mut headed = false;
+    let read = loop {
+        match replay.next_row() {
+            Ok(Some((row, sender))) => {
+                if !headed {
+                    writeln!(out, "{}", render::heading())?;
+                    headed = true;
+                }
+                owners.note(&row, sender.as_ref());
+                if let Some(d) = diagrams.as_mut() {
+                    d.push(&row, sender.as_ref());
+                }
+                render::write_row(out, &row, sender.as_ref(), args.view.states)?;
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
         }
-        render::write_row(out, &row, sender.as_ref(), args.view.states)?;
+    };
+    if !headed && !matches!(read, Err(net_trace::Error::Filter(_))) {
+        writeln!(out, "{}", render::heading())?;
     }
+    read?;
     write_summaries(out, replay.analyzer(), &owners, replay.methods(), None)?;
     Ok(())
 }

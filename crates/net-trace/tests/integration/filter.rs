@@ -518,5 +518,6 @@ fn a_bad_expression_is_a_usage_error_naming_its_token() {
             "{args:?}: {err}"
         );
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert_eq!(run.stdout_text(), "", "{args:?}");
     }
 }
