@@ -324,6 +324,27 @@ impl Request {
         }
     }
 
+    /// Whether a response meets the time condition (`-z`), judged as curl
+    /// judges it by the response's `Last-Modified` when the server
+    /// answered in full regardless: a document not changed since (or
+    /// changed since, for `-z -DATE`) is not wanted. Met when there is no
+    /// condition, no date to judge by, or the answer is not a 200.
+    pub fn condition_met(&self, head: &crate::response::Head) -> bool {
+        let (Some(condition), 200) = (self.time_condition, head.status) else {
+            return true;
+        };
+        let Some(modified) = head
+            .header("last-modified")
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+        else {
+            return true;
+        };
+        match condition {
+            TimeCondition::ModifiedSince(t) => modified > t,
+            TimeCondition::UnmodifiedSince(t) => modified <= t,
+        }
+    }
+
     /// Whether this head asks for `100 Continue` before the body.
     pub fn expects_continue(head: &[u8]) -> bool {
         head.split(|&b| b == b'\n').any(|line| {

@@ -132,9 +132,8 @@ fn dangling_target(path: &Path) -> io::Result<PathBuf> {
 #[derive(Debug)]
 struct Sink<'a> {
     plan: &'a Plan,
-    status: &'a Cell<u16>,
-    /// Whether the body of a response of 400 or more is saved.
-    keep_errors: bool,
+    /// Whether the final body is dropped (see [`Watch`]).
+    discard: &'a Cell<bool>,
     out: Option<Out>,
 }
 
@@ -152,7 +151,7 @@ enum Out {
 impl Sink<'_> {
     fn open(&mut self) -> io::Result<&mut Out> {
         if self.out.is_none() {
-            let out = if self.status.get() >= 400 && !self.keep_errors {
+            let out = if self.discard.get() {
                 Out::Discard
             } else {
                 match self.plan {
@@ -296,10 +295,15 @@ fn finish_locked(
     }
 }
 
-/// Tells the final head's status to the sink before the body arrives.
+/// Tells the sink, before the body arrives, whether to drop it: a status
+/// of 400 or more unless error bodies are kept, or a time condition
+/// (`-z`) the server ignored and the document does not meet (as curl
+/// drops it).
 struct Watch<'a> {
     inner: &'a mut dyn Observer,
-    status: &'a Cell<u16>,
+    discard: &'a Cell<bool>,
+    request: &'a Request,
+    keep_errors: bool,
 }
 
 impl Observer for Watch<'_> {
@@ -307,7 +311,8 @@ impl Observer for Watch<'_> {
         self.inner.request(raw);
     }
     fn head(&mut self, head: &Head) {
-        self.status.set(head.status);
+        self.discard
+            .set((head.status >= 400 && !self.keep_errors) || !self.request.condition_met(head));
         self.inner.head(head);
     }
     fn body_start(&mut self, len: Option<u64>) {
@@ -353,18 +358,19 @@ pub fn fetch(
         Output::File(path) => to_file(client, request, path, observer, keep_errors),
         Output::Stdout => {
             let stdout = io::stdout();
-            let status = Cell::new(0);
+            let discard = Cell::new(false);
             let mut out = Gate {
                 inner: BufWriter::with_capacity(WRITE_BUFFER, stdout.lock()),
-                status: &status,
-                keep_errors,
+                discard: &discard,
             };
             let result = client.send(
                 request,
                 &mut out,
                 &mut Watch {
                     inner: observer,
-                    status: &status,
+                    discard: &discard,
+                    request,
+                    keep_errors,
                 },
             );
             // What arrived is written out even when the download failed.
@@ -390,11 +396,10 @@ pub fn to_file(
         source,
     };
     let plan = plan(path).map_err(write_err)?;
-    let status = Cell::new(0);
+    let discard = Cell::new(false);
     let mut sink = Sink {
         plan: &plan,
-        status: &status,
-        keep_errors,
+        discard: &discard,
         out: None,
     };
     let fetched = client.send(
@@ -402,7 +407,9 @@ pub fn to_file(
         &mut sink,
         &mut Watch {
             inner: observer,
-            status: &status,
+            discard: &discard,
+            request,
+            keep_errors,
         },
     );
     let fetched = match fetched {
@@ -609,20 +616,19 @@ impl Write for Appender<'_> {
 /// error bodies are not wanted (`-f`).
 struct Gate<'a, W> {
     inner: W,
-    status: &'a Cell<u16>,
-    keep_errors: bool,
+    discard: &'a Cell<bool>,
 }
 
 impl<W: Write> Write for Gate<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.status.get() >= 400 && !self.keep_errors {
+        if self.discard.get() {
             return Ok(buf.len());
         }
         self.inner.write(buf)
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        if self.status.get() >= 400 && !self.keep_errors {
+        if self.discard.get() {
             return Ok(());
         }
         self.inner.write_all(buf)

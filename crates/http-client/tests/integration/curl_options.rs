@@ -48,7 +48,8 @@ impl Recorded {
 
 /// The recording peer. It answers by path: `/rNNN` redirects to `/final`
 /// with status NNN, `/chainN` redirects to `/chain(N-1)` down to 0,
-/// `/sNNN` answers status NNN with body `abc`, `/retryN` answers 503 for
+/// `/sNNN` answers status NNN with body `abc`, `/lastmod` 200 `abc`
+/// last modified on 6 November 1994 whatever the request's conditions, `/retryN` answers 503 for
 /// the first N requests (with `Retry-After: 1`), anything else 200 `ok`.
 /// A request with `Expect: 100-continue` gets `100 Continue` unless its
 /// path has `no100` (then the peer waits for the body unprompted) or
@@ -198,6 +199,9 @@ fn reply_for(path: &str, seen: usize) -> String {
             Ok(n) if n > 0 => redirect("302", &format!("/chain{}", n - 1)),
             _ => status("200", ""),
         };
+    }
+    if path == "/lastmod" {
+        return status("200", "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
     }
     if let Some(code) = path.strip_prefix("/s") {
         return status(&code[..3.min(code.len())], "");
@@ -555,7 +559,7 @@ fn resume_range_and_time_condition_match_curls() {
     let served = format!("http://127.0.0.1:{}/blob.bin", site.port);
     let peer = Peer::start();
     // (command line, what the output file holds before)
-    let cases: Vec<(Vec<String>, Option<Vec<u8>>)> = vec![
+    let mut cases: Vec<(Vec<String>, Option<Vec<u8>>)> = vec![
         (
             vec![
                 "-C".into(),
@@ -630,6 +634,21 @@ fn resume_range_and_time_condition_match_curls() {
             None,
         ),
     ];
+    let lastmod = peer.url("/lastmod");
+    for (date, before) in [
+        ("Mon, 07 Nov 1994 08:49:37 GMT", None),
+        ("Sat, 05 Nov 1994 08:49:37 GMT", None),
+        ("-Sat, 05 Nov 1994 08:49:37 GMT", None),
+        ("-Mon, 07 Nov 1994 08:49:37 GMT", None),
+        ("Mon, 07 Nov 1994 08:49:37 GMT", Some(b"old".to_vec())),
+    ] {
+        let mut args = vec!["-z".to_string(), date.to_string()];
+        if before.is_some() {
+            args.extend(["-o".to_string(), "out".to_string()]);
+        }
+        args.push(lastmod.clone());
+        cases.push((args, before));
+    }
     let mut mismatches = Vec::new();
     for (args, before) in &cases {
         let mut results = Vec::new();
