@@ -632,11 +632,10 @@ impl Parser {
         let v6 = w.parse::<Ipv6Addr>().ok();
         let v4 = if v6.is_some() { None } else { dotted(w) };
         if v6.is_none() && v4.is_none() {
-            return Err(if q.addr == AQual::Net {
-                self.error("not a network address")
-            } else {
-                self.error("unknown host (net-trace takes addresses, not host names)")
-            });
+            if q.addr == AQual::Net {
+                return Err(self.error("not a network address"));
+            }
+            return self.host_name(q, w);
         }
         self.pos += 1;
         // An explicit length: `/N` or `mask M`.
@@ -714,6 +713,54 @@ impl Parser {
             addr,
             prefix,
         }))
+    }
+
+    /// `host NAME`: every address the system's resolver gives for it
+    /// (as libpcap asks `getaddrinfo`), that the protocol qualifier
+    /// allows, any of them matching.
+    fn host_name(&mut self, q: Quals, w: &str) -> Result<Expr, Error> {
+        use std::net::ToSocketAddrs;
+        let unknown = || self.error("unknown host");
+        let looks_like_name = w
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+        if !looks_like_name || number(w).is_some() {
+            return Err(unknown());
+        }
+        let proto = match q.proto {
+            None => NetProto::Any,
+            Some(PQual::Proto(Proto::Ip)) => NetProto::Ip,
+            Some(PQual::Proto(Proto::Ip6)) => NetProto::Ip6,
+            Some(PQual::Proto(Proto::Arp)) => NetProto::Arp,
+            Some(PQual::Proto(Proto::Rarp)) => NetProto::Rarp,
+            Some(_) => return Err(self.error("this protocol qualifier does not go with a host")),
+        };
+        let addrs = (w, 0).to_socket_addrs().map_err(|_| unknown())?;
+        let mut seen: Vec<IpAddr> = Vec::new();
+        for a in addrs {
+            let ip = a.ip();
+            let fits = match proto {
+                NetProto::Any => true,
+                NetProto::Ip6 => ip.is_ipv6(),
+                _ => ip.is_ipv4(),
+            };
+            if fits && !seen.contains(&ip) {
+                seen.push(ip);
+            }
+        }
+        let prims = seen.into_iter().map(|addr| {
+            Expr::Prim(Prim::Net {
+                proto,
+                dir: q.dir,
+                prefix: if addr.is_ipv4() { 32 } else { 128 },
+                addr,
+            })
+        });
+        let e = prims
+            .reduce(|a, b| Expr::Or(Box::new(a), Box::new(b)))
+            .ok_or_else(unknown)?;
+        self.pos += 1;
+        Ok(e)
     }
 
     /// `arith relop arith`.

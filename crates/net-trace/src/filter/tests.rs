@@ -92,7 +92,7 @@ fn bad_expressions_name_their_token() {
     for (text, token) in [
         ("tcp and gateway 10.0.0.1", "'gateway'"),
         ("port 80 or", "'or'"),
-        ("host example.org", "'example.org'"),
+        ("host nosuch.invalid", "'nosuch.invalid'"),
         ("net 10.1.2.3/8", "'10.1.2.3'"),
         ("tcp port 99999", "'99999'"),
         ("portrange 1-x", "'1-x'"),

@@ -505,7 +505,10 @@ fn a_bad_expression_is_a_usage_error_naming_its_token() {
             "'gateway'",
         ),
         (vec!["read", file, "port 80 or"], "'or'"),
-        (vec!["read", file, "host", "example.org"], "'example.org'"),
+        (
+            vec!["read", file, "host", "nosuch.invalid"],
+            "'nosuch.invalid'",
+        ),
         (vec!["capture", "--iface", "lo", "tcp[13:3] = 0"], "'3'"),
         (vec!["capture", "--iface", "any", "vlan"], "vlan"),
         (vec!["read", file, "vlan"], "vlan"),
@@ -520,4 +523,39 @@ fn a_bad_expression_is_a_usage_error_naming_its_token() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert_eq!(run.stdout_text(), "", "{args:?}");
     }
+}
+
+#[test]
+fn host_names_resolve_as_tcpdump_resolves_them() {
+    if !tcpdump_available() {
+        testkit::skip("tcpdump is not installed");
+        return;
+    }
+    // Names come from the system's resolver, so what they keep depends on
+    // the machine (/etc/hosts): compared with tcpdump here, not committed.
+    let scratch = tempfile::tempdir().unwrap();
+    let mut compared = 0;
+    for expr in [
+        "host localhost",
+        "ip host localhost",
+        "src host localhost and tcp",
+        "host localhost or ::1",
+    ] {
+        for file in [
+            "lo-ethernet.pcap",
+            "filter/ipv6-mix.pcap",
+            "any-sll2.pcap",
+            "raw-ip.pcap",
+        ] {
+            let path = fixture(file);
+            let frames = frames(&path);
+            let theirs = tcpdump_kept(&path, expr, &frames, scratch.path());
+            if theirs == Kept::Error {
+                continue;
+            }
+            assert_eq!(ours(expr, &frames), theirs, "{file}: {expr}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 0, "tcpdump resolved none of the names");
 }
