@@ -80,7 +80,8 @@ pub struct Options {
         long,
         value_name = "N",
         default_value = "50",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i64).range(-1..)
     )]
     max_redirs: i64,
     /// Send this method instead of GET, POST or PUT (on every redirect too).
@@ -287,6 +288,11 @@ fn build(options: &Options, url: &Url, data: Option<&[u8]>) -> Result<Request, E
         request = request.head();
     }
     if let Some(data) = data {
+        if options.head {
+            return Err(Error::Usage(
+                "-d cannot be combined with -I (one method: POST or HEAD)".into(),
+            ));
+        }
         request = request.body(data);
     }
     if let Some(path) = &options.upload {

@@ -400,6 +400,21 @@ fn failures_exit_as_curls() {
         vec!["--fail-with-body".into(), "{url}/s500".into()],
         vec!["-T".into(), "missing.txt".into(), "{url}/put".into()],
         vec!["-O".into(), "{url}/dir/".into()],
+        vec!["-I".into(), "-d".into(), "x".into(), "{url}/x".into()],
+        vec![
+            "-I".into(),
+            "-T".into(),
+            "small.txt".into(),
+            "{url}/x".into(),
+        ],
+        vec![
+            "-L".into(),
+            "--max-redirs".into(),
+            "-5".into(),
+            "{url}/x".into(),
+        ],
+        vec!["-C".into(), "abc".into(), "{url}/x".into()],
+        vec!["--retry".into(), "-1".into(), "{url}/x".into()],
         vec![refused.clone()],
         vec![
             "-w".into(),
