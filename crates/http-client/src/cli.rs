@@ -63,7 +63,8 @@ pub struct Options {
     #[arg(short, long)]
     verbose: bool,
     /// Write the body to FILE instead of stdout (only with one path; `-` is
-    /// stdout). A response of 400 or more is not saved.
+    /// stdout). A response of 400 or more is not saved (unless
+    /// --fail-with-body).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Write each body to a file named after the last segment of its URL.

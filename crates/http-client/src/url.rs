@@ -131,13 +131,31 @@ impl Url {
         &path[path.rfind('/').map_or(0, |i| i + 1)..]
     }
 
-    /// The same URL with its last path segment replaced by `name`, when
-    /// the path ends in `/` (as `-T FILE` names the uploaded file).
+    /// The same URL with `name` as its last path segment, when the path
+    /// ends in `/` (as `-T FILE` names the uploaded file), percent-encoded
+    /// as curl 7.88 encodes it: all but letters, digits and `-._~`, with
+    /// lower-case hex digits.
     pub fn with_file_name(&self, name: &str) -> Url {
+        /// What `curl_easy_escape` leaves as it is: RFC 3986's unreserved.
+        const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'~');
         if !self.file_name().is_empty() {
             return self.clone();
         }
         let mut next = self.clone();
+        // curl 7.88 writes the escapes' hex digits in lower case.
+        let name = percent_encoding::utf8_percent_encode(name, ESCAPED)
+            .to_string()
+            .split('%')
+            .enumerate()
+            .map(|(i, part)| match (i, part.get(..2)) {
+                (0, _) | (_, None) => part.to_string(),
+                (_, Some(hex)) => format!("%{}{}", hex.to_ascii_lowercase(), &part[2..]),
+            })
+            .collect::<String>();
         let path = format!("{}{name}", self.inner.path());
         next.inner.set_path(&path);
         next
@@ -245,6 +263,10 @@ mod tests {
             .unwrap()
             .with_file_name("f.bin");
         assert_eq!(u.to_string(), "http://h/dir/f.bin?q=1");
+        let u = Url::parse("http://h/")
+            .unwrap()
+            .with_file_name("a b&c=é.txt");
+        assert_eq!(u.to_string(), "http://h/a%20b%26c%3d%c3%a9.txt");
         let u = Url::parse("http://h/x").unwrap().with_file_name("f.bin");
         assert_eq!(u.to_string(), "http://h/x");
     }

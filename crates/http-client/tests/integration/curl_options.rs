@@ -234,6 +234,7 @@ fn workdir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("crlf.txt"), "a=1\r\nb=2\nc").unwrap();
     fs::write(dir.path().join("small.txt"), "small upload\n").unwrap();
+    fs::write(dir.path().join("odd name&+.txt"), "odd\n").unwrap();
     fs::write(dir.path().join("empty.txt"), "").unwrap();
     fs::write(dir.path().join("big.bin"), vec![7u8; 1024 * 1024 + 1]).unwrap();
     fs::write(dir.path().join("exact.bin"), vec![8u8; 1024 * 1024]).unwrap();
@@ -313,6 +314,7 @@ fn requests_match_curls() {
         (&["http://us%20er:p%40ss@127.0.0.1:{port}/urlauth"], b""),
         (&["-T", "small.txt", "{url}/put"], b""),
         (&["-T", "small.txt", "{url}/dir/"], b""),
+        (&["-T", "odd name&+.txt", "{url}/dir/"], b""),
         (&["-T", "empty.txt", "{url}/put-empty"], b""),
         (&["-T", "big.bin", "{url}/put-big"], b""),
         (&["-T", "-", "{url}/put-stdin"], b"streamed\nfrom stdin\n"),
