@@ -48,6 +48,7 @@ impl Recorded {
 
 /// The recording peer. It answers by path: `/rNNN` redirects to `/final`
 /// with status NNN, `/chainN` redirects to `/chain(N-1)` down to 0,
+/// `/away` redirects to the same peer named `localhost`,
 /// `/sNNN` answers status NNN with body `abc`, `/lastmod` 200 `abc`
 /// last modified on 6 November 1994 whatever the request's conditions, `/retryN` answers 503 for
 /// the first N requests (with `Retry-After: 1`), anything else 200 `ok`.
@@ -163,6 +164,13 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Recorded>>) {
         });
         let seen = log.lock().unwrap().len();
         let mut reply = reply_for(&path, seen);
+        if path == "/away" {
+            // The same peer under another name: another host to a client.
+            let port = writer.local_addr().map(|a| a.port()).unwrap_or(0);
+            reply = format!(
+                "HTTP/1.1 302 Found\r\nLocation: http://localhost:{port}/final\r\nContent-Length: 0\r\n\r\n"
+            );
+        }
         if head_request {
             // The head alone: what follows it would be read as the next
             // response.
@@ -333,6 +341,25 @@ fn requests_match_curls() {
         (&["-L", "-T", "small.txt", "{url}/r307"], b""),
         (&["-L", "-I", "{url}/r303"], b""),
         (&["-L", "-u", "u:p", "{url}/r302"], b""),
+        (
+            &[
+                "-L",
+                "-u",
+                "u:p",
+                "-b",
+                "a=b",
+                "-e",
+                "http://ref/",
+                "-H",
+                "Cookie: c=d",
+                "-H",
+                "Authorization: Bearer x",
+                "-H",
+                "X-Kept: 1",
+                "{url}/away",
+            ],
+            b"",
+        ),
     ];
     let peer = Peer::start();
     let mut mismatches = Vec::new();
