@@ -339,6 +339,7 @@ fn requests_match_curls() {
         (&["-L", "-T", "small.txt", "{url}/r301"], b""),
         (&["-L", "-T", "small.txt", "{url}/r303"], b""),
         (&["-L", "-T", "small.txt", "{url}/r307"], b""),
+        (&["-L", "-T", "-", "{url}/r307"], b"from stdin\n"),
         (&["-L", "-I", "{url}/r303"], b""),
         (&["-L", "-u", "u:p", "{url}/r302"], b""),
         (
