@@ -210,6 +210,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     if opts.wants("client") {
         bench.client(&mut results)?;
+        bench.client_https(&mut results)?;
         bench.tcp_client(&mut notes, &mut results)?;
     }
     // net-trace reading a large capture, against tcpdump and tshark.
@@ -695,6 +696,64 @@ impl Bench {
             let size = fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
             if !status.success() || size != 100 * 1024 * 1024 {
                 bail!("{name} did not download the whole file ({status}, {size} bytes)");
+            }
+            let rate = 100.0 / secs;
+            println!(
+                "  round {}: {name:<12} {rate:>10.1} MiB/s (via {})",
+                round + 1,
+                server.name
+            );
+            w.add(name, rate);
+            Ok(())
+        })?;
+        results.push(w);
+        Ok(())
+    }
+
+    /// http-client: a large download over HTTPS (TLS 1.3 from nginx) to a
+    /// file, against curl; the certificate is checked (`--cacert`).
+    fn client_https(&self, results: &mut Vec<Workload>) -> Result<()> {
+        println!("\n== http-client: 100 MiB HTTPS download to a file");
+        let Some(nginx) = &self.nginx else {
+            println!("notice: nginx is not installed (apt-get install nginx-light): no HTTPS row");
+            return Ok(());
+        };
+        let mut w = Workload::new("100 MiB HTTPS download to a file", "MiB/s", "http-client");
+        let file: Vec<u8> = (0..100 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+        fs::write(self.www.join("100m-tls.bin"), &file)?;
+        drop(file);
+        let (server, ca) = peers::nginx_tls(nginx, &self.work.join("tls"), &self.www)?;
+        let url = format!("https://localhost:{}/100m-tls.bin", server.addr.port());
+        let out = self.work.join("download-tls.bin");
+        let mut clients = vec![(
+            "http-client",
+            self.release.join("http-client").into_os_string(),
+        )];
+        if have("curl", "--version") {
+            clients.push(("curl", "curl".into()));
+        } else {
+            println!(
+                "notice: curl is not installed (apt-get install curl): http-client is measured alone"
+            );
+        }
+        alternating(self.opts.rounds, &clients, |round, (name, program)| {
+            let _ = fs::remove_file(&out);
+            let started = std::time::Instant::now();
+            let status = Command::new(program)
+                .args([
+                    "-s",
+                    "--cacert",
+                    &ca.to_string_lossy(),
+                    "-o",
+                    &out.to_string_lossy(),
+                    &url,
+                ])
+                .status()
+                .with_context(|| format!("run {name}"))?;
+            let secs = started.elapsed().as_secs_f64();
+            let size = fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            if !status.success() || size != 100 * 1024 * 1024 {
+                bail!("{name} did not download the whole file over HTTPS ({status}, {size} bytes)");
             }
             let rate = 100.0 / secs;
             println!(

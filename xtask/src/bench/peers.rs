@@ -191,6 +191,49 @@ pub fn nginx(nginx: &Path, dir: &Path, root: &Path) -> Result<Running> {
     )
 }
 
+/// nginx as [`nginx`] does, over TLS (1.2 and 1.3) with a certificate for
+/// `localhost` made in `dir` by a CA also made there. Returns the server
+/// and the CA's PEM file, for `--cacert`.
+pub fn nginx_tls(nginx: &Path, dir: &Path, root: &Path) -> Result<(Running, PathBuf)> {
+    fs::create_dir_all(dir)?;
+    let ca_key = rcgen::KeyPair::generate()?;
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "netlab bench CA");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca.self_signed(&ca_key)?;
+    let key = rcgen::KeyPair::generate()?;
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])?
+        .signed_by(&key, &ca, &ca_key)?;
+    let ca_file = dir.join("ca.pem");
+    fs::write(&ca_file, ca.pem())?;
+    fs::write(dir.join("server.pem"), cert.pem())?;
+    fs::write(dir.join("server.key"), key.serialize_pem())?;
+    let port = free_port()?;
+    let d = dir.display();
+    let conf = dir.join("nginx.conf");
+    fs::write(
+        &conf,
+        format!(
+            "daemon off; worker_processes 2; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n  access_log off; sendfile on; tcp_nopush on;\n\
+               default_type application/octet-stream;\n\
+               client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n\
+               server {{ listen 127.0.0.1:{port} ssl; ssl_protocols TLSv1.2 TLSv1.3;\n\
+                 ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key; root {}; }}\n}}\n",
+            root.display()
+        ),
+    )?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let running = spawn_peer(
+        "nginx (TLS)",
+        Command::new(nginx).args(["-c", &conf.to_string_lossy(), "-p", &d.to_string()]),
+        addr,
+    )?;
+    Ok((running, ca_file))
+}
+
 /// `python3 -m http.server` serving `root`.
 pub fn python_http(root: &Path) -> Result<Running> {
     let port = free_port()?;
