@@ -342,3 +342,41 @@ pub fn serve_bare_udp() -> Result<()> {
         let _ = socket.send_to(&buf[..n], peer);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    // Test code: an unwrap is an assertion with the error shown.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn nginx_tls_serves_with_the_certificate_it_was_given() {
+        let Some(nginx) = nginx_path() else {
+            testkit::skip("nginx is not installed (apt-get install nginx-light)");
+            return;
+        };
+        if !crate::util::have("curl", "--version") {
+            testkit::skip("curl is not installed (apt-get install curl)");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("netlab-bench-tls-{}", std::process::id()));
+        let root = dir.join("www");
+        fs::create_dir_all(&root).unwrap();
+        fs::write(root.join("x.txt"), "over TLS\n").unwrap();
+        let (server, ca) = nginx_tls(&nginx, &dir.join("tls"), &root).unwrap();
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "--cacert",
+                &ca.to_string_lossy(),
+                &format!("https://localhost:{}/x.txt", server.addr.port()),
+            ])
+            .output()
+            .unwrap();
+        drop(server);
+        let _ = fs::remove_dir_all(&dir);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(out.stdout, b"over TLS\n");
+    }
+}
