@@ -164,6 +164,12 @@ pub struct Options {
     /// Stop retrying once this many seconds have passed.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     retry_max_time: Option<Duration>,
+    /// Also retry when the connection is refused.
+    #[arg(long)]
+    retry_connrefused: bool,
+    /// Retry after any error (with -f, a status of 400 or more too).
+    #[arg(long)]
+    retry_all_errors: bool,
     /// Seconds an upload announced with `Expect: 100-continue` waits for
     /// the server's go-ahead before it is sent anyway.
     #[arg(long = "expect100-timeout", value_name = "SECS", value_parser = parse_seconds, default_value = "1")]
@@ -589,8 +595,19 @@ fn fetch_with_retries(
         let problem = match &result {
             // Timed out, or a name (the server's, the proxy's) not resolved.
             Err(e) if matches!(e.exit_code(), 5 | 6 | 28) => Some(("timeout", None)),
+            Err(e) if options.retry_connrefused && e.exit_code() == 7 => {
+                Some(("connection refused", None))
+            }
             Ok(t) if RETRY_STATUSES.contains(&t.head.status) => {
                 Some(("HTTP error", retry_after(t.head.header("retry-after"))))
+            }
+            Err(_) if options.retry_all_errors => Some(("(retrying all errors)", None)),
+            Ok(t)
+                if options.retry_all_errors
+                    && t.head.status >= 400
+                    && (options.fail || options.fail_with_body) =>
+            {
+                Some(("(retrying all errors)", None))
             }
             _ => None,
         };

@@ -736,7 +736,17 @@ fn retries_match_curls() {
         return;
     }
     let peer = Peer::start();
+    let refused = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        format!("http://127.0.0.1:{port}/")
+    };
     let cases: &[&[&str]] = &[
+        &["--retry", "1", &refused],
+        &["--retry", "1", "--retry-connrefused", &refused],
+        &["--retry", "1", "--retry-all-errors", &refused],
+        &["-f", "--retry", "1", "--retry-all-errors", "{url}/s404"],
         &["--retry", "2", "{url}/retry2"],
         &["-f", "--retry", "1", "{url}/retry2"],
         &["-f", "{url}/retry1"],
