@@ -527,7 +527,10 @@ impl Lower {
                 a => A::Neg(Box::new(a)),
             },
             Arith::Bin(op, a, b) => {
-                let (a, b) = (self.arith(a, checks)?, self.arith(b, checks)?);
+                // libpcap keeps the protocol checks of the left operand
+                // only (`0 + ip[0] = 0` holds for an ARP frame): so here.
+                let a = self.arith(a, checks)?;
+                let b = self.arith(b, &mut Vec::new())?;
                 match (a, b) {
                     (A::Imm(x), A::Imm(y)) => A::Imm(
                         op.apply(x, y)

@@ -638,7 +638,14 @@ impl Parser {
             return self.host_name(q, w);
         }
         self.pos += 1;
-        // An explicit length: `/N` or `mask M`.
+        // An explicit length: `/N` or `mask M`; libpcap takes it after a
+        // dotted address only (`10.0/16`, not `10/16`).
+        let dotless = v4.is_some() && !w.contains('.');
+        if dotless
+            && (self.kind(0) == Some(Kind::Arith(BinOp::Div)) || self.word(0) == Some("mask"))
+        {
+            return Err(self.error("a network with a length is written dotted (10.0.0.0/8)"));
+        }
         let explicit: Option<u8> = if self.kind(0) == Some(Kind::Arith(BinOp::Div)) {
             self.pos += 1;
             let max = if v6.is_some() { 128 } else { 32 };
