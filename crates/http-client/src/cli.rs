@@ -9,6 +9,7 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -272,7 +273,12 @@ fn data_in_order(matches: &ArgMatches) -> Result<Option<Vec<u8>>, Error> {
                 if kind == DataKind::Ascii {
                     bytes.retain(|&b| b != b'\r' && b != b'\n');
                 }
-                body.extend_from_slice(&bytes);
+                if body.is_empty() {
+                    // A large file is held once, not copied.
+                    body = bytes;
+                } else {
+                    body.extend_from_slice(&bytes);
+                }
             }
             _ => body.extend_from_slice(value.as_bytes()),
         }
@@ -281,7 +287,7 @@ fn data_in_order(matches: &ArgMatches) -> Result<Option<Vec<u8>>, Error> {
 }
 
 /// The request for `url` as the options describe it.
-fn build(options: &Options, url: &Url, data: Option<&[u8]>) -> Result<Request, Error> {
+fn build(options: &Options, url: &Url, data: Option<&Arc<Vec<u8>>>) -> Result<Request, Error> {
     let url = match &options.upload {
         // `-T FILE` to a URL ending in `/` puts the file under its name.
         Some(path) if path != Path::new("-") => match path.file_name() {
@@ -300,7 +306,7 @@ fn build(options: &Options, url: &Url, data: Option<&[u8]>) -> Result<Request, E
                 "-d cannot be combined with -I (one method: POST or HEAD)".into(),
             ));
         }
-        request = request.body(data);
+        request = request.shared_body(Arc::clone(data));
     }
     if let Some(path) = &options.upload {
         if options.head || data.is_some() {
@@ -378,6 +384,7 @@ fn time_condition(arg: &str) -> Option<TimeCondition> {
 
 /// Runs the options with the `-d` body already read.
 pub fn run(options: &Options, data: Option<Vec<u8>>) -> ExitCode {
+    let data = data.map(Arc::new);
     // Early, while this is the only thread: the signals are blocked in
     // every thread started after it.
     if let Err(e) = save::remove_on_signals() {
@@ -446,7 +453,7 @@ pub fn run(options: &Options, data: Option<Vec<u8>>) -> ExitCode {
     };
     let mut code = 0;
     for url in &urls {
-        let request = match build(options, url, data.as_deref()) {
+        let request = match build(options, url, data.as_ref()) {
             Ok(r) => r,
             Err(e) => return fail(&e),
         };

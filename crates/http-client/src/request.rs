@@ -36,6 +36,7 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::url::Url;
@@ -52,8 +53,9 @@ pub const EXPECT_THRESHOLD: u64 = 1024 * 1024;
 /// What the request carries after its head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
-    /// These bytes (`-d`, `--data-binary`).
-    Bytes(Vec<u8>),
+    /// These bytes (`-d`, `--data-binary`), shared: a request sent to
+    /// several URLs, or cloned, holds one copy of a large body.
+    Bytes(Arc<Vec<u8>>),
     /// A file, streamed (`-T FILE`); its length is taken when it is sent.
     File(PathBuf),
     /// Standard input, streamed in chunks (`-T -`): it can be sent once.
@@ -228,9 +230,14 @@ impl Request {
 
     /// POSTs `body` (`--data-binary`), with curl's default `Content-Type:
     /// application/x-www-form-urlencoded`.
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Request {
+    pub fn body(self, body: impl Into<Vec<u8>>) -> Request {
+        self.shared_body(Arc::new(body.into()))
+    }
+
+    /// As [`Request::body`], with a body held elsewhere too.
+    pub fn shared_body(mut self, body: Arc<Vec<u8>>) -> Request {
         self.kind = Kind::Post;
-        self.body = Some(Body::Bytes(body.into()));
+        self.body = Some(Body::Bytes(body));
         self
     }
 
@@ -574,6 +581,15 @@ mod tests {
         assert!(Request::expects_continue(h.as_bytes()));
         let r = r.header_arg("Expect:").unwrap();
         assert!(!Request::expects_continue(head(&r).as_bytes()));
+    }
+
+    #[test]
+    fn a_body_sent_to_several_urls_is_held_once() {
+        let body = Arc::new(vec![0u8; 1024]);
+        let a = Request::new(url("http://h/a")).shared_body(Arc::clone(&body));
+        let b = a.clone();
+        assert_eq!(Arc::strong_count(&body), 3);
+        assert_eq!(a.body_ref(), b.body_ref());
     }
 
     #[test]
