@@ -624,6 +624,11 @@ fn fetch_with_retries(
         if left == 0 {
             return (result, heads);
         }
+        if matches!(request.body_ref(), Some(Body::Stdin)) {
+            // Sending it again would send what is left of the input.
+            eprintln!("warning: not retrying: the upload read standard input, which is gone");
+            return (result, heads);
+        }
         let pause = asked.unwrap_or(wait).min(RETRY_MAX_WAIT);
         // As curl: no new attempt once the time is up; one that starts
         // before may end after it.

@@ -728,6 +728,32 @@ fn resume_range_and_time_condition_match_curls() {
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
 
+/// An upload from standard input is never sent again by `--retry`: what
+/// is left of the input would go out as the body.
+#[test]
+fn a_stdin_upload_is_not_retried() {
+    let peer = Peer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        BIN,
+        &[
+            "-s".into(),
+            "--retry".into(),
+            "2".into(),
+            "-T".into(),
+            "-".into(),
+            peer.url("/retry5"),
+        ],
+        dir.path(),
+        b"the only copy\n",
+    );
+    let seen = peer.take();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].body, b"the only copy\n");
+    assert_eq!(out.status.code(), Some(22), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not retrying"));
+}
+
 /// `--retry` sends again after a transient status as often as curl does,
 /// honouring `Retry-After`, and ends with curl's status.
 #[test]
