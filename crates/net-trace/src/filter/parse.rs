@@ -15,7 +15,16 @@ pub fn parse(text: &str) -> Result<Expr, Error> {
     if tokens.is_empty() {
         return Err(Error::new("the filter expression is empty"));
     }
-    let mut p = Parser { t: tokens, pos: 0 };
+    if tokens.len() > MAX_TOKENS {
+        return Err(Error::new(&format!(
+            "longer than {MAX_TOKENS} words and operators"
+        )));
+    }
+    let mut p = Parser {
+        t: tokens,
+        pos: 0,
+        depth: 0,
+    };
     let (e, _) = p.expr(None)?;
     match p.t.get(p.pos) {
         None => Ok(e),
@@ -23,6 +32,17 @@ pub fn parse(text: &str) -> Result<Expr, Error> {
         Some(tok) => Err(Error::at(&tok.text, "expected `and`, `or` or the end here")),
     }
 }
+
+/// The most tokens an expression may have. The parser and the compiler
+/// recurse once per nesting level, so this bounds their stack; and an
+/// expression this long already compiles to more instructions than the
+/// kernel takes (4,096).
+pub const MAX_TOKENS: usize = 1000;
+
+/// How deep parentheses, `not` and unary minus may nest: far beyond any
+/// expression a person writes, and within a thread's stack for the
+/// recursive parser and compiler.
+pub const MAX_DEPTH: usize = 100;
 
 /// The protocol qualifier of a primitive (`ether`, `ip`, `tcp`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,6 +324,8 @@ fn dotted(w: &str) -> Option<(u32, u8)> {
 struct Parser {
     t: Vec<Token>,
     pos: usize,
+    /// Parentheses, `not`s and unary minuses around the current token.
+    depth: usize,
 }
 
 impl Parser {
@@ -343,6 +365,17 @@ impl Parser {
         }
     }
 
+    /// Runs `f` one nesting level deeper, refusing beyond [`MAX_DEPTH`].
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, Error>) -> Result<T, Error> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(&format!("nested more than {MAX_DEPTH} deep")));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
     fn expr(&mut self, q: Option<Quals>) -> Result<(Expr, Option<Quals>), Error> {
         let (mut e, mut q) = self.term(q)?;
         while let Some(op @ (Kind::And | Kind::Or)) = self.kind(0) {
@@ -365,7 +398,7 @@ impl Parser {
     fn term(&mut self, q: Option<Quals>) -> Result<(Expr, Option<Quals>), Error> {
         if self.kind(0) == Some(Kind::Not) {
             self.pos += 1;
-            let (e, q) = self.term(q)?;
+            let (e, q) = self.nested(|p| p.term(q))?;
             return Ok((Expr::Not(Box::new(e)), q));
         }
         self.rterm(q)
@@ -382,9 +415,11 @@ impl Parser {
             Some(Kind::LParen) => {
                 let start = self.pos;
                 self.pos += 1;
-                let inner = self
-                    .expr(q)
-                    .and_then(|(e, _)| self.expect(Kind::RParen, "`)`").map(|()| e));
+                let inner = self.nested(|p| {
+                    let (e, _) = p.expr(q)?;
+                    p.expect(Kind::RParen, "`)`")?;
+                    Ok(e)
+                });
                 match inner {
                     Ok(e) if !self.arith_follows(0) => Ok((e, q)),
                     Ok(_) => {
@@ -552,13 +587,15 @@ impl Parser {
         match self.kind(0) {
             Some(Kind::Not) => {
                 self.pos += 1;
-                Ok(Expr::Not(Box::new(self.id(q)?)))
+                Ok(Expr::Not(Box::new(self.nested(|p| p.id(q))?)))
             }
             Some(Kind::LParen) => {
                 self.pos += 1;
-                let (e, _) = self.expr(Some(q))?;
-                self.expect(Kind::RParen, "`)`")?;
-                Ok(e)
+                self.nested(|p| {
+                    let (e, _) = p.expr(Some(q))?;
+                    p.expect(Kind::RParen, "`)`")?;
+                    Ok(e)
+                })
             }
             Some(Kind::Word) => self.value(q),
             _ => Err(self.error("expected an address, a port or a number here")),
@@ -799,13 +836,15 @@ impl Parser {
         match self.kind(0) {
             Some(Kind::Arith(BinOp::Sub)) => {
                 self.pos += 1;
-                Ok(Arith::Neg(Box::new(self.unary()?)))
+                Ok(Arith::Neg(Box::new(self.nested(Self::unary)?)))
             }
             Some(Kind::LParen) => {
                 self.pos += 1;
-                let a = self.arith(1)?;
-                self.expect(Kind::RParen, "`)`")?;
-                Ok(a)
+                self.nested(|p| {
+                    let a = p.arith(1)?;
+                    p.expect(Kind::RParen, "`)`")?;
+                    Ok(a)
+                })
             }
             Some(Kind::Word) => {
                 let w = self.word(0).unwrap_or_default().to_string();

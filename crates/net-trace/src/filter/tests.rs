@@ -129,3 +129,127 @@ fn constant_division_by_zero_is_an_error() {
     let f = Filter::parse("ip[0] / 0 = 1").unwrap();
     assert!(f.program(Target::Link(LinkType::Ethernet)).is_err());
 }
+
+#[test]
+fn very_long_or_deep_expressions_are_refused_not_overflowing_the_stack() {
+    let e = Filter::parse(&vec!["tcp"; 600].join(" and "))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("longer than"), "{e}");
+    for deep in [
+        format!("{}tcp{}", "(".repeat(101), ")".repeat(101)),
+        format!("{}udp", "not ".repeat(101)),
+        format!("ip[{}0{}] = 1", "(".repeat(101), ")".repeat(101)),
+        format!("{}1 = len", "- ".repeat(101)),
+    ] {
+        let e = Filter::parse(&deep).unwrap_err().to_string();
+        assert!(e.contains("nested more than"), "{e}");
+    }
+    // The longest and deepest accepted compile (or are refused as too
+    // large for BPF) within a test thread's stack.
+    for ok in [
+        vec!["tcp"; 499].join(" and "),
+        format!("{}tcp{}", "(".repeat(100), ")".repeat(100)),
+        format!("{}udp", "not ".repeat(100)),
+        format!("{}1 = len", "- ".repeat(100)),
+    ] {
+        let f = Filter::parse(&ok).unwrap();
+        let _ = f.program(Target::Link(LinkType::Ethernet));
+    }
+}
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Words and operators of the grammar, so random sequences get deep
+    /// into the parser instead of failing at the first character.
+    const PIECES: &[&str] = &[
+        "tcp",
+        "udp",
+        "icmp",
+        "ip",
+        "ip6",
+        "arp",
+        "ether",
+        "vlan",
+        "host",
+        "net",
+        "port",
+        "portrange",
+        "src",
+        "dst",
+        "and",
+        "or",
+        "not",
+        "!",
+        "&&",
+        "||",
+        "(",
+        ")",
+        "[",
+        "]",
+        ":",
+        "=",
+        "!=",
+        "<",
+        ">=",
+        "+",
+        "-",
+        "*",
+        "/",
+        "%",
+        "&",
+        "|",
+        "^",
+        "<<",
+        ">>",
+        "len",
+        "less",
+        "greater",
+        "proto",
+        "mask",
+        "10.0.0.1",
+        "10.0",
+        "::1",
+        "fe80::",
+        "80",
+        "1-100",
+        "0",
+        "4",
+        "0xffffffff",
+        "tcpflags",
+        "tcp-syn",
+        "icmptype",
+        "broadcast",
+        "multicast",
+        "00:11:22:33:44:55",
+        "gateway",
+        "http",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_expression_parses_or_fails_cleanly_and_runs(
+            picks in proptest::collection::vec(0..PIECES.len(), 1..24),
+            frame in proptest::collection::vec(any::<u8>(), 0..80),
+        ) {
+            let text: Vec<&str> = picks.iter().map(|&i| PIECES[i]).collect();
+            let Ok(f) = Filter::parse(&text.join(" ")) else { return Ok(()) };
+            for t in [
+                Target::Link(LinkType::Ethernet),
+                Target::Link(LinkType::LinuxSll),
+                Target::Link(LinkType::LinuxSll2),
+                Target::Link(LinkType::RawIp),
+                Target::Kernel(bpf::Layout::Cooked),
+            ] {
+                if let Ok(p) = f.program(t) {
+                    // Every program this compiler makes is one the
+                    // interpreter (and so the kernel) can run to the end.
+                    prop_assert!(bpf::run_len(&p, &frame, 100, bpf::Context::default()).is_some());
+                }
+            }
+        }
+    }
+}
