@@ -405,32 +405,7 @@ pub fn run(options: &Options, data: Option<Vec<u8>>) -> ExitCode {
         eprintln!("error: -o takes one path; fetch several paths to stdout, or use -O");
         return ExitCode::from(EXIT_USAGE);
     }
-    let mut client = Client::new()
-        .connect_timeout(options.connect_timeout)
-        .stall_timeout(options.stall_timeout)
-        .follow_redirects(options.location)
-        .max_redirects(u32::try_from(options.max_redirs).ok())
-        .continue_wait(options.expect100_timeout);
-    if let Some(limit) = options.timeout {
-        client = client.timeout(limit);
-    }
-    let mut proxies = Proxies::from_env();
-    if let Some(proxy) = &options.proxy {
-        proxies = proxies.proxy(proxy);
-    }
-    if let Some(list) = &options.noproxy {
-        proxies = proxies.noproxy(list);
-    }
-    // As curl: -k wins over --cacert.
-    let trust = match (&options.cacert, options.insecure) {
-        (_, true) => Trust::Insecure,
-        (Some(file), false) => Trust::File(file.clone()),
-        (None, false) => Trust::System,
-    };
-    client = client
-        .compressed(options.compressed)
-        .trust(trust)
-        .proxies(proxies);
+    let mut client = client_for(options);
     let format = match &options.write_out {
         Some(f) => match read_format(f) {
             Ok(f) => Some(f),
@@ -477,9 +452,9 @@ pub fn run(options: &Options, data: Option<Vec<u8>>) -> ExitCode {
         };
         let (result, heads) =
             fetch_with_retries(options, &mut client, &request, &output, resume, &mut dump);
-        let failed = match &result {
+        match &result {
             // A resumed file that is already whole: curl's success.
-            Ok(t) if resume.is_some() && t.head.status == 416 => None,
+            Ok(t) if resume.is_some() && t.head.status == 416 => {}
             Ok(t) if t.head.status >= 400 => {
                 if options.fail || options.fail_with_body {
                     eprintln!(
@@ -488,45 +463,105 @@ pub fn run(options: &Options, data: Option<Vec<u8>>) -> ExitCode {
                     );
                 }
                 code = EXIT_HTTP_ERROR;
-                None
             }
-            Ok(_) => None,
-            Err(e) => Some(e),
-        };
+            _ => {}
+        }
         if let Some(format) = &format {
-            let file = match &output {
-                Output::File(p) => Some(p.to_string_lossy().into_owned()),
-                Output::Stdout => None,
+            let info = Outcome {
+                request: &request,
+                output: &output,
+                result: &result,
+                heads,
+                code,
             };
-            let effective = result
-                .as_ref()
-                .map_or(request.url().to_string(), |t| t.url.to_string());
-            let message = failed.map(ToString::to_string);
-            let info = Info {
-                head: result.as_ref().ok().map(|t| &t.head),
-                url: &effective,
-                method: request.method_for(request.kind()),
-                redirects: result.as_ref().map_or(0, |t| t.redirects),
-                downloaded: result.as_ref().map_or(0, |t| t.downloaded),
-                header_bytes: heads,
-                elapsed: result.as_ref().map_or(Duration::ZERO, |t| t.elapsed),
-                exit_code: failed.map_or(code, Error::exit_code),
-                error: message.as_deref(),
-                file: file.as_deref(),
-                redirect_url: None,
-            };
-            let (text, unknown) = write_out::render(format, &info);
-            for name in unknown {
-                eprintln!("warning: unknown -w variable %{{{name}}}");
-            }
-            let mut out = io::stdout().lock();
-            let _ = out.write_all(&text).and_then(|()| out.flush());
+            write_out(format, &info);
         }
         if let Err(e) = result {
             return fail(&e);
         }
     }
     ExitCode::from(code)
+}
+
+/// The client the options describe: limits, redirects, TLS, proxies.
+fn client_for(options: &Options) -> Client {
+    let mut client = Client::new()
+        .connect_timeout(options.connect_timeout)
+        .stall_timeout(options.stall_timeout)
+        .follow_redirects(options.location)
+        .max_redirects(u32::try_from(options.max_redirs).ok())
+        .continue_wait(options.expect100_timeout);
+    if let Some(limit) = options.timeout {
+        client = client.timeout(limit);
+    }
+    let mut proxies = Proxies::from_env();
+    if let Some(proxy) = &options.proxy {
+        proxies = proxies.proxy(proxy);
+    }
+    if let Some(list) = &options.noproxy {
+        proxies = proxies.noproxy(list);
+    }
+    // As curl: -k wins over --cacert.
+    let trust = match (&options.cacert, options.insecure) {
+        (_, true) => Trust::Insecure,
+        (Some(file), false) => Trust::File(file.clone()),
+        (None, false) => Trust::System,
+    };
+    client
+        .compressed(options.compressed)
+        .trust(trust)
+        .proxies(proxies)
+}
+
+/// One URL's transfer, for `-w`.
+struct Outcome<'a> {
+    request: &'a Request,
+    output: &'a Output,
+    result: &'a Result<Transfer, Error>,
+    heads: u64,
+    code: u8,
+}
+
+/// Writes `-w FORMAT` for one transfer to stdout.
+fn write_out(format: &str, outcome: &Outcome<'_>) {
+    let Outcome {
+        request,
+        output,
+        result,
+        heads,
+        code,
+    } = outcome;
+    let file = match output {
+        Output::File(p) => Some(p.to_string_lossy().into_owned()),
+        Output::Stdout => None,
+    };
+    let done = result.as_ref().ok();
+    let effective = done.map_or(request.url().to_string(), |t| t.url.to_string());
+    // Where a redirect that was not followed points.
+    let redirect = done
+        .filter(|t| (300..400).contains(&t.head.status))
+        .and_then(|t| t.url.join(t.head.header_bytes("location")?).ok())
+        .map(|u| u.to_string());
+    let message = result.as_ref().err().map(ToString::to_string);
+    let info = Info {
+        head: done.map(|t| &t.head),
+        url: &effective,
+        method: request.method_for(request.kind()),
+        redirects: done.map_or(0, |t| t.redirects),
+        downloaded: done.map_or(0, |t| t.downloaded),
+        header_bytes: *heads,
+        elapsed: done.map_or(Duration::ZERO, |t| t.elapsed),
+        exit_code: result.as_ref().err().map_or(*code, Error::exit_code),
+        error: message.as_deref(),
+        file: file.as_deref(),
+        redirect_url: redirect.as_deref(),
+    };
+    let (text, unknown) = write_out::render(format, &info);
+    for name in unknown {
+        eprintln!("warning: unknown -w variable %{{{name}}}");
+    }
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(&text).and_then(|()| out.flush());
 }
 
 /// Where `-C` resumes: `-` at the output file's length, or at OFFSET.

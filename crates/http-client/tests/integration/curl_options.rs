@@ -504,6 +504,11 @@ fn write_out_dump_header_and_remote_name_match_curls() {
         ],
         vec!["-w".into(), "@fmt.txt".into(), "{url}/plain".into()],
         vec![
+            "-w".into(),
+            "%{http_code} %{redirect_url} %{num_redirects}\\n".into(),
+            "{url}/r301".into(),
+        ],
+        vec![
             "-L".into(),
             "-D".into(),
             "heads.txt".into(),
