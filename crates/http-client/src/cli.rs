@@ -546,7 +546,7 @@ fn write_out(format: &str, outcome: &Outcome<'_>) {
     let info = Info {
         head: done.map(|t| &t.head),
         url: &effective,
-        method: request.method_for(request.kind()),
+        method: done.map_or(request.method_for(request.kind()), |t| &t.method),
         redirects: done.map_or(0, |t| t.redirects),
         downloaded: done.map_or(0, |t| t.downloaded),
         header_bytes: *heads,

@@ -75,6 +75,8 @@ pub struct Transfer {
     pub url: Url,
     /// Redirects followed.
     pub redirects: u32,
+    /// The method of the last request sent.
+    pub method: String,
     /// Bytes of the final body.
     pub downloaded: u64,
     /// From the start of the first request to the end of the last body.
@@ -393,6 +395,7 @@ impl Client {
                         head,
                         url,
                         redirects,
+                        method: request.method_for(kind).to_string(),
                         downloaded,
                         elapsed: started.elapsed(),
                     });

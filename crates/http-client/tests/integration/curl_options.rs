@@ -495,6 +495,14 @@ fn write_out_dump_header_and_remote_name_match_curls() {
     let cases: Vec<Vec<String>> = vec![
         vec!["-L".into(), "-w".into(), format.into(), "{url}/r302".into()],
         vec![
+            "-L".into(),
+            "-d".into(),
+            "x".into(),
+            "-w".into(),
+            format.into(),
+            "{url}/r302".into(),
+        ],
+        vec![
             "--fail-with-body".into(),
             "-w".into(),
             format.into(),
