@@ -181,3 +181,61 @@ fn no_body_is_no_decoding() {
         }
     }
 }
+
+/// `body` in `coding` (one or two codings, comma-separated as in the
+/// header, applied left to right).
+fn encode(coding: &str, body: &[u8]) -> Vec<u8> {
+    coding.split(", ").fold(body.to_vec(), |data, c| match c {
+        "gzip" => gzip(&data),
+        "deflate" => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        }
+        "br" => {
+            let mut out = Vec::new();
+            {
+                let mut e = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                e.write_all(&data).unwrap();
+            }
+            out
+        }
+        "zstd" => zstd::stream::encode_all(&data[..], 3).unwrap(),
+        other => panic!("no encoder for {other}"),
+    })
+}
+
+#[test]
+fn every_coding_decodes_to_curls_bytes() {
+    let page = page();
+    for coding in ["gzip", "deflate", "br", "zstd", "gzip, br", "deflate, zstd"] {
+        let coded = encode(coding, &page);
+        // Chunked, in pieces that cut the coded stream anywhere.
+        let mut body = Vec::new();
+        for piece in coded.chunks(1000) {
+            body.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            body.extend_from_slice(piece);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"0\r\n\r\n");
+        let head: &'static str = Box::leak(
+            format!("HTTP/1.1 200 OK\r\nContent-Encoding: {coding}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+                .into_boxed_str(),
+        );
+        let server = peer(head, body);
+        let r = Run::new(BIN, &["-s", "--compressed", &server.url("/")], b"");
+        r.assert_success();
+        assert!(
+            r.stdout == page,
+            "{coding}: {} bytes decoded",
+            r.stdout.len()
+        );
+        if let Some(theirs) = curl(&["-s", "--compressed", &server.url("/")]) {
+            assert_eq!(theirs.code(), Some(0), "{coding}: {theirs}");
+            assert!(
+                theirs.stdout == r.stdout,
+                "{coding}: curl decodes otherwise"
+            );
+        }
+    }
+}

@@ -156,6 +156,15 @@ fn https_goes_through_a_connect_tunnel() {
         theirs.assert_success();
         assert_eq!(proxy.requests()[1].replace("curl/7.88.1", UA), expected);
     }
+    // -i shows the proxy's answer before the server's, as curl does.
+    let args = ["-s", "-i", "--cacert", ca, "-x", &proxy.url(), &url];
+    let r = with_env(&[], BIN, &args);
+    r.assert_success();
+    let start = "HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 200 OK\r\n";
+    assert!(r.stdout_text().starts_with(start), "{r}");
+    if let Some(theirs) = curl(&args) {
+        assert!(theirs.stdout_text().starts_with(start), "{theirs}");
+    }
     // A refused tunnel is curl's 56.
     proxy.refuse_connect(403);
     let r = with_env(&[], BIN, &["-s", "--cacert", ca, "-x", &proxy.url(), &url]);
