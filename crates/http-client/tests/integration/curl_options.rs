@@ -531,6 +531,18 @@ fn write_out_dump_header_and_remote_name_match_curls() {
             "{url}/put".into(),
         ],
         vec!["-O".into(), "{url}/named.txt?q=1".into()],
+        vec![
+            "--fail-with-body".into(),
+            "-o".into(),
+            "named.txt".into(),
+            "{url}/s404".into(),
+        ],
+        vec![
+            "-f".into(),
+            "-o".into(),
+            "named.txt".into(),
+            "{url}/s404".into(),
+        ],
     ];
     let mut mismatches = Vec::new();
     for args in &cases {
@@ -543,8 +555,9 @@ fn write_out_dump_header_and_remote_name_match_curls() {
             full.extend(args.iter().cloned());
             let out = run(program, &full, dir.path(), b"");
             peer.take();
-            let heads = fs::read(dir.path().join("heads.txt")).unwrap_or_default();
-            let named = fs::read(dir.path().join("named.txt")).unwrap_or_default();
+            // Absent and empty are told apart.
+            let heads = fs::read(dir.path().join("heads.txt")).ok();
+            let named = fs::read(dir.path().join("named.txt")).ok();
             results.push((out.status.code(), out.stdout, heads, named));
         }
         if results[0] != results[1] {
