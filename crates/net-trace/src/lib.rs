@@ -22,11 +22,12 @@
 //! - [`join`]: rows wait, in order, for their owner's evidence.
 //! - [`filter`]: tcpdump's filter expressions, compiled to classic BPF
 //!   for the kernel and run over frames read from files.
-//! - [`capture`]: the live pipeline, from socket to table, and
-//!   [`capture::Replay`], the same decode, filter and analysis over a saved
-//!   capture.
-//! - [`render`] and [`diagram`]: the frame table, the summaries (with the
-//!   processes proven at each end) and the SVG ladder diagrams.
+//! - [`source`]: live sockets and capture files behind one trait.
+//! - [`pipeline`]: the stages every frame goes through (decode, filter,
+//!   analyse); [`capture`] runs them from any source, joined with owners,
+//!   to any sinks (`capture` and `read` alike).
+//! - [`sink`]: where rows go — the table, the summaries, the ladder
+//!   diagram, pcap and pcapng files; [`render`] and [`diagram`] draw them.
 //!
 //! # Example
 //! Analysing frames from any source:
@@ -56,7 +57,10 @@ pub mod join;
 pub mod live;
 pub mod owners;
 pub mod pcapio;
+pub mod pipeline;
 pub mod render;
+pub mod sink;
+pub mod source;
 #[cfg(target_os = "linux")]
 mod sys;
 
@@ -102,6 +106,12 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The table or the summaries could not be written.
+    #[error(transparent)]
+    Output(std::io::Error),
+    /// A diagram could not be drawn as asked.
+    #[error("{0}")]
+    Diagram(String),
     /// A capture file could not be opened, read or written.
     #[error("{}: {}", .path.display(), net_core::error::describe(.source))]
     FileIo {

@@ -187,12 +187,24 @@ pub struct LiveSource {
     counters: Arc<Counters>,
     thread: Option<JoinHandle<Result<(), Error>>>,
     failure: Option<Error>,
+    /// The interface of the last frame handed out as a [`Source`](crate::source::Source).
+    last_iface: Arc<str>,
 }
 
 impl LiveSource {
     /// The link type of every frame: the pcap writer's header.
     pub fn link(&self) -> LinkType {
         self.link
+    }
+
+    /// The interface of the last frame taken through the
+    /// [`Source`](crate::source::Source) trait.
+    pub(crate) fn last_iface(&self) -> &Arc<str> {
+        &self.last_iface
+    }
+
+    pub(crate) fn set_last_iface(&mut self, iface: Arc<str>) {
+        self.last_iface = iface;
     }
 
     /// The interfaces captured on, as given (`any` included).
@@ -498,6 +510,7 @@ impl LiveSource {
             counters,
             thread: Some(thread),
             failure: None,
+            last_iface: Arc::from(""),
         })
     }
 }

@@ -437,6 +437,15 @@ impl FileReader {
         result
     }
 
+    /// The link type of a classic pcap, or of the first interface of a
+    /// pcapng once its description has been read.
+    pub fn link(&self) -> Option<LinkType> {
+        match &self.format {
+            Format::Pcap(p) => Some(p.link),
+            Format::PcapNg(ng) => ng.interfaces.first().map(|i| i.link),
+        }
+    }
+
     /// One-line warnings gathered so far (a file cut short, an interface
     /// with an unsupported link type), each reported once.
     pub fn take_warnings(&mut self) -> Vec<String> {

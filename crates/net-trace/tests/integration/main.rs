@@ -6,6 +6,7 @@ mod filter;
 mod fixtures;
 mod live_source;
 mod owners;
+mod pipeline;
 mod tcp_analysis;
 
 use std::path::Path;

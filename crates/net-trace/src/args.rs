@@ -1,0 +1,231 @@
+//! The command line of `net-trace`: its arguments, and the lines on stderr
+//! that repeat them (the readiness line, the counts at the end).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use net_core::cli::parse_seconds;
+use net_trace::capture::Report;
+use net_trace::filter::Filter;
+
+#[derive(Parser)]
+#[command(
+    name = "net-trace",
+    version,
+    about = "Capture the lab's traffic and explain each TCP handshake and teardown, with the process that sent each frame."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Capture live (needs root or CAP_NET_RAW).
+    Capture(CaptureArgs),
+    /// Analyse a saved capture (pcap or pcapng); no privileges needed.
+    Read(ReadArgs),
+}
+
+#[derive(Args)]
+pub struct CaptureArgs {
+    /// Interface to capture on; repeat it for several, or `any` for all.
+    #[arg(long = "iface", value_name = "NAME", default_value = "lo")]
+    pub ifaces: Vec<String>,
+    /// Keep only frames to or from this port, and ICMP errors about them
+    /// (repeatable).
+    #[arg(long = "port", value_name = "N")]
+    pub ports: Vec<u16>,
+    /// Also save the frames to this file: classic pcap, or pcapng with each
+    /// frame's process when the name ends in `.pcapng`.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Also save the frames to this pcapng file, each with the process
+    /// that sent it as a packet comment (Wireshark shows it).
+    #[arg(long, value_name = "FILE")]
+    pub pcapng: Option<PathBuf>,
+    /// Stop after this many frames.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub duration: Option<Duration>,
+    /// Do not look up which process sent each frame.
+    #[arg(long, conflicts_with_all = ["pid", "pname", "command"])]
+    pub no_processes: bool,
+    /// Show only the connections of this process.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Show only the connections of programs with this name.
+    #[arg(long, value_name = "NAME", conflicts_with = "pid")]
+    pub pname: Option<String>,
+    #[command(flatten)]
+    pub view: ViewArgs,
+    /// A tcpdump filter expression (pcap-filter(7)), e.g. `tcp and port
+    /// 13000`; its words may come as separate arguments. Run in the
+    /// kernel; with `--port`, a frame must pass both.
+    #[arg(value_name = "EXPRESSION")]
+    pub expression: Vec<String>,
+    /// Run this command, capture only its traffic, and stop when it exits.
+    #[arg(last = true, value_name = "COMMAND", conflicts_with_all = ["pid", "pname"])]
+    pub command: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct ReadArgs {
+    /// The capture file (`-` for standard input).
+    pub file: PathBuf,
+    /// A tcpdump filter expression (pcap-filter(7)): only the frames
+    /// `tcpdump -r FILE EXPRESSION` keeps are shown (with their numbers in
+    /// the file); with `--port`, a frame must pass both.
+    #[arg(value_name = "EXPRESSION")]
+    pub expression: Vec<String>,
+    /// Keep only frames to or from this port, and ICMP errors about them
+    /// (repeatable).
+    #[arg(long = "port", value_name = "N")]
+    pub ports: Vec<u16>,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+/// How the analysis is shown, for `capture` and `read` alike.
+#[derive(Args)]
+pub struct ViewArgs {
+    /// Show each side's TCP state after every frame.
+    #[arg(long)]
+    pub states: bool,
+    /// Write a ladder diagram of each connection to this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub diagram: Option<PathBuf>,
+    /// Draw only this connection (its number in the table and summary).
+    #[arg(long, value_name = "K", requires = "diagram")]
+    pub connection: Option<usize>,
+}
+
+impl CaptureArgs {
+    /// The classic pcap and the pcapng file to write: `--pcap` names a
+    /// pcapng when it ends in `.pcapng`.
+    pub fn files(&self) -> (Option<PathBuf>, Option<PathBuf>) {
+        match (&self.pcap, &self.pcapng) {
+            (Some(p), None)
+                if p.extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("pcapng")) =>
+            {
+                (None, Some(p.clone()))
+            }
+            (p, ng) => (p.clone(), ng.clone()),
+        }
+    }
+
+    /// The exit status: the command's own, as `time` and `strace` pass it
+    /// on; else success.
+    pub fn exit_code(&self, report: &Report) -> ExitCode {
+        match report.command_status.and_then(|s| s.code()) {
+            Some(0) | None => ExitCode::SUCCESS,
+            Some(code) => {
+                if let Some(program) = self.command.first() {
+                    eprintln!("{program} exited with status {code}");
+                }
+                ExitCode::from(u8::try_from(code).unwrap_or(1))
+            }
+        }
+    }
+
+    /// The line saying the capture has begun, what it keeps and how it
+    /// ends.
+    pub fn readiness(&self, expression: Option<&Filter>) -> String {
+        let mut filter = match (self.ports.is_empty(), expression) {
+            (true, None) => String::from("all traffic"),
+            (true, Some(e)) => e.to_string(),
+            (false, e) => {
+                let ports: Vec<String> = self.ports.iter().map(u16::to_string).collect();
+                let ports = format!("port {}", ports.join(", "));
+                match e {
+                    Some(e) => format!("{ports} and {e}"),
+                    None => ports,
+                }
+            }
+        };
+        if let Some(pid) = self.pid {
+            filter.push_str(&format!(", pid {pid}"));
+        }
+        if let Some(name) = &self.pname {
+            filter.push_str(&format!(", program {name}"));
+        }
+        if let Some(program) = self.command.first() {
+            filter.push_str(&format!(", {program} and its children"));
+        }
+        let stop = if self.command.is_empty() {
+            "Ctrl-C to stop"
+        } else {
+            "until the command exits"
+        };
+        format!("capturing on {} ({filter}); {stop}", self.ifaces.join(", "))
+    }
+}
+
+/// The counts at the end of a capture, as tcpdump reports them (also when
+/// nothing was dropped), and the files written.
+pub fn print_counts(report: &Report, files: [&Option<PathBuf>; 2]) {
+    eprintln!("{} packets captured", report.captured);
+    eprintln!("{} packets received by filter", report.received);
+    eprintln!("{} packets dropped by kernel", report.kernel.dropped);
+    if report.abandoned > 0 {
+        eprintln!(
+            "{} packets captured but not shown or saved: stopped by a second signal",
+            report.abandoned
+        );
+    }
+    if report.late > 0 {
+        eprintln!(
+            "{} frame(s) shown without a process: the kernel's evidence came too late",
+            report.late
+        );
+    }
+    for path in files.into_iter().flatten() {
+        eprintln!("{} frame(s) saved to {}", report.frames, path.display());
+    }
+}
+
+/// Exit status of a usage error, as clap's.
+const USAGE: u8 = 2;
+
+/// A usage error clap could not see (a filter expression): said on stderr,
+/// exit status 2.
+pub fn usage_error(e: &impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(USAGE)
+}
+
+/// The exit status for what a command returned; an expression that means
+/// nothing for the capture's link type (`vlan` on a cooked capture) is a
+/// usage error too.
+pub fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(e) => match e.downcast_ref::<net_trace::Error>() {
+            Some(net_trace::Error::Filter(f)) => usage_error(f),
+            _ => net_core::cli::exit(Err(e)),
+        },
+    }
+}
+
+/// Diagnostics read like the program's other messages on stderr:
+/// `warning: kernel events were lost; …`.
+pub fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format(|buf, record| {
+            let level = match record.level() {
+                log::Level::Error => "error",
+                log::Level::Warn => "warning",
+                log::Level::Info => "info",
+                log::Level::Debug => "debug",
+                log::Level::Trace => "trace",
+            };
+            writeln!(buf, "{level}: {}", record.args())
+        })
+        .init();
+}

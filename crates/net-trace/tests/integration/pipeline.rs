@@ -1,0 +1,118 @@
+//! The capture pipeline run from a file, without root: what it shows and
+//! saves is what `net-trace read` shows.
+
+use std::path::Path;
+use std::process::Command;
+
+use net_trace::capture::{self, Options};
+use net_trace::pcapio::FileReader;
+use net_trace::sink::{Pcap, PcapNg, Sink, Summary, Table};
+use net_trace::source::FileSource;
+
+use super::BIN;
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// `net-trace read FILE`'s standard output.
+fn read(path: &Path) -> String {
+    let out = Command::new(BIN).arg("read").arg(path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The live pipeline (live table and summaries, capture numbering) fed
+/// from a file, also saving to `pcap` and `pcapng` files when given;
+/// returns its standard output and the frames it counted as captured.
+fn capture_from(path: &Path, pcap: Option<&Path>, pcapng: Option<&Path>) -> (String, u64) {
+    let mut source = FileSource::new(FileReader::open(path).unwrap(), "lo");
+    let (mut table, mut summary) = (Vec::new(), Vec::new());
+    let (mut pcap, mut pcapng) = (pcap.map(Pcap::new), pcapng.map(PcapNg::new));
+    let report = {
+        let mut table = Table::live(&mut table, false);
+        let mut summary = Summary::live(&mut summary);
+        let mut sinks: Vec<&mut dyn Sink> = vec![&mut table, &mut summary];
+        if let Some(p) = pcap.as_mut() {
+            sinks.push(p);
+        }
+        if let Some(p) = pcapng.as_mut() {
+            sinks.push(p);
+        }
+        let opts = Options::default();
+        let report =
+            capture::run_source(&mut source, &opts, None, None, || (), &mut sinks).unwrap();
+        capture::finish(&mut sinks, &report.end()).unwrap();
+        report
+    };
+    table.extend_from_slice(&summary);
+    (String::from_utf8(table).unwrap(), report.captured)
+}
+
+#[test]
+fn the_capture_pipeline_run_from_a_file_shows_what_read_shows() {
+    for name in [
+        "lo-ethernet.pcap",
+        "http-full.pcap",
+        "any-sll2.pcap",
+        "fragments.pcap",
+        "icmp-unreachable.pcap",
+        "merged-eth-sll.pcapng",
+        "port-reuse.pcap",
+    ] {
+        let path = fixture(name);
+        let (shown, captured) = capture_from(&path, None, None);
+        assert_eq!(shown, read(&path), "{name}");
+        let rows = shown.lines().skip(1).take_while(|l| !l.is_empty()).count();
+        assert_eq!(captured as usize, rows, "{name}");
+    }
+}
+
+#[test]
+fn a_capture_saved_from_the_pipeline_reads_back_as_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = fixture("http-full.pcap");
+    let (pcap, pcapng) = (dir.path().join("x.pcap"), dir.path().join("x.pcapng"));
+    let (shown, _) = capture_from(&original, Some(&pcap), Some(&pcapng));
+    assert_eq!(read(&pcap), shown);
+    assert_eq!(read(&pcapng), shown);
+}
+
+#[test]
+fn the_processes_a_pcapng_names_go_through_the_pipeline_and_into_its_pcapng() {
+    use net_trace::pcapio::{PcapNgOut, process_comment};
+    let dir = tempfile::tempdir().unwrap();
+    let named = dir.path().join("named.pcapng");
+    let (c, s) = ("127.0.0.1:52581", "127.0.0.1:13000");
+    let frames = [
+        (c, s, 100, None, "S", 4242),
+        (s, c, 900, Some(101), "S", 77),
+        (c, s, 101, Some(901), "", 4242),
+    ];
+    let mut out = PcapNgOut::create(&named).unwrap();
+    let lo = out
+        .add_interface("lo", net_trace::decode::LinkType::Ethernet)
+        .unwrap();
+    for (i, (src, dst, seq, ack, flags, pid)) in frames.into_iter().enumerate() {
+        let f = super::tcp(src, dst, seq, ack, flags, b"");
+        let comment = process_comment(pid, &format!("/usr/bin/prog{pid}"), &["x".into()]);
+        let time = std::time::Duration::from_millis(1_000 + i as u64);
+        out.write(lo, time, &f, f.len() as u32, Some(&comment))
+            .unwrap();
+    }
+    out.flush().unwrap();
+    let saved = dir.path().join("saved.pcapng");
+    let (shown, _) = capture_from(&named, None, Some(&saved));
+    assert_eq!(shown, read(&named));
+    assert!(
+        shown.contains("prog4242") && shown.contains("prog77"),
+        "{shown}"
+    );
+    assert_eq!(read(&saved), shown);
+}
