@@ -19,7 +19,17 @@ fn fixture(name: &str) -> std::path::PathBuf {
 
 /// `net-trace read FILE`'s standard output.
 fn read(path: &Path) -> String {
-    let out = Command::new(BIN).arg("read").arg(path).output().unwrap();
+    read_with(path, &[])
+}
+
+/// `net-trace read FILE ARGS…`'s standard output.
+fn read_with(path: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("read")
+        .arg(path)
+        .args(args)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -32,6 +42,16 @@ fn read(path: &Path) -> String {
 /// from a file, also saving to `pcap` and `pcapng` files when given;
 /// returns its standard output and the frames it counted as captured.
 fn capture_from(path: &Path, pcap: Option<&Path>, pcapng: Option<&Path>) -> (String, u64) {
+    capture_with(&Options::default(), path, pcap, pcapng)
+}
+
+/// As [`capture_from`], with `opts`.
+fn capture_with(
+    opts: &Options,
+    path: &Path,
+    pcap: Option<&Path>,
+    pcapng: Option<&Path>,
+) -> (String, u64) {
     let mut source = FileSource::new(FileReader::open(path).unwrap(), "lo");
     let (mut table, mut summary) = (Vec::new(), Vec::new());
     let (mut pcap, mut pcapng) = (pcap.map(Pcap::new), pcapng.map(PcapNg::new));
@@ -45,9 +65,7 @@ fn capture_from(path: &Path, pcap: Option<&Path>, pcapng: Option<&Path>) -> (Str
         if let Some(p) = pcapng.as_mut() {
             sinks.push(p);
         }
-        let opts = Options::default();
-        let report =
-            capture::run_source(&mut source, &opts, None, None, || (), &mut sinks).unwrap();
+        let report = capture::run_source(&mut source, opts, None, None, || (), &mut sinks).unwrap();
         capture::finish(&mut sinks, &report.end()).unwrap();
         report
     };
@@ -115,4 +133,39 @@ fn the_processes_a_pcapng_names_go_through_the_pipeline_and_into_its_pcapng() {
         "{shown}"
     );
     assert_eq!(read(&saved), shown);
+}
+
+#[test]
+fn the_capture_pipeline_runs_the_filter_expression_as_a_capture_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = fixture("http-full.pcap");
+    let saved = dir.path().join("kept.pcap");
+    let opts = Options {
+        filter: Some(net_trace::filter::Filter::parse("tcp[tcpflags] & tcp-push != 0").unwrap()),
+        ..Options::default()
+    };
+    let (shown, captured) = capture_with(&opts, &original, Some(&saved), None);
+    // As from a kernel filter: only the frames kept, numbered from 1.
+    let rows: Vec<&str> = shown
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(!rows.is_empty() && rows.len() < read(&original).lines().count());
+    assert_eq!(captured as usize, rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        assert!(
+            row.trim_start().starts_with(&format!("{} ", i + 1)),
+            "{row}"
+        );
+    }
+    assert_eq!(read(&saved), shown);
+    // `read` keeps the same frames, with their numbers in the file.
+    let filtered = read_with(&original, &["tcp[tcpflags] & tcp-push != 0"]);
+    let kept = filtered
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .count();
+    assert_eq!(kept, rows.len());
 }
