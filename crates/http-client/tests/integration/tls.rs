@@ -276,6 +276,36 @@ fn verbose_names_the_tls_version_and_cipher() {
         "{r}"
     );
     assert!(err.contains("> GET /hello.txt HTTP/1.1"), "{r}");
+
+    // Two URLs of one server: one connection, one handshake.
+    let url = format!("https://localhost:{}/hello.txt", nginx.ports[0]);
+    let r = Run::new(
+        BIN,
+        &["-v", "--cacert", ca.to_str().unwrap(), &url, &url],
+        b"",
+    );
+    r.assert_success();
+    assert_eq!(r.stdout, b"hello over TLS\nhello over TLS\n");
+    let err = r.stderr_text();
+    assert_eq!(err.matches("* SSL connection using").count(), 1, "{r}");
+    assert_eq!(err.matches("> GET /hello.txt").count(), 2, "{r}");
+}
+
+#[test]
+fn a_silent_server_times_out_in_the_handshake_as_curl() {
+    // Takes the connection and the ClientHello, and answers nothing.
+    let server = crate::RawServer::start(|s, _, _| {
+        let mut sink = [0u8; 4096];
+        while matches!(std::io::Read::read(s, &mut sink), Ok(n) if n > 0) {}
+    });
+    let url = format!("https://{}/", server.addr);
+    let args = ["-s", "--connect-timeout", "1", &url];
+    let r = Run::new(BIN, &args, b"");
+    r.assert_code(28);
+    assert!(r.stderr_text().contains("TLS handshake"), "{r}");
+    if let Some(theirs) = curl(&args) {
+        theirs.assert_code(28);
+    }
 }
 
 #[test]
