@@ -108,6 +108,9 @@ pub struct Options {
     /// As -d, with no `@FILE` meaning.
     #[arg(long = "data-raw", value_name = "DATA")]
     data_raw: Vec<String>,
+    /// As -d, percent-encoded: `[NAME]=CONTENT` or `[NAME]@FILE`.
+    #[arg(long = "data-urlencode", value_name = "DATA")]
+    data_urlencode: Vec<String>,
     /// PUT this file (`-` for standard input, sent chunked), streamed.
     #[arg(short = 'T', long = "upload-file", value_name = "FILE")]
     upload: Option<PathBuf>,
@@ -230,6 +233,9 @@ enum DataKind {
     Binary,
     /// `--data-raw`: no `@`.
     Raw,
+    /// `--data-urlencode`: `[NAME]=CONTENT` or `[NAME]@FILE`, the content
+    /// percent-encoded.
+    UrlEncode,
 }
 
 /// The `-d`, `--data-binary` and `--data-raw` arguments in command-line
@@ -240,6 +246,7 @@ fn data_in_order(matches: &ArgMatches) -> Result<Option<Vec<u8>>, Error> {
         ("data", DataKind::Ascii),
         ("data_binary", DataKind::Binary),
         ("data_raw", DataKind::Raw),
+        ("data_urlencode", DataKind::UrlEncode),
     ] {
         if let (Some(values), Some(indices)) =
             (matches.get_many::<String>(id), matches.indices_of(id))
@@ -256,20 +263,13 @@ fn data_in_order(matches: &ArgMatches) -> Result<Option<Vec<u8>>, Error> {
         if n > 0 {
             body.push(b'&');
         }
+        if kind == DataKind::UrlEncode {
+            body.extend_from_slice(&url_encoded(&value)?);
+            continue;
+        }
         match (kind, value.strip_prefix('@')) {
             (DataKind::Ascii | DataKind::Binary, Some(path)) => {
-                let read = if path == "-" {
-                    let mut all = Vec::new();
-                    io::Read::read_to_end(&mut io::stdin(), &mut all).map(|_| all)
-                } else {
-                    fs::read(path)
-                };
-                let mut bytes = read.map_err(|e| {
-                    Error::ReadBody(format!(
-                        "cannot read the data to send from {path} ({})",
-                        net_core::error::describe(&e)
-                    ))
-                })?;
+                let mut bytes = read_data(path)?;
                 if kind == DataKind::Ascii {
                     bytes.retain(|&b| b != b'\r' && b != b'\n');
                 }
@@ -284,6 +284,50 @@ fn data_in_order(matches: &ArgMatches) -> Result<Option<Vec<u8>>, Error> {
         }
     }
     Ok(Some(body))
+}
+
+/// The contents of `-d @FILE` (`@-`: standard input).
+fn read_data(path: &str) -> Result<Vec<u8>, Error> {
+    let read = if path == "-" {
+        let mut all = Vec::new();
+        io::Read::read_to_end(&mut io::stdin(), &mut all).map(|_| all)
+    } else {
+        fs::read(path)
+    };
+    read.map_err(|e| {
+        Error::ReadBody(format!(
+            "cannot read the data to send from {path} ({})",
+            net_core::error::describe(&e)
+        ))
+    })
+}
+
+/// `--data-urlencode` as curl reads it: up to the first `=` (or, without
+/// one, the first `@`) is a name sent as it is; after `=` the content,
+/// after `@` a file holding it; the content is percent-encoded (all but
+/// letters, digits and `-._~`; a space as `+`).
+fn url_encoded(value: &str) -> Result<Vec<u8>, Error> {
+    /// What `curl_easy_escape` leaves as it is: RFC 3986's unreserved.
+    const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let split = value.find('=').or_else(|| value.find('@'));
+    let (name, content) = match split {
+        Some(i) if value.as_bytes()[i] == b'@' => (&value[..i], read_data(&value[i + 1..])?),
+        Some(i) => (&value[..i], value.as_bytes()[i + 1..].to_vec()),
+        None => ("", value.as_bytes().to_vec()),
+    };
+    let mut out = Vec::new();
+    if !name.is_empty() {
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'=');
+    }
+    // curl sends a space as `+`, as a form does.
+    let encoded = percent_encoding::percent_encode(&content, ESCAPED).to_string();
+    out.extend_from_slice(encoded.replace("%20", "+").as_bytes());
+    Ok(out)
 }
 
 /// The request for `url` as the options describe it.

@@ -26,7 +26,7 @@ struct Recorded {
 impl Recorded {
     /// Header order aside, and the default User-Agent (curl's or ours)
     /// counted as the same.
-    fn normalized(&self) -> (String, Vec<String>, Vec<u8>) {
+    fn normalized(&self) -> (String, Vec<String>, String) {
         let mut fields: Vec<String> = self
             .fields
             .iter()
@@ -42,7 +42,12 @@ impl Recorded {
             })
             .collect();
         fields.sort();
-        (self.line.clone(), fields, self.body.clone())
+        // Escaped: exact, and readable in a failure message.
+        (
+            self.line.clone(),
+            fields,
+            self.body.escape_ascii().to_string(),
+        )
     }
 }
 
@@ -302,6 +307,28 @@ fn requests_match_curls() {
         (&["-d", "@crlf.txt", "{url}/d-file"], b""),
         (&["--data-binary", "@crlf.txt", "{url}/bin-file"], b""),
         (&["--data-raw", "@crlf.txt", "{url}/raw"], b""),
+        (
+            &[
+                "--data-urlencode",
+                "q=a b&c=d/é~",
+                "--data-urlencode",
+                "=x y",
+                "--data-urlencode",
+                "plain text",
+                "-d",
+                "k=v",
+                "--data-urlencode",
+                "f@crlf.txt",
+                "--data-urlencode",
+                "@crlf.txt",
+                "{url}/urlencode",
+            ],
+            b"",
+        ),
+        (
+            &["--data-urlencode", "s@-", "{url}/urlencode-stdin"],
+            b"a=1 & b\n",
+        ),
         (&["-d", "@-", "{url}/d-stdin"], b"from\r\nstdin\n"),
         (&["--data-binary", "@big.bin", "{url}/big-post"], b""),
         (&["--data-binary", "@exact.bin", "{url}/exact-post"], b""),
