@@ -156,6 +156,22 @@ fn https_goes_through_a_connect_tunnel() {
         theirs.assert_success();
         assert_eq!(proxy.requests()[1].replace("curl/7.88.1", UA), expected);
     }
+    // Credentials in the proxy's URL go with CONNECT, where curl puts them.
+    let with_user = format!("http://u:p@{}", proxy.addr());
+    let args = ["-s", "--cacert", ca, "-x", &with_user, &url];
+    with_env(&[], BIN, &args).assert_success();
+    let ours = proxy.requests().last().cloned().unwrap();
+    assert_eq!(
+        ours,
+        format!(
+            "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: Basic dTpw\r\nUser-Agent: {UA}\r\nProxy-Connection: Keep-Alive\r\n\r\n"
+        )
+    );
+    if let Some(theirs) = curl(&args) {
+        theirs.assert_success();
+        let theirs = proxy.requests().last().cloned().unwrap();
+        assert_eq!(theirs.replace("curl/7.88.1", UA), ours);
+    }
     // -i shows the proxy's answer before the server's, as curl does.
     let args = ["-s", "-i", "--cacert", ca, "-x", &proxy.url(), &url];
     let r = with_env(&[], BIN, &args);
