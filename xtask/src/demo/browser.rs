@@ -87,10 +87,8 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     Ok(())
 }
 
-fn tempfile_dir(ctx: &Ctx) -> Result<std::path::PathBuf> {
-    let dir = ctx
-        .out_dir
-        .join(format!("chromium-profile-{}", std::process::id()));
+fn tempfile_dir(_ctx: &Ctx) -> Result<std::path::PathBuf> {
+    let dir = super::profile_dir("shots");
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

@@ -21,6 +21,7 @@ mod web;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -29,6 +30,52 @@ use testkit::{Run, Server};
 use crate::util::{PYTHON, cargo, has_python, relative, run_checked, target_dir};
 pub use net::Net;
 pub use transcript::Transcript;
+
+/// Set by Ctrl-C: scenarios still running then are not reported.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the demo was interrupted.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Prefix of the browser's throw-away profiles, in the temporary
+/// directory (never in `target/demo`, which is handed in).
+const PROFILE_PREFIX: &str = "netlab-demo-chromium-";
+
+/// A throw-away browser profile directory of this run, for `what`.
+pub fn profile_dir(what: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{PROFILE_PREFIX}{}-{what}", std::process::id()))
+}
+
+/// Removes this run's browser profiles (on Ctrl-C, when Chromium was
+/// killed before its own clean-up).
+fn remove_profiles() {
+    let mine = format!("{PROFILE_PREFIX}{}-", std::process::id());
+    if let Ok(entries) = fs::read_dir(std::env::temp_dir()) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&mine) {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// Removes browser profiles that earlier versions of the demo left in
+/// the hand-in folder when interrupted.
+fn remove_stale_profiles(out_dir: &Path) {
+    if let Ok(entries) = fs::read_dir(out_dir) {
+        for e in entries.flatten() {
+            let stale = e
+                .file_name()
+                .to_string_lossy()
+                .starts_with("chromium-profile-");
+            if stale && e.path().is_dir() {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
 
 /// Binaries the demo runs.
 const BINARIES: &[&str] = &[
@@ -297,6 +344,7 @@ pub fn run(opts: Args) -> Result<()> {
 
     let out_dir = target_dir().join("demo");
     fs::create_dir_all(&out_dir).with_context(|| format!("create {}", out_dir.display()))?;
+    remove_stale_profiles(&out_dir);
     let (who, header) = header(opts.name.as_deref());
 
     // Namespaces are removed on every exit path: the guard on return, the
@@ -305,9 +353,17 @@ pub fn run(opts: Args) -> Result<()> {
     {
         let cleanup = cleanup.clone();
         let _ = ctrlc::set_handler(move || {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            if let Some(stats) = net::link_stats() {
+                eprintln!("\n== impaired link: what the relay did until the interrupt");
+                for line in stats.to_string().lines() {
+                    eprintln!("  {line}");
+                }
+            }
             if let Ok(names) = cleanup.lock() {
                 net::remove(&names);
             }
+            remove_profiles();
             eprintln!("\ninterrupted: demo stopped");
             std::process::exit(130);
         });
@@ -425,7 +481,7 @@ fn screenshot(dir: &Path, index: &Path, entries: &[report::Entry]) -> Option<Pat
     let browser = browser::chromium()?;
     let png = dir.join("report.png");
     let _ = fs::remove_file(&png);
-    let profile = dir.join(format!("chromium-profile-report-{}", std::process::id()));
+    let profile = profile_dir("report");
     let height = page_height(browser, dir, &profile)
         .unwrap_or_else(|| estimated_height(entries))
         .clamp(600, REPORT_MAX_HEIGHT);

@@ -5,7 +5,7 @@
 //! ([`testkit::impair`]).
 
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result, bail};
 use testkit::impair::{self, Impairment, Link};
@@ -167,6 +167,8 @@ impl Hosts {
             .map_err(|_| anyhow::anyhow!("cleanup list poisoned"))?
             .extend([link.server_ns().to_string(), link.client_ns().to_string()]);
         let (srv, cli) = (link.server_ns().to_string(), link.client_ns().to_string());
+        let link = Arc::new(link);
+        let _ = LINK.set(link.clone());
         let what = if to_server == to_client {
             format!("{to_server}, both ways")
         } else {
@@ -183,9 +185,17 @@ impl Hosts {
                 impair::SERVER_ADDR,
                 impair::CLIENT_ADDR
             ),
-            link: Some(Arc::new(link)),
+            link: Some(link),
         })
     }
+}
+
+/// The run's impaired link, for Ctrl-C's report of what it did.
+static LINK: OnceLock<Arc<Link>> = OnceLock::new();
+
+/// What the run's impaired link has done so far, if there is one.
+pub fn link_stats() -> Option<impair::Stats> {
+    LINK.get().map(|l| l.stats())
 }
 
 /// The seed of the impaired link's random choices.
@@ -196,8 +206,11 @@ const SEED: u64 = 24;
 /// left out, leaving that direction clean).
 pub fn parse_impairment(text: &str) -> Result<(Impairment, Impairment), String> {
     let text = text.trim();
-    if !text.contains("to-server:") && !text.contains("to-client:") {
+    if !text.contains(':') {
         let imp: Impairment = text.parse().map_err(|e| format!("{e}"))?;
+        if imp.is_clean() {
+            return Err(NOTHING.into());
+        }
         return Ok((imp.clone(), imp));
     }
     let (mut to_server, mut to_client) = (None, None);
@@ -216,8 +229,15 @@ pub fn parse_impairment(text: &str) -> Result<(Impairment, Impairment), String> 
         }
         *slot = Some(spec.parse::<Impairment>().map_err(|e| format!("{e}"))?);
     }
-    Ok((to_server.unwrap_or_default(), to_client.unwrap_or_default()))
+    let (to_server, to_client) = (to_server.unwrap_or_default(), to_client.unwrap_or_default());
+    if to_server.is_clean() && to_client.is_clean() {
+        return Err(NOTHING.into());
+    }
+    Ok((to_server, to_client))
 }
+
+/// Why an empty impairment is refused.
+const NOTHING: &str = "no impairment given: name at least one of loss, delay, reorder, duplicate, corrupt (for a clean link between two hosts, use --hosts)";
 
 /// Deletes namespaces (their veth ends go with them).
 pub fn remove(names: &[String]) {
@@ -251,8 +271,19 @@ mod tests {
             "lose 5%",
             "to-server: loss 1%; to-server: loss 2%",
             "to-server: loss 1%; x",
+            "from-server: loss 5%",
+            "",
+            "loss 0%",
+            "to-server: ; to-client:",
         ] {
             assert!(parse_impairment(bad).is_err(), "{bad}");
+        }
+        for (bad, says) in [
+            ("from-server: loss 5%", "must start with `to-server:`"),
+            ("", "no impairment given"),
+        ] {
+            let err = parse_impairment(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
         }
     }
 }

@@ -35,7 +35,11 @@ impl Transcript {
     }
 
     fn push(&mut self, line: &str) {
-        println!("{line}");
+        // After Ctrl-C the scenario's children die under it: what it
+        // would print then is not what happened, so it is not shown.
+        if !super::interrupted() {
+            println!("{line}");
+        }
         self.text.push_str(line);
         self.text.push('\n');
     }

@@ -164,6 +164,11 @@ fn percent(term: &str, value: Option<&str>) -> Result<f64, ParseError> {
 
 /// Reads `100ms`, `1.5s`, `250us` (the units netem takes).
 fn duration(term: &str, text: &str) -> Result<Duration, ParseError> {
+    if text.starts_with('-') {
+        return Err(ParseError(format!(
+            "`{term} {text}`: a time cannot be negative"
+        )));
+    }
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
@@ -839,6 +844,8 @@ mod tests {
             ("loss 5% delay 10ms", "unexpected `delay`"),
             ("loss 1%, loss 2%", "given twice"),
             ("loss", "needs a percentage"),
+            ("delay -1ms", "cannot be negative"),
+            ("loss -5%", "from 0 to 100"),
         ] {
             let err = text.parse::<Impairment>().unwrap_err().to_string();
             assert!(err.contains(needle), "{text:?}: {err}");
