@@ -1,6 +1,6 @@
 //! http-client: the lab's HTTP client as a library.
 //!
-//! Fetches over HTTP/1.1, keeping one connection for several requests to
+//! Fetches over HTTP/1.1, plain or over TLS, keeping one connection for several requests to
 //! the same server and reconnecting transparently when the server closed it
 //! in between. Response bodies are decoded however a real server frames
 //! them — Content-Length, chunked (with trailers) or close-delimited — and
@@ -14,7 +14,6 @@
 //! - [`decode`]: content codings (`--compressed`): gzip, deflate, br, zstd.
 //! - [`tls`]: `https://` with rustls, the certificates trusted.
 //! - [`proxy`]: HTTP proxies from `-x` and the environment, `no_proxy`.
-//! - [`client`]: [`Client`], connections, time-outs, redirects.
 //! - [`request`]: [`Request`], what is sent (method, headers, body,
 //!   credentials) as curl builds it from its options.
 //! - [`client`]: [`Client`], connections, time-outs, redirects, uploads.
@@ -47,6 +46,14 @@
 //!     .basic_auth("me", "pw");
 //! let response = client.request(&request)?;
 //! assert!(response.head.status < 500);
+//!
+//! // `curl --compressed --cacert ca.pem -x 127.0.0.1:3128 https://localhost:8443/`:
+//! let mut client = Client::new()
+//!     .compressed(true)
+//!     .trust(http_client::Trust::File("ca.pem".into()))
+//!     .proxies(http_client::Proxies::from_env().proxy("127.0.0.1:3128"));
+//! let page = client.get(&Url::parse("https://localhost:8443/")?)?;
+//! println!("{} bytes, decoded", page.body.len());
 //! # Ok::<(), http_client::Error>(())
 //! ```
 #![forbid(unsafe_code)]
