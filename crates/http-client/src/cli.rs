@@ -111,6 +111,9 @@ pub struct Options {
     /// As -d, percent-encoded: `[NAME]=CONTENT` or `[NAME]@FILE`.
     #[arg(long = "data-urlencode", value_name = "DATA")]
     data_urlencode: Vec<String>,
+    /// Send the -d data in the URL's query with GET (or HEAD with -I).
+    #[arg(short = 'G', long = "get")]
+    get: bool,
     /// PUT this file (`-` for standard input, sent chunked), streamed.
     #[arg(short = 'T', long = "upload-file", value_name = "FILE")]
     upload: Option<PathBuf>,
@@ -339,6 +342,10 @@ fn build(options: &Options, url: &Url, data: Option<&Arc<Vec<u8>>>) -> Result<Re
             None => url.clone(),
         },
         _ => url.clone(),
+    };
+    let (url, data) = match data {
+        Some(data) if options.get => (url.with_query_data(&String::from_utf8_lossy(data)), None),
+        data => (url, data),
     };
     let mut request = Request::new(url);
     if options.head {

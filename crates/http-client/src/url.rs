@@ -161,6 +161,18 @@ impl Url {
         next
     }
 
+    /// The same URL with `data` added to its query (after `&` when it has
+    /// one), as `-G` sends `-d` data; `data` is sent as it is.
+    pub fn with_query_data(&self, data: &str) -> Url {
+        let mut next = self.clone();
+        let query = match self.inner.query() {
+            Some(q) if !q.is_empty() => format!("{q}&{data}"),
+            _ => data.to_string(),
+        };
+        next.inner.set_query(Some(&query));
+        next
+    }
+
     /// Host and port to connect to.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
@@ -269,6 +281,18 @@ mod tests {
         assert_eq!(u.to_string(), "http://h/a%20b%26c%3d%c3%a9.txt");
         let u = Url::parse("http://h/x").unwrap().with_file_name("f.bin");
         assert_eq!(u.to_string(), "http://h/x");
+    }
+
+    #[test]
+    fn query_data() {
+        let u = Url::parse("http://h/p")
+            .unwrap()
+            .with_query_data("a=1&b=x+y");
+        assert_eq!(u.path(), "/p?a=1&b=x+y");
+        let u = Url::parse("http://h/p?z=0")
+            .unwrap()
+            .with_query_data("a=%20");
+        assert_eq!(u.path(), "/p?z=0&a=%20");
     }
 
     #[test]

@@ -329,6 +329,12 @@ fn requests_match_curls() {
             &["--data-urlencode", "s@-", "{url}/urlencode-stdin"],
             b"a=1 & b\n",
         ),
+        (
+            &["-G", "-d", "a=1", "--data-urlencode", "q=x y", "{url}/get"],
+            b"",
+        ),
+        (&["-G", "-d", "a=1", "{url}/get?z=0"], b""),
+        (&["-G", "-I", "-d", "a=1", "{url}/get"], b""),
         (&["-d", "@-", "{url}/d-stdin"], b"from\r\nstdin\n"),
         (&["--data-binary", "@big.bin", "{url}/big-post"], b""),
         (&["--data-binary", "@exact.bin", "{url}/exact-post"], b""),
