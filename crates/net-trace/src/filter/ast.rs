@@ -121,6 +121,11 @@ pub enum Prim {
     },
     /// `ether multicast` (and `multicast` alone).
     EtherMulticast,
+    /// `ether proto N`: the frame's ethertype (0x0600 and above).
+    EtherProto(u16),
+    /// `outbound` (true) or `inbound`: sent by this host or not, as the
+    /// packet socket (or a Linux cooked capture's header) says.
+    Outbound(bool),
     /// `ip multicast`.
     IpMulticast,
     /// `ip6 multicast`.

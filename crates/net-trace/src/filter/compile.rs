@@ -72,6 +72,8 @@ enum Load {
     AfterIp { size: u8, nh: u32, k: u32 },
     /// The ethertype from the kernel (`SKF_AD_PROTOCOL`).
     Protocol,
+    /// The packet type from the kernel (`SKF_AD_PKTTYPE`).
+    PktType,
 }
 
 /// A boolean test tree, lowered from the expression.
@@ -169,7 +171,11 @@ fn link(target: Target) -> Result<(Link, &'static str), Error> {
 /// Compiles `e` for `target`.
 pub fn compile(e: &Expr, target: Target) -> Result<Vec<Insn>, Error> {
     let (link, name) = link(target)?;
-    let mut lower = Lower { link, name };
+    let mut lower = Lower {
+        link,
+        name,
+        kernel: matches!(target, Target::Kernel(_)),
+    };
     let tree = lower.expr(e)?;
     let mut g = Gen::default();
     let (accept, reject) = (g.label(), g.label());
@@ -188,6 +194,8 @@ pub fn compile(e: &Expr, target: Target) -> Result<Vec<Insn>, Error> {
 struct Lower {
     link: Link,
     name: &'static str,
+    /// For a live socket: the kernel's ancillary data can be read.
+    kernel: bool,
 }
 
 fn and(v: Vec<B>) -> B {
@@ -358,6 +366,20 @@ impl Lower {
                     return Err(self.unsupported("an Ethernet address"));
                 }
                 test(Load::Abs(1, 0), bpf::JSET_K, 1)
+            }
+            Prim::EtherProto(t) => self.ethertype(u32::from(t)),
+            Prim::Outbound(out) => {
+                let load = match self.link.kind {
+                    LinkKind::Kernel => Load::PktType,
+                    LinkKind::Ethertype if self.link.nh == 16 => Load::Abs(2, 0),
+                    LinkKind::Ethertype => Load::Abs(1, 10),
+                    LinkKind::Ethernet if self.kernel => Load::PktType,
+                    _ => {
+                        return Err(self.unsupported("inbound/outbound in a saved capture"));
+                    }
+                };
+                let sent = test(load, bpf::JEQ_K, bpf::PACKET_OUTGOING);
+                if out { sent } else { B::Not(Box::new(sent)) }
             }
             Prim::IpMulticast => and(vec![
                 self.ethertype(ETHERTYPE_IP),
@@ -638,6 +660,7 @@ impl Gen {
                 self.op(0x40 | size_bits(size), k);
             }
             Load::Protocol => self.op(bpf::LD_W_ABS, bpf::SKF_AD_OFF + bpf::SKF_AD_PROTOCOL),
+            Load::PktType => self.op(bpf::LD_W_ABS, bpf::SKF_AD_OFF + bpf::SKF_AD_PKTTYPE),
         }
     }
 

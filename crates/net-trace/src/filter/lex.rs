@@ -70,6 +70,18 @@ pub fn lex(text: &str) -> Result<Vec<Token>, Error> {
                 .collect::<String>()
                 .parse::<std::net::Ipv6Addr>()
                 .is_ok();
+        // `\tcp`: a protocol name as a value (`ip proto \tcp`), not the
+        // keyword; the word keeps its backslash for the parser to see.
+        if c == '\\' && chars.get(i + 1).is_some_and(char::is_ascii_alphanumeric) {
+            let end = run_end(i + 1);
+            let word: String = chars[i..end].iter().collect();
+            i = end;
+            out.push(Token {
+                kind: Kind::Word,
+                text: word,
+            });
+            continue;
+        }
         if c.is_ascii_alphanumeric() || c == '_' || v6_start {
             let mut end = i;
             while end < chars.len() && word_char(chars[end]) {

@@ -513,6 +513,10 @@ impl Parser {
                 self.pos += 1;
                 Ok((broadcast(), None))
             }
+            "inbound" | "outbound" => {
+                self.pos += 1;
+                Ok((Expr::Prim(Prim::Outbound(w == "outbound")), None))
+            }
             "multicast" => {
                 self.pos += 1;
                 Ok((Expr::Prim(Prim::EtherMulticast), None))
@@ -631,16 +635,50 @@ impl Parser {
                     hi,
                 }
             }
+            AQual::Proto if q.proto == Some(PQual::Ether) => {
+                let named = match w.strip_prefix('\\') {
+                    Some("ip") => Some(0x0800),
+                    Some("ip6") => Some(0x86dd),
+                    Some("arp") => Some(0x0806),
+                    Some("rarp") => Some(0x8035),
+                    Some(_) => None,
+                    None => number(&w),
+                };
+                let ethertype = named.and_then(|n| u16::try_from(n).ok()).ok_or_else(|| {
+                    self.error("expected an ethertype (a number, \\ip, \\ip6, \\arp or \\rarp)")
+                })?;
+                if ethertype < 0x0600 {
+                    return Err(self.error("802.3 length values (LLC) are not supported"));
+                }
+                Prim::EtherProto(ethertype)
+            }
             AQual::Proto => {
                 let family = match q.proto {
                     None => Family::Both,
                     Some(PQual::Proto(Proto::Ip)) => Family::V4,
                     Some(PQual::Proto(Proto::Ip6)) => Family::V6,
-                    Some(_) => return Err(self.error("`proto` is qualified by ip or ip6 only")),
+                    Some(_) => {
+                        return Err(self.error("`proto` is qualified by ether, ip or ip6 only"));
+                    }
                 };
-                let number = number(&w)
+                // Names as /etc/protocols spells them (libpcap looks them
+                // up there): ICMPv6 is `ipv6-icmp`.
+                let named = match w.strip_prefix('\\') {
+                    Some("icmp") => Some(1),
+                    Some("igmp") => Some(2),
+                    Some("tcp") => Some(6),
+                    Some("udp") => Some(17),
+                    Some("ipv6-frag") => Some(44),
+                    Some("esp") => Some(50),
+                    Some("ah") => Some(51),
+                    Some("ipv6-icmp") => Some(58),
+                    Some("sctp") => Some(132),
+                    Some(_) => None,
+                    None => number(&w),
+                };
+                let number = named
                     .and_then(|n| u8::try_from(n).ok())
-                    .ok_or_else(|| self.error("expected a protocol number (0 to 255)"))?;
+                    .ok_or_else(|| self.error("expected a protocol number (0 to 255) or name (\\tcp, \\udp, \\icmp, \\ipv6-icmp, …)"))?;
                 Prim::IpProto { family, number }
             }
             AQual::Host | AQual::Default | AQual::Net => {

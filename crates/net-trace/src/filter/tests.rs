@@ -103,6 +103,9 @@ fn bad_expressions_name_their_token() {
         ("10.0.0.1", "'10.0.0.1'"),
         ("ip host ::1", "'::1'"),
         ("port 80 $ 1", "'$'"),
+        ("proto \\icmp6", "'\\icmp6'"),
+        ("ether proto 100", "'100'"),
+        ("tcp proto 6", "'6'"),
     ] {
         let e = Filter::parse(text).unwrap_err().to_string();
         assert!(e.contains(token), "{text}: {e}");

@@ -272,16 +272,35 @@ fn network_layer(f: &Frame) -> Option<(u16, &[u8], u32)> {
     ))
 }
 
-/// The same frame as a `-i any` capture holds it (Linux cooked v2).
-fn as_sll2(ethertype: u16, net: &[u8], net_len: u32) -> (Vec<u8>, u32) {
-    let mut d = net_trace::live::sll2_header(ethertype, 1, 772, 0, 6, &[0; 8]).to_vec();
-    d.extend_from_slice(net);
-    (d, net_len + 20)
+/// A frame as a cooked socket sees it (what the kernel says of it, the
+/// network layer and its length) and as `-i any` saves it (Linux cooked
+/// v2 bytes and length).
+struct Cooked {
+    ctx: Context,
+    net: Vec<u8>,
+    net_len: u32,
+    sll2: Vec<u8>,
+    sll2_len: u32,
 }
 
-/// A frame as a cooked socket sees it (ethertype, network layer and its
-/// length) and as `-i any` saves it (Linux cooked v2 bytes and length).
-type Cooked = (u16, Vec<u8>, u32, Vec<u8>, u32);
+impl Cooked {
+    fn new(ethertype: u16, pkttype: u8, net: &[u8], net_len: u32) -> Cooked {
+        let mut sll2 =
+            net_trace::live::sll2_header(ethertype, 1, 772, pkttype, 6, &[0; 8]).to_vec();
+        sll2.extend_from_slice(net);
+        Cooked {
+            ctx: Context {
+                protocol: ethertype,
+                pkttype,
+                ifindex: 1,
+            },
+            net: net.to_vec(),
+            net_len,
+            sll2,
+            sll2_len: net_len + 20,
+        }
+    }
+}
 
 #[test]
 fn the_corpus_agrees_with_a_running_tcpdump() {
@@ -308,8 +327,10 @@ fn the_corpus_agrees_with_a_running_tcpdump() {
         let frames = frames(&path);
         for f in &frames {
             if let Some((ethertype, net, net_len)) = network_layer(f) {
-                let (d, l) = as_sll2(ethertype, net, net_len);
-                cooked.push((ethertype, net.to_vec(), net_len, d, l));
+                // Received, and sent by this host (`outbound`).
+                for pkttype in [0, bpf::PACKET_OUTGOING as u8] {
+                    cooked.push(Cooked::new(ethertype, pkttype, net, net_len));
+                }
             }
         }
         for expr in &exprs {
@@ -400,22 +421,25 @@ fn the_corpus_agrees_with_a_running_tcpdump() {
             Err(e) => panic!("{expr}: {e}"),
         };
         programs += 1;
-        for (ethertype, net, net_len, sll2, sll2_len) in &cooked {
-            let ctx = Context {
-                protocol: *ethertype,
-                ..Context::default()
-            };
+        for c in &cooked {
+            let (net, ctx) = (&c.net, c.ctx);
             assert_eq!(
-                accepts(&mine, net, *net_len, ctx),
-                accepts(&reference, sll2, *sll2_len, Context::default()),
-                "cooked socket: {expr}: a frame of {} bytes",
-                net.len()
+                accepts(&mine, net, c.net_len, ctx),
+                accepts(&reference, &c.sll2, c.sll2_len, Context::default()),
+                "cooked socket: {expr}: a frame of {} bytes, packet type {}",
+                net.len(),
+                ctx.pkttype
             );
             frames_run += 1;
             for cut in 0..net.len().min(CUT_LIMIT) {
                 cuts += 1;
-                if accepts(&mine, &net[..cut], *net_len, ctx)
-                    != accepts(&reference, &sll2[..cut + 20], *sll2_len, Context::default())
+                if accepts(&mine, &net[..cut], c.net_len, ctx)
+                    != accepts(
+                        &reference,
+                        &c.sll2[..cut + 20],
+                        c.sll2_len,
+                        Context::default(),
+                    )
                 {
                     cut_differences.push(format!(
                         "cooked socket: {expr}: {} bytes cut to {cut}",
