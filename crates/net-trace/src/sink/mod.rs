@@ -1,0 +1,84 @@
+//! Where rows go: the table, the summaries, the ladder diagram and the
+//! pcap and pcapng writers, each a [`Sink`] that any command can combine.
+//!
+//! A sink sees every row shown, in frame order, with the frame's bytes and
+//! the process that sent it once proven; at the end it sees the analysis
+//! (for summaries) once.
+//!
+//! # Layout
+//! - `table`: the frame table ([`Table`]).
+//! - `summary`: each connection's summary ([`Summary`]).
+//! - `diagram`: the SVG ladder diagram ([`Diagram`]).
+//! - `files`: the frames saved as pcap ([`Pcap`]) and pcapng ([`PcapNg`]).
+
+mod diagram;
+mod files;
+mod summary;
+mod table;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Error;
+use crate::analyze::{Analyzer, Row};
+use crate::decode::LinkType;
+use crate::owners::{Method, Owner};
+
+pub use diagram::Diagram;
+pub use files::{Pcap, PcapNg};
+pub use summary::Summary;
+pub use table::Table;
+
+/// A frame shown: its bytes as captured, for the sinks that save them.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown<'a> {
+    /// Capture time (since the epoch).
+    pub time: Duration,
+    /// The bytes captured.
+    pub data: &'a [u8],
+    /// Length on the wire.
+    pub wire_len: u32,
+    /// How `data` starts.
+    pub link: LinkType,
+    /// The interface it came from.
+    pub iface: &'a Arc<str>,
+}
+
+/// What the sinks see once the stream has ended.
+#[derive(Debug, Clone, Copy)]
+pub struct End<'a> {
+    /// The analysis, for summaries.
+    pub analyzer: &'a Analyzer,
+    /// How owners were proven, the main method first (empty when not
+    /// looked up).
+    pub methods: &'a [Method],
+    /// With a capture narrowed to some processes: the connections shown.
+    pub shown: Option<&'a HashSet<usize>>,
+}
+
+/// A consumer of rows.
+pub trait Sink {
+    /// The source is open and its link type known: files are created here,
+    /// so a file that cannot be written stops a capture before it starts.
+    fn open(&mut self, link: LinkType) -> Result<(), Error> {
+        let _ = link;
+        Ok(())
+    }
+
+    /// Frames are about to come (a table writes its heading).
+    fn start(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// One row shown, with its frame and the process that sent it. An
+    /// error stops the stream.
+    fn row(&mut self, frame: &Shown<'_>, row: &Row, sender: Option<&Owner>) -> Result<(), Error>;
+
+    /// No frame came for a moment, or the stream stopped on an error:
+    /// the time to flush buffered output.
+    fn idle(&mut self) {}
+
+    /// The stream has ended.
+    fn finish(&mut self, end: &End<'_>) -> Result<(), Error>;
+}
