@@ -162,6 +162,15 @@ impl Decoder<'_> {
     /// `e` as [`Error::Decoding`] when the body's coding caused it.
     pub fn error(&self, e: Error) -> Error {
         match e {
+            Error::Write { source, .. } if source.get_ref().is_some_and(|i| i.is::<AfterEnd>()) => {
+                Error::AfterEnd(format!(
+                    "the body goes on after the end of its {} stream ({})",
+                    self.names,
+                    source
+                        .get_ref()
+                        .map_or_else(String::new, ToString::to_string)
+                ))
+            }
             Error::Write { source, .. } if is_decoding(&source) && self.unknown.is_some() => {
                 Error::Decoding(self.unknown.clone().unwrap_or_default())
             }
@@ -182,7 +191,14 @@ impl Write for Decoder<'_> {
         if let (Some(why), false) = (&self.unknown, buf.is_empty()) {
             return Err(io::Error::new(io::ErrorKind::InvalidData, Bad(why.clone())));
         }
-        self.top.write(buf).map_err(unwrap_output)
+        match self.top.write(buf) {
+            // The coded stream ended and more came.
+            Ok(0) if !buf.is_empty() => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                AfterEnd(buf.len()),
+            )),
+            other => other.map_err(unwrap_output),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -214,6 +230,18 @@ fn unwrap_output(e: io::Error) -> io::Error {
     }
     io::Error::new(io::ErrorKind::InvalidData, Bad(e.to_string()))
 }
+
+/// Bytes after the end of the coded stream (at least this many).
+#[derive(Debug)]
+struct AfterEnd(usize);
+
+impl fmt::Display for AfterEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} more bytes came after its end", self.0)
+    }
+}
+
+impl std::error::Error for AfterEnd {}
 
 /// A fault in the body's coding.
 #[derive(Debug)]
@@ -329,12 +357,15 @@ impl<'a> Inflate<'a> {
         let zlib =
             s.len() >= 2 && s[0] & 0x0f == 8 && (u16::from(s[0]) << 8 | u16::from(s[1])) % 31 == 0;
         self.z = Some(flate2::Decompress::new(zlib));
-        self.feed(&s)
+        self.feed(&s).map(drop)
     }
 
-    fn feed(&mut self, mut input: &[u8]) -> io::Result<()> {
+    /// Decodes from `input` up to the stream's end; returns how much of
+    /// it was taken.
+    fn feed(&mut self, mut input: &[u8]) -> io::Result<usize> {
+        let whole = input.len();
         let Some(z) = self.z.as_mut() else {
-            return Ok(());
+            return Ok(0);
         };
         while !self.ended {
             let (in0, out0) = (z.total_in(), z.total_out());
@@ -345,7 +376,7 @@ impl<'a> Inflate<'a> {
             let made = (z.total_out() - out0) as usize;
             self.out.write_all(&self.buf[..made])?;
             input = &input[used..];
-            // What follows the end is ignored, as curl ignores it.
+            // What follows the end is left untaken: `Decoder` reports it.
             self.ended = status == flate2::Status::StreamEnd;
             if used == 0 && made == 0 && !input.is_empty() && !self.ended {
                 return Err(io::Error::new(
@@ -357,7 +388,7 @@ impl<'a> Inflate<'a> {
                 break;
             }
         }
-        Ok(())
+        Ok(whole - input.len())
     }
 }
 
@@ -371,8 +402,7 @@ impl Write for Inflate<'_> {
             }
             return Ok(take);
         }
-        self.feed(buf)?;
-        Ok(buf.len())
+        self.feed(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -585,6 +615,57 @@ mod tests {
         let e = decode("gzip, compress", b"x", 1).unwrap_err();
         assert!(e.to_string().contains("\"compress\""), "{e}");
         assert_eq!(decode("compress", b"", 1).unwrap(), b"");
+    }
+
+    proptest::proptest! {
+        // Whatever a server sends as a coded body: decoded or an error
+        // (61, or 23 for more after a stream's end), never a panic.
+        #[test]
+        fn any_body_in_any_coding_never_panics(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..800),
+            piece in 1usize..64,
+            which in 0usize..5,
+        ) {
+            let name = ["gzip", "deflate", "br", "zstd", "gzip, br"][which];
+            if let Err(e) = decode(name, &data, piece) {
+                // 23: bytes that happen to make a whole stream, then more.
+                let code = e.exit_code();
+                proptest::prop_assert!(code == 61 || code == 23, "{}", e);
+            }
+            // A whole stream with more after it: as far as its end,
+            // then curl's 23 (or, for zstd, where frames may follow one
+            // another, 61 for what is not a frame).
+            for (name, mut coded) in [("gzip", gzip(b"kept")), ("deflate", zlib(b"kept")), ("br", br(b"kept")), ("zstd", zstd(b"kept"))] {
+                coded.extend_from_slice(&data);
+                if let Err(e) = decode(name, &coded, piece) {
+                    let code = e.exit_code();
+                    proptest::prop_assert!(code == 23 || code == 61, "{}: {}", name, e);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_after_the_end_are_curls_23_but_zstd_frames_may_follow() {
+        for (name, mut coded) in [
+            ("gzip", gzip(b"kept\n")),
+            ("deflate", zlib(b"kept\n")),
+            ("deflate", raw_deflate(b"kept\n")),
+            ("br", br(b"kept\n")),
+        ] {
+            coded.extend_from_slice(b"JUNKJUNK");
+            for piece in [1, 3, 1000] {
+                let e = decode(name, &coded, piece).unwrap_err();
+                assert_eq!(e.exit_code(), 23, "{name} in pieces of {piece}: {e}");
+                assert!(e.to_string().contains("after the end"), "{e}");
+            }
+        }
+        let mut two = zstd(b"kept\n");
+        two.extend_from_slice(&zstd(b"more\n"));
+        assert_eq!(decode("zstd", &two, 5).unwrap(), b"kept\nmore\n");
+        let mut junk = zstd(b"kept\n");
+        junk.extend_from_slice(b"JUNKJUNK");
+        assert_eq!(decode("zstd", &junk, 5).unwrap_err().exit_code(), 61);
     }
 
     #[test]

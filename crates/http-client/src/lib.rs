@@ -184,6 +184,10 @@ pub enum Error {
     /// host's name, expired.
     #[error("{0}")]
     Certificate(String),
+    /// With `--compressed`, more of the body came after the end of its
+    /// coded stream (curl's "failed writing received data", 23).
+    #[error("{0}")]
+    AfterEnd(String),
     /// The `--cacert` file cannot be read or holds no certificate.
     #[error("{0}")]
     CaCert(String),
@@ -242,6 +246,7 @@ impl Error {
             Error::Tls(_) => 35,
             Error::Certificate(_) => 60,
             Error::CaCert(_) => 77,
+            Error::AfterEnd(_) => 23,
             Error::BadProxy(_) => 5,
             Error::ProxyUnsupported(_) => 7,
             Error::Proxy(e) => match e {

@@ -239,3 +239,26 @@ fn every_coding_decodes_to_curls_bytes() {
         }
     }
 }
+
+#[test]
+fn more_after_the_coded_stream_ends_as_with_curl() {
+    for (coding, code) in [("gzip", 23), ("deflate", 23), ("br", 23), ("zstd", 61)] {
+        let mut body = encode(coding, b"kept\n");
+        body.extend_from_slice(b"JUNKJUNK");
+        let head: &'static str = Box::leak(
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Encoding: {coding}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .into_boxed_str(),
+        );
+        let server = peer(head, body);
+        let r = Run::new(BIN, &["-s", "--compressed", &server.url("/")], b"");
+        r.assert_code(code);
+        assert_eq!(r.stdout, b"kept\n", "{coding}: {r}");
+        if let Some(theirs) = curl(&["-s", "--compressed", &server.url("/")]) {
+            assert_eq!(theirs.code(), Some(code), "{coding}: {theirs}");
+            assert_eq!(theirs.stdout, r.stdout, "{coding}");
+        }
+    }
+}
