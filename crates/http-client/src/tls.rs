@@ -238,6 +238,11 @@ fn system_roots() -> Vec<CertificateDer<'static>> {
     for e in &found.errors {
         log::debug!("system certificate store: {e}");
     }
+    if found.certs.is_empty() {
+        log::warn!(
+            "no trusted certificates were found on this system (install ca-certificates, or name some with --cacert FILE): no https:// server can be trusted"
+        );
+    }
     found.certs
 }
 

@@ -221,6 +221,24 @@ fn https_as_curl_for_every_certificate() {
     // -k takes any of them.
     both(&["-s", "-k", &url(1, "127.0.0.1")], 0, Some(body));
     both(&["-s", "-k", &url(2, "localhost")], 0, Some(body));
+    // A system without trusted certificates says so.
+    let r = Run::new(
+        "env",
+        &[
+            "SSL_CERT_FILE=/nonexistent",
+            "SSL_CERT_DIR=/nonexistent",
+            BIN,
+            "-s",
+            &url(0, "localhost"),
+        ],
+        b"",
+    );
+    r.assert_code(60);
+    assert!(
+        r.stderr_text()
+            .contains("no trusted certificates were found"),
+        "{r}"
+    );
     // An unreadable --cacert.
     both(
         &[
