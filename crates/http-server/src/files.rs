@@ -151,12 +151,8 @@ impl Validators {
     /// `If-Modified-Since` says the client's copy is current. An
     /// unparseable date is ignored.
     pub fn not_modified_since(&self, header: &str) -> bool {
-        match httpdate::parse_http_date(header) {
-            Ok(t) => {
-                let client = t
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
+        match http_date_secs(header) {
+            Some(client) => {
                 // A date in the future is invalid (RFC 9110 13.1.3).
                 let now = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -164,7 +160,7 @@ impl Validators {
                     .unwrap_or(u64::MAX);
                 client <= now && self.modified_secs <= client
             }
-            Err(_) => false,
+            None => false,
         }
     }
 
@@ -180,16 +176,7 @@ impl Validators {
     /// `If-Unmodified-Since` holds: the file has not changed since the
     /// date. An unparseable date is ignored (RFC 9110 §13.1.4).
     pub fn unmodified_since(&self, header: &str) -> bool {
-        match httpdate::parse_http_date(header) {
-            Ok(t) => {
-                let client = t
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                self.modified_secs <= client
-            }
-            Err(_) => true,
-        }
+        http_date_secs(header).is_none_or(|client| self.modified_secs <= client)
     }
 
     /// `If-Range` allows the range: a strong ETag match or the exact date.
@@ -201,11 +188,18 @@ impl Validators {
         if header.starts_with("W/") {
             return false;
         }
-        httpdate::parse_http_date(header)
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .is_some_and(|d| d.as_secs() == self.modified_secs)
+        http_date_secs(header) == Some(self.modified_secs)
     }
+}
+
+/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`, or the two obsolete
+/// forms) as whole seconds since the epoch, the precision of
+/// `Last-Modified`; `None` when it is not one.
+fn http_date_secs(header: &str) -> Option<u64> {
+    let time = httpdate::parse_http_date(header.trim()).ok()?;
+    // httpdate reads no year before 1970; were it to, such a date is
+    // older than any file here.
+    Some(time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
 }
 
 /// `Content-Type` for a path, with `charset=utf-8` on text types;
@@ -393,6 +387,21 @@ mod tests {
         assert!(!v.not_modified_since("Thu, 01 Jan 1970 00:00:00 GMT"));
         assert!(!v.not_modified_since("yesterday"));
         assert!(!v.not_modified_since("Fri, 01 Jan 2100 00:00:00 GMT")); // future
+    }
+
+    #[test]
+    fn http_dates() {
+        // RFC 9110 §5.6.7: the preferred form and the two obsolete ones.
+        for date in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(http_date_secs(date), Some(784_111_777), "{date}");
+        }
+        assert_eq!(http_date_secs("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(http_date_secs("784111777"), None);
+        assert_eq!(http_date_secs(""), None);
     }
 
     #[test]
