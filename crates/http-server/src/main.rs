@@ -8,7 +8,7 @@ use clap::Parser;
 use http_server::server::{self, Config, DEFAULT_PORT};
 use net_core::cli::parse_seconds;
 use net_core::output::Diagnostics;
-use net_core::{AccessLog, Endpoint, Error as NetError, announce, sock};
+use net_core::{AccessLog, Error as NetError, announce, sock};
 
 #[derive(Parser)]
 #[command(
@@ -17,12 +17,8 @@ use net_core::{AccessLog, Endpoint, Error as NetError, announce, sock};
     about = "The lab's web server: a thread-per-connection HTTP/1.1 file server."
 )]
 struct Cli {
-    /// Address to listen on (`::` or `0.0.0.0` for every address).
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: String,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = DEFAULT_PORT)]
-    port: u16,
+    #[command(flatten)]
+    listen: net_core::cli::ServerFlags<DEFAULT_PORT>,
     /// Directory to serve.
     #[arg(long, default_value = ".")]
     root: PathBuf,
@@ -44,9 +40,6 @@ struct Cli {
     /// before it is cut.
     #[arg(long, default_value = "30", value_parser = parse_seconds)]
     write_timeout: Duration,
-    /// No access log.
-    #[arg(long, short)]
-    quiet: bool,
 }
 
 fn main() -> ExitCode {
@@ -76,13 +69,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     config.keepalive_timeout = cli.keepalive_timeout;
     config.header_timeout = cli.header_timeout;
     config.write_timeout = cli.write_timeout;
-    config.log = if cli.quiet {
+    config.log = if cli.listen.quiet {
         AccessLog::disabled()
     } else {
         AccessLog::stdout_buffered()
     };
-    let addr = Endpoint::new(&cli.bind, cli.port)?.resolve_one()?;
-    let listener = sock::tcp_listener(addr)?;
+    let listener = sock::tcp_listener(cli.listen.listen_addr()?)?;
     server::prepare_listener(&listener, &mut config);
     let local = listener
         .local_addr()

@@ -1,6 +1,6 @@
 //! Command-line helpers: value parsers shaped for clap's `value_parser`
-//! (plain functions, so net-core does not depend on clap), and the lab
-//! clients' read-a-line loop.
+//! (plain functions, usable without clap), the lab clients' read-a-line
+//! loop, and (feature `cli`) the flags every server takes.
 
 use std::fmt::Display;
 use std::io::{BufRead, Write};
@@ -8,6 +8,49 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::error::Error;
+
+/// The flags every server takes, flattened into its own with
+/// `#[command(flatten)]`: `--bind ADDR`, `--port N` (default `PORT`, the
+/// tool's own port) and `--quiet`.
+///
+/// ```
+/// use clap::Parser;
+///
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(flatten)]
+///     server: net_core::cli::ServerFlags<6789>,
+/// }
+///
+/// let cli = Cli::parse_from(["server", "--port", "0"]);
+/// assert_eq!(cli.server.listen_addr()?, "127.0.0.1:0".parse()?);
+/// assert!(!cli.server.quiet);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "cli")]
+#[derive(Debug, Clone, clap::Args)]
+// Without this, clap takes the doc comment above as the help text of
+// every program that flattens these flags.
+#[command(about = None, long_about = None)]
+pub struct ServerFlags<const PORT: u16> {
+    /// Address to listen on (`::` or `0.0.0.0` for every address).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = PORT)]
+    pub port: u16,
+    /// No access log: do not log each request or reply on stdout.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[cfg(feature = "cli")]
+impl<const PORT: u16> ServerFlags<PORT> {
+    /// The address to bind: `--bind` (a name is resolved) and `--port`.
+    pub fn listen_addr(&self) -> crate::Result<std::net::SocketAddr> {
+        crate::Endpoint::new(&self.bind, self.port)?.resolve_one()
+    }
+}
 
 /// A binary's exit: 0 on success; otherwise the error on stderr as
 /// `error: …` (our errors already read as one sentence with their cause)

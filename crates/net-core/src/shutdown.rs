@@ -62,7 +62,8 @@ impl Shutdown {
     }
 
     /// Fires this handle on Ctrl-C, SIGTERM or SIGHUP. Only one handler can
-    /// exist per process: call it once, from `main`.
+    /// exist per process: call it once, from `main` (feature `cli`).
+    #[cfg(feature = "cli")]
     pub fn install_signal_handler(&self) -> Result<()> {
         let me = self.clone();
         ctrlc::set_handler(move || {

@@ -33,12 +33,8 @@ enum Command {
 
 #[derive(Args)]
 struct ServerArgs {
-    /// Address to listen on (`::` or `0.0.0.0` for every address).
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: String,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = DEFAULT_PORT)]
-    port: u16,
+    #[command(flatten)]
+    listen: net_core::cli::ServerFlags<DEFAULT_PORT>,
     /// Connections served at once; more wait their turn.
     #[arg(long, default_value_t = net_core::acceptor::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
@@ -49,9 +45,6 @@ struct ServerArgs {
     /// this many seconds.
     #[arg(long, default_value = "30", value_parser = parse_seconds)]
     write_timeout: Duration,
-    /// Do not log each reply.
-    #[arg(long, short)]
-    quiet: bool,
 }
 
 #[derive(Args)]
@@ -100,13 +93,12 @@ fn init_logging(server: bool) {
 }
 
 fn run_server(args: ServerArgs) -> anyhow::Result<()> {
-    let addr = Endpoint::new(&args.bind, args.port)?.resolve_one()?;
-    let listener = sock::tcp_listener(addr)?;
+    let listener = sock::tcp_listener(args.listen.listen_addr()?)?;
     let mut config = server::Config {
         max_connections: args.max_connections,
         idle_timeout: args.idle_timeout,
         write_timeout: args.write_timeout,
-        log: if args.quiet {
+        log: if args.listen.quiet {
             net_core::AccessLog::disabled()
         } else {
             net_core::AccessLog::stdout()

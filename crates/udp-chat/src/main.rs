@@ -32,19 +32,14 @@ enum Command {
 }
 
 #[derive(Args)]
+// The chat prints every message whatever --quiet says.
+#[command(mut_arg("quiet", |a| a.help("Do not log each message (uppercase mode)")))]
 struct ServerArgs {
-    /// Address to listen on (`::` or `0.0.0.0` for every address).
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: String,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = DEFAULT_PORT)]
-    port: u16,
+    #[command(flatten)]
+    listen: net_core::cli::ServerFlags<DEFAULT_PORT>,
     /// Chat with clients: print what they send, send them what you type.
     #[arg(long)]
     chat: bool,
-    /// Do not log each message (uppercase mode).
-    #[arg(long, short)]
-    quiet: bool,
 }
 
 #[derive(Args)]
@@ -104,8 +99,7 @@ fn shutdown_handle(interactive_session: bool) -> anyhow::Result<Shutdown> {
 }
 
 fn run_server(args: ServerArgs) -> anyhow::Result<()> {
-    let addr = Endpoint::new(&args.bind, args.port)?.resolve_one()?;
-    let socket = sock::udp_socket(addr)?;
+    let socket = sock::udp_socket(args.listen.listen_addr()?)?;
     let local = socket
         .local_addr()
         .map_err(|e| NetError::io("read the bound address", e))?;
@@ -119,7 +113,7 @@ fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         );
         Chat::server(socket).run(io::stdin().lock(), io::stdout(), &shutdown)?;
     } else {
-        let log = if args.quiet {
+        let log = if args.listen.quiet {
             AccessLog::disabled()
         } else {
             AccessLog::stdout()
