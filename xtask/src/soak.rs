@@ -671,9 +671,9 @@ fn http_valid(seed: u64, addr: SocketAddr, stop: &AtomicBool, t: &Tally) {
     let mut rng = Rng::new(seed);
     let mut kept = None;
     while !stop.load(Ordering::Relaxed) {
-        let big = rng.next_u64() % 10 == 0;
+        let big = rng.next_u64().is_multiple_of(10);
         let path = if big { "/big.bin" } else { "/small.txt" };
-        let keep = rng.next_u64() % 2 == 0;
+        let keep = rng.next_u64().is_multiple_of(2);
         let got = if keep {
             http_get(addr, path, Some(&mut kept))
         } else {
@@ -730,7 +730,7 @@ fn tcp_mixed(seed: u64, addr: SocketAddr, stop: &AtomicBool, t: &Tally) {
             continue;
         };
         let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-        if rng.next_u64() % 3 == 0 {
+        if rng.next_u64().is_multiple_of(3) {
             let n = 1 + (rng.next_u64() % 50_000) as usize;
             let junk = rng.bytes(n);
             let _ = s.write_all(&junk);

@@ -284,12 +284,12 @@ mod tests {
 
         #[test]
         fn any_input_never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
-            if let Ok(Some(head)) = crate::response::parse(&data) {
-                if let Ok(framing) = head.framing(false) {
-                    let rest = &data[head.raw.len()..];
-                    if let Ok(out) = decode(rest, framing) {
-                        proptest::prop_assert!(out.len() <= rest.len());
-                    }
+            if let Ok(Some(head)) = crate::response::parse(&data)
+                && let Ok(framing) = head.framing(false)
+            {
+                let rest = &data[head.raw.len()..];
+                if let Ok(out) = decode(rest, framing) {
+                    proptest::prop_assert!(out.len() <= rest.len());
                 }
             }
             let _ = decode(&data, Framing::Chunked);

@@ -573,7 +573,9 @@ impl Reader {
                         break;
                     }
                     let captured = self.counters.captured.fetch_add(1, Ordering::Relaxed);
-                    if captured % STATS_CHECK_EVERY == 0 && last_stats.elapsed() >= STATS_INTERVAL {
+                    if captured.is_multiple_of(STATS_CHECK_EVERY)
+                        && last_stats.elapsed() >= STATS_INTERVAL
+                    {
                         self.read_stats().map_err(fail)?;
                         last_stats = std::time::Instant::now();
                     }

@@ -237,18 +237,18 @@ fn verdicts(w: &Workload) -> Vec<String> {
             None => out.push(format!("vs {peer}: not measured")),
         }
     }
-    if w.title.starts_with("RSS") {
-        if let Some(m) = w.measures().iter().find(|m| m.server == w.ours) {
-            out.push(format!(
-                "{:.1} MiB (target ≤ {RSS_LIMIT} MiB): {}",
-                m.median,
-                if m.median <= RSS_LIMIT {
-                    "met"
-                } else {
-                    "MISSED"
-                }
-            ));
-        }
+    if w.title.starts_with("RSS")
+        && let Some(m) = w.measures().iter().find(|m| m.server == w.ours)
+    {
+        out.push(format!(
+            "{:.1} MiB (target ≤ {RSS_LIMIT} MiB): {}",
+            m.median,
+            if m.median <= RSS_LIMIT {
+                "met"
+            } else {
+                "MISSED"
+            }
+        ));
     }
     out
 }

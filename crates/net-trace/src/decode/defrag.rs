@@ -100,10 +100,10 @@ impl Defrag {
             p.data.resize(got_end as usize, 0);
             self.bytes += grow;
         }
-        if let Some(dst) = p.data.get_mut(offset as usize..got_end as usize) {
-            if let Some(src) = data.get(..dst.len()) {
-                dst.copy_from_slice(src);
-            }
+        if let Some(dst) = p.data.get_mut(offset as usize..got_end as usize)
+            && let Some(src) = data.get(..dst.len())
+        {
+            dst.copy_from_slice(src);
         }
         if !more {
             p.total = Some(end);

@@ -642,7 +642,7 @@ impl FileReader {
             let big_endian = ng.big_endian;
             let kind = u32_at(&head, 0, big_endian);
             let total = u32_at(&head, 4, big_endian);
-            if total < 12 || total % 4 != 0 || total > MAX_RECORD_LEN {
+            if total < 12 || !total.is_multiple_of(4) || total > MAX_RECORD_LEN {
                 return Err(self.damaged(&format!("a pcapng block of {total} bytes")));
             }
             // The body, then the trailing copy of the length.
@@ -685,7 +685,7 @@ impl FileReader {
         };
         let total = u32_at(head, 0, big_endian);
         // Type, length, magic, versions, section length, trailing length.
-        if total < 28 || total % 4 != 0 || total > MAX_RECORD_LEN {
+        if total < 28 || !total.is_multiple_of(4) || total > MAX_RECORD_LEN {
             return Ok(Section::Bad(format!(
                 "a pcapng section header of {total} bytes"
             )));

@@ -50,7 +50,7 @@ pub fn text(size: usize, seed: u64) -> Vec<u8> {
             let w = words[(rng.next_u64() % words.len() as u64) as usize];
             out.extend_from_slice(w.as_bytes());
         }
-        if rng.next_u64() % 10 == 0 {
+        if rng.next_u64().is_multiple_of(10) {
             out.push(b'\r');
         }
         out.push(b'\n');

@@ -755,10 +755,10 @@ fn relay(from: &OwnedFd, to: &OwnedFd, dir: &Direction, mut rng: Rng, stop: &Ato
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         while queue.peek().is_some_and(|p| p.due <= now) {
-            if let Some(p) = queue.pop() {
-                if tap::write(to.as_fd(), &p.frame).is_ok() {
-                    bump(&c.delivered);
-                }
+            if let Some(p) = queue.pop()
+                && tap::write(to.as_fd(), &p.frame).is_ok()
+            {
+                bump(&c.delivered);
             }
         }
         let wait = queue.peek().map_or(POLL_INTERVAL, |p| {

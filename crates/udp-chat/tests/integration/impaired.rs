@@ -67,7 +67,7 @@ fn check(run: &Run, server: &Server, lines: &[String]) -> (Vec<usize>, BTreeSet<
     let from = format!("received from {SERVER_ADDR}:{}", server.port());
     let out = run.stdout_text();
     let printed: Vec<&str> = out.lines().collect();
-    assert!(printed.len() % 2 == 0, "{run}");
+    assert!(printed.len().is_multiple_of(2), "{run}");
     // Every answer is some line's uppercase, each after the last.
     let mut answered = Vec::new();
     for pair in printed.chunks(2) {
