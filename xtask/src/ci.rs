@@ -1,8 +1,11 @@
 //! `cargo xtask ci`: the checks CI runs, in order of speed.
 
+use std::process::Command;
+use std::time::Instant;
+
 use anyhow::{Context, Result, bail};
 
-use crate::util::{cargo, run_checked, target_dir};
+use crate::util::{cargo, root, run_checked, target_dir};
 
 /// The crates a program may use as libraries, without their binaries.
 const LIBRARIES: [&str; 6] = [
@@ -17,10 +20,20 @@ const LIBRARIES: [&str; 6] = [
 /// Crates only a binary needs (argument parsing, logging set-up, `main`'s
 /// error type, `-o`'s progress bar and temporary file): each library keeps
 /// them behind its `cli` feature, so a user who turns it off builds none.
-const CLI_ONLY: [&str; 5] = ["clap", "env_logger", "anyhow", "indicatif", "tempfile"];
+/// (ctrlc too: a library never installs the process's signal handler.)
+const CLI_ONLY: [&str; 6] = [
+    "clap",
+    "env_logger",
+    "anyhow",
+    "indicatif",
+    "tempfile",
+    "ctrlc",
+];
 
 pub fn run() -> Result<()> {
     run_checked(cargo().args(["fmt", "--all", "--check"]))?;
+    // Clippy's incompatible_msrv (on by default) also refuses a standard
+    // library item newer than the manifests' rust-version.
     run_checked(cargo().args([
         "clippy",
         "--workspace",
@@ -31,6 +44,9 @@ pub fn run() -> Result<()> {
         "warnings",
     ]))?;
     libraries()?;
+    timed("docs", docs)?;
+    timed("fuzz targets", fuzz_targets)?;
+    timed("rust-version", rust_version)?;
     tests()?;
     eprintln!("ci: all checks passed");
     Ok(())
@@ -86,6 +102,92 @@ fn libraries() -> Result<()> {
         CLI_ONLY.join(", ")
     );
     Ok(())
+}
+
+/// Runs `step`, then says how long it took: a check added to CI is paid
+/// for on every run.
+fn timed(name: &str, step: fn() -> Result<()>) -> Result<()> {
+    let start = Instant::now();
+    let result = step();
+    eprintln!("ci: {name} took {:.0?}", start.elapsed());
+    result
+}
+
+/// The API documentation builds without a warning: no broken or
+/// ambiguous intra-doc link, no bare URL, no unclosed HTML tag.
+fn docs() -> Result<()> {
+    run_checked(
+        cargo()
+            .args(["doc", "--no-deps", "--workspace", "--locked"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )
+}
+
+/// The cargo-fuzz targets in `fuzz/` (outside the workspace) compile
+/// against the libraries as they are now. Checked without libFuzzer
+/// (`--no-default-features`), whose C++ build only running them needs;
+/// into the workspace's target directory, so the libraries' dependencies
+/// already checked by clippy are reused.
+fn fuzz_targets() -> Result<()> {
+    run_checked(
+        cargo()
+            .args(["check", "--bins", "--locked", "--no-default-features"])
+            .arg("--manifest-path")
+            .arg(root().join("fuzz").join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir()),
+    )
+    .context(
+        "the fuzz targets do not compile; if fuzz/Cargo.lock is out of date, \
+         copy Cargo.lock over it and run `cargo update --manifest-path fuzz/Cargo.toml --workspace`",
+    )
+}
+
+/// The workspace builds with the oldest Rust its manifests claim
+/// (`rust-version`), and so do its dependencies (cargo refuses one whose
+/// own rust-version is newer): that toolchain checks every target, through
+/// rustup, which installs it on first use. Where rustup or its download
+/// is missing, this says so and goes on; clippy's incompatible_msrv has
+/// still checked the standard library items used against the claim.
+fn rust_version() -> Result<()> {
+    let version = claimed_rust_version()?;
+    let installed = Command::new("rustup")
+        .args(["run", &version, "rustc", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        let install = Command::new("rustup")
+            .args(["toolchain", "install", &version, "--profile", "minimal"])
+            .status();
+        if !install.is_ok_and(|s| s.success()) {
+            eprintln!(
+                "ci: NOT checked with Rust {version} (rustup cannot install it here); \
+                 only clippy's incompatible_msrv vouches for rust-version"
+            );
+            return Ok(());
+        }
+    }
+    run_checked(
+        Command::new("rustup")
+            .args(["run", &version, "cargo", "check", "--workspace"])
+            .args(["--all-targets", "--locked", "--target-dir"])
+            .arg(target_dir().join("rust-version"))
+            .current_dir(root()),
+    )
+    .with_context(|| format!("the workspace does not build with Rust {version}, its rust-version"))
+}
+
+/// The workspace's `rust-version`, which every member inherits.
+fn claimed_rust_version() -> Result<String> {
+    let manifest = root().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("cannot read {}", manifest.display()))?;
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("rust-version"))
+        .filter_map(|rest| rest.trim().strip_prefix('='))
+        .map(|value| value.trim().trim_matches('"').to_string())
+        .next()
+        .with_context(|| format!("{} names no rust-version", manifest.display()))
 }
 
 /// Runs the tests, then lists every check that was skipped: libtest shows
