@@ -583,3 +583,115 @@ fn host_names_resolve_as_tcpdump_resolves_them() {
     }
     assert!(compared > 0, "tcpdump resolved none of the names");
 }
+
+/// Primitives the random expressions below combine.
+const PRIMITIVES: &[&str] = &[
+    "tcp",
+    "udp",
+    "icmp",
+    "icmp6",
+    "ip",
+    "ip6",
+    "arp",
+    "port 13000",
+    "src port 13000",
+    "dst port 12999",
+    "udp port 12000",
+    "portrange 12000-13000",
+    "host 127.0.0.1",
+    "host ::1",
+    "src host 10.78.0.2",
+    "net 10.78.0.0/16",
+    "ip6 net ::/1",
+    "less 80",
+    "greater 100",
+    "vlan",
+    "vlan 10",
+    "ether broadcast",
+    "tcp[tcpflags] & tcp-syn != 0",
+    "tcp[13] & 0x11 = 0x11",
+    "ip[6:2] & 0x1fff != 0",
+    "icmp[0] = 8",
+    "icmp6[0] = 128",
+    "udp[4:2] > 20",
+    "ip6[6] = 17",
+    "arp[7] = 1",
+    "proto 6",
+    "ether proto 0x806",
+    "ip[2:2] - 20 > 40",
+    "udp[8] = 0x61",
+    "src and dst host 127.0.0.1",
+];
+
+/// A random expression of `not`, parentheses, `and` and `or` over
+/// [`PRIMITIVES`].
+fn random_expression(rng: &mut testkit::Rng, depth: u32) -> String {
+    let pick = rng.next_u64() % 100;
+    let primitive = |rng: &mut testkit::Rng| {
+        PRIMITIVES[(rng.next_u64() % PRIMITIVES.len() as u64) as usize].to_string()
+    };
+    match pick {
+        _ if depth > 3 => primitive(rng),
+        0..35 => primitive(rng),
+        35..50 => format!("not {}", random_expression(rng, depth + 1)),
+        50..65 => format!("({})", random_expression(rng, depth + 1)),
+        65..82 => format!(
+            "{} and {}",
+            random_expression(rng, depth + 1),
+            random_expression(rng, depth + 1)
+        ),
+        _ => format!(
+            "{} or {}",
+            random_expression(rng, depth + 1),
+            random_expression(rng, depth + 1)
+        ),
+    }
+}
+
+/// How many random expressions are compared with tcpdump's programs.
+const RANDOM_EXPRESSIONS: usize = 150;
+
+#[test]
+fn random_compound_expressions_decide_as_tcpdumps_programs() {
+    if !tcpdump_available() {
+        testkit::skip("tcpdump is not installed");
+        return;
+    }
+    let mut rng = testkit::Rng::new(25);
+    let files = [
+        "lo-ethernet.pcap",
+        "vlan.pcap",
+        "fragments.pcap",
+        "filter/ipv6-mix.pcap",
+        "any-sll2.pcap",
+        "raw-ip.pcap",
+    ];
+    let files: Vec<(PathBuf, Vec<Frame>)> = files
+        .iter()
+        .map(|f| (fixture(f), frames(&fixture(f))))
+        .collect();
+    let mut decided = 0;
+    for _ in 0..RANDOM_EXPRESSIONS {
+        let expr = random_expression(&mut rng, 0);
+        let filter = Filter::parse(&expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        for (path, frames) in &files {
+            let Some(reference) = tcpdump_program(path, &expr) else {
+                continue;
+            };
+            let mine = filter.program(Target::Link(frames[0].link)).unwrap();
+            for (n, f) in frames.iter().enumerate() {
+                let ctx = Context::default();
+                assert_eq!(
+                    accepts(&mine, &f.data, f.wire_len, ctx),
+                    accepts(&reference, &f.data, f.wire_len, ctx),
+                    "{}: {expr}: frame {}",
+                    path.display(),
+                    n + 1
+                );
+                decided += 1;
+            }
+        }
+    }
+    eprintln!("{RANDOM_EXPRESSIONS} random expressions: {decided} verdicts as tcpdump's");
+    assert!(decided > RANDOM_EXPRESSIONS * 20, "{decided}");
+}
