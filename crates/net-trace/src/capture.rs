@@ -470,12 +470,13 @@ pub fn run_source<S: Source>(
         (None, None, Some(name)) => Some(Target::Name(name.clone())),
         (None, None, None) => None,
     };
+    // Narrowing needs owners; without them, every row is shown.
+    let target = target.filter(|_| owners.is_some());
     let stages = Stages::new(&opts.ports, target.is_some(), opts.numbering)
         .with_filter(opts.filter.as_ref())
         .with_iface_notes(source.several_interfaces());
     let mut pipe = Pipeline {
         stages,
-        // Narrowing needs owners; without them, every row is shown.
         owners,
         target,
         join: Join::default(),
@@ -489,9 +490,6 @@ pub fn run_source<S: Source>(
         comment_named: false,
         started: false,
     };
-    if pipe.owners.is_none() {
-        pipe.target = None;
-    }
     let fired = || shutdown.is_some_and(Shutdown::is_fired);
     let mut frame = Frame::default();
     let mut seen = 0usize;
@@ -525,7 +523,9 @@ pub fn run_source<S: Source>(
                 sinks.iter_mut().for_each(|s| s.idle());
             }
             Ok(Next::End) => break,
-            Err(e) => pipe.failure = Some(e),
+            Err(e) => {
+                pipe.failure.get_or_insert(e);
+            }
         }
         pipe.poll(false, sinks);
     }

@@ -169,3 +169,16 @@ fn the_capture_pipeline_runs_the_filter_expression_as_a_capture_filter() {
         .count();
     assert_eq!(kept, rows.len());
 }
+
+#[test]
+fn narrowing_to_a_process_without_owners_to_prove_it_narrows_nothing() {
+    // Frames that are not IP (fragments.pcap has ARP) stay too.
+    let path = fixture("fragments.pcap");
+    let opts = Options {
+        pid: Some(1),
+        ..Options::default()
+    };
+    let (shown, _) = capture_with(&opts, &path, None, None);
+    assert!(shown.contains("ARP"), "{shown}");
+    assert_eq!(shown, read(&path));
+}
