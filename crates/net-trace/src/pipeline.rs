@@ -218,6 +218,7 @@ mod tests {
                 id: 1,
                 offset: 0,
                 len: 1480,
+                more: true,
             }),
         );
         assert!(wanted(&frag, &[]) && !wanted(&frag, &[12000]));

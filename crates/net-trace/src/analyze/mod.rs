@@ -1027,8 +1027,11 @@ fn fragment(p: &Packet, f: &Fragment, row: &mut Row) {
     } else {
         let _ = write!(
             row.info,
-            "IPv6 fragment (off={} ident=0x{:08x} nxt={})",
-            f.offset, f.id, f.protocol
+            "IPv6 fragment (off={} more={} ident=0x{:08x} nxt={})",
+            f.offset,
+            if f.more { 'y' } else { 'n' },
+            f.id,
+            f.protocol
         );
     }
 }

@@ -695,6 +695,7 @@ fn fragments_and_other_protocols_are_rows() {
             id: 0x1c46,
             offset: 0,
             len: 1480,
+            more: true,
         }),
     };
     let row = s.push_packet(&p).clone();
@@ -703,6 +704,23 @@ fn fragments_and_other_protocols_are_rows() {
         row.info,
         "Fragmented IP protocol (proto=UDP 17, off=0, ID=1c46)"
     );
+    // IPv6 fragments say whether more follow, as tshark does.
+    let mut v6 = p.clone();
+    v6.src = addr("[::1]:0");
+    v6.dst = addr("[::1]:0");
+    for (more, offset, flag) in [(true, 0, 'y'), (false, 1448, 'n')] {
+        v6.transport = Transport::Fragment(Fragment {
+            protocol: 17,
+            id: 0x0dfc_a9c7,
+            offset,
+            len: 568,
+            more,
+        });
+        assert_eq!(
+            s.push_packet(&v6).info,
+            format!("IPv6 fragment (off={offset} more={flag} ident=0x0dfca9c7 nxt=17)")
+        );
+    }
     let mut q = p.clone();
     q.transport = Transport::OtherIp(47);
     assert_eq!(s.push_packet(&q).protocol, "GRE");

@@ -243,6 +243,8 @@ pub struct Fragment {
     pub offset: u32,
     /// Length of this fragment's data, in bytes.
     pub len: u32,
+    /// More fragments follow (the MF flag, IPv6's M flag).
+    pub more: bool,
 }
 
 /// What a packet carries.
@@ -459,6 +461,7 @@ fn decode_frame<'a>(
                         id: f.id,
                         offset: f.offset,
                         len: h.payload_len,
+                        more: f.more,
                     }),
                 ),
             }

@@ -840,7 +840,8 @@ fn fragments_reassemble_in_order() {
                 protocol: 17,
                 id: 0x93cb,
                 offset: 1480 * i as u32,
-                len: 1480
+                len: 1480,
+                more: true
             })
         );
         assert_eq!((p.src, p.dst), (sa("10.77.0.1:0"), sa("10.77.0.2:0")));
@@ -1015,7 +1016,8 @@ fn ipv6_fragments_reassemble() {
             protocol: 17,
             id: 0xd964116d,
             offset: 0,
-            len: 8
+            len: 8,
+            more: true
         })
     );
     let Decoded::Packet(p) = d.decode(LinkType::Ipv6, &b, T, b.len() as u32) else {

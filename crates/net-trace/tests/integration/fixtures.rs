@@ -24,7 +24,9 @@ fn fixtures() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
         .collect();
     files.sort();
-    assert!(files.len() >= 28, "fixtures missing: {files:?}");
+    // The filter corpus's capture: IPv6 TCP, IPv4 and IPv6 fragments.
+    files.push(fixture_dir().join("filter/ipv6-mix.pcap"));
+    assert!(files.len() >= 29, "fixtures missing: {files:?}");
     files
 }
 
