@@ -69,6 +69,13 @@ pub struct FileReader {
     /// The end was reached (or the file was cut short, or found damaged):
     /// nothing more is read.
     done: bool,
+    /// Number of the record (pcap) or block (pcapng) being read, from 1,
+    /// and the byte offset where it starts: a damaged file's error says
+    /// where, so the damage can be looked at (`xxd -s OFFSET`).
+    record: u64,
+    record_at: u64,
+    /// Byte offset of the record or block after it.
+    next_at: u64,
 }
 
 impl std::fmt::Debug for FileReader {
@@ -95,6 +102,8 @@ struct Pcap {
     /// Bytes after the 16-byte record header that are not the frame: 0
     /// but in the old variants (see [`MODIFIED_EXTRA`] and the next ones).
     extra: usize,
+    /// The longest frame a record can hold (see [`max_frame`]).
+    max_caplen: u32,
 }
 
 /// The current pcapng section.
@@ -371,6 +380,25 @@ fn record_layout(
         .unwrap_or(usual)
 }
 
+/// LINKTYPE_DBUS: a D-Bus message may be up to 128 MiB.
+const LINKTYPE_DBUS: u32 = 231;
+/// LINKTYPE_USBPCAP: Windows USB captures, up to 128 MiB a transfer.
+const LINKTYPE_USBPCAP: u32 = 249;
+/// LINKTYPE_EBHSCR: automotive bus traces, up to 8 MiB a frame.
+const LINKTYPE_EBHSCR: u32 = 279;
+
+/// The longest frame a pcap record of link type `number` can hold, as
+/// Wireshark bounds it: 256 KiB (what libpcap captures at most), more for
+/// the few link types whose messages are larger. A record claiming more is
+/// damage (a length read from garbage), not a frame cut by the file's end.
+fn max_frame(number: u32) -> u32 {
+    match number {
+        LINKTYPE_DBUS | LINKTYPE_USBPCAP => 128 * 1024 * 1024,
+        LINKTYPE_EBHSCR => 8 * 1024 * 1024,
+        _ => super::SNAPLEN,
+    }
+}
+
 /// What a section header block gave.
 enum Section {
     Read,
@@ -403,10 +431,14 @@ impl FileReader {
                 nanos: false,
                 link: LinkType::Ethernet,
                 extra: 0,
+                max_caplen: MAX_RECORD_LEN,
             }),
             scratch: Vec::new(),
             warnings: Vec::new(),
             done: false,
+            record: 0,
+            record_at: 0,
+            next_at: 0,
         };
         reader.read_file_header()?;
         Ok(reader)
@@ -460,9 +492,35 @@ impl FileReader {
     }
 
     fn damaged(&self, why: &str) -> Error {
+        let kind = match self.format {
+            Format::Pcap(_) => "record",
+            Format::PcapNg(_) => "block",
+        };
         Error::File {
             path: self.path.clone(),
-            reason: format!("the capture file appears to be damaged or corrupt ({why})"),
+            reason: format!(
+                "the capture file appears to be damaged or corrupt ({kind} {} at byte {}: {why})",
+                self.record, self.record_at
+            ),
+        }
+    }
+
+    /// Starts the next record or block.
+    fn next_record(&mut self) {
+        self.record += 1;
+        self.record_at = self.next_at;
+    }
+
+    /// The check every pcapng block ends with: its trailing length repeats
+    /// the leading one (tshark refuses the file otherwise).
+    fn check_trailer(&self, trailer: &[u8], total: u32, big_endian: bool) -> Result<(), Error> {
+        let trailing = u32_at(trailer, 0, big_endian);
+        if trailing == total {
+            Ok(())
+        } else {
+            Err(self.damaged(&format!(
+                "its trailing length {trailing} differs from its leading length {total}"
+            )))
         }
     }
 
@@ -494,6 +552,7 @@ impl FileReader {
             ) {
                 return Err(self.not_a_capture("its section header is cut short"));
             }
+            self.next_record();
             self.format = Format::PcapNg(PcapNg {
                 big_endian: false,
                 interfaces: Vec::new(),
@@ -555,6 +614,7 @@ impl FileReader {
             ));
         }
         let snaplen = u32_at(&header, 12, big_endian);
+        self.next_at = 24;
         let extra = match self.input.fill_buf() {
             Ok(window) => record_layout(window, layouts, big_endian, nanos, snaplen),
             Err(e) => return Err(self.io_error(e)),
@@ -564,6 +624,7 @@ impl FileReader {
             nanos,
             link,
             extra,
+            max_caplen: max_frame(number),
         });
         Ok(())
     }
@@ -572,8 +633,14 @@ impl FileReader {
         let Format::Pcap(pcap) = &self.format else {
             return Ok(false);
         };
-        let (big_endian, nanos, link, header_len) =
-            (pcap.big_endian, pcap.nanos, pcap.link, 16 + pcap.extra);
+        let (big_endian, nanos, link, header_len, max_caplen) = (
+            pcap.big_endian,
+            pcap.nanos,
+            pcap.link,
+            16 + pcap.extra,
+            pcap.max_caplen,
+        );
+        self.next_record();
         let mut header = [0u8; 16 + SUSE_6_3_EXTRA];
         match read_up_to(&mut self.input, &mut header[..header_len])
             .map_err(|e| self.io_error(e))?
@@ -586,11 +653,12 @@ impl FileReader {
         let fraction = u32_at(&header, 4, big_endian);
         let caplen = u32_at(&header, 8, big_endian);
         let wire_len = u32_at(&header, 12, big_endian);
-        if caplen > MAX_RECORD_LEN {
+        if caplen > max_caplen {
             return Err(self.damaged(&format!(
-                "a record of {caplen} bytes, more than the {MAX_RECORD_LEN} a frame can have"
+                "a frame of {caplen} bytes, more than the {max_caplen} a frame of its link type can have"
             )));
         }
+        self.next_at = self.record_at + (header_len as u64) + u64::from(caplen);
         if !read_vec(&mut self.input, &mut frame.data, caplen as usize)
             .map_err(|e| self.io_error(e))?
         {
@@ -613,6 +681,7 @@ impl FileReader {
 
     fn pcapng_block(&mut self, frame: &mut Frame) -> Result<bool, Error> {
         loop {
+            self.next_record();
             let mut head = [0u8; 8];
             match read_up_to(&mut self.input, &mut head).map_err(|e| self.io_error(e))? {
                 Got::All => {}
@@ -645,6 +714,7 @@ impl FileReader {
             if total < 12 || !total.is_multiple_of(4) || total > MAX_RECORD_LEN {
                 return Err(self.damaged(&format!("a pcapng block of {total} bytes")));
             }
+            self.next_at = self.record_at + u64::from(total);
             // The body, then the trailing copy of the length.
             let body = (total - 12) as usize;
             match kind {
@@ -657,13 +727,19 @@ impl FileReader {
                     {
                         return self.cut_short();
                     }
+                    self.check_trailer(&self.scratch[body..], total, big_endian)?;
                     self.add_interface(big_endian)?;
                 }
                 // Statistics, name resolution, secrets, custom blocks, and
                 // whatever later versions add: their length is enough.
                 _ => {
-                    if !skip(&mut self.input, body as u64 + 4).map_err(|e| self.io_error(e))? {
+                    if !skip(&mut self.input, body as u64).map_err(|e| self.io_error(e))? {
                         return self.cut_short();
+                    }
+                    let mut trailer = [0u8; 4];
+                    match read_up_to(&mut self.input, &mut trailer).map_err(|e| self.io_error(e))? {
+                        Got::All => self.check_trailer(&trailer, total, big_endian)?,
+                        Got::Nothing | Got::Part => return self.cut_short(),
                     }
                 }
             }
@@ -690,10 +766,16 @@ impl FileReader {
                 "a pcapng section header of {total} bytes"
             )));
         }
-        if !read_vec(&mut self.input, &mut self.scratch, (total - 12) as usize)
-            .map_err(|e| self.io_error(e))?
-        {
+        self.next_at = self.record_at + u64::from(total);
+        let rest = (total - 12) as usize;
+        if !read_vec(&mut self.input, &mut self.scratch, rest).map_err(|e| self.io_error(e))? {
             return Ok(Section::Cut);
+        }
+        let trailing = u32_at(&self.scratch, rest - 4, big_endian);
+        if trailing != total {
+            return Ok(Section::Bad(format!(
+                "its trailing length {trailing} differs from its leading length {total}"
+            )));
         }
         let major = u16_at(&self.scratch, 0, big_endian);
         if major != 1 {
@@ -812,6 +894,7 @@ impl FileReader {
         if !read_vec(&mut self.input, &mut self.scratch, rest).map_err(|e| self.io_error(e))? {
             return self.cut_short();
         }
+        self.check_trailer(&self.scratch[rest - 4..], body as u32 + 12, big_endian)?;
         let padding = caplen.next_multiple_of(4) - caplen;
         let area = self.scratch.get(padding..rest - 4).unwrap_or(&[]);
         frame.comment = options(area, big_endian)
@@ -859,8 +942,13 @@ impl FileReader {
         if !read_vec(&mut self.input, &mut frame.data, caplen).map_err(|e| self.io_error(e))? {
             return self.cut_short();
         }
-        if !skip(&mut self.input, (body - 4 - caplen) as u64 + 4).map_err(|e| self.io_error(e))? {
+        if !skip(&mut self.input, (body - 4 - caplen) as u64).map_err(|e| self.io_error(e))? {
             return self.cut_short();
+        }
+        let mut trailer = [0u8; 4];
+        match read_up_to(&mut self.input, &mut trailer).map_err(|e| self.io_error(e))? {
+            Got::All => self.check_trailer(&trailer, body as u32 + 12, big_endian)?,
+            Got::Nothing | Got::Part => return self.cut_short(),
         }
         frame.time = Duration::ZERO;
         frame.wire_len = wire_len;

@@ -146,18 +146,20 @@ fn records_longer_than_the_read_buffer() {
     // 1 MiB: past the read buffer; 17 MiB: past the eager allocation too.
     for len in [1 << 20, 17 << 20] {
         let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-        let mut p = Pcap::new(false, 0xa1b2_c3d4, 262_144, 1);
+        // D-Bus (231): a link type whose frames may be that long.
+        let mut p = Pcap::new(false, 0xa1b2_c3d4, 262_144, 231);
         p.record(1, 0, &data, len as u32);
         p.record(2, 0, b"after", 5);
         let (frames, warnings) = read_all(p.bytes.clone());
         assert_eq!(frames.len(), 2);
         assert!(frames[0].data == data, "{len} bytes read back");
         assert_eq!(frames[1].data, b"after");
-        assert!(warnings.is_empty());
+        // Only that net-trace does not decode D-Bus.
+        assert!(warnings.len() == 1 && warnings[0].contains("link type is 231"));
         // Cut inside the long record.
         let (frames, warnings) = read_all(p.bytes[..24 + 16 + len / 2].to_vec());
         assert!(frames.is_empty());
-        assert_eq!(warnings, [CUT_SHORT]);
+        assert_eq!(warnings[1..], [CUT_SHORT]);
         let mut ng = Ng::new();
         ng.section(false)
             .interface(1, 0, &[])
@@ -237,6 +239,98 @@ fn a_record_longer_than_any_frame_is_damage_after_the_good_frames() {
     assert!(e.contains("damaged or corrupt"), "{e}");
     // Nothing after the damage.
     assert!(r.next_frame().unwrap().is_none());
+}
+
+#[test]
+fn a_record_longer_than_its_link_type_allows_is_damage_not_a_cut() {
+    // tshark: "File has 100000000-byte packet, bigger than maximum of
+    // 262144", however short the file.
+    let mut p = Pcap::new(false, 0xa1b2_c3d4, 262_144, 1);
+    p.record(1, 0, b"abc", 3);
+    p.u32(2);
+    p.u32(0);
+    p.u32(100_000_000);
+    p.u32(100_000_000);
+    p.bytes.extend_from_slice(&[0; 64]);
+    let mut r = reader(p.bytes).unwrap();
+    assert!(r.next_frame().unwrap().is_some());
+    let e = reason(r.next_frame().unwrap_err());
+    assert_eq!(
+        e,
+        "the capture file appears to be damaged or corrupt (record 2 at byte 43: a frame of \
+         100000000 bytes, more than the 262144 a frame of its link type can have)"
+    );
+    assert!(r.take_warnings().is_empty());
+    // The longest frame an Ethernet capture can hold is still read.
+    let mut p = Pcap::new(false, 0xa1b2_c3d4, 262_144, 1);
+    p.record(1, 0, &vec![0; 262_144], 262_144);
+    assert_eq!(read_all(p.bytes).0.len(), 1);
+}
+
+#[test]
+fn a_block_whose_two_lengths_differ_is_damage_naming_it() {
+    let frame = udp(5);
+    // Each kind of block, damaged, after a section, an interface and a
+    // frame (blocks 1 to 3, 88 + 32 + 72 bytes, frame block 72 bytes).
+    type AddBlock = fn(&mut Ng, &[u8]);
+    let bad: [(&str, AddBlock); 5] = [
+        ("interface", |ng, _| {
+            ng.interface(1, 0, &[]);
+        }),
+        ("enhanced packet", |ng, f| {
+            ng.epb(0, 2, f, &[]);
+        }),
+        ("obsolete packet", |ng, f| {
+            ng.obsolete(0, 2, f, &[]);
+        }),
+        ("simple packet", |ng, f| {
+            ng.spb(f.len() as u32, f);
+        }),
+        ("statistics", |ng, _| {
+            ng.block(5, &[0; 8]);
+        }),
+    ];
+    for big in [false, true] {
+        for (what, add) in bad {
+            let mut ng = Ng::new();
+            ng.section(big).interface(1, 0, &[]).epb(0, 1, &frame, &[]);
+            let at = ng.bytes.len();
+            add(&mut ng, &frame);
+            let end = ng.bytes.len();
+            let trailer = ng.u32((end - at) as u32 + 4);
+            ng.bytes[end - 4..].copy_from_slice(&trailer);
+            ng.epb(0, 3, &frame, &[]);
+            let mut r = reader(ng.bytes).unwrap();
+            assert!(r.next_frame().unwrap().is_some(), "{what}");
+            let e = reason(r.next_frame().unwrap_err());
+            let want = format!(
+                "(block 4 at byte {at}: its trailing length {} differs from its leading length {})",
+                end - at + 4,
+                end - at
+            );
+            assert!(e.ends_with(&want), "{what}, big endian {big}: {e}");
+            assert!(r.next_frame().unwrap().is_none());
+        }
+    }
+    // A later section header too.
+    let mut ng = Ng::new();
+    ng.section(false)
+        .interface(1, 0, &[])
+        .epb(0, 1, &frame, &[]);
+    let at = ng.bytes.len();
+    ng.section(false);
+    let end = ng.bytes.len();
+    ng.bytes[end - 4..].copy_from_slice(&0u32.to_le_bytes());
+    let mut r = reader(ng.bytes).unwrap();
+    assert!(r.next_frame().unwrap().is_some());
+    let e = reason(r.next_frame().unwrap_err());
+    assert!(
+        e.ends_with(&format!(
+            "(block 4 at byte {at}: its trailing length 0 differs from its leading length {})",
+            end - at
+        )),
+        "{e}"
+    );
 }
 
 /// A file cut at every length: every complete frame, then the end, with

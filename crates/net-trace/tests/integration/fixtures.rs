@@ -113,6 +113,10 @@ fn shark_rows(capture: &Path) -> (Vec<Shark>, Option<String>) {
             complaint = Some(m.trim().to_string());
             continue;
         }
+        // The rest of a message (tshark's details in parentheses).
+        if line.starts_with('#') {
+            continue;
+        }
         let f: Vec<&str> = line.split('\t').collect();
         assert_eq!(f.len(), 15, "{}: {line}", tsv.display());
         let pair = |t: &str, c: &str| num::<u8>(t).map(|t| (t, num::<u8>(c).unwrap()));
@@ -138,18 +142,37 @@ fn shark_rows(capture: &Path) -> (Vec<Shark>, Option<String>) {
 /// net-trace's rows for a capture, read as `net-trace read` does, and the
 /// reader's warnings.
 pub(crate) fn our_rows(capture: &Path) -> (Vec<Row>, Vec<String>) {
+    let (rows, warnings, error) = our_reading(capture);
+    assert_eq!(error, None, "{}", capture.display());
+    (rows, warnings)
+}
+
+/// As [`our_rows`], also for a damaged file: the rows before the damage,
+/// the warnings, and the error that stopped the reading.
+fn our_reading(capture: &Path) -> (Vec<Row>, Vec<String>, Option<String>) {
     let mut reader = FileReader::open(capture).unwrap();
     let mut decoder = Decoder::new();
     let mut analyzer = Analyzer::new();
     let mut rows = Vec::new();
     let mut f = Frame::default();
-    while reader.read_frame(&mut f).unwrap() {
+    let error = loop {
+        match reader.read_frame(&mut f) {
+            Ok(true) => {}
+            Ok(false) => break None,
+            Err(e) => break Some(e.to_string()),
+        }
         rows.push(match decoder.decode(f.link, &f.data, f.time, f.wire_len) {
             Decoded::Packet(p) => analyzer.push(&p),
             Decoded::Other(o) => analyzer.push_other(&o),
         });
-    }
-    (rows, reader.take_warnings())
+    };
+    (rows, reader.take_warnings(), error)
+}
+
+/// Whether tshark found the file damaged (not merely cut short): then
+/// net-trace stops with an error after the frames before the damage.
+fn damaged(complaint: Option<&String>) -> bool {
+    complaint.is_some_and(|c| c.contains("damaged or corrupt"))
 }
 
 /// The value after `key=` in an Info text (`Seq=`, `Ack=`, `Len=`).
@@ -196,7 +219,7 @@ pub(crate) fn shark_info(info: &str) -> (Vec<&str>, String) {
 fn compare(capture: &Path) -> (usize, Vec<String>) {
     let file = name(capture);
     let (shark, _) = shark_rows(capture);
-    let (ours, _) = our_rows(capture);
+    let (ours, _, _) = our_reading(capture);
     let mut diffs = Vec::new();
     let mut diff = |no: usize, what: String| diffs.push(format!("{file} frame {no}: {what}"));
     if shark.len() != ours.len() {
@@ -345,19 +368,63 @@ fn every_fixture_reads_as_tshark_reads_it() {
 /// short, or some frame is of a link type no one decodes (tshark leaves
 /// its Protocol empty without a word).
 fn warns(shark: &[Shark], complaint: Option<&String>) -> bool {
-    complaint.is_some() || shark.iter().any(|s| s.protocol.is_empty())
+    complaint.is_some() && !damaged(complaint) || shark.iter().any(|s| s.protocol.is_empty())
 }
 
 #[test]
 fn the_reader_warns_where_tshark_complained() {
     for capture in fixtures() {
         let (shark, complaint) = shark_rows(&capture);
-        let (_, warnings) = our_rows(&capture);
+        let (_, warnings, error) = our_reading(&capture);
         assert_eq!(
             warns(&shark, complaint.as_ref()),
             !warnings.is_empty(),
             "{}: tshark {complaint:?}, ours {warnings:?}",
             name(&capture)
+        );
+        assert_eq!(
+            damaged(complaint.as_ref()),
+            error.is_some(),
+            "{}: tshark {complaint:?}, ours {error:?}",
+            name(&capture)
+        );
+    }
+}
+
+#[test]
+fn a_damaged_file_is_an_error_naming_the_record_after_its_frames() {
+    let cases = [
+        (
+            "bad-caplen.pcap",
+            "record 4 at byte 286: a frame of 100000000 bytes, more than the 262144",
+        ),
+        (
+            "bad-trailer.pcapng",
+            "block 6 at byte 408: its trailing length 112 differs from its leading length 108",
+        ),
+    ];
+    for (file, at) in cases {
+        let capture = fixture_dir().join(file);
+        let (rows, warnings, error) = our_reading(&capture);
+        assert_eq!((rows.len(), warnings), (3, vec![]), "{file}");
+        let error = error.unwrap();
+        assert!(
+            error.contains("damaged or corrupt") && error.contains(at),
+            "{error}"
+        );
+        let run = Run::new(BIN, &["read", capture.to_str().unwrap()], b"");
+        assert_eq!(run.code(), Some(1), "{file}");
+        let stderr = run.stderr_text();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(at),
+            "{stderr}"
+        );
+        let out = run.stdout_text();
+        assert_eq!(
+            out.lines().skip(1).take_while(|l| !l.is_empty()).count(),
+            3,
+            "{out}"
         );
     }
 }
@@ -385,8 +452,13 @@ fn the_cli_reads_every_fixture() {
     for capture in fixtures() {
         let file = name(&capture);
         let run = Run::new(BIN, &["read", capture.to_str().unwrap()], b"");
-        run.assert_success();
         let (shark, complaint) = shark_rows(&capture);
+        if damaged(complaint.as_ref()) {
+            // Checked by a_damaged_file_is_an_error_naming_the_record_after_its_frames.
+            assert_eq!(run.code(), Some(1), "{file}");
+            continue;
+        }
+        run.assert_success();
         let out = run.stdout_text();
         // The table: heading, then one line per frame up to a blank line.
         let rows = out.lines().skip(1).take_while(|l| !l.is_empty()).count();
@@ -412,7 +484,7 @@ fn tshark_counts_the_frames_we_count() {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        let (ours, _) = our_rows(&capture);
+        let (ours, _, _) = our_reading(&capture);
         assert_eq!(
             text.lines().count(),
             ours.len(),
