@@ -203,10 +203,13 @@ impl Pipeline {
         self.start(sinks);
         if self.owners.is_none() {
             // Nothing to wait for (and nothing to narrow to): the row goes
-            // now, with the process its packet comment names, if any.
+            // now, with the process its packet comment names, if any (a
+            // frame corrupted on the way names nobody: the process sent a
+            // packet with other contents).
             let sender = frame
                 .comment
                 .as_deref()
+                .filter(|_| row.bad_checksum.is_none())
                 .and_then(parse_process_comment)
                 .map(|c| Owner::from_comment(c.pid, Some(c.cmd), split_args(&c.args)));
             self.comment_named |= sender.is_some();

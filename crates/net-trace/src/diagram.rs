@@ -805,6 +805,7 @@ mod tests {
             info: info.into(),
             notes: Vec::new(),
             analysis: Default::default(),
+            bad_checksum: None,
         }
     }
 

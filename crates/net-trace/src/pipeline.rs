@@ -177,6 +177,7 @@ mod tests {
             src: src.parse().unwrap(),
             dst: dst.parse().unwrap(),
             transport,
+            bad_checksum: None,
         }
     }
 

@@ -426,6 +426,16 @@ pub fn write_summaries(
         named |= c.is_some() || sv.is_some();
         out.write_all(summary(&s, c, sv).as_bytes())?;
     }
+    let corrupted = analyzer.corrupted();
+    if corrupted > 0 {
+        writeln!(
+            out,
+            "{corrupted} frame{} corrupted on the way (checksum incorrect): the receiver drops {}, so {} left out of the connections.",
+            if corrupted == 1 { "" } else { "s" },
+            if corrupted == 1 { "it" } else { "them" },
+            if corrupted == 1 { "it is" } else { "they are" },
+        )?;
+    }
     if let Some(main) = methods.first() {
         if named {
             let all: Vec<String> = methods.iter().map(ToString::to_string).collect();
@@ -465,6 +475,7 @@ mod tests {
             info: "52581 → 13000 [SYN] Seq=0 Win=65495 Len=0".into(),
             notes: vec!["handshake 1/3 (SYN)".into()],
             analysis: Default::default(),
+            bad_checksum: None,
         }
     }
 

@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use net_core::text::preview;
 
-use crate::decode::{Fragment, Icmp, OtherFrame, Packet, Tcp, Transport, Udp};
+use crate::decode::{BadChecksum, Fragment, Icmp, OtherFrame, Packet, Tcp, Transport, Udp};
 use tcp_state::Segment;
 
 /// Payload characters shown for data frames.
@@ -176,6 +176,10 @@ pub struct Row {
     /// tshark's TCP analysis of the segment (also shown as tags at the
     /// start of `info`); all false for other frames.
     pub analysis: Findings,
+    /// A checksum proves the frame was corrupted on the way: its receiver
+    /// drops it, so it is no connection's (no number, direction, state or
+    /// analysis), and nothing it says is counted.
+    pub bad_checksum: Option<BadChecksum>,
 }
 
 impl Row {
@@ -440,32 +444,21 @@ impl Conn {
         if t.flags.ack && self.base[other].is_none() {
             self.base[other] = Some(t.ack.wrapping_sub(1));
         }
-        let _ = write!(
-            info,
-            "{} → {} {} Seq={}",
-            p.src.port(),
-            p.dst.port(),
-            t.flags.label(),
-            t.seq.wrapping_sub(base)
-        );
-        if t.flags.ack {
-            let other_base = self.base[other].unwrap_or(0);
-            let _ = write!(info, " Ack={}", t.ack.wrapping_sub(other_base));
-        }
         if t.flags.syn {
             self.scale[d] = t.window_scale;
             self.saw_syn[d] = true;
         }
-        // As Wireshark: the window is scaled except in SYNs.
-        let window = match (t.flags.syn, self.scale) {
-            (false, [Some(a), Some(b)]) => u64::from(t.window) << [a, b][d].min(14),
-            _ => u64::from(t.window),
-        };
-        let _ = write!(info, " Win={window}");
-        if t.flags.urg {
-            let _ = write!(info, " Urg={}", t.urgent);
+        let shift = self.window_shift(d, t.flags.syn);
+        tcp_info(info, p, t, [Some(base), self.base[other]], shift, "");
+    }
+
+    /// How far side `d`'s window field is shifted: as Wireshark, scaled
+    /// except in SYNs, once both sides announced a scale.
+    fn window_shift(&self, d: usize, syn: bool) -> Option<u8> {
+        match (syn, self.scale) {
+            (false, [Some(a), Some(b)]) => Some([a, b][d].min(14)),
+            _ => None,
         }
-        let _ = write!(info, " Len={}", t.len);
     }
 
     /// Runs tshark's analysis on the segment, counts what it found for
@@ -724,6 +717,8 @@ pub struct Analyzer {
     conns: Vec<Conn>,
     /// Each flow's current generation.
     index: HashMap<FlowKey, usize>,
+    /// Frames whose checksum proved them corrupted on the way.
+    corrupted: u64,
 }
 
 impl Analyzer {
@@ -771,6 +766,7 @@ impl Analyzer {
             info,
             notes: Vec::new(),
             analysis: Findings::default(),
+            bad_checksum: None,
         }
     }
 
@@ -793,27 +789,80 @@ impl Analyzer {
             info: String::with_capacity(80),
             notes: Vec::new(),
             analysis: Findings::default(),
+            bad_checksum: None,
         };
+        if let Some(bad) = p.bad_checksum {
+            self.push_corrupted(p, bad, &mut row);
+            return row;
+        }
         match &p.transport {
             Transport::Tcp(t) => self.tcp(p, t, &mut row),
             Transport::Udp(u) => self.udp(p, u, &mut row),
             Transport::Icmp(i) => self.icmp(i, &mut row),
             Transport::Fragment(f) => fragment(p, f, &mut row),
-            Transport::Truncated(n) => {
-                row.protocol = Cow::Borrowed(ip_protocol_name(*n).unwrap_or(ip_name(p)));
-                // Cut by the snap length, or not whole as it was sent.
-                row.info.push_str(if p.truncated() {
-                    SIZE_LIMITED
-                } else {
-                    MALFORMED
-                });
-            }
-            Transport::OtherIp(n) => {
-                row.protocol = Cow::Borrowed(ip_protocol_name(*n).unwrap_or(ip_name(p)));
-                let _ = write!(row.info, "IP protocol {n}");
-            }
+            Transport::Truncated(n) => truncated(p, *n, &mut row),
+            Transport::OtherIp(n) => other_ip(p, *n, &mut row),
         }
         row
+    }
+
+    /// Shows a frame corrupted on the way as what it claims to be, with
+    /// the checksum's verdict, and keeps it out of the analysis: its
+    /// receiver dropped it, and any of its fields (addresses, ports,
+    /// flags, numbers) may be the flipped one, so it creates no
+    /// connection, changes no state, and is counted nowhere but in
+    /// [`Analyzer::corrupted`].
+    fn push_corrupted(&mut self, p: &Packet, bad: BadChecksum, row: &mut Row) {
+        self.corrupted += 1;
+        row.bad_checksum = Some(bad);
+        match &p.transport {
+            Transport::Tcp(t) => {
+                row.protocol = Cow::Borrowed("TCP");
+                row.kind = Kind::Tcp;
+                // Numbers relative to the connection its addresses name,
+                // when there is one (read, never changed); absolute
+                // otherwise.
+                let conn = self
+                    .index
+                    .get(&flow_key(p.src, p.dst, TCP))
+                    .and_then(|&i| self.conns.get(i));
+                let (base, shift) = conn.map_or(([None; 2], None), |c| {
+                    let d = c.direction(p.src).index();
+                    ([c.base[d], c.base[1 - d]], c.window_shift(d, t.flags.syn))
+                });
+                // Where tshark writes it: before the length.
+                let tag = format!(" [{} CHECKSUM INCORRECT]", bad.of.name());
+                tcp_info(&mut row.info, p, t, base, shift, &tag);
+            }
+            Transport::Udp(u) => {
+                row.protocol = Cow::Borrowed("UDP");
+                row.kind = Kind::Udp;
+                udp_info(&mut row.info, p, u);
+            }
+            Transport::Icmp(i) => {
+                row.protocol = Cow::Borrowed(if i.v6 { "ICMPv6" } else { "ICMP" });
+                row.kind = Kind::Icmp;
+                row.info = i.describe();
+            }
+            Transport::Fragment(f) => fragment(p, f, row),
+            Transport::Truncated(n) => truncated(p, *n, row),
+            Transport::OtherIp(n) => other_ip(p, *n, row),
+        }
+        if !row.info.contains(" CHECKSUM INCORRECT]") {
+            let _ = write!(row.info, " [{} CHECKSUM INCORRECT]", bad.of.name());
+        }
+        row.notes.push(format!(
+            "{} checksum 0x{:04x}, should be 0x{:04x}: corrupted on the way: the receiver drops it",
+            bad.of.name(),
+            bad.found,
+            bad.expected
+        ));
+    }
+
+    /// Frames whose checksum proved them corrupted on the way, left out
+    /// of every connection.
+    pub fn corrupted(&self) -> u64 {
+        self.corrupted
     }
 
     /// The flow's current generation, or a new one; and whether that new
@@ -937,13 +986,7 @@ impl Analyzer {
         }
         row.conn = Some(c.id);
         row.direction = Some(direction);
-        let _ = write!(
-            row.info,
-            "{} → {} Len={}",
-            p.src.port(),
-            p.dst.port(),
-            u.len
-        );
+        udp_info(&mut row.info, p, u);
         if p.truncated() {
             row.notes.push(SIZE_LIMITED.to_string());
         }
@@ -1013,6 +1056,59 @@ impl Analyzer {
 /// name by its payload.
 fn ip_name(p: &Packet) -> &'static str {
     if p.src.is_ipv4() { "IPv4" } else { "IPv6" }
+}
+
+/// A transport header cut by the snap length, or not whole as it was
+/// sent.
+fn truncated(p: &Packet, n: u8, row: &mut Row) {
+    row.protocol = Cow::Borrowed(ip_protocol_name(n).unwrap_or(ip_name(p)));
+    row.info.push_str(if p.truncated() {
+        SIZE_LIMITED
+    } else {
+        MALFORMED
+    });
+}
+
+/// An IP protocol net-trace does not decode.
+fn other_ip(p: &Packet, n: u8, row: &mut Row) {
+    row.protocol = Cow::Borrowed(ip_protocol_name(n).unwrap_or(ip_name(p)));
+    let _ = write!(row.info, "IP protocol {n}");
+}
+
+/// A UDP datagram's Info: ports and length.
+fn udp_info(info: &mut String, p: &Packet, u: &Udp) {
+    let _ = write!(info, "{} → {} Len={}", p.src.port(), p.dst.port(), u.len);
+}
+
+/// A TCP segment's Info as tshark writes it: ports, flags, Seq and Ack
+/// relative to `base` (the sender's, then the receiver's; absolute where
+/// unknown), the window shifted left by `shift` (as sent when `None`),
+/// Urg, `before_len`, and Len.
+fn tcp_info(
+    info: &mut String,
+    p: &Packet,
+    t: &Tcp,
+    base: [Option<u32>; 2],
+    shift: Option<u8>,
+    before_len: &str,
+) {
+    let _ = write!(
+        info,
+        "{} → {} {} Seq={}",
+        p.src.port(),
+        p.dst.port(),
+        t.flags.label(),
+        t.seq.wrapping_sub(base[0].unwrap_or(0))
+    );
+    if t.flags.ack {
+        let _ = write!(info, " Ack={}", t.ack.wrapping_sub(base[1].unwrap_or(0)));
+    }
+    let window = u64::from(t.window) << shift.unwrap_or(0);
+    let _ = write!(info, " Win={window}");
+    if t.flags.urg {
+        let _ = write!(info, " Urg={}", t.urgent);
+    }
+    let _ = write!(info, "{before_len} Len={}", t.len);
 }
 
 fn fragment(p: &Packet, f: &Fragment, row: &mut Row) {

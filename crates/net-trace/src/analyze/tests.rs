@@ -1,5 +1,5 @@
 use super::*;
-use crate::decode::{Decoded, Decoder, Flags, LinkType, Quoted, build};
+use crate::decode::{ChecksumOf, Decoded, Decoder, Flags, LinkType, Quoted, build};
 
 const C: &str = "127.0.0.1:52581";
 const S: &str = "127.0.0.1:13000";
@@ -626,6 +626,7 @@ fn port_unreachable(from: SocketAddr, to: SocketAddr, quoted: Quoted) -> Packet 
             ttl: 64,
             ndp: None,
         }),
+        bad_checksum: None,
     }
 }
 
@@ -697,6 +698,7 @@ fn fragments_and_other_protocols_are_rows() {
             len: 1480,
             more: true,
         }),
+        bad_checksum: None,
     };
     let row = s.push_packet(&p).clone();
     assert_eq!(row.protocol, "IPv4");
@@ -853,6 +855,7 @@ fn icmp_rows_use_tshark_words_for_echo_and_icmpv6() {
             ttl,
             ndp: None,
         }),
+        bad_checksum: None,
     };
     // tshark 4.0 reads ping.pcap this way (its reply adds "(request in N)").
     assert_eq!(
@@ -1039,4 +1042,78 @@ fn overtaken_copied_and_already_acknowledged_segments() {
         s.rows[4].notes[0],
         "out of order: a later segment came first"
     );
+}
+
+/// A frame whose checksum is wrong was corrupted on the way, and its
+/// receiver dropped it: it is shown, tagged, and kept out of everything
+/// else (no connection, direction, state, analysis or count).
+#[test]
+fn a_corrupted_frame_is_shown_and_left_out_of_the_analysis() {
+    let (c, sv) = (addr("10.78.0.2:40001"), addr("10.78.0.1:13000"));
+    let mut s = Script::between("10.78.0.2:40001", "10.78.0.1:13000");
+    s.handshake();
+    s.tcp(true, 1001, Some(5001), "P", b"segment 1 ");
+    s.tcp(false, 5001, Some(1011), "", b"");
+    let before = s.rows.last().unwrap().states;
+    // A copy of the ACK with a bit flipped in its window: as delivered it
+    // would be a duplicate ACK.
+    let mut dup = build::tcp(sv, c, 5001, Some(1011), "", b"");
+    dup[14 + 20 + 14] ^= 0x01;
+    let row = s.push(dup).clone();
+    assert_eq!(
+        row.info,
+        "13000 → 40001 [ACK] Seq=1 Ack=11 Win=65227 [TCP CHECKSUM INCORRECT] Len=0"
+    );
+    assert_eq!(
+        (row.conn, row.direction, row.states),
+        (None, None, None),
+        "{row:?}"
+    );
+    assert_eq!(row.analysis, Findings::default());
+    assert!(
+        row.notes
+            .iter()
+            .any(|n| n.ends_with("corrupted on the way: the receiver drops it")),
+        "{:?}",
+        row.notes
+    );
+    // A copy of the data with a bit flipped in its source address
+    // (10.78.0.2 became 10.78.0.130): no new connection, no retransmission.
+    let mut data = build::tcp(c, sv, 1001, Some(5001), "P", b"segment 1 ");
+    data[14 + 15] ^= 0x80;
+    let row = s.push(data).clone();
+    assert_eq!(row.bad_checksum.map(|b| b.of), Some(ChecksumOf::Ipv4));
+    assert_eq!(
+        row.ends,
+        Ends::Ip {
+            src: addr("10.78.0.130:40001"),
+            dst: sv
+        }
+    );
+    assert!(
+        row.info.starts_with("40001 → 13000 [PSH, ACK] Seq=1001 "),
+        "{}",
+        row.info
+    );
+    assert!(
+        row.info.ends_with(" [IPv4 CHECKSUM INCORRECT] Len=10"),
+        "{}",
+        row.info
+    );
+    assert_eq!((row.conn, row.direction), (None, None));
+    // A FIN corrupted on the way closes nothing.
+    let mut fin = build::tcp(c, sv, 1011, Some(5001), "F", b"");
+    fin[14 + 20 + 4] ^= 0x01;
+    s.push(fin);
+    let sums = s.summaries();
+    assert_eq!(sums.len(), 1, "{sums:?}");
+    let sum = &sums[0];
+    assert_eq!(sum.frames, 5);
+    assert_eq!(sum.data_frames, 1);
+    assert_eq!(sum.bytes, [10, 0]);
+    assert_eq!(sum.retransmissions.count, 0);
+    assert_eq!(sum.dup_acks.count, 0);
+    assert!(sum.teardown.is_empty(), "{:?}", sum.teardown);
+    assert_eq!(sum.states, before);
+    assert_eq!(s.a.corrupted(), 3);
 }

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use super::bytes::{be16, be32, ipv4, ipv6, range, u8_at};
+use super::checksum::{self, Mismatch};
 
 /// Length of the IPv4 header without options.
 const IPV4_MIN_LEN: usize = 20;
@@ -39,6 +40,11 @@ pub(crate) struct IpHeader<'a> {
     pub payload: &'a [u8],
     /// The payload's length on the wire.
     pub payload_len: u32,
+    /// The header says how long the packet is (not so for a jumbogram, or
+    /// a segmentation-offload super-packet longer than 64 KiB).
+    pub length_given: bool,
+    /// The IPv4 header's checksum is wrong: corrupted on the way.
+    pub bad_checksum: Option<Mismatch>,
 }
 
 /// Why an IP header did not parse.
@@ -76,6 +82,7 @@ pub(crate) fn parse_v4(b: &[u8], wire: u32) -> Result<IpHeader<'_>, IpError> {
     if b.len() < ihl {
         return Err(IpError::Truncated);
     }
+    let length_given = be16(b, 2) != 0;
     let total = match be16(b, 2) {
         0 => wire.max(b.len() as u32) as usize,
         // Never longer than the packet as it was sent: a total length
@@ -101,6 +108,8 @@ pub(crate) fn parse_v4(b: &[u8], wire: u32) -> Result<IpHeader<'_>, IpError> {
         }),
         payload: range(b, ihl, total),
         payload_len: (total - ihl) as u32,
+        length_given,
+        bad_checksum: checksum::ipv4_header(range(b, 0, ihl)),
     })
 }
 
@@ -113,6 +122,7 @@ pub(crate) fn parse_v6(b: &[u8], wire: u32) -> Result<IpHeader<'_>, IpError> {
     if u8_at(b, 0) >> 4 != 6 {
         return Err(IpError::Bogus("Bogus IPv6 version"));
     }
+    let length_given = be16(b, 4) != 0;
     let total = match be16(b, 4) {
         0 => wire.max(b.len() as u32) as usize,
         // As for IPv4: never past the packet as sent.
@@ -163,5 +173,7 @@ pub(crate) fn parse_v6(b: &[u8], wire: u32) -> Result<IpHeader<'_>, IpError> {
         frag,
         payload: range(b, off, total),
         payload_len: total.saturating_sub(off) as u32,
+        length_given,
+        bad_checksum: None,
     })
 }

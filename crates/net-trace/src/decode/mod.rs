@@ -6,6 +6,8 @@
 //! - `ip`: IPv4 and IPv6 headers, IPv6 extension headers.
 //! - `transport`: TCP, UDP, ICMP and ICMPv6; `icmp_text` words ICMP as
 //!   tshark does.
+//! - `checksum`: the IPv4 header's and the transport's checksums, so a
+//!   frame corrupted on the way is told apart (see [`BadChecksum`]).
 //! - `defrag`: IP fragment reassembly for [`Decoder`].
 //! - `other`: frames that are not IP (ARP, LLDP…), as tshark's columns show
 //!   them.
@@ -19,6 +21,7 @@ use std::net::{Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 mod bytes;
+mod checksum;
 mod defrag;
 mod icmp_text;
 mod ip;
@@ -267,6 +270,50 @@ pub enum Transport {
     OtherIp(u8),
 }
 
+/// Whose checksum a [`BadChecksum`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChecksumOf {
+    /// The IPv4 header's: nothing in the packet can be trusted, not even
+    /// its addresses.
+    Ipv4,
+    /// TCP's (over the segment and the pseudo-header).
+    Tcp,
+    /// UDP's.
+    Udp,
+    /// ICMP's.
+    Icmp,
+    /// ICMPv6's.
+    Icmpv6,
+}
+
+impl ChecksumOf {
+    /// `IPv4`, `TCP`, `UDP`, `ICMP`, `ICMPv6`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChecksumOf::Ipv4 => "IPv4",
+            ChecksumOf::Tcp => "TCP",
+            ChecksumOf::Udp => "UDP",
+            ChecksumOf::Icmp => "ICMP",
+            ChecksumOf::Icmpv6 => "ICMPv6",
+        }
+    }
+}
+
+/// A checksum that does not match what it covers: the packet was
+/// corrupted on the way, and its receiver drops it (as tcpdump's `cksum
+/// 0x1234 (incorrect -> 0x5678)` says). A transport checksum left for the
+/// device to compute (checksum offload, always so on loopback) is not
+/// one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadChecksum {
+    /// Whose checksum.
+    pub of: ChecksumOf,
+    /// What the field held.
+    pub found: u16,
+    /// What it should have held.
+    pub expected: u16,
+}
+
 /// A decoded IP packet. Ports are 0 where the protocol has none (ICMP,
 /// fragments, other protocols) or where they were not captured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,6 +330,10 @@ pub struct Packet {
     pub dst: SocketAddr,
     /// What it carries.
     pub transport: Transport,
+    /// A checksum that proves it corrupted on the way (the IPv4 header's
+    /// first); `None` when every checksum that could be verified is right
+    /// (a frame cut by the snap length has its transport's unverified).
+    pub bad_checksum: Option<BadChecksum>,
 }
 
 impl Packet {
@@ -437,8 +488,31 @@ fn decode_frame<'a>(
             return Err(NotIp::Ip(v6, e, macs));
         }
     };
+    let mut bad_checksum = h.bad_checksum.map(|m| BadChecksum {
+        of: ChecksumOf::Ipv4,
+        found: m.found,
+        expected: m.expected,
+    });
     let (sport, dport, transport) = match h.frag {
-        None => transport::parse(h.protocol, h.payload, h.payload_len, h.ttl),
+        None => {
+            if bad_checksum.is_none() && h.length_given && h.payload.len() == h.payload_len as usize
+            {
+                bad_checksum = transport_checksum(&h, h.payload);
+            }
+            transport::parse(h.protocol, h.payload, h.payload_len, h.ttl)
+        }
+        // A fragment whose header is corrupted is dropped by the receiver:
+        // it never joins a datagram.
+        Some(f) if bad_checksum.is_some() => (
+            0,
+            0,
+            Transport::Fragment(Fragment {
+                protocol: h.protocol,
+                id: f.id,
+                offset: f.offset,
+                len: h.payload_len,
+            }),
+        ),
         Some(f) => {
             let key = defrag::Key {
                 src: h.src,
@@ -451,6 +525,7 @@ fn decode_frame<'a>(
             match whole {
                 Some(datagram) => {
                     let len = datagram.len() as u32;
+                    bad_checksum = transport_checksum(&h, &datagram);
                     transport::parse(h.protocol, &datagram, len, h.ttl)
                 }
                 None => (
@@ -474,6 +549,29 @@ fn decode_frame<'a>(
         src: SocketAddr::new(h.src, sport),
         dst: SocketAddr::new(h.dst, dport),
         transport,
+        bad_checksum,
+    })
+}
+
+/// The transport's checksum over `data`, the whole of what the IP packet
+/// (or its reassembled datagram) carries.
+fn transport_checksum(h: &ip::IpHeader<'_>, data: &[u8]) -> Option<BadChecksum> {
+    let (of, data) = match h.protocol {
+        transport::TCP => (ChecksumOf::Tcp, data),
+        // The receiver checks what the UDP length covers; a length past
+        // the packet is malformed, and shown so, not checked.
+        transport::UDP => {
+            let len = usize::from(bytes::be16(data, 4));
+            (ChecksumOf::Udp, data.get(..len).filter(|_| len >= 8)?)
+        }
+        transport::ICMP => (ChecksumOf::Icmp, data),
+        transport::ICMPV6 => (ChecksumOf::Icmpv6, data),
+        _ => return None,
+    };
+    checksum::transport(h.protocol, h.src, h.dst, data).map(|m| BadChecksum {
+        of,
+        found: m.found,
+        expected: m.expected,
     })
 }
 

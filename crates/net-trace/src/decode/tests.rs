@@ -375,8 +375,13 @@ fn a_tcp_header_longer_than_its_segment_is_malformed() {
     assert_eq!(p.transport, Transport::Truncated(6));
     assert_eq!(p.dst.port(), 13000);
     assert!(!p.truncated(), "not cut by the snap length");
+    // The flipped bit is also in the TCP checksum's reach.
+    assert_eq!(p.bad_checksum.map(|b| b.of), Some(ChecksumOf::Tcp));
     let row = crate::analyze::Analyzer::new().push(&p);
-    assert_eq!(row.info, crate::analyze::MALFORMED);
+    assert_eq!(
+        row.info,
+        format!("{} [TCP CHECKSUM INCORRECT]", crate::analyze::MALFORMED)
+    );
 }
 
 #[test]
@@ -1259,4 +1264,109 @@ fn test_parse_tcpdump_any_loopback_frames() {
         i.quoted.map(|q| (q.protocol, q.src, q.dst)),
         Some((17, sa("127.0.0.1:51367"), sa("127.0.0.1:9")))
     );
+}
+
+/// A SYN captured on loopback (lo-ethernet.pcap, frame 1): its TCP
+/// checksum is the pseudo-header's sum only (0xfe30, which tcpdump calls
+/// incorrect), left for a device that loopback does not have.
+const LOOPBACK_SYN: [u8; 74] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00, 0x45, 0x00, //
+    0x00, 0x3c, 0xd4, 0x56, 0x40, 0x00, 0x40, 0x06, 0x68, 0x63, 0x7f, 0x00, 0x00, 0x01, 0x7f, 0x00,
+    0x00, 0x01, 0xe6, 0xd6, 0x32, 0xc8, 0xe4, 0x9e, 0x1b, 0xf5, 0x00, 0x00, 0x00, 0x00, 0xa0, 0x02,
+    0xff, 0xd7, 0xfe, 0x30, 0x00, 0x00, 0x02, 0x04, 0xff, 0xd7, 0x04, 0x02, 0x08, 0x0a, 0x63, 0x66,
+    0x55, 0xc1, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x0a,
+];
+
+fn checksum_of(frame: &[u8]) -> Option<BadChecksum> {
+    packet(LinkType::Ethernet, frame).bad_checksum
+}
+
+#[test]
+fn a_checksum_left_for_the_device_is_not_incorrect() {
+    assert_eq!(checksum_of(&LOOPBACK_SYN), None);
+    // Finished as the device would (tcpdump: "incorrect -> 0x7ca4").
+    let mut f = LOOPBACK_SYN;
+    f[50..52].copy_from_slice(&[0x7c, 0xa4]);
+    assert_eq!(checksum_of(&f), None);
+    // Any other value is a corruption.
+    f[51] ^= 0x01;
+    assert_eq!(
+        checksum_of(&f),
+        Some(BadChecksum {
+            of: ChecksumOf::Tcp,
+            found: 0x7ca5,
+            expected: 0x7ca4
+        })
+    );
+}
+
+#[test]
+fn a_bit_flipped_on_the_way_is_caught_by_its_checksum() {
+    let (c, s) = (sa("10.78.0.2:40001"), sa("10.78.0.1:13000"));
+    let f = build::tcp(c, s, 7, Some(9), "P", b"segment 1 ");
+    assert_eq!(checksum_of(&f), None);
+    // In the payload: TCP's checksum says so.
+    let mut g = f.clone();
+    g[14 + 20 + 20 + 3] ^= 0x04;
+    assert_eq!(checksum_of(&g).map(|b| b.of), Some(ChecksumOf::Tcp));
+    // In the source address (10.78.0.2 became 10.78.0.130): the IPv4
+    // header's checksum says so first.
+    let mut g = f.clone();
+    g[14 + 15] ^= 0x80;
+    let p = packet(LinkType::Ethernet, &g);
+    assert_eq!(p.src, sa("10.78.0.130:40001"));
+    assert_eq!(p.bad_checksum.map(|b| b.of), Some(ChecksumOf::Ipv4));
+    // In a port: the pseudo-header does not cover it, the segment does.
+    let mut g = f.clone();
+    g[14 + 20 + 1] ^= 0x01;
+    assert_eq!(checksum_of(&g).map(|b| b.of), Some(ChecksumOf::Tcp));
+    // Cut by the snap length: the segment's checksum cannot be verified.
+    let p = decode(LinkType::Ethernet, &g[..60], T, g.len() as u32).unwrap();
+    assert_eq!(p.bad_checksum, None);
+
+    // UDP, over IPv4 and IPv6; and a UDP checksum of zero (none).
+    for (c, s) in [
+        (sa("10.78.0.2:40000"), sa("10.78.0.1:12000")),
+        (sa("[fd00::2]:40000"), sa("[fd00::1]:12000")),
+    ] {
+        let mut u = build::udp(c, s, b"hello");
+        assert_eq!(checksum_of(&u), None);
+        let last = u.len() - 1;
+        u[last] ^= 0x20;
+        assert_eq!(checksum_of(&u).map(|b| b.of), Some(ChecksumOf::Udp));
+    }
+    let mut u = build::udp(sa("10.78.0.2:40000"), sa("10.78.0.1:12000"), b"hello");
+    u[14 + 20 + 6..14 + 20 + 8].copy_from_slice(&[0, 0]);
+    assert_eq!(checksum_of(&u), None);
+    // TCP over IPv6.
+    let mut g = build::tcp(
+        sa("[fd00::2]:40001"),
+        sa("[fd00::1]:13000"),
+        7,
+        None,
+        "S",
+        b"",
+    );
+    assert_eq!(checksum_of(&g), None);
+    g[14 + 40 + 5] ^= 0x10;
+    assert_eq!(checksum_of(&g).map(|b| b.of), Some(ChecksumOf::Tcp));
+    // ICMP and ICMPv6.
+    for (a, b) in [("10.0.0.1", "10.0.0.2"), ("fd00::1", "fd00::2")] {
+        let mut e = build::icmp_echo(a.parse().unwrap(), b.parse().unwrap(), 7, 1, true);
+        assert_eq!(checksum_of(&e), None);
+        let last = e.len() - 1;
+        e[last] ^= 0x01;
+        let of = checksum_of(&e).map(|b| b.of);
+        assert!(
+            matches!(of, Some(ChecksumOf::Icmp | ChecksumOf::Icmpv6)),
+            "{of:?}"
+        );
+    }
+}
+
+#[test]
+fn an_ipv4_header_checksum_of_zero_is_offloaded_not_corrupted() {
+    let mut f = build::tcp(sa("10.0.0.1:40000"), sa("10.0.0.2:80"), 1, None, "S", b"");
+    f[14 + 10..14 + 12].copy_from_slice(&[0, 0]);
+    assert_eq!(checksum_of(&f), None);
 }
