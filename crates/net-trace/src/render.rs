@@ -242,10 +242,22 @@ pub fn summary(s: &Summary, client: Option<&Owner>, server: Option<&Owner>) -> S
             );
         }
     }
+    // Each way: the stream's length, and what was sent again (resent or
+    // duplicated on the way) on top of it, when anything was.
+    let way = |d: usize| {
+        let again = s.bytes[d].saturating_sub(s.stream[d]);
+        if again == 0 {
+            format!("{} bytes", s.bytes[d])
+        } else {
+            format!("{} bytes ({again} more sent again)", s.stream[d])
+        }
+    };
     let _ = writeln!(
         out,
-        "  data: {} frame(s); {} bytes client→server, {} bytes server→client",
-        s.data_frames, s.bytes[0], s.bytes[1]
+        "  data: {} frame(s); {} client→server, {} server→client",
+        s.data_frames,
+        way(0),
+        way(1)
     );
     for i in &s.icmp {
         let answered = match i.answers {
@@ -505,6 +517,7 @@ mod tests {
             after_close: None,
             data_frames: 2,
             bytes: [10, 10],
+            stream: [10, 10],
             retransmissions: Listed::default(),
             fast_retransmissions: 0,
             spurious_retransmissions: 0,

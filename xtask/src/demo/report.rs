@@ -179,6 +179,10 @@ network delivered them in another order than they were sent (or a quick retransm
 hole).</dd>\n\
 <dt>[TCP Previous segment not captured]</dt><dd>The segment starts beyond the bytes seen so far: what \
 came before it was lost on the way, or is late.</dd>\n\
+<dt>[TCP CHECKSUM INCORRECT] (also UDP, IPv4)</dt><dd>A bit of the packet was flipped on the way: its \
+checksum no longer matches, so the receiver drops it as if it were lost (tcpdump says <i>cksum … \
+(incorrect</i>). net-trace shows it and leaves it out of everything else: it opens no connection, changes \
+no state and counts nowhere, as it never arrived; its sender resends it like a lost one.</dd>\n\
 <dt>[TCP ACKed unseen segment], [TCP Window Update], [TCP Keep-Alive]…</dt><dd>An ACK of bytes the \
 capture never saw; a bare ACK that only announces more buffer room; a probe of an idle connection.</dd>\n\
 </dl>\n</div>\n";

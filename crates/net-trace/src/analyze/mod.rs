@@ -288,8 +288,15 @@ pub struct Summary {
     pub after_close: Option<(usize, Direction)>,
     /// Frames carrying payload.
     pub data_frames: u64,
-    /// Payload bytes client→server and server→client.
+    /// Payload bytes client→server and server→client, every copy counted
+    /// (retransmissions and duplicates too).
     pub bytes: [u64; 2],
+    /// The streams' lengths client→server and server→client: from the
+    /// lowest byte of payload seen to the highest, each byte once however
+    /// often it was sent (a byte the capture missed between them counts:
+    /// the receiver's ACKs go past it). `bytes` less this is what was sent
+    /// again.
+    pub stream: [u64; 2],
     /// Retransmitted frames, of every kind.
     pub retransmissions: Listed,
     /// Of which fast retransmissions (asked for by duplicate ACKs).
@@ -353,12 +360,24 @@ struct Conn {
     fin: [Option<Fin>; 2],
     rst: Option<(usize, Direction)>,
     states: [TcpState; 2],
+    /// Per direction, a byte of its stream the receiver is known to miss:
+    /// it keeps acknowledging up to there only (duplicate ACKs), or the
+    /// sender resends from there, or the capture saw a gap. Cleared when
+    /// the receiver's ACK goes past it.
+    missing: [Option<u32>; 2],
+    /// Per direction, the end of a FIN sent while bytes before it were
+    /// missing at the receiver: the receiver takes it when its ACK covers
+    /// it.
+    fin_pending: [Option<u32>; 2],
     /// Last frame per direction (what an ICMP error answers).
     last: [usize; 2],
     first_no: usize,
     frames: u64,
     data_frames: u64,
     bytes: [u64; 2],
+    /// The lowest and highest sequence numbers of payload seen, per
+    /// direction: the stream's extent.
+    data_span: [Option<(u32, u32)>; 2],
     /// tshark's analysis of the sequence numbers.
     seq: seq_analysis::SeqAnalysis,
     /// Retransmissions and ICMP errors: most connections have none, so
@@ -399,11 +418,14 @@ impl Conn {
             fin: [None; 2],
             rst: None,
             states: [TcpState::Closed, TcpState::Listen],
+            missing: [None; 2],
+            fin_pending: [None; 2],
             last: [0; 2],
             first_no: no,
             frames: 0,
             data_frames: 0,
             bytes: [0; 2],
+            data_span: [None; 2],
             seq: seq_analysis::SeqAnalysis::default(),
             rare: None,
         }
@@ -632,6 +654,58 @@ impl Conn {
                 self.rst.get_or_insert((seg.no, direction));
             }
         }
+    }
+
+    /// Follows what each receiver is known to miss, and the FINs that wait
+    /// for it; moves the receiver of a pending FIN that this segment's ACK
+    /// proves arrived. Returns whether this segment's FIN (if any) is
+    /// taken by its receiver now.
+    fn track_missing(&mut self, seg: &Seg<'_>, f: &Findings, high_before: Option<u32>) -> bool {
+        let (t, d, other) = (seg.t, seg.d, seg.other);
+        if t.flags.ack {
+            // The ACK goes past what this side missed.
+            if self.missing[other].is_some_and(|m| seq_lt(m, t.ack)) {
+                self.missing[other] = None;
+            }
+            // It covers the other side's FIN: that FIN is in, so this side
+            // took it before sending this.
+            if self.fin_pending[other].is_some_and(|end| seq_le(end, t.ack)) {
+                self.fin_pending[other] = None;
+                tcp_state::fin_arrived(&mut self.states, d);
+            }
+            // It repeats an ACK: this side still waits for that byte.
+            if f.dup_ack.is_some() {
+                self.missing[other] = Some(t.ack);
+            }
+        }
+        let mut note = |at: u32| {
+            if self.missing[d].is_none_or(|m| seq_lt(at, m)) {
+                self.missing[d] = Some(at);
+            }
+        };
+        // Resent (and not already acknowledged): the sender knows it was
+        // lost.
+        if f.sent_before() && !f.spurious_retransmission && t.len > 0 {
+            note(t.seq);
+        }
+        // The capture saw a gap before this segment.
+        if f.previous_not_captured
+            && let Some(h) = high_before
+        {
+            note(h);
+        }
+        if !t.flags.fin {
+            return true;
+        }
+        // The FIN's receiver misses bytes before it (a segment that
+        // starts at or below the missing byte fills the gap).
+        let gap = self.missing[d].is_some_and(|m| seq_lt(m, t.seq));
+        if gap {
+            self.fin_pending[d].get_or_insert(seg.seq_end);
+        } else {
+            self.fin_pending[d] = None;
+        }
+        !gap
     }
 
     /// Both sides' FINs were sent and acknowledged.
@@ -938,6 +1012,7 @@ impl Analyzer {
         if p.truncated() {
             notes.push(SIZE_LIMITED.to_string());
         }
+        let high_before = c.high[seg.d];
         row.analysis = c.note_analysis(&seg, p.time, reused && opens, notes);
         row.analysis.write_tags(&mut row.info);
         c.write_info(p, &seg, &mut row.info);
@@ -949,13 +1024,26 @@ impl Analyzer {
         c.note_teardown(&seg, retransmitted, acks_fin, notes);
         if t.len > 0 {
             c.bytes[seg.d] += u64::from(t.len);
+            let (lo, hi) = (
+                t.seq.wrapping_add(u32::from(t.flags.syn)),
+                seg.seq_end.wrapping_sub(u32::from(t.flags.fin)),
+            );
+            let span = c.data_span[seg.d].get_or_insert((lo, hi));
+            if seq_lt(lo, span.0) {
+                span.0 = lo;
+            }
+            if seq_lt(span.1, hi) {
+                span.1 = hi;
+            }
             c.data_frames += 1;
             notes.push(format!("data {}", preview(&t.payload, PREVIEW)));
         }
+        let fin_arrives = c.track_missing(&seg, &row.analysis, high_before);
         tcp_state::step(
             &mut c.states,
             seg.d,
             Segment {
+                fin_arrives,
                 syn: t.flags.syn,
                 ack: t.flags.ack,
                 fin: t.flags.fin,
@@ -1145,6 +1233,13 @@ fn summarize(c: &Conn) -> Summary {
         after_close: c.rare.as_ref().and_then(|r| r.after_close),
         data_frames: c.data_frames,
         bytes: c.bytes,
+        stream: if c.tcp {
+            c.data_span
+                .map(|s| s.map_or(0, |(lo, hi)| u64::from(hi.wrapping_sub(lo))))
+        } else {
+            // Datagrams are each their own: nothing is sent again.
+            c.bytes
+        },
         retransmissions: c
             .rare
             .as_ref()

@@ -5,7 +5,10 @@
 //! because it sent the segment, the receiver's because it arrived. Where
 //! the wire proves that was not so (a FIN that does not acknowledge the
 //! other side's FIN was sent before that FIN arrived), the simultaneous
-//! close is recognised instead.
+//! close is recognised instead. And a FIN the receiver cannot have taken
+//! yet, because bytes before it are missing there, takes effect only when
+//! the receiver's ACK shows it arrived ([`fin_arrived`]): a receiver
+//! processes a FIN only once everything before it is in.
 
 use std::fmt;
 
@@ -72,6 +75,10 @@ pub(crate) struct Segment {
     pub acks_syn: bool,
     /// The Ack number covers the receiver's FIN.
     pub acks_fin: bool,
+    /// With `fin`: the receiver takes the FIN now (nothing before it is
+    /// missing there); otherwise only the sender's state moves, and
+    /// [`fin_arrived`] moves the receiver's later.
+    pub fin_arrives: bool,
 }
 
 /// Index of the server in `[client, server]`.
@@ -136,11 +143,19 @@ pub(crate) fn step(states: &mut [TcpState; 2], from: usize, s: Segment) {
             CloseWait => LastAck,
             other => other,
         };
-        states[to] = match states[to] {
-            Established | SynReceived => CloseWait,
-            FinWait1 => Closing,
-            FinWait2 => TimeWait,
-            other => other,
-        };
+        if s.fin_arrives {
+            fin_arrived(states, to);
+        }
     }
+}
+
+/// Side `to` takes the other side's FIN.
+pub(crate) fn fin_arrived(states: &mut [TcpState; 2], to: usize) {
+    use TcpState::*;
+    states[to] = match states[to] {
+        Established | SynReceived => CloseWait,
+        FinWait1 => Closing,
+        FinWait2 => TimeWait,
+        other => other,
+    };
 }

@@ -348,6 +348,30 @@ fn retransmission_is_flagged() {
     assert_eq!(s.summaries()[0].retransmissions.frames, [5]);
 }
 
+/// The summary tells the stream's length from the bytes sent again: a
+/// resent segment, a segment overlapping one already sent, and the data
+/// riding on a FIN.
+#[test]
+fn stream_bytes_are_counted_once_and_resent_ones_apart() {
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(true, 1001, Some(5001), "P", b"hello");
+    s.tcp(true, 1006, Some(5001), "P", b"world");
+    s.tcp(true, 1001, Some(5001), "P", b"hello");
+    s.tcp(true, 1003, Some(5001), "P", b"llowor");
+    s.tcp(false, 5001, Some(1011), "FP", b"HELLOWORLD");
+    let sum = &s.summaries()[0];
+    assert_eq!(sum.bytes, [21, 10]);
+    assert_eq!(sum.stream, [10, 10]);
+    let text = crate::render::summary(sum, None, None);
+    assert!(
+        text.contains(
+            "data: 5 frame(s); 10 bytes (11 more sent again) client→server, 10 bytes server→client"
+        ),
+        "{text}"
+    );
+}
+
 #[test]
 fn retransmission_list_is_capped_but_counted() {
     let mut s = Script::new();
@@ -776,9 +800,10 @@ fn every_frame_is_numbered_and_timed_from_the_first() {
 #[test]
 fn many_connections_stay_small() {
     // Each connection is a fixed-size record: frames do not add memory.
-    // (About 140 bytes of it are tshark's sequence analysis.)
+    // (About 140 bytes of it are tshark's sequence analysis, 56 the
+    // streams' extents and what each receiver misses.)
     assert!(
-        std::mem::size_of::<Conn>() <= 496,
+        std::mem::size_of::<Conn>() <= 544,
         "{}",
         std::mem::size_of::<Conn>()
     );
@@ -1116,4 +1141,51 @@ fn a_corrupted_frame_is_shown_and_left_out_of_the_analysis() {
     assert!(sum.teardown.is_empty(), "{:?}", sum.teardown);
     assert_eq!(sum.states, before);
     assert_eq!(s.a.corrupted(), 3);
+}
+
+/// A FIN is taken by its receiver only once everything before it is in:
+/// while the receiver's duplicate ACKs (or the sender's resending, or a
+/// gap in the capture) show bytes before the FIN missing there, only the
+/// sender's state moves; the receiver's ACK covering the FIN proves it
+/// arrived.
+#[test]
+fn a_fin_behind_missing_bytes_waits_for_them() {
+    // Captured at the server: its first segment is lost after the capture.
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(true, 1001, Some(5001), "F", b"");
+    s.tcp(false, 5001, Some(1002), "", b"");
+    s.tcp(false, 5001, Some(1002), "P", b"aaaaaaaaaa");
+    s.tcp(false, 5011, Some(1002), "P", b"bbbbbbbbbb");
+    let dup = s.tcp(true, 1002, Some(5001), "", b"").clone();
+    assert!(dup.analysis.dup_ack.is_some(), "{}", dup.info);
+    s.tcp(false, 5021, Some(1002), "F", b"");
+    s.tcp(true, 1002, Some(5001), "", b"");
+    s.tcp(false, 5001, Some(1002), "P", b"aaaaaaaaaa");
+    s.tcp(true, 1002, Some(5022), "", b"");
+    assert_eq!(
+        s.states()[7..],
+        [
+            [FinWait2, CloseWait],
+            [FinWait2, LastAck],
+            [FinWait2, LastAck],
+            [FinWait2, LastAck],
+            [TimeWait, Closed],
+        ]
+    );
+
+    // Captured at the client: the lost segment is a gap in the capture.
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(false, 5011, Some(1001), "P", b"bbbbbbbbbb");
+    s.tcp(false, 5021, Some(1001), "FP", b"cccccccccc");
+    assert_eq!(s.states()[4], [Established, FinWait1]);
+    s.tcp(true, 1001, Some(5001), "", b"");
+    s.tcp(false, 5001, Some(1001), "P", b"aaaaaaaaaa");
+    assert_eq!(s.states()[6], [Established, FinWait1]);
+    s.tcp(true, 1001, Some(5032), "", b"");
+    assert_eq!(s.states()[7], [CloseWait, FinWait2]);
+    s.tcp(true, 1001, Some(5032), "F", b"");
+    s.tcp(false, 5032, Some(1002), "", b"");
+    assert_eq!(s.states()[9], [Closed, TimeWait]);
 }
