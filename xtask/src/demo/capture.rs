@@ -464,20 +464,37 @@ fn compare_with_tshark(
         ));
         return;
     };
-    // The copy's frame k is the k-th frame of the file not corrupted.
-    let mut kept = table
+    // The copy's frame k is the k-th frame of the file not corrupted:
+    // its numbers, and those in its Dup ACK tags, are turned back into
+    // the file's.
+    let kept: Vec<usize> = table
         .iter()
         .filter_map(|l| l.split_whitespace().next()?.parse::<usize>().ok())
-        .filter(|no| !bad.contains(no));
+        .filter(|no| !bad.contains(no))
+        .collect();
+    let original = |n: &str| -> String {
+        match n.parse::<usize>() {
+            Ok(k) if !bad.is_empty() => kept
+                .get(k.wrapping_sub(1))
+                .map_or_else(|| n.to_string(), ToString::to_string),
+            _ => n.to_string(),
+        }
+    };
     let theirs: Vec<Vec<String>> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.split('\t').map(str::to_string).collect())
         .map(|mut cols: Vec<String>| {
-            if !bad.is_empty()
-                && let Some(no) = kept.next()
-                && let Some(first) = cols.first_mut()
+            if let Some(first) = cols.first_mut() {
+                *first = original(first);
+            }
+            if let Some(info) = cols.get_mut(5)
+                && let Some(at) = info.find("[TCP Dup ACK ")
             {
-                *first = no.to_string();
+                let from = at + "[TCP Dup ACK ".len();
+                if let Some(len) = info[from..].find('#') {
+                    let mapped = original(&info[from..from + len]);
+                    info.replace_range(from..from + len, &mapped);
+                }
             }
             cols
         })

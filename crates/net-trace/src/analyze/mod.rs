@@ -698,14 +698,30 @@ impl Conn {
             return true;
         }
         // The FIN's receiver misses bytes before it (a segment that
-        // starts at or below the missing byte fills the gap).
-        let gap = self.missing[d].is_some_and(|m| seq_lt(m, t.seq));
+        // starts at or below the missing byte fills the gap). On a
+        // connection that has lost or reordered segments, bytes still in
+        // flight may be lost too: there the FIN is taken as arrived only
+        // once the receiver's ACKs show everything before it did.
+        let gap = self.missing[d].is_some_and(|m| seq_lt(m, t.seq))
+            || (self.troubled() && {
+                let acked = self.seq.last_ack(other);
+                acked != 0 && seq_lt(acked, t.seq)
+            });
         if gap {
             self.fin_pending[d].get_or_insert(seg.seq_end);
         } else {
             self.fin_pending[d] = None;
         }
         !gap
+    }
+
+    /// The connection has shown loss or reordering: a segment resent, out
+    /// of order or missed by the capture, or a duplicate ACK.
+    fn troubled(&self) -> bool {
+        self.rare.as_ref().is_some_and(|r| {
+            r.retransmissions.count + r.out_of_order.count + r.dup_acks.count + r.not_captured.count
+                > 0
+        })
     }
 
     /// Both sides' FINs were sent and acknowledged.

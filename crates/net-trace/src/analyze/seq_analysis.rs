@@ -239,6 +239,11 @@ fn within(now: Duration, then: Duration, limit: Duration) -> bool {
 }
 
 impl SeqAnalysis {
+    /// The last ACK number side `d` sent (0 before any).
+    pub fn last_ack(&self, d: usize) -> u32 {
+        self.sides.get(d).map_or(0, |s| s.lastack)
+    }
+
     /// Analyses the next segment of the connection.
     pub fn push(&mut self, s: &Segment) -> Findings {
         let mut f = Findings::default();

@@ -1188,4 +1188,24 @@ fn a_fin_behind_missing_bytes_waits_for_them() {
     s.tcp(true, 1001, Some(5032), "F", b"");
     s.tcp(false, 5032, Some(1002), "", b"");
     assert_eq!(s.states()[9], [Closed, TimeWait]);
+
+    // On a connection that has lost segments, bytes in flight before a
+    // FIN may be lost too: the FIN waits for the receiver's ACK of what
+    // came before it (here the server's reply was lost after the capture,
+    // which only the client's later duplicate ACK shows).
+    let mut s = Script::new();
+    s.handshake();
+    s.tcp(true, 1011, Some(5001), "F", b"");
+    assert_eq!(s.states()[3], [FinWait1, Established]);
+    s.tcp(true, 1001, Some(5001), "P", b"tanmayi 31");
+    s.tcp(false, 5001, Some(1012), "", b"");
+    assert_eq!(s.states()[5], [FinWait2, CloseWait]);
+    s.tcp(false, 5001, Some(1012), "P", b"TANMAYI 31");
+    s.tcp(false, 5011, Some(1012), "F", b"");
+    assert_eq!(s.states()[7], [FinWait2, LastAck]);
+    s.tcp(true, 1012, Some(5001), "", b"");
+    s.tcp(false, 5001, Some(1012), "P", b"TANMAYI 31");
+    assert_eq!(s.states()[9], [FinWait2, LastAck]);
+    s.tcp(true, 1012, Some(5012), "", b"");
+    assert_eq!(s.states()[10], [TimeWait, Closed]);
 }
