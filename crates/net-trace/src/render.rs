@@ -442,7 +442,7 @@ pub fn write_summaries(
     if corrupted > 0 {
         writeln!(
             out,
-            "{corrupted} frame{} corrupted on the way (checksum incorrect): the receiver drops {}, so {} left out of the connections.",
+            "Corrupted on the way (checksum incorrect): {corrupted} frame{}; the receiver drops {}, so {} left out of the connections.",
             if corrupted == 1 { "" } else { "s" },
             if corrupted == 1 { "it" } else { "them" },
             if corrupted == 1 { "it is" } else { "they are" },

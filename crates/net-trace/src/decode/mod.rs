@@ -511,6 +511,7 @@ fn decode_frame<'a>(
                 id: f.id,
                 offset: f.offset,
                 len: h.payload_len,
+                more: f.more,
             }),
         ),
         Some(f) => {
