@@ -1,7 +1,7 @@
 //! The command line of `net-trace`: its arguments, and the lines on stderr
 //! that repeat them (the readiness line, the counts at the end).
 
-use std::io::Write;
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use net_core::cli::parse_seconds;
 use net_trace::capture::Report;
 use net_trace::filter::Filter;
+use net_trace::sink::{Conversations, Format, Records, Sink, Summary, Table};
 
 #[derive(Parser)]
 #[command(
@@ -103,6 +104,60 @@ pub struct ViewArgs {
     /// Draw only this connection (its number in the table and summary).
     #[arg(long, value_name = "K", requires = "diagram")]
     pub connection: Option<usize>,
+    /// How frames are written: the table, tab-separated values with a
+    /// header line, or JSON lines (one object per frame, then one per
+    /// connection).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "table")]
+    pub format: OutputFormat,
+    /// Only the conversations: one line per connection with its frames,
+    /// bytes, duration, processes and analysis counts (as `tshark -q -z
+    /// conv,tcp`).
+    #[arg(long, conflicts_with = "format")]
+    pub summary_only: bool,
+}
+
+/// `--format`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// The frame table, then each connection's summary.
+    Table,
+    /// Tab-separated values (summaries on stderr).
+    Tsv,
+    /// JSON lines.
+    Json,
+}
+
+impl ViewArgs {
+    /// The sinks writing to stdout (and stderr), in order: for a live
+    /// capture, output that streams and survives a closed stdout.
+    pub fn output(&self, live: bool) -> Vec<Box<dyn Sink>> {
+        let states = self.states;
+        let terminal = io::stdout().is_terminal();
+        let records = |format| -> Box<dyn Sink> {
+            if live {
+                Box::new(Records::live(io::stdout(), format, states, terminal))
+            } else {
+                Box::new(Records::new(io::stdout().lock(), format, states))
+            }
+        };
+        if self.summary_only {
+            return vec![Box::new(Conversations::new(io::stdout().lock()))];
+        }
+        match self.format {
+            OutputFormat::Table if live => vec![
+                Box::new(Table::live(io::stdout(), states)),
+                Box::new(Summary::live(io::stdout())),
+            ],
+            OutputFormat::Table => vec![
+                Box::new(Table::new(io::stdout().lock(), states)),
+                Box::new(Summary::new(io::stdout().lock())),
+            ],
+            // The conversations follow the frames as JSON objects.
+            OutputFormat::Json => vec![records(Format::Json)],
+            // A TSV file stays one table: the summaries go to stderr.
+            OutputFormat::Tsv => vec![records(Format::Tsv), Box::new(Summary::new(io::stderr()))],
+        }
+    }
 }
 
 impl CaptureArgs {

@@ -10,7 +10,7 @@ use net_core::Shutdown;
 use net_trace::capture::{self, Options};
 use net_trace::filter::Filter;
 use net_trace::pipeline::Numbering;
-use net_trace::sink::{Diagram, Pcap, PcapNg, Sink, Summary, Table};
+use net_trace::sink::{Diagram, Pcap, PcapNg, Sink};
 use net_trace::source::{FileSource, Source};
 use net_trace::{Error, pcapio};
 
@@ -71,8 +71,7 @@ fn run_capture(args: CaptureArgs, filter: Option<Filter>) -> anyhow::Result<Exit
             .as_deref()
             .map(|p| Box::new(PcapNg::new(p)) as Box<dyn Sink>),
     );
-    sinks.push(Box::new(Table::live(io::stdout(), args.view.states)));
-    sinks.push(Box::new(Summary::live(io::stdout())));
+    sinks.extend(args.view.output(true));
     sinks.extend(diagram(&args.view));
     let opts = Options {
         ifaces: args.ifaces.clone(),
@@ -102,10 +101,8 @@ fn run_read(args: ReadArgs, filter: Option<Filter>) -> anyhow::Result<()> {
         pcapio::FileReader::open(&args.file)?
     };
     let mut source = FileSource::new(reader, &args.file.to_string_lossy());
-    let mut sinks: Vec<Box<dyn Sink>> = vec![
-        Box::new(Table::new(io::stdout().lock(), args.view.states)),
-        Box::new(Summary::new(io::stdout().lock())),
-    ];
+    let mut sinks = args.view.output(false);
+    let shown = sinks.len();
     sinks.extend(diagram(&args.view));
     let mut refs = refs(&mut sinks);
     let opts = Options {
@@ -116,7 +113,7 @@ fn run_read(args: ReadArgs, filter: Option<Filter>) -> anyhow::Result<()> {
     };
     let result = capture::run_source(&mut source, &opts, None, None, || (), &mut refs);
     // The diagram is written last, after any warning about the file.
-    let (now, last) = refs.split_at_mut(2);
+    let (now, last) = refs.split_at_mut(shown);
     let result = result.and_then(|report| capture::finish(now, &report.end()).map(|()| report));
     // The rows read before an error are shown before the error is.
     if result.is_err() {

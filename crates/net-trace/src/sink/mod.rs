@@ -10,9 +10,16 @@
 //! - `summary`: each connection's summary ([`Summary`]).
 //! - `diagram`: the SVG ladder diagram ([`Diagram`]).
 //! - `files`: the frames saved as pcap ([`Pcap`]) and pcapng ([`PcapNg`]).
+//! - `records`: every column of every frame as JSON lines or TSV
+//!   ([`Records`]); `json` writes its strings.
+//! - `conv`: one line per connection, as tshark's conversations
+//!   ([`Conversations`]).
 
+mod conv;
 mod diagram;
 mod files;
+mod json;
+mod records;
 mod summary;
 mod table;
 
@@ -25,8 +32,10 @@ use crate::analyze::{Analyzer, Row};
 use crate::decode::LinkType;
 use crate::owners::{Method, Owner};
 
+pub use conv::Conversations;
 pub use diagram::Diagram;
 pub use files::{Pcap, PcapNg};
+pub use records::{Format, Records, TSV_HEADER, analysis_names};
 pub use summary::Summary;
 pub use table::Table;
 

@@ -4,6 +4,7 @@
 
 mod filter;
 mod fixtures;
+mod formats;
 mod live_source;
 mod owners;
 mod pipeline;

@@ -1,0 +1,87 @@
+//! JSON values written straight into a [`Write`]: strings escaped as
+//! RFC 8259 requires, so every line parses, whatever a frame carried.
+//!
+//! A few lines of escaping rather than serde_json: the values are a fixed
+//! set of numbers and strings, written per frame without building a tree,
+//! and a Rust `str` is already valid UTF-8, so escaping `"`, `\` and the
+//! control characters is all correctness takes.
+
+use std::io::{self, Write};
+
+/// Writes `s` as a JSON string, quotes included.
+pub fn string(out: &mut impl Write, s: &str) -> io::Result<()> {
+    out.write_all(b"\"")?;
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f | 0x7f => b"",
+            _ => continue,
+        };
+        out.write_all(bytes.get(start..i).unwrap_or_default())?;
+        if escaped.is_empty() {
+            write!(out, "\\u{b:04x}")?;
+        } else {
+            out.write_all(escaped)?;
+        }
+        start = i + 1;
+    }
+    out.write_all(bytes.get(start..).unwrap_or_default())?;
+    out.write_all(b"\"")
+}
+
+/// Writes `"key":` (the key needs no escaping: it is the program's own).
+pub fn key(out: &mut impl Write, first: bool, key: &str) -> io::Result<()> {
+    if !first {
+        out.write_all(b",")?;
+    }
+    write!(out, "\"{key}\":")
+}
+
+/// Writes a string or `null`.
+pub fn opt_string(out: &mut impl Write, s: Option<&str>) -> io::Result<()> {
+    match s {
+        Some(s) => string(out, s),
+        None => out.write_all(b"null"),
+    }
+}
+
+/// Writes an array of strings.
+pub fn strings<'a>(
+    out: &mut impl Write,
+    items: impl IntoIterator<Item = &'a str>,
+) -> io::Result<()> {
+    out.write_all(b"[")?;
+    for (i, s) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        string(out, s)?;
+    }
+    out.write_all(b"]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> String {
+        let mut out = Vec::new();
+        string(&mut out, text).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_are_escaped_as_rfc_8259_asks() {
+        assert_eq!(s("plain"), "\"plain\"");
+        assert_eq!(s("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(s("1\n2\t3\r"), r#""1\n2\t3\r""#);
+        assert_eq!(s("\u{0}\u{1b}\u{7f}"), r#""\u0000\u001b\u007f""#);
+        assert_eq!(s("client→server"), "\"client→server\"");
+    }
+}

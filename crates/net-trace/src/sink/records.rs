@@ -1,0 +1,352 @@
+//! `--format json` and `--format tsv`: every column of every frame, for
+//! jq, pandas and spreadsheets.
+//!
+//! JSON lines: one object per frame, `{"type":"frame",…}`, and at the end
+//! one `{"type":"connection",…}` per connection, so everything on stdout
+//! parses and `jq 'select(.type=="frame")'` picks the frames. TSV: a
+//! header line, then one line per frame; a tab, newline, carriage return
+//! or backslash inside a value is written `\t`, `\n`, `\r`, `\\`, so a
+//! line is always one frame.
+
+use std::io::{self, BufWriter, Write};
+use std::time::{Duration, Instant};
+
+use super::conv::{Tallies, write_owner};
+use super::{End, Shown, Sink, json};
+use crate::Error;
+use crate::analyze::Findings;
+use crate::analyze::{Direction, Ends, Kind, Row};
+use crate::owners::Owner;
+
+/// Longest a shown row waits in a live capture's buffer (as the table's).
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// Output buffer: large enough that writes are few.
+const BUFFER: usize = 256 * 1024;
+
+/// How frames are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON lines.
+    Json,
+    /// Tab-separated values with a header line.
+    Tsv,
+}
+
+/// The TSV header (`client_state` and `server_state` are added with
+/// `--states`).
+pub const TSV_HEADER: &str = "no\ttime\tepoch\tsource\tsource_port\tdestination\tdestination_port\tprotocol\tlength\tconnection\tdirection\tpid\tprocess\tinfo\tanalysis\tnotes";
+
+/// Frames as JSON lines or TSV.
+#[derive(Debug)]
+pub struct Records<W: Write> {
+    out: BufWriter<W>,
+    format: Format,
+    states: bool,
+    /// A live capture: rows are flushed as time passes (every row with
+    /// `every_row`), and an output that cannot be written ends this
+    /// output, not the capture.
+    live: bool,
+    every_row: bool,
+    closed: bool,
+    flushed: Instant,
+    tallies: Tallies,
+}
+
+impl<W: Write> Records<W> {
+    /// Frames of a saved capture: an output error stops the stream.
+    pub fn new(out: W, format: Format, states: bool) -> Self {
+        Records {
+            out: BufWriter::with_capacity(BUFFER, out),
+            format,
+            states,
+            live: false,
+            every_row: false,
+            closed: false,
+            flushed: Instant::now(),
+            tallies: Tallies::new(),
+        }
+    }
+
+    /// Frames of a live capture, streamed as they come: flushed after
+    /// every row with `every_row` (a terminal), else at least every
+    /// [`FLUSH_EVERY`] and whenever the capture is idle.
+    pub fn live(out: W, format: Format, states: bool, every_row: bool) -> Self {
+        Records {
+            live: true,
+            every_row,
+            ..Records::new(out, format, states)
+        }
+    }
+
+    fn outcome(&mut self, result: io::Result<()>) -> Result<(), Error> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(_) if self.live => {
+                self.closed = true;
+                Ok(())
+            }
+            Err(e) => Err(Error::Output(e)),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        self.flushed = Instant::now();
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.out.flush();
+        self.outcome(result)
+    }
+}
+
+/// tshark's `tcp.analysis.*` field names of what the analysis found
+/// (`overtaken` is net-trace's own: see [`Findings::overtaken`]).
+pub fn analysis_names(f: &Findings) -> impl Iterator<Item = &'static str> {
+    [
+        (f.retransmission, "retransmission"),
+        (f.fast_retransmission, "fast_retransmission"),
+        (f.spurious_retransmission, "spurious_retransmission"),
+        (f.out_of_order, "out_of_order"),
+        (f.previous_not_captured, "lost_segment"),
+        (f.acked_unseen, "ack_lost_segment"),
+        (f.window_update, "window_update"),
+        (f.window_full, "window_full"),
+        (f.keep_alive, "keep_alive"),
+        (f.keep_alive_ack, "keep_alive_ack"),
+        (f.dup_ack.is_some(), "duplicate_ack"),
+        (f.zero_window, "zero_window"),
+        (f.zero_window_probe, "zero_window_probe"),
+        (f.zero_window_probe_ack, "zero_window_probe_ack"),
+        (f.ports_reused, "reused_ports"),
+        (f.overtaken, "overtaken"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+}
+
+/// Seconds with six decimals, as a JSON number or TSV cell.
+fn secs(t: Duration) -> String {
+    let micros = (t.as_nanos() + 500) / 1000;
+    format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+}
+
+/// The row's ends as (source, source port, destination, destination
+/// port); no ports for a frame that is not IP or a protocol without them.
+fn ends(row: &Row) -> (String, Option<u16>, String, Option<u16>) {
+    let port = |p: u16| (matches!(row.kind, Kind::Tcp | Kind::Udp)).then_some(p);
+    match &row.ends {
+        Ends::Ip { src, dst } => (
+            src.ip().to_string(),
+            port(src.port()),
+            dst.ip().to_string(),
+            port(dst.port()),
+        ),
+        Ends::Link { src, dst } => (src.clone(), None, dst.clone(), None),
+    }
+}
+
+/// The process that sent a row's frame; an ICMP error comes from a host's
+/// kernel, not from a process of the connection.
+fn process<'a>(row: &Row, sender: Option<&'a Owner>) -> Option<&'a Owner> {
+    sender.filter(|_| row.kind != Kind::Icmp)
+}
+
+fn direction(d: Option<Direction>) -> Option<&'static str> {
+    d.map(|d| match d {
+        Direction::ClientToServer => "client→server",
+        Direction::ServerToClient => "server→client",
+    })
+}
+
+/// Writes one frame as a JSON object and its newline.
+pub fn write_json(
+    out: &mut impl Write,
+    frame: &Shown<'_>,
+    row: &Row,
+    sender: Option<&Owner>,
+    states: bool,
+) -> io::Result<()> {
+    let (src, sport, dst, dport) = ends(row);
+    let opt = |n: Option<u16>| n.map_or_else(|| "null".to_string(), |n| n.to_string());
+    write!(
+        out,
+        "{{\"type\":\"frame\",\"no\":{},\"time\":{},\"epoch\":{},\"source\":",
+        row.no,
+        secs(row.time),
+        secs(frame.time)
+    )?;
+    json::string(out, &src)?;
+    write!(out, ",\"source_port\":{},\"destination\":", opt(sport))?;
+    json::string(out, &dst)?;
+    write!(out, ",\"destination_port\":{},\"protocol\":", opt(dport))?;
+    json::string(out, &row.protocol)?;
+    write!(out, ",\"length\":{},\"interface\":", row.length)?;
+    json::string(out, frame.iface)?;
+    match row.conn {
+        Some(c) => write!(out, ",\"connection\":{c}")?,
+        None => out.write_all(b",\"connection\":null")?,
+    }
+    json::key(out, false, "direction")?;
+    json::opt_string(out, direction(row.direction))?;
+    json::key(out, false, "sender")?;
+    json::opt_string(out, row.direction.map(Direction::sender))?;
+    json::key(out, false, "process")?;
+    write_owner(out, process(row, sender))?;
+    if states {
+        json::key(out, false, "states")?;
+        match row.states {
+            Some([c, s]) => write!(
+                out,
+                "{{\"client\":\"{}\",\"server\":\"{}\"}}",
+                c.name(),
+                s.name()
+            )?,
+            None => out.write_all(b"null")?,
+        }
+    }
+    json::key(out, false, "info")?;
+    json::string(out, &row.info)?;
+    json::key(out, false, "analysis")?;
+    json::strings(out, analysis_names(&row.analysis))?;
+    if let Some((frame, n)) = row.analysis.dup_ack {
+        write!(
+            out,
+            ",\"duplicate_ack_frame\":{frame},\"duplicate_ack_num\":{n}"
+        )?;
+    }
+    json::key(out, false, "notes")?;
+    json::strings(out, row.notes.iter().map(String::as_str))?;
+    out.write_all(b"}\n")
+}
+
+/// Writes `s` as a TSV cell: tab, newline, carriage return and backslash
+/// escaped.
+fn cell(out: &mut impl Write, s: &str) -> io::Result<()> {
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escaped: &[u8] = match b {
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\\' => b"\\\\",
+            _ => continue,
+        };
+        out.write_all(s.as_bytes().get(start..i).unwrap_or_default())?;
+        out.write_all(escaped)?;
+        start = i + 1;
+    }
+    out.write_all(s.as_bytes().get(start..).unwrap_or_default())
+}
+
+/// Writes one frame as a TSV line (empty cells for what it lacks).
+pub fn write_tsv(
+    out: &mut impl Write,
+    frame: &Shown<'_>,
+    row: &Row,
+    sender: Option<&Owner>,
+    states: bool,
+) -> io::Result<()> {
+    let (src, sport, dst, dport) = ends(row);
+    let opt = |n: Option<u16>| n.map_or_else(String::new, |n| n.to_string());
+    write!(
+        out,
+        "{}\t{}\t{}\t",
+        row.no,
+        secs(row.time),
+        secs(frame.time)
+    )?;
+    cell(out, &src)?;
+    write!(out, "\t{}\t", opt(sport))?;
+    cell(out, &dst)?;
+    write!(out, "\t{}\t", opt(dport))?;
+    cell(out, &row.protocol)?;
+    write!(
+        out,
+        "\t{}\t{}\t{}\t",
+        row.length,
+        row.conn.map_or_else(String::new, |c| c.to_string()),
+        direction(row.direction).unwrap_or_default()
+    )?;
+    match process(row, sender) {
+        Some(o) => {
+            write!(out, "{}\t", o.pid)?;
+            cell(out, &o.name)?;
+        }
+        None => out.write_all(b"\t")?,
+    }
+    out.write_all(b"\t")?;
+    cell(out, &row.info)?;
+    out.write_all(b"\t")?;
+    cell(
+        out,
+        &analysis_names(&row.analysis).collect::<Vec<_>>().join(","),
+    )?;
+    out.write_all(b"\t")?;
+    cell(out, &row.notes.join("; "))?;
+    if states {
+        match row.states {
+            Some([c, s]) => write!(out, "\t{}\t{}", c.name(), s.name())?,
+            None => out.write_all(b"\t\t")?,
+        }
+    }
+    out.write_all(b"\n")
+}
+
+impl<W: Write> Sink for Records<W> {
+    fn start(&mut self) -> Result<(), Error> {
+        if self.format == Format::Json {
+            return Ok(());
+        }
+        let states = if self.states {
+            "\tclient_state\tserver_state"
+        } else {
+            ""
+        };
+        let result = writeln!(self.out, "{TSV_HEADER}{states}");
+        self.outcome(result)
+    }
+
+    fn row(&mut self, frame: &Shown<'_>, row: &Row, sender: Option<&Owner>) -> Result<(), Error> {
+        self.tallies.note(row, sender);
+        if !self.closed {
+            let result = match self.format {
+                Format::Json => write_json(&mut self.out, frame, row, sender, self.states),
+                Format::Tsv => write_tsv(&mut self.out, frame, row, sender, self.states),
+            };
+            self.outcome(result)?;
+        }
+        if self.live && (self.every_row || self.flushed.elapsed() >= FLUSH_EVERY) {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn idle(&mut self) {
+        let _ = self.flush();
+    }
+
+    fn finish(&mut self, end: &End<'_>) -> Result<(), Error> {
+        if self.format == Format::Json && !self.closed {
+            let result = self
+                .tallies
+                .conversations(end)
+                .iter()
+                .try_for_each(|c| c.write_json(&mut self.out));
+            self.outcome(result)?;
+        }
+        self.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsv_cells_keep_one_frame_per_line() {
+        let mut out = Vec::new();
+        cell(&mut out, "a\tb\nc\\d\re").unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), r"a\tb\nc\\d\re");
+    }
+}
