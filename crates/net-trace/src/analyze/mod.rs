@@ -1166,11 +1166,17 @@ fn ip_name(p: &Packet) -> &'static str {
 /// sent.
 fn truncated(p: &Packet, n: u8, row: &mut Row) {
     row.protocol = Cow::Borrowed(ip_protocol_name(n).unwrap_or(ip_name(p)));
-    row.info.push_str(if p.truncated() {
-        SIZE_LIMITED
+    // Cut by the snap length, or not whole as it was sent.
+    if p.truncated() {
+        // The ports, when captured, as tshark shows them; too little of
+        // the segment is left to follow a connection.
+        if p.src.port() != 0 || p.dst.port() != 0 {
+            let _ = write!(row.info, "{} → {} ", p.src.port(), p.dst.port());
+        }
+        row.info.push_str(SIZE_LIMITED);
     } else {
-        MALFORMED
-    });
+        row.info.push_str(MALFORMED);
+    }
 }
 
 /// An IP protocol net-trace does not decode.

@@ -615,7 +615,18 @@ fn truncated_frames_show_their_wire_length() {
     let mut q = p.clone();
     q.transport = Transport::Truncated(6);
     let row = s.push_packet(&q);
-    assert_eq!((&*row.protocol, row.info.as_str()), ("TCP", SIZE_LIMITED));
+    assert_eq!(
+        (&*row.protocol, row.info.as_str(), row.conn),
+        (
+            "TCP",
+            "52581 → 13000 [Packet size limited during capture]",
+            None
+        )
+    );
+    // Cut before the ports: nothing but the cut to show.
+    q.src.set_port(0);
+    q.dst.set_port(0);
+    assert_eq!(s.push_packet(&q).info, SIZE_LIMITED);
 }
 
 #[test]

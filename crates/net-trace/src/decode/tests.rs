@@ -394,10 +394,19 @@ fn test_parse_transport_header_cut() {
     let p = decode(LinkType::Ethernet, &f[..36], T, 66).unwrap();
     assert_eq!((p.transport, p.src.port()), (Transport::Truncated(6), 0));
     let u = eth(&[0x08, 0x00], &IPV4_UDP);
-    let p = decode(LinkType::Ethernet, &u[..40], T, 44).unwrap();
+    let p = decode(LinkType::Ethernet, &u[..38], T, 44).unwrap();
     assert_eq!(
         (p.transport, p.dst.port()),
         (Transport::Truncated(17), 12000)
+    );
+    // Only the checksum cut: the datagram, its length from its header.
+    let p = decode(LinkType::Ethernet, &u[..40], T, 44).unwrap();
+    assert_eq!(
+        udp_of(&p),
+        &Udp {
+            len: 2,
+            payload: vec![]
+        }
     );
     // Exactly the UDP header: a UDP datagram with nothing of its payload.
     let p = decode(LinkType::Ethernet, &u[..42], T, 44).unwrap();

@@ -17,6 +17,10 @@ const SCTP: u8 = 132;
 const TCP_MIN_LEN: usize = 20;
 /// Length of a UDP header.
 const UDP_LEN: usize = 8;
+/// The UDP header up to its length field: enough to show the datagram
+/// (ports and length) when only the checksum was cut, as tshark does (an
+/// IPv6 datagram over Ethernet cut at 60 bytes has 6 of the 8).
+const UDP_LEN_FIELD_END: usize = 6;
 
 /// Decodes what an IP packet carries: `payload` as captured,
 /// `payload_len` as on the wire. Returns source port, destination port,
@@ -111,7 +115,7 @@ fn window_scale(opts: &[u8]) -> Option<u8> {
 }
 
 fn udp(b: &[u8], wire: u32) -> (u16, u16, Transport) {
-    if b.len() < UDP_LEN {
+    if b.len() < UDP_LEN_FIELD_END {
         return ports_and(b, Transport::Truncated(UDP));
     }
     // Length 0 is a jumbogram's: the IP length tells.
