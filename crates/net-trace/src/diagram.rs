@@ -10,7 +10,8 @@
 //! out-of-order segments) is kept, each drawn in its own style.
 
 use std::fmt::Write as _;
-use std::time::Duration;
+
+use crate::analyze::RelTime;
 
 /// Arrows kept at each end of a long connection; the middle is elided.
 pub const KEEP_EACH_END: usize = 12;
@@ -53,7 +54,7 @@ pub struct Arrow {
     /// Frame number.
     pub no: usize,
     /// Time since the first frame of the capture.
-    pub time: Duration,
+    pub time: RelTime,
     /// Sent by the client (left to right).
     pub from_client: bool,
     /// Flags and numbers: `[SYN] Seq=0 Len=0`.
@@ -642,11 +643,12 @@ fn arrow(out: &mut String, a: &Arrow, y: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn a(no: usize, from_client: bool, label: &str) -> Arrow {
         Arrow {
             no,
-            time: Duration::from_micros(no as u64 * 10),
+            time: Duration::from_micros(no as u64 * 10).into(),
             from_client,
             label: label.into(),
             ..Arrow::default()
@@ -785,7 +787,7 @@ mod tests {
         let (src, dst) = if from_client { (c, sv) } else { (sv, c) };
         crate::analyze::Row {
             no,
-            time: Duration::from_millis(no as u64),
+            time: Duration::from_millis(no as u64).into(),
             ends: Ends::Ip { src, dst },
             protocol: protocol.into(),
             kind: match protocol {

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::analyze::{Analyzer, Direction, Ends, Kind, Listed, Proto, Row, Summary};
+use crate::analyze::{Analyzer, Direction, Ends, Kind, Listed, Proto, RelTime, Row, Summary};
 use crate::owners::Method;
 /// The process that owns one end of a connection.
 pub use crate::owners::Owner;
@@ -89,11 +89,10 @@ fn pad(out: &mut impl Write, s: &str, width: usize, right_align: bool) -> io::Re
 }
 
 /// Seconds with six decimals, rounded to the microsecond as `{:.6}`
-/// would, without floating point.
-fn seconds(t: std::time::Duration) -> Cell {
-    let micros = (t.as_nanos() + 500) / 1000;
+/// would, without floating point; negative before the first frame.
+fn seconds(t: RelTime) -> Cell {
     let mut c = Cell::new();
-    let _ = write!(c, "{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+    let _ = write!(c, "{t}");
     c
 }
 
@@ -473,7 +472,7 @@ mod tests {
     fn syn_row() -> Row {
         Row {
             no: 1,
-            time: Duration::from_micros(1500),
+            time: Duration::from_micros(1500).into(),
             ends: Ends::Ip {
                 src: "127.0.0.1:52581".parse().unwrap(),
                 dst: "127.0.0.1:13000".parse().unwrap(),
@@ -600,14 +599,16 @@ mod tests {
     #[test]
     fn cells_and_times() {
         assert_eq!(
-            seconds(Duration::from_nanos(1_234_567_890)).as_str(),
+            seconds(Duration::from_nanos(1_234_567_890).into()).as_str(),
             "1.234568"
         );
         assert_eq!(
-            seconds(Duration::from_nanos(999_999_600)).as_str(),
+            seconds(Duration::from_nanos(999_999_600).into()).as_str(),
             "1.000000"
         );
-        assert_eq!(seconds(Duration::ZERO).as_str(), "0.000000");
+        assert_eq!(seconds(RelTime::ZERO).as_str(), "0.000000");
+        let before = RelTime::between(Duration::from_secs(50), Duration::from_micros(6_282_746));
+        assert_eq!(seconds(before).as_str(), "-43.717254");
         let mut out = Vec::new();
         pad(&mut out, "→x", 4, false).unwrap();
         pad(&mut out, "7", 3, true).unwrap();

@@ -30,9 +30,11 @@
 //!   So a UDP flow whose first datagram was lost is not turned around by
 //!   the server's reply coming first.
 
+mod rel_time;
 pub mod seq_analysis;
 mod tcp_state;
 
+pub use rel_time::RelTime;
 pub use seq_analysis::Findings;
 pub use tcp_state::TcpState;
 
@@ -150,8 +152,8 @@ pub enum Ends {
 pub struct Row {
     /// Frame number: its position in the file (or capture), from 1.
     pub no: usize,
-    /// Time since the first frame.
-    pub time: Duration,
+    /// Time since the first frame (negative for a frame stamped before it).
+    pub time: RelTime,
     /// Source and destination.
     pub ends: Ends,
     /// Protocol column: `TCP`, `UDP`, `ICMP`, `ICMPv6`, `IPv4`, `ARP`…
@@ -818,10 +820,10 @@ impl Analyzer {
     }
 
     /// Numbers the next frame and gives its time since the first frame.
-    fn next_frame(&mut self, time: Duration) -> (usize, Duration) {
+    fn next_frame(&mut self, time: Duration) -> (usize, RelTime) {
         self.frames += 1;
         let start = *self.start.get_or_insert(time);
-        (self.frames, time.saturating_sub(start))
+        (self.frames, RelTime::between(start, time))
     }
 
     /// Counts a frame that is not shown (filtered out), so later frames

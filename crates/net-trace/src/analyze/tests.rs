@@ -781,7 +781,7 @@ fn every_frame_is_numbered_and_timed_from_the_first() {
     // Frame 1 is filtered out, yet it is the time origin.
     a.skip(Duration::from_millis(900));
     let row = a.push_other(&arp);
-    assert_eq!((row.no, row.time), (2, Duration::from_millis(100)));
+    assert_eq!((row.no, row.time), (2, Duration::from_millis(100).into()));
     assert_eq!(row.protocol, "ARP");
     assert_eq!(
         row.ends,
@@ -801,11 +801,20 @@ fn every_frame_is_numbered_and_timed_from_the_first() {
         panic!("not a packet")
     };
     let row = a.push(&p);
-    assert_eq!((row.no, row.time), (3, Duration::from_millis(600)));
+    assert_eq!((row.no, row.time), (3, Duration::from_millis(600).into()));
     assert_eq!(row.ip_ends(), Some((addr(C), addr(S))));
     // A cut non-IP frame says so.
     let cut = OtherFrame { cap_len: 20, ..arp };
     assert!(a.push_other(&cut).info.ends_with(SIZE_LIMITED));
+    // A frame stamped before the first (files concatenated with
+    // `mergecap -a`): a negative time, as tshark's.
+    let early = OtherFrame {
+        time: Duration::from_millis(250),
+        ..cut
+    };
+    let row = a.push_other(&early);
+    assert_eq!((row.no, row.time.as_nanos()), (5, -650_000_000));
+    assert_eq!(row.time.to_string(), "-0.650000");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::{End, Shown, Sink, json};
 use crate::Error;
-use crate::analyze::{Direction, Kind, Row, Summary};
+use crate::analyze::{Direction, Kind, RelTime, Row, Summary};
 use crate::owners::Owner;
 use crate::render::ConnOwners;
 
@@ -21,8 +21,8 @@ struct Tally {
     /// Frames and bytes on the wire, client→server and server→client.
     frames: [u64; 2],
     bytes: [u64; 2],
-    first: Duration,
-    last: Duration,
+    first: RelTime,
+    last: RelTime,
 }
 
 /// Each connection's frames and bytes, gathered row by row (ICMP errors
@@ -158,8 +158,8 @@ impl Conversation<'_> {
             t.bytes[1],
             t.frames[0] + t.frames[1],
             t.bytes[0] + t.bytes[1],
-            secs(t.first, 6),
-            secs(t.last.saturating_sub(t.first), 4),
+            t.first.to_decimals(6),
+            secs(t.last.since(t.first), 4),
             s.retransmissions.count,
             s.out_of_order.count,
             s.dup_acks.count,
@@ -204,8 +204,8 @@ impl Conversation<'_> {
         write!(
             out,
             ",\"start\":{},\"duration\":{}",
-            secs(t.first, 6),
-            secs(t.last.saturating_sub(t.first), 6)
+            t.first.to_decimals(6),
+            secs(t.last.since(t.first), 6)
         )?;
         for (name, o) in [
             ("client_process", self.client),

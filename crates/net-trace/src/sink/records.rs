@@ -173,7 +173,7 @@ pub fn write_json(
         out,
         "{{\"type\":\"frame\",\"no\":{},\"time\":{},\"epoch\":{},\"source\":",
         row.no,
-        secs(row.time),
+        row.time,
         secs(frame.time)
     )?;
     json::string(out, &src)?;
@@ -249,13 +249,7 @@ pub fn write_tsv(
 ) -> io::Result<()> {
     let (src, sport, dst, dport) = ends(row);
     let opt = |n: Option<u16>| n.map_or_else(String::new, |n| n.to_string());
-    write!(
-        out,
-        "{}\t{}\t{}\t",
-        row.no,
-        secs(row.time),
-        secs(frame.time)
-    )?;
+    write!(out, "{}\t{}\t{}\t", row.no, row.time, secs(frame.time))?;
     cell(out, &src)?;
     write!(out, "\t{}\t", opt(sport))?;
     cell(out, &dst)?;

@@ -38,8 +38,9 @@ fn name(path: &Path) -> String {
 #[derive(Debug)]
 struct Shark {
     no: usize,
-    /// `frame.time_relative` in nanoseconds.
-    time_ns: u128,
+    /// `frame.time_relative` in nanoseconds (negative for a frame stamped
+    /// before the first).
+    time_ns: i128,
     len: u32,
     protocol: String,
     stream: Option<usize>,
@@ -61,11 +62,15 @@ where
     (!field.is_empty()).then(|| field.parse().unwrap())
 }
 
-/// `0.000254000` → 254000.
-fn nanos(field: &str) -> u128 {
+/// `0.000254000` → 254000, `-19.884049000` → -19884049000.
+fn nanos(field: &str) -> i128 {
+    let (sign, field) = match field.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, field),
+    };
     let (s, frac) = field.split_once('.').unwrap();
     assert_eq!(frac.len(), 9, "tshark prints 9 digits: {field}");
-    s.parse::<u128>().unwrap() * 1_000_000_000 + frac.parse::<u128>().unwrap()
+    sign * (s.parse::<i128>().unwrap() * 1_000_000_000 + frac.parse::<i128>().unwrap())
 }
 
 /// tshark's dotted `tcp.flags.str` (reserved ×3, AE, CWR, ECE, URG, ACK,
