@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use net_core::cli::parse_seconds;
 use net_trace::capture::Report;
 use net_trace::filter::Filter;
-use net_trace::sink::{Conversations, Format, Records, Sink, Summary, Table};
+use net_trace::sink::{Conversations, Details, Format, Records, Sink, Summary, Table};
 
 #[derive(Parser)]
 #[command(
@@ -114,6 +114,15 @@ pub struct ViewArgs {
     /// conv,tcp`).
     #[arg(long, conflicts_with = "format")]
     pub summary_only: bool,
+    /// Show frame N field by field, as Wireshark's details pane, with the
+    /// process that sent it (repeatable, or a list: `--detail 1,2,3`).
+    #[arg(long = "detail", value_name = "N", value_delimiter = ',',
+          value_parser = clap::value_parser!(u64).range(1..),
+          conflicts_with_all = ["format", "summary_only"])]
+    pub detail: Vec<u64>,
+    /// Show every frame field by field (as `tshark -V`).
+    #[arg(short = 'V', long = "verbose", conflicts_with_all = ["format", "summary_only"])]
+    pub verbose: bool,
 }
 
 /// `--format`.
@@ -143,20 +152,61 @@ impl ViewArgs {
         if self.summary_only {
             return vec![Box::new(Conversations::new(io::stdout().lock()))];
         }
-        match self.format {
-            OutputFormat::Table if live => vec![
+        let summary = || -> Box<dyn Sink> {
+            if live {
+                Box::new(Summary::live(io::stdout()))
+            } else {
+                Box::new(Summary::new(io::stdout().lock()))
+            }
+        };
+        match (self.format, self.details()) {
+            // Every frame's details in place of the table, as `tshark -V`.
+            (OutputFormat::Table, Some(frames)) if frames.is_empty() => vec![
+                Box::new(Details::new(io::stdout(), frames, live)),
+                summary(),
+            ],
+            // The table, then the chosen frames' details.
+            (OutputFormat::Table, Some(frames)) => vec![
+                if live {
+                    Box::new(Table::live(io::stdout(), states))
+                } else {
+                    Box::new(Table::new(io::stdout().lock(), states))
+                },
+                Box::new(Details::new(io::stdout(), frames, live)),
+                summary(),
+            ],
+            (OutputFormat::Table, None) if live => vec![
                 Box::new(Table::live(io::stdout(), states)),
                 Box::new(Summary::live(io::stdout())),
             ],
-            OutputFormat::Table => vec![
+            (OutputFormat::Table, None) => vec![
                 Box::new(Table::new(io::stdout().lock(), states)),
                 Box::new(Summary::new(io::stdout().lock())),
             ],
             // The conversations follow the frames as JSON objects.
-            OutputFormat::Json => vec![records(Format::Json)],
+            (OutputFormat::Json, _) => vec![records(Format::Json)],
             // A TSV file stays one table: the summaries go to stderr.
-            OutputFormat::Tsv => vec![records(Format::Tsv), Box::new(Summary::new(io::stderr()))],
+            (OutputFormat::Tsv, _) => {
+                vec![records(Format::Tsv), Box::new(Summary::new(io::stderr()))]
+            }
         }
+    }
+
+    /// The frames the details pane shows: `None` for none, an empty set
+    /// for all.
+    pub fn details(&self) -> Option<std::collections::BTreeSet<usize>> {
+        if self.verbose {
+            return Some(Default::default());
+        }
+        if self.detail.is_empty() {
+            return None;
+        }
+        Some(
+            self.detail
+                .iter()
+                .map(|&n| usize::try_from(n).unwrap_or(usize::MAX))
+                .collect(),
+        )
     }
 }
 

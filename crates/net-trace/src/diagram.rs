@@ -808,6 +808,7 @@ mod tests {
             notes: Vec::new(),
             analysis: Default::default(),
             bad_checksum: None,
+            tcp: None,
         }
     }
 

@@ -27,7 +27,8 @@
 //!   analyse); [`capture`] runs them from any source, joined with owners,
 //!   to any sinks (`capture` and `read` alike).
 //! - [`sink`]: where rows go — the table, the summaries, the ladder
-//!   diagram, pcap and pcapng files; [`render`] and [`diagram`] draw them.
+//!   diagram, pcap and pcapng files, the details pane; [`render`],
+//!   [`diagram`] and [`details`] draw them.
 //!
 //! # Example
 //! Analysing frames from any source:
@@ -51,6 +52,7 @@
 pub mod analyze;
 pub mod capture;
 pub mod decode;
+pub mod details;
 pub mod diagram;
 pub mod filter;
 pub mod join;

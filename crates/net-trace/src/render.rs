@@ -487,6 +487,7 @@ mod tests {
             notes: vec!["handshake 1/3 (SYN)".into()],
             analysis: Default::default(),
             bad_checksum: None,
+            tcp: None,
         }
     }
 

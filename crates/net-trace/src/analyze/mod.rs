@@ -10,7 +10,8 @@
 //! never with the number of frames: each keeps a fixed-size record
 //! (frame numbers of its handshake and teardown, counters, and at most
 //! [`RETRANSMISSIONS_LISTED`] frame numbers of each kind of trouble and
-//! [`ICMP_LISTED`] ICMP ones).
+//! [`ICMP_LISTED`] ICMP ones), and the segments not yet acknowledged, at
+//! most [`UNACKED_LISTED`] per direction.
 //!
 //! # Rules
 //! - A TCP stream is a 4-tuple **and** a generation: a SYN (without ACK)
@@ -60,6 +61,11 @@ pub const RETRANSMISSIONS_LISTED: usize = 16;
 /// ICMP errors listed per flow (the rest are counted): a client sending to
 /// a closed port draws one per datagram.
 pub const ICMP_LISTED: usize = 16;
+
+/// Segments waiting for their ACK kept per direction (tshark's
+/// `TCP_MAX_UNACKED_SEGMENTS`): a capture that misses one side's ACKs
+/// stops adding, so memory stays bounded.
+pub const UNACKED_LISTED: usize = 1000;
 
 /// Below this port a service is well known (IANA system ports).
 const WELL_KNOWN_END: u16 = 1024;
@@ -182,6 +188,32 @@ pub struct Row {
     /// drops it, so it is no connection's (no number, direction, state or
     /// analysis), and nothing it says is counted.
     pub bad_checksum: Option<BadChecksum>,
+    /// A TCP segment's numbers as its connection sees them, for the
+    /// details pane.
+    pub tcp: Option<TcpNumbers>,
+}
+
+/// What a TCP segment's own header cannot say: relative numbering, the
+/// window as scaled, and which earlier segment it acknowledges (tshark's
+/// `[SEQ/ACK analysis]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpNumbers {
+    /// Base of this direction's relative sequence numbers.
+    pub seq_base: u32,
+    /// Base of the other direction's (what relative Ack and SACK edges
+    /// are counted from); 0 while unknown.
+    pub ack_base: u32,
+    /// The window field as scaled (tshark's `[Calculated window size]`).
+    pub window: u64,
+    /// tshark's `[Window size scaling factor]`: the multiplier, -1 while
+    /// unknown (a SYN not captured), -2 when a SYN came without the option.
+    pub scale_factor: i64,
+    /// The earlier segment of the other side this one acknowledges
+    /// exactly, and how long after it this came (the RTT).
+    pub acks: Option<(usize, Duration)>,
+    /// From the SYN to the ACK that completed the handshake, once seen
+    /// (tshark's iRTT).
+    pub initial_rtt: Option<Duration>,
 }
 
 impl Row {
@@ -382,6 +414,9 @@ struct Conn {
     data_span: [Option<(u32, u32)>; 2],
     /// tshark's analysis of the sequence numbers.
     seq: seq_analysis::SeqAnalysis,
+    /// Each direction's segments not yet acknowledged, newest last, for
+    /// the frame and RTT an ACK answers; at most [`UNACKED_LISTED`] each.
+    unacked: [Vec<Unacked>; 2],
     /// Retransmissions and ICMP errors: most connections have none, so
     /// they live apart, allocated on the first.
     rare: Option<Box<Rare>>,
@@ -429,6 +464,7 @@ impl Conn {
             bytes: [0; 2],
             data_span: [None; 2],
             seq: seq_analysis::SeqAnalysis::default(),
+            unacked: [Vec::new(), Vec::new()],
             rare: None,
         }
     }
@@ -440,6 +476,15 @@ impl Conn {
             Direction::ServerToClient
         }
     }
+}
+
+/// A segment waiting for its ACK.
+#[derive(Debug, Clone, Copy)]
+struct Unacked {
+    no: usize,
+    time: Duration,
+    seq: u32,
+    end: u32,
 }
 
 /// One TCP segment as its connection sees it.
@@ -458,7 +503,7 @@ struct Seg<'a> {
 impl Conn {
     /// The Info column as tshark writes it: ports, flags, relative Seq and
     /// Ack, the scaled window, Urg and Len.
-    fn write_info(&mut self, p: &Packet, seg: &Seg<'_>, info: &mut String) {
+    fn write_info(&mut self, p: &Packet, seg: &Seg<'_>, info: &mut String) -> TcpNumbers {
         let (t, d, other) = (seg.t, seg.d, seg.other);
         let base = *self.base[d].get_or_insert(if t.flags.syn {
             t.seq
@@ -474,6 +519,19 @@ impl Conn {
         }
         let shift = self.window_shift(d, t.flags.syn);
         tcp_info(info, p, t, [Some(base), self.base[other]], shift, "");
+        let scale_factor = match self.scale {
+            [Some(a), Some(b)] => 1 << [a, b][d].min(14),
+            _ if self.saw_syn == [true; 2] => -2,
+            _ => -1,
+        };
+        TcpNumbers {
+            seq_base: base,
+            ack_base: self.base[other].unwrap_or(0),
+            window: u64::from(t.window) << shift.unwrap_or(0),
+            scale_factor,
+            acks: self.acknowledge(seg, p.time),
+            initial_rtt: self.seq.initial_rtt(),
+        }
     }
 
     /// How far side `d`'s window field is shifted: as Wireshark, scaled
@@ -483,6 +541,38 @@ impl Conn {
             (false, [Some(a), Some(b)]) => Some([a, b][d].min(14)),
             _ => None,
         }
+    }
+
+    /// Lists the segment as waiting for its ACK, and finds the other
+    /// side's segment it acknowledges exactly, as tshark does: every
+    /// segment wholly acknowledged leaves the list, the oldest exact
+    /// match names the frame.
+    fn acknowledge(&mut self, seg: &Seg<'_>, time: Duration) -> Option<(usize, Duration)> {
+        let t = seg.t;
+        let mine = &mut self.unacked[seg.d];
+        if t.seq_len() > 0 && mine.len() < UNACKED_LISTED {
+            mine.push(Unacked {
+                no: seg.no,
+                time,
+                seq: t.seq,
+                end: seg.seq_end,
+            });
+        }
+        if !t.flags.ack {
+            return None;
+        }
+        let mut acks = None;
+        let theirs = &mut self.unacked[seg.other];
+        // Newest first, as tshark walks its list.
+        for u in theirs.iter_mut().rev() {
+            if u.end == t.ack {
+                acks = Some((u.no, time.saturating_sub(u.time)));
+            } else if seq_lt(u.seq, t.ack) && seq_lt(t.ack, u.end) {
+                u.seq = t.ack;
+            }
+        }
+        theirs.retain(|u| seq_lt(t.ack, u.end));
+        acks
     }
 
     /// Runs tshark's analysis on the segment, counts what it found for
@@ -859,6 +949,7 @@ impl Analyzer {
             notes: Vec::new(),
             analysis: Findings::default(),
             bad_checksum: None,
+            tcp: None,
         }
     }
 
@@ -882,6 +973,7 @@ impl Analyzer {
             notes: Vec::new(),
             analysis: Findings::default(),
             bad_checksum: None,
+            tcp: None,
         };
         if let Some(bad) = p.bad_checksum {
             self.push_corrupted(p, bad, &mut row);
@@ -1033,7 +1125,7 @@ impl Analyzer {
         let high_before = c.high[seg.d];
         row.analysis = c.note_analysis(&seg, p.time, reused && opens, notes);
         row.analysis.write_tags(&mut row.info);
-        c.write_info(p, &seg, &mut row.info);
+        row.tcp = Some(c.write_info(p, &seg, &mut row.info));
         let retransmitted = row.analysis.sent_before();
         // What this segment acknowledges of the other side.
         let acks_syn = t.flags.ack && c.syn[seg.other].is_some_and(|(_, end)| seq_le(end, t.ack));

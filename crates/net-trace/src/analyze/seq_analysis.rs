@@ -244,6 +244,12 @@ impl SeqAnalysis {
         self.sides.get(d).map_or(0, |s| s.lastack)
     }
 
+    /// The connection's first round trip, from the SYN to the first ACK
+    /// without SYN (tshark's iRTT), once seen.
+    pub fn initial_rtt(&self) -> Option<Duration> {
+        self.first_rtt
+    }
+
     /// Analyses the next segment of the connection.
     pub fn push(&mut self, s: &Segment) -> Findings {
         let mut f = Findings::default();

@@ -20,7 +20,7 @@
 use std::net::{Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-mod bytes;
+pub(crate) mod bytes;
 mod checksum;
 mod defrag;
 mod icmp_text;
@@ -574,6 +574,16 @@ fn transport_checksum(h: &ip::IpHeader<'_>, data: &[u8]) -> Option<BadChecksum> 
         found: m.found,
         expected: m.expected,
     })
+}
+
+/// Where a frame's IP header begins (after Ethernet, VLAN tags, a cooked
+/// or loopback header), for the details pane; `None` when the frame is
+/// not IP.
+pub(crate) fn ip_offset(link: LinkType, data: &[u8]) -> Option<usize> {
+    match link::parse(link, data, data.len() as u32) {
+        Link::Ip { bytes, .. } if !bytes.is_empty() => Some(data.len() - bytes.len()),
+        _ => None,
+    }
 }
 
 #[cfg(any(test, feature = "frame-builder"))]

@@ -7,6 +7,8 @@
 //!
 //! # Layout
 //! - `table`: the frame table ([`Table`]).
+//! - `details`: chosen frames field by field, as Wireshark's details pane
+//!   ([`Details`]).
 //! - `summary`: each connection's summary ([`Summary`]).
 //! - `diagram`: the SVG ladder diagram ([`Diagram`]).
 //! - `files`: the frames saved as pcap ([`Pcap`]) and pcapng ([`PcapNg`]).
@@ -16,6 +18,7 @@
 //!   ([`Conversations`]).
 
 mod conv;
+mod details;
 mod diagram;
 mod files;
 mod json;
@@ -33,6 +36,7 @@ use crate::decode::LinkType;
 use crate::owners::{Method, Owner};
 
 pub use conv::Conversations;
+pub use details::Details;
 pub use diagram::Diagram;
 pub use files::{Pcap, PcapNg};
 pub use records::{Format, Records, TSV_HEADER, analysis_names};

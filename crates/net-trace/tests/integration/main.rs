@@ -2,6 +2,7 @@
 // Test code: an unwrap is an assertion with the error shown.
 #![allow(clippy::unwrap_used)]
 
+mod details;
 mod filter;
 mod fixtures;
 mod formats;

@@ -1,0 +1,944 @@
+//! A frame as Wireshark's packet-details pane shows it (`tshark -V`):
+//! the frame, the link layer, the IP header, TCP, UDP or ICMP field by
+//! field, and the process that sent it.
+//!
+//! Each line is a [`Field`] that names the tshark field it shows
+//! (`tcp.analysis.acks_frame`) and its value as `tshark -T fields` prints
+//! it, so the pane can be checked against tshark value by value. Header
+//! fields are read from the frame's bytes; what the header cannot say
+//! (relative numbers, the scaled window, the frame an ACK answers) comes
+//! from the analysis, in [`Row::tcp`].
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::analyze::{Findings, Kind, Row, TcpNumbers};
+use crate::decode::bytes::{be16, be32, ipv4, ipv6, mac, range, tail, u8_at};
+use crate::decode::{LinkType, ip_offset};
+use crate::owners::Owner;
+use crate::sink::Shown;
+
+/// One line of the pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// Nesting: 0 for a layer's heading.
+    pub depth: usize,
+    /// The line as shown.
+    pub text: String,
+    /// tshark's name for the field (`ip.ttl`), empty for a line that
+    /// only heads or explains.
+    pub name: &'static str,
+    /// Its value as `tshark -T fields` prints it.
+    pub value: String,
+}
+
+/// What a frame's details depend on beyond its bytes and row.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context {
+    /// tshark's `tcp.stream` or `udp.stream` (from 0) of the frame's
+    /// connection.
+    pub stream: Option<usize>,
+    /// tshark's `[Conversation completeness]` bits before this frame.
+    pub completeness: Option<u8>,
+    /// The frame's interface is known (a live capture's; a file's frames
+    /// name only the file).
+    pub interface: bool,
+}
+
+/// tshark's stream index of each connection: TCP and UDP counted apart,
+/// each from 0, in the order their first frames are shown.
+#[derive(Debug, Default)]
+pub struct Streams {
+    index: HashMap<usize, usize>,
+    tcp: usize,
+    udp: usize,
+}
+
+impl Streams {
+    /// What the pane of `row` needs beyond the row: call it for every
+    /// row shown, in order.
+    pub fn context(&mut self, row: &Row) -> Context {
+        let Some(conn) = row.conn else {
+            return Context::default();
+        };
+        let counter = match row.kind {
+            Kind::Tcp => &mut self.tcp,
+            Kind::Udp => &mut self.udp,
+            _ => return Context::default(),
+        };
+        let stream = *self.index.entry(conn).or_insert_with(|| {
+            *counter += 1;
+            *counter - 1
+        });
+        Context {
+            stream: Some(stream),
+            ..Context::default()
+        }
+    }
+}
+
+/// Builds the lines.
+#[derive(Default)]
+struct Pane {
+    fields: Vec<Field>,
+}
+
+impl Pane {
+    fn line(&mut self, depth: usize, text: String) {
+        self.fields.push(Field {
+            depth,
+            text,
+            name: "",
+            value: String::new(),
+        });
+    }
+
+    /// A field shown as `label: value`.
+    fn field(&mut self, depth: usize, name: &'static str, label: &str, value: impl ToString) {
+        let value = value.to_string();
+        self.fields.push(Field {
+            depth,
+            text: format!("{label}: {value}"),
+            name,
+            value,
+        });
+    }
+
+    /// A field shown otherwise than tshark's value.
+    fn shown(&mut self, depth: usize, name: &'static str, text: String, value: impl ToString) {
+        self.fields.push(Field {
+            depth,
+            text,
+            name,
+            value: value.to_string(),
+        });
+    }
+
+    /// One bit (or a few) of a flags field, drawn as tshark does:
+    /// `.... ...1 .... = Acknowledgment: Set`.
+    #[allow(clippy::too_many_arguments)]
+    fn bits(
+        &mut self,
+        depth: usize,
+        name: &'static str,
+        width: u32,
+        shift: u32,
+        count: u32,
+        value: u32,
+        label: &str,
+    ) {
+        let v = (value >> shift) & ((1 << count) - 1);
+        let mut drawn = String::new();
+        for i in (0..width).rev() {
+            let c = if i >= shift && i < shift + count {
+                if (value >> i) & 1 == 1 { '1' } else { '0' }
+            } else {
+                '.'
+            };
+            drawn.push(c);
+            if i % 4 == 0 && i > 0 {
+                drawn.push(' ');
+            }
+        }
+        let word = if count == 1 {
+            if v == 1 { "Set" } else { "Not set" }
+        } else if v == 0 {
+            "Not set"
+        } else {
+            "Set"
+        };
+        self.shown(
+            depth,
+            name,
+            format!("{drawn} = {label}: {word}"),
+            if count == 1 {
+                v.to_string()
+            } else {
+                u32::from(v != 0).to_string()
+            },
+        );
+    }
+}
+
+/// Seconds with nine decimals, as tshark prints times.
+fn seconds(d: Duration) -> String {
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}
+
+/// The pane for one frame.
+pub fn fields(
+    frame: &Shown<'_>,
+    row: &Row,
+    sender: Option<&Owner>,
+    context: Context,
+) -> Vec<Field> {
+    let mut p = Pane::default();
+    let (wire, cap) = (frame.wire_len, frame.data.len());
+    let mut head = format!(
+        "Frame {}: {wire} bytes on wire ({} bits), {cap} bytes captured ({} bits)",
+        row.no,
+        u64::from(wire) * 8,
+        cap * 8
+    );
+    if context.interface {
+        let _ = write!(head, " on interface {}", frame.iface);
+    }
+    p.line(0, head);
+    p.field(
+        1,
+        "frame.time_epoch",
+        "Epoch Time",
+        format!("{} seconds", seconds(frame.time)),
+    );
+    if let Some(last) = p.fields.last_mut() {
+        last.value = seconds(frame.time);
+    }
+    p.shown(
+        1,
+        "frame.time_relative",
+        format!(
+            "[Time since reference or first frame: {} seconds]",
+            row.time.to_decimals(9)
+        ),
+        row.time.to_decimals(9),
+    );
+    p.field(1, "frame.number", "Frame Number", row.no);
+    p.shown(
+        1,
+        "frame.len",
+        format!("Frame Length: {wire} bytes ({} bits)", u64::from(wire) * 8),
+        wire,
+    );
+    p.shown(
+        1,
+        "frame.cap_len",
+        format!("Capture Length: {cap} bytes ({} bits)", cap * 8),
+        cap,
+    );
+    link_layer(&mut p, frame.link, frame.data);
+    if let Some(at) = ip_offset(frame.link, frame.data) {
+        let ip = tail(frame.data, at);
+        match u8_at(ip, 0) >> 4 {
+            4 => ipv4_header(&mut p, ip, row, context),
+            6 => ipv6_header(&mut p, ip, row, context),
+            _ => {}
+        }
+    }
+    p.line(
+        0,
+        match sender {
+            Some(o) => {
+                let mut s = format!("Process: pid {}, {}", o.pid, o.name);
+                let cmd: Vec<&str> = o
+                    .cmd
+                    .iter()
+                    .map(String::as_str)
+                    .chain(o.args.iter().map(String::as_str))
+                    .collect();
+                if !cmd.is_empty() {
+                    let _ = write!(s, ", {}", cmd.join(" "));
+                }
+                s
+            }
+            None => "Process: unknown".to_string(),
+        },
+    );
+    p.fields
+}
+
+/// Writes the pane as text, four spaces a level.
+pub fn write(out: &mut impl std::io::Write, fields: &[Field]) -> std::io::Result<()> {
+    for f in fields {
+        writeln!(out, "{:width$}{}", "", f.text, width = f.depth * 4)?;
+    }
+    writeln!(out)
+}
+
+fn ethertype_name(t: u16) -> &'static str {
+    match t {
+        0x0800 => "IPv4",
+        0x86dd => "IPv6",
+        0x0806 => "ARP",
+        0x8100 => "802.1Q Virtual LAN",
+        0x88cc => "802.1 Link Layer Discovery Protocol (LLDP)",
+        _ => "Unknown",
+    }
+}
+
+fn link_layer(p: &mut Pane, link: LinkType, d: &[u8]) {
+    let mac_at = |at: usize| mac(crate::decode::bytes::array(d, at));
+    match link {
+        LinkType::Ethernet if d.len() >= 14 => {
+            p.line(
+                0,
+                format!("Ethernet II, Src: {}, Dst: {}", mac_at(6), mac_at(0)),
+            );
+            p.field(1, "eth.dst", "Destination", mac_at(0));
+            p.field(1, "eth.src", "Source", mac_at(6));
+            let t = be16(d, 12);
+            p.shown(
+                1,
+                "eth.type",
+                format!("Type: {} (0x{t:04x})", ethertype_name(t)),
+                format!("0x{t:04x}"),
+            );
+        }
+        LinkType::LinuxSll if d.len() >= 16 => {
+            p.line(0, "Linux cooked capture v1".into());
+            p.field(1, "sll.pkttype", "Packet type", be16(d, 0));
+            p.field(1, "sll.hatype", "Link-layer address type", be16(d, 2));
+            p.field(1, "sll.halen", "Link-layer address length", be16(d, 4));
+            if be16(d, 4) == 6 {
+                p.field(1, "sll.src.eth", "Source", mac_at(6));
+            }
+            let t = be16(d, 14);
+            p.shown(
+                1,
+                "sll.etype",
+                format!("Protocol: {} (0x{t:04x})", ethertype_name(t)),
+                format!("0x{t:04x}"),
+            );
+        }
+        LinkType::LinuxSll2 if d.len() >= 20 => {
+            p.line(0, "Linux cooked capture v2".into());
+            let t = be16(d, 0);
+            p.shown(
+                1,
+                "sll.etype",
+                format!("Protocol: {} (0x{t:04x})", ethertype_name(t)),
+                format!("0x{t:04x}"),
+            );
+            p.field(1, "sll.ifindex", "Interface index", be32(d, 4));
+            p.field(1, "sll.hatype", "Link-layer address type", be16(d, 8));
+            p.field(1, "sll.pkttype", "Packet type", u8_at(d, 10));
+            p.field(1, "sll.halen", "Link-layer address length", u8_at(d, 11));
+            if u8_at(d, 11) == 6 {
+                p.field(1, "sll.src.eth", "Source", mac_at(12));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn protocol_name(n: u8) -> &'static str {
+    match n {
+        1 => "ICMP",
+        6 => "TCP",
+        17 => "UDP",
+        58 => "ICMPv6",
+        _ => "Unknown",
+    }
+}
+
+/// DSCP and ECN, shared by IPv4's DS field and IPv6's traffic class.
+fn ds_bits(p: &mut Pane, prefix: &str, ds: u8, dscp: &'static str, ecn: &'static str) {
+    p.shown(
+        2,
+        dscp,
+        format!(
+            "{prefix}{}{}{}{} {}{}.. = Differentiated Services Codepoint: {}",
+            ds >> 7,
+            ds >> 6 & 1,
+            ds >> 5 & 1,
+            ds >> 4 & 1,
+            ds >> 3 & 1,
+            ds >> 2 & 1,
+            ds >> 2
+        ),
+        ds >> 2,
+    );
+    p.shown(
+        2,
+        ecn,
+        format!(
+            "{prefix}.... ..{}{} = Explicit Congestion Notification: {}",
+            ds >> 1 & 1,
+            ds & 1,
+            ds & 3
+        ),
+        ds & 3,
+    );
+}
+
+fn ipv4_header(p: &mut Pane, ip: &[u8], row: &Row, context: Context) {
+    if ip.len() < 20 {
+        return;
+    }
+    let (src, dst) = (ipv4(ip, 12), ipv4(ip, 16));
+    let ihl = usize::from(u8_at(ip, 0) & 0xf) * 4;
+    p.line(
+        0,
+        format!("Internet Protocol Version 4, Src: {src}, Dst: {dst}"),
+    );
+    p.shown(1, "ip.version", "0100 .... = Version: 4".into(), 4);
+    p.shown(
+        1,
+        "ip.hdr_len",
+        format!("Header Length: {ihl} bytes ({})", ihl / 4),
+        ihl,
+    );
+    let ds = u8_at(ip, 1);
+    p.shown(
+        1,
+        "ip.dsfield",
+        format!(
+            "Differentiated Services Field: 0x{ds:02x} (DSCP: {}, ECN: {})",
+            ds >> 2,
+            ds & 3
+        ),
+        format!("0x{ds:02x}"),
+    );
+    ds_bits(p, "", ds, "ip.dsfield.dscp", "ip.dsfield.ecn");
+    p.field(1, "ip.len", "Total Length", be16(ip, 2));
+    let id = be16(ip, 4);
+    p.shown(
+        1,
+        "ip.id",
+        format!("Identification: 0x{id:04x} ({id})"),
+        format!("0x{id:04x}"),
+    );
+    let fo = be16(ip, 6);
+    p.shown(
+        1,
+        "ip.flags",
+        format!("Flags: 0x{:x}", fo >> 13),
+        format!("0x{:02x}", fo >> 13),
+    );
+    let flags = u32::from(fo >> 8);
+    p.bits(2, "ip.flags.rb", 8, 7, 1, flags, "Reserved bit");
+    p.bits(2, "ip.flags.df", 8, 6, 1, flags, "Don't fragment");
+    p.bits(2, "ip.flags.mf", 8, 5, 1, flags, "More fragments");
+    p.field(1, "ip.frag_offset", "Fragment Offset", (fo & 0x1fff) * 8);
+    p.field(1, "ip.ttl", "Time to Live", u8_at(ip, 8));
+    let proto = u8_at(ip, 9);
+    p.shown(
+        1,
+        "ip.proto",
+        format!("Protocol: {} ({proto})", protocol_name(proto)),
+        proto,
+    );
+    let sum = be16(ip, 10);
+    p.shown(
+        1,
+        "ip.checksum",
+        format!("Header Checksum: 0x{sum:04x} [validation disabled]"),
+        format!("0x{sum:04x}"),
+    );
+    p.shown(
+        1,
+        "ip.checksum.status",
+        "[Header checksum status: Unverified]".into(),
+        2,
+    );
+    p.field(1, "ip.src", "Source Address", src);
+    p.field(1, "ip.dst", "Destination Address", dst);
+    // Only a first fragment (or a whole datagram) starts with the
+    // transport header.
+    if fo & 0x1fff == 0 {
+        let total = usize::from(be16(ip, 2)).max(ihl);
+        let b = range(ip, ihl, total);
+        transport(p, proto, b, total - ihl, row, context);
+    }
+}
+
+fn ipv6_header(p: &mut Pane, ip: &[u8], row: &Row, context: Context) {
+    if ip.len() < 40 {
+        return;
+    }
+    let (src, dst) = (ipv6(ip, 8), ipv6(ip, 24));
+    p.line(
+        0,
+        format!("Internet Protocol Version 6, Src: {src}, Dst: {dst}"),
+    );
+    p.shown(1, "ipv6.version", "0110 .... = Version: 6".into(), 6);
+    let word = be32(ip, 0);
+    let tclass = ((word >> 20) & 0xff) as u8;
+    p.shown(
+        1,
+        "ipv6.tclass",
+        format!("Traffic Class: 0x{tclass:02x}"),
+        format!("0x{tclass:08x}"),
+    );
+    ds_bits(p, ".... ", tclass, "ipv6.tclass.dscp", "ipv6.tclass.ecn");
+    p.shown(
+        1,
+        "ipv6.flow",
+        format!("Flow Label: 0x{:05x}", word & 0xfffff),
+        format!("0x{:06x}", word & 0xfffff),
+    );
+    let plen = be16(ip, 4);
+    p.field(1, "ipv6.plen", "Payload Length", plen);
+    let next = u8_at(ip, 6);
+    p.shown(
+        1,
+        "ipv6.nxt",
+        format!("Next Header: {} ({next})", protocol_name(next)),
+        next,
+    );
+    p.field(1, "ipv6.hlim", "Hop Limit", u8_at(ip, 7));
+    p.field(1, "ipv6.src", "Source Address", src);
+    p.field(1, "ipv6.dst", "Destination Address", dst);
+    // Extension headers are not drawn: the transport follows the fixed
+    // header only when nothing comes between.
+    if matches!(next, 1 | 6 | 17 | 58) {
+        let end = 40 + usize::from(plen);
+        transport(p, next, range(ip, 40, end), usize::from(plen), row, context);
+    }
+}
+
+/// `b` is what was captured of the transport, `wire` its length as sent.
+fn transport(p: &mut Pane, proto: u8, b: &[u8], wire: usize, row: &Row, context: Context) {
+    match (proto, row.kind) {
+        (6, Kind::Tcp) => tcp(p, b, wire, row, context),
+        (17, Kind::Udp) => udp(p, b, context),
+        (1, _) => icmp(p, b),
+        (58, _) => icmpv6(p, b),
+        _ => {}
+    }
+}
+
+/// tshark's words for a conversation's completeness bits.
+fn completeness(bits: u8) -> &'static str {
+    match bits {
+        1 => "Incomplete, SYN_SENT",
+        3 => "Incomplete, CLIENT_ESTABLISHED",
+        7 => "Incomplete, ESTABLISHED",
+        15 => "Incomplete, DATA",
+        31 | 47 | 63 => "Complete, WITH_DATA",
+        23 | 39 | 55 => "Complete, NO_DATA",
+        _ => "Incomplete",
+    }
+}
+
+/// TCP header flag names, from the AE bit down, as tshark spells them.
+const TCP_FLAGS: [(&str, &str); 9] = [
+    ("tcp.flags.ae", "Accurate ECN"),
+    ("tcp.flags.cwr", "Congestion Window Reduced"),
+    ("tcp.flags.ece", "ECN-Echo"),
+    ("tcp.flags.urg", "Urgent"),
+    ("tcp.flags.ack", "Acknowledgment"),
+    ("tcp.flags.push", "Push"),
+    ("tcp.flags.reset", "Reset"),
+    ("tcp.flags.syn", "Syn"),
+    ("tcp.flags.fin", "Fin"),
+];
+
+fn tcp(p: &mut Pane, b: &[u8], wire: usize, row: &Row, context: Context) {
+    let Some(n) = row.tcp else {
+        return;
+    };
+    if b.len() < 20 {
+        return;
+    }
+    let (sport, dport) = (be16(b, 0), be16(b, 2));
+    let hdr = usize::from(u8_at(b, 12) >> 4) * 4;
+    // The segment's length on the wire, whatever was captured.
+    let seg_len = wire.saturating_sub(hdr) as u32;
+    let (seq, ack) = (be32(b, 4), be32(b, 8));
+    let bits = u32::from(be16(b, 12) & 0x1ff);
+    let (syn, fin, has_ack) = (bits & 2 != 0, bits & 1 != 0, bits & 0x10 != 0);
+    let rel_seq = seq.wrapping_sub(n.seq_base);
+    let next = rel_seq
+        .wrapping_add(seg_len)
+        .wrapping_add(u32::from(syn) + u32::from(fin));
+    p.line(
+        0,
+        format!(
+            "Transmission Control Protocol, Src Port: {sport}, Dst Port: {dport}, Len: {seg_len}"
+        ),
+    );
+    p.field(1, "tcp.srcport", "Source Port", sport);
+    p.field(1, "tcp.dstport", "Destination Port", dport);
+    if let Some(s) = context.stream {
+        p.shown(1, "tcp.stream", format!("[Stream index: {s}]"), s);
+    }
+    if let Some(c) = context.completeness {
+        p.shown(
+            1,
+            "tcp.completeness",
+            format!("[Conversation completeness: {} ({c})]", completeness(c)),
+            c,
+        );
+    }
+    p.shown(
+        1,
+        "tcp.len",
+        format!("[TCP Segment Len: {seg_len}]"),
+        seg_len,
+    );
+    p.shown(
+        1,
+        "tcp.seq",
+        format!("Sequence Number: {rel_seq}    (relative sequence number)"),
+        rel_seq,
+    );
+    p.field(1, "tcp.seq_raw", "Sequence Number (raw)", seq);
+    p.shown(
+        1,
+        "tcp.nxtseq",
+        format!("[Next Sequence Number: {next}    (relative sequence number)]"),
+        next,
+    );
+    if has_ack {
+        let rel = ack.wrapping_sub(n.ack_base);
+        p.shown(
+            1,
+            "tcp.ack",
+            format!("Acknowledgment Number: {rel}    (relative ack number)"),
+            rel,
+        );
+    } else {
+        p.field(1, "tcp.ack", "Acknowledgment Number", 0);
+    }
+    p.field(1, "tcp.ack_raw", "Acknowledgment number (raw)", ack);
+    p.shown(
+        1,
+        "tcp.hdr_len",
+        format!(
+            "{:04b} .... = Header Length: {hdr} bytes ({})",
+            hdr / 4,
+            hdr / 4
+        ),
+        hdr,
+    );
+    p.shown(
+        1,
+        "tcp.flags",
+        format!("Flags: 0x{bits:03x} {}", flags_words(bits)),
+        format!("0x{bits:04x}"),
+    );
+    let reserved = u32::from(u8_at(b, 12) >> 1 & 7);
+    p.shown(
+        2,
+        "tcp.flags.res",
+        format!(
+            "{:03b}. .... .... = Reserved: {}",
+            reserved,
+            if reserved == 0 { "Not set" } else { "Set" }
+        ),
+        reserved,
+    );
+    for (i, (name, label)) in TCP_FLAGS.iter().enumerate() {
+        p.bits(2, name, 12, 8 - i as u32, 1, bits, label);
+    }
+    let window = be16(b, 14);
+    p.field(1, "tcp.window_size_value", "Window", window);
+    p.shown(
+        1,
+        "tcp.window_size",
+        format!("[Calculated window size: {}]", n.window),
+        n.window,
+    );
+    if !syn {
+        let words = match n.scale_factor {
+            -1 => " (unknown)",
+            -2 => " (no window scaling used)",
+            _ => "",
+        };
+        p.shown(
+            1,
+            "tcp.window_size_scalefactor",
+            format!("[Window size scaling factor: {}{words}]", n.scale_factor),
+            n.scale_factor,
+        );
+    }
+    let sum = be16(b, 16);
+    p.shown(
+        1,
+        "tcp.checksum",
+        format!("Checksum: 0x{sum:04x} [unverified]"),
+        format!("0x{sum:04x}"),
+    );
+    p.shown(
+        1,
+        "tcp.checksum.status",
+        "[Checksum Status: Unverified]".into(),
+        2,
+    );
+    p.field(1, "tcp.urgent_pointer", "Urgent Pointer", be16(b, 18));
+    tcp_options(p, range(b, 20, hdr), n);
+    seq_ack(p, &n, &row.analysis, seg_len);
+    if seg_len > 0 {
+        p.line(1, format!("TCP payload ({seg_len} bytes)"));
+    }
+}
+
+/// `(SYN, ACK)`: the flags set, in tshark's order.
+fn flags_words(bits: u32) -> String {
+    let names = [
+        (0x002, "SYN"),
+        (0x010, "ACK"),
+        (0x008, "PSH"),
+        (0x001, "FIN"),
+        (0x004, "RST"),
+        (0x020, "URG"),
+        (0x040, "ECE"),
+        (0x080, "CWR"),
+        (0x100, "AE"),
+    ];
+    let set: Vec<&str> = names
+        .iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if set.is_empty() {
+        "(<None>)".into()
+    } else {
+        format!("({})", set.join(", "))
+    }
+}
+
+fn tcp_options(p: &mut Pane, opts: &[u8], n: TcpNumbers) {
+    if opts.is_empty() {
+        return;
+    }
+    p.line(1, format!("Options: ({} bytes)", opts.len()));
+    let mut i = 0;
+    while i < opts.len() {
+        let kind = u8_at(opts, i);
+        if kind == 0 {
+            p.shown(
+                2,
+                "tcp.option_kind",
+                "TCP Option - End of Option List (EOL)".into(),
+                0,
+            );
+            break;
+        }
+        if kind == 1 {
+            p.shown(
+                2,
+                "tcp.option_kind",
+                "TCP Option - No-Operation (NOP)".into(),
+                1,
+            );
+            i += 1;
+            continue;
+        }
+        let len = usize::from(u8_at(opts, i + 1));
+        if len < 2 || i + len > opts.len() {
+            p.line(2, "TCP Option: (malformed or cut)".into());
+            break;
+        }
+        let o = range(opts, i, i + len);
+        let (heading, depth) = (option_heading(kind, o), 3);
+        p.shown(
+            2,
+            "tcp.option_kind",
+            format!("TCP Option - {heading}"),
+            kind,
+        );
+        match (kind, len) {
+            (2, 4) => p.field(depth, "tcp.options.mss_val", "MSS Value", be16(o, 2)),
+            (3, 3) => {
+                let shift = u8_at(o, 2);
+                p.field(depth, "tcp.options.wscale.shift", "Shift count", shift);
+                p.shown(
+                    depth,
+                    "tcp.options.wscale.multiplier",
+                    format!("[Multiplier: {}]", 1u32 << shift.min(14)),
+                    1u32 << shift.min(14),
+                );
+            }
+            (8, 10) => {
+                p.field(
+                    depth,
+                    "tcp.options.timestamp.tsval",
+                    "Timestamp value",
+                    be32(o, 2),
+                );
+                p.field(
+                    depth,
+                    "tcp.options.timestamp.tsecr",
+                    "Timestamp echo reply",
+                    be32(o, 6),
+                );
+            }
+            (5, _) => {
+                let mut at = 2;
+                while at + 8 <= len {
+                    let left = be32(o, at).wrapping_sub(n.ack_base);
+                    let right = be32(o, at + 4).wrapping_sub(n.ack_base);
+                    p.shown(
+                        depth,
+                        "tcp.options.sack_le",
+                        format!("left edge = {left} (relative)"),
+                        left,
+                    );
+                    p.shown(
+                        depth,
+                        "tcp.options.sack_re",
+                        format!("right edge = {right} (relative)"),
+                        right,
+                    );
+                    at += 8;
+                }
+            }
+            _ => {}
+        }
+        i += len;
+    }
+}
+
+/// An option's heading as tshark words it.
+fn option_heading(kind: u8, o: &[u8]) -> String {
+    match (kind, o.len()) {
+        (2, 4) => format!("Maximum segment size: {} bytes", be16(o, 2)),
+        (3, 3) => {
+            let shift = u8_at(o, 2);
+            format!(
+                "Window scale: {shift} (multiply by {})",
+                1u32 << shift.min(14)
+            )
+        }
+        (4, 2) => "SACK permitted".into(),
+        (5, _) => "SACK".into(),
+        (8, 10) => format!("Timestamps: TSval {}, TSecr {}", be32(o, 2), be32(o, 6)),
+        (30, _) => "Multipath TCP".into(),
+        (34, _) => "TCP Fast Open".into(),
+        _ => format!("Kind {kind}, length {}", o.len()),
+    }
+}
+
+/// tshark's `[SEQ/ACK analysis]`: the frame acknowledged, the RTT, and
+/// what the analysis flagged. tshark shows it only for a segment that
+/// acknowledges one, carries data or was flagged.
+fn seq_ack(p: &mut Pane, n: &TcpNumbers, f: &Findings, seg_len: u32) {
+    let mut tags = String::new();
+    f.write_tags(&mut tags);
+    if n.acks.is_none() && seg_len == 0 && tags.is_empty() {
+        return;
+    }
+    p.line(1, "[SEQ/ACK analysis]".into());
+    if let Some((frame, rtt)) = n.acks {
+        p.shown(
+            2,
+            "tcp.analysis.acks_frame",
+            format!("[This is an ACK to the segment in frame: {frame}]"),
+            frame,
+        );
+        p.shown(
+            2,
+            "tcp.analysis.ack_rtt",
+            format!("[The RTT to ACK the segment was: {} seconds]", seconds(rtt)),
+            seconds(rtt),
+        );
+    }
+    if let Some(rtt) = n.initial_rtt {
+        p.shown(
+            2,
+            "tcp.analysis.initial_rtt",
+            format!("[iRTT: {} seconds]", seconds(rtt)),
+            seconds(rtt),
+        );
+    }
+    if !tags.is_empty() {
+        p.line(2, format!("[TCP Analysis Flags: {}]", tags.trim_end()));
+    }
+}
+
+fn udp(p: &mut Pane, b: &[u8], context: Context) {
+    if b.len() < 8 {
+        return;
+    }
+    let (sport, dport, len) = (be16(b, 0), be16(b, 2), be16(b, 4));
+    p.line(
+        0,
+        format!("User Datagram Protocol, Src Port: {sport}, Dst Port: {dport}"),
+    );
+    p.field(1, "udp.srcport", "Source Port", sport);
+    p.field(1, "udp.dstport", "Destination Port", dport);
+    p.field(1, "udp.length", "Length", len);
+    let sum = be16(b, 6);
+    p.shown(
+        1,
+        "udp.checksum",
+        format!("Checksum: 0x{sum:04x} [unverified]"),
+        format!("0x{sum:04x}"),
+    );
+    p.shown(
+        1,
+        "udp.checksum.status",
+        "[Checksum Status: Unverified]".into(),
+        2,
+    );
+    if let Some(s) = context.stream {
+        p.shown(1, "udp.stream", format!("[Stream index: {s}]"), s);
+    }
+    p.line(1, format!("UDP payload ({} bytes)", len.saturating_sub(8)));
+}
+
+/// The Internet checksum of `b` is right (sums to all ones).
+fn checksum_ok(b: &[u8]) -> bool {
+    let mut sum: u32 = b
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum == 0xffff
+}
+
+fn icmp(p: &mut Pane, b: &[u8]) {
+    if b.len() < 4 {
+        return;
+    }
+    let kind = u8_at(b, 0);
+    p.line(0, "Internet Control Message Protocol".into());
+    p.field(1, "icmp.type", "Type", kind);
+    p.field(1, "icmp.code", "Code", u8_at(b, 1));
+    let sum = be16(b, 2);
+    let (word, status) = if checksum_ok(b) {
+        ("correct", 1)
+    } else {
+        ("incorrect", 0)
+    };
+    p.shown(
+        1,
+        "icmp.checksum",
+        format!("Checksum: 0x{sum:04x} [{word}]"),
+        format!("0x{sum:04x}"),
+    );
+    p.shown(
+        1,
+        "icmp.checksum.status",
+        format!(
+            "[Checksum Status: {}]",
+            if status == 1 { "Good" } else { "Bad" }
+        ),
+        status,
+    );
+    if matches!(kind, 0 | 8) && b.len() >= 8 {
+        let (id, seq) = (be16(b, 4), be16(b, 6));
+        p.shown(
+            1,
+            "icmp.ident",
+            format!("Identifier (BE): {id} (0x{id:04x})"),
+            id,
+        );
+        p.shown(
+            1,
+            "icmp.seq",
+            format!("Sequence Number (BE): {seq} (0x{seq:04x})"),
+            seq,
+        );
+    }
+}
+
+fn icmpv6(p: &mut Pane, b: &[u8]) {
+    if b.len() < 4 {
+        return;
+    }
+    p.line(0, "Internet Control Message Protocol v6".into());
+    p.field(1, "icmpv6.type", "Type", u8_at(b, 0));
+    p.field(1, "icmpv6.code", "Code", u8_at(b, 1));
+    let sum = be16(b, 2);
+    p.shown(
+        1,
+        "icmpv6.checksum",
+        format!("Checksum: 0x{sum:04x}"),
+        format!("0x{sum:04x}"),
+    );
+}

@@ -1,0 +1,183 @@
+//! The details pane (`--detail N`, `-V`) against tshark's: every field
+//! net-trace shows, on every frame of several fixtures, has the value
+//! `tshark -T fields` gives it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use net_trace::Error;
+use net_trace::analyze::Row;
+use net_trace::capture::{self, Options};
+use net_trace::details::{self, Field, Streams};
+use net_trace::owners::Owner;
+use net_trace::pcapio::FileReader;
+use net_trace::pipeline::Numbering;
+use net_trace::sink::{End, Shown, Sink};
+use net_trace::source::FileSource;
+
+use super::BIN;
+
+/// Fixtures compared: Ethernet, cooked v1 and v2, IPv6, ECN and URG,
+/// retransmissions and duplicate ACKs, a capture begun mid-connection,
+/// ICMP errors, a reused port, pings.
+const FIXTURES: [&str; 10] = [
+    "lo-ethernet.pcap",
+    "any-sll.pcap",
+    "any-sll2.pcap",
+    "ecn-urg.pcap",
+    "tcp-analysis.pcap",
+    "midstream.pcap",
+    "icmp-unreachable.pcap",
+    "port-reuse.pcap",
+    "ping.pcap",
+    "http-full.pcap",
+];
+
+/// Collects every frame's pane.
+#[derive(Default)]
+struct Panes {
+    streams: Streams,
+    frames: Vec<(usize, Vec<Field>)>,
+}
+
+impl Sink for Panes {
+    fn row(&mut self, frame: &Shown<'_>, row: &Row, sender: Option<&Owner>) -> Result<(), Error> {
+        let context = self.streams.context(row);
+        self.frames
+            .push((row.no, details::fields(frame, row, sender, context)));
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &End<'_>) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+fn panes(path: &Path) -> Vec<(usize, Vec<Field>)> {
+    let mut source = FileSource::new(FileReader::open(path).unwrap(), "");
+    let mut panes = Panes::default();
+    let opts = Options {
+        numbering: Numbering::Every,
+        ..Options::default()
+    };
+    let mut sinks: [&mut dyn Sink; 1] = [&mut panes];
+    capture::run_source(&mut source, &opts, None, None, || (), &mut sinks).unwrap();
+    panes.frames
+}
+
+/// tshark's values of `names` for every frame, each field's occurrences
+/// joined by commas.
+fn tshark_fields(path: &Path, names: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r")
+        .arg(path)
+        .args(["-o", "tcp.relative_sequence_numbers:TRUE"])
+        .args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"]);
+    for n in names {
+        cmd.args(["-e", n]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn every_field_shown_has_tsharks_value() {
+    if !testkit::installed("tshark", "tshark") {
+        testkit::skip("tshark is not installed: the details pane is not compared");
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut compared = 0;
+    for name in FIXTURES {
+        let path = dir.join(name);
+        let ours = panes(&path);
+        let names: BTreeSet<&str> = ours
+            .iter()
+            .flat_map(|(_, f)| f.iter().map(|f| f.name))
+            .filter(|n| !n.is_empty())
+            .collect();
+        let names: Vec<&str> = names.into_iter().collect();
+        let theirs = tshark_fields(&path, &names);
+        assert_eq!(ours.len(), theirs.len(), "{name}: frames");
+        let mut wrong = Vec::new();
+        for ((no, fields), row) in ours.iter().zip(&theirs) {
+            // Our values of each field, occurrences joined as tshark's.
+            let mut values: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for f in fields.iter().filter(|f| !f.name.is_empty()) {
+                values.entry(f.name).or_default().push(&f.value);
+            }
+            for (i, n) in names.iter().enumerate() {
+                let Some(ours) = values.get(n) else { continue };
+                let theirs = row.get(i).map(String::as_str).unwrap_or("");
+                // An ICMP error quotes an IP header tshark also lists:
+                // ours come first.
+                let theirs: Vec<&str> = theirs.split(',').take(ours.len()).collect();
+                compared += ours.len();
+                if *ours != theirs {
+                    wrong.push(format!(
+                        "{name} frame {no}: {n} = {ours:?}, tshark {theirs:?}"
+                    ));
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "{} differences:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
+    }
+    assert!(compared > 5_000, "only {compared} values compared");
+}
+
+#[test]
+fn detail_shows_the_chosen_frames_after_the_table() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lo-ethernet.pcap");
+    let out = Command::new(BIN)
+        .arg("read")
+        .arg(&path)
+        .args(["--detail", "3,1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let table_end = text.find("\n\n").unwrap();
+    let first = text.find("Frame 1: 74 bytes on wire").unwrap();
+    let third = text.find("Frame 3: 66 bytes on wire").unwrap();
+    assert!(table_end < first && first < third, "{text}");
+    assert!(!text.contains("Frame 2: "), "{text}");
+    assert!(
+        text.contains("        .... ...1 .... = Acknowledgment: Set"),
+        "{text}"
+    );
+    assert!(
+        text.contains("        [This is an ACK to the segment in frame: 2]"),
+        "{text}"
+    );
+    assert!(text.contains("Process: unknown"), "{text}");
+    // -V: every frame, in place of the table.
+    let out = Command::new(BIN)
+        .arg("read")
+        .arg(&path)
+        .arg("-V")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.starts_with("No."), "{text}");
+    let frames = text.lines().filter(|l| l.starts_with("Frame ")).count();
+    assert_eq!(frames, 12, "{text}");
+}
