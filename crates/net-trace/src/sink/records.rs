@@ -70,7 +70,7 @@ impl<W: Write> Records<W> {
 
     /// Frames of a live capture, streamed as they come: flushed after
     /// every row with `every_row` (a terminal), else at least every
-    /// [`FLUSH_EVERY`] and whenever the capture is idle.
+    /// `FLUSH_EVERY` (100 ms) and whenever the capture is idle.
     pub fn live(out: W, format: Format, states: bool, every_row: bool) -> Self {
         Records {
             live: true,
