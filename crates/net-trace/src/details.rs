@@ -229,7 +229,7 @@ pub fn fields(
         0,
         match sender {
             Some(o) => {
-                let mut s = format!("Process: pid {}, {}", o.pid, o.name);
+                let mut s = format!("Process: pid {}, {}", o.pid, o.program());
                 let cmd: Vec<&str> = o
                     .cmd
                     .iter()

@@ -31,7 +31,9 @@ use table::{Table, Verdict};
 pub struct Owner {
     /// Process id (the thread group's id, not a thread's).
     pub pid: u32,
-    /// Program name (the process's, not a thread's like `conn-3`).
+    /// The kernel's name for the process (`comm`: its main thread's, not a
+    /// thread's like `conn-3`; at most 15 bytes). What is shown is
+    /// [`Owner::program`].
     pub name: String,
     /// Executable path, when known.
     pub cmd: Option<String>,
@@ -44,8 +46,7 @@ impl Owner {
     pub fn from_comment(pid: u32, cmd: Option<String>, args: Vec<String>) -> Self {
         let name = cmd
             .as_deref()
-            .and_then(|c| c.rsplit('/').next())
-            .filter(|n| !n.is_empty())
+            .and_then(file_name)
             .unwrap_or("?")
             .to_string();
         Self {
@@ -55,11 +56,29 @@ impl Owner {
             args,
         }
     }
+
+    /// The process's name wherever it is shown (table, summary, diagram,
+    /// JSON and TSV, and read back from a saved capture, whose comment
+    /// keeps only the path): the executable's file name when its path is
+    /// known, else the kernel's name. So a `python3` started as
+    /// `/usr/bin/python3.11` is `python3.11` everywhere, never `python3`
+    /// in one place and `python3.11` in another.
+    pub fn program(&self) -> &str {
+        self.cmd
+            .as_deref()
+            .and_then(file_name)
+            .unwrap_or(&self.name)
+    }
+}
+
+/// The last component of a path, unless empty.
+fn file_name(path: &str) -> Option<&str> {
+    path.rsplit('/').next().filter(|n| !n.is_empty())
 }
 
 impl fmt::Display for Owner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "pid {} {}", self.pid, self.name)
+        write!(f, "pid {} {}", self.pid, self.program())
     }
 }
 
@@ -501,6 +520,38 @@ mod tests {
             vec!["client".into()],
         );
         assert_eq!(o.to_string(), "pid 4242 tcp-uppercase");
+        // Seen live: the kernel's name and the executable's path differ
+        // (a symbolic link, a name longer than comm's 15 bytes). It is
+        // named by its path, as the saved capture's comment names it.
+        for (comm, cmd, shown) in [
+            ("python3", "/usr/bin/python3.11", "python3.11"),
+            (
+                "tcp-uppercase-w",
+                "/opt/lab/tcp-uppercase-with-a-long-name",
+                "tcp-uppercase-with-a-long-name",
+            ),
+        ] {
+            let live = Owner {
+                pid: 7,
+                name: comm.into(),
+                cmd: Some(cmd.into()),
+                args: vec!["server".into()],
+            };
+            let saved = Owner::from_comment(7, live.cmd.clone(), live.args.clone());
+            assert_eq!(
+                (live.program(), live.to_string()),
+                (shown, format!("pid 7 {shown}"))
+            );
+            assert_eq!(saved.to_string(), live.to_string());
+        }
+        // No path known: the kernel's name.
+        let bare = Owner {
+            pid: 8,
+            name: "python3".into(),
+            cmd: None,
+            args: Vec::new(),
+        };
+        assert_eq!(bare.to_string(), "pid 8 python3");
         assert_eq!(Owner::from_comment(1, None, Vec::new()).name, "?");
         assert_eq!(
             Owner::from_comment(7, Some("/bin/nc".into()), Vec::new()).name,

@@ -246,7 +246,7 @@ pub fn write_owner(out: &mut impl Write, o: Option<&Owner>) -> io::Result<()> {
         return out.write_all(b"null");
     };
     write!(out, "{{\"pid\":{},\"name\":", o.pid)?;
-    json::string(out, &o.name)?;
+    json::string(out, o.program())?;
     json::key(out, false, "cmd")?;
     json::opt_string(out, o.cmd.as_deref())?;
     json::key(out, false, "args")?;

@@ -265,7 +265,7 @@ pub fn write_tsv(
     match process(row, sender) {
         Some(o) => {
             write!(out, "{}\t", o.pid)?;
-            cell(out, &o.name)?;
+            cell(out, o.program())?;
         }
         None => out.write_all(b"\t")?,
     }
