@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use net_core::cli::parse_seconds;
 use net_trace::capture::Report;
 use net_trace::filter::Filter;
-use net_trace::sink::{Conversations, Details, Format, Records, Sink, Summary, Table};
+use net_trace::sink::{Conversations, Details, Follow, Format, Raw, Records, Sink, Summary, Table};
 
 #[derive(Parser)]
 #[command(
@@ -123,6 +123,27 @@ pub struct ViewArgs {
     /// Show every frame field by field (as `tshark -V`).
     #[arg(short = 'V', long = "verbose", conflicts_with_all = ["format", "summary_only"])]
     pub verbose: bool,
+    /// Print connection K's payload in order, both directions marked, as
+    /// `tshark -q -z follow,tcp,ascii` (K as numbered in the table and
+    /// summaries, from 1).
+    #[arg(long, value_name = "K",
+          conflicts_with_all = ["format", "summary_only", "detail", "verbose"])]
+    pub follow: Option<usize>,
+    /// With `--follow`: write the payload bytes themselves, of both
+    /// directions as delivered, or of the client's or the server's only.
+    #[arg(long, value_enum, value_name = "SIDE", requires = "follow", num_args = 0..=1, default_missing_value = "both")]
+    pub raw: Option<RawSide>,
+}
+
+/// `--raw`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RawSide {
+    /// Both directions, in the order delivered.
+    Both,
+    /// The client's bytes.
+    Client,
+    /// The server's bytes.
+    Server,
 }
 
 /// `--format`.
@@ -149,6 +170,14 @@ impl ViewArgs {
                 Box::new(Records::new(io::stdout().lock(), format, states))
             }
         };
+        if let Some(conn) = self.follow {
+            let raw = self.raw.map(|r| match r {
+                RawSide::Both => Raw::Both,
+                RawSide::Client => Raw::Client,
+                RawSide::Server => Raw::Server,
+            });
+            return vec![Box::new(Follow::new(io::stdout().lock(), conn, raw))];
+        }
         if self.summary_only {
             return vec![Box::new(Conversations::new(io::stdout().lock()))];
         }

@@ -111,6 +111,9 @@ pub enum Error {
     /// The table or the summaries could not be written.
     #[error(transparent)]
     Output(std::io::Error),
+    /// A connection could not be followed as asked.
+    #[error("{0}")]
+    Follow(String),
     /// A diagram could not be drawn as asked.
     #[error("{0}")]
     Diagram(String),

@@ -14,6 +14,7 @@
 //! - `files`: the frames saved as pcap ([`Pcap`]) and pcapng ([`PcapNg`]).
 //! - `records`: every column of every frame as JSON lines or TSV
 //!   ([`Records`]); `json` writes its strings.
+//! - `follow`: one connection's payload, reassembled ([`Follow`]).
 //! - `conv`: one line per connection, as tshark's conversations
 //!   ([`Conversations`]).
 
@@ -21,6 +22,7 @@ mod conv;
 mod details;
 mod diagram;
 mod files;
+mod follow;
 mod json;
 mod records;
 mod summary;
@@ -39,6 +41,7 @@ pub use conv::Conversations;
 pub use details::Details;
 pub use diagram::Diagram;
 pub use files::{Pcap, PcapNg};
+pub use follow::{Follow, Raw};
 pub use records::{Format, Records, TSV_HEADER, analysis_names};
 pub use summary::Summary;
 pub use table::Table;

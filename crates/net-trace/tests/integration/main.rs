@@ -5,6 +5,7 @@
 mod details;
 mod filter;
 mod fixtures;
+mod follow;
 mod formats;
 mod live_source;
 mod owners;
