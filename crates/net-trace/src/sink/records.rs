@@ -343,4 +343,56 @@ mod tests {
         cell(&mut out, "a\tb\nc\\d\re").unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), r"a\tb\nc\\d\re");
     }
+
+    /// An output whose bytes the test can still see.
+    #[derive(Clone, Default)]
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn a_row() -> Row {
+        // An IPv4 + UDP datagram 127.0.0.1:40000 → 127.0.0.1:12000, "hi".
+        let ip: Vec<u8> = vec![
+            0x45, 0, 0, 30, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1, 0x9c, 0x40,
+            0x2e, 0xe0, 0, 10, 0, 0, b'h', b'i',
+        ];
+        let packet =
+            crate::decode::decode(crate::decode::LinkType::RawIp, &ip, Duration::ZERO, 30).unwrap();
+        crate::analyze::Analyzer::new().push(&packet)
+    }
+
+    #[test]
+    fn a_live_capture_streams_each_frame_to_a_terminal_and_each_batch_elsewhere() {
+        let iface: std::sync::Arc<str> = std::sync::Arc::from("lo");
+        let shown = Shown {
+            time: Duration::ZERO,
+            data: &[],
+            wire_len: 30,
+            link: crate::decode::LinkType::RawIp,
+            iface: &iface,
+        };
+        let out = Shared::default();
+        let mut terminal = Records::live(out.clone(), Format::Json, false, true);
+        terminal.row(&shown, &a_row(), None).unwrap();
+        let line = String::from_utf8(out.0.borrow().clone()).unwrap();
+        assert!(
+            line.starts_with("{\"type\":\"frame\",\"no\":1,") && line.ends_with("}\n"),
+            "{line}"
+        );
+
+        let out = Shared::default();
+        let mut pipe = Records::live(out.clone(), Format::Json, false, false);
+        pipe.row(&shown, &a_row(), None).unwrap();
+        assert!(out.0.borrow().is_empty(), "buffered until the batch ends");
+        pipe.idle();
+        assert_eq!(out.0.borrow().iter().filter(|&&b| b == b'\n').count(), 1);
+    }
 }
