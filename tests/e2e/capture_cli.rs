@@ -376,3 +376,74 @@ fn pid_of_a_forking_server_keeps_all_its_connections() {
         .count();
     assert_eq!(shown, 6, "{out}");
 }
+
+#[test]
+fn json_streams_each_frame_during_a_capture_then_the_connections() {
+    if !may_capture() {
+        return;
+    }
+    let s = server();
+    let port = s.port();
+    let mut c = capture(&["--port", &port, "--format", "json"]);
+    let pid = client(&port, "json please");
+    // The client's frames come out while the capture still runs.
+    let mine = format!("\"process\":{{\"pid\":{pid},\"name\":\"tcp-uppercase\"");
+    let deadline = std::time::Instant::now() + T;
+    while !c
+        .stdout()
+        .iter()
+        .any(|l| l.contains("\"sender\":\"client\"") && l.contains(&mine))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no frame of pid {pid} streamed: {:#?}\n{:#?}",
+            c.stdout(),
+            c.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(c.terminate(T).is_some_and(|s| s.success()));
+    let out = c.stdout();
+    assert!(
+        out.iter().all(|l| l.starts_with('{') && l.ends_with('}')),
+        "{out:#?}"
+    );
+    let last = out.last().unwrap();
+    assert!(
+        last.starts_with("{\"type\":\"connection\",\"connection\":1,"),
+        "{last}"
+    );
+    assert!(
+        c.stderr()
+            .iter()
+            .any(|l| l.ends_with("packets dropped by kernel"))
+    );
+    if let Some(python) = crate::python() {
+        let text = out.join("\n");
+        let run = Run::new(
+            python,
+            &["-c", "import json,sys\nfor l in sys.stdin: json.loads(l)"],
+            text.as_bytes(),
+        );
+        run.assert_success();
+    }
+}
+
+#[test]
+fn follow_shows_a_live_connection_both_ways() {
+    if !may_capture() {
+        return;
+    }
+    let s = server();
+    let port = s.port();
+    let mut c = capture(&["--port", &port, "--follow", "1"]);
+    client(&port, "follow me");
+    let deadline = std::time::Instant::now() + T;
+    while !c.stdout().iter().any(|l| l == "\t9") {
+        assert!(std::time::Instant::now() < deadline, "{:#?}", c.stdout());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(c.terminate(T).is_some_and(|s| s.success()));
+    let out = c.stdout().join("\n");
+    assert!(out.contains("\n9\nfollow me\n\t9\nFOLLOW ME\n"), "{out}");
+}
