@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::analyze::{Findings, Kind, Row, TcpNumbers};
-use crate::decode::bytes::{be16, be32, ipv4, ipv6, mac, range, tail, u8_at};
+use crate::decode::bytes::{be16, be32, ipv4, ipv6, range, tail, u8_at};
 use crate::decode::{LinkType, ip_offset};
 use crate::owners::Owner;
 use crate::sink::Shown;
@@ -50,7 +50,8 @@ pub struct Context {
 /// each from 0, in the order their first frames are shown.
 #[derive(Debug, Default)]
 pub struct Streams {
-    index: HashMap<usize, usize>,
+    /// Each connection's stream index and completeness bits so far.
+    index: HashMap<usize, (usize, u8)>,
     tcp: usize,
     udp: usize,
 }
@@ -58,7 +59,7 @@ pub struct Streams {
 impl Streams {
     /// What the pane of `row` needs beyond the row: call it for every
     /// row shown, in order.
-    pub fn context(&mut self, row: &Row) -> Context {
+    pub fn context(&mut self, frame: &Shown<'_>, row: &Row) -> Context {
         let Some(conn) = row.conn else {
             return Context::default();
         };
@@ -67,14 +68,71 @@ impl Streams {
             Kind::Udp => &mut self.udp,
             _ => return Context::default(),
         };
-        let stream = *self.index.entry(conn).or_insert_with(|| {
+        let (stream, bits) = self.index.entry(conn).or_insert_with(|| {
             *counter += 1;
-            *counter - 1
+            (*counter - 1, 0)
         });
-        Context {
-            stream: Some(stream),
+        let mut context = Context {
+            stream: Some(*stream),
             ..Context::default()
+        };
+        if row.kind == Kind::Tcp
+            && let Some((tcp, wire)) = tcp_segment(frame)
+            && tcp.len() >= 20
+        {
+            // tshark shows what the frames before this one made of the
+            // conversation; a SYN that reuses a finished connection's ports
+            // is counted first, as tshark starts the new conversation.
+            context.completeness = Some(if row.analysis.ports_reused {
+                *bits | SYN_SENT
+            } else {
+                *bits
+            });
+            let flags = be16(tcp, 12);
+            let (syn, ack) = (flags & 2 != 0, flags & 0x10 != 0);
+            let hdr = usize::from(u8_at(tcp, 12) >> 4) * 4;
+            *bits |= match (syn, ack) {
+                (true, false) => SYN_SENT,
+                (true, true) => SYN_ACK,
+                (false, true) => ACK,
+                (false, false) => 0,
+            };
+            if wire > hdr {
+                *bits |= DATA;
+            }
+            if flags & 1 != 0 {
+                *bits |= FIN;
+            }
+            if flags & 4 != 0 {
+                *bits |= RST;
+            }
         }
+        context
+    }
+}
+
+/// tshark's completeness bits: what a TCP conversation has shown so far.
+const SYN_SENT: u8 = 1;
+const SYN_ACK: u8 = 2;
+const ACK: u8 = 4;
+const DATA: u8 = 8;
+const FIN: u8 = 16;
+const RST: u8 = 32;
+
+/// A frame's TCP segment as captured, and its length as sent.
+fn tcp_segment<'a>(frame: &Shown<'a>) -> Option<(&'a [u8], usize)> {
+    let ip = tail(frame.data, ip_offset(frame.link, frame.data)?);
+    match u8_at(ip, 0) >> 4 {
+        4 if ip.len() >= 20 && u8_at(ip, 9) == 6 && be16(ip, 6) & 0x1fff == 0 => {
+            let ihl = usize::from(u8_at(ip, 0) & 0xf) * 4;
+            let total = usize::from(be16(ip, 2)).max(ihl);
+            Some((range(ip, ihl, total), total - ihl))
+        }
+        6 if ip.len() >= 40 && u8_at(ip, 6) == 6 => {
+            let plen = usize::from(be16(ip, 4));
+            Some((range(ip, 40, 40 + plen), plen))
+        }
+        _ => None,
     }
 }
 
@@ -267,7 +325,11 @@ fn ethertype_name(t: u16) -> &'static str {
 }
 
 fn link_layer(p: &mut Pane, link: LinkType, d: &[u8]) {
-    let mac_at = |at: usize| mac(crate::decode::bytes::array(d, at));
+    // Always the address (the table's columns say `Broadcast`).
+    let mac_at = |at: usize| {
+        let m: [u8; 6] = crate::decode::bytes::array(d, at);
+        m.map(|b| format!("{b:02x}")).join(":")
+    };
     match link {
         LinkType::Ethernet if d.len() >= 14 => {
             p.line(
@@ -409,7 +471,13 @@ fn ipv4_header(p: &mut Pane, ip: &[u8], row: &Row, context: Context) {
     p.bits(2, "ip.flags.rb", 8, 7, 1, flags, "Reserved bit");
     p.bits(2, "ip.flags.df", 8, 6, 1, flags, "Don't fragment");
     p.bits(2, "ip.flags.mf", 8, 5, 1, flags, "More fragments");
-    p.field(1, "ip.frag_offset", "Fragment Offset", (fo & 0x1fff) * 8);
+    // tshark's value counts 8-byte units; its pane shows bytes.
+    p.shown(
+        1,
+        "ip.frag_offset",
+        format!("Fragment Offset: {}", u32::from(fo & 0x1fff) * 8),
+        fo & 0x1fff,
+    );
     p.field(1, "ip.ttl", "Time to Live", u8_at(ip, 8));
     let proto = u8_at(ip, 9);
     p.shown(
@@ -658,7 +726,10 @@ fn tcp(p: &mut Pane, b: &[u8], wire: usize, row: &Row, context: Context) {
     );
     p.field(1, "tcp.urgent_pointer", "Urgent Pointer", be16(b, 18));
     tcp_options(p, range(b, 20, hdr), n);
-    seq_ack(p, &n, &row.analysis, seg_len);
+    // tshark's analysis stops where a header was cut.
+    if b.len() >= hdr {
+        seq_ack(p, &n, &row.analysis, seg_len);
+    }
     if seg_len > 0 {
         p.line(1, format!("TCP payload ({seg_len} bytes)"));
     }

@@ -39,7 +39,7 @@ impl<W: Write> Details<W> {
 
 impl<W: Write> Sink for Details<W> {
     fn row(&mut self, frame: &Shown<'_>, row: &Row, sender: Option<&Owner>) -> Result<(), Error> {
-        let mut context = self.streams.context(row);
+        let mut context = self.streams.context(frame, row);
         context.interface = self.live;
         let fields = match &self.frames {
             Some(f) if !f.contains(&row.no) => return Ok(()),

@@ -18,10 +18,16 @@ use net_trace::source::FileSource;
 
 use super::BIN;
 
-/// Fixtures compared: Ethernet, cooked v1 and v2, IPv6, ECN and URG,
-/// retransmissions and duplicate ACKs, a capture begun mid-connection,
-/// ICMP errors, a reused port, pings.
-const FIXTURES: [&str; 10] = [
+/// Fixtures compared: Ethernet with and without VLAN tags, Linux cooked
+/// v1 and v2, raw IP, BSD loopback, IPv6, ECN and URG, retransmissions
+/// and duplicate ACKs, a capture begun mid-connection, ICMP and ICMPv6
+/// errors, IP fragments, a reused port, pings, pcapng with several
+/// interfaces and sections.
+///
+/// Not the captures cut at 60 bytes: where a SYN's options were cut,
+/// tshark calls the window scaling unknown (-1), net-trace says no
+/// scaling was used (-2).
+const FIXTURES: [&str; 22] = [
     "lo-ethernet.pcap",
     "any-sll.pcap",
     "any-sll2.pcap",
@@ -32,6 +38,18 @@ const FIXTURES: [&str; 10] = [
     "port-reuse.pcap",
     "ping.pcap",
     "http-full.pcap",
+    "vlan.pcap",
+    "raw-ip.pcap",
+    "null-loop.pcap",
+    "icmp6-unreachable.pcap",
+    "fragments.pcap",
+    "big-loopback.pcap",
+    "tshark-any.pcapng",
+    "merged-eth-sll.pcapng",
+    "raw-ip4-ip6.pcapng",
+    "mixed-unknown-iface.pcapng",
+    "two-sections.pcapng",
+    "pcap-ns.pcap",
 ];
 
 /// Collects every frame's pane.
@@ -43,7 +61,7 @@ struct Panes {
 
 impl Sink for Panes {
     fn row(&mut self, frame: &Shown<'_>, row: &Row, sender: Option<&Owner>) -> Result<(), Error> {
-        let context = self.streams.context(row);
+        let context = self.streams.context(frame, row);
         self.frames
             .push((row.no, details::fields(frame, row, sender, context)));
         Ok(())
