@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
-use testkit::Server;
+use testkit::{Run, Server};
 
 use super::{Ctx, Transcript};
 
@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     // TCP: the lab's sentence over one connection.
     let server = ctx.server("tcp-uppercase", &["server", "--port", "0"])?;
     let port = server.port();
-    traced(ctx, t, "05-tcp", "tcp", &port, true, |_| {
+    let out = traced(ctx, t, "05-tcp", "tcp", &port, true, |_| {
         let run = ctx.client(
             &ctx.bin("tcp-uppercase"),
             &[
@@ -64,6 +64,7 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
         Ok(())
     })?;
     drop(server);
+    details(ctx, t, &ctx.out_dir.join("05-tcp.pcapng"), &out)?;
 
     // HTTP: one page fetched.
     let (root, _) = super::web::site(ctx)?;
@@ -252,6 +253,71 @@ pub(super) fn traced(
         t.artifact(svg);
     }
     Ok(out)
+}
+
+/// The frames a summary line names, in its order: `handshake: frames
+/// 1–3: 1 SYN sent by the client, 2 SYN-ACK …` gives 1, 2, 3.
+fn named_frames(line: &str) -> Vec<usize> {
+    // The list follows the range (and the teardown's shape in brackets).
+    let list = match line.split_once("): ") {
+        Some((_, l)) => l,
+        None => line.splitn(3, ": ").nth(2).unwrap_or(""),
+    };
+    list.split(", ")
+        .filter_map(|item| item.split(' ').next()?.parse().ok())
+        .collect()
+}
+
+/// Shows the handshake and teardown frames of the saved TCP capture as
+/// Wireshark's details pane shows them (`net-trace read FILE --detail
+/// …`): the screenshots the lab asks for.
+fn details(ctx: &Ctx, t: &mut Transcript, pcap: &Path, out: &[String]) -> Result<()> {
+    let named = |what: &str| {
+        out.iter()
+            .find(|l| l.trim_start().starts_with(what))
+            .map(|l| named_frames(l.trim_start()))
+            .unwrap_or_default()
+    };
+    let (handshake, teardown) = (named("handshake: frames "), named("teardown: frames "));
+    let frames: Vec<String> = handshake
+        .iter()
+        .chain(&teardown)
+        .map(usize::to_string)
+        .collect();
+    if frames.is_empty() || !pcap.exists() {
+        t.note("  (no handshake or teardown frames to show in detail)");
+        return Ok(());
+    }
+    let list = frames.join(",");
+    let file = pcap.to_string_lossy();
+    let args = ["read", file.as_ref(), "--detail", &list];
+    let run = Run::try_run(ctx.bin("net-trace"), &args, b"", super::CLIENT_TIMEOUT)
+        .map_err(|e| anyhow!(e))?;
+    t.note(format!("@details $ net-trace read {file} --detail {list}"));
+    let text = run.stdout_text();
+    // The panes follow the table and end before the summary.
+    let panes: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Frame "))
+        .take_while(|l| !l.starts_with("TCP connection ") && !l.starts_with("UDP flow "))
+        .collect();
+    for line in &panes {
+        t.note(format!("  {line}"));
+    }
+    let shown = panes.iter().filter(|l| l.starts_with("Frame ")).count();
+    t.check(
+        run.code() == Some(0)
+            && shown == frames.len()
+            && handshake.len() == 3
+            && teardown.len() >= 3,
+        format!(
+            "the details pane shows the {} handshake and {} teardown frames field by field, \
+             each with its flags, relative and raw numbers and the process that sent it",
+            handshake.len(),
+            teardown.len()
+        ),
+    );
+    Ok(())
 }
 
 /// The frame number of a table row of a connection (its Role column says
@@ -603,4 +669,25 @@ fn compare_with_tshark(
             }
         ),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_frames;
+
+    #[test]
+    fn the_summary_names_the_frames_to_show() {
+        assert_eq!(
+            named_frames(
+                "handshake: frames 1–3: 1 SYN sent by the client, 2 SYN-ACK sent by the server, 3 ACK sent by the client"
+            ),
+            [1, 2, 3]
+        );
+        assert_eq!(
+            named_frames(
+                "teardown: frames 6–10 (four segments: the client closed first): 6 FIN-ACK sent by the client, 7 ACK sent by the server, 9 FIN-ACK sent by the server, 10 ACK sent by the client"
+            ),
+            [6, 7, 9, 10]
+        );
+    }
 }
