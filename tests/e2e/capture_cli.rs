@@ -150,6 +150,64 @@ fn a_command_is_captured_alone_and_ends_the_capture() {
 }
 
 #[test]
+fn a_command_that_cannot_run_exits_as_a_shell_says() {
+    if !may_capture() {
+        return;
+    }
+    // Each compared with what sh exits with when it runs the command: a
+    // file not found, a file that is not executable and a directory
+    // (found, not runnable), and a command a signal ends.
+    let dir = std::env::temp_dir().join(format!("net-trace-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plain = dir.join("not-executable");
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    let missing = dir.join("missing");
+    let commands: [&[&str]; 4] = [
+        &[missing.to_str().unwrap()],
+        &[plain.to_str().unwrap()],
+        &[dir.to_str().unwrap()],
+        &["/bin/sh", "-c", "kill -TERM $$"],
+    ];
+    for argv in commands {
+        let command = argv.join(" ");
+        let shell = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg("\"$@\"")
+            .arg("sh")
+            .args(argv)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        let mut args = vec!["capture", "--port", "1", "--"];
+        args.extend_from_slice(argv);
+        let run = Run::with_timeout(bin_path("net-trace"), &args, b"", T);
+        assert!(shell.code().is_some_and(|c| c > 125), "{command}: {shell}");
+        assert_eq!(run.code(), shell.code(), "{command}:\n{run}");
+        if run.code().is_some_and(|c| c < 128) {
+            let stderr = run.stderr_text();
+            let error = stderr.lines().find(|l| l.starts_with("error: "));
+            assert_eq!(
+                error,
+                Some(
+                    format!(
+                        "error: cannot run {}: {}",
+                        argv[0],
+                        if run.code() == Some(127) {
+                            "no such file or directory"
+                        } else {
+                            "permission denied"
+                        }
+                    )
+                    .as_str()
+                ),
+                "{run}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn pid_and_pname_keep_one_programs_connections() {
     if !may_capture() || crate::python().is_none() {
         return;

@@ -255,17 +255,25 @@ impl CaptureArgs {
     }
 
     /// The exit status: the command's own, as `time` and `strace` pass it
-    /// on; else success.
+    /// on (128 + N when a signal N ended it, as a shell says); else success.
     pub fn exit_code(&self, report: &Report) -> ExitCode {
-        match report.command_status.and_then(|s| s.code()) {
-            Some(0) | None => ExitCode::SUCCESS,
-            Some(code) => {
-                if let Some(program) = self.command.first() {
-                    eprintln!("{program} exited with status {code}");
-                }
-                ExitCode::from(u8::try_from(code).unwrap_or(1))
+        let Some(status) = report.command_status else {
+            return ExitCode::SUCCESS;
+        };
+        let program = self.command.first().map_or("the command", String::as_str);
+        if let Some(code) = status.code() {
+            if code == 0 {
+                return ExitCode::SUCCESS;
             }
+            eprintln!("{program} exited with status {code}");
+            return ExitCode::from(u8::try_from(code).unwrap_or(1));
         }
+        #[cfg(unix)]
+        if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&status) {
+            eprintln!("{program} was killed by signal {signal}");
+            return ExitCode::from(u8::try_from(128 + signal).unwrap_or(1));
+        }
+        ExitCode::FAILURE
     }
 
     /// The line saying the capture has begun, what it keeps and how it
@@ -342,6 +350,11 @@ pub fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(e) => match e.downcast_ref::<net_trace::Error>() {
             Some(net_trace::Error::Filter(f)) => usage_error(f),
+            Some(n) if n.shell_status().is_some() => {
+                let status = n.shell_status().unwrap_or(1);
+                let _ = net_core::cli::exit(Err(e));
+                ExitCode::from(status)
+            }
             _ => net_core::cli::exit(Err(e)),
         },
     }

@@ -630,8 +630,8 @@ fn spawn(argv: &[String]) -> Result<Child, Error> {
     Command::new(program)
         .args(args)
         .spawn()
-        .map_err(|source| Error::CaptureIo {
-            what: format!("cannot run {program}"),
+        .map_err(|source| Error::Command {
+            program: program.clone(),
             source,
         })
 }

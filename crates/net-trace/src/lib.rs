@@ -100,6 +100,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The command after `--` could not be started: not found (a shell's
+    /// status 127) or found but not runnable (126), see
+    /// [`Error::shell_status`].
+    #[error("cannot run {program}: {}", net_core::error::describe(.source))]
+    Command {
+        /// The program as given.
+        program: String,
+        /// Why `execve` refused it.
+        #[source]
+        source: std::io::Error,
+    },
     /// A capture file is not one this crate can read or write.
     #[error("{}: {reason}", .path.display())]
     File {
@@ -126,4 +137,25 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// A shell's status for a command it cannot find.
+pub const STATUS_NOT_FOUND: u8 = 127;
+/// A shell's status for a command it finds but cannot run.
+pub const STATUS_NOT_RUNNABLE: u8 = 126;
+
+impl Error {
+    /// The status a shell (and `ptcpdump --`, `time`, `env`) exits with
+    /// for a command that could not be started: 127 when it is not found,
+    /// 126 when it is found but cannot be run (not executable, a
+    /// directory, not a program). `None` for every other error.
+    pub fn shell_status(&self) -> Option<u8> {
+        match self {
+            Error::Command { source, .. } => Some(match source.kind() {
+                std::io::ErrorKind::NotFound => STATUS_NOT_FOUND,
+                _ => STATUS_NOT_RUNNABLE,
+            }),
+            _ => None,
+        }
+    }
 }
