@@ -904,8 +904,113 @@ fn seq_ack(p: &mut Pane, n: &TcpNumbers, f: &Findings, seg_len: u32) {
             seconds(rtt),
         );
     }
-    if !tags.is_empty() {
-        p.line(2, format!("[TCP Analysis Flags: {}]", tags.trim_end()));
+    if tags.is_empty() {
+        return;
+    }
+    p.shown(2, "tcp.analysis.flags", "[TCP Analysis Flags]".into(), 1);
+    // tshark's field and words for each finding; a fast or spurious
+    // retransmission is a retransmission too.
+    let found = [
+        (
+            f.resent(),
+            "tcp.analysis.retransmission",
+            "This frame is a (suspected) retransmission",
+        ),
+        (
+            f.fast_retransmission,
+            "tcp.analysis.fast_retransmission",
+            "This frame is a (suspected) fast retransmission",
+        ),
+        (
+            f.spurious_retransmission,
+            "tcp.analysis.spurious_retransmission",
+            "This frame is a (suspected) spurious retransmission",
+        ),
+        (
+            f.out_of_order,
+            "tcp.analysis.out_of_order",
+            "This frame is a (suspected) out-of-order segment",
+        ),
+        (
+            f.previous_not_captured,
+            "tcp.analysis.lost_segment",
+            "Previous segment(s) not captured (common at capture start)",
+        ),
+        (
+            f.acked_unseen,
+            "tcp.analysis.ack_lost_segment",
+            "ACKed segment that wasn't captured (common at capture start)",
+        ),
+        (
+            f.window_update,
+            "tcp.analysis.window_update",
+            "TCP window update",
+        ),
+        (
+            f.window_full,
+            "tcp.analysis.window_full",
+            "TCP window specified by the receiver is now completely full",
+        ),
+        (
+            f.keep_alive,
+            "tcp.analysis.keep_alive",
+            "TCP keep-alive segment",
+        ),
+        (
+            f.keep_alive_ack,
+            "tcp.analysis.keep_alive_ack",
+            "ACK to a TCP keep-alive segment",
+        ),
+        (
+            f.dup_ack.is_some(),
+            "tcp.analysis.duplicate_ack",
+            "This is a TCP duplicate ack",
+        ),
+        (
+            f.zero_window,
+            "tcp.analysis.zero_window",
+            "TCP Zero Window segment",
+        ),
+        (
+            f.zero_window_probe,
+            "tcp.analysis.zero_window_probe",
+            "TCP Zero Window Probe",
+        ),
+        (
+            f.zero_window_probe_ack,
+            "tcp.analysis.zero_window_probe_ack",
+            "ACK to a TCP Zero Window Probe",
+        ),
+        (
+            f.ports_reused,
+            "tcp.analysis.reused_ports",
+            "A new tcp session is started with the same ports as an earlier session in this trace",
+        ),
+    ];
+    for (set, name, words) in found {
+        if set {
+            p.shown(3, name, format!("[{words}]"), 1);
+        }
+    }
+    if f.overtaken {
+        p.line(
+            3,
+            "[Not sent before: a later segment overtook it on the way]".into(),
+        );
+    }
+    if let Some((frame, n)) = f.dup_ack {
+        p.shown(
+            2,
+            "tcp.analysis.duplicate_ack_num",
+            format!("[Duplicate ACK #: {n}]"),
+            n,
+        );
+        p.shown(
+            2,
+            "tcp.analysis.duplicate_ack_frame",
+            format!("[Duplicate to the ACK in frame: {frame}]"),
+            frame,
+        );
     }
 }
 
