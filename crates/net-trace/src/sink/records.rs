@@ -8,7 +8,9 @@
 //! or backslash inside a value is written `\t`, `\n`, `\r`, `\\`, so a
 //! line is always one frame.
 
+use std::fmt;
 use std::io::{self, BufWriter, Write};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::conv::{Tallies, write_owner};
@@ -125,24 +127,62 @@ pub fn analysis_names(f: &Findings) -> impl Iterator<Item = &'static str> {
     .filter_map(|(set, name)| set.then_some(name))
 }
 
-/// Seconds with six decimals, as a JSON number or TSV cell.
-fn secs(t: Duration) -> String {
-    let micros = (t.as_nanos() + 500) / 1000;
-    format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+/// Seconds with six decimals, as a JSON number or TSV cell (written
+/// without a string of its own: this runs for every frame).
+struct Secs(Duration);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let micros = (self.0.as_nanos() + 500) / 1000;
+        write!(f, "{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+    }
+}
+
+/// A number, or what stands for none (`null`, or an empty TSV cell).
+struct Opt(Option<u64>, &'static str);
+
+impl fmt::Display for Opt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str(self.1),
+        }
+    }
+}
+
+/// A Source or Destination cell: an IP address (nothing to escape), or
+/// the link layer's name.
+enum Addr<'a> {
+    Ip(IpAddr),
+    Name(&'a str),
 }
 
 /// The row's ends as (source, source port, destination, destination
 /// port); no ports for a frame that is not IP or a protocol without them.
-fn ends(row: &Row) -> (String, Option<u16>, String, Option<u16>) {
-    let port = |p: u16| (matches!(row.kind, Kind::Tcp | Kind::Udp)).then_some(p);
+fn ends(row: &Row) -> (Addr<'_>, Option<u64>, Addr<'_>, Option<u64>) {
+    let port = |p: u16| (matches!(row.kind, Kind::Tcp | Kind::Udp)).then_some(u64::from(p));
     match &row.ends {
         Ends::Ip { src, dst } => (
-            src.ip().to_string(),
+            Addr::Ip(src.ip()),
             port(src.port()),
-            dst.ip().to_string(),
+            Addr::Ip(dst.ip()),
             port(dst.port()),
         ),
-        Ends::Link { src, dst } => (src.clone(), None, dst.clone(), None),
+        Ends::Link { src, dst } => (Addr::Name(src), None, Addr::Name(dst), None),
+    }
+}
+
+fn json_addr(out: &mut impl Write, a: &Addr<'_>) -> io::Result<()> {
+    match a {
+        Addr::Ip(ip) => write!(out, "\"{ip}\""),
+        Addr::Name(s) => json::string(out, s),
+    }
+}
+
+fn tsv_addr(out: &mut impl Write, a: &Addr<'_>) -> io::Result<()> {
+    match a {
+        Addr::Ip(ip) => write!(out, "{ip}"),
+        Addr::Name(s) => cell(out, s),
     }
 }
 
@@ -168,18 +208,25 @@ pub fn write_json(
     states: bool,
 ) -> io::Result<()> {
     let (src, sport, dst, dport) = ends(row);
-    let opt = |n: Option<u16>| n.map_or_else(|| "null".to_string(), |n| n.to_string());
     write!(
         out,
         "{{\"type\":\"frame\",\"no\":{},\"time\":{},\"epoch\":{},\"source\":",
         row.no,
         row.time,
-        secs(frame.time)
+        Secs(frame.time)
     )?;
-    json::string(out, &src)?;
-    write!(out, ",\"source_port\":{},\"destination\":", opt(sport))?;
-    json::string(out, &dst)?;
-    write!(out, ",\"destination_port\":{},\"protocol\":", opt(dport))?;
+    json_addr(out, &src)?;
+    write!(
+        out,
+        ",\"source_port\":{},\"destination\":",
+        Opt(sport, "null")
+    )?;
+    json_addr(out, &dst)?;
+    write!(
+        out,
+        ",\"destination_port\":{},\"protocol\":",
+        Opt(dport, "null")
+    )?;
     json::string(out, &row.protocol)?;
     write!(out, ",\"length\":{},\"interface\":", row.length)?;
     json::string(out, frame.iface)?;
@@ -248,18 +295,17 @@ pub fn write_tsv(
     states: bool,
 ) -> io::Result<()> {
     let (src, sport, dst, dport) = ends(row);
-    let opt = |n: Option<u16>| n.map_or_else(String::new, |n| n.to_string());
-    write!(out, "{}\t{}\t{}\t", row.no, row.time, secs(frame.time))?;
-    cell(out, &src)?;
-    write!(out, "\t{}\t", opt(sport))?;
-    cell(out, &dst)?;
-    write!(out, "\t{}\t", opt(dport))?;
+    write!(out, "{}\t{}\t{}\t", row.no, row.time, Secs(frame.time))?;
+    tsv_addr(out, &src)?;
+    write!(out, "\t{}\t", Opt(sport, ""))?;
+    tsv_addr(out, &dst)?;
+    write!(out, "\t{}\t", Opt(dport, ""))?;
     cell(out, &row.protocol)?;
     write!(
         out,
         "\t{}\t{}\t{}\t",
         row.length,
-        row.conn.map_or_else(String::new, |c| c.to_string()),
+        Opt(row.conn.map(|c| c as u64), ""),
         direction(row.direction).unwrap_or_default()
     )?;
     match process(row, sender) {
