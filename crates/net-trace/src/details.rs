@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::analyze::{Findings, Kind, Row, TcpNumbers};
 use crate::decode::bytes::{be16, be32, ipv4, ipv6, range, tail, u8_at};
-use crate::decode::{LinkType, ip_offset};
+use crate::decode::{ChecksumOf, LinkType, ip_offset};
 use crate::owners::Owner;
 use crate::sink::Shown;
 
@@ -486,18 +486,17 @@ fn ipv4_header(p: &mut Pane, ip: &[u8], row: &Row, context: Context) {
         format!("Protocol: {} ({proto})", protocol_name(proto)),
         proto,
     );
-    let sum = be16(ip, 10);
-    p.shown(
-        1,
-        "ip.checksum",
-        format!("Header Checksum: 0x{sum:04x} [validation disabled]"),
-        format!("0x{sum:04x}"),
-    );
-    p.shown(
-        1,
-        "ip.checksum.status",
-        "[Header checksum status: Unverified]".into(),
-        2,
+    checksum(
+        p,
+        ["ip.checksum", "ip.checksum.status"],
+        [
+            "Header Checksum",
+            "Header checksum status",
+            "validation disabled",
+        ],
+        be16(ip, 10),
+        row,
+        ChecksumOf::Ipv4,
     );
     p.field(1, "ip.src", "Source Address", src);
     p.field(1, "ip.dst", "Destination Address", dst);
@@ -559,7 +558,7 @@ fn ipv6_header(p: &mut Pane, ip: &[u8], row: &Row, context: Context) {
 fn transport(p: &mut Pane, proto: u8, b: &[u8], wire: usize, row: &Row, context: Context) {
     match (proto, row.kind) {
         (6, Kind::Tcp) => tcp(p, b, wire, row, context),
-        (17, Kind::Udp) => udp(p, b, context),
+        (17, Kind::Udp) => udp(p, b, row, context),
         (1, _) => icmp(p, b),
         (58, _) => icmpv6(p, b),
         _ => {}
@@ -593,8 +592,23 @@ const TCP_FLAGS: [(&str, &str); 9] = [
 ];
 
 fn tcp(p: &mut Pane, b: &[u8], wire: usize, row: &Row, context: Context) {
-    let Some(n) = row.tcp else {
-        return;
+    // A frame corrupted on the way is in no connection: its numbers are
+    // shown as sent, relative to nothing.
+    let n = row.tcp.unwrap_or(TcpNumbers {
+        seq_base: 0,
+        ack_base: 0,
+        window: u64::from(be16(b, 14)),
+        scale_factor: -1,
+        acks: None,
+        initial_rtt: None,
+    });
+    let analysed = row.tcp.is_some();
+    let relative = |what: &str| {
+        if analysed {
+            format!("    (relative {what} number)")
+        } else {
+            String::new()
+        }
     };
     if b.len() < 20 {
         return;
@@ -638,14 +652,14 @@ fn tcp(p: &mut Pane, b: &[u8], wire: usize, row: &Row, context: Context) {
     p.shown(
         1,
         "tcp.seq",
-        format!("Sequence Number: {rel_seq}    (relative sequence number)"),
+        format!("Sequence Number: {rel_seq}{}", relative("sequence")),
         rel_seq,
     );
     p.field(1, "tcp.seq_raw", "Sequence Number (raw)", seq);
     p.shown(
         1,
         "tcp.nxtseq",
-        format!("[Next Sequence Number: {next}    (relative sequence number)]"),
+        format!("[Next Sequence Number: {next}{}]", relative("sequence")),
         next,
     );
     if has_ack {
@@ -653,7 +667,7 @@ fn tcp(p: &mut Pane, b: &[u8], wire: usize, row: &Row, context: Context) {
         p.shown(
             1,
             "tcp.ack",
-            format!("Acknowledgment Number: {rel}    (relative ack number)"),
+            format!("Acknowledgment Number: {rel}{}", relative("ack")),
             rel,
         );
     } else {
@@ -711,27 +725,63 @@ fn tcp(p: &mut Pane, b: &[u8], wire: usize, row: &Row, context: Context) {
             n.scale_factor,
         );
     }
-    let sum = be16(b, 16);
-    p.shown(
-        1,
-        "tcp.checksum",
-        format!("Checksum: 0x{sum:04x} [unverified]"),
-        format!("0x{sum:04x}"),
-    );
-    p.shown(
-        1,
-        "tcp.checksum.status",
-        "[Checksum Status: Unverified]".into(),
-        2,
+    checksum(
+        p,
+        ["tcp.checksum", "tcp.checksum.status"],
+        ["Checksum", "Checksum Status", "unverified"],
+        be16(b, 16),
+        row,
+        ChecksumOf::Tcp,
     );
     p.field(1, "tcp.urgent_pointer", "Urgent Pointer", be16(b, 18));
     tcp_options(p, range(b, 20, hdr), n);
     // tshark's analysis stops where a header was cut.
-    if b.len() >= hdr {
+    if b.len() >= hdr && analysed {
         seq_ack(p, &n, &row.analysis, seg_len);
     }
     if seg_len > 0 {
         p.line(1, format!("TCP payload ({seg_len} bytes)"));
+    }
+}
+
+/// A checksum and its status: bad where the frame was found corrupted
+/// (its receiver dropped it), else unverified, as tshark's default.
+/// `names` are the two fields', `words` their labels and the unverified
+/// note.
+fn checksum(
+    p: &mut Pane,
+    names: [&'static str; 2],
+    words: [&str; 3],
+    sum: u16,
+    row: &Row,
+    of: ChecksumOf,
+) {
+    match row.bad_checksum.filter(|b| b.of == of) {
+        Some(bad) => {
+            p.shown(
+                1,
+                names[0],
+                format!(
+                    "{}: 0x{sum:04x} incorrect, should be 0x{:04x}",
+                    words[0], bad.expected
+                ),
+                format!("0x{sum:04x}"),
+            );
+            p.shown(1, names[1], format!("[{}: Bad]", words[1]), 0);
+            p.line(
+                1,
+                "[Corrupted on the way: its receiver dropped it; left out of the analysis]".into(),
+            );
+        }
+        None => {
+            p.shown(
+                1,
+                names[0],
+                format!("{}: 0x{sum:04x} [{}]", words[0], words[2]),
+                format!("0x{sum:04x}"),
+            );
+            p.shown(1, names[1], format!("[{}: Unverified]", words[1]), 2);
+        }
     }
 }
 
@@ -1014,7 +1064,7 @@ fn seq_ack(p: &mut Pane, n: &TcpNumbers, f: &Findings, seg_len: u32) {
     }
 }
 
-fn udp(p: &mut Pane, b: &[u8], context: Context) {
+fn udp(p: &mut Pane, b: &[u8], row: &Row, context: Context) {
     if b.len() < 8 {
         return;
     }
@@ -1026,18 +1076,13 @@ fn udp(p: &mut Pane, b: &[u8], context: Context) {
     p.field(1, "udp.srcport", "Source Port", sport);
     p.field(1, "udp.dstport", "Destination Port", dport);
     p.field(1, "udp.length", "Length", len);
-    let sum = be16(b, 6);
-    p.shown(
-        1,
-        "udp.checksum",
-        format!("Checksum: 0x{sum:04x} [unverified]"),
-        format!("0x{sum:04x}"),
-    );
-    p.shown(
-        1,
-        "udp.checksum.status",
-        "[Checksum Status: Unverified]".into(),
-        2,
+    checksum(
+        p,
+        ["udp.checksum", "udp.checksum.status"],
+        ["Checksum", "Checksum Status", "unverified"],
+        be16(b, 6),
+        row,
+        ChecksumOf::Udp,
     );
     if let Some(s) = context.stream {
         p.shown(1, "udp.stream", format!("[Stream index: {s}]"), s);

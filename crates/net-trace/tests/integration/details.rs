@@ -218,3 +218,45 @@ fn detail_shows_the_chosen_frames_after_the_table() {
     let frames = text.lines().filter(|l| l.starts_with("Frame ")).count();
     assert_eq!(frames, 12, "{text}");
 }
+
+#[test]
+fn a_corrupted_frame_shows_the_checksum_tshark_calls_bad() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/checksums");
+    let path = dir.join("impaired-link.pcapng");
+    // tshark's verdicts, checking every checksum: frame, then the status
+    // of IPv4's, TCP's and UDP's (0 bad, 1 good).
+    let tsv = std::fs::read_to_string(dir.join("impaired-link.pcapng.checksums.tsv")).unwrap();
+    let names = [
+        "ip.checksum.status",
+        "tcp.checksum.status",
+        "udp.checksum.status",
+    ];
+    let mut bad_frames = 0;
+    for ((no, fields), line) in panes(&path).iter().zip(tsv.lines()) {
+        let verdicts: Vec<&str> = line.split('\t').skip(1).collect();
+        let theirs: Vec<&str> = names
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| **v == "0")
+            .map(|(n, _)| *n)
+            .collect();
+        let ours: Vec<&str> = fields
+            .iter()
+            .filter(|f| names.contains(&f.name) && f.value == "0")
+            .map(|f| f.name)
+            .collect();
+        // A bad IPv4 checksum makes tshark's TCP one bad too (the
+        // pseudo-header's addresses); net-trace names the first found.
+        assert_eq!(
+            ours.is_empty(),
+            theirs.is_empty(),
+            "frame {no}: {ours:?} vs {theirs:?}"
+        );
+        assert!(
+            ours.iter().all(|n| theirs.contains(n)),
+            "frame {no}: {ours:?} vs {theirs:?}"
+        );
+        bad_frames += usize::from(!ours.is_empty());
+    }
+    assert_eq!(bad_frames, 6);
+}
