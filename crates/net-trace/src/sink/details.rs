@@ -19,6 +19,8 @@ pub struct Details<W: Write> {
     frames: Option<BTreeSet<usize>>,
     /// The chosen frames' panes, written at the end.
     kept: Vec<u8>,
+    /// The chosen frames not seen yet.
+    missing: BTreeSet<usize>,
     live: bool,
     streams: Streams,
 }
@@ -29,6 +31,7 @@ impl<W: Write> Details<W> {
     pub fn new(out: W, frames: BTreeSet<usize>, live: bool) -> Self {
         Details {
             out: BufWriter::new(out),
+            missing: frames.clone(),
             frames: (!frames.is_empty()).then_some(frames),
             kept: Vec::new(),
             live,
@@ -44,6 +47,7 @@ impl<W: Write> Sink for Details<W> {
         let fields = match &self.frames {
             Some(f) if !f.contains(&row.no) => return Ok(()),
             Some(_) => {
+                self.missing.remove(&row.no);
                 return details::write(
                     &mut self.kept,
                     &details::fields(frame, row, sender, context),
@@ -60,15 +64,18 @@ impl<W: Write> Sink for Details<W> {
     }
 
     fn finish(&mut self, _: &End<'_>) -> Result<(), Error> {
-        if let Some(frames) = &self.frames {
-            let shown = self.kept.len();
+        if self.frames.is_some() {
             // A blank line after the table.
             writeln!(self.out).map_err(Error::Output)?;
             self.out.write_all(&self.kept).map_err(Error::Output)?;
-            if shown == 0 {
-                let wanted: Vec<String> = frames.iter().map(usize::to_string).collect();
-                writeln!(self.out, "no frame {} was shown", wanted.join(", "))
-                    .map_err(Error::Output)?;
+            if !self.missing.is_empty() {
+                let missing: Vec<String> = self.missing.iter().map(usize::to_string).collect();
+                writeln!(
+                    self.out,
+                    "No details of frame {}: not in the capture, or left out by the filter.\n",
+                    missing.join(", ")
+                )
+                .map_err(Error::Output)?;
             }
         }
         self.out.flush().map_err(Error::Output)

@@ -206,6 +206,19 @@ fn detail_shows_the_chosen_frames_after_the_table() {
         "{text}"
     );
     assert!(text.contains("Process: unknown"), "{text}");
+    // A frame the capture does not have is named.
+    let out = Command::new(BIN)
+        .arg("read")
+        .arg(&path)
+        .args(["--detail", "2", "--detail", "99"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Frame 2: "), "{text}");
+    assert!(
+        text.contains("No details of frame 99: not in the capture, or left out by the filter."),
+        "{text}"
+    );
     // -V: every frame, in place of the table.
     let out = Command::new(BIN)
         .arg("read")
