@@ -170,6 +170,8 @@ struct Pipeline {
     starts: HashMap<usize, (Duration, bool)>,
     /// Connections proven to involve the target process.
     involved: HashMap<usize, bool>,
+    /// A narrowed capture's numbering, as in the file it saves.
+    renumber: Renumber,
     shown: usize,
     failure: Option<Error>,
     /// The evidence reader's progress when last seen, and when it last
@@ -351,6 +353,7 @@ impl Pipeline {
             target: &self.target,
             owners,
             involved: &mut self.involved,
+            renumber: &mut self.renumber,
             shown: &mut self.shown,
             failure: &mut self.failure,
             sinks,
@@ -485,6 +488,7 @@ pub fn run_source<S: Source>(
         join: Join::default(),
         starts: HashMap::new(),
         involved: HashMap::new(),
+        renumber: Renumber::default(),
         shown: 0,
         failure: None,
         progress: (0, Instant::now()),
@@ -652,11 +656,83 @@ fn matches(target: &Target, owner: &Owner, owners: Option<&Owners>) -> bool {
     }
 }
 
+/// A narrowed capture's rows numbered as the file it saves holds them
+/// (1, 2, 3…), not by their place among every frame captured, and the
+/// frames they name (the one acknowledged, the one a duplicate ACK
+/// repeats, the one an ICMP error answers) likewise; times are counted
+/// from the first frame shown, as a reader of that file counts them.
+#[derive(Debug, Default)]
+struct Renumber {
+    /// The capture's number of each row shown, in order (rows are shown
+    /// in frame order).
+    shown: Vec<usize>,
+    /// The first row's capture time.
+    start: Option<Duration>,
+}
+
+impl Renumber {
+    /// Numbers `row`, the next one shown, captured at `time`.
+    fn row(&mut self, row: &mut Row, time: Duration) {
+        let captured = row.no;
+        let start = *self.start.get_or_insert(time);
+        row.time = crate::analyze::RelTime::between(start, time);
+        self.shown.push(captured);
+        row.no = self.shown.len();
+        if let Some(t) = row.tcp.as_mut() {
+            // A frame the narrowing hid has no number in the file.
+            t.acks = t
+                .acks
+                .and_then(|(no, rtt)| self.number(no).map(|n| (n, rtt)));
+        }
+        if let Some((frame, n)) = row.analysis.dup_ack
+            && let Some(new) = self.number(frame)
+        {
+            row.analysis.dup_ack = Some((new, n));
+            row.info = row.info.replacen(
+                &format!("[TCP Dup ACK {frame}#{n}]"),
+                &format!("[TCP Dup ACK {new}#{n}]"),
+                1,
+            );
+            renote(
+                &mut row.notes,
+                &format!("of frame {frame}:"),
+                &format!("of frame {new}:"),
+            );
+        }
+        if let Some(frame) = row
+            .notes
+            .iter()
+            .find_map(|n| n.strip_prefix("answers frame "))
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            let new = self.number(frame).map_or_else(
+                || "answers a frame not in this capture:".to_string(),
+                |n| format!("answers frame {n}:"),
+            );
+            renote(&mut row.notes, &format!("answers frame {frame}:"), &new);
+        }
+    }
+
+    /// The number in the file of the frame the capture numbered `no`.
+    fn number(&self, no: usize) -> Option<usize> {
+        self.shown.binary_search(&no).ok().map(|i| i + 1)
+    }
+}
+
+/// Replaces `old` with `new` in the first note holding it.
+fn renote(notes: &mut [String], old: &str, new: &str) {
+    if let Some(note) = notes.iter_mut().find(|n| n.contains(old)) {
+        *note = note.replacen(old, new, 1);
+    }
+}
+
 /// Where settled rows go: the narrowing, then the sinks.
 struct Emit<'a, 's> {
     target: &'a Option<Target>,
     owners: Option<&'a Owners>,
     involved: &'a mut HashMap<usize, bool>,
+    renumber: &'a mut Renumber,
     shown: &'a mut usize,
     failure: &'a mut Option<Error>,
     sinks: &'a mut [&'s mut dyn Sink],
@@ -665,12 +741,12 @@ struct Emit<'a, 's> {
 impl Emit<'_, '_> {
     /// Shows and saves one row, unless the narrowing hides it or a sink
     /// already failed.
-    fn emit(&mut self, held: Held, owner: Option<Owner>) {
+    fn emit(&mut self, mut held: Held, owner: Option<Owner>) {
         if self.failure.is_some() {
             return;
         }
-        let row = &held.row;
         if let Some(target) = self.target {
+            let row = &held.row;
             // An ICMP error belongs to the flow it answers.
             let Some(conn) = row.conn else {
                 return;
@@ -691,7 +767,9 @@ impl Emit<'_, '_> {
             if !hit {
                 return;
             }
+            self.renumber.row(&mut held.row, held.time);
         }
+        let row = &held.row;
         let frame = Shown {
             time: held.time,
             data: &held.data,

@@ -182,3 +182,91 @@ fn narrowing_to_a_process_without_owners_to_prove_it_narrows_nothing() {
     assert!(shown.contains("ARP"), "{shown}");
     assert_eq!(shown, read(&path));
 }
+
+#[test]
+fn a_capture_narrowed_to_a_process_numbers_its_rows_as_the_file_it_saves() {
+    use net_trace::owners::{Options as OwnerOptions, Owners};
+    use net_trace::pcapio::PcapOut;
+    use net_trace::sink::{Format, Records};
+    use std::net::{TcpListener, TcpStream};
+    // A connection of this process, found in /proc while it lives; the
+    // capture holds other traffic first, which the narrowing hides.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let _accepted = listener.accept().unwrap();
+    let (c, s) = (
+        client.local_addr().unwrap().to_string(),
+        client.peer_addr().unwrap().to_string(),
+    );
+    let (oc, os) = ("127.0.0.1:1", "127.0.0.1:2");
+    let frames = [
+        super::tcp(oc, os, 1, None, "S", b""),
+        super::tcp(os, oc, 7, Some(2), "S", b""),
+        super::tcp(oc, os, 2, Some(8), "", b""),
+        super::tcp(&c, &s, 100, None, "S", b""),
+        super::tcp(&s, &c, 900, Some(101), "S", b""),
+        super::tcp(&c, &s, 101, Some(901), "", b""),
+        super::tcp(&c, &s, 101, Some(901), "P", b"hello"),
+        super::tcp(&s, &c, 901, Some(106), "", b""),
+        super::tcp(&s, &c, 901, Some(106), "", b""),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("mixed.pcap");
+    let mut out = PcapOut::create(&original, net_trace::decode::LinkType::Ethernet).unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        let time = std::time::Duration::from_millis(1_000 + i as u64);
+        out.write(time, f, f.len() as u32).unwrap();
+    }
+    out.flush().unwrap();
+
+    let saved = dir.path().join("narrowed.pcapng");
+    let opts = Options {
+        pid: Some(std::process::id()),
+        ..Options::default()
+    };
+    let owners = Owners::start(&OwnerOptions {
+        kernel: false,
+        ports: Vec::new(),
+    });
+    let mut source = FileSource::new(FileReader::open(&original).unwrap(), "lo");
+    let (mut table, mut json) = (Vec::new(), Vec::new());
+    let mut pcapng = PcapNg::new(&saved);
+    {
+        let mut t = Table::live(&mut table, false);
+        let mut j = Records::new(&mut json, Format::Json, false);
+        let mut sinks: Vec<&mut dyn Sink> = vec![&mut t, &mut j, &mut pcapng];
+        let report =
+            capture::run_source(&mut source, &opts, Some(owners), None, || (), &mut sinks).unwrap();
+        capture::finish(&mut sinks, &report.end()).unwrap();
+    }
+    let table = String::from_utf8(table).unwrap();
+    let rows: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    // The six frames of this process's connection, the duplicate ACK
+    // naming the frame it repeats by its number in the saved file.
+    let back = read(&saved);
+    let back_rows: Vec<&str> = back.lines().skip(1).take_while(|l| !l.is_empty()).collect();
+    assert_eq!(rows.len(), 6, "{table}");
+    assert_eq!(rows, back_rows, "{table}\n{back}");
+    let numbers = |rows: &[&str]| -> Vec<String> {
+        rows.iter()
+            .map(|r| r.split_whitespace().next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(numbers(&rows), ["1", "2", "3", "4", "5", "6"]);
+    assert!(rows[5].contains("[TCP Dup ACK 5#1]"), "{}", rows[5]);
+    let json = String::from_utf8(json).unwrap();
+    let json_numbers: Vec<&str> = json
+        .lines()
+        .filter(|l| l.starts_with("{\"type\":\"frame\""))
+        .map(|l| {
+            let rest = l.split("\"no\":").nth(1).unwrap();
+            rest.split(',').next().unwrap()
+        })
+        .collect();
+    assert_eq!(json_numbers, ["1", "2", "3", "4", "5", "6"], "{json}");
+    assert!(json.contains("\"duplicate_ack_frame\":5"), "{json}");
+}
