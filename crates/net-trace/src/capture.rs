@@ -111,6 +111,9 @@ pub struct Report {
     /// With `--pid`, `--pname` or a command: the connections shown (the
     /// others' summaries are left out too); `None` when not narrowed.
     pub shown: Option<HashSet<usize>>,
+    /// With `--pid`, `--pname` or a command: the capture's number of each
+    /// row shown, in order (see [`End::numbers`]).
+    pub numbers: Option<Vec<usize>>,
 }
 
 impl Report {
@@ -120,6 +123,7 @@ impl Report {
             analyzer: &self.analyzer,
             methods: &self.methods,
             shown: self.shown.as_ref(),
+            numbers: self.numbers.as_deref(),
         }
     }
 }
@@ -618,6 +622,10 @@ pub fn run_source<S: Source>(
                 .filter_map(|(conn, hit)| hit.then_some(*conn))
                 .collect()
         }),
+        numbers: pipe
+            .target
+            .as_ref()
+            .map(|_| std::mem::take(&mut pipe.renumber.shown)),
         analyzer: pipe.stages.into_analyzer(),
     })
 }

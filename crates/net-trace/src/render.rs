@@ -422,6 +422,7 @@ pub fn write_summaries(
     owners: &ConnOwners,
     methods: &[Method],
     shown: Option<&HashSet<usize>>,
+    numbers: Option<&[usize]>,
 ) -> io::Result<()> {
     writeln!(out)?;
     let count = shown.map_or(analyzer.connection_count(), HashSet::len);
@@ -433,6 +434,10 @@ pub fn write_summaries(
         .summaries()
         .filter(|s| shown.is_none_or(|c| c.contains(&s.conn)))
     {
+        let mut s = s;
+        if let Some(numbers) = numbers {
+            s.renumber(|no| numbers.binary_search(&no).ok().map(|i| i + 1));
+        }
         let (c, sv) = owners.get(s.conn);
         named |= c.is_some() || sv.is_some();
         out.write_all(summary(&s, c, sv).as_bytes())?;
@@ -583,14 +588,14 @@ mod tests {
         let mut owners = ConnOwners::new();
         let analyzer = Analyzer::new();
         let mut out = Vec::new();
-        write_summaries(&mut out, &analyzer, &owners, &[Method::File], None).unwrap();
+        write_summaries(&mut out, &analyzer, &owners, &[Method::File], None, None).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "\nNo TCP or UDP traffic matched.\nNo process could be proven from the capture file.\n"
         );
         owners.note(&syn_row(), Some(&owner()));
         let mut out = Vec::new();
-        write_summaries(&mut out, &analyzer, &owners, &[], None).unwrap();
+        write_summaries(&mut out, &analyzer, &owners, &[], None, None).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "\nNo TCP or UDP traffic matched.\n"

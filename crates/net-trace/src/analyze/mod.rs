@@ -297,6 +297,44 @@ impl Listed {
     }
 }
 
+impl Listed {
+    /// Renumbered by `number` (frames it does not number are left out).
+    fn renumber(&mut self, number: &impl Fn(usize) -> Option<usize>) {
+        self.frames = self.frames.iter().filter_map(|&n| number(n)).collect();
+    }
+}
+
+impl Summary {
+    /// The frames it names numbered by `number` instead (a capture narrowed
+    /// to some processes numbers its rows as the file it saves); a frame
+    /// `number` does not know is left out, or named as not in the capture.
+    pub fn renumber(&mut self, number: impl Fn(usize) -> Option<usize>) {
+        self.handshake
+            .retain_mut(|(no, ..)| number(*no).map(|n| *no = n).is_some());
+        self.teardown
+            .retain_mut(|(no, ..)| number(*no).map(|n| *no = n).is_some());
+        self.after_close = self
+            .after_close
+            .and_then(|(no, d)| number(no).map(|n| (n, d)));
+        for l in [
+            &mut self.retransmissions,
+            &mut self.out_of_order,
+            &mut self.dup_acks,
+            &mut self.not_captured,
+        ] {
+            l.renumber(&number);
+        }
+        for i in &mut self.icmp {
+            i.frame = number(i.frame).unwrap_or(i.frame);
+            i.answers = i.answers.and_then(&number);
+        }
+        self.span = (
+            number(self.span.0).unwrap_or(self.span.0),
+            number(self.span.1).unwrap_or(self.span.1),
+        );
+    }
+}
+
 /// What a connection's frames amounted to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {

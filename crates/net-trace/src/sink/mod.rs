@@ -71,6 +71,10 @@ pub struct End<'a> {
     pub methods: &'a [Method],
     /// With a capture narrowed to some processes: the connections shown.
     pub shown: Option<&'a HashSet<usize>>,
+    /// With a capture narrowed to some processes: the capture's number of
+    /// each row shown, in order. Summaries name a frame by its place in
+    /// this list, from 1, as the saved file numbers it.
+    pub numbers: Option<&'a [usize]>,
 }
 
 /// A consumer of rows.

@@ -153,6 +153,7 @@ mod tests {
             analyzer: &analyzer,
             methods: &[],
             shown: None,
+            numbers: None,
         };
         table.start()?;
         // Past the buffer, so the output is written to.

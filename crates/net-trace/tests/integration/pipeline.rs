@@ -229,12 +229,13 @@ fn a_capture_narrowed_to_a_process_numbers_its_rows_as_the_file_it_saves() {
         ports: Vec::new(),
     });
     let mut source = FileSource::new(FileReader::open(&original).unwrap(), "lo");
-    let (mut table, mut json) = (Vec::new(), Vec::new());
+    let (mut table, mut json, mut summary) = (Vec::new(), Vec::new(), Vec::new());
     let mut pcapng = PcapNg::new(&saved);
     {
         let mut t = Table::live(&mut table, false);
         let mut j = Records::new(&mut json, Format::Json, false);
-        let mut sinks: Vec<&mut dyn Sink> = vec![&mut t, &mut j, &mut pcapng];
+        let mut s = Summary::live(&mut summary);
+        let mut sinks: Vec<&mut dyn Sink> = vec![&mut t, &mut j, &mut s, &mut pcapng];
         let report =
             capture::run_source(&mut source, &opts, Some(owners), None, || (), &mut sinks).unwrap();
         capture::finish(&mut sinks, &report.end()).unwrap();
@@ -269,4 +270,8 @@ fn a_capture_narrowed_to_a_process_numbers_its_rows_as_the_file_it_saves() {
         .collect();
     assert_eq!(json_numbers, ["1", "2", "3", "4", "5", "6"], "{json}");
     assert!(json.contains("\"duplicate_ack_frame\":5"), "{json}");
+    // The summary names the frames by the same numbers.
+    let summary = String::from_utf8(summary).unwrap();
+    assert!(summary.contains("handshake: frames 1–3"), "{summary}");
+    assert!(summary.contains("duplicate ACKs: 1, frame 6"), "{summary}");
 }
