@@ -22,31 +22,15 @@ const INPUT_BYTES: usize = 3 * 1024 * 1024;
 const RUN_DEADLINE: Duration = Duration::from_secs(25);
 
 fn link(impairment: &str, seed: u64) -> Option<Link> {
-    if let Err(why) = Link::available() {
-        testkit::skip(why);
-        return None;
-    }
-    let imp = impairment.parse().unwrap();
-    Some(Link::symmetric(imp, seed).expect("make an impaired link"))
+    Link::or_skip(impairment, seed)
 }
 
 /// Our server on the link's server host.
 fn server(link: &Link) -> Server {
-    let mut args: Vec<String> = link.server_prefix();
-    args.extend(
-        [
-            BIN,
-            "server",
-            "--bind",
-            SERVER_ADDR,
-            "--port",
-            "0",
-            "--quiet",
-        ]
-        .map(String::from),
-    );
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    Server::start(args[0], &args[1..])
+    link.start_server(
+        BIN,
+        &["server", "--bind", SERVER_ADDR, "--port", "0", "--quiet"],
+    )
 }
 
 /// `program args…` on the link's client host with `input` on stdin.

@@ -543,6 +543,28 @@ impl Link {
         Ok(link)
     }
 
+    /// For tests: a link with `spec` both ways, or `None` after a skip
+    /// notice when none can be made here. Panics on a bad `spec`.
+    pub fn or_skip(spec: &str, seed: u64) -> Option<Link> {
+        if let Err(why) = Link::available() {
+            crate::skip(why);
+            return None;
+        }
+        let imp = spec
+            .parse()
+            .unwrap_or_else(|e| panic!("impairment {spec:?}: {e}"));
+        Some(Link::symmetric(imp, seed).unwrap_or_else(|e| panic!("make an impaired link: {e}")))
+    }
+
+    /// For tests: starts `bin ARGS…` on the server host and waits for its
+    /// readiness line (see [`crate::Server::start`]).
+    pub fn start_server(&self, bin: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> crate::Server {
+        let bin = bin.as_ref().to_string_lossy().into_owned();
+        let mut all: Vec<&str> = vec!["netns", "exec", &self.server_ns, &bin];
+        all.extend_from_slice(args);
+        crate::Server::start("ip", &all)
+    }
+
     /// A link with the same impairment both ways.
     pub fn symmetric(imp: Impairment, seed: u64) -> std::io::Result<Link> {
         Link::new(imp.clone(), imp, seed)
