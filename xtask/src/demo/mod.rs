@@ -368,7 +368,7 @@ pub fn run(opts: Args) -> Result<()> {
             std::process::exit(130);
         });
     }
-    let (_hosts, net) = if let Some((to_server, to_client)) = opts.impair.clone() {
+    let (hosts, net) = if let Some((to_server, to_client)) = opts.impair.clone() {
         (
             None,
             net::Hosts::create_impaired(&cleanup, to_server, to_client)?,
@@ -460,6 +460,20 @@ pub fn run(opts: Args) -> Result<()> {
     }
     for a in &artifacts {
         println!("  {}", relative(a));
+    }
+    // The hosts go now, and must be gone: a namespace left behind is a
+    // misbehaviour too.
+    drop(ctx);
+    drop(hosts);
+    let names = cleanup
+        .lock()
+        .map_err(|_| anyhow!("cleanup list poisoned"))?
+        .clone();
+    let left = net::still_there(&names);
+    if !left.is_empty() {
+        net::remove(&left);
+        println!("  ✗ network namespaces left behind: {}", left.join(", "));
+        failed.push("hosts");
     }
     if !failed.is_empty() {
         bail!("scenario(s) misbehaved: {}", failed.join(", "));

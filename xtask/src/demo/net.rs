@@ -5,7 +5,7 @@
 //! ([`testkit::impair`]).
 
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use anyhow::{Context, Result, bail};
 use testkit::impair::{self, Impairment, Link};
@@ -168,7 +168,7 @@ impl Hosts {
             .extend([link.server_ns().to_string(), link.client_ns().to_string()]);
         let (srv, cli) = (link.server_ns().to_string(), link.client_ns().to_string());
         let link = Arc::new(link);
-        let _ = LINK.set(link.clone());
+        let _ = LINK.set(Arc::downgrade(&link));
         let what = if to_server == to_client {
             format!("{to_server}, both ways")
         } else {
@@ -190,12 +190,13 @@ impl Hosts {
     }
 }
 
-/// The run's impaired link, for Ctrl-C's report of what it did.
-static LINK: OnceLock<Arc<Link>> = OnceLock::new();
+/// The run's impaired link, for Ctrl-C's report of what it did. Weak, so
+/// that the link (and its namespaces) still goes when the demo is done.
+static LINK: OnceLock<Weak<Link>> = OnceLock::new();
 
 /// What the run's impaired link has done so far, if there is one.
 pub fn link_stats() -> Option<impair::Stats> {
-    LINK.get().map(|l| l.stats())
+    LINK.get().and_then(Weak::upgrade).map(|l| l.stats())
 }
 
 /// The seed of the impaired link's random choices.
@@ -238,6 +239,23 @@ pub fn parse_impairment(text: &str) -> Result<(Impairment, Impairment), String> 
 
 /// Why an empty impairment is refused.
 const NOTHING: &str = "no impairment given: name at least one of loss, delay, reorder, duplicate, corrupt (for a clean link between two hosts, use --hosts)";
+
+/// Those of `names` that `ip netns list` still lists.
+pub fn still_there(names: &[String]) -> Vec<String> {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return Vec::new();
+    };
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let listed: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    names
+        .iter()
+        .filter(|n| listed.contains(&n.as_str()))
+        .cloned()
+        .collect()
+}
 
 /// Deletes namespaces (their veth ends go with them).
 pub fn remove(names: &[String]) {
