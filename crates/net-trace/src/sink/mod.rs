@@ -17,6 +17,8 @@
 //! - `follow`: one connection's payload, reassembled ([`Follow`]).
 //! - `conv`: one line per connection, as tshark's conversations
 //!   ([`Conversations`]).
+//! - `out`: the buffered output the table and records write to, flushed
+//!   as time passes in a live capture.
 
 mod conv;
 mod details;
@@ -24,6 +26,7 @@ mod diagram;
 mod files;
 mod follow;
 mod json;
+mod out;
 mod records;
 mod summary;
 mod table;

@@ -9,19 +9,17 @@
 //! line is always one frame.
 
 use std::fmt;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::conv::{Tallies, write_owner};
+use super::out::Out;
 use super::{End, Shown, Sink, json};
 use crate::Error;
 use crate::analyze::Findings;
 use crate::analyze::{Direction, Ends, Kind, Row};
 use crate::owners::Owner;
-
-/// Longest a shown row waits in a live capture's buffer (as the table's).
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// Output buffer: large enough that writes are few.
 const BUFFER: usize = 256 * 1024;
@@ -42,63 +40,33 @@ pub const TSV_HEADER: &str = "no\ttime\tepoch\tsource\tsource_port\tdestination\
 /// Frames as JSON lines or TSV.
 #[derive(Debug)]
 pub struct Records<W: Write> {
-    out: BufWriter<W>,
+    out: Out<W>,
     format: Format,
     states: bool,
-    /// A live capture: rows are flushed as time passes (every row with
-    /// `every_row`), and an output that cannot be written ends this
-    /// output, not the capture.
-    live: bool,
-    every_row: bool,
-    closed: bool,
-    flushed: Instant,
     tallies: Tallies,
 }
 
 impl<W: Write> Records<W> {
     /// Frames of a saved capture: an output error stops the stream.
     pub fn new(out: W, format: Format, states: bool) -> Self {
-        Records {
-            out: BufWriter::with_capacity(BUFFER, out),
-            format,
-            states,
-            live: false,
-            every_row: false,
-            closed: false,
-            flushed: Instant::now(),
-            tallies: Tallies::new(),
-        }
+        Self::with(out, format, states, false, false)
     }
 
     /// Frames of a live capture, streamed as they come: flushed after
     /// every row with `every_row` (a terminal), else at least every
-    /// `FLUSH_EVERY` (100 ms) and whenever the capture is idle.
+    /// 100 ms and whenever the capture is idle; an output that cannot be
+    /// written ends this output, not the capture.
     pub fn live(out: W, format: Format, states: bool, every_row: bool) -> Self {
+        Self::with(out, format, states, true, every_row)
+    }
+
+    fn with(out: W, format: Format, states: bool, live: bool, every_row: bool) -> Self {
         Records {
-            live: true,
-            every_row,
-            ..Records::new(out, format, states)
+            out: Out::new(out, BUFFER, live, every_row),
+            format,
+            states,
+            tallies: Tallies::new(),
         }
-    }
-
-    fn outcome(&mut self, result: io::Result<()>) -> Result<(), Error> {
-        match result {
-            Ok(()) => Ok(()),
-            Err(_) if self.live => {
-                self.closed = true;
-                Ok(())
-            }
-            Err(e) => Err(Error::Output(e)),
-        }
-    }
-
-    fn flush(&mut self) -> Result<(), Error> {
-        self.flushed = Instant::now();
-        if self.closed {
-            return Ok(());
-        }
-        let result = self.out.flush();
-        self.outcome(result)
     }
 }
 
@@ -343,39 +311,30 @@ impl<W: Write> Sink for Records<W> {
         } else {
             ""
         };
-        let result = writeln!(self.out, "{TSV_HEADER}{states}");
-        self.outcome(result)
+        self.out.write(|w| writeln!(w, "{TSV_HEADER}{states}"))
     }
 
     fn row(&mut self, frame: &Shown<'_>, row: &Row, sender: Option<&Owner>) -> Result<(), Error> {
         self.tallies.note(row, sender);
-        if !self.closed {
-            let result = match self.format {
-                Format::Json => write_json(&mut self.out, frame, row, sender, self.states),
-                Format::Tsv => write_tsv(&mut self.out, frame, row, sender, self.states),
-            };
-            self.outcome(result)?;
-        }
-        if self.live && (self.every_row || self.flushed.elapsed() >= FLUSH_EVERY) {
-            self.flush()?;
-        }
-        Ok(())
+        let (format, states) = (self.format, self.states);
+        self.out.write(|w| match format {
+            Format::Json => write_json(w, frame, row, sender, states),
+            Format::Tsv => write_tsv(w, frame, row, sender, states),
+        })?;
+        self.out.row_done()
     }
 
     fn idle(&mut self) {
-        let _ = self.flush();
+        let _ = self.out.flush();
     }
 
     fn finish(&mut self, end: &End<'_>) -> Result<(), Error> {
-        if self.format == Format::Json && !self.closed {
-            let result = self
-                .tallies
-                .conversations(end)
-                .iter()
-                .try_for_each(|c| c.write_json(&mut self.out));
-            self.outcome(result)?;
+        if self.format == Format::Json {
+            let conversations = self.tallies.conversations(end);
+            self.out
+                .write(|w| conversations.iter().try_for_each(|c| c.write_json(w)))?;
         }
-        self.flush()
+        self.out.flush()
     }
 }
 

@@ -1,20 +1,16 @@
 //! The frame table, as tshark's columns (and `--states`).
 
-use std::io::{self, BufWriter, Write};
-use std::time::{Duration, Instant};
+use std::io::Write;
 
+use super::out::Out;
 use super::{End, Shown, Sink};
 use crate::Error;
 use crate::analyze::Row;
 use crate::owners::Owner;
 use crate::render;
 
-/// Longest a shown row waits in a live table's buffer.
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
-
 /// A live table's buffer: rows go out when the capture is idle and at least
-/// every [`FLUSH_EVERY`], since one write per row to a terminal would slow
-/// the whole capture down.
+/// every 100 ms (`out::FLUSH_EVERY`).
 const LIVE_BUFFER: usize = 64 * 1024;
 
 /// A saved capture's table buffer: large enough that writes are few.
@@ -23,14 +19,8 @@ const READ_BUFFER: usize = 256 * 1024;
 /// The frame table.
 #[derive(Debug)]
 pub struct Table<W: Write> {
-    out: BufWriter<W>,
+    out: Out<W>,
     states: bool,
-    /// A live table: an output that cannot be written ends the table, not
-    /// the capture (the files and the counts still matter), and rows are
-    /// flushed as time passes.
-    live: bool,
-    closed: bool,
-    flushed: Instant,
 }
 
 impl<W: Write> Table<W> {
@@ -47,65 +37,36 @@ impl<W: Write> Table<W> {
 
     fn with(out: W, states: bool, live: bool, capacity: usize) -> Self {
         Table {
-            out: BufWriter::with_capacity(capacity, out),
+            out: Out::new(out, capacity, live, false),
             states,
-            live,
-            closed: false,
-            flushed: Instant::now(),
         }
     }
 
     /// Whether a live table's output was closed.
     pub fn is_closed(&self) -> bool {
-        self.closed
-    }
-
-    /// Keeps a live table's output error as "closed"; returns others.
-    fn outcome(&mut self, result: io::Result<()>) -> Result<(), Error> {
-        match result {
-            Ok(()) => Ok(()),
-            Err(_) if self.live => {
-                self.closed = true;
-                Ok(())
-            }
-            Err(e) => Err(Error::Output(e)),
-        }
-    }
-
-    fn flush(&mut self) -> Result<(), Error> {
-        self.flushed = Instant::now();
-        if self.closed {
-            return Ok(());
-        }
-        let result = self.out.flush();
-        self.outcome(result)
+        self.out.is_closed()
     }
 }
 
 impl<W: Write> Sink for Table<W> {
     fn start(&mut self) -> Result<(), Error> {
-        let result = writeln!(self.out, "{}", render::heading());
-        self.outcome(result)
+        self.out.write(|w| writeln!(w, "{}", render::heading()))
     }
 
     #[inline]
     fn row(&mut self, _: &Shown<'_>, row: &Row, sender: Option<&Owner>) -> Result<(), Error> {
-        if !self.closed {
-            let result = render::write_row(&mut self.out, row, sender, self.states);
-            self.outcome(result)?;
-        }
-        if self.live && self.flushed.elapsed() >= FLUSH_EVERY {
-            self.flush()?;
-        }
-        Ok(())
+        let states = self.states;
+        self.out
+            .write(|w| render::write_row(w, row, sender, states))?;
+        self.out.row_done()
     }
 
     fn idle(&mut self) {
-        let _ = self.flush();
+        let _ = self.out.flush();
     }
 
     fn finish(&mut self, _: &End<'_>) -> Result<(), Error> {
-        self.flush()
+        self.out.flush()
     }
 }
 
@@ -114,6 +75,7 @@ mod tests {
     use super::*;
     use crate::analyze::Analyzer;
     use crate::decode::{LinkType, decode};
+    use std::io;
     use std::sync::Arc;
     use std::time::Duration;
 
