@@ -1,5 +1,5 @@
 //! The Linux packet socket, a thread's priority and the clocks' offset:
-//! net-trace's only `unsafe` (the README lists the other places in
+//! net-trace's only `unsafe` (docs/hardening.md lists the other places in
 //! netlab that have any).
 //!
 //! `AF_PACKET` addresses (`struct sockaddr_ll`), classic BPF programs,
