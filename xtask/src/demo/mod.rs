@@ -391,7 +391,9 @@ pub fn run(opts: Args) -> Result<()> {
     println!("{}", ctx.header.trim_end());
 
     let mut artifacts = Vec::new();
-    let mut failed = Vec::new();
+    // What misbehaved, named again in the last line: a long run's log is
+    // often read from its end.
+    let mut failed: Vec<String> = Vec::new();
     let mut entries = Vec::new();
     let chosen = SCENARIOS
         .iter()
@@ -423,7 +425,7 @@ pub fn run(opts: Args) -> Result<()> {
             for f in t.failures() {
                 println!("== {id}: FAILED: {f}");
             }
-            failed.push(*id);
+            failed.push(format!("{id} ({})", t.failures().join("; ")));
         }
     }
 
@@ -448,7 +450,7 @@ pub fn run(opts: Args) -> Result<()> {
         }
         Err(e) => {
             println!("  ✗ {e:#}");
-            failed.push("report");
+            failed.push(format!("report ({e:#})"));
         }
     }
     let png = screenshot(&ctx.out_dir, &index, &entries);
@@ -473,7 +475,7 @@ pub fn run(opts: Args) -> Result<()> {
     if !left.is_empty() {
         net::remove(&left);
         println!("  ✗ network namespaces left behind: {}", left.join(", "));
-        failed.push("hosts");
+        failed.push(format!("hosts ({} left behind)", left.join(", ")));
     }
     if !failed.is_empty() {
         bail!("scenario(s) misbehaved: {}", failed.join(", "));

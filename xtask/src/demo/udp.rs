@@ -15,7 +15,7 @@ const LOSSY_WAIT: Duration = Duration::from_secs(3);
 
 /// The client's resends on an impaired link: with 5% loss each way, a
 /// line then goes unanswered about once in a million.
-const LOSSY_RETRIES: &str = "5";
+pub(super) const LOSSY_RETRIES: &str = "5";
 
 pub fn uppercase(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     let bin = ctx.bin("udp-chat");
