@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - [`table`]: the owner table, kernel events in, proven owners out (pure).
-//! - [`tracefs`]: the private tracing instance, its record parser and the
+//! - [`tracefs`]: the private tracing instance, its records and the
 //!   thread that reads it.
 //! - [`procfs`]: `/proc` sockets and processes, the fallback and the source
 //!   of what events do not say (arguments, listeners from before the start).

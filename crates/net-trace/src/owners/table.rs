@@ -215,7 +215,7 @@ pub struct Ctx {
     /// Thread id.
     pub tid: u32,
     /// Process id (thread group): the task's process as the reader knows
-    /// it (see `tracefs::Tasks`), the task's own id when unknown.
+    /// it (see `tracefs::tasks::Tasks`), the task's own id when unknown.
     pub tgid: u32,
     /// The thread's name.
     pub comm: String,
