@@ -15,7 +15,7 @@
 //! (a saved capture, `--no-processes`) a row goes straight to the sinks,
 //! its process taken from the frame's packet comment when it has one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -108,9 +108,10 @@ pub struct Report {
     /// Frames taken from the source but left unshown because a second
     /// Ctrl-C asked to stop at once.
     pub abandoned: u64,
-    /// With `--pid`, `--pname` or a command: the connections shown (the
-    /// others' summaries are left out too); `None` when not narrowed.
-    pub shown: Option<HashSet<usize>>,
+    /// With `--pid`, `--pname` or a command: the capture's number of each
+    /// connection shown, in order (see [`End::conns`]; the others'
+    /// summaries are left out too); `None` when not narrowed.
+    pub conns: Option<Vec<usize>>,
     /// With `--pid`, `--pname` or a command: the capture's number of each
     /// row shown, in order (see [`End::numbers`]).
     pub numbers: Option<Vec<usize>>,
@@ -122,7 +123,7 @@ impl Report {
         End {
             analyzer: &self.analyzer,
             methods: &self.methods,
-            shown: self.shown.as_ref(),
+            conns: self.conns.as_deref(),
             numbers: self.numbers.as_deref(),
         }
     }
@@ -616,12 +617,10 @@ pub fn run_source<S: Source>(
         abandoned,
         captured: pipe.stages.kept(),
         received: kernel.received.saturating_sub(pipe.stages.rejected()),
-        shown: pipe.target.as_ref().map(|_| {
-            pipe.involved
-                .iter()
-                .filter_map(|(conn, hit)| hit.then_some(*conn))
-                .collect()
-        }),
+        conns: pipe
+            .target
+            .as_ref()
+            .map(|_| std::mem::take(&mut pipe.renumber.conns)),
         numbers: pipe
             .target
             .as_ref()
@@ -669,6 +668,9 @@ fn matches(target: &Target, owner: &Owner, owners: Option<&Owners>) -> bool {
 /// frames they name (the one acknowledged, the one a duplicate ACK
 /// repeats, the one an ICMP error answers) likewise; times are counted
 /// from the first frame shown, as a reader of that file counts them.
+/// Connections too are numbered in the order their first rows are shown,
+/// as a reader of that file finds them (tshark's `tcp.stream`), so
+/// hidden ones leave no gaps.
 #[derive(Debug, Default)]
 struct Renumber {
     /// The capture's number of each row shown, in order (rows are shown
@@ -676,6 +678,11 @@ struct Renumber {
     shown: Vec<usize>,
     /// The first row's capture time.
     start: Option<Duration>,
+    /// The capture's number of each connection shown, in order of its
+    /// first row shown.
+    conns: Vec<usize>,
+    /// Each of those connections' number as shown.
+    conn_numbers: HashMap<usize, usize>,
 }
 
 impl Renumber {
@@ -686,6 +693,14 @@ impl Renumber {
         row.time = crate::analyze::RelTime::between(start, time);
         self.shown.push(captured);
         row.no = self.shown.len();
+        if let Some(conn) = row.conn {
+            let conns = &mut self.conns;
+            let n = *self.conn_numbers.entry(conn).or_insert_with(|| {
+                conns.push(conn);
+                conns.len()
+            });
+            row.conn = Some(n);
+        }
         if let Some(t) = row.tcp.as_mut() {
             // A frame the narrowing hid has no number in the file.
             t.acks = t

@@ -4,14 +4,14 @@
 //! Rows are written straight into any [`io::Write`] (a `BufWriter` over
 //! stdout in `read`), without an intermediate string per row.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::analyze::{Analyzer, Direction, Ends, Kind, Listed, Proto, RelTime, Row, Summary};
-use crate::owners::Method;
+use crate::analyze::{Direction, Ends, Kind, Listed, Proto, RelTime, Row, Summary};
 /// The process that owns one end of a connection.
 pub use crate::owners::Owner;
+use crate::sink::End;
 
 /// The table's heading.
 pub fn heading() -> String {
@@ -412,32 +412,18 @@ impl ConnOwners {
     }
 }
 
-/// Writes every connection's summary after a blank line (only those in
-/// `shown`, when given), naming the processes proven at each end and how
-/// they were proven (`methods`, the main one first; empty when processes
-/// were not looked up).
-pub fn write_summaries(
-    out: &mut impl Write,
-    analyzer: &Analyzer,
-    owners: &ConnOwners,
-    methods: &[Method],
-    shown: Option<&HashSet<usize>>,
-    numbers: Option<&[usize]>,
-) -> io::Result<()> {
+/// Writes the summary of every connection shown (see [`End::summaries`])
+/// after a blank line, naming the processes proven at each end and how
+/// they were proven (`end.methods`, the main one first; empty when
+/// processes were not looked up).
+pub fn write_summaries(out: &mut impl Write, end: &End<'_>, owners: &ConnOwners) -> io::Result<()> {
+    let (analyzer, methods) = (end.analyzer, end.methods);
     writeln!(out)?;
-    let count = shown.map_or(analyzer.connection_count(), HashSet::len);
-    if count == 0 {
+    if end.connection_count() == 0 {
         writeln!(out, "No TCP or UDP traffic matched.")?;
     }
     let mut named = false;
-    for s in analyzer
-        .summaries()
-        .filter(|s| shown.is_none_or(|c| c.contains(&s.conn)))
-    {
-        let mut s = s;
-        if let Some(numbers) = numbers {
-            s.renumber(|no| numbers.binary_search(&no).ok().map(|i| i + 1));
-        }
+    for s in end.summaries() {
         let (c, sv) = owners.get(s.conn);
         named |= c.is_some() || sv.is_some();
         out.write_all(summary(&s, c, sv).as_bytes())?;
@@ -470,7 +456,9 @@ pub fn write_summaries(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::Analyzer;
     use crate::analyze::{IcmpAnswer, TcpState};
+    use crate::owners::Method;
     use std::borrow::Cow;
     use std::time::Duration;
 
@@ -583,19 +571,28 @@ mod tests {
         assert_eq!(owners.get(99), (None, None));
     }
 
+    fn end<'a>(analyzer: &'a Analyzer, methods: &'a [Method]) -> End<'a> {
+        End {
+            analyzer,
+            methods,
+            conns: None,
+            numbers: None,
+        }
+    }
+
     #[test]
     fn summaries_say_how_processes_were_named() {
         let mut owners = ConnOwners::new();
         let analyzer = Analyzer::new();
         let mut out = Vec::new();
-        write_summaries(&mut out, &analyzer, &owners, &[Method::File], None, None).unwrap();
+        write_summaries(&mut out, &end(&analyzer, &[Method::File]), &owners).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "\nNo TCP or UDP traffic matched.\nNo process could be proven from the capture file.\n"
         );
         owners.note(&syn_row(), Some(&owner()));
         let mut out = Vec::new();
-        write_summaries(&mut out, &analyzer, &owners, &[], None, None).unwrap();
+        write_summaries(&mut out, &end(&analyzer, &[]), &owners).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "\nNo TCP or UDP traffic matched.\n"

@@ -1286,6 +1286,11 @@ impl Analyzer {
     pub fn summaries(&self) -> impl Iterator<Item = Summary> + '_ {
         self.conns.iter().map(summarize)
     }
+
+    /// Connection (or flow) `conn`, as its rows number it.
+    pub fn summary(&self, conn: usize) -> Option<Summary> {
+        self.conns.get(conn.checked_sub(1)?).map(summarize)
+    }
 }
 
 /// `IPv4` or `IPv6`: the protocol column of an IP packet tshark cannot

@@ -79,9 +79,7 @@ impl Tallies {
 
     /// The connections shown, in number order, with their analysis.
     pub fn conversations<'a>(&'a self, end: &End<'_>) -> Vec<Conversation<'a>> {
-        end.analyzer
-            .summaries()
-            .filter(|s| end.shown.is_none_or(|c| c.contains(&s.conn)))
+        end.summaries()
             .filter_map(|summary| {
                 let tally = self.conns.get(&summary.conn)?;
                 let (client, server) = self.owners.get(summary.conn);

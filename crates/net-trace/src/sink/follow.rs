@@ -306,7 +306,7 @@ impl<W: Write> Sink for Follow<W> {
 
     fn finish(&mut self, end: &End<'_>) -> Result<(), Error> {
         if self.nodes.is_none() {
-            let count = end.analyzer.connection_count();
+            let count = end.connection_count();
             return Err(Error::Follow(format!(
                 "there is no connection {} to follow (connections are numbered 1 to {count}, as in the summaries)",
                 self.conn

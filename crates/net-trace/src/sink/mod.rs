@@ -31,12 +31,11 @@ mod records;
 mod summary;
 mod table;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Error;
-use crate::analyze::{Analyzer, Row};
+use crate::analyze::{Analyzer, Row, Summary as ConnSummary};
 use crate::decode::LinkType;
 use crate::owners::{Method, Owner};
 
@@ -72,12 +71,40 @@ pub struct End<'a> {
     /// How owners were proven, the main method first (empty when not
     /// looked up).
     pub methods: &'a [Method],
-    /// With a capture narrowed to some processes: the connections shown.
-    pub shown: Option<&'a HashSet<usize>>,
+    /// With a capture narrowed to some processes: the capture's number of
+    /// each connection shown, in the order of their first rows shown.
+    /// Rows and summaries name a connection by its place in this list,
+    /// from 1, as a reader of the saved file counts its connections.
+    pub conns: Option<&'a [usize]>,
     /// With a capture narrowed to some processes: the capture's number of
     /// each row shown, in order. Summaries name a frame by its place in
     /// this list, from 1, as the saved file numbers it.
     pub numbers: Option<&'a [usize]>,
+}
+
+impl End<'_> {
+    /// The summaries of the connections shown, in order, numbered (and
+    /// naming frames) as the rows shown are.
+    pub fn summaries(&self) -> Box<dyn Iterator<Item = ConnSummary> + '_> {
+        let Some(conns) = self.conns else {
+            return Box::new(self.analyzer.summaries());
+        };
+        let numbers = self.numbers;
+        Box::new(conns.iter().enumerate().filter_map(move |(i, &conn)| {
+            let mut s = self.analyzer.summary(conn)?;
+            s.conn = i + 1;
+            if let Some(numbers) = numbers {
+                s.renumber(|no| numbers.binary_search(&no).ok().map(|i| i + 1));
+            }
+            Some(s)
+        }))
+    }
+
+    /// How many connections the summaries list.
+    pub fn connection_count(&self) -> usize {
+        self.conns
+            .map_or_else(|| self.analyzer.connection_count(), <[usize]>::len)
+    }
 }
 
 /// A consumer of rows.

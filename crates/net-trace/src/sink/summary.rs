@@ -48,15 +48,8 @@ impl<W: Write> Sink for Summary<W> {
 
     fn finish(&mut self, end: &End<'_>) -> Result<(), Error> {
         let mut out = BufWriter::new(&mut self.out);
-        let written = render::write_summaries(
-            &mut out,
-            end.analyzer,
-            &self.owners,
-            end.methods,
-            end.shown,
-            end.numbers,
-        )
-        .and_then(|()| out.flush());
+        let written =
+            render::write_summaries(&mut out, end, &self.owners).and_then(|()| out.flush());
         match written {
             Err(e) if !self.quiet => Err(Error::Output(e)),
             _ => Ok(()),

@@ -114,7 +114,7 @@ mod tests {
         let end = End {
             analyzer: &analyzer,
             methods: &[],
-            shown: None,
+            conns: None,
             numbers: None,
         };
         table.start()?;

@@ -187,7 +187,7 @@ fn narrowing_to_a_process_without_owners_to_prove_it_narrows_nothing() {
 fn a_capture_narrowed_to_a_process_numbers_its_rows_as_the_file_it_saves() {
     use net_trace::owners::{Options as OwnerOptions, Owners};
     use net_trace::pcapio::PcapOut;
-    use net_trace::sink::{Format, Records};
+    use net_trace::sink::{Conversations, Follow, Format, Records};
     use std::net::{TcpListener, TcpStream};
     // A connection of this process, found in /proc while it lives; the
     // capture holds other traffic first, which the narrowing hides.
@@ -230,12 +230,16 @@ fn a_capture_narrowed_to_a_process_numbers_its_rows_as_the_file_it_saves() {
     });
     let mut source = FileSource::new(FileReader::open(&original).unwrap(), "lo");
     let (mut table, mut json, mut summary) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut conversations, mut followed) = (Vec::new(), Vec::new());
     let mut pcapng = PcapNg::new(&saved);
     {
         let mut t = Table::live(&mut table, false);
         let mut j = Records::new(&mut json, Format::Json, false);
         let mut s = Summary::live(&mut summary);
-        let mut sinks: Vec<&mut dyn Sink> = vec![&mut t, &mut j, &mut s, &mut pcapng];
+        let mut c = Conversations::new(&mut conversations);
+        let mut f = Follow::new(&mut followed, 1, None);
+        let mut sinks: Vec<&mut dyn Sink> =
+            vec![&mut t, &mut j, &mut s, &mut c, &mut f, &mut pcapng];
         let report =
             capture::run_source(&mut source, &opts, Some(owners), None, || (), &mut sinks).unwrap();
         capture::finish(&mut sinks, &report.end()).unwrap();
@@ -274,4 +278,36 @@ fn a_capture_narrowed_to_a_process_numbers_its_rows_as_the_file_it_saves() {
     let summary = String::from_utf8(summary).unwrap();
     assert!(summary.contains("handshake: frames 1–3"), "{summary}");
     assert!(summary.contains("duplicate ACKs: 1, frame 6"), "{summary}");
+    // The connection hidden before it leaves no gap: it is connection 1
+    // everywhere, as in the saved file (tshark's stream 0 there).
+    assert!(summary.contains("TCP connection 1: "), "{summary}");
+    assert!(!summary.contains("TCP connection 2"), "{summary}");
+    assert!(
+        json.contains("\"type\":\"connection\",\"connection\":1,"),
+        "{json}"
+    );
+    assert!(!json.contains("\"connection\":2"), "{json}");
+    let conversations = String::from_utf8(conversations).unwrap();
+    let lines: Vec<&str> = conversations.lines().skip(1).collect();
+    assert_eq!(lines.len(), 1, "{conversations}");
+    assert!(lines[0].starts_with("   1 TCP "), "{conversations}");
+    let followed = String::from_utf8(followed).unwrap();
+    assert!(followed.contains(&format!("Node 0: {c}")), "{followed}");
+    assert!(followed.contains("\nhello\n"), "{followed}");
+    let back_summary = back.split_once("\n\n").unwrap().1;
+    assert_eq!(
+        summary.trim_start().lines().next(),
+        back_summary.lines().next(),
+        "{back_summary}"
+    );
+    if testkit::installed("tshark", "tshark") {
+        let out = Command::new("tshark")
+            .arg("-r")
+            .arg(&saved)
+            .args(["-T", "fields", "-e", "tcp.stream"])
+            .output()
+            .unwrap();
+        let streams = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(streams, "0\n".repeat(6), "tshark's tcp.stream");
+    }
 }
