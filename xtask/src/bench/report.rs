@@ -337,9 +337,7 @@ pub fn markdown(results: &[Workload], notes: &[String], machine: &str, method: &
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    net_core::text::escape_markup(s)
 }
 
 /// A horizontal bar chart: one group per workload, bars scaled to the

@@ -159,7 +159,7 @@ fn shown(t: &mut Transcript, ctx: &Ctx, name: &str, label: &str, out: &[String],
             format!("the {label} capture shows TCP resending what the link lost: {what}"),
         );
     } else {
-        t.note(format!("  (the {label} capture shows {what})"));
+        t.note(format!("(the {label} capture shows {what})"));
     }
 }
 
@@ -167,23 +167,23 @@ fn shown(t: &mut Transcript, ctx: &Ctx, name: &str, label: &str, out: &[String],
 fn link_note(t: &mut Transcript, label: &str, link: &Link, before: &Stats) {
     let did = since(before, &link.stats());
     t.note(format!(
-        "  (the link during the {label} exchange: client→server {}; server→client {})",
+        "(the link during the {label} exchange: client→server {}; server→client {})",
         did.to_server, did.to_client
     ));
 }
 
 pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     let Some(link) = ctx.net.link.as_deref() else {
-        t.note("  (only over an impaired link: `cargo xtask demo --impair SPEC`)");
+        t.note("(only over an impaired link: `cargo xtask demo --impair SPEC`)");
         return Ok(());
     };
     if !testkit::is_root() {
-        t.note("  (skipped: capturing needs root or CAP_NET_RAW)");
+        t.note("(skipped: capturing needs root or CAP_NET_RAW)");
         return Ok(());
     }
     let (to_server, to_client) = link.impairment();
     t.note(format!(
-        "  the link: client→server {}; server→client {}",
+        "the link: client→server {}; server→client {}",
         if to_server.is_clean() {
             "clean".to_string()
         } else {
@@ -229,16 +229,16 @@ fn tcp_exchange(ctx: &Ctx, t: &mut Transcript, link: &Link, loss: f64) -> Result
     })?;
     link_note(t, "tcp", link, &before);
     let (command, ok, got, stderr) = result.ok_or_else(|| anyhow!("the tcp client did not run"))?;
-    t.note(format!(
-        "@client $ {command} < {lines} lines ({} bytes)",
-        input.len()
-    ));
-    t.note(format!("  (typed) {}", input.lines().next().unwrap_or("")));
-    t.note(format!("  (typed) … {lines} lines in all"));
-    t.note(format!("  {}", want.lines().next().unwrap_or("")));
-    t.note(format!("  … {got} bytes of replies"));
+    t.command(
+        "client",
+        format!("{command} < {lines} lines ({} bytes)", input.len()),
+    );
+    t.output(format!("(typed) {}", input.lines().next().unwrap_or("")));
+    t.output(format!("(typed) … {lines} lines in all"));
+    t.output(want.lines().next().unwrap_or(""));
+    t.output(format!("… {got} bytes of replies"));
     for line in stderr.lines() {
-        t.note(format!("  (stderr) {line}"));
+        t.output(format!("(stderr) {line}"));
     }
     t.check(
         ok,
@@ -289,11 +289,11 @@ fn web_fetch(ctx: &Ctx, t: &mut Transcript, link: &Link, loss: f64) -> Result<()
     })?;
     link_note(t, "http", link, &before);
     let (command, ok, got, stderr) = result.ok_or_else(|| anyhow!("the fetch did not run"))?;
-    t.note(format!("@client $ {command}"));
-    t.note(format!("  {}", page.lines().next().unwrap_or("")));
-    t.note(format!("  … {got} bytes in all"));
+    t.command("client", &command);
+    t.output(page.lines().next().unwrap_or(""));
+    t.output(format!("… {got} bytes in all"));
     for line in stderr.lines() {
-        t.note(format!("  (stderr) {line}"));
+        t.output(format!("(stderr) {line}"));
     }
     t.check(
         ok,

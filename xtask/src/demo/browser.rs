@@ -36,7 +36,9 @@ pub const HEADLESS: [&str; 8] = [
 
 pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     let Some(browser) = chromium() else {
-        t.note("  (skipped: Chromium is not installed; `apt-get install chromium` adds the screenshots)");
+        t.note(
+            "(skipped: Chromium is not installed; `apt-get install chromium` adds the screenshots)",
+        );
         return Ok(());
     };
     let (root, _) = super::web::site(ctx)?;
@@ -63,10 +65,10 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
         ]);
         let run = ctx.client(Path::new(browser), &args, b"")?;
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        t.note(format!(
-            "@browser $ {browser} --headless --screenshot={} {url}",
-            path.display()
-        ));
+        t.command(
+            "browser",
+            format!("{browser} --headless --screenshot={} {url}", path.display()),
+        );
         t.check(
             run.code() == Some(0) && size > 1000,
             format!("{shot} saved ({size} bytes)"),

@@ -17,7 +17,7 @@ const WAIT: Duration = Duration::from_secs(10);
 pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     if !testkit::is_root() {
         t.note(
-            "  (skipped: capturing needs root or CAP_NET_RAW; run `sudo cargo xtask demo`, \
+            "(skipped: capturing needs root or CAP_NET_RAW; run `sudo cargo xtask demo`, \
              or capture with tshark and analyse the file with `net-trace read FILE`)",
         );
         return Ok(());
@@ -138,30 +138,59 @@ pub(super) fn traced(
     let _ = capture.try_wait_for_stdout(WAIT, done);
     let status = capture.terminate(WAIT);
     traffic?;
-    t.note(format!("@capture $ {}", capture.command()));
+    // The report's table is the frames as net-trace reads them back from
+    // the saved file, as data; the transcript's text keeps the table as
+    // the capture printed it.
+    let (frames, unread) = match pcap.exists() {
+        true => match super::frames::read(&ctx.bin("net-trace"), &pcap) {
+            Ok(frames) => (frames, None),
+            Err(e) => (Vec::new(), Some(e)),
+        },
+        false => (Vec::new(), None),
+    };
+    let as_text = frames.is_empty();
+    t.capture(capture.command(), frames, svg.exists().then(|| svg.clone()));
     let out = capture.stdout();
     let drawn = std::fs::read_to_string(&svg).unwrap_or_default();
     let (kept, _) = super::report::svg_frames(&drawn);
     let kept: std::collections::BTreeSet<usize> = kept.into_iter().collect();
+    // The table ends at its blank line; the summary follows.
+    let table_end = out.iter().position(|l| l.trim().is_empty());
+    let (table, summary) = out.split_at(table_end.unwrap_or(out.len()));
+    let table_line = |t: &mut Transcript, line: &str| match as_text {
+        true => t.output(line),
+        false => t.record(&format!("  {line}")),
+    };
     let mut left_out = 0;
-    for line in &out {
+    for line in table {
         match frame_number(line) {
             Some(no) if !kept.contains(&no) => left_out += 1,
             _ => {
                 if left_out > 0 {
-                    t.note(format!("  {}", super::report::left_out_line(left_out)));
+                    table_line(t, &super::report::left_out_line(left_out));
                     left_out = 0;
                 }
-                t.note(format!("  {line}"));
+                table_line(t, line);
             }
         }
     }
     if left_out > 0 {
-        t.note(format!("  {}", super::report::left_out_line(left_out)));
+        table_line(t, &super::report::left_out_line(left_out));
+    }
+    for line in summary {
+        match line.trim().is_empty() {
+            true => t.record(&format!("  {line}")),
+            false => t.output(line),
+        }
     }
     // The closing counts and any warning, as the user sees them.
     for line in capture.stderr().iter().skip(1) {
-        t.note(format!("  (stderr) {line}"));
+        t.output(format!("(stderr) {line}"));
+    }
+    if let Some(e) = unread {
+        t.fail(format!(
+            "net-trace reads the saved {label} capture back: {e:#}"
+        ));
     }
     t.check(
         status.is_some_and(|s| s.success()),
@@ -214,7 +243,7 @@ pub(super) fn traced(
         t.check(true, format!("the {label} client's process is named"));
     } else {
         t.note(format!(
-            "  (the {label} client's process was not proven this time: shown as unknown, never guessed)"
+            "(the {label} client's process was not proven this time: shown as unknown, never guessed)"
         ));
     }
     if tcp {
@@ -282,7 +311,7 @@ fn details(ctx: &Ctx, t: &mut Transcript, pcap: &Path, out: &[String]) -> Result
         .map(usize::to_string)
         .collect();
     if frames.is_empty() || !pcap.exists() {
-        t.note("  (no handshake or teardown frames to show in detail)");
+        t.note("(no handshake or teardown frames to show in detail)");
         return Ok(());
     }
     let list = frames.join(",");
@@ -290,7 +319,7 @@ fn details(ctx: &Ctx, t: &mut Transcript, pcap: &Path, out: &[String]) -> Result
     let args = ["read", file.as_ref(), "--detail", &list];
     let run = Run::try_run(ctx.bin("net-trace"), &args, b"", super::CLIENT_TIMEOUT)
         .map_err(|e| anyhow!(e))?;
-    t.note(format!("@details $ net-trace read {file} --detail {list}"));
+    t.command("details", format!("net-trace read {file} --detail {list}"));
     let text = run.stdout_text();
     // The panes follow the table and end before the summary.
     let panes: Vec<&str> = text
@@ -299,7 +328,7 @@ fn details(ctx: &Ctx, t: &mut Transcript, pcap: &Path, out: &[String]) -> Result
         .take_while(|l| !l.starts_with("TCP connection ") && !l.starts_with("UDP flow "))
         .collect();
     for line in &panes {
-        t.note(format!("  {line}"));
+        t.output(line);
     }
     let shown = panes.iter().filter(|l| l.starts_with("Frame ")).count();
     let ok = run.code() == Some(0)
@@ -460,7 +489,7 @@ fn compare_with_tshark(
     let bad = if corrupting {
         let Some(theirs_bad) = tshark_bad_checksums(pcap) else {
             t.note(format!(
-                "  (tshark is not installed or cannot read it: the {label} pcapng is not compared)"
+                "(tshark is not installed or cannot read it: the {label} pcapng is not compared)"
             ));
             return;
         };
@@ -543,7 +572,7 @@ fn compare_with_tshark(
     }
     let Ok(out) = out else {
         t.note(format!(
-            "  (tshark is not installed: the {label} pcapng is not compared)"
+            "(tshark is not installed: the {label} pcapng is not compared)"
         ));
         return;
     };

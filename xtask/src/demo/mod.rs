@@ -11,6 +11,7 @@
 mod bad_network;
 mod browser;
 mod capture;
+mod frames;
 mod net;
 mod report;
 mod tcp;
@@ -178,7 +179,7 @@ impl Ctx {
         let lost = self.link_losses() - losses_before;
         if !ok && lost > 0 {
             t.note(format!(
-                "  (not so: the impaired link lost {lost} packet(s) meanwhile, and UDP never resends what is lost: {what})"
+                "(not so: the impaired link lost {lost} packet(s) meanwhile, and UDP never resends what is lost: {what})"
             ));
         } else {
             t.check(ok, what);
@@ -213,7 +214,7 @@ impl Ctx {
     ) -> Result<()> {
         if !has_python() {
             t.note(format!(
-                "  ({PYTHON} is not installed: the textbook {script} is skipped)"
+                "({PYTHON} is not installed: the textbook {script} is skipped)"
             ));
             return Ok(());
         }
@@ -345,7 +346,7 @@ pub fn run(opts: Args) -> Result<()> {
     let out_dir = target_dir().join("demo");
     fs::create_dir_all(&out_dir).with_context(|| format!("create {}", out_dir.display()))?;
     remove_stale_profiles(&out_dir);
-    let (who, header) = header(opts.name.as_deref());
+    let (who, run_by, header) = header(opts.name.as_deref());
 
     // Namespaces are removed on every exit path: the guard on return, the
     // handler on Ctrl-C.
@@ -380,6 +381,11 @@ pub fn run(opts: Args) -> Result<()> {
         (None, Net::loopback())
     };
     let header = format!("{header}# network: {}\n", net.description);
+    let meta = report::Meta {
+        name: who.clone(),
+        run_by,
+        network: net.description.clone(),
+    };
     let ctx = Ctx {
         bin_dir: target_dir().join("debug"),
         out_dir,
@@ -415,7 +421,7 @@ pub fn run(opts: Args) -> Result<()> {
         entries.push(report::Entry {
             id: id.to_string(),
             title: title.to_string(),
-            text: t.text().to_string(),
+            items: t.items().to_vec(),
             artifacts: files,
             failures: t.failures().to_vec(),
         });
@@ -436,10 +442,6 @@ pub fn run(opts: Args) -> Result<()> {
         }
     }
 
-    let meta = report::Meta {
-        name: ctx.name.clone(),
-        header: ctx.header.clone(),
-    };
     let index = report::write(&ctx.out_dir, &meta, &entries)?;
     println!("\n== report: {}", relative(&index));
     match report::check_dir(&ctx.out_dir) {
@@ -564,7 +566,7 @@ fn page_height(browser: &str, dir: &Path, profile: &Path) -> Option<u32> {
 
 /// A generous guess at the report's height when the browser cannot say.
 fn estimated_height(entries: &[report::Entry]) -> u32 {
-    let lines: usize = entries.iter().map(|e| e.text.lines().count()).sum();
+    let lines: usize = entries.iter().map(report::Entry::lines).sum();
     let svg_height: usize = entries
         .iter()
         .flat_map(|e| &e.artifacts)
@@ -579,8 +581,9 @@ fn estimated_height(entries: &[report::Entry]) -> u32 {
 }
 
 /// Who ran the demo, where and when: the lab asks that every hand-in shows
-/// whose run it is.
-fn header(name: Option<&str>) -> (String, String) {
+/// whose run it is. Returns the name, `USER on HOST at DATE` and the
+/// transcripts' header.
+fn header(name: Option<&str>) -> (String, String, String) {
     let output = |cmd: &str, args: &[&str]| {
         Command::new(cmd)
             .args(args)
@@ -608,6 +611,7 @@ fn header(name: Option<&str>) -> (String, String) {
     if let Some(name) = name {
         header.push_str(&format!("# name: {name}\n"));
     }
-    header.push_str(&format!("# run by {user} on {host} at {date}\n"));
-    (who, header)
+    let run_by = format!("{user} on {host} at {date}");
+    header.push_str(&format!("# run by {run_by}\n"));
+    (who, run_by, header)
 }

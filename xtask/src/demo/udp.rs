@@ -106,14 +106,14 @@ pub fn chat(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
         let losses = ctx.link_losses();
         sender.send_stdin(&format!("{text}\n"))?;
         typed.push(text.to_string());
-        t.note(format!("@{} types: {text}", labels.0));
+        t.step(format!("{} types: {text}", labels.0));
         let wait = if ctx.net.link.is_some() {
             LOSSY_WAIT
         } else {
             WAIT
         };
         match receiver.try_wait_for_stdout(wait, |l| l.ends_with(&format!(": {text}"))) {
-            Ok(line) => t.note(format!("@{} prints: {line}", labels.1)),
+            Ok(line) => t.step(format!("{} prints: {line}", labels.1)),
             Err(e) => {
                 ctx.check_unresent(t, false, &format!("{text:?} did not arrive: {e}"), losses)
             }
@@ -124,21 +124,27 @@ pub fn chat(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
     server.close_stdin();
     let server_status = server.wait_exit(WAIT);
 
-    t.note(format!(
-        "@server $ {}   (operator typed: {})",
-        server.command(),
-        typed_server.join(" | ")
-    ));
+    t.command(
+        "server",
+        format!(
+            "{}   (operator typed: {})",
+            server.command(),
+            typed_server.join(" | ")
+        ),
+    );
     for line in server.stdout() {
-        t.note(format!("  {line}"));
+        t.output(line);
     }
-    t.note(format!(
-        "@client $ {}   (typed: {} | quit)",
-        client.command(),
-        typed_client.join(" | ")
-    ));
+    t.command(
+        "client",
+        format!(
+            "{}   (typed: {} | quit)",
+            client.command(),
+            typed_client.join(" | ")
+        ),
+    );
     for line in client.stdout() {
-        t.note(format!("  {line}"));
+        t.output(line);
     }
     t.check(
         client_status.is_some_and(|s| s.success()),

@@ -17,7 +17,7 @@ pub fn hello_world(name: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Hello World</title></head>\n\
          <body><h1>Hello, World!</h1><p>Served by netlab's http-server for {}.</p></body></html>\n",
-        name.replace('&', "&amp;").replace('<', "&lt;")
+        net_core::text::escape_markup(name)
     )
 }
 
@@ -72,8 +72,8 @@ pub fn run(ctx: &Ctx, t: &mut Transcript) -> Result<()> {
             ok += 1;
         }
     }
-    t.note(format!(
-        "@clients: {CONCURRENT_FETCHES} × http-client -s {host} {port} HelloWorld.html, all at once"
+    t.step(format!(
+        "clients: {CONCURRENT_FETCHES} × http-client -s {host} {port} HelloWorld.html, all at once"
     ));
     t.check(
         ok == CONCURRENT_FETCHES,
