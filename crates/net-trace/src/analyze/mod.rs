@@ -551,7 +551,9 @@ impl Conn {
         if t.flags.ack && self.base[other].is_none() {
             self.base[other] = Some(t.ack.wrapping_sub(1));
         }
-        if t.flags.syn {
+        // A SYN whose options were cut by the snap length says nothing of
+        // scaling: as for tshark, it stays unknown (-1), not unused (-2).
+        if t.flags.syn && !t.header_cut {
             self.scale[d] = t.window_scale;
             self.saw_syn[d] = true;
         }
@@ -567,7 +569,9 @@ impl Conn {
             ack_base: self.base[other].unwrap_or(0),
             window: u64::from(t.window) << shift.unwrap_or(0),
             scale_factor,
-            acks: self.acknowledge(seg, p.time),
+            // The segment still leaves the list; where its header was cut,
+            // tshark's SEQ/ACK analysis of it (the RTT) is never shown.
+            acks: self.acknowledge(seg, p.time).filter(|_| !t.header_cut),
             initial_rtt: self.seq.initial_rtt(),
         }
     }

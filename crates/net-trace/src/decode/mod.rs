@@ -165,6 +165,10 @@ pub struct Tcp {
     /// Window scale option (SYN segments only; `None` also when the
     /// options were cut off by the snap length).
     pub window_scale: Option<u8>,
+    /// The header was cut by the snap length before its options ended:
+    /// what they said is unknown (tshark's dissection of the segment
+    /// stops there, before its window scaling and SEQ/ACK analysis).
+    pub header_cut: bool,
     /// Payload length on the wire (from the IP length), whatever was
     /// captured.
     pub len: u32,

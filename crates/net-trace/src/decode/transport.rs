@@ -86,6 +86,7 @@ fn tcp(b: &[u8], wire: u32) -> (u16, u16, Transport) {
             urgent: be16(b, 18),
             // Options as far as they were captured.
             window_scale: window_scale(range(b, TCP_MIN_LEN, hdr)),
+            header_cut: b.len() < hdr,
             len: wire.saturating_sub(hdr as u32),
             payload: tail(b, hdr).to_vec(),
         }),

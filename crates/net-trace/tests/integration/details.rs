@@ -24,10 +24,15 @@ use super::BIN;
 /// errors, IP fragments, a reused port, pings, pcapng with several
 /// interfaces and sections.
 ///
-/// Not the captures cut at 60 bytes: where a SYN's options were cut,
-/// tshark calls the window scaling unknown (-1), net-trace says no
-/// scaling was used (-2).
-const FIXTURES: [&str; 22] = [
+/// And captures cut at 60 bytes (`tcpdump -s 60`, `editcap -s 60`, IPv6):
+/// where a SYN's options were cut, the window scaling is unknown (-1);
+/// where a whole SYN had no window scale option, no scaling is used (-2);
+/// a header cut short has no SEQ/ACK analysis.
+const FIXTURES: [&str; 26] = [
+    "snap60.pcap",
+    "snap60-scaling.pcap",
+    "editcap-s60.pcap",
+    "ipv6-s60.pcap",
     "lo-ethernet.pcap",
     "any-sll.pcap",
     "any-sll2.pcap",
@@ -56,9 +61,10 @@ const FIXTURES: [&str; 22] = [
 /// flag, the frame acknowledged, a duplicate ACK) and the window scaling.
 /// (Not the stream: tshark also numbers the datagram an ICMP error
 /// quotes, which the pane does not draw.)
-const ALWAYS_SHOWN: [&str; 5] = [
+const ALWAYS_SHOWN: [&str; 6] = [
     "tcp.analysis.flags",
     "tcp.analysis.acks_frame",
+    "tcp.analysis.ack_rtt",
     "tcp.analysis.duplicate_ack_num",
     "tcp.analysis.retransmission",
     "tcp.window_size_scalefactor",
@@ -272,4 +278,41 @@ fn a_corrupted_frame_shows_the_checksum_tshark_calls_bad() {
         bad_frames += usize::from(!ours.is_empty());
     }
     assert_eq!(bad_frames, 6);
+}
+
+#[test]
+fn a_syn_cut_before_its_window_scale_leaves_the_scaling_unknown() {
+    // snap60-scaling.pcap: connection 1's SYNs cut at 60 bytes, before
+    // their window scale option; connection 2's SYNs whole, without one.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/snap60-scaling.pcap");
+    let out = Command::new(BIN)
+        .arg("read")
+        .arg(&path)
+        .args(["--detail", "5,15"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (cut, whole) = text.split_at(text.find("Frame 15: ").unwrap());
+    // As tshark -V: unknown, the window as sent, and no SEQ/ACK analysis
+    // of a header cut short.
+    assert!(cut.contains("    Window: 64\n"), "{cut}");
+    assert!(cut.contains("    [Calculated window size: 64]\n"), "{cut}");
+    assert!(
+        cut.contains("    [Window size scaling factor: -1 (unknown)]\n"),
+        "{cut}"
+    );
+    assert!(!cut.contains("[SEQ/ACK analysis]"), "{cut}");
+    assert!(
+        whole.contains("    [Window size scaling factor: -2 (no window scaling used)]\n"),
+        "{whole}"
+    );
+    assert!(
+        whole.contains("        [This is an ACK to the segment in frame: 14]\n"),
+        "{whole}"
+    );
 }
