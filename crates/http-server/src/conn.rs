@@ -11,10 +11,11 @@ use std::net::{Shutdown as Half, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::output::{self, Writer};
+use crate::output::{self, SendFile, Writer};
 use crate::registry::{Entry, Phase};
 use crate::request::{self, BodyFraming, Expect, Request, Version};
 use crate::response::Response;
+use crate::route::Answer;
 use crate::status::Status;
 
 /// A connection's first read buffer: enough for a typical request head,
@@ -410,19 +411,41 @@ impl<'a> Conn<'a> {
     /// or closes it.
     fn answer(&mut self, req: &Request) -> io::Result<Next> {
         let config = self.config;
-        let mut response = crate::route::respond(req, config);
+        let answer = crate::route::answer(req, config);
+        let wants_close = match &answer {
+            Answer::Made(response) => response.close,
+            Answer::Kept(_) => false,
+        };
         let keep = req.keep_alive
-            && !response.close
+            && !wants_close
             && !config.shutdown.is_fired()
             && !self.entry.is_evicted();
-        if !keep {
-            response.close = true;
-        }
-        let status = response.status;
         let head_only = matches!(req.method, request::Method::Head);
         let keep_alive_10 = keep && req.version == Version::Http10;
         let mut out = self.writer();
-        match response.send_to_socket(&mut out, head_only, keep_alive_10, &mut self.scratch) {
+        let (status, sent) = match answer {
+            Answer::Made(mut response) => {
+                response.close = !keep;
+                let status = response.status;
+                let sent =
+                    response.send_to_socket(&mut out, head_only, keep_alive_10, &mut self.scratch);
+                (status, sent)
+            }
+            Answer::Kept(small) => {
+                // The whole response in one buffer, sent with one call.
+                self.scratch.clear();
+                small.write(&mut self.scratch, head_only, !keep, keep_alive_10);
+                let head_len =
+                    self.scratch.len() as u64 - if head_only { 0 } else { small.body_len() };
+                let sent = out
+                    .write_all(&self.scratch)
+                    .map(|()| if head_only { 0 } else { small.body_len() })
+                    .map_err(|e| (e, out.accepted.saturating_sub(head_len)));
+                out.finish();
+                (Status::OK, sent)
+            }
+        };
+        match sent {
             Ok(sent) => log(config, self.peer, &Line::Request(req), status, sent),
             Err((e, sent)) => {
                 // The bytes that did go out: a cut transfer is told apart

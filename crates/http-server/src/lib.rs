@@ -51,6 +51,8 @@
 //! - [`request`]: parsing and validating request heads (httparse).
 //! - [`path`]: request target → file, the security policy.
 //! - `cache` (private): a per-thread, one-second memory of resolutions.
+//! - `small` (private): small files' responses kept in memory, sent with
+//!   one call.
 //! - [`files`]: validators, conditional requests, ranges, content types.
 //! - `listing` (private): directory listings.
 //! - [`response`]: responses written to any `Write`.
@@ -112,6 +114,7 @@ pub mod request;
 pub mod response;
 mod route;
 pub mod server;
+mod small;
 pub mod status;
 #[cfg(target_os = "linux")]
 mod sys;

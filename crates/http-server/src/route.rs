@@ -12,6 +12,7 @@ use crate::listing;
 use crate::path::{self, Resolved};
 use crate::request::{Method, Request};
 use crate::response::Response;
+use crate::small;
 use crate::status::Status;
 
 /// Chooses the response for a parsed request.
@@ -23,7 +24,39 @@ pub fn respond(req: &Request, config: &Config) -> Response {
         )
         .header("Allow", "GET, HEAD");
     }
-    let resolved = match cache::resolve(&config.root, &req.target) {
+    respond_resolved(req, config, cache::resolve(&config.root, &req.target))
+}
+
+/// A response to send: one made for the request, or a small file's kept
+/// in memory (see [`crate::small`]).
+pub(crate) enum Answer {
+    Made(Response),
+    Kept(std::sync::Arc<crate::small::Small>),
+}
+
+/// Chooses the answer for a parsed request, as [`respond`] does, from
+/// memory when it is a plain request for a small file answered before.
+pub(crate) fn answer(req: &Request, config: &Config) -> Answer {
+    if !small::plain(req) {
+        return Answer::Made(respond(req, config));
+    }
+    let resolved = cache::resolve(&config.root, &req.target);
+    if let Ok(file) = &resolved
+        && !file.is_dir
+        && let Some(kept) = small::get(&file.path)
+    {
+        return Answer::Kept(kept);
+    }
+    Answer::Made(respond_resolved(req, config, resolved))
+}
+
+/// The response for a GET or HEAD whose target resolved as `resolved`.
+fn respond_resolved(
+    req: &Request,
+    config: &Config,
+    resolved: Result<Resolved, path::Refusal>,
+) -> Response {
+    let resolved = match resolved {
         Ok(r) => r,
         Err(refusal) if refusal.status == Status::SERVICE_UNAVAILABLE => {
             return resource_exhausted(refusal.reason);
@@ -49,7 +82,10 @@ fn open_file(req: &Request, path: &Path) -> Response {
         Ok((f, meta))
     });
     match opened {
-        Ok((file, meta)) if meta.is_file() => files::serve(req, path, file, &meta),
+        Ok((file, meta)) if meta.is_file() => {
+            let response = files::serve(req, path, file, &meta);
+            small::remember(req, path, &meta, response)
+        }
         // A FIFO, socket or device (or a directory that replaced the file
         // since it was resolved): not a document, as nginx says.
         Ok(_) => not_found(),
@@ -125,6 +161,7 @@ fn open_no_follow(path: &Path) -> io::Result<File> {
     let opened = options.open(path);
     if opened.is_err() {
         cache::forget(path);
+        small::forget(path);
     }
     opened
 }

@@ -278,3 +278,47 @@ fn a_file_as_root_is_refused_at_start() {
         format!("error: cannot serve {root} (not a directory)")
     );
 }
+
+/// How long a small file changed on disk may still be answered as it was
+/// (the server compares what it keeps in memory with the file once a
+/// second), with room for a loaded machine.
+const CHANGE_SEEN_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[test]
+fn a_small_file_changed_on_disk_is_served_changed_within_seconds() {
+    let s = site(&[]);
+    let path = s.root.path().join("notes.txt");
+    let first = get(s.addr(), "/notes.txt");
+    assert_eq!(first.text(), "0123456789abcdefghij");
+    // Answered again, from memory: the same bytes, the same validators.
+    let again = get(s.addr(), "/notes.txt");
+    assert_eq!(again.text(), first.text());
+    assert_eq!(again.header("etag"), first.header("etag"));
+    // Changed in place, to the same size: the change time still tells.
+    std::fs::write(&path, "ABCDEFGHIJ0123456789").unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        let r = get(s.addr(), "/notes.txt");
+        assert_eq!(r.status, 200, "{}", r.head);
+        if r.text() == "ABCDEFGHIJ0123456789" {
+            assert_ne!(r.header("etag"), first.header("etag"));
+            break;
+        }
+        assert_eq!(r.text(), "0123456789abcdefghij", "old or new, never mixed");
+        assert!(
+            start.elapsed() < CHANGE_SEEN_WITHIN,
+            "still the old contents after {CHANGE_SEEN_WITHIN:?}"
+        );
+        thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Removed: 404, once the server has looked again.
+    std::fs::remove_file(&path).unwrap();
+    loop {
+        let r = get(s.addr(), "/notes.txt");
+        if r.status == 404 {
+            break;
+        }
+        assert!(start.elapsed() < 2 * CHANGE_SEEN_WITHIN, "still served");
+        thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

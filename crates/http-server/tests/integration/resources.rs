@@ -83,6 +83,10 @@ fn a_device_is_404() {
     assert_eq!(c.read(false).status, 404);
 }
 
+/// Size of the file the test below asks for: more than the server keeps
+/// in memory (16 KiB), so that serving it needs a descriptor.
+const LARGE: usize = 64 * 1024;
+
 /// The server's descriptor limit in the test below: a few for stdio and
 /// the listener, the rest taken by the test's connections.
 const FD_LIMIT: usize = 40;
@@ -91,6 +95,9 @@ const FD_LIMIT: usize = 40;
 fn out_of_file_descriptors_is_503_never_404_and_passes() {
     let root = tempfile::tempdir().unwrap();
     populate(root.path());
+    // Larger than the small files whose answers the server keeps in
+    // memory: each request for it opens the file.
+    std::fs::write(root.path().join("large.txt"), vec![b'l'; LARGE]).unwrap();
     let script = format!(
         "ulimit -n {FD_LIMIT} && exec \"$0\" --port 0 --quiet --keepalive-timeout 60 --root \"$1\""
     );
@@ -107,7 +114,7 @@ fn out_of_file_descriptors_is_503_never_404_and_passes() {
             held.len()
         );
         let mut c = Conn::open(addr);
-        c.send(b"GET /notes.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+        c.send(b"GET /large.txt HTTP/1.1\r\nHost: t\r\n\r\n");
         let r = c.read(false);
         if r.status != 200 {
             break r;
@@ -124,7 +131,7 @@ fn out_of_file_descriptors_is_503_never_404_and_passes() {
     let statuses: Vec<u16> = (0..20)
         .map(|_| {
             let mut c = Conn::open(addr);
-            c.send(b"GET /notes.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+            c.send(b"GET /large.txt HTTP/1.1\r\nHost: t\r\n\r\n");
             c.read(false).status
         })
         .collect();
