@@ -90,7 +90,12 @@ impl Input<'_> {
         // caller's loop; a longer one may overshoot a deadline, by at most
         // TIMEOUT_SLACK (the caller then sees the deadline has passed).
         let timeout = timeout.max(Duration::from_millis(1));
-        if self.timeout.is_none_or(|t| t > timeout + TIMEOUT_SLACK) {
+        // A much shorter one than needed (the wait before parking, when a
+        // request has started) is set again too, not to wake for nothing.
+        if self
+            .timeout
+            .is_none_or(|t| t > timeout + TIMEOUT_SLACK || t < timeout / 4)
+        {
             self.stream.set_read_timeout(Some(timeout))?;
             self.timeout = Some(timeout);
         }
@@ -120,6 +125,9 @@ impl Input<'_> {
 /// What ended a wait for a request head.
 enum Head {
     Request(Request),
+    /// Idle for `park::PARK_AFTER`: wait without a thread (until the
+    /// keep-alive time-out passes, at the instant given).
+    Park(Instant),
     Reject(request::Reject),
     /// Nothing more will come: close quietly.
     Done,
@@ -162,14 +170,29 @@ struct Conn<'a> {
     scratch: Vec<u8>,
 }
 
-/// Serves one connection to completion.
+/// How a connection's service on a thread ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// Answered and closed (or the client left).
+    Closed,
+    /// Kept alive and idle, nothing unread: to wait for its next request
+    /// without a thread, until the keep-alive time-out passes at the
+    /// instant given (see `park`).
+    Idle(Instant),
+}
+
+/// Serves one connection, to completion or (when `park`) until it idles
+/// between requests. `resumed`: it was parked, and its next request (or
+/// its end) has arrived.
 pub fn serve(
     stream: &TcpStream,
     peer: SocketAddr,
     config: &Config,
     entry: &Entry,
-) -> io::Result<()> {
-    if !config.inherited {
+    park: bool,
+    resumed: bool,
+) -> io::Result<Served> {
+    if !config.inherited && !resumed {
         let _ = stream.set_nodelay(true);
         stream.set_write_timeout(Some(config.write_timeout))?;
     }
@@ -183,15 +206,17 @@ pub fn serve(
             buf: vec![0; INITIAL_BUFFER],
             start: 0,
             end: 0,
-            timeout: config.inherited.then_some(config.header_timeout),
+            // Unknown after a pause: set before the first wait.
+            timeout: (config.inherited && !resumed).then_some(config.header_timeout),
         },
         scratch: Vec::with_capacity(1024),
     };
-    let mut first = true;
+    let mut first = !resumed;
     loop {
-        let req = match read_head(&mut conn.input, config, entry, first) {
+        let req = match read_head(&mut conn.input, config, entry, first, park) {
             Head::Request(req) => req,
-            ended => return conn.end_without_request(ended),
+            Head::Park(idle_until) => return Ok(Served::Idle(idle_until)),
+            ended => return conn.end_without_request(ended).map(|()| Served::Closed),
         };
         first = false;
         conn.input.consume(req.head_len);
@@ -205,7 +230,7 @@ pub fn serve(
             Next::Closed => Next::Closed,
         };
         if next == Next::Closed {
-            return Ok(());
+            return Ok(Served::Closed);
         }
     }
 }
@@ -274,7 +299,7 @@ impl<'a> Conn<'a> {
     /// The wait for a request head ended without one.
     fn end_without_request(&mut self, ended: Head) -> io::Result<()> {
         match ended {
-            Head::Request(_) | Head::Done => Ok(()),
+            Head::Request(_) | Head::Park(_) | Head::Done => Ok(()),
             Head::Evicted => {
                 let line = self.partial_line();
                 self.consume_head();
@@ -488,11 +513,19 @@ impl<'a> Conn<'a> {
     }
 }
 
-fn read_head(input: &mut Input<'_>, config: &Config, entry: &Entry, first: bool) -> Head {
+fn read_head(
+    input: &mut Input<'_>,
+    config: &Config,
+    entry: &Entry,
+    first: bool,
+    park: bool,
+) -> Head {
     // Until the first byte: the header time-out for a new connection, the
     // keep-alive time-out between requests. Then the header time-out.
     let mut deadline = first.then(|| Instant::now() + config.header_timeout);
     let idle_until = Instant::now() + config.keepalive_timeout;
+    // Idle that long, the connection waits without its thread.
+    let park_at = park.then(|| Instant::now() + crate::park::PARK_AFTER);
     // What the registry is told, so the right connection makes room at the
     // cap: idle between requests, reading once a head has started (or from
     // the connection, for the first request).
@@ -506,9 +539,10 @@ fn read_head(input: &mut Input<'_>, config: &Config, entry: &Entry, first: bool)
             }
         }
         let fresh = input.pending().is_empty();
-        let timeout = deadline
+        let now = Instant::now();
+        let mut timeout = deadline
             .unwrap_or(idle_until)
-            .saturating_duration_since(Instant::now());
+            .saturating_duration_since(now);
         if timeout.is_zero() {
             return if fresh { Head::Done } else { Head::TimedOut };
         }
@@ -517,6 +551,12 @@ fn read_head(input: &mut Input<'_>, config: &Config, entry: &Entry, first: bool)
         let idle = fresh && !first;
         if idle && config.shutdown.is_fired() {
             return Head::Done;
+        }
+        if idle && let Some(park_at) = park_at {
+            if now >= park_at {
+                return Head::Park(idle_until);
+            }
+            timeout = timeout.min(park_at - now);
         }
         let phase = if idle { Phase::Idle } else { Phase::Reading };
         if shown != Some(phase) {

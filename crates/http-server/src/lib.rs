@@ -64,6 +64,8 @@
 //!   redirect, error page).
 //! - `conn` (private): one connection's request loop, over the three
 //!   above.
+//! - `park` (private, Linux): idle keep-alive connections waiting in an
+//!   epoll set without a thread, and the threads that take them up again.
 //! - [`server`]: the accept loop over `conn`; re-exports the settings,
 //!   the registry and [`server::respond`].
 //! - `memory` (private): free heap pages handed back after a burst
@@ -108,6 +110,8 @@ pub mod files;
 mod listing;
 mod memory;
 pub mod output;
+#[cfg(target_os = "linux")]
+mod park;
 pub mod path;
 mod registry;
 pub mod request;

@@ -53,16 +53,40 @@ pub fn run(listener: TcpListener, config: Config) -> Result<()> {
     let log = config.log.clone();
     let config = Arc::new(config);
     let live = registry.clone();
-    acceptor.run(listener, &shutdown, move |stream, peer| {
+    let parking = parking(&config, &registry);
+    let stop_parking = parking.clone();
+    acceptor.run_holding(listener, &shutdown, move |stream, peer, slot| {
         let stream = Arc::new(stream);
         let (id, entry) = registry.add(stream.clone());
-        let result = crate::conn::serve(&stream, peer, &config, &entry);
+        let result = crate::conn::serve(&stream, peer, &config, &entry, parking.is_some(), false);
+        #[cfg(target_os = "linux")]
+        if let (Ok(crate::conn::Served::Idle(idle_until)), Some(parking)) = (&result, &parking) {
+            let conn = crate::park::Parked {
+                stream,
+                peer,
+                id,
+                entry,
+                slot,
+                idle_until: *idle_until,
+            };
+            parking.park(conn, true);
+            return Ok(());
+        }
         registry.remove(id);
+        drop(slot);
         match result {
             Err(e) if is_disconnect(&e) => Ok(()),
-            other => other.map_err(|e| acceptor::conn_error(peer, "connection with", e)),
+            other => other
+                .map(|_| ())
+                .map_err(|e| acceptor::conn_error(peer, "connection with", e)),
         }
     })?;
+    #[cfg(target_os = "linux")]
+    if let Some(parking) = stop_parking {
+        parking.stop();
+    }
+    #[cfg(not(target_os = "linux"))]
+    drop(stop_parking);
     // Responses still going when the drain time ran out are cut now, while
     // the process still runs, so each is logged with the bytes it sent.
     if !live.is_empty() {
@@ -76,6 +100,21 @@ pub fn run(listener: TcpListener, config: Config) -> Result<()> {
     Ok(())
 }
 
+/// Where idle keep-alive connections wait without a thread (Linux; see
+/// [`crate::park`]); None elsewhere, or when no epoll set can be made, and
+/// idle connections then keep their threads.
+#[cfg(target_os = "linux")]
+fn parking(config: &Arc<Config>, registry: &Arc<Registry>) -> Option<Arc<crate::park::Parking>> {
+    crate::park::Parking::new(config.clone(), registry.clone())
+        .inspect_err(|e| log::warn!("idle connections keep their threads: {e}"))
+        .ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn parking(_: &Arc<Config>, _: &Arc<Registry>) -> Option<std::convert::Infallible> {
+    None
+}
+
 /// At shutdown, how long the connections cut after the drain time may
 /// take to log their ends: their threads only have to see the error and
 /// write a line.
@@ -84,7 +123,7 @@ pub const ABORT_GRACE: Duration = Duration::from_millis(500);
 /// How often to look whether they have.
 const ABORT_POLL: Duration = Duration::from_millis(10);
 
-fn is_disconnect(e: &io::Error) -> bool {
+pub(crate) fn is_disconnect(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::BrokenPipe

@@ -284,6 +284,30 @@ impl Acceptor {
         H: Fn(TcpStream, SocketAddr) -> std::result::Result<(), E> + Send + Sync + 'static,
         E: fmt::Display,
     {
+        self.run_holding(listener, shutdown, move |stream, peer, slot: Slot| {
+            let result = handler(stream, peer);
+            drop(slot);
+            result
+        })
+    }
+
+    /// Like [`run`](Self::run), handing the handler each connection's
+    /// [`Slot`] too: the connection counts among the `max_connections`
+    /// served until the slot is dropped, which may be after the handler
+    /// returns. A server that keeps an idle connection without a thread
+    /// (waiting for its next request in an epoll set) keeps its slot with
+    /// it, so the cap still bounds the connections open, and the thread
+    /// goes back to `accept`.
+    pub fn run_holding<H, E>(
+        &self,
+        listener: TcpListener,
+        shutdown: &Shutdown,
+        handler: H,
+    ) -> Result<()>
+    where
+        H: Fn(TcpStream, SocketAddr, Slot) -> std::result::Result<(), E> + Send + Sync + 'static,
+        E: fmt::Display,
+    {
         let local = listener
             .local_addr()
             .map_err(|e| Error::io("read the listener's address", e))?;
@@ -381,7 +405,7 @@ fn release<H>(shared: &Shared<H>) {
 /// [`reserve`]); the place is released if the thread cannot be started.
 fn spawn_worker<H, E>(shared: &Arc<Shared<H>>) -> io::Result<()>
 where
-    H: Fn(TcpStream, SocketAddr) -> std::result::Result<(), E> + Send + Sync + 'static,
+    H: Fn(TcpStream, SocketAddr, Slot) -> std::result::Result<(), E> + Send + Sync + 'static,
     E: fmt::Display,
 {
     let stats = &shared.config.stats;
@@ -424,7 +448,7 @@ where
 /// `accept`, or an idle listener's time-out says there are threads enough.
 fn work<H, E>(shared: &Arc<Shared<H>>)
 where
-    H: Fn(TcpStream, SocketAddr) -> std::result::Result<(), E> + Send + Sync + 'static,
+    H: Fn(TcpStream, SocketAddr, Slot) -> std::result::Result<(), E> + Send + Sync + 'static,
     E: fmt::Display,
 {
     let config = &shared.config;
@@ -527,18 +551,51 @@ where
                 log::debug!("connection thread stays on its CPU: {e}");
             }
         }
-        match catch_unwind(AssertUnwindSafe(|| (shared.handler)(stream, peer))) {
+        let slot = Slot {
+            pool: shared.clone(),
+        };
+        // The slot is given back when the handler drops it (or a panic
+        // unwinds it), or later if the handler kept it.
+        match catch_unwind(AssertUnwindSafe(|| (shared.handler)(stream, peer, slot))) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => log::warn!("connection from {peer}: {e}"),
             Err(_) => log::error!("connection from {peer}: the handler panicked"),
         }
-
         // The thread keeps its place and goes back to `accept`: were it
         // to give the place up, a thread could be started in its stead
         // while it exits, and exiting threads still count.
-        state.active.fetch_sub(1, Ordering::SeqCst);
-        config.stats.active.fetch_sub(1, Ordering::SeqCst);
-        shared.signal_slot();
+    }
+}
+
+/// A connection's place among the `max_connections` served at once (see
+/// [`Acceptor::run_holding`]); dropping it gives the place back and lets
+/// a client waiting at the cap in.
+pub struct Slot {
+    pool: Arc<dyn SlotPool>,
+}
+
+impl fmt::Debug for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slot").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.pool.give_back();
+    }
+}
+
+/// What a [`Slot`] gives its place back to, whatever the handler's type.
+trait SlotPool: Send + Sync {
+    fn give_back(&self);
+}
+
+impl<H: Send + Sync> SlotPool for Shared<H> {
+    fn give_back(&self) {
+        self.state.active.fetch_sub(1, Ordering::SeqCst);
+        self.config.stats.active.fetch_sub(1, Ordering::SeqCst);
+        self.signal_slot();
     }
 }
 

@@ -72,3 +72,71 @@ fn idle_connections_make_room_at_the_cap() {
         .count();
     assert_eq!(closed, 1, "exactly one idle connection makes room");
 }
+
+/// Idle keep-alive connections in the test below.
+const IDLE: usize = 200;
+
+/// How long the server may take to let the idle connections' threads go
+/// (each waits a few milliseconds for a next request first), with room
+/// for a loaded machine.
+const THREADS_GO_WITHIN: Duration = Duration::from_secs(10);
+
+#[cfg(target_os = "linux")]
+#[test]
+fn idle_keep_alive_connections_hold_no_threads_and_are_served_again() {
+    let s = site(&["--quiet", "--keepalive-timeout", "60"]);
+    let pid = s.server.pid();
+    let threads = || {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let mut idle: Vec<Conn> = (0..IDLE)
+        .map(|_| {
+            let mut c = Conn::open(s.addr());
+            c.send(b"GET /notes.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+            assert_eq!(c.read(false).status, 200);
+            c
+        })
+        .collect();
+    // A thread per connection would be IDLE threads or more; what stays
+    // is the acceptor's spare threads (at most 64 wait in `accept`).
+    let start = std::time::Instant::now();
+    while threads() > IDLE / 2 {
+        assert!(
+            start.elapsed() < THREADS_GO_WITHIN,
+            "{} threads for {IDLE} idle connections",
+            threads()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Each is served again, in turn and all at once.
+    for c in &mut idle {
+        c.send(b"GET /notes.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(c.read(false).text(), "0123456789abcdefghij");
+    }
+    for c in &mut idle {
+        c.send(b"HEAD /notes.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    for c in &mut idle {
+        assert_eq!(c.read(true).status, 200);
+    }
+}
+
+#[test]
+fn an_idle_connection_is_closed_after_the_keep_alive_timeout() {
+    let s = site(&["--keepalive-timeout", "1"]);
+    let mut c = Conn::open(s.addr());
+    c.send(b"GET /notes.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.read(false).status, 200);
+    let start = std::time::Instant::now();
+    assert!(c.closed_within(Duration::from_secs(10)));
+    let after = start.elapsed();
+    // Not before the time-out; after it by at most an eighth of it and a
+    // loaded machine's delay.
+    assert!(
+        after >= Duration::from_millis(950),
+        "closed after {after:?}"
+    );
+    assert!(after < Duration::from_secs(5), "closed after {after:?}");
+}
