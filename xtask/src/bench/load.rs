@@ -97,6 +97,35 @@ pub fn tcp_exchanges(addr: SocketAddr, threads: usize, secs: Duration) -> f64 {
     })
 }
 
+/// The sentence the lab's client sends, and the reply it expects.
+const LAB_SENTENCE: (&[u8], &[u8]) = (b"tanmayi amrita 31", b"TANMAYI AMRITA 31");
+
+/// Exchanges per second of the lab's own client pattern (`TCPClient.py`):
+/// connect, one `send` of a sentence, one `recv(1024)`, close — no
+/// half-close, and the client never waits for the server's end of stream.
+/// On `threads` threads; each connection from the next of
+/// [`ExchangeSources`] when `spread`, else all from 127.0.0.1 (where the
+/// client's TIME_WAIT ports are the limit).
+pub fn lab_exchanges(addr: SocketAddr, threads: usize, secs: Duration, spread: bool) -> f64 {
+    let mut sources = ExchangeSources::for_server(addr);
+    sources.spread &= spread;
+    let sources = Arc::new(sources);
+    run_for(threads, secs, move |stop, count| {
+        let mut reply = [0u8; 1024];
+        let (sentence, upper) = LAB_SENTENCE;
+        while !stop.load(Ordering::Relaxed) {
+            let Ok(mut s) = sources.connect() else {
+                continue;
+            };
+            // One call each, as the textbook client makes them.
+            let sent = s.write(sentence).is_ok_and(|n| n == sentence.len());
+            if sent && s.read(&mut reply).is_ok_and(|n| &reply[..n] == upper) {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    })
+}
+
 /// Where the exchange clients connect from: to a server on 127.0.0.1,
 /// each connection from the next address of 127.1.0.0/16 in turn, as
 /// clients on many hosts would.

@@ -6,6 +6,7 @@
 mod live;
 mod load;
 pub mod peers;
+mod profile;
 mod report;
 mod tcp_client;
 mod trace;
@@ -129,13 +130,13 @@ fn parse_wrk(out: &str) -> Option<HttpResult> {
 impl Http {
     fn run(
         &self,
-        server: &Running,
+        addr: std::net::SocketAddr,
         path: &str,
         conns: usize,
         keep_alive: bool,
     ) -> Result<HttpResult> {
         if !self.wrk {
-            let rps = load::http(server.addr, path, conns, keep_alive, self.secs);
+            let rps = load::http(addr, path, conns, keep_alive, self.secs);
             return Ok(HttpResult {
                 requests_per_sec: rps,
                 mib_per_sec: 0.0,
@@ -143,7 +144,7 @@ impl Http {
                 p99_ms: 0.0,
             });
         }
-        let url = format!("http://{}{path}", server.addr);
+        let url = format!("http://{addr}{path}");
         let mut cmd = Command::new("wrk");
         cmd.args([
             "-t2",
@@ -401,7 +402,7 @@ impl Bench {
                 let server = start()?;
                 let r = self
                     .http
-                    .run(&server, load.path, load.conns, load.keep_alive)?;
+                    .run(server.addr, load.path, load.conns, load.keep_alive)?;
                 println!(
                     "  round {}: {:<22} {:>12.1} {unit}",
                     round + 1,
@@ -419,6 +420,66 @@ impl Bench {
             if self.http.wrk {
                 results.push(latency);
             }
+            if load.path == "/1k.bin" {
+                self.http_profile(load, results)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What http-server and nginx spend per request of `load`: system
+    /// calls, context switches and CPU time, counted over all their
+    /// processes and threads in one more run of each (counting slows the
+    /// counted, so the rates above come from runs without it).
+    fn http_profile(&self, load: &HttpLoad, results: &mut Vec<Workload>) -> Result<()> {
+        let title = load.title;
+        let mut calls = Workload::new(
+            &format!("System calls per request — {title}"),
+            "calls",
+            "http-server",
+        )
+        .lower_is_better();
+        let mut switches = Workload::new(
+            &format!("Context switches per request — {title}"),
+            "switches",
+            "http-server",
+        )
+        .lower_is_better();
+        let mut cpu = Workload::new(
+            &format!("Server CPU per request — {title}"),
+            "µs",
+            "http-server",
+        )
+        .lower_is_better();
+        for start in &self.http_servers(false) {
+            let server = start()?;
+            let addr = server.addr;
+            let counted = profile::per_op(&server.pids(), self.secs, || {
+                self.http
+                    .run(addr, load.path, load.conns, load.keep_alive)
+                    .map_or(0.0, |r| r.requests_per_sec)
+            });
+            let Some(c) = counted else {
+                println!("  {:<22} not profiled (no requests counted)", server.name);
+                continue;
+            };
+            println!(
+                "  profile: {:<22} {} system calls, {:.2} context switches, {:.1} µs CPU per request",
+                server.name,
+                c.syscalls.map_or("?".to_string(), |n| format!("{n:.2}")),
+                c.switches,
+                c.cpu_us
+            );
+            if let Some(n) = c.syscalls {
+                calls.add(&server.name, n);
+            }
+            switches.add(&server.name, c.switches);
+            cpu.add(&server.name, c.cpu_us);
+        }
+        for w in [calls, switches, cpu] {
+            if !w.samples.is_empty() {
+                results.push(w);
+            }
         }
         Ok(())
     }
@@ -432,21 +493,41 @@ impl Bench {
             "http-server",
         )
         .lower_is_better();
+        // RSS counts the pages processes share (nginx's binary and
+        // libraries, in its master and each worker) once per process;
+        // PSS divides each shared page among the processes sharing it.
+        let mut proportional = Workload::new(
+            "PSS with 1,000 idle keep-alive connections (shared pages divided among processes)",
+            "MiB",
+            "http-server",
+        )
+        .lower_is_better();
         for start in &self.http_servers(false) {
             let server = start()?;
             let conns = load::idle_connections(server.addr, "/1k.bin", 1000);
             std::thread::sleep(Duration::from_millis(500));
-            let mib = peers::rss_mib(&server.pids());
+            let pids = server.pids();
+            let mib = peers::rss_mib(&pids);
+            let pss = peers::pss_mib(&pids);
             println!(
-                "  {:<22} {:>8.1} MiB with {} connections open",
+                "  {:<22} {:>8.1} MiB RSS ({} process{}, summed), {} MiB PSS, with {} connections open",
                 server.name,
                 mib,
+                pids.len(),
+                if pids.len() == 1 { "" } else { "es" },
+                pss.map_or("?".to_string(), |p| format!("{p:.1}")),
                 conns.len()
             );
             rss.add(&server.name, mib);
+            if let Some(p) = pss {
+                proportional.add(&server.name, p);
+            }
             drop(conns);
         }
         results.push(rss);
+        if !proportional.samples.is_empty() {
+            results.push(proportional);
+        }
         Ok(())
     }
 
@@ -464,6 +545,7 @@ impl Bench {
     fn tcp(&self, notes: &mut Vec<String>, results: &mut Vec<Workload>) -> Result<()> {
         let textbook = root().join("tests").join("textbook");
         self.tcp_exchanges(&textbook, notes, results)?;
+        self.tcp_lab_exchanges(&textbook, results)?;
         self.tcp_behind_slow_typist(&textbook, notes, results)?;
         self.tcp_stream(results)
     }
@@ -521,6 +603,52 @@ impl Bench {
         }
         if let Some(note) = time_wait.note() {
             notes.push(note);
+        }
+        Ok(())
+    }
+
+    /// The lab's own client pattern (`TCPClient.py`: send, one `recv`,
+    /// close; see [`load::lab_exchanges`]) against ours and the textbook
+    /// server: from many source addresses at [`EXCHANGE_THREADS`] client
+    /// threads, and from one address (where the client's TIME_WAIT ports
+    /// cap any server that reads to the end of stream) at
+    /// [`ONE_SOURCE_THREADS`].
+    fn tcp_lab_exchanges(&self, textbook: &Path, results: &mut Vec<Workload>) -> Result<()> {
+        let runs = EXCHANGE_THREADS
+            .iter()
+            .map(|&t| (t, true))
+            .chain([(ONE_SOURCE_THREADS, false)]);
+        for (threads, spread) in runs {
+            let title = lab_title(threads, spread);
+            println!("\n== tcp-uppercase: {title}");
+            let mut ex = Workload::new(&title, "exchanges/s", "tcp-uppercase");
+            let mut cpu = Workload::new(
+                &format!("TCP server CPU per exchange — {title}"),
+                "µs",
+                "tcp-uppercase",
+            )
+            .lower_is_better();
+            let mut servers: Vec<Start<'_>> = vec![Box::new(|| self.ours_tcp())];
+            if self.python {
+                servers.push(Box::new(|| peers::python_tcp(textbook)));
+            }
+            alternating(self.opts.rounds, &servers, |round, start| {
+                let server = start()?;
+                let (rate, per_exchange_us) = rate_and_cpu(&server, self.secs, || {
+                    load::lab_exchanges(server.addr, threads, self.secs, spread)
+                });
+                println!(
+                    "  round {}: {:<22} {:>12.1} exchanges/s, {per_exchange_us:.1} µs server CPU each",
+                    round + 1,
+                    server.name,
+                    rate,
+                );
+                ex.add(&server.name, rate);
+                cpu.add(&server.name, per_exchange_us);
+                Ok(())
+            })?;
+            results.push(ex);
+            results.push(cpu);
         }
         Ok(())
     }
@@ -819,6 +947,22 @@ impl TimeWaitRange {
 
 /// Client threads of the connect–send–receive–close rows.
 const EXCHANGE_THREADS: [usize; 3] = [1, 4, 16];
+
+/// Client threads of the lab-client row from one source address.
+const ONE_SOURCE_THREADS: usize = 4;
+
+/// The title of a lab-client row (see report's targets).
+fn lab_title(threads: usize, spread: bool) -> String {
+    format!(
+        "lab client (TCPClient.py: send, one recv, close), {threads} client thread{}, {}",
+        if threads == 1 { "" } else { "s" },
+        if spread {
+            "many source addresses"
+        } else {
+            "one source address"
+        }
+    )
+}
 
 /// The title of a connect–send–receive–close row (see report's targets).
 fn exchanges_title(threads: usize) -> String {

@@ -87,6 +87,21 @@ pub fn rss_mib(pids: &[u32]) -> f64 {
         / 1024.0
 }
 
+/// Proportional set size of `pids`, in MiB: each page shared by several
+/// processes counted as its share (`Pss` in `/proc/PID/smaps_rollup`).
+/// None where the kernel does not say.
+pub fn pss_mib(pids: &[u32]) -> Option<f64> {
+    let mut kib = 0.0;
+    for p in pids {
+        let rollup = fs::read_to_string(format!("/proc/{p}/smaps_rollup")).ok()?;
+        kib += rollup
+            .lines()
+            .find_map(|l| l.strip_prefix("Pss:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())?;
+    }
+    Some(kib / 1024.0)
+}
+
 /// Time `pids` (every thread) have spent on a CPU, in nanoseconds
 /// (the scheduler's own count, in `/proc/PID/task/TID/schedstat`).
 pub fn cpu_ns(pids: &[u32]) -> u64 {
