@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use crate::analyze::{Direction, Ends, Kind, Listed, Proto, RelTime, Row, Summary};
 /// The process that owns one end of a connection.
 pub use crate::owners::Owner;
-use crate::sink::End;
+use crate::sink::{End, Rtts};
 
 /// The table's heading.
 pub fn heading() -> String {
@@ -415,8 +415,13 @@ impl ConnOwners {
 /// Writes the summary of every connection shown (see [`End::summaries`])
 /// after a blank line, naming the processes proven at each end and how
 /// they were proven (`end.methods`, the main one first; empty when
-/// processes were not looked up).
-pub fn write_summaries(out: &mut impl Write, end: &End<'_>, owners: &ConnOwners) -> io::Result<()> {
+/// processes were not looked up), with its round-trip times.
+pub fn write_summaries(
+    out: &mut impl Write,
+    end: &End<'_>,
+    owners: &ConnOwners,
+    rtts: &mut Rtts,
+) -> io::Result<()> {
     let (analyzer, methods) = (end.analyzer, end.methods);
     writeln!(out)?;
     if end.connection_count() == 0 {
@@ -427,6 +432,9 @@ pub fn write_summaries(out: &mut impl Write, end: &End<'_>, owners: &ConnOwners)
         let (c, sv) = owners.get(s.conn);
         named |= c.is_some() || sv.is_some();
         out.write_all(summary(&s, c, sv).as_bytes())?;
+        if let Some(rtt) = rtts.stats(s.conn) {
+            writeln!(out, "{}", rtt.line())?;
+        }
     }
     let corrupted = analyzer.corrupted();
     if corrupted > 0 {
@@ -585,14 +593,20 @@ mod tests {
         let mut owners = ConnOwners::new();
         let analyzer = Analyzer::new();
         let mut out = Vec::new();
-        write_summaries(&mut out, &end(&analyzer, &[Method::File]), &owners).unwrap();
+        write_summaries(
+            &mut out,
+            &end(&analyzer, &[Method::File]),
+            &owners,
+            &mut Rtts::new(),
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "\nNo TCP or UDP traffic matched.\nNo process could be proven from the capture file.\n"
         );
         owners.note(&syn_row(), Some(&owner()));
         let mut out = Vec::new();
-        write_summaries(&mut out, &end(&analyzer, &[]), &owners).unwrap();
+        write_summaries(&mut out, &end(&analyzer, &[]), &owners, &mut Rtts::new()).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "\nNo TCP or UDP traffic matched.\n"

@@ -7,7 +7,8 @@ use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{End, Shown, Sink, json};
+use super::rtt::{Millis, seconds};
+use super::{End, RttStats, Rtts, Shown, Sink, json};
 use crate::Error;
 use crate::analyze::{Direction, Kind, RelTime, Row, Summary};
 use crate::owners::Owner;
@@ -31,6 +32,7 @@ struct Tally {
 pub struct Tallies {
     conns: BTreeMap<usize, Tally>,
     owners: ConnOwners,
+    rtts: Rtts,
 }
 
 /// One connection as listed: the rows' tally with the analysis' summary.
@@ -40,6 +42,7 @@ pub struct Conversation<'a> {
     summary: Summary,
     client: Option<&'a Owner>,
     server: Option<&'a Owner>,
+    rtt: Option<RttStats>,
 }
 
 impl Tallies {
@@ -51,6 +54,7 @@ impl Tallies {
     /// Counts one row shown, sent by `sender`.
     pub fn note(&mut self, row: &Row, sender: Option<&Owner>) {
         self.owners.note(row, sender);
+        self.rtts.note(row);
         let (Some(conn), Some(dir), Some((src, dst))) = (row.conn, row.direction, row.ip_ends())
         else {
             return;
@@ -78,16 +82,23 @@ impl Tallies {
     }
 
     /// The connections shown, in number order, with their analysis.
-    pub fn conversations<'a>(&'a self, end: &End<'_>) -> Vec<Conversation<'a>> {
+    pub fn conversations<'a>(&'a mut self, end: &End<'_>) -> Vec<Conversation<'a>> {
+        let Tallies {
+            conns,
+            owners,
+            rtts,
+        } = self;
         end.summaries()
             .filter_map(|summary| {
-                let tally = self.conns.get(&summary.conn)?;
-                let (client, server) = self.owners.get(summary.conn);
+                let tally = conns.get(&summary.conn)?;
+                let (client, server) = owners.get(summary.conn);
+                let rtt = rtts.stats(summary.conn);
                 Some(Conversation {
                     tally,
                     summary,
                     client,
                     server,
+                    rtt,
                 })
             })
             .collect()
@@ -107,6 +118,11 @@ fn secs(t: Duration, decimals: u32) -> String {
     )
 }
 
+/// Milliseconds for a column, `-` for none.
+fn ms(d: Option<Duration>) -> String {
+    d.map_or_else(|| "-".to_string(), |d| Millis(d).to_string())
+}
+
 fn process(o: Option<&Owner>) -> String {
     o.map_or_else(|| "unknown".to_string(), ToString::to_string)
 }
@@ -115,7 +131,7 @@ fn process(o: Option<&Owner>) -> String {
 /// server to client, as tshark's columns).
 pub fn heading() -> String {
     format!(
-        "{:>4} {:<5} {:<43} {:<43} {:>9} {:>9}   {:>9} {:>9}   {:>6} {:>10}   {:>12} {:>10} {:>5} {:>4} {:>4} {:>4}  {}",
+        "{:>4} {:<5} {:<43} {:<43} {:>9} {:>9}   {:>9} {:>9}   {:>6} {:>10}   {:>12} {:>10} {:>5} {:>4} {:>4} {:>4}  {:>10} {:>10} {:>10}  {}",
         "Conn",
         "Proto",
         "Client",
@@ -132,6 +148,9 @@ pub fn heading() -> String {
         "OOO",
         "Dup",
         "Lost",
+        "RTT min ms",
+        "median",
+        "max",
         "Client process / server process"
     )
 }
@@ -141,11 +160,12 @@ impl Conversation<'_> {
     /// wire, as tshark counts them) client→server, server→client and in
     /// all, relative start, duration, analysis counts (retransmissions of
     /// every kind, out-of-order segments, duplicate ACKs, segments not
-    /// captured) and the processes at each end.
+    /// captured), the RTTs' min, median and max in milliseconds (`-` when
+    /// no ACK was timed) and the processes at each end.
     pub fn line(&self) -> String {
         let (t, s) = (self.tally, &self.summary);
         format!(
-            "{:>4} {:<5} {:<43} {:<43} {:>9} {:>9}   {:>9} {:>9}   {:>6} {:>10}   {:>12} {:>10} {:>5} {:>4} {:>4} {:>4}  {} / {}",
+            "{:>4} {:<5} {:<43} {:<43} {:>9} {:>9}   {:>9} {:>9}   {:>6} {:>10}   {:>12} {:>10} {:>5} {:>4} {:>4} {:>4}  {:>10} {:>10} {:>10}  {} / {}",
             s.conn,
             s.protocol.to_string(),
             t.client.to_string(),
@@ -162,6 +182,9 @@ impl Conversation<'_> {
             s.out_of_order.count,
             s.dup_acks.count,
             s.not_captured.count,
+            ms(self.rtt.map(|r| r.min)),
+            ms(self.rtt.map(|r| r.median)),
+            ms(self.rtt.map(|r| r.max)),
             process(self.client),
             process(self.server),
         )
@@ -234,6 +257,18 @@ impl Conversation<'_> {
         )?;
         json::key(out, false, "close")?;
         json::opt_string(out, s.close.as_deref())?;
+        write!(out, ",\"acks_timed\":{}", self.rtt.map_or(0, |r| r.count))?;
+        for (name, d) in [
+            ("rtt_min", self.rtt.map(|r| r.min)),
+            ("rtt_median", self.rtt.map(|r| r.median)),
+            ("rtt_max", self.rtt.map(|r| r.max)),
+        ] {
+            json::key(out, false, name)?;
+            match d {
+                Some(d) => out.write_all(seconds(d).as_bytes())?,
+                None => out.write_all(b"null")?,
+            }
+        }
         out.write_all(b"}\n")
     }
 }

@@ -17,6 +17,8 @@
 //! - `follow`: one connection's payload, reassembled ([`Follow`]).
 //! - `conv`: one line per connection, as tshark's conversations
 //!   ([`Conversations`]).
+//! - `rtt`: each connection's round-trip times, for the summaries
+//!   ([`Rtts`]).
 //! - `out`: the buffered output the table and records write to, flushed
 //!   as time passes in a live capture.
 
@@ -28,6 +30,7 @@ mod follow;
 mod json;
 mod out;
 mod records;
+mod rtt;
 mod summary;
 mod table;
 
@@ -45,6 +48,7 @@ pub use diagram::Diagram;
 pub use files::{Pcap, PcapNg};
 pub use follow::{Follow, Raw};
 pub use records::{Format, Records, TSV_HEADER, analysis_names};
+pub use rtt::{RTT_SAMPLES, RttStats, Rtts};
 pub use summary::Summary;
 pub use table::Table;
 

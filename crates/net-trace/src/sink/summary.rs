@@ -2,7 +2,7 @@
 
 use std::io::{BufWriter, Write};
 
-use super::{End, Shown, Sink};
+use super::{End, Rtts, Shown, Sink};
 use crate::Error;
 use crate::analyze::Row;
 use crate::owners::Owner;
@@ -14,6 +14,7 @@ use crate::render::{self, ConnOwners};
 pub struct Summary<W: Write> {
     out: W,
     owners: ConnOwners,
+    rtts: Rtts,
     /// An output error is kept quiet (a live capture whose table was
     /// closed), not returned.
     quiet: bool,
@@ -25,6 +26,7 @@ impl<W: Write> Summary<W> {
         Summary {
             out,
             owners: ConnOwners::new(),
+            rtts: Rtts::new(),
             quiet: false,
         }
     }
@@ -43,13 +45,14 @@ impl<W: Write> Sink for Summary<W> {
     #[inline]
     fn row(&mut self, _: &Shown<'_>, row: &Row, sender: Option<&Owner>) -> Result<(), Error> {
         self.owners.note(row, sender);
+        self.rtts.note(row);
         Ok(())
     }
 
     fn finish(&mut self, end: &End<'_>) -> Result<(), Error> {
         let mut out = BufWriter::new(&mut self.out);
-        let written =
-            render::write_summaries(&mut out, end, &self.owners).and_then(|()| out.flush());
+        let written = render::write_summaries(&mut out, end, &self.owners, &mut self.rtts)
+            .and_then(|()| out.flush());
         match written {
             Err(e) if !self.quiet => Err(Error::Output(e)),
             _ => Ok(()),

@@ -267,6 +267,9 @@ fn summary_only_prints_only_the_conversations() {
             "1",
             "6",
             "2",
+            "0.100",
+            "2.200",
+            "250.100",
             "unknown",
             "/",
             "unknown"

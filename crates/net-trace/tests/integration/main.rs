@@ -10,6 +10,7 @@ mod formats;
 mod live_source;
 mod owners;
 mod pipeline;
+mod rtt;
 mod tcp_analysis;
 
 use std::path::Path;

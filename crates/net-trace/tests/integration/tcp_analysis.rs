@@ -138,7 +138,7 @@ impl Sender {
 /// The frames a capture on the server's side records for one connection
 /// whose client sends `SEGMENTS` segments over a link that loses,
 /// duplicates and delays (reorders) them; times in microseconds.
-fn simulate(seed: u64, loss: u64, duplicate: u64, reorder: u64) -> Vec<(u64, Vec<u8>)> {
+pub(crate) fn simulate(seed: u64, loss: u64, duplicate: u64, reorder: u64) -> Vec<(u64, Vec<u8>)> {
     use net_trace::decode::build::tcp;
     let client: SocketAddr = "10.78.0.2:40000".parse().unwrap();
     let server: SocketAddr = "10.78.0.1:13000".parse().unwrap();
@@ -218,7 +218,7 @@ fn simulate(seed: u64, loss: u64, duplicate: u64, reorder: u64) -> Vec<(u64, Vec
     frames
 }
 
-fn write(path: &Path, frames: &[(u64, Vec<u8>)]) {
+pub(crate) fn write(path: &Path, frames: &[(u64, Vec<u8>)]) {
     let mut out = PcapOut::create(path, LinkType::Ethernet).unwrap();
     for (t, f) in frames {
         out.write(Duration::from_micros(*t), f, f.len() as u32)
@@ -250,6 +250,10 @@ fn tsharks(path: &Path) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The links simulated: (loss, duplicate, reorder) in per cent.
+pub(crate) const LINKS: [(u64, u64, u64); 5] =
+    [(5, 0, 0), (0, 10, 0), (0, 0, 25), (10, 5, 20), (30, 0, 10)];
+
 #[test]
 fn lossy_links_are_tagged_as_tshark_tags_them() {
     if !testkit::installed("tshark", "tshark") {
@@ -257,9 +261,8 @@ fn lossy_links_are_tagged_as_tshark_tags_them() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut seen = BTreeSet::new();
-    // (loss, duplicate, reorder) in per cent, two seeds each.
-    let links = [(5, 0, 0), (0, 10, 0), (0, 0, 25), (10, 5, 20), (30, 0, 10)];
-    for (i, &(loss, duplicate, reorder)) in links.iter().enumerate() {
+    // Two seeds each.
+    for (i, &(loss, duplicate, reorder)) in LINKS.iter().enumerate() {
         for seed in [7u64, 1234] {
             let path = dir.path().join(format!("link{i}-{seed}.pcap"));
             let frames = simulate(seed + i as u64, loss, duplicate, reorder);
