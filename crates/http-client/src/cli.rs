@@ -783,6 +783,25 @@ mod tests {
         assert_eq!(data(&["--data-binary", &at]).unwrap(), b"x\r\ny\n");
     }
 
+    /// A long download that keeps moving completes: no limit on a whole
+    /// request unless `-m` sets one (the stall limit is another's).
+    #[test]
+    fn a_whole_request_has_no_time_limit_unless_asked() {
+        let client = |args: &[&str]| {
+            let argv = ["http-client"].iter().chain(args).chain(&["http://h/"]);
+            client_for(&Options::try_parse_from(argv).unwrap())
+        };
+        assert_eq!(client(&[]).timeout_limit(), None);
+        assert_eq!(
+            client(&["-m", "5"]).timeout_limit(),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            client(&["--max-time", "0.5"]).timeout_limit(),
+            Some(Duration::from_millis(500))
+        );
+    }
+
     #[test]
     fn retry_after_takes_seconds_or_a_date() {
         assert_eq!(retry_after(Some("3")), Some(Duration::from_secs(3)));

@@ -247,6 +247,11 @@ impl Client {
         self
     }
 
+    /// The limit on each whole request ([`Client::timeout`]), if any.
+    pub fn timeout_limit(&self) -> Option<Duration> {
+        self.timeout
+    }
+
     /// Sets how long a response may send nothing before the request ends.
     pub fn stall_timeout(mut self, d: Duration) -> Self {
         self.stall_timeout = d;

@@ -170,6 +170,9 @@ struct QueueState {
     idle: bool,
     /// Write what is queued now, without waiting for the interval.
     urgent: bool,
+    /// The writer holds off, letting more lines join the first one's
+    /// write until the interval ends (or a flush asks).
+    gathering: bool,
 }
 
 impl fmt::Debug for AccessLog {
@@ -566,6 +569,7 @@ fn write_queue(q: &Queue, mut w: impl Write) {
         if let Flush::Every(interval) = q.flush {
             // Let the lines that follow this one share its write.
             let deadline = Instant::now() + interval;
+            state.gathering = true;
             while !state.urgent {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -577,6 +581,7 @@ fn write_queue(q: &Queue, mut w: impl Write) {
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
             }
+            state.gathering = false;
         }
         state.urgent = false;
         std::mem::swap(&mut batch, &mut state.pending);
@@ -803,6 +808,16 @@ mod tests {
         done()
     }
 
+    /// Whether the writer is holding off for the interval with lines in
+    /// hand: the moment a writer that wrote early would have written.
+    fn gathering(log: &AccessLog) -> bool {
+        let Some(Sink::Queued(q)) = &log.sink else {
+            panic!("not a queued log")
+        };
+        let state = q.lock();
+        state.gathering && !state.pending.is_empty()
+    }
+
     #[test]
     fn gathered_lines_share_one_write_and_flush_writes_them() {
         let out = Counted::default();
@@ -811,7 +826,10 @@ mod tests {
         for i in 0..1_000 {
             log.line(format_args!("line {i}"));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            eventually(|| gathering(&log)),
+            "the writer never took the lines up"
+        );
         assert_eq!(out.writes(), 0, "written before the interval or a flush");
         log.flush();
         assert_eq!(out.writes(), 1);

@@ -168,17 +168,6 @@ fn trickle(pieces: usize, gap: Duration) -> RawServer {
 }
 
 #[test]
-fn a_long_steady_download_has_no_total_limit_by_default() {
-    // Longer than the former 30 s default limit, never stalling.
-    let s = trickle(70, Duration::from_millis(500));
-    let start = Instant::now();
-    let r = Run::with_timeout(BIN, &["-s", &s.url("/slow")], b"", Duration::from_secs(90));
-    r.assert_success();
-    assert_eq!(r.stdout, vec![b'x'; 70]);
-    assert!(start.elapsed() > Duration::from_secs(30));
-}
-
-#[test]
 fn a_stall_ends_the_request_and_says_which_limit_fired() {
     // Steady bytes keep a short stall limit from firing...
     let s = trickle(10, Duration::from_millis(200));
