@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use testkit::{Server, bin_path, installed, may_capture};
+use testkit::{Server, bin_path};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -104,10 +104,9 @@ fn wait_rows(c: &Server, n: usize, pred: impl Fn(&str) -> bool) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn short_lived_clients_are_named_with_their_own_pids() {
-    if !may_capture() {
-        return;
-    }
+    testkit::need_root("live capture");
     let tcp = Server::start(
         bin_path("tcp-uppercase"),
         &["server", "--port", "0", "--quiet"],
@@ -135,7 +134,7 @@ fn short_lived_clients_are_named_with_their_own_pids() {
     }
     // The textbook Python client, typed at as a student would.
     let mut python_pids = HashSet::new();
-    if crate::python().is_some() {
+    {
         let script = crate::textbook("TCPClient.py");
         for _ in 0..3 {
             python_pids.insert(run_client(
@@ -223,10 +222,10 @@ fn free_port() -> u16 {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_decoy_on_the_same_local_port_is_never_named() {
-    if !may_capture() || crate::python().is_none() {
-        return;
-    }
+    testkit::need_root("live capture");
+    crate::python();
     let a = Server::start(
         bin_path("tcp-uppercase"),
         &["server", "--port", "0", "--quiet"],
@@ -272,10 +271,10 @@ fn a_decoy_on_the_same_local_port_is_never_named() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_reused_port_gets_its_new_owner() {
-    if !may_capture() || crate::python().is_none() {
-        return;
-    }
+    testkit::need_root("live capture");
+    crate::python();
     let server = Server::start(
         bin_path("tcp-uppercase"),
         &["server", "--port", "0", "--quiet"],
@@ -319,10 +318,10 @@ fn a_reused_port_gets_its_new_owner() {
 }
 
 #[test]
+#[ignore = "needs root and curl"]
 fn curl_and_http_client_are_named() {
-    if !may_capture() || !installed("curl", "curl") {
-        return;
-    }
+    testkit::need_root("live capture");
+    testkit::need("curl", "curl");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("index.html"), "<p>hi</p>").unwrap();
     let server = Server::start(
@@ -368,10 +367,10 @@ fn curl_and_http_client_are_named() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_udp_port_used_by_one_program_after_another_names_none_in_the_summary() {
-    if !may_capture() || crate::python().is_none() {
-        return;
-    }
+    testkit::need_root("live capture");
+    crate::python();
     let udp = Server::start(bin_path("udp-chat"), &["server", "--port", "0"]);
     let port = udp.port();
     let local = free_port();
@@ -410,10 +409,10 @@ fn a_udp_port_used_by_one_program_after_another_names_none_in_the_summary() {
 /// do): no frame after the fork is credited to the parent, while the
 /// frames before it are the parent's.
 #[test]
+#[ignore = "needs root"]
 fn a_forked_childs_frames_are_never_the_parents() {
-    if !may_capture() || crate::python().is_none() {
-        return;
-    }
+    testkit::need_root("live capture");
+    crate::python();
     let s = Server::start(
         bin_path("tcp-uppercase"),
         &["server", "--port", "0", "--quiet"],

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use testkit::{Run, Server, bin_path, installed, may_capture};
+use testkit::{Run, Server, bin_path};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -68,10 +68,9 @@ fn wait_closed(c: &Server, n: usize) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_command_is_captured_alone_and_ends_the_capture() {
-    if !may_capture() {
-        return;
-    }
+    testkit::need_root("live capture");
     let s = server();
     let port = s.port();
     // Another client keeps connecting to the same server meanwhile.
@@ -150,10 +149,9 @@ fn a_command_is_captured_alone_and_ends_the_capture() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_command_that_cannot_run_exits_as_a_shell_says() {
-    if !may_capture() {
-        return;
-    }
+    testkit::need_root("live capture");
     // Each compared with what sh exits with when it runs the command: a
     // file not found, a file that is not executable and a directory
     // (found, not runnable), and a command a signal ends.
@@ -208,10 +206,10 @@ fn a_command_that_cannot_run_exits_as_a_shell_says() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn pid_and_pname_keep_one_programs_connections() {
-    if !may_capture() || crate::python().is_none() {
-        return;
-    }
+    testkit::need_root("live capture");
+    crate::python();
     let (a, b) = (server(), server());
     let (pa, pb) = (a.port(), b.port());
     let by_pid = capture(&["--port", &pa, "--port", &pb, "--pid", &a.pid().to_string()]);
@@ -246,10 +244,10 @@ fn pid_and_pname_keep_one_programs_connections() {
 }
 
 #[test]
+#[ignore = "needs root and tshark"]
 fn pcapng_keeps_the_processes_and_any_names_the_interface() {
-    if !may_capture() {
-        return;
-    }
+    testkit::need_root("live capture");
+    testkit::need("tshark", "tshark");
     let s = server();
     let port = s.port();
     let dir = tempfile::tempdir().unwrap();
@@ -280,31 +278,17 @@ fn pcapng_keeps_the_processes_and_any_names_the_interface() {
         text.contains("Processes named from the capture file"),
         "{read}"
     );
-    if installed("tshark", "tshark") {
-        let out = std::process::Command::new("tshark")
-            .args([
-                "-r",
-                ng.to_str().unwrap(),
-                "-T",
-                "fields",
-                "-e",
-                "frame.comment",
-            ])
-            .output()
-            .unwrap();
-        let comments = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            comments.contains(&format!("Process (pid {pid}, cmd ")),
-            "tshark shows the sending process: {comments}"
-        );
-    }
+    let comments = testkit::peers::tshark_text(&ng, &["-T", "fields", "-e", "frame.comment"]);
+    assert!(
+        comments.contains(&format!("Process (pid {pid}, cmd ")),
+        "tshark shows the sending process: {comments}"
+    );
 }
 
 #[test]
+#[ignore = "needs root"]
 fn pid_of_a_udp_server_keeps_its_clients_first_datagrams() {
-    if !may_capture() {
-        return;
-    }
+    testkit::need_root("live capture");
     let s = Server::start(bin_path("udp-chat"), &["server", "--port", "0", "--quiet"]);
     let other = Server::start(bin_path("udp-chat"), &["server", "--port", "0", "--quiet"]);
     let (port, other_port) = (s.port(), other.port());
@@ -352,10 +336,9 @@ fn pid_of_a_udp_server_keeps_its_clients_first_datagrams() {
 /// look and are then left out: they count neither as captured nor as
 /// received by the filter, so nothing reads like a lost frame.
 #[test]
+#[ignore = "needs root"]
 fn counts_leave_out_what_the_port_filter_left_out() {
-    if !may_capture() {
-        return;
-    }
+    testkit::need_root("live capture");
     let s = server();
     let port = s.port();
     let mut c = capture(&["--port", &port]);
@@ -386,10 +369,10 @@ fn counts_leave_out_what_the_port_filter_left_out() {
 /// `--pid` of a server that forks a child per connection keeps every one
 /// of its connections, though the children send the replies.
 #[test]
+#[ignore = "needs root"]
 fn pid_of_a_forking_server_keeps_all_its_connections() {
-    if !may_capture() || crate::python().is_none() {
-        return;
-    }
+    testkit::need_root("live capture");
+    crate::python();
     // Each child lingers, so several are alive at once, as under load.
     let code = "import socketserver, time\n\
                 class H(socketserver.BaseRequestHandler):\n    \
@@ -436,10 +419,9 @@ fn pid_of_a_forking_server_keeps_all_its_connections() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn json_streams_each_frame_during_a_capture_then_the_connections() {
-    if !may_capture() {
-        return;
-    }
+    testkit::need_root("live capture");
     let s = server();
     let port = s.port();
     let mut c = capture(&["--port", &port, "--format", "json"]);
@@ -476,7 +458,8 @@ fn json_streams_each_frame_during_a_capture_then_the_connections() {
             .iter()
             .any(|l| l.ends_with("packets dropped by kernel"))
     );
-    if let Some(python) = crate::python() {
+    {
+        let python = crate::python();
         let text = out.join("\n");
         let run = Run::new(
             python,
@@ -488,10 +471,9 @@ fn json_streams_each_frame_during_a_capture_then_the_connections() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn follow_shows_a_live_connection_both_ways() {
-    if !may_capture() {
-        return;
-    }
+    testkit::need_root("live capture");
     let s = server();
     let port = s.port();
     let mut c = capture(&["--port", &port, "--follow", "1"]);

@@ -2,15 +2,14 @@
 
 use std::time::Duration;
 
-use testkit::{Run, Server, bin_path, installed, is_root, may_capture};
+use testkit::{Run, Server, bin_path};
 
 const T: Duration = Duration::from_secs(15);
 
 #[test]
+#[ignore = "needs root"]
 fn captures_a_real_tcp_exchange_on_lo() {
-    if !may_capture() {
-        return;
-    }
+    testkit::need_root("live capture");
     let server = Server::start(bin_path("tcp-uppercase"), &["server", "--port", "0"]);
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("live.pcap");
@@ -85,11 +84,10 @@ fn captures_a_real_tcp_exchange_on_lo() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn without_privilege_the_error_says_which() {
-    if !is_root() || !installed("setpriv", "util-linux") {
-        testkit::skip("dropping privileges needs root and setpriv");
-        return;
-    }
+    testkit::need_root("dropping privileges");
+    testkit::need("setpriv", "util-linux");
     // A copy nobody can reach and run.
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("net-trace");
@@ -117,13 +115,10 @@ fn without_privilege_the_error_says_which() {
 }
 
 #[test]
+#[ignore = "needs root and tshark"]
 fn frame_counts_equal_tsharks() {
-    if !may_capture() {
-        return;
-    }
-    if !installed("tshark", "tshark") {
-        return;
-    }
+    testkit::need_root("live capture");
+    testkit::need("tshark", "tshark");
     let server = Server::start(
         bin_path("tcp-uppercase"),
         &["server", "--port", "0", "--quiet"],

@@ -11,9 +11,16 @@
 //! - [`bin_path`]: finds a workspace binary from a test of another package.
 //! - [`SharedBuf`]: a `Write` whose bytes another clone can read, for
 //!   output sinks handed to code under test.
-//! - [`skip`]: reports a check that could not run here (a missing peer or
-//!   privilege), on stderr and in the file named by [`SKIP_LOG_ENV`], so a
-//!   skipped test is visible in CI rather than a silent `ok`.
+//! - [`need_root`], [`need`]: the first line of a test that needs root or
+//!   a peer program (and is marked `#[ignore = "needs root"]`,
+//!   `#[ignore = "needs tshark"]`…, so a plain `cargo test` reports it as
+//!   ignored): run on request without them, it fails, saying what is
+//!   missing.
+//! - [`skip`]: reports a part of a check this machine cannot do (no IPv6
+//!   loopback, one CPU), on stderr and in the file named by
+//!   [`SKIP_LOG_ENV`], so it is visible in CI rather than a silent `ok`.
+//! - [`peers`]: the programs tests compare against (`python3 -m
+//!   http.server`, tshark) and the shared shape of the stalled-output tests.
 //! - [`http`]: reads one HTTP response off a raw connection.
 //! - [`proxy`]: a forwarding HTTP proxy (absolute form and `CONNECT`)
 //!   that keeps the request heads it saw.
@@ -28,6 +35,7 @@
 
 pub mod http;
 pub mod impair;
+pub mod peers;
 pub mod proxy;
 
 use std::ffi::{OsStr, OsString};
@@ -57,7 +65,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 /// Path of the binary `name` built in the same target directory as the
 /// running test (for tests in a package other than the binary's). Panics
-/// with a hint when it has not been built.
+/// with a hint when it has not been built, or was built before one of
+/// its sources last changed: a test of a stale binary would check old
+/// code and pass or fail for nothing.
 pub fn bin_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("path of the test binary");
     // target/<profile>/deps/test-hash → target/<profile>/name
@@ -68,10 +78,67 @@ pub fn bin_path(name: &str) -> PathBuf {
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
-        "{} is missing: run `cargo test --workspace`, or `cargo build --bins` before testing one package, so every binary is built",
+        "{} is missing: {BUILD_THE_BINS}",
         path.display()
     );
+    if let Some(changed) = newer_source(&path, &dir.join(format!("{name}.d"))) {
+        panic!(
+            "{} is older than {}: {BUILD_THE_BINS}",
+            path.display(),
+            changed.display()
+        );
+    }
     path
+}
+
+/// What to do when a binary another package's test runs is missing or
+/// stale: cargo builds a package's binaries for that package's own tests
+/// only.
+const BUILD_THE_BINS: &str = "run `cargo test --workspace`, or `cargo build --bins` before testing one package, so every binary is built from the current sources";
+
+/// A source file of `binary` changed (or gone) since it was built, going
+/// by the dependency list cargo wrote beside it (`NAME.d`: `BINARY: SRC
+/// SRC…`, spaces in paths escaped); `None` when all are older, or when
+/// there is no list to go by.
+fn newer_source(binary: &Path, dep_info: &Path) -> Option<PathBuf> {
+    let built = std::fs::metadata(binary).and_then(|m| m.modified()).ok()?;
+    let text = std::fs::read_to_string(dep_info).ok()?;
+    let first = text.lines().next()?;
+    // The target is the binary's own path; the sources follow the colon
+    // that ends it.
+    let target = binary.to_string_lossy().replace(' ', "\\ ");
+    let sources = first.strip_prefix(target.as_str())?.strip_prefix(':')?;
+    dep_info_paths(sources).into_iter().find(|source| {
+        std::fs::metadata(source)
+            .and_then(|m| m.modified())
+            .map_or(true, |changed| changed > built)
+    })
+}
+
+/// The paths of a dep-info line's right-hand side: separated by spaces,
+/// a space inside a path written `\ `.
+fn dep_info_paths(list: &str) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    let mut current = String::new();
+    let mut chars = list.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&' ') => {
+                current.push(' ');
+                chars.next();
+            }
+            ' ' => {
+                if !current.is_empty() {
+                    paths.push(PathBuf::from(std::mem::take(&mut current)));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        paths.push(PathBuf::from(current));
+    }
+    paths
 }
 
 type Lines = Arc<Mutex<Vec<String>>>;
@@ -763,8 +830,11 @@ fn describe(bin: &OsStr, args: &[&str]) -> String {
 /// the tests have run, because libtest hides a passing test's stderr.
 pub const SKIP_LOG_ENV: &str = "NETLAB_SKIP_LOG";
 
-/// Reports that the calling test cannot check what it is for here (a peer
-/// or privilege is missing); the test then returns. Prints
+/// Reports that the calling test cannot check a part of what it is for on
+/// this machine (no IPv6 loopback, a single CPU): something no package or
+/// privilege provides, so the test is not ignored but says what it left
+/// out. (A missing privilege or peer program is [`need_root`] or
+/// [`need`] in an ignored test instead.) Prints
 /// `skipped: REASON` to stderr and, when [`SKIP_LOG_ENV`] names a file,
 /// appends `PACKAGE TEST: REASON` to it.
 pub fn skip(reason: impl fmt::Display) {
@@ -800,35 +870,35 @@ pub fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// Whether live capture can run here (root). Under `CI=true`, which runs
-/// as root, a missing privilege fails the calling test instead of skipping
-/// it; elsewhere the skip notice is printed.
-pub fn may_capture() -> bool {
-    if is_root() {
-        return true;
-    }
+/// For a test marked `#[ignore = "needs root"]`, which runs only when
+/// asked (`cargo test -- --ignored`, as CI does): fails it, saying so,
+/// unless this process runs as root. `what` names what needs root (live
+/// capture, network namespaces, a private mount namespace).
+///
+/// A prerequisite missing when the test was asked for is a failure, never
+/// a quiet `ok`: whoever runs ignored tests means to have them checked.
+pub fn need_root(what: &str) {
     assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI must run as root (or with CAP_NET_RAW) for the live capture tests"
+        is_root(),
+        "{what} needs root: run the ignored tests as root (`sudo -E cargo test --workspace -- --ignored`)"
     );
-    skip("live capture needs root or CAP_NET_RAW");
-    false
 }
 
-/// Whether `program --version` runs. When it does not, prints the skip
-/// notice naming the Debian `package` that provides it, so a test that
-/// needs an optional peer never passes silently.
-pub fn installed(program: &str, package: &str) -> bool {
-    let ok = Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        skip(format_args!(
-            "{program} is not installed (apt-get install {package})"
-        ));
-    }
-    ok
+/// For a test marked `#[ignore = "needs PROGRAM"]`: fails it, naming the
+/// Debian `package` that provides it, unless `program` is installed.
+/// Tests that need python3, which the lab itself needs, call this without
+/// being ignored.
+pub fn need(program: &str, package: &str) {
+    assert!(
+        runs(program),
+        "{program} is not installed: `apt-get install {package}`, or leave this ignored test out"
+    );
+}
+
+/// Whether `program` is installed: it can be started (with `--version`,
+/// which not every program knows: socat says it wants `-V`).
+pub fn runs(program: &str) -> bool {
+    Command::new(program).arg("--version").output().is_ok()
 }
 
 /// Waits (bounded) until something accepts TCP connections at `addr`:
@@ -1067,5 +1137,55 @@ mod tests {
         run.assert_success();
         assert_eq!(run.stdout_text(), "hello\n");
         assert_eq!(run.stderr_text().lines().count(), 30000);
+    }
+
+    #[test]
+    fn dep_info_paths_keep_escaped_spaces() {
+        assert_eq!(
+            super::dep_info_paths(" /a/b.rs /c\\ d/e.rs  /f.rs"),
+            ["/a/b.rs", "/c d/e.rs", "/f.rs"].map(std::path::PathBuf::from)
+        );
+    }
+
+    #[test]
+    fn a_source_newer_than_the_binary_is_found() {
+        use std::time::{Duration, SystemTime};
+        let dir = std::env::temp_dir().join(format!("testkit-stale-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (bin, old, new) = (dir.join("tool"), dir.join("old.rs"), dir.join("new.rs"));
+        for f in [&bin, &old, &new] {
+            std::fs::write(f, "").unwrap();
+        }
+        let at = |f: &std::path::Path, t: SystemTime| {
+            std::fs::File::options()
+                .write(true)
+                .open(f)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        };
+        let now = SystemTime::now();
+        at(&old, now - Duration::from_secs(20));
+        at(&bin, now - Duration::from_secs(10));
+        at(&new, now);
+        let dep_info = dir.join("tool.d");
+        let list = |sources: &[&std::path::Path]| {
+            let names: Vec<String> = sources.iter().map(|p| p.display().to_string()).collect();
+            std::fs::write(
+                &dep_info,
+                format!("{}: {}\n", bin.display(), names.join(" ")),
+            )
+            .unwrap();
+        };
+        list(&[&old]);
+        assert_eq!(super::newer_source(&bin, &dep_info), None);
+        list(&[&old, &new]);
+        assert_eq!(super::newer_source(&bin, &dep_info), Some(new.clone()));
+        list(&[&old, &dir.join("gone.rs")]);
+        assert_eq!(
+            super::newer_source(&bin, &dep_info),
+            Some(dir.join("gone.rs"))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

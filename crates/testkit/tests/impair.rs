@@ -9,14 +9,12 @@ use std::time::Duration;
 
 use testkit::impair::{CLIENT_ADDR, Impairment, Link, SERVER_ADDR};
 
-fn link(to_server: &str, to_client: &str, seed: u64) -> Option<Link> {
+fn link(to_server: &str, to_client: &str, seed: u64) -> Link {
     if let Err(why) = Link::available() {
-        testkit::skip(why);
-        return None;
+        panic!("{why}: run the ignored tests as root");
     }
-    let link = Link::new(to_server.parse().unwrap(), to_client.parse().unwrap(), seed)
-        .expect("make an impaired link");
-    Some(link)
+    Link::new(to_server.parse().unwrap(), to_client.parse().unwrap(), seed)
+        .expect("make an impaired link")
 }
 
 fn server_addr(port: u16) -> SocketAddr {
@@ -24,14 +22,13 @@ fn server_addr(port: u16) -> SocketAddr {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn tcp_arrives_whole_over_a_bad_link_and_the_relay_counts_what_it_did() {
-    let Some(link) = link(
+    let link = link(
         "loss 5%, delay 5ms 3ms, reorder 10%, duplicate 5%, corrupt 1%",
         "loss 5%, delay 5ms 3ms, duplicate 5%",
         11,
-    ) else {
-        return;
-    };
+    );
     let listener = link
         .spawn_in_server(|| TcpListener::bind((SERVER_ADDR, 0)))
         .unwrap()
@@ -87,10 +84,9 @@ fn tcp_arrives_whole_over_a_bad_link_and_the_relay_counts_what_it_did() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn every_datagram_is_duplicated_one_way_only_and_delay_is_felt() {
-    let Some(link) = link("duplicate 100%", "delay 150ms", 3) else {
-        return;
-    };
+    let link = link("duplicate 100%", "delay 150ms", 3);
     let server = link
         .spawn_in_server(|| UdpSocket::bind((SERVER_ADDR, 0)))
         .unwrap()
@@ -138,10 +134,9 @@ fn every_datagram_is_duplicated_one_way_only_and_delay_is_felt() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn the_namespaces_go_with_the_link() {
-    let Some(link) = link("", "", 1) else {
-        return;
-    };
+    let link = link("", "", 1);
     let names = [link.server_ns().to_string(), link.client_ns().to_string()];
     let listed = || {
         let out = std::process::Command::new("ip")

@@ -266,16 +266,11 @@ fn expand(args: &[&str], peer: &Peer) -> Vec<String> {
         .collect()
 }
 
-fn curl_present() -> bool {
-    testkit::installed("curl", "curl")
-}
-
 /// The same command line sends the same requests.
 #[test]
+#[ignore = "needs curl"]
 fn requests_match_curls() {
-    if !curl_present() {
-        return;
-    }
+    testkit::need("curl", "curl");
     let cases: &[(&[&str], &[u8])] = &[
         (&["{url}/plain"], b""),
         (&["-I", "{url}/head"], b""),
@@ -429,10 +424,9 @@ fn requests_match_curls() {
 /// The same failure exits with the same status, and the same output
 /// reaches stdout.
 #[test]
+#[ignore = "needs curl"]
 fn failures_exit_as_curls() {
-    if !curl_present() {
-        return;
-    }
+    testkit::need("curl", "curl");
     let refused = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
@@ -519,10 +513,9 @@ fn failures_exit_as_curls() {
 
 /// `-w`, `-D` and `-O` write what curl writes.
 #[test]
+#[ignore = "needs curl"]
 fn write_out_dump_header_and_remote_name_match_curls() {
-    if !curl_present() {
-        return;
-    }
+    testkit::need("curl", "curl");
     let peer = Peer::start();
     let format = "%{http_code} %{response_code} %{num_redirects} %{url_effective} %{size_download} %{content_type} %{method}\\n";
     let cases: Vec<Vec<String>> = vec![
@@ -654,10 +647,9 @@ fn a_silent_server_gets_the_body_after_a_second() {
 /// conditions) and the recording peer (which ignores them): the same
 /// file, the same stdout and the same exit status as curl's.
 #[test]
+#[ignore = "needs curl"]
 fn resume_range_and_time_condition_match_curls() {
-    if !curl_present() {
-        return;
-    }
+    testkit::need("curl", "curl");
     let site = crate::against_server::site();
     let blob = fs::read(site.root.path().join("blob.bin")).unwrap();
     let served = format!("http://127.0.0.1:{}/blob.bin", site.port);
@@ -816,10 +808,9 @@ fn a_stdin_upload_is_not_retried() {
 /// `--retry` sends again after a transient status as often as curl does,
 /// honouring `Retry-After`, and ends with curl's status.
 #[test]
+#[ignore = "needs curl"]
 fn retries_match_curls() {
-    if !curl_present() {
-        return;
-    }
+    testkit::need("curl", "curl");
     let peer = Peer::start();
     let refused = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();

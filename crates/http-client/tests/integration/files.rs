@@ -156,13 +156,11 @@ fn a_fifo_is_written_into() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_character_device_stays_a_device() {
     // Only inside a private mount namespace over a private tmpfs: a real
     // device node is never the target of a test.
-    if !testkit::is_root() {
-        testkit::skip("needs root for a private mount namespace");
-        return;
-    }
+    testkit::need_root("a private mount namespace");
     let s = fresh();
     let script = format!(
         "mount -t tmpfs netlab-test /mnt && mknod -m 666 /mnt/null c 1 3 \
@@ -170,10 +168,6 @@ fn a_character_device_stays_a_device() {
         s.url("/f")
     );
     let r = Run::new("unshare", &["-m", "sh", "-c", &script], b"");
-    if r.code() != Some(0) && r.stderr_text().contains("unshare") {
-        testkit::skip(format_args!("no private mount namespace here ({r})"));
-        return;
-    }
     r.assert_success();
     assert_eq!(r.stdout_text().trim(), "character special file", "{r}");
 }
@@ -293,11 +287,9 @@ fn signals_remove_the_temporary_file() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn an_existing_file_keeps_its_owner() {
-    if !testkit::is_root() {
-        testkit::skip("giving a file to another user needs root");
-        return;
-    }
+    testkit::need_root("giving a file to another user");
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("theirs");
     fs::write(&target, "old").unwrap();
@@ -331,10 +323,10 @@ fn a_file_that_may_not_be_written_stays() {
             ],
             b"",
         );
-        if r.code() != Some(23) && r.stderr_text().contains("setpriv") {
-            testkit::skip(format_args!("setpriv cannot drop privileges here ({r})"));
-            return;
-        }
+        assert!(
+            !r.stderr_text().contains("setpriv"),
+            "setpriv cannot drop privileges as root: {r}"
+        );
         r
     } else {
         get_to(&fresh(), &target)
@@ -404,11 +396,10 @@ fn an_ignored_signal_stays_ignored() {
 }
 
 /// Runs the client as `nobody` (root may create files anywhere, so only
-/// an unprivileged user meets a directory it cannot write); `None` after
-/// the skip notice when privileges cannot be dropped here.
-fn as_nobody(args: &[&str]) -> Option<Run> {
+/// an unprivileged user meets a directory it cannot write).
+fn as_nobody(args: &[&str]) -> Run {
     if !testkit::is_root() {
-        return Some(Run::new(BIN, args, b""));
+        return Run::new(BIN, args, b"");
     }
     let mut all = vec![
         "--reuid=65534",
@@ -419,11 +410,11 @@ fn as_nobody(args: &[&str]) -> Option<Run> {
     ];
     all.extend_from_slice(args);
     let r = Run::new("setpriv", &all, b"");
-    if r.stderr_text().contains("setpriv") {
-        testkit::skip(format_args!("setpriv cannot drop privileges here ({r})"));
-        return None;
-    }
-    Some(r)
+    assert!(
+        !r.stderr_text().contains("setpriv"),
+        "setpriv cannot drop privileges as root: {r}"
+    );
+    r
 }
 
 /// A temporary directory nobody but root may write, opened again on drop
@@ -464,9 +455,7 @@ fn a_writable_file_in_a_locked_directory_is_written_in_place() {
     let (dir, target) = writable_file_in_locked_dir("old contents, longer than the new");
     let s = fresh();
     let url = s.url("/f");
-    let Some(r) = as_nobody(&["-s", &url, "-o", target.to_str().unwrap()]) else {
-        return;
-    };
+    let r = as_nobody(&["-s", &url, "-o", target.to_str().unwrap()]);
     r.assert_success();
     assert_eq!(fs::read(&target).unwrap(), b"fresh");
     assert_eq!(fs::metadata(&target).unwrap().mode() & 0o7777, 0o666);
@@ -478,9 +467,7 @@ fn a_broken_download_in_place_keeps_what_arrived_and_says_so() {
     let (dir, target) = writable_file_in_locked_dir("old contents");
     let s = RawServer::once(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort");
     let url = s.url("/f");
-    let Some(r) = as_nobody(&["-s", &url, "-o", target.to_str().unwrap()]) else {
-        return;
-    };
+    let r = as_nobody(&["-s", &url, "-o", target.to_str().unwrap()]);
     r.assert_code(18);
     // Written in place, as curl always does: the old contents are gone and
     // the file holds exactly what arrived, which the user is told.

@@ -1,63 +1,20 @@
 //! Downloads from servers no one here wrote.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use testkit::Run;
+use testkit::peers::PythonHttpServer;
 
 use crate::BIN;
 use crate::tls::Nginx;
 
-#[derive(Debug)]
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_listening(port: u16) -> bool {
-    testkit::wait_tcp(([127, 0, 0, 1], port).into(), Duration::from_secs(15))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn byte_exact_from_python_http_server() {
-    if !testkit::installed("python3", "python3") {
-        return;
-    }
     let root = tempfile::tempdir().unwrap();
     let data: Vec<u8> = (0..2_000_000u32)
         .map(|i| (i.wrapping_mul(7919) >> 5) as u8)
         .collect();
     std::fs::write(root.path().join("data.bin"), &data).unwrap();
-    let port = free_port();
-    let _server = Kill(
-        Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                "--bind",
-                "127.0.0.1",
-                &port.to_string(),
-            ])
-            .current_dir(root.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    assert!(wait_listening(port), "python http.server did not start");
+    let server = PythonHttpServer::serve(root.path());
+    let port = server.port();
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("data.bin");
     let r = Run::new(
@@ -67,7 +24,7 @@ fn byte_exact_from_python_http_server() {
             "-o",
             out.to_str().unwrap(),
             "127.0.0.1",
-            &port.to_string(),
+            &port,
             "data.bin",
         ],
         b"",
@@ -77,14 +34,12 @@ fn byte_exact_from_python_http_server() {
 }
 
 #[test]
+#[ignore = "needs nginx"]
 fn byte_exact_from_nginx() {
     let data: Vec<u8> = (0..3_000_000u32)
         .map(|i| (i.wrapping_mul(104_729) >> 3) as u8)
         .collect();
-    let Some(nginx) = Nginx::start("", &["listen 127.0.0.1:{port};"], &[("data.bin", &data)])
-    else {
-        return;
-    };
+    let nginx = Nginx::start("", &["listen 127.0.0.1:{port};"], &[("data.bin", &data)]);
     let r = Run::new(
         BIN,
         &[
@@ -95,32 +50,6 @@ fn byte_exact_from_nginx() {
     );
     r.assert_success();
     assert!(r.stdout == data, "download differs");
-}
-
-/// Serves `dir` with python's http.server, when python3 is installed.
-fn python_server(dir: &std::path::Path) -> Option<(Kill, u16)> {
-    if !testkit::installed("python3", "python3") {
-        testkit::skip("python3 is not installed");
-        return None;
-    }
-    let port = free_port();
-    let server = Kill(
-        Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                "--bind",
-                "127.0.0.1",
-                &port.to_string(),
-            ])
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    assert!(wait_listening(port), "python http.server did not start");
-    Some((server, port))
 }
 
 /// File names that must be percent-encoded on the way: non-ASCII, spaces
@@ -152,10 +81,8 @@ fn fetch_awkward(port: u16) {
 #[test]
 fn awkward_paths_reach_python_http_server() {
     let root = awkward_root();
-    let Some((_server, port)) = python_server(root.path()) else {
-        return;
-    };
-    fetch_awkward(port);
+    let server = PythonHttpServer::serve(root.path());
+    fetch_awkward(server.addr().port());
 }
 
 #[test]

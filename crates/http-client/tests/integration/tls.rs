@@ -39,15 +39,17 @@ fn free_port() -> u16 {
 impl Nginx {
     /// Starts nginx with one `server` block per entry of `servers`, each
     /// given its `listen` port as `{port}` and `{dir}` for the directory,
-    /// with `www/` under it as the root. `None` (and a visible skip) when
-    /// nginx is not installed.
-    pub fn start(http_extra: &str, servers: &[&str], files: &[(&str, &[u8])]) -> Option<Nginx> {
+    /// with `www/` under it as the root. For tests marked
+    /// `#[ignore = "needs nginx"]`: fails the test when nginx is not
+    /// installed.
+    pub fn start(http_extra: &str, servers: &[&str], files: &[(&str, &[u8])]) -> Nginx {
         let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .find(|p| Path::new(p).exists());
         let Some(nginx) = nginx else {
-            testkit::skip("nginx is not installed (apt-get install nginx-light)");
-            return None;
+            panic!(
+                "nginx is not installed: `apt-get install nginx-light`, or leave this ignored test out"
+            );
         };
         let dir = tempfile::tempdir().unwrap();
         let www = dir.path().join("www");
@@ -91,7 +93,7 @@ impl Nginx {
                 std::fs::read_to_string(nginx.dir.path().join("error.log")).unwrap_or_default()
             );
         }
-        Some(nginx)
+        nginx
     }
 
     /// A file in its directory.
@@ -142,7 +144,7 @@ pub fn make_certificates(dir: &Path) {
 /// nginx serving `hello.txt` over TLS with the good certificate, the
 /// expired one and the self-signed one (ports 0, 1, 2), and plain HTTP
 /// redirecting to the first (port 3).
-pub fn tls_nginx() -> Option<Nginx> {
+pub fn tls_nginx() -> Nginx {
     let certs = tempfile::tempdir().unwrap();
     make_certificates(certs.path());
     let c = certs.path().display().to_string();
@@ -161,24 +163,17 @@ pub fn tls_nginx() -> Option<Nginx> {
             "listen 127.0.0.1:{port}; location /secure { return 301 https://localhost:$arg_to/hello.txt; }",
         ],
         &[("hello.txt", b"hello over TLS\n")],
-    )?;
+    );
     for f in ["ca.pem", "selfsigned.pem"] {
         std::fs::copy(certs.path().join(f), nginx.path(f)).unwrap();
     }
-    Some(nginx)
+    nginx
 }
 
-/// Runs curl with the same arguments, when it is installed.
+/// Runs curl with the same arguments, when it is installed (see
+/// [`testkit::peers::available`]).
 pub fn curl(args: &[&str]) -> Option<Run> {
-    let ok = Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        testkit::skip("curl is not installed: no comparison (apt-get install curl)");
-        return None;
-    }
-    Some(Run::new("curl", args, b""))
+    testkit::peers::available("curl", "curl").then(|| Run::new("curl", args, b""))
 }
 
 /// Runs ours and curl with `args`; both must exit `code`; ours must print
@@ -200,8 +195,9 @@ fn both(args: &[&str], code: i32, body: Option<&[u8]>) -> Run {
 }
 
 #[test]
+#[ignore = "needs nginx"]
 fn https_as_curl_for_every_certificate() {
-    let Some(nginx) = tls_nginx() else { return };
+    let nginx = tls_nginx();
     let ca = nginx.path("ca.pem");
     let ca = ca.to_str().unwrap();
     let url = |i: usize, host: &str| format!("https://{host}:{}/hello.txt", nginx.ports[i]);
@@ -259,8 +255,9 @@ fn https_as_curl_for_every_certificate() {
 }
 
 #[test]
+#[ignore = "needs nginx"]
 fn a_self_signed_certificate_named_by_cacert_is_trusted() {
-    let Some(nginx) = tls_nginx() else { return };
+    let nginx = tls_nginx();
     let own = nginx.path("selfsigned.pem");
     let url = format!("https://localhost:{}/hello.txt", nginx.ports[2]);
     both(
@@ -273,8 +270,9 @@ fn a_self_signed_certificate_named_by_cacert_is_trusted() {
 }
 
 #[test]
+#[ignore = "needs nginx"]
 fn verbose_names_the_tls_version_and_cipher() {
-    let Some(nginx) = tls_nginx() else { return };
+    let nginx = tls_nginx();
     let ca = nginx.path("ca.pem");
     let r = Run::new(
         BIN,
@@ -327,8 +325,9 @@ fn a_silent_server_times_out_in_the_handshake_as_curl() {
 }
 
 #[test]
+#[ignore = "needs nginx"]
 fn redirects_cross_between_http_and_https() {
-    let Some(nginx) = tls_nginx() else { return };
+    let nginx = tls_nginx();
     let ca = nginx.path("ca.pem");
     let ca = ca.to_str().unwrap();
     let (tls, plain) = (nginx.ports[0], nginx.ports[3]);

@@ -37,10 +37,9 @@ fn a_client_waiting_for_100_continue_gets_the_final_status_first() {
 }
 
 #[test]
+#[ignore = "needs curl"]
 fn curl_uploads_nothing_to_a_refused_request() {
-    if !testkit::installed("curl", "curl") {
-        return;
-    }
+    testkit::need("curl", "curl");
     let s = site(&[]);
     let file = s.root.path().join("upload.bin");
     std::fs::write(&file, vec![b'u'; 3 << 20]).unwrap();

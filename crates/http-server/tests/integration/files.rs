@@ -172,10 +172,9 @@ fn many_clients_at_once() {
 }
 
 #[test]
+#[ignore = "needs curl"]
 fn curl_fetches_like_a_real_client() {
-    if !testkit::installed("curl", "curl") {
-        return;
-    }
+    testkit::need("curl", "curl");
     let s = site(&[]);
     let url = format!("http://{}/HelloWorld.html", s.addr());
     let out = std::process::Command::new("curl")
@@ -236,9 +235,7 @@ fn an_unreadable_root_is_refused_at_start() {
     let root = locked.to_str().unwrap();
     // root reads any directory: run the server as nobody then.
     let run = if testkit::is_root() {
-        if !testkit::installed("setpriv", "util-linux") {
-            return;
-        }
+        testkit::need("setpriv", "util-linux");
         testkit::Run::new(
             "setpriv",
             &[

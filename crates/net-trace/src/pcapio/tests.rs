@@ -822,10 +822,9 @@ fn a_comment_longer_than_an_option_is_cut_at_a_character() {
 }
 
 #[test]
+#[ignore = "needs tshark"]
 fn tshark_opens_the_pcapng_and_shows_the_comment() {
-    if !testkit::installed("tshark", "tshark") {
-        return;
-    }
+    testkit::need("tshark", "tshark");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.pcapng");
     write_pcapng(&path);
@@ -861,10 +860,9 @@ fn tshark_opens_the_pcapng_and_shows_the_comment() {
 }
 
 #[test]
+#[ignore = "needs tshark"]
 fn tshark_opens_the_pcap() {
-    if !testkit::installed("tshark", "tshark") {
-        return;
-    }
+    testkit::need("tshark", "tshark");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.pcap");
     let frame = udp(4);

@@ -164,13 +164,6 @@ fn the_corpus_keeps_the_frames_tcpdump_keeps() {
     eprintln!("{compared} file/expression pairs, {kept_some} keeping some but not all frames");
 }
 
-fn tcpdump_available() -> bool {
-    Command::new("tcpdump")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// tcpdump's verdict for the file: the frames written by `-w`, mapped
 /// back to their numbers in the file.
 fn tcpdump_kept(path: &Path, expr: &str, frames: &[Frame], scratch: &Path) -> Kept {
@@ -303,11 +296,9 @@ impl Cooked {
 }
 
 #[test]
+#[ignore = "needs tcpdump"]
 fn the_corpus_agrees_with_a_running_tcpdump() {
-    if !tcpdump_available() {
-        testkit::skip("tcpdump is not installed");
-        return;
-    }
+    testkit::need("tcpdump", "tcpdump");
     let bless = std::env::var_os("NET_TRACE_BLESS").is_some();
     let expected = if bless { BTreeMap::new() } else { expected() };
     let scratch = tempfile::tempdir().unwrap();
@@ -550,11 +541,9 @@ fn a_bad_expression_is_a_usage_error_naming_its_token() {
 }
 
 #[test]
+#[ignore = "needs tcpdump"]
 fn host_names_resolve_as_tcpdump_resolves_them() {
-    if !tcpdump_available() {
-        testkit::skip("tcpdump is not installed");
-        return;
-    }
+    testkit::need("tcpdump", "tcpdump");
     // Names come from the system's resolver, so what they keep depends on
     // the machine (/etc/hosts): compared with tcpdump here, not committed.
     let scratch = tempfile::tempdir().unwrap();
@@ -652,11 +641,9 @@ fn random_expression(rng: &mut testkit::Rng, depth: u32) -> String {
 const RANDOM_EXPRESSIONS: usize = 150;
 
 #[test]
+#[ignore = "needs tcpdump"]
 fn random_compound_expressions_decide_as_tcpdumps_programs() {
-    if !tcpdump_available() {
-        testkit::skip("tcpdump is not installed");
-        return;
-    }
+    testkit::need("tcpdump", "tcpdump");
     let mut rng = testkit::Rng::new(25);
     let files = [
         "lo-ethernet.pcap",

@@ -69,10 +69,9 @@ fn streams(path: &Path) -> Vec<(usize, &'static str, usize)> {
 }
 
 #[test]
+#[ignore = "needs tshark"]
 fn follow_prints_what_tshark_prints_on_every_fixture() {
-    if !testkit::installed("tshark", "tshark") {
-        return;
-    }
+    testkit::need("tshark", "tshark");
     let mut compared = 0;
     for path in fixtures() {
         for (k, proto, index) in streams(&path) {

@@ -55,7 +55,7 @@ for line in sys.stdin:
 "#;
 
 fn python_reads(json: &str) -> Vec<String> {
-    let mut child = Command::new("python3")
+    let mut child = Command::new(testkit::peers::python3())
         .args(["-c", PARSE])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -82,9 +82,6 @@ fn python_reads(json: &str) -> Vec<String> {
 
 #[test]
 fn json_lines_parse_one_object_per_frame_then_per_connection() {
-    if !testkit::installed("python3", "python3") {
-        return;
-    }
     for name in [
         "tcp-analysis.pcap",
         "http-full.pcap",
@@ -126,9 +123,6 @@ fn json_lines_parse_one_object_per_frame_then_per_connection() {
 
 #[test]
 fn json_names_the_process_a_pcapng_comment_proves() {
-    if !testkit::installed("python3", "python3") {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.pcapng");
     let mut out = net_trace::pcapio::PcapNgOut::create(&path).unwrap();
@@ -225,10 +219,9 @@ fn our_convs(name: &str) -> BTreeMap<(String, String, String), Conv> {
 }
 
 #[test]
+#[ignore = "needs tshark"]
 fn summary_only_lists_the_conversations_tshark_lists() {
-    if !testkit::installed("tshark", "tshark") {
-        return;
-    }
+    testkit::need("tshark", "tshark");
     for name in [
         "tcp-analysis.pcap",
         "http-full.pcap",

@@ -10,14 +10,6 @@ use net_trace::live::{LiveFrame, LiveOptions, LiveSource, SLL2_HEADER_LEN, Stats
 /// The longest a test waits for the frames it sent.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-fn privileged(test: &str) -> bool {
-    let root = testkit::is_root();
-    if !root {
-        testkit::skip(format_args!("{test} needs root for a packet socket"));
-    }
-    root
-}
-
 fn open(ifaces: &[&str], ports: &[u16], snaplen: u32) -> LiveSource {
     LiveSource::open(&LiveOptions {
         ifaces: ifaces.iter().map(|s| s.to_string()).collect(),
@@ -126,10 +118,9 @@ fn check_exchange(frames: &[LiveFrame], stats: Stats, port: u16, decoys: [u16; 2
 }
 
 #[test]
+#[ignore = "needs root"]
 fn loopback_frames_once_each_filtered_by_port() {
-    if !privileged("loopback_frames_once_each_filtered_by_port") {
-        return;
-    }
+    testkit::need_root("a packet socket");
     const N: usize = 40;
     // The server's port is only known after binding; filter on a port
     // chosen first, then bind the server there.
@@ -178,10 +169,9 @@ fn loopback_frames_once_each_filtered_by_port() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn any_gives_cooked_frames_once_each() {
-    if !privileged("any_gives_cooked_frames_once_each") {
-        return;
-    }
+    testkit::need_root("a packet socket");
     const N: usize = 30;
     let source = open(&["any"], &[], 0);
     assert_eq!(source.link(), LinkType::LinuxSll2);
@@ -221,10 +211,9 @@ fn any_gives_cooked_frames_once_each() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn any_with_ports_filters_cooked_frames_and_ipv6() {
-    if !privileged("any_with_ports_filters_cooked_frames_and_ipv6") {
-        return;
-    }
+    testkit::need_root("a packet socket");
     const N: usize = 20;
     for ip in ["127.0.0.1", "[::1]"] {
         if ip == "[::1]" && UdpSocket::bind("[::1]:0").is_err() {
@@ -271,10 +260,9 @@ fn any_with_ports_filters_cooked_frames_and_ipv6() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn snap_length_cuts_frames_and_keeps_their_wire_length() {
-    if !privileged("snap_length_cuts_frames_and_keeps_their_wire_length") {
-        return;
-    }
+    testkit::need_root("a packet socket");
     const SIZE: usize = 1000;
     for (iface, link_header) in [("lo", 14), ("any", SLL2_HEADER_LEN)] {
         let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -307,10 +295,9 @@ fn snap_length_cuts_frames_and_keeps_their_wire_length() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn tcp_handshake_is_seen_in_order() {
-    if !privileged("tcp_handshake_is_seen_in_order") {
-        return;
-    }
+    testkit::need_root("a packet socket");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let source = open(&["lo"], &[port], 0);
@@ -351,10 +338,9 @@ fn unknown_interfaces_are_refused_by_name() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn stop_is_prompt_and_repeatable() {
-    if !privileged("stop_is_prompt_and_repeatable") {
-        return;
-    }
+    testkit::need_root("a packet socket");
     let mut source = open(&["lo"], &[9], 0);
     let started = Instant::now();
     let first = source.stop().unwrap();
@@ -369,10 +355,9 @@ fn stop_is_prompt_and_repeatable() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn several_interfaces_share_one_cooked_socket_filtered_by_index() {
-    if !privileged("several_interfaces_share_one_cooked_socket_filtered_by_index") {
-        return;
-    }
+    testkit::need_root("a packet socket");
     let others: Vec<String> = net_trace::live::interfaces()
         .into_iter()
         .filter(|i| i.name != "lo")
@@ -424,10 +409,9 @@ fn several_interfaces_share_one_cooked_socket_filtered_by_index() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn a_filter_expression_runs_in_the_kernel() {
-    if !privileged("a_filter_expression_runs_in_the_kernel") {
-        return;
-    }
+    testkit::need_root("a packet socket");
     // `lo` alone: an Ethernet-layout socket; `any`: a cooked one.
     for ifaces in [["lo"], ["any"]] {
         let server = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -123,10 +123,9 @@ fn unreadable_files_are_one_sentence() {
 }
 
 #[test]
+#[ignore = "needs tshark"]
 fn tshark_agrees_with_our_pcap_and_we_read_its_pcapng() {
-    if !testkit::installed("tshark", "tshark") {
-        return;
-    }
+    testkit::need("tshark", "tshark");
     let dir = tempfile::tempdir().unwrap();
     let ours = dir.path().join("lab.pcap");
     lab_exchange(&ours);
@@ -204,22 +203,9 @@ fn frames_keep_their_file_numbers_and_time_under_a_port_filter() {
 
 #[test]
 fn a_reused_port_is_a_second_connection() {
-    const C: &str = "127.0.0.1:45678";
-    const S: &str = "127.0.0.1:13000";
-    let mut frames = Vec::new();
-    for (isn_c, isn_s) in [(100, 900), (70_000, 123_456)] {
-        frames.extend([
-            tcp(C, S, isn_c, None, "S", b""),
-            tcp(S, C, isn_s, Some(isn_c + 1), "S", b""),
-            tcp(C, S, isn_c + 1, Some(isn_s + 1), "P", b"hi"),
-            tcp(S, C, isn_s + 1, Some(isn_c + 3), "F", b""),
-            tcp(C, S, isn_c + 3, Some(isn_s + 2), "F", b""),
-            tcp(S, C, isn_s + 2, Some(isn_c + 4), "", b""),
-        ]);
-    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("reuse.pcap");
-    write_pcap(&path, &frames);
+    write_pcap(&path, &reused_port_frames());
     let run = Run::new(BIN, &["read", path.to_str().unwrap(), "--states"], b"");
     run.assert_success();
     let out = run.stdout_text();
@@ -238,32 +224,47 @@ fn a_reused_port_is_a_second_connection() {
     );
     for conn in [1, 2] {
         assert!(
-            out.contains(&format!("TCP connection {conn}: client {C} ↔ server {S}")),
+            out.contains(&format!(
+                "TCP connection {conn}: client {REUSED_CLIENT} ↔ server {REUSED_SERVER}"
+            )),
             "{out}"
         );
     }
     assert!(out.contains("handshake: frames 7–9:"), "{out}");
     assert!(!out.contains("TCP connection 3"), "{out}");
-    // tshark counts the same streams.
-    if !testkit::installed("tshark", "tshark") {
-        testkit::skip("tshark is not installed");
-        return;
+}
+
+/// The two ends of [`reused_port_frames`]' connections.
+const REUSED_CLIENT: &str = "127.0.0.1:45678";
+const REUSED_SERVER: &str = "127.0.0.1:13000";
+
+/// Two connections, one after the other, between the same two ports.
+fn reused_port_frames() -> Vec<Vec<u8>> {
+    const C: &str = REUSED_CLIENT;
+    const S: &str = REUSED_SERVER;
+    let mut frames = Vec::new();
+    for (isn_c, isn_s) in [(100, 900), (70_000, 123_456)] {
+        frames.extend([
+            tcp(C, S, isn_c, None, "S", b""),
+            tcp(S, C, isn_s, Some(isn_c + 1), "S", b""),
+            tcp(C, S, isn_c + 1, Some(isn_s + 1), "P", b"hi"),
+            tcp(S, C, isn_s + 1, Some(isn_c + 3), "F", b""),
+            tcp(C, S, isn_c + 3, Some(isn_s + 2), "F", b""),
+            tcp(S, C, isn_s + 2, Some(isn_c + 4), "", b""),
+        ]);
     }
-    let ts = std::process::Command::new("tshark")
-        .args([
-            "-r",
-            path.to_str().unwrap(),
-            "-T",
-            "fields",
-            "-e",
-            "tcp.stream",
-        ])
-        .output()
-        .unwrap();
-    let mut streams: Vec<String> = String::from_utf8_lossy(&ts.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    frames
+}
+
+/// tshark counts the same streams as the test above.
+#[test]
+#[ignore = "needs tshark"]
+fn tshark_counts_a_reused_port_as_a_second_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reuse.pcap");
+    write_pcap(&path, &reused_port_frames());
+    let text = testkit::peers::tshark_text(&path, &["-T", "fields", "-e", "tcp.stream"]);
+    let mut streams: Vec<&str> = text.lines().collect();
     streams.dedup();
     assert_eq!(streams, ["0", "1"]);
 }

@@ -66,24 +66,26 @@ fn run_python(code: &str) -> (u32, String) {
 }
 
 /// Kernel-event owners, alone among this file's tests, with python3 at
-/// hand; `None` (and a skip notice) where that cannot be had.
-fn kernel_owners() -> Option<(std::sync::MutexGuard<'static, ()>, Owners)> {
+/// hand (for tests marked `#[ignore = "needs root"]`).
+fn kernel_owners() -> (std::sync::MutexGuard<'static, ()>, Owners) {
     let alone = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !testkit::is_root() {
-        testkit::skip("kernel events need root");
-        return None;
-    }
-    if !testkit::installed(PYTHON, "python3") {
-        return None;
-    }
+    testkit::need_root("reading kernel events");
+    testkit::need(PYTHON, "python3");
+    (alone, kernel_events())
+}
+
+/// Owners from kernel events; as root, tracefs is there to be had (mounted
+/// privately where it is not), so anything else is a failure.
+fn kernel_events() -> Owners {
     let owners = Owners::start(&Options::default());
-    if owners.method() != Method::Kernel {
-        testkit::skip("tracefs is unavailable here");
-        return None;
-    }
-    Some((alone, owners))
+    assert_eq!(
+        owners.method(),
+        Method::Kernel,
+        "tracefs is unavailable as root"
+    );
+    owners
 }
 
 /// A server accepting `n` connections and reading each to its end.
@@ -221,10 +223,9 @@ impl Tally {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn short_lived_clients_are_named_and_never_wrongly() {
-    let Some((_alone, owners)) = kernel_owners() else {
-        return;
-    };
+    let (_alone, owners) = kernel_owners();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let server: SocketAddr = listener.local_addr().unwrap();
     let acceptor = tcp_sink(listener, CLIENTS);
@@ -294,15 +295,14 @@ fn short_lived_clients_are_named_and_never_wrongly() {
 /// IPv6 clients that live a millisecond: named from their sockets' ports
 /// (the kernel's records do not print IPv6 addresses), with their own pids.
 #[test]
+#[ignore = "needs root"]
 fn short_lived_ipv6_clients_are_named() {
     const V6_CLIENTS: usize = 10;
     let Ok(listener) = TcpListener::bind("[::1]:0") else {
         testkit::skip("no IPv6 loopback here");
         return;
     };
-    let Some((_alone, owners)) = kernel_owners() else {
-        return;
-    };
+    let (_alone, owners) = kernel_owners();
     let server = listener.local_addr().unwrap();
     let acceptor = tcp_sink(listener, V6_CLIENTS);
     let mut tally = Tally::default();
@@ -324,12 +324,11 @@ fn short_lived_ipv6_clients_are_named() {
 /// its own sender's (from the flow's route lookup, not from which send of
 /// that length came nearest), never a neighbour's.
 #[test]
+#[ignore = "needs root"]
 fn simultaneous_datagrams_of_one_length_keep_their_senders() {
     const SENDERS: usize = 6;
     const EACH: usize = 5;
-    let Some((_alone, owners)) = kernel_owners() else {
-        return;
-    };
+    let (_alone, owners) = kernel_owners();
     let (_receiver, udp_addr, stamps) = udp_receiver(SENDERS * EACH);
     let payload = "x".repeat(PAYLOAD);
     // All start sending at one wall-clock moment, a little ahead.
@@ -381,10 +380,6 @@ fn simultaneous_datagrams_of_one_length_keep_their_senders() {
     assert!(tally.right >= SENDERS * EACH - 2, "{tally:?}");
 }
 
-/// Where `cargo build -p tcp-uppercase -p udp-chat` put the lab's binaries
-/// (the measurement below runs only when this is set).
-const LAB_BIN_ENV: &str = "NETLAB_BIN_DIR";
-
 /// Ports for the measurement's servers: away from the lab's defaults.
 const LAB_TCP_PORT: u16 = 23017;
 const LAB_UDP_PORT: u16 = 22017;
@@ -409,29 +404,21 @@ fn lab_server(bin: &std::path::Path, args: &[&str]) -> Reaped {
 /// the saved capture is asked about with its kernel timestamp, as the live
 /// pipeline does. Prints the counts; fails on any wrong name.
 #[test]
+#[ignore = "needs root and tcpdump"]
 fn lab_clients_against_tcpdump() {
     let _alone = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let Some(dir) = std::env::var_os(LAB_BIN_ENV) else {
-        testkit::skip(format_args!(
-            "set {LAB_BIN_ENV} to the lab binaries' directory"
-        ));
-        return;
-    };
-    if !testkit::is_root() || !testkit::installed("tcpdump", "tcpdump") {
-        testkit::skip("needs root and tcpdump");
-        return;
-    }
-    let dir = std::path::PathBuf::from(dir);
-    let owners = Owners::start(&Options::default());
-    if owners.method() != Method::Kernel {
-        testkit::skip("tracefs is unavailable here");
-        return;
-    }
+    testkit::need_root("reading kernel events");
+    testkit::need("tcpdump", "tcpdump");
+    let (tcp_uppercase, udp_chat) = (
+        testkit::bin_path("tcp-uppercase"),
+        testkit::bin_path("udp-chat"),
+    );
+    let owners = kernel_events();
     let (tcp_port, udp_port) = (LAB_TCP_PORT.to_string(), LAB_UDP_PORT.to_string());
-    let tcp_server = lab_server(&dir.join("tcp-uppercase"), &["server", "--port", &tcp_port]);
-    let udp_server = lab_server(&dir.join("udp-chat"), &["server", "--port", &udp_port]);
+    let tcp_server = lab_server(&tcp_uppercase, &["server", "--port", &tcp_port]);
+    let udp_server = lab_server(&udp_chat, &["server", "--port", &udp_port]);
     let servers = [tcp_server.0.id(), udp_server.0.id()];
     let tmp = tempfile::tempdir().unwrap();
     let pcap = tmp.path().join("lab.pcap");
@@ -449,7 +436,7 @@ fn lab_clients_against_tcpdump() {
     let dump = Reaped(dump);
     let mut clients = Vec::new();
     for i in 0..CLIENTS {
-        let st = Command::new(dir.join("tcp-uppercase"))
+        let st = Command::new(&tcp_uppercase)
             .args(["client", "--port", &tcp_port, "word", &i.to_string()])
             .stdout(Stdio::null())
             .spawn()
@@ -458,7 +445,7 @@ fn lab_clients_against_tcpdump() {
         assert!(st.wait_with_output().unwrap().status.success());
     }
     for i in 0..CLIENTS {
-        let mut child = Command::new(dir.join("udp-chat"))
+        let mut child = Command::new(&udp_chat)
             .args(["client", "--port", &udp_port])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -565,10 +552,9 @@ fn lab_clients_against_tcpdump() {
 /// takes the credit, and a reused port is a new owner, with kernel events
 /// and with /proc alone.
 #[test]
+#[ignore = "needs root"]
 fn decoys_and_reused_ports_never_take_the_credit() {
-    let Some((_alone, owners)) = kernel_owners() else {
-        return;
-    };
+    let (_alone, owners) = kernel_owners();
     let by_proc = Owners::start(&Options {
         kernel: false,
         ..Options::default()

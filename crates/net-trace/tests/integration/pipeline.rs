@@ -300,14 +300,8 @@ fn a_capture_narrowed_to_a_process_numbers_its_rows_as_the_file_it_saves() {
         back_summary.lines().next(),
         "{back_summary}"
     );
-    if testkit::installed("tshark", "tshark") {
-        let out = Command::new("tshark")
-            .arg("-r")
-            .arg(&saved)
-            .args(["-T", "fields", "-e", "tcp.stream"])
-            .output()
-            .unwrap();
-        let streams = String::from_utf8(out.stdout).unwrap();
+    if testkit::peers::available("tshark", "tshark") {
+        let streams = testkit::peers::tshark_text(&saved, &["-T", "fields", "-e", "tcp.stream"]);
         assert_eq!(streams, "0\n".repeat(6), "tshark's tcp.stream");
     }
 }

@@ -255,10 +255,9 @@ pub(crate) const LINKS: [(u64, u64, u64); 5] =
     [(5, 0, 0), (0, 10, 0), (0, 0, 25), (10, 5, 20), (30, 0, 10)];
 
 #[test]
+#[ignore = "needs tshark"]
 fn lossy_links_are_tagged_as_tshark_tags_them() {
-    if !testkit::installed("tshark", "tshark") {
-        return;
-    }
+    testkit::need("tshark", "tshark");
     let dir = tempfile::tempdir().unwrap();
     let mut seen = BTreeSet::new();
     // Two seeds each.

@@ -21,8 +21,8 @@ const INPUT_BYTES: usize = 3 * 1024 * 1024;
 /// Longest the transfer may take: several times what it needs.
 const RUN_DEADLINE: Duration = Duration::from_secs(25);
 
-fn link(impairment: &str, seed: u64) -> Option<Link> {
-    Link::or_skip(impairment, seed)
+fn link(impairment: &str, seed: u64) -> Link {
+    Link::need(impairment, seed)
 }
 
 /// Our server on the link's server host.
@@ -43,10 +43,9 @@ fn on_client(link: &Link, program: &str, args: &[&str], input: &[u8], deadline: 
 }
 
 #[test]
+#[ignore = "needs root"]
 fn text_through_an_impaired_link_comes_back_byte_exact() {
-    let Some(link) = link(IMPAIRMENT, 13) else {
-        return;
-    };
+    let link = link(IMPAIRMENT, 13);
     let server = server(&link);
     let input = text(INPUT_BYTES, 13);
     let start = Instant::now();
@@ -90,11 +89,7 @@ fn compare_with_socat_on_an_impaired_link() {
     /// packet's retransmission time-out moves single runs by a fifth of a
     /// second or more.
     const DEFAULT_ROUNDS: usize = 15;
-    let socat = std::process::Command::new("socat").arg("-V").output();
-    if !socat.is_ok_and(|o| o.status.success()) {
-        testkit::skip("socat is not installed (apt-get install socat)");
-        return;
-    }
+    testkit::need("socat", "socat");
     let impairment =
         std::env::var("TCP_CLIENT_IMPAIRMENT").unwrap_or_else(|_| "loss 5%".to_string());
     let mb = std::env::var("TCP_CLIENT_MB")
@@ -105,9 +100,7 @@ fn compare_with_socat_on_an_impaired_link() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_ROUNDS);
-    let Some(link) = link(&impairment, 5) else {
-        return;
-    };
+    let link = link(&impairment, 5);
     let server = server(&link);
     let port = server.port();
     let input = text(mb * 1024 * 1024, 5);

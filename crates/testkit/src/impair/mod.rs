@@ -33,9 +33,9 @@
 //! ```no_run
 //! use testkit::impair::{Impairment, Link};
 //! let imp: Impairment = "loss 5%, delay 100ms 20ms".parse().unwrap();
+//! // In a test marked #[ignore = "needs root"]; Link::need does this too.
 //! if let Err(why) = Link::available() {
-//!     testkit::skip(why);
-//!     return;
+//!     panic!("{why}");
 //! }
 //! let link = Link::new(imp.clone(), imp, 7).unwrap();
 //! let mut ping = link.client_command("ping");
@@ -453,9 +453,9 @@ fn remove_stale() {
 static NEXT_LINK: AtomicUsize = AtomicUsize::new(0);
 
 impl Link {
-    /// `Ok` when a link can be made here, else the reason (for
-    /// [`crate::skip`]). Under `CI=true`, which runs as root, a missing
-    /// privilege fails the calling test instead.
+    /// `Ok` when a link can be made here, else the reason (which
+    /// [`Link::need`] fails a test with). Under `CI=true`, which runs as
+    /// root, a missing privilege fails the caller at once.
     pub fn available() -> Result<(), String> {
         match unavailable() {
             None => Ok(()),
@@ -543,17 +543,19 @@ impl Link {
         Ok(link)
     }
 
-    /// For tests: a link with `spec` both ways, or `None` after a skip
-    /// notice when none can be made here. Panics on a bad `spec`.
-    pub fn or_skip(spec: &str, seed: u64) -> Option<Link> {
+    /// For a test marked `#[ignore = "needs root"]`: a link with `spec`
+    /// both ways. Panics, saying why, when none can be made here (see
+    /// [`crate::need_root`]) or `spec` is bad.
+    pub fn need(spec: &str, seed: u64) -> Link {
         if let Err(why) = Link::available() {
-            crate::skip(why);
-            return None;
+            panic!(
+                "{why}: run the ignored tests as root (`sudo -E cargo test --workspace -- --ignored`)"
+            );
         }
         let imp = spec
             .parse()
             .unwrap_or_else(|e| panic!("impairment {spec:?}: {e}"));
-        Some(Link::symmetric(imp, seed).unwrap_or_else(|e| panic!("make an impaired link: {e}")))
+        Link::symmetric(imp, seed).unwrap_or_else(|e| panic!("make an impaired link: {e}"))
     }
 
     /// For tests: starts `bin ARGS…` on the server host and waits for its

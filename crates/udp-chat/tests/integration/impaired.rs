@@ -14,8 +14,8 @@ use crate::BIN;
 /// Longest a run may take: each case takes well under half of it.
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
 
-fn link(impairment: &str, seed: u64) -> Option<Link> {
-    Link::or_skip(impairment, seed)
+fn link(impairment: &str, seed: u64) -> Link {
+    Link::need(impairment, seed)
 }
 
 /// The uppercase server on the link's server host.
@@ -98,10 +98,9 @@ fn check(run: &Run, server: &Server, lines: &[String]) -> (Vec<usize>, BTreeSet<
 }
 
 #[test]
+#[ignore = "needs root"]
 fn duplication_never_shifts_the_answers() {
-    let Some(link) = link("duplicate 10%", 24) else {
-        return;
-    };
+    let link = link("duplicate 10%", 24);
     let server = server(&link);
     let lines = lines(200);
     let run = client(&link, &server, &[], &lines);
@@ -115,12 +114,11 @@ fn duplication_never_shifts_the_answers() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn replies_slower_than_the_timeout_are_matched_to_their_lines() {
     // 400 ms there and back, a 150 ms wait: every line is sent three
     // times, and the replies to the resends arrive while later lines wait.
-    let Some(link) = link("delay 200ms", 24) else {
-        return;
-    };
+    let link = link("delay 200ms", 24);
     let server = server(&link);
     let lines = lines(30);
     let run = client(
@@ -138,11 +136,10 @@ fn replies_slower_than_the_timeout_are_matched_to_their_lines() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn heavy_loss_reports_unanswered_lines_and_goes_on() {
     // 30% each way: about one line in eight loses all three tries.
-    let Some(link) = link("loss 30%", 24) else {
-        return;
-    };
+    let link = link("loss 30%", 24);
     let server = server(&link);
     let lines = lines(200);
     let run = client(

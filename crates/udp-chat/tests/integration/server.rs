@@ -172,32 +172,18 @@ fn a_stdout_nobody_reads_never_stops_the_server() {
     // The log cannot keep up, the service must. Then the pager resumes:
     // the log drains and says what it lost.
     let (mut server, s) = stalled_after_10k_datagrams();
-    server.resume_stdout();
-    let notice = server.wait_for_stderr(T, |l| {
-        l.contains("log lines dropped: the output was not being read")
-    });
-    assert!(!notice.contains(" 0 log lines"), "{notice}");
-    assert_eq!(exchange(&s, &server, b"after"), b"AFTER");
     let me = s.local_addr().unwrap();
-    server.wait_for_stdout(T, |l| l == format!("AFTER from {me}"));
-    let status = server
-        .terminate(Duration::from_secs(3))
-        .expect("SIGTERM ignored after a stall");
-    assert!(status.success(), "{status:?}");
+    testkit::peers::assert_log_drains_and_counts(
+        &mut server,
+        |server| assert_eq!(exchange(&s, server, b"after"), b"AFTER"),
+        |l| l == format!("AFTER from {me}"),
+    );
 }
 
 #[test]
 fn a_stdout_still_stalled_at_sigterm_does_not_hold_up_the_exit() {
     let (mut server, _s) = stalled_after_10k_datagrams();
-    let status = server
-        .terminate(Duration::from_secs(3))
-        .expect("SIGTERM ignored while stdout was stalled");
-    assert!(status.success(), "{status:?}");
-    let stderr = server.stderr().join("\n");
-    assert!(
-        stderr.contains("log lines dropped: the output was not being read"),
-        "{stderr}"
-    );
+    testkit::peers::assert_stops_while_stalled(&mut server);
 }
 
 #[test]
