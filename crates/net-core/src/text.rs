@@ -120,13 +120,19 @@ pub const PREVIEW_CHARS: usize = 80;
 /// `"TANMAYI 31"`, `"line\n"`, `"\xff…"` (+ byte count when cut).
 pub fn preview(bytes: &[u8], max_chars: usize) -> String {
     let mut s = String::with_capacity(bytes.len().min(max_chars) + 8);
-    s.push('"');
-    let consumed = escape_into(&mut s, bytes, max_chars, true);
-    s.push('"');
-    if consumed < bytes.len() {
-        let _ = write!(s, "… ({} bytes)", bytes.len());
-    }
+    preview_into(&mut s, bytes, max_chars);
     s
+}
+
+/// [`preview`] appended to `out`: a tool previewing every packet writes
+/// it after its own words, without a string of its own.
+pub fn preview_into(out: &mut String, bytes: &[u8], max_chars: usize) {
+    out.push('"');
+    let consumed = escape_into(out, bytes, max_chars, true);
+    out.push('"');
+    if consumed < bytes.len() {
+        let _ = write!(out, "… ({} bytes)", bytes.len());
+    }
 }
 
 /// Like [`preview`] without the quotes, for logs whose format has none
@@ -166,8 +172,21 @@ pub fn escape(bytes: &[u8]) -> String {
 /// Appends at most `max_chars` escaped characters; returns the number of
 /// input bytes they cover.
 fn escape_into(s: &mut String, bytes: &[u8], max_chars: usize, quote: bool) -> usize {
-    let mut shown = 0;
-    let mut consumed = 0;
+    // Every character shown takes at most four bytes (an invalid byte is
+    // one), so nothing past the first `4 × max_chars` can be reached: a
+    // 64 KiB segment previewed in 40 characters is not validated whole.
+    let bytes = bytes.get(..max_chars.saturating_mul(4)).unwrap_or(bytes);
+    // Printable ASCII, the usual case, is copied as it is.
+    let plain = bytes
+        .iter()
+        .take(max_chars)
+        .take_while(|&&b| (b' '..=b'~').contains(&b) && b != b'\\' && (b != b'"' || !quote))
+        .count();
+    let (head, bytes) = bytes.split_at(plain);
+    // Only ASCII bytes are in `head`.
+    s.push_str(std::str::from_utf8(head).unwrap_or_default());
+    let mut shown = plain;
+    let mut consumed = plain;
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             if shown >= max_chars {
@@ -310,7 +329,63 @@ mod tests {
         assert_eq!(escape(b"say \"hi\"\tnow\r\n"), "say \"hi\"\\tnow\\r\\n");
     }
 
+    /// The escaping as first written, over every byte: the fast path and
+    /// the cut must not change a character of it.
+    fn escape_reference(bytes: &[u8], max_chars: usize, quote: bool) -> (String, usize) {
+        let mut s = String::new();
+        let (mut shown, mut consumed) = (0, 0);
+        for chunk in bytes.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                if shown >= max_chars {
+                    return (s, consumed);
+                }
+                match c {
+                    '"' if quote => s.push_str("\\\""),
+                    '\\' => s.push_str("\\\\"),
+                    '\n' => s.push_str("\\n"),
+                    '\r' => s.push_str("\\r"),
+                    '\t' => s.push_str("\\t"),
+                    c if c.is_control() => {
+                        let _ = write!(s, "\\u{{{:x}}}", c as u32);
+                    }
+                    c => s.push(c),
+                }
+                shown += 1;
+                consumed += c.len_utf8();
+            }
+            for b in chunk.invalid() {
+                if shown >= max_chars {
+                    return (s, consumed);
+                }
+                let _ = write!(s, "\\x{b:02x}");
+                shown += 1;
+                consumed += 1;
+            }
+        }
+        (s, consumed)
+    }
+
     proptest! {
+        #[test]
+        fn escaping_is_the_reference_escaping(
+            input in proptest::collection::vec(
+                prop_oneof![
+                    any::<u8>(),
+                    b' '..=b'~',
+                    Just(b'"'), Just(b'\\'), Just(b'\n'), Just(0x7fu8),
+                    Just(0xc3u8), Just(0x9fu8), Just(0xe2u8), Just(0x82u8), Just(0xacu8),
+                    Just(0xf0u8), Just(0x9du8), Just(0x94u8),
+                ],
+                0..200,
+            ),
+            max_chars in 0usize..60,
+            quote in any::<bool>(),
+        ) {
+            let mut s = String::new();
+            let consumed = escape_into(&mut s, &input, max_chars, quote);
+            prop_assert_eq!((s, consumed), escape_reference(&input, max_chars, quote));
+        }
+
         #[test]
         fn any_chunking_equals_one_shot(
             input in proptest::collection::vec(
