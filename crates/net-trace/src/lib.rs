@@ -29,6 +29,8 @@
 //! - [`sink`]: where rows go — the table, the summaries, the ladder
 //!   diagram, pcap and pcapng files, the details pane; [`render`],
 //!   [`diagram`] and [`details`] draw them.
+//! - `text` and `hash`: numbers written without `write!`, and the hasher
+//!   of the maps looked up for every frame.
 //!
 //! # Example
 //! Analysing frames from any source:
@@ -55,6 +57,7 @@ pub mod decode;
 pub mod details;
 pub mod diagram;
 pub mod filter;
+mod hash;
 pub mod join;
 pub mod live;
 pub mod owners;
@@ -65,6 +68,7 @@ pub mod sink;
 pub mod source;
 #[cfg(target_os = "linux")]
 mod sys;
+mod text;
 
 use std::path::PathBuf;
 

@@ -4,14 +4,16 @@
 //! Rows are written straight into any [`io::Write`] (a `BufWriter` over
 //! stdout in `read`), without an intermediate string per row.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::analyze::{Direction, Ends, Kind, Listed, Proto, RelTime, Row, Summary};
+use crate::analyze::rel_time::TEXT_LEN;
+use crate::analyze::{Direction, Ends, Kind, Listed, Proto, Row, Summary};
+use crate::hash::FastMap;
 /// The process that owns one end of a connection.
 pub use crate::owners::Owner;
 use crate::sink::{End, Rtts};
+use crate::text::{IP_LEN, U64_LEN, ip_str, u64_str};
 
 /// The table's heading.
 pub fn heading() -> String {
@@ -31,44 +33,6 @@ pub fn who(side: &str, owner: Option<&Owner>) -> String {
 
 /// Spaces that pad the table's cells.
 const SPACES: &str = "                                                  ";
-
-/// A cell formatted on the stack: the table is written without a string
-/// per row or per cell.
-struct Cell {
-    buf: [u8; 64],
-    len: usize,
-}
-
-impl Cell {
-    fn new() -> Cell {
-        Cell {
-            buf: [0; 64],
-            len: 0,
-        }
-    }
-
-    fn of(value: impl std::fmt::Display) -> Cell {
-        let mut c = Cell::new();
-        // A value longer than the cell is cut; every value shown here
-        // (a number, an address) fits.
-        let _ = write!(c, "{value}");
-        c
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Write for Cell {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        let dest = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        dest.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
 
 /// Writes `s` padded with spaces to `width` characters, on the left
 /// (`right_align`) or on the right.
@@ -90,10 +54,9 @@ fn pad(out: &mut impl Write, s: &str, width: usize, right_align: bool) -> io::Re
 
 /// Seconds with six decimals, rounded to the microsecond as `{:.6}`
 /// would, without floating point; negative before the first frame.
-fn seconds(t: RelTime) -> Cell {
-    let mut c = Cell::new();
-    let _ = write!(c, "{t}");
-    c
+#[cfg(test)]
+fn seconds(t: crate::analyze::RelTime) -> String {
+    t.decimals_str(6, &mut [0; TEXT_LEN]).to_string()
 }
 
 /// Writes one table line (with its newline); `states` adds each side's
@@ -104,15 +67,15 @@ pub fn write_row(
     sender: Option<&Owner>,
     states: bool,
 ) -> io::Result<()> {
-    pad(out, Cell::of(r.no).as_str(), 5, true)?;
+    pad(out, u64_str(&mut [0; U64_LEN], r.no as u64), 5, true)?;
     out.write_all(b" ")?;
-    pad(out, seconds(r.time).as_str(), 10, true)?;
+    pad(out, r.time.decimals_str(6, &mut [0; TEXT_LEN]), 10, true)?;
     out.write_all(b"  ")?;
     match &r.ends {
         Ends::Ip { src, dst } => {
-            pad(out, Cell::of(src.ip()).as_str(), 15, false)?;
+            pad(out, ip_str(&mut [0; IP_LEN], src.ip()), 15, false)?;
             out.write_all(b" ")?;
-            pad(out, Cell::of(dst.ip()).as_str(), 15, false)?;
+            pad(out, ip_str(&mut [0; IP_LEN], dst.ip()), 15, false)?;
         }
         Ends::Link { src, dst } => {
             pad(out, src, 15, false)?;
@@ -123,7 +86,12 @@ pub fn write_row(
     out.write_all(b" ")?;
     pad(out, &r.protocol, 5, false)?;
     out.write_all(b" ")?;
-    pad(out, Cell::of(r.length).as_str(), 6, true)?;
+    pad(
+        out,
+        u64_str(&mut [0; U64_LEN], u64::from(r.length)),
+        6,
+        true,
+    )?;
     out.write_all(b"  ")?;
     match r.direction {
         Some(Direction::ClientToServer) => pad(out, "client→server", 14, false)?,
@@ -368,7 +336,7 @@ impl Side {
 /// Each connection's proven processes (client, server), gathered row by
 /// row for the summaries.
 #[derive(Debug, Default)]
-pub struct ConnOwners(HashMap<usize, (Side, Side)>);
+pub struct ConnOwners(FastMap<usize, (Side, Side)>);
 
 impl ConnOwners {
     /// None known yet.
@@ -384,6 +352,12 @@ impl ConnOwners {
         if row.kind == Kind::Icmp {
             return;
         }
+        let udp = row.kind == Kind::Udp;
+        // A TCP frame without a proven sender changes nothing (and most
+        // frames of a saved capture have none): no lookup.
+        if sender.is_none() && !udp {
+            return;
+        }
         let entry = self.0.entry(conn).or_default();
         let slot = match dir {
             Direction::ClientToServer => &mut entry.0,
@@ -393,7 +367,6 @@ impl ConnOwners {
         // one process is proven for every datagram. A TCP side is named for
         // the process proven for its frames, though some (after a fork) may
         // be unknown.
-        let udp = row.kind == Kind::Udp;
         match (sender, &slot) {
             (None, _) if udp => *slot = Side::Several,
             (None, _) | (_, Side::Several) => {}
@@ -465,7 +438,7 @@ pub fn write_summaries(
 mod tests {
     use super::*;
     use crate::analyze::Analyzer;
-    use crate::analyze::{IcmpAnswer, TcpState};
+    use crate::analyze::{IcmpAnswer, RelTime, TcpState};
     use crate::owners::Method;
     use std::borrow::Cow;
     use std::time::Duration;
@@ -616,23 +589,20 @@ mod tests {
     #[test]
     fn cells_and_times() {
         assert_eq!(
-            seconds(Duration::from_nanos(1_234_567_890).into()).as_str(),
+            seconds(Duration::from_nanos(1_234_567_890).into()),
             "1.234568"
         );
         assert_eq!(
-            seconds(Duration::from_nanos(999_999_600).into()).as_str(),
+            seconds(Duration::from_nanos(999_999_600).into()),
             "1.000000"
         );
-        assert_eq!(seconds(RelTime::ZERO).as_str(), "0.000000");
+        assert_eq!(seconds(RelTime::ZERO), "0.000000");
         let before = RelTime::between(Duration::from_secs(50), Duration::from_micros(6_282_746));
-        assert_eq!(seconds(before).as_str(), "-43.717254");
+        assert_eq!(seconds(before), "-43.717254");
         let mut out = Vec::new();
         pad(&mut out, "→x", 4, false).unwrap();
         pad(&mut out, "7", 3, true).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "→x    7");
-        let long = "x".repeat(100);
-        assert_eq!(Cell::of(&long).as_str(), "");
-        assert_eq!(Cell::of("2001:db8::1").as_str(), "2001:db8::1");
     }
 
     #[test]

@@ -31,7 +31,7 @@
 //!   So a UDP flow whose first datagram was lost is not turned around by
 //!   the server's reply coming first.
 
-mod rel_time;
+pub(crate) mod rel_time;
 pub mod seq_analysis;
 mod tcp_state;
 
@@ -40,14 +40,15 @@ pub use seq_analysis::Findings;
 pub use tcp_state::TcpState;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use net_core::text::preview;
+use net_core::text::preview_into;
 
 use crate::decode::{BadChecksum, Fragment, Icmp, OtherFrame, Packet, Tcp, Transport, Udp};
+use crate::hash::FastMap;
+use crate::text::push_u64;
 use tcp_state::Segment;
 
 /// Payload characters shown for data frames.
@@ -940,7 +941,7 @@ pub struct Analyzer {
     frames: usize,
     conns: Vec<Conn>,
     /// Each flow's current generation.
-    index: HashMap<FlowKey, usize>,
+    index: FastMap<FlowKey, usize>,
     /// Frames whose checksum proved them corrupted on the way.
     corrupted: u64,
 }
@@ -1188,7 +1189,7 @@ impl Analyzer {
                 span.1 = hi;
             }
             c.data_frames += 1;
-            notes.push(format!("data {}", preview(&t.payload, PREVIEW)));
+            notes.push(preview_note("data ", &t.payload));
         }
         let fin_arrives = c.track_missing(&seg, &row.analysis, high_before);
         tcp_state::step(
@@ -1230,8 +1231,7 @@ impl Analyzer {
         if p.truncated() {
             row.notes.push(SIZE_LIMITED.to_string());
         }
-        row.notes
-            .push(format!("datagram {}", preview(&u.payload, PREVIEW)));
+        row.notes.push(preview_note("datagram ", &u.payload));
     }
 
     fn icmp(&mut self, i: &Icmp, row: &mut Row) {
@@ -1328,7 +1328,19 @@ fn other_ip(p: &Packet, n: u8, row: &mut Row) {
 
 /// A UDP datagram's Info: ports and length.
 fn udp_info(info: &mut String, p: &Packet, u: &Udp) {
-    let _ = write!(info, "{} → {} Len={}", p.src.port(), p.dst.port(), u.len);
+    push_u64(info, u64::from(p.src.port()));
+    info.push_str(" → ");
+    push_u64(info, u64::from(p.dst.port()));
+    info.push_str(" Len=");
+    push_u64(info, u64::from(u.len));
+}
+
+/// `what` and a preview of `payload`, as one note: `data "GET / …"`.
+fn preview_note(what: &str, payload: &[u8]) -> String {
+    let mut note = String::with_capacity(what.len() + payload.len().min(PREVIEW) + 24);
+    note.push_str(what);
+    preview_into(&mut note, payload, PREVIEW);
+    note
 }
 
 /// A TCP segment's Info as tshark writes it: ports, flags, Seq and Ack
@@ -1343,23 +1355,26 @@ fn tcp_info(
     shift: Option<u8>,
     before_len: &str,
 ) {
-    let _ = write!(
-        info,
-        "{} → {} {} Seq={}",
-        p.src.port(),
-        p.dst.port(),
-        t.flags.label(),
-        t.seq.wrapping_sub(base[0].unwrap_or(0))
-    );
+    push_u64(info, u64::from(p.src.port()));
+    info.push_str(" → ");
+    push_u64(info, u64::from(p.dst.port()));
+    info.push(' ');
+    t.flags.write_label(info);
+    info.push_str(" Seq=");
+    push_u64(info, u64::from(t.seq.wrapping_sub(base[0].unwrap_or(0))));
     if t.flags.ack {
-        let _ = write!(info, " Ack={}", t.ack.wrapping_sub(base[1].unwrap_or(0)));
+        info.push_str(" Ack=");
+        push_u64(info, u64::from(t.ack.wrapping_sub(base[1].unwrap_or(0))));
     }
-    let window = u64::from(t.window) << shift.unwrap_or(0);
-    let _ = write!(info, " Win={window}");
+    info.push_str(" Win=");
+    push_u64(info, u64::from(t.window) << shift.unwrap_or(0));
     if t.flags.urg {
-        let _ = write!(info, " Urg={}", t.urgent);
+        info.push_str(" Urg=");
+        push_u64(info, u64::from(t.urgent));
     }
-    let _ = write!(info, "{before_len} Len={}", t.len);
+    info.push_str(before_len);
+    info.push_str(" Len=");
+    push_u64(info, u64::from(t.len));
 }
 
 fn fragment(p: &Packet, f: &Fragment, row: &mut Row) {

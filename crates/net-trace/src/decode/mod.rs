@@ -127,7 +127,14 @@ impl Flags {
     /// As tshark shows them: `[SYN, ACK]`, `[PSH, ACK]`, `[FIN, ACK]`,
     /// `[SYN, ECE, CWR]`, and `[<None>]` when no flag is set.
     pub fn label(&self) -> String {
-        let names: Vec<&str> = [
+        let mut s = String::with_capacity(16);
+        self.write_label(&mut s);
+        s
+    }
+
+    /// [`Flags::label`] appended to `out` (every TCP row's Info has it).
+    pub fn write_label(&self, out: &mut String) {
+        let names = [
             (self.fin, "FIN"),
             (self.syn, "SYN"),
             (self.rst, "RST"),
@@ -137,15 +144,22 @@ impl Flags {
             (self.ece, "ECE"),
             (self.cwr, "CWR"),
             (self.ae, "AE"),
-        ]
-        .into_iter()
-        .filter_map(|(set, name)| set.then_some(name))
-        .collect();
-        if names.is_empty() {
-            "[<None>]".to_string()
-        } else {
-            format!("[{}]", names.join(", "))
+        ];
+        out.push('[');
+        let mut first = true;
+        for (set, name) in names {
+            if set {
+                if !first {
+                    out.push_str(", ");
+                }
+                out.push_str(name);
+                first = false;
+            }
         }
+        if first {
+            out.push_str("<None>");
+        }
+        out.push(']');
     }
 }
 

@@ -2,7 +2,6 @@
 //! frames and bytes each way, its span, its processes and its analysis
 //! counts, as `tshark -q -z conv,tcp` lists them (`--summary-only`).
 
-use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,6 +10,7 @@ use super::rtt::{Millis, seconds};
 use super::{End, RttStats, Rtts, Shown, Sink, json};
 use crate::Error;
 use crate::analyze::{Direction, Kind, RelTime, Row, Summary};
+use crate::hash::FastMap;
 use crate::owners::Owner;
 use crate::render::ConnOwners;
 
@@ -30,7 +30,7 @@ struct Tally {
 /// about a flow are not its frames, as in tshark's conversations).
 #[derive(Debug, Default)]
 pub struct Tallies {
-    conns: BTreeMap<usize, Tally>,
+    conns: FastMap<usize, Tally>,
     owners: ConnOwners,
     rtts: Rtts,
 }
