@@ -110,8 +110,8 @@ pub struct ViewArgs {
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "table")]
     pub format: OutputFormat,
     /// Only the conversations: one line per connection with its frames,
-    /// bytes, duration, processes and analysis counts (as `tshark -q -z
-    /// conv,tcp`).
+    /// bytes, duration, analysis counts, round-trip times and processes
+    /// (as `tshark -q -z conv,tcp`).
     #[arg(long, conflicts_with = "format")]
     pub summary_only: bool,
     /// Show frame N field by field, as Wireshark's details pane, with the

@@ -305,3 +305,64 @@ fn a_capture_narrowed_to_a_process_numbers_its_rows_as_the_file_it_saves() {
         assert_eq!(streams, "0\n".repeat(6), "tshark's tcp.stream");
     }
 }
+
+#[test]
+fn a_filter_that_hides_a_connection_numbers_the_rest_as_the_file_it_keeps() {
+    // tcp-analysis.pcap holds four connections, from ports 40001 to 40004;
+    // the expression hides the first.
+    let path = fixture("tcp-analysis.pcap");
+    let expr = "not port 40001";
+    let summary = read_with(&path, &[expr, "--summary-only"]);
+    let conns: Vec<(String, String)> = summary
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w[0].to_string(), w[2].to_string())
+        })
+        .collect();
+    assert_eq!(
+        conns,
+        [
+            ("1".to_string(), "10.78.0.2:40002".to_string()),
+            ("2".to_string(), "10.78.0.2:40003".to_string()),
+            ("3".to_string(), "10.78.0.2:40004".to_string()),
+        ],
+        "{summary}"
+    );
+    let table = read_with(&path, &[expr]);
+    assert!(
+        table.contains("\nTCP connection 1: client 10.78.0.2:40002 "),
+        "{table}"
+    );
+    let followed = read_with(&path, &[expr, "--follow", "1"]);
+    assert!(followed.contains("Node 0: 10.78.0.2:40002"), "{followed}");
+    // tshark's streams in the file tcpdump writes with that expression:
+    // stream K−1 is connection K.
+    if !(testkit::installed("tcpdump", "tcpdump") && testkit::installed("tshark", "tshark")) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kept = dir.path().join("kept.pcap");
+    let out = Command::new("tcpdump")
+        .arg("-r")
+        .arg(&path)
+        .arg("-w")
+        .arg(&kept)
+        .arg(expr)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&kept)
+        .args(["-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0"])
+        .args(["-T", "fields", "-e", "tcp.stream", "-e", "tcp.srcport"])
+        .output()
+        .unwrap();
+    let streams = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        streams, "0\t40002\n1\t40003\n2\t40004\n",
+        "tshark's streams"
+    );
+}
