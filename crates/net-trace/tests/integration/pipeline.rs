@@ -339,7 +339,9 @@ fn a_filter_that_hides_a_connection_numbers_the_rest_as_the_file_it_keeps() {
     assert!(followed.contains("Node 0: 10.78.0.2:40002"), "{followed}");
     // tshark's streams in the file tcpdump writes with that expression:
     // stream K−1 is connection K.
-    if !(testkit::installed("tcpdump", "tcpdump") && testkit::installed("tshark", "tshark")) {
+    if !(testkit::peers::available("tcpdump", "tcpdump")
+        && testkit::peers::available("tshark", "tshark"))
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -353,14 +355,19 @@ fn a_filter_that_hides_a_connection_numbers_the_rest_as_the_file_it_keeps() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(&kept)
-        .args(["-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0"])
-        .args(["-T", "fields", "-e", "tcp.stream", "-e", "tcp.srcport"])
-        .output()
-        .unwrap();
-    let streams = String::from_utf8(out.stdout).unwrap();
+    let streams = testkit::peers::tshark_text(
+        &kept,
+        &[
+            "-Y",
+            "tcp.flags.syn == 1 && tcp.flags.ack == 0",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.stream",
+            "-e",
+            "tcp.srcport",
+        ],
+    );
     assert_eq!(
         streams, "0\t40002\n1\t40003\n2\t40004\n",
         "tshark's streams"
