@@ -230,6 +230,16 @@ pub fn write_json(
             ",\"duplicate_ack_frame\":{frame},\"duplicate_ack_num\":{n}"
         )?;
     }
+    // tshark's tcp.analysis.acks_frame and ack_rtt: the segment this ACK
+    // acknowledges exactly, and how long after it the ACK came.
+    if let Some((frame, rtt)) = row.tcp.and_then(|t| t.acks) {
+        write!(
+            out,
+            ",\"acks_frame\":{frame},\"ack_rtt\":{}.{:09}",
+            rtt.as_secs(),
+            rtt.subsec_nanos()
+        )?;
+    }
     json::key(out, false, "notes")?;
     json::strings(out, row.notes.iter().map(String::as_str))?;
     out.write_all(b"}\n")

@@ -154,6 +154,42 @@ fn each_connections_rtts_sum_up_tsharks_on_the_fixtures() {
     assert!(compared >= 15, "only {compared} connections compared");
 }
 
+/// Each JSON frame's `acks_frame` and `ack_rtt`, as `frame\tack_rtt`
+/// lines.
+fn our_frames(path: &Path) -> Vec<String> {
+    let out = Command::new(BIN)
+        .arg("read")
+        .arg(path)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("{\"type\":\"frame\"") && l.contains("\"ack_rtt\":"))
+        .map(|l| format!("{}\t{}", value(l, "no"), value(l, "ack_rtt")))
+        .collect()
+}
+
+#[test]
+fn each_frames_rtt_is_tsharks_on_the_fixtures() {
+    let tsv = std::fs::read_to_string(fixture_dir().join("ack_rtt.tsv")).unwrap();
+    let mut compared = 0;
+    for name in FIXTURES {
+        let theirs: Vec<String> = tsv
+            .lines()
+            .filter_map(|l| {
+                let w: Vec<&str> = l.split('\t').collect();
+                (w[0] == name).then(|| format!("{}\t{}", w[1], w[3]))
+            })
+            .collect();
+        assert_eq!(our_frames(&fixture_dir().join(name)), theirs, "{name}");
+        compared += theirs.len();
+    }
+    assert!(compared >= 100, "only {compared} frames compared");
+}
+
 #[test]
 fn the_summaries_show_the_rtts() {
     let path = fixture_dir().join("tcp-analysis.pcap");
