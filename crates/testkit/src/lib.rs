@@ -863,7 +863,16 @@ pub fn skip(reason: impl fmt::Display) {
 }
 
 /// Whether this process runs as root (live capture, network namespaces).
+/// On Linux read from `/proc/self/status` (the effective user id), not
+/// from a child process: a test that captures traffic starts nothing it
+/// does not mean to.
 pub fn is_root() -> bool {
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        // `Uid:` real, effective, saved, filesystem.
+        if let Some(uids) = status.lines().find_map(|l| l.strip_prefix("Uid:")) {
+            return uids.split_whitespace().nth(1) == Some("0");
+        }
+    }
     Command::new("id")
         .arg("-u")
         .output()
