@@ -105,22 +105,12 @@ fn panes(path: &Path) -> Vec<(usize, Vec<Field>)> {
 /// tshark's values of `names` for every frame, each field's occurrences
 /// joined by commas.
 fn tshark_fields(path: &Path, names: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(path)
-        .args(["-o", "tcp.relative_sequence_numbers:TRUE"])
-        .args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"]);
+    let mut args = vec!["-o", "tcp.relative_sequence_numbers:TRUE"];
+    args.extend(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"]);
     for n in names {
-        cmd.args(["-e", n]);
+        args.extend(["-e", *n]);
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    testkit::peers::tshark_text(path, &args)
         .lines()
         .map(|l| l.split('\t').map(str::to_string).collect())
         .collect()

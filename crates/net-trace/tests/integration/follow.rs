@@ -76,13 +76,11 @@ fn follow_prints_what_tshark_prints_on_every_fixture() {
     for path in fixtures() {
         for (k, proto, index) in streams(&path) {
             let ours = follow(&path, &["--follow", &k.to_string()]);
-            let theirs = Command::new("tshark")
-                .arg("-r")
-                .arg(&path)
-                .args(["-q", "-z", &format!("follow,{proto},ascii,{index}")])
-                .output()
-                .unwrap()
-                .stdout;
+            let theirs = testkit::peers::tshark(
+                &path,
+                &["-q", "-z", &format!("follow,{proto},ascii,{index}")],
+            )
+            .stdout;
             let ours = String::from_utf8_lossy(&ours);
             let theirs = String::from_utf8_lossy(&theirs);
             // Where no payload was captured (a snap length of 60), tshark

@@ -178,13 +178,7 @@ type Conv = ([u64; 4], String);
 
 /// `tshark -q -z conv,tcp`'s conversations.
 fn tshark_convs(path: &Path) -> BTreeMap<(String, String, String), Conv> {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(path)
-        .args(["-q", "-z", "conv,tcp"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = testkit::peers::tshark_text(path, &["-q", "-z", "conv,tcp"]);
     let mut convs = BTreeMap::new();
     for line in text.lines().filter(|l| l.contains("<->")) {
         let w: Vec<&str> = line.split_whitespace().collect();

@@ -130,25 +130,12 @@ fn tshark_agrees_with_our_pcap_and_we_read_its_pcapng() {
     let ours = dir.path().join("lab.pcap");
     lab_exchange(&ours);
     // tshark reads our file and counts the same frames.
-    let out = std::process::Command::new("tshark")
-        .args(["-r", ours.to_str().unwrap(), "-Y", "tcp.port == 13000"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = testkit::peers::tshark_text(&ours, &["-Y", "tcp.port == 13000"]);
     assert_eq!(text.lines().count(), 9, "{text}");
     assert!(text.lines().next().unwrap().contains("[SYN]"));
     // tshark rewrites it as pcapng (its default); we read that.
     let ng = dir.path().join("lab.pcapng");
-    let status = std::process::Command::new("tshark")
-        .args(["-r", ours.to_str().unwrap(), "-w", ng.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(status.status.success());
+    testkit::peers::tshark_text(&ours, &["-w", ng.to_str().unwrap()]);
     let run = Run::new(BIN, &["read", ng.to_str().unwrap(), "--port", "13000"], b"");
     run.assert_success();
     let out = run.stdout_text();

@@ -237,14 +237,7 @@ fn ours(path: &Path) -> Vec<Vec<String>> {
 }
 
 fn tsharks(path: &Path) -> Vec<Vec<String>> {
-    let out = std::process::Command::new("tshark")
-        .arg("-r")
-        .arg(path)
-        .args(["-T", "fields", "-e", "_ws.col.Info"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout)
+    testkit::peers::tshark_text(path, &["-T", "fields", "-e", "_ws.col.Info"])
         .lines()
         .map(tags)
         .collect()
