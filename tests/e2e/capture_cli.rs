@@ -120,6 +120,9 @@ fn a_command_is_captured_alone_and_ends_the_capture() {
         1,
         "{run}"
     );
+    // The other client's connections, hidden, leave no gap in the
+    // numbers: this one is the first, as in a file the capture saves.
+    assert!(out.contains("\nTCP connection 1: "), "{run}");
     assert!(out.contains("\"only me\""), "{run}");
     assert!(
         run.stderr_text().contains("packets dropped by kernel"),
