@@ -57,6 +57,11 @@ pub struct CaptureArgs {
     /// Do not look up which process sent each frame.
     #[arg(long, conflicts_with_all = ["pid", "pname", "command"])]
     pub no_processes: bool,
+    /// Each CPU's ring of kernel events, in KiB, for naming processes
+    /// (default 8192): a bigger one rides out longer bursts on a busy
+    /// machine before events are lost.
+    #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u32).range(1..=MAX_EVENT_BUFFER_KIB))]
+    pub event_buffer: Option<u32>,
     /// Show only the connections of this process.
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,
@@ -327,10 +332,20 @@ pub fn print_counts(report: &Report, files: [&Option<PathBuf>; 2]) {
             report.late
         );
     }
+    let lost_rows = report.tally.map_or(0, |t| t.lost);
+    if report.events_lost > 0 || lost_rows > 0 {
+        eprintln!(
+            "{} kernel event(s) lost by the tracing rings; {lost_rows} frame(s) shown without a process because of it",
+            report.events_lost
+        );
+    }
     for path in files.into_iter().flatten() {
         eprintln!("{} frame(s) saved to {}", report.frames, path.display());
     }
 }
+
+/// The largest `--event-buffer`: a GiB per CPU.
+const MAX_EVENT_BUFFER_KIB: i64 = 1 << 20;
 
 /// Exit status of a usage error, as clap's.
 const USAGE: u8 = 2;

@@ -26,7 +26,7 @@ use crate::Error;
 use crate::analyze::{Analyzer, Direction, Row};
 use crate::decode::{LinkType, Packet, Transport};
 use crate::join::{Answer, Join};
-use crate::owners::{Lookup, Method, Owner, Owners, Query, Role};
+use crate::owners::{Lookup, Method, Owner, Owners, Query, Role, Tally};
 use crate::pcapio::{Frame, parse_process_comment};
 use crate::pipeline::{Kept, Numbering, Stages};
 use crate::sink::{End, Shown, Sink};
@@ -67,6 +67,9 @@ pub struct Options {
     /// Run this command (program and arguments) once capturing, show only
     /// its process tree's connections, and stop when it exits.
     pub command: Option<Vec<String>>,
+    /// Each CPU's ring of kernel events, in KiB (`None`: the default,
+    /// [`crate::owners::tracefs::RING_KB`]).
+    pub event_ring_kb: Option<u32>,
 }
 
 impl Options {
@@ -105,6 +108,11 @@ pub struct Report {
     /// Frames shown without a process because its evidence came later
     /// than [`crate::join::MAX_HOLD`].
     pub late: u64,
+    /// How the TCP and UDP frames shown fared, when processes were looked
+    /// up.
+    pub tally: Option<Tally>,
+    /// Events the kernel's rings lost, as far as they said.
+    pub events_lost: u64,
     /// Frames taken from the source but left unshown because a second
     /// Ctrl-C asked to stop at once.
     pub abandoned: u64,
@@ -124,6 +132,7 @@ impl Report {
             analyzer: &self.analyzer,
             methods: &self.methods,
             conns: self.conns.as_deref(),
+            tally: self.tally.as_ref(),
             numbers: self.numbers.as_deref(),
         }
     }
@@ -149,6 +158,8 @@ struct Held {
     /// The receiving side's lookup, for a capture narrowed to one
     /// program: a connection is its program's when either end is.
     receiver: Option<Query>,
+    /// When the sender was asked for: the start of the frame's stream.
+    asked: Option<Duration>,
     time: Duration,
     data: Vec<u8>,
     wire_len: u32,
@@ -189,6 +200,8 @@ struct Pipeline {
     proc_named: bool,
     /// Some frame was named by its packet comment.
     comment_named: bool,
+    /// How the TCP and UDP frames shown fared.
+    tally: Tally,
     /// The sinks were started.
     started: bool,
 }
@@ -249,6 +262,7 @@ impl Pipeline {
             _ => None,
         };
         let held = Held {
+            asked: query.as_ref().map(|q| q.stream_start),
             row,
             receiver,
             time,
@@ -360,12 +374,14 @@ impl Pipeline {
             involved: &mut self.involved,
             renumber: &mut self.renumber,
             shown: &mut self.shown,
+            tally: &mut self.tally,
             failure: &mut self.failure,
             sinks,
         };
-        self.join.poll(now, flush, patient, lookup, |held, owner| {
-            out.emit(held, owner)
-        });
+        self.join
+            .poll(now, flush, patient, lookup, |held, owner, late| {
+                out.emit(held, owner, late)
+            });
     }
 
     /// How processes were named, the main method first.
@@ -424,6 +440,9 @@ pub fn run(
     let owners = (opts.attribute || opts.narrowed()).then(|| {
         Owners::start(&crate::owners::Options {
             ports: opts.ports.clone(),
+            ring_kb: opts
+                .event_ring_kb
+                .unwrap_or(crate::owners::tracefs::RING_KB),
             ..Default::default()
         })
     });
@@ -500,6 +519,7 @@ pub fn run_source<S: Source>(
         hurry: false,
         proc_named: false,
         comment_named: false,
+        tally: Tally::default(),
         started: false,
     };
     let fired = || shutdown.is_some_and(Shutdown::is_fired);
@@ -614,6 +634,8 @@ pub fn run_source<S: Source>(
         kernel,
         command_status,
         late: pipe.join.expired(),
+        tally: pipe.owners.is_some().then_some(pipe.tally),
+        events_lost: pipe.owners.as_ref().map_or(0, Owners::events_lost),
         abandoned,
         captured: pipe.stages.kept(),
         received: kernel.received.saturating_sub(pipe.stages.rejected()),
@@ -757,6 +779,7 @@ struct Emit<'a, 's> {
     involved: &'a mut HashMap<usize, bool>,
     renumber: &'a mut Renumber,
     shown: &'a mut usize,
+    tally: &'a mut Tally,
     failure: &'a mut Option<Error>,
     sinks: &'a mut [&'s mut dyn Sink],
 }
@@ -764,7 +787,7 @@ struct Emit<'a, 's> {
 impl Emit<'_, '_> {
     /// Shows and saves one row, unless the narrowing hides it or a sink
     /// already failed.
-    fn emit(&mut self, mut held: Held, owner: Option<Owner>) {
+    fn emit(&mut self, mut held: Held, owner: Option<Owner>, late: bool) {
         if self.failure.is_some() {
             return;
         }
@@ -803,6 +826,11 @@ impl Emit<'_, '_> {
         match to_sinks(self.sinks, &frame, row, owner.as_ref()) {
             Ok(()) => *self.shown += 1,
             Err(e) => *self.failure = Some(e),
+        }
+        if let Some(start) = held.asked {
+            let lost =
+                owner.is_none() && self.owners.is_some_and(|o| o.lost_around(start, held.time));
+            self.tally.count(owner.is_some(), late, lost);
         }
     }
 }

@@ -97,7 +97,8 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
         self.held.is_empty()
     }
 
-    /// Releases every row that can go, in order, to `emit` with its owner.
+    /// Releases every row that can go, in order, to `emit` with its owner
+    /// and whether it goes without one only because its evidence was late.
     /// With `flush`, nothing is pending any more: every row goes, with
     /// whatever its lookup answers now. With `patient` (the evidence is
     /// still coming in, only late, as when the machine is busy), rows wait
@@ -109,7 +110,7 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
         flush: bool,
         patient: bool,
         mut lookup: impl FnMut(&Q) -> Answer<O>,
-        mut emit: impl FnMut(T, Option<O>),
+        mut emit: impl FnMut(T, Option<O>, bool),
     ) {
         while let Some(head) = self.held.front() {
             let cached = head.side.and_then(|s| self.known.get(&s).cloned());
@@ -123,12 +124,12 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
                 || !patient && waited >= self.max_hold
                 || waited >= MAX_PATIENCE.max(self.max_hold)
                 || self.held.len() > MAX_HELD;
-            let owner = match answer {
-                Answer::Known(o) => Some(o),
-                Answer::Unknown => None,
+            let (owner, late) = match answer {
+                Answer::Known(o) => (Some(o), false),
+                Answer::Unknown => (None, false),
                 Answer::Pending if expired => {
                     self.expired += 1;
-                    None
+                    (None, true)
                 }
                 Answer::Pending => return,
             };
@@ -138,7 +139,7 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
             if let (Some(side), Some(o)) = (head.side, &owner) {
                 self.known.insert(side, o.clone());
             }
-            emit(head.item, owner);
+            emit(head.item, owner, late);
         }
     }
 
@@ -175,7 +176,7 @@ mod tests {
             false,
             false,
             |_| Answer::Pending,
-            |i, o| out.push((i, o)),
+            |i, o, _| out.push((i, o)),
         );
         assert!(out.is_empty());
         // It arrives: 1 is named, 2 has no lookup, 3 inherits 1's owner
@@ -188,7 +189,7 @@ mod tests {
                 assert_eq!(*q, 1, "row 3 must use the side's known owner");
                 Answer::Known("tcp-uppercase")
             },
-            |i, o| out.push((i, o)),
+            |i, o, _| out.push((i, o)),
         );
         assert_eq!(
             out,
@@ -212,7 +213,7 @@ mod tests {
             false,
             false,
             |_| Answer::Pending,
-            |i, o| out.push((i, o)),
+            |i, o, _| out.push((i, o)),
         );
         assert!(out.is_empty());
         // While evidence is still coming in, only late, the row waits on.
@@ -221,7 +222,7 @@ mod tests {
             false,
             true,
             |_| Answer::Pending,
-            |i, o| out.push((i, o)),
+            |i, o, _| out.push((i, o)),
         );
         assert!(out.is_empty());
         j.poll(
@@ -229,7 +230,7 @@ mod tests {
             false,
             false,
             |_| Answer::Pending,
-            |i, o| out.push((i, o)),
+            |i, o, _| out.push((i, o)),
         );
         assert_eq!(out, [(1, None)]);
         // Patience has a bound too: a reader far behind never stalls the
@@ -240,7 +241,7 @@ mod tests {
             false,
             true,
             |_| Answer::Pending,
-            |i, o| out.push((i, o)),
+            |i, o, _| out.push((i, o)),
         );
         assert_eq!(out.len(), 1);
         j.poll(
@@ -248,7 +249,7 @@ mod tests {
             false,
             true,
             |_| Answer::Pending,
-            |i, o| out.push((i, o)),
+            |i, o, _| out.push((i, o)),
         );
         assert_eq!(out, [(1, None), (2, None)]);
         assert_eq!(j.expired(), 2);
@@ -272,7 +273,7 @@ mod tests {
                     Answer::Pending
                 }
             },
-            |i, o| out.push((i, o)),
+            |i, o, _| out.push((i, o)),
         );
         assert_eq!(out, [(1, Some("a")), (2, None)]);
         j.forget(7);
@@ -283,7 +284,7 @@ mod tests {
             true,
             false,
             |_| Answer::Unknown,
-            |i, o| out.push((i, o)),
+            |i, o, _| out.push((i, o)),
         );
         assert_eq!(out, [(3, None)], "a forgotten side is looked up again");
     }

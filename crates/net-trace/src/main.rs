@@ -84,6 +84,7 @@ fn run_capture(args: CaptureArgs, filter: Option<Filter>) -> anyhow::Result<Exit
         pid: args.pid,
         pname: args.pname.clone(),
         command: (!args.command.is_empty()).then(|| args.command.clone()),
+        event_ring_kb: args.event_buffer,
     };
     let ready = || eprintln!("{}", args.readiness(filter.as_ref()));
     let mut refs = refs(&mut sinks);

@@ -12,6 +12,7 @@ use crate::analyze::{Direction, Ends, Kind, Listed, Proto, Row, Summary};
 use crate::hash::FastMap;
 /// The process that owns one end of a connection.
 pub use crate::owners::Owner;
+use crate::owners::{Method, Tally};
 use crate::sink::{End, Rtts};
 use crate::text::{IP_LEN, U64_LEN, ip_str, u64_str};
 
@@ -419,7 +420,9 @@ pub fn write_summaries(
             if corrupted == 1 { "it is" } else { "they are" },
         )?;
     }
-    if let Some(main) = methods.first() {
+    if let (Some(main), Some(t)) = (methods.first(), end.tally.filter(|t| t.total() > 0)) {
+        writeln!(out, "{}", tally_line(main, methods, t))?;
+    } else if let Some(main) = methods.first() {
         if named {
             let all: Vec<String> = methods.iter().map(ToString::to_string).collect();
             writeln!(
@@ -434,6 +437,42 @@ pub fn write_summaries(
     Ok(())
 }
 
+/// The summary's last line for a live capture: how many TCP and UDP
+/// frames were named, and why the others are "unknown" — the same counts
+/// as the table's rows.
+fn tally_line(main: &Method, methods: &[Method], t: &Tally) -> String {
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let mut why = Vec::new();
+    if t.lost > 0 {
+        why.push(format!("{} near kernel events that were lost", t.lost));
+    }
+    if t.late > 0 {
+        why.push(format!("{} whose evidence came too late", t.late));
+    }
+    if t.unproven > 0 {
+        why.push(format!("{} where nothing proved one", t.unproven));
+    }
+    let why = why.join(", ");
+    let total = t.total();
+    if t.named == 0 {
+        return format!(
+            "No process could be proven from {main} for the {total} TCP/UDP frame{}: {why}.",
+            plural(total)
+        );
+    }
+    let all: Vec<String> = methods.iter().map(ToString::to_string).collect();
+    let head = format!(
+        "Processes named from {} for {} of {total} TCP/UDP frame{}",
+        all.join(" and "),
+        t.named,
+        plural(total)
+    );
+    match t.unknown() {
+        0 => format!("{head}."),
+        n => format!("{head}; \"unknown\" for {n}: {why}."),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,6 +481,29 @@ mod tests {
     use crate::owners::Method;
     use std::borrow::Cow;
     use std::time::Duration;
+
+    #[test]
+    fn the_last_line_counts_what_the_table_shows() {
+        let t = |named, lost, late, unproven| Tally {
+            named,
+            lost,
+            late,
+            unproven,
+        };
+        let kernel = [Method::Kernel, Method::Proc];
+        assert_eq!(
+            tally_line(&Method::Kernel, &kernel, &t(617_222, 59_000, 178, 0)),
+            "Processes named from kernel events and /proc for 617222 of 676400 TCP/UDP frames; \"unknown\" for 59178: 59000 near kernel events that were lost, 178 whose evidence came too late."
+        );
+        assert_eq!(
+            tally_line(&Method::Kernel, &kernel[..1], &t(3, 0, 0, 0)),
+            "Processes named from kernel events for 3 of 3 TCP/UDP frames."
+        );
+        assert_eq!(
+            tally_line(&Method::Kernel, &kernel[..1], &t(0, 0, 0, 1)),
+            "No process could be proven from kernel events for the 1 TCP/UDP frame: 1 where nothing proved one."
+        );
+    }
 
     fn syn_row() -> Row {
         Row {
@@ -558,6 +620,7 @@ mod tests {
             methods,
             conns: None,
             numbers: None,
+            tally: None,
         }
     }
 

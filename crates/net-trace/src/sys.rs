@@ -1,4 +1,5 @@
-//! The Linux packet socket, a thread's priority and the clocks' offset:
+//! The Linux packet socket, a thread's priority, the clocks and waiting on
+//! the tracing rings:
 //! net-trace's only `unsafe` (docs/hardening.md lists the other places in
 //! netlab that have any).
 //!
@@ -14,7 +15,7 @@
 
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use crate::live::bpf::Insn;
@@ -325,17 +326,7 @@ pub fn raise_thread_priority() {
 /// as a monotonic–real–monotonic sandwich, keeping the tightest of a few,
 /// so it is right to a microsecond whatever the machine's load.
 pub fn realtime_minus_monotonic() -> Option<Duration> {
-    fn read(clock: libc::clockid_t) -> Option<Duration> {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes one timespec through a pointer to a
-        // live, writable timespec.
-        let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
-        (rc == 0 && ts.tv_sec >= 0 && ts.tv_nsec >= 0)
-            .then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
-    }
+    let read = read_clock;
     let mut best: Option<(Duration, Duration)> = None;
     for _ in 0..5 {
         let before = read(libc::CLOCK_MONOTONIC)?;
@@ -349,4 +340,43 @@ pub fn realtime_minus_monotonic() -> Option<Duration> {
         }
     }
     best.map(|(_, offset)| offset)
+}
+
+/// A clock's time now.
+fn read_clock(clock: libc::clockid_t) -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a pointer to a
+    // live, writable timespec.
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+    (rc == 0 && ts.tv_sec >= 0 && ts.tv_nsec >= 0)
+        .then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+/// CLOCK_MONOTONIC now: the tracing instance's `mono` clock.
+pub fn monotonic() -> Option<Duration> {
+    read_clock(libc::CLOCK_MONOTONIC)
+}
+
+/// Waits at most `timeout` for any of `fds` to become readable; whether
+/// one did.
+pub fn wait_readable_any(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<bool> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    let n = libc::nfds_t::try_from(pfds.len()).unwrap_or(libc::nfds_t::MAX);
+    // SAFETY: a live, writable array of `n` pollfds.
+    match check(unsafe { libc::poll(pfds.as_mut_ptr(), n, ms) }) {
+        Ok(n) => Ok(n > 0),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+        Err(e) => Err(e),
+    }
 }

@@ -147,6 +147,44 @@ pub enum Lookup {
     Pending,
 }
 
+/// How the TCP and UDP frames shown fared: named, or "unknown" and why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Named.
+    pub named: u64,
+    /// Unknown: the kernel's event rings lost events near the frame (and
+    /// /proc could not say either).
+    pub lost: u64,
+    /// Unknown: the evidence had not been read when the row had to go.
+    pub late: u64,
+    /// Unknown: nothing proved an owner.
+    pub unproven: u64,
+}
+
+impl Tally {
+    /// Frames shown without a process.
+    pub fn unknown(&self) -> u64 {
+        self.lost + self.late + self.unproven
+    }
+
+    /// Frames asked about.
+    pub fn total(&self) -> u64 {
+        self.named + self.unknown()
+    }
+
+    /// Counts a frame shown with `named` or without a process, whose
+    /// evidence was `late`, near `lost` events.
+    pub fn count(&mut self, named: bool, late: bool, lost: bool) {
+        let n = match (named, lost, late) {
+            (true, _, _) => &mut self.named,
+            (false, true, _) => &mut self.lost,
+            (false, false, true) => &mut self.late,
+            (false, false, false) => &mut self.unproven,
+        };
+        *n += 1;
+    }
+}
+
 /// How long a caller should keep asking while lookups say `Pending`.
 pub const MAX_WAIT: Duration = Duration::from_millis(200);
 
@@ -171,6 +209,9 @@ pub struct Options {
     /// all): the kernel then records events of those ports only, so other
     /// traffic on the machine costs the event reader nothing.
     pub ports: Vec<u16>,
+    /// Each CPU's ring of kernel events, in KiB: more rides out longer
+    /// bursts while the reader catches up, less loses events sooner.
+    pub ring_kb: u32,
 }
 
 impl Default for Options {
@@ -178,12 +219,17 @@ impl Default for Options {
         Self {
             kernel: true,
             ports: Vec::new(),
+            ring_kb: tracefs::RING_KB,
         }
     }
 }
 
 /// TCP?, sender, receiver, generation start, sent by the client?
 type CacheKey = (bool, SocketAddr, SocketAddr, Duration, bool);
+
+fn cache_key(q: &Query) -> CacheKey {
+    (q.tcp, q.src, q.dst, q.stream_start, q.role == Role::Client)
+}
 
 /// The owner source of a capture.
 #[derive(Debug)]
@@ -198,6 +244,9 @@ pub struct Owners {
     misses: Mutex<HashMap<(bool, SocketAddr, SocketAddr), std::time::Instant>>,
     /// Scans made in the current second, and when that second began.
     scans: Mutex<(u32, std::time::Instant)>,
+    /// /proc's holders of sockets whose frames wait for the events up to
+    /// the scan (wall-clock ns) to be applied (see `proc_checked`).
+    proc_scans: Mutex<HashMap<CacheKey, (Owner, u64)>>,
 }
 
 /// How long a /proc miss stands before the flow is looked up again.
@@ -218,7 +267,7 @@ impl Owners {
             for l in procfs::listeners() {
                 table.add_listener(&l);
             }
-            match tracefs::Kernel::start(table, &opts.ports) {
+            match tracefs::Kernel::start(table, &opts.ports, opts.ring_kb) {
                 Ok(k) => Some(k),
                 Err(e) => {
                     log::info!("{e}; naming processes from /proc");
@@ -233,6 +282,7 @@ impl Owners {
             cache: Mutex::new(HashMap::new()),
             misses: Mutex::new(HashMap::new()),
             scans: Mutex::new((0, std::time::Instant::now())),
+            proc_scans: Mutex::new(HashMap::new()),
         }
     }
 
@@ -252,7 +302,7 @@ impl Owners {
 
     /// Who sent the frame `q` describes.
     pub fn lookup(&self, q: &Query) -> Lookup {
-        let key = (q.tcp, q.src, q.dst, q.stream_start, q.role == Role::Client);
+        let key = cache_key(q);
         let hit = self.cache.lock().ok().and_then(|c| c.get(&key).cloned());
         match hit {
             Some(Lookup::Known(o, _)) if !self.still_holds(&o, q) => {
@@ -340,15 +390,26 @@ impl Owners {
         found
     }
 
+    /// Whether the kernel's rings lost events that bear on a frame sent
+    /// at `time` in a stream begun at `stream_start`: then kernel events
+    /// prove nothing for it.
+    pub fn lost_around(&self, stream_start: Duration, time: Duration) -> bool {
+        self.kernel
+            .as_ref()
+            .is_some_and(|k| lost_around(&k.shared, stream_start, time))
+    }
+
+    /// Events the kernel's rings lost during the capture, as far as they
+    /// said.
+    pub fn events_lost(&self) -> u64 {
+        self.kernel
+            .as_ref()
+            .map_or(0, |k| k.shared.lost_events.load(Ordering::Acquire))
+    }
+
     fn lookup_kernel(&self, k: &tracefs::Kernel, q: &Query) -> Lookup {
         let shared = &k.shared;
-        let ns = |t: Duration| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
-        let reach = ns(q.stream_start.min(q.time).saturating_sub(LOSS_REACH));
-        if shared
-            .losses
-            .lock()
-            .map_or(true, |l| l.overlap(reach, ns(q.time + MARGIN)))
-        {
+        if lost_around(shared, q.stream_start, q.time) {
             return self
                 .proc_find(q)
                 .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Proc));
@@ -387,16 +448,41 @@ impl Owners {
             return Lookup::Unknown;
         }
         drop(table);
-        self.proc_checked(k, q)
+        self.proc_checked(k, q, true)
     }
 
     /// /proc's holder of the frame's socket, when the events do not
     /// contradict it: it was alive then, and it is the only process the
     /// events saw on a UDP flow.
-    fn proc_checked(&self, k: &tracefs::Kernel, q: &Query) -> Lookup {
-        let Some(owner) = self.proc_find(q) else {
-            return Lookup::Unknown;
+    ///
+    /// /proc says who holds the socket when it is read, which may be after
+    /// the frame: a forking server's child, created after the frame, holds
+    /// the connection by then. Only events up to that reading can say so,
+    /// so with `wait` the answer is `Pending` until they are applied (the
+    /// scan is kept meanwhile, not repeated).
+    fn proc_checked(&self, k: &tracefs::Kernel, q: &Query, wait: bool) -> Lookup {
+        let key = cache_key(q);
+        let kept = self.proc_scans.lock().ok().and_then(|mut m| m.remove(&key));
+        let (owner, read_at) = match kept {
+            Some(kept) => kept,
+            None => {
+                let read_at = u64::try_from(tracefs::clock::now().as_nanos()).unwrap_or(u64::MAX);
+                let Some(owner) = self.proc_find(q) else {
+                    return Lookup::Unknown;
+                };
+                (owner, read_at)
+            }
         };
+        if wait && k.shared.watermark_ns.load(Ordering::Acquire) < read_at {
+            if let Ok(mut m) = self.proc_scans.lock() {
+                if m.len() >= MAX_CACHED {
+                    m.clear();
+                }
+                m.insert(key, (owner, read_at));
+            }
+            k.shared.clock.mark();
+            return Lookup::Pending;
+        }
         let consistent = k
             .shared
             .table
@@ -416,31 +502,26 @@ impl Owners {
     /// which may not have sent anything yet, also from /proc while its
     /// process lives. Never `Pending`; never a frame's sender.
     pub fn receiver(&self, q: &Query) -> Lookup {
-        match (self.lookup(q), &self.kernel) {
-            (Lookup::Known(o, m), _) => Lookup::Known(o, m),
-            (_, Some(k)) if !q.tcp => self.proc_checked(k, q),
-            // A connection to a server that forks a child per connection:
-            // whose server it is, though its frames are the child's.
-            (_, Some(k)) if q.role == Role::Server => k
+        // A connection to a server, forking a child per connection or
+        // not: whose server it is, whoever serves it by the time this is
+        // asked (its frames may be a child's).
+        if let Some(k) = &self.kernel
+            && q.tcp
+            && q.role == Role::Server
+            && let Some(o) = k
                 .shared
                 .table
                 .lock()
                 .ok()
                 .and_then(|t| t.listener_holder(q.src, q.time))
-                .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Kernel)),
+        {
+            return Lookup::Known(o, Method::Kernel);
+        }
+        match (self.lookup(q), &self.kernel) {
+            (Lookup::Known(o, m), _) => Lookup::Known(o, m),
+            (_, Some(k)) if !q.tcp => self.proc_checked(k, q, false),
             _ => Lookup::Unknown,
         }
-    }
-
-    /// Whether the kernel's event rings lost events at some point (frames
-    /// near those moments were left to /proc).
-    pub fn events_lost(&self) -> bool {
-        self.kernel.as_ref().is_some_and(|k| {
-            k.shared
-                .losses
-                .lock()
-                .map_or(true, |l| l.overlap(0, u64::MAX))
-        })
     }
 
     /// How far the kernel events have been read (a time on the packets'
@@ -478,6 +559,16 @@ impl Owners {
         }
         false
     }
+}
+
+/// See [`Owners::lost_around`].
+fn lost_around(shared: &tracefs::Shared, stream_start: Duration, time: Duration) -> bool {
+    let ns = |t: Duration| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+    let reach = ns(stream_start.min(time).saturating_sub(LOSS_REACH));
+    shared
+        .losses
+        .lock()
+        .map_or(true, |l| l.overlap(reach, ns(time + MARGIN)))
 }
 
 /// A process tree deeper than this is treated as a loop.

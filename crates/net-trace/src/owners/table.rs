@@ -114,7 +114,7 @@ pub enum Event {
         old: u8,
         /// State after.
         new: u8,
-        /// Local address, when the record carries it (IPv4 sockets).
+        /// Local address (IPv4 or IPv6), when the record carries it.
         local: Option<SocketAddr>,
         /// Remote address, when the record carries it.
         remote: Option<SocketAddr>,
@@ -143,9 +143,9 @@ pub enum Event {
         sport: u16,
         /// Remote port.
         dport: u16,
-        /// Local address, when recorded and bound (IPv4 records only).
+        /// Local address, when recorded and bound.
         src: Option<IpAddr>,
-        /// Remote address, when recorded (IPv4 records only).
+        /// Remote address, when recorded.
         dst: Option<IpAddr>,
         /// An IPv6 lookup.
         v6: bool,
@@ -384,19 +384,11 @@ fn norm(a: SocketAddr) -> SocketAddr {
     SocketAddr::new(canonical(a.ip()), a.port())
 }
 
-/// The key of a frame's 4-tuple among the sockets' (`by_tuple`): IPv6
-/// sockets are known by their ports alone (this kernel's records do not
-/// print IPv6 addresses), so an IPv6 frame is looked up that way; two IPv6
-/// sockets with the same ports at once are then ambiguous, never confused.
+/// The key of a frame's 4-tuple among the sockets' (`by_tuple`): both
+/// ends, IPv4-mapped IPv6 addresses as IPv4 (the records carry either
+/// family's addresses).
 fn tuple_key(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
-    let (src, dst) = (norm(src), norm(dst));
-    if src.is_ipv6() {
-        let unspecified =
-            |a: SocketAddr| SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), a.port());
-        (unspecified(src), unspecified(dst))
-    } else {
-        (src, dst)
-    }
+    (norm(src), norm(dst))
 }
 
 impl Table {
@@ -1691,39 +1683,23 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_sockets_are_known_by_their_ports() {
+    fn ipv6_sockets_are_known_by_their_addresses_like_ipv4_ones() {
         use state::*;
-        let six = |port: u16| format!("[::]:{port}");
         let mut t = Table::new();
-        t.apply(&st(
-            0,
-            100,
-            false,
-            0xa,
-            CLOSE,
-            SYN_SENT,
-            &six(0),
-            &six(13000),
-        ));
-        t.apply(&st(
-            0,
-            100,
-            true,
-            0xa,
-            SYN_SENT,
-            ESTABLISHED,
-            &six(40000),
-            &six(13000),
-        ));
+        let (c, srv) = ("[::1]:40000", "[::1]:13000");
+        t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "[::1]:0", srv));
+        t.apply(&st(0, 100, true, 0xa, SYN_SENT, ESTABLISHED, c, srv));
         let v6 = |src: &str, dst: &str| Query {
             src: src.parse().unwrap(),
             dst: dst.parse().unwrap(),
             ..q(true, Role::Client, 1, 0, 94)
         };
-        assert_eq!(pid(t.lookup(&v6("[::1]:40000", "[::1]:13000"))), Some(100));
+        assert_eq!(pid(t.lookup(&v6(c, srv))), Some(100));
         // The IPv4 flow with those ports is another socket's.
         assert_eq!(t.lookup(&q(true, Role::Client, 1, 0, 74)), Verdict::None);
-        // Two IPv6 sockets with those ports at once: nobody's.
+        // Another IPv6 socket with the same ports, to another address, is
+        // another flow: each keeps its own owner.
+        let other = "[fd00::1]:13000";
         t.apply(&st(
             0,
             200,
@@ -1731,8 +1707,8 @@ mod tests {
             0xb,
             CLOSE,
             SYN_SENT,
-            &six(0),
-            &six(13000),
+            "[fd00::2]:0",
+            other,
         ));
         t.apply(&st(
             0,
@@ -1741,10 +1717,39 @@ mod tests {
             0xb,
             SYN_SENT,
             ESTABLISHED,
-            &six(40000),
-            &six(13000),
+            "[fd00::2]:40000",
+            other,
         ));
-        assert_eq!(t.lookup(&v6("[::1]:40000", "[::1]:13000")), Verdict::None);
+        assert_eq!(pid(t.lookup(&v6(c, srv))), Some(100));
+        assert_eq!(pid(t.lookup(&v6("[fd00::2]:40000", other))), Some(200));
+        // An IPv4 connection made through an IPv6 socket (an IPv4-mapped
+        // address) is the IPv4 flow's.
+        t.apply(&st(
+            0,
+            300,
+            false,
+            0xc,
+            CLOSE,
+            SYN_SENT,
+            "[::ffff:127.0.0.1]:0",
+            "[::ffff:127.0.0.1]:13000",
+        ));
+        t.apply(&st(
+            0,
+            300,
+            true,
+            0xc,
+            SYN_SENT,
+            ESTABLISHED,
+            "[::ffff:127.0.0.1]:41000",
+            "[::ffff:127.0.0.1]:13000",
+        ));
+        let mapped = Query {
+            src: "127.0.0.1:41000".parse().unwrap(),
+            dst: "127.0.0.1:13000".parse().unwrap(),
+            ..q(true, Role::Client, 1, 0, 74)
+        };
+        assert_eq!(pid(t.lookup(&mapped)), Some(300));
     }
 
     #[test]

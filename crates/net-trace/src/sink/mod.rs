@@ -40,7 +40,7 @@ use std::time::Duration;
 use crate::Error;
 use crate::analyze::{Analyzer, Row, Summary as ConnSummary};
 use crate::decode::LinkType;
-use crate::owners::{Method, Owner};
+use crate::owners::{Method, Owner, Tally};
 
 pub use conv::Conversations;
 pub use details::Details;
@@ -80,6 +80,9 @@ pub struct End<'a> {
     /// Rows and summaries name a connection by its place in this list,
     /// from 1, as a reader of the saved file counts its connections.
     pub conns: Option<&'a [usize]>,
+    /// How the TCP and UDP frames shown fared, when a live capture looked
+    /// processes up.
+    pub tally: Option<&'a Tally>,
     /// With a capture narrowed to some processes: the capture's number of
     /// each row shown, in order. Summaries name a frame by its place in
     /// this list, from 1, as the saved file numbers it.

@@ -115,6 +115,7 @@ mod tests {
             analyzer: &analyzer,
             methods: &[],
             conns: None,
+            tally: None,
             numbers: None,
         };
         table.start()?;

@@ -220,6 +220,17 @@ impl Tally {
             _ => {}
         }
     }
+
+    /// As [`Tally::check`], but only kernel events count as right.
+    fn check_kernel(&mut self, answer: Lookup, pid: u32, what: &str) {
+        match answer {
+            Lookup::Known(o, Method::Kernel) if o.pid == pid => self.right += 1,
+            Lookup::Known(o, m) if o.pid == pid => {
+                eprintln!("{what}: {o} named by {m}, not by kernel events");
+            }
+            other => self.check(other, pid, what),
+        }
+    }
 }
 
 #[test]
@@ -292,11 +303,12 @@ fn short_lived_clients_are_named_and_never_wrongly() {
     assert!(!dir.exists(), "{} is left behind", dir.display());
 }
 
-/// IPv6 clients that live a millisecond: named from their sockets' ports
-/// (the kernel's records do not print IPv6 addresses), with their own pids.
+/// IPv6 clients that live a millisecond, TCP and UDP: named from kernel
+/// events (the records carry IPv6 addresses as IPv4's), not from /proc,
+/// with their own pids — the clients are gone before they are asked about.
 #[test]
 #[ignore = "needs root"]
-fn short_lived_ipv6_clients_are_named() {
+fn short_lived_ipv6_clients_are_named_from_kernel_events() {
     const V6_CLIENTS: usize = 10;
     let Ok(listener) = TcpListener::bind("[::1]:0") else {
         testkit::skip("no IPv6 loopback here");
@@ -305,19 +317,46 @@ fn short_lived_ipv6_clients_are_named() {
     let (_alone, owners) = kernel_owners();
     let server = listener.local_addr().unwrap();
     let acceptor = tcp_sink(listener, V6_CLIENTS);
-    let mut tally = Tally::default();
+    let (mut tcp, mut udp) = (Tally::default(), Tally::default());
+    let receiver = std::net::UdpSocket::bind("[::1]:0").unwrap();
+    let to = receiver.local_addr().unwrap();
+    let payload = "x".repeat(PAYLOAD);
     for i in 0..V6_CLIENTS {
         let (pid, q) = short_tcp_client(server);
-        tally.check(
+        tcp.check_kernel(
             ask(&owners, &q),
             pid,
-            &format!("IPv6 client {i} port {}", q.src.port()),
+            &format!("IPv6 TCP client {i} port {}", q.src.port()),
+        );
+        // The frame's time: the middle of its send.
+        let (pid, out) = run_python(&format!(
+            "import socket, time\n\
+             s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
+             s.connect(('::1', {}))\n\
+             a = time.time_ns()\n\
+             s.send(b'{payload}')\n\
+             print(s.getsockname()[1], (a + time.time_ns()) // 2)\n",
+            to.port()
+        ));
+        let mut fields = out.split_whitespace();
+        let port: u16 = fields.next().unwrap().parse().unwrap();
+        let sent = Duration::from_nanos(fields.next().unwrap().parse().unwrap());
+        let q = datagram_query(to, port, sent);
+        udp.check_kernel(
+            ask(&owners, &q),
+            pid,
+            &format!("IPv6 UDP client {i} port {port}"),
         );
     }
     acceptor.join().unwrap();
-    eprintln!("named: IPv6 TCP {}/{V6_CLIENTS}", tally.right);
-    assert!(tally.wrong.is_empty(), "{:?}", tally.wrong);
-    assert!(tally.right >= V6_CLIENTS - 1, "{tally:?}");
+    eprintln!(
+        "named from kernel events: IPv6 TCP {}/{V6_CLIENTS}, UDP {}/{V6_CLIENTS}",
+        tcp.right, udp.right
+    );
+    assert!(tcp.wrong.is_empty(), "{:?}", tcp.wrong);
+    assert!(udp.wrong.is_empty(), "{:?}", udp.wrong);
+    assert!(tcp.right >= V6_CLIENTS - 1, "{tcp:?}");
+    assert!(udp.right >= V6_CLIENTS - 1, "{udp:?}");
 }
 
 /// Senders of datagrams of one length at the same moment: each datagram is

@@ -226,7 +226,7 @@ fn a_capture_narrowed_to_a_process_numbers_its_rows_as_the_file_it_saves() {
     };
     let owners = Owners::start(&OwnerOptions {
         kernel: false,
-        ports: Vec::new(),
+        ..OwnerOptions::default()
     });
     let mut source = FileSource::new(FileReader::open(&original).unwrap(), "lo");
     let (mut table, mut json, mut summary) = (Vec::new(), Vec::new(), Vec::new());

@@ -88,7 +88,7 @@ const CLOCK_STEP_NS: u64 = 1_000_000;
 /// Markers written and not yet read back, at most.
 const MAX_PENDING_MARKERS: usize = 64;
 
-pub(super) fn now() -> Duration {
+pub(crate) fn now() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)

@@ -13,7 +13,7 @@ use super::{TRACEFS, Unavailable, io_err};
 const PREFIX: &str = "net-trace-";
 
 /// Events the owner table reads.
-const EVENTS: [&str; 6] = [
+pub(super) const EVENTS: [&str; 6] = [
     "sock/inet_sock_set_state",
     // A sending socket's ports: each send of an unconnected UDP socket and
     // each connect routes its flow in the process that owns the socket.
@@ -29,7 +29,7 @@ const EVENTS: [&str; 6] = [
 ];
 
 /// IPv6 route lookups: enabled when the kernel has IPv6.
-const OPTIONAL_IPV6: &str = "fib6/fib6_table_lookup";
+pub(super) const OPTIONAL_IPV6: &str = "fib6/fib6_table_lookup";
 
 /// A kernel-side filter keeping records whose local or remote port is one
 /// of `ports` (`None` for all).
@@ -50,9 +50,9 @@ const SEND_FILTER: &str = "(protocol == 17 || protocol == 6) && ret > 0";
 /// The kernel-side filter of route-lookup records.
 const ROUTE_FILTER: &str = "sport != 0 && dport != 0 && (proto == 6 || proto == 17)";
 
-/// Per-CPU ring size: bursts of a few thousand frames a second fit while the
-/// reader catches up.
-const BUFFER_KB: u32 = 8192;
+/// Per-CPU ring size (KiB) unless told otherwise: bursts of a few thousand
+/// frames a second fit while the reader catches up.
+pub const RING_KB: u32 = 8192;
 
 /// The instance: created by [`Instance::create`], removed on drop.
 #[derive(Debug)]
@@ -70,7 +70,7 @@ static SERIAL: AtomicU64 = AtomicU64::new(0);
 impl Instance {
     /// Mounts tracefs if needed, removes dead runs' instances, and creates
     /// and configures ours.
-    pub fn create(ports: &[u16]) -> Result<Self, Unavailable> {
+    pub fn create(ports: &[u16], ring_kb: u32) -> Result<Self, Unavailable> {
         let mut users = USERS
             .lock()
             .map_err(|_| Unavailable("a previous start panicked".into()))?;
@@ -103,16 +103,19 @@ impl Instance {
         drop(users);
         // From here the guard exists: a failure below removes the instance.
         let instance = Self { dir };
-        instance.configure(ports)?;
+        instance.configure(ports, ring_kb)?;
         Ok(instance)
     }
 
-    fn configure(&self, ports: &[u16]) -> Result<(), Unavailable> {
+    fn configure(&self, ports: &[u16], ring_kb: u32) -> Result<(), Unavailable> {
         self.write("tracing_on", "0")?;
         self.write("trace_clock", "mono")?;
-        self.write("options/record-tgid", "1")?;
-        self.write("options/fields", "1")?;
-        self.write("buffer_size_kb", &BUFFER_KB.to_string())?;
+        self.write("buffer_size_kb", &ring_kb.max(1).to_string())?;
+        // `poll` on a ring says "readable" as soon as it holds a record,
+        // not once it is half full (the default): the reader gathers
+        // records itself (see `reader::GATHER`). Older kernels lack the
+        // file and wake on any record anyway.
+        let _ = self.write("buffer_percent", "0");
         // Only sends that sent something tell anything; without the
         // filter the capture would still work, with a busier ring.
         let _ = self.write("events/sock/sock_send_length/filter", SEND_FILTER);

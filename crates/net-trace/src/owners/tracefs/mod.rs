@@ -1,13 +1,18 @@
 //! Kernel events from a private tracefs instance.
 //!
 //! The instance `instances/net-trace-PID` has only the events owner proof
-//! needs, `record-tgid` on (each record's line has the same columns;
-//! the process id printed there is never trusted, see `Tasks`) and the
-//! `fields` option on (every field printed raw, among
-//! them `skaddr`, which the normal text of `inet_sock_set_state` omits).
+//! needs. Its rings are read in binary, per CPU (`per_cpu/cpuN/
+//! trace_pipe_raw`): the kernel formats no text and none is parsed, each
+//! record's fields are read at the offsets its event's `format` file gives,
+//! and IPv6 addresses are read like IPv4's. Reading the rings' pages was
+//! chosen over `perf_event_open` on the same tracepoints because it needs
+//! no `unsafe` (no mmap'd ring, no memory barriers of our own: a `read` of
+//! a whole page), keeps the private instance with its kernel-side filters,
+//! its marker file and its clean-up, and costs one system call per page of
+//! records (about a hundred).
 //! Its clock is `mono`; the offset to the packets' CLOCK_REALTIME is
-//! measured with markers written to the instance's `trace_marker` at a
-//! known wall-clock time, so no clock is read through `unsafe`.
+//! measured when markers written to the instance's `trace_marker` come
+//! back, and markers wake the reader when lookups wait.
 //!
 //! Dynamic events (kprobes, fprobes, eprobes, BTF-typed tracepoint probes)
 //! would give ports straight from `skb->sk`, but this kernel's tracefs
@@ -21,7 +26,9 @@
 //! # Layout
 //! - [`instance`]: the private instance, its events and filters.
 //! - [`mount`]: a private mount of tracefs when it is not mounted.
-//! - [`format`](mod@format): the records the reader reads, parsed into events.
+//! - [`page`]: the rings' pages and their records, a checked view.
+//! - [`format`](mod@format): the records decoded into events by their
+//!   `format` files.
 //! - [`clock`]: the trace clock placed on the packets' clock.
 //! - [`tasks`]: which process each task belongs to, from the records.
 //! - [`reader`]: the thread that reads the instance into the owner table.
@@ -30,11 +37,13 @@ pub mod clock;
 pub mod format;
 pub mod instance;
 pub mod mount;
+pub mod page;
 pub mod reader;
 pub mod tasks;
 
 use std::path::Path;
 
+pub use instance::RING_KB;
 pub use reader::{Kernel, Losses, Shared};
 
 /// Where tracefs lives.
@@ -44,6 +53,29 @@ pub const TRACEFS: &str = "/sys/kernel/tracing";
 #[derive(Debug, thiserror::Error)]
 #[error("kernel events are unavailable ({0})")]
 pub struct Unavailable(String);
+
+/// A tracefs file's text, read with one large buffer: some files
+/// (`events/header_page`) answer only their first 32 bytes to a small
+/// first read and then end, as `read_to_string`'s probing read would see
+/// them.
+fn read_text(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; TEXT_MAX];
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..])? {
+            0 => break,
+            n => len += n,
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// The longest tracefs text file read ([`read_text`]): a `format` file
+/// is about 2 KiB.
+const TEXT_MAX: usize = 64 * 1024;
 
 fn io_err(what: &str, path: &Path, e: &std::io::Error) -> Unavailable {
     Unavailable(format!("{what} {}: {e}", path.display()))

@@ -8,16 +8,17 @@ use crate::owners::table::{Ctx, Event};
 /// Which process each task belongs to, and its name, from the records
 /// themselves.
 ///
-/// The kernel prints a record's process id and name from tables it
-/// refreshes only when the task is next switched out, so the record of a
-/// new task that reuses an old task's id can show the old task's process
-/// and name (seen once the pid counter had wrapped: a client's frames
-/// credited to a long-running process that once had a thread with the
-/// client's id). Only the thread id is the record's own. This map gives its
-/// process: task creations (`task:task_newtask`, whose clone flags tell a
-/// thread from a process), execs, and for a task older than the capture,
-/// /proc while the task lives. A record of a task known by none of them is
-/// credited to no process.
+/// A record carries only the id of the task that wrote it (a thread's id).
+/// The process ids and names the kernel keeps beside the ring are refreshed
+/// only when a task is next switched out, so a new task that reuses an old
+/// task's id can show the old task's process and name (seen once the pid
+/// counter had wrapped: a client's frames credited to a long-running
+/// process that once had a thread with the client's id): they are never
+/// read. This map gives the task's process: task creations
+/// (`task:task_newtask`, whose clone flags tell a thread from a process),
+/// execs, and for a task older than the capture, /proc while the task
+/// lives. A record of a task known by none of them is credited to no
+/// process.
 #[derive(Debug, Default)]
 pub(super) struct Tasks {
     of: HashMap<u32, Task>,
@@ -79,29 +80,14 @@ impl Tasks {
             ctx.tgid = ctx.tid;
             return None;
         }
-        let known = match self.of.get(&ctx.tid) {
-            Some(task) => Some(task.clone()),
-            None => {
-                let task = from_proc(ctx.tid);
-                if let Some(task) = &task {
-                    self.of.insert(ctx.tid, task.clone());
-                }
-                task
-            }
-        };
-        if let Some(task) = known {
-            if ctx.tgid != task.tgid {
-                log::debug!(
-                    "task {} printed as process {} ({}) is process {} ({})",
-                    ctx.tid,
-                    ctx.tgid,
-                    ctx.comm,
-                    task.tgid,
-                    task.comm
-                );
-            }
+        if !self.of.contains_key(&ctx.tid)
+            && let Some(task) = from_proc(ctx.tid)
+        {
+            self.of.insert(ctx.tid, task);
+        }
+        if let Some(task) = self.of.get(&ctx.tid) {
             ctx.tgid = task.tgid;
-            ctx.comm = task.comm;
+            ctx.comm.clone_from(&task.comm);
             Some(task.tgid)
         } else {
             ctx.tgid = ctx.tid;
@@ -137,14 +123,15 @@ fn exec_comm(path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::format::samples::{EXEC, FORK, SEND, THREAD, event};
+    use super::super::format::samples::{event, exec, fork, send};
     use super::*;
 
-    /// A task id no live task has (above any `pid_max`).
-    const GONE: u32 = 4_000_000_000;
+    /// A task id no live task has (above any `pid_max`, within a record's
+    /// 32 signed bits).
+    const GONE: u32 = i32::MAX as u32 - 10;
 
-    pub(super) fn resolved(tasks: &mut Tasks, line: &str) -> Event {
-        let mut e = event(line);
+    fn resolved(tasks: &mut Tasks, record: &[u8]) -> Event {
+        let mut e = event(record);
         tasks.resolve(&mut e);
         e
     }
@@ -155,59 +142,40 @@ mod tests {
     }
 
     #[test]
-    fn a_printed_process_id_is_checked_against_the_tasks_own_history() {
-        let gone = GONE.to_string();
+    fn a_tasks_process_comes_from_its_own_history() {
         let mut tasks = Tasks::default();
-        // A client created as a process; its send printed with the stale
-        // process id and name of an old task that had the same id.
+        // A client created as a process by a task unknown to all.
         let client = GONE + 1;
-        resolved(
-            &mut tasks,
-            &FORK
-                .replace("0x751 (1873)", &format!("{client:#x} ({client})"))
-                .replace("1870", &gone),
-        );
-        // (The creator is unknown: no credit for its own record.)
-        let send = SEND.replace(
-            "python3-15820   (  15820)",
-            &format!("cargo-{client} (28312)"),
-        );
+        resolved(&mut tasks, &fork(GONE, client, "bash", false));
         assert_eq!(
-            ctx_of(&resolved(&mut tasks, &send)),
+            ctx_of(&resolved(&mut tasks, &send(client, 0, 0xa, 17, 5))),
             (client, "bash", false)
         );
         // After exec, the program's name.
-        let exec = EXEC
-            .replace("0x45a9", &format!("{client:#x}"))
-            .replace("17833", &client.to_string())
-            .replace(
-                "filename=/usr/bin/python3",
-                "filename=/opt/lab/tcp-uppercase-with-a-long-name",
-            );
-        let e = resolved(&mut tasks, &exec);
-        assert_eq!(ctx_of(&e), (client, "tcp-uppercase-w", false));
-        // A thread it creates is its, whatever the record prints.
-        let thread = GONE + 2;
-        resolved(
+        let e = resolved(
             &mut tasks,
-            &THREAD
-                .replace("0x45aa (17834)", &format!("{thread:#x} ({thread})"))
-                .replace("17833", &client.to_string()),
+            &exec(client, client, "/opt/lab/tcp-uppercase-with-a-long-name"),
         );
-        let send = SEND.replace("python3-15820   (  15820)", &format!("x-{thread} (28312)"));
-        assert_eq!(ctx_of(&resolved(&mut tasks, &send)).0, client);
+        assert_eq!(ctx_of(&e), (client, "tcp-uppercase-w", false));
+        // A thread it creates is its.
+        let thread = GONE + 2;
+        resolved(&mut tasks, &fork(client, thread, "worker", true));
+        let by_thread = send(thread, 0, 0xa, 17, 5);
+        assert_eq!(ctx_of(&resolved(&mut tasks, &by_thread)).0, client);
         // Once it exits, its id means nothing.
         tasks.forget(Some(thread));
-        let e = resolved(&mut tasks, &send);
-        assert_eq!(ctx_of(&e), (thread, "x", true), "credited to no one");
+        let e = resolved(&mut tasks, &by_thread);
+        assert_eq!(ctx_of(&e), (thread, "", true), "credited to no one");
+        // The creator of a record nobody knows gets no credit for it.
+        let e = resolved(&mut tasks, &send(GONE, 0, 0xa, 17, 5));
+        assert!(ctx_of(&e).2);
     }
 
     #[test]
     fn a_task_older_than_the_capture_is_asked_of_proc() {
         let mut tasks = Tasks::default();
         let me = std::process::id();
-        let send = SEND.replace("python3-15820   (  15820)", &format!("stale-{me} (    1)"));
-        let e = resolved(&mut tasks, &send);
+        let e = resolved(&mut tasks, &send(me, 0, 0xa, 17, 5));
         let (tgid, _, irq) = ctx_of(&e);
         assert_eq!((tgid, irq), (me, false));
     }
