@@ -26,6 +26,10 @@ const INITIAL_BUFFER: usize = 4 * 1024;
 /// pipelined requests).
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Room for a response head, with a small file's body behind it (one
+/// of a kilobyte or so, without growing the buffer).
+const SCRATCH: usize = 2 * 1024;
+
 /// Largest request body read and discarded to keep the connection; larger
 /// ones get 413 and the connection is closed.
 pub const MAX_DISCARDED_BODY: u64 = 8 * 1024 * 1024;
@@ -209,7 +213,7 @@ pub fn serve(
             // Unknown after a pause: set before the first wait.
             timeout: (config.inherited && !resumed).then_some(config.header_timeout),
         },
-        scratch: Vec::with_capacity(1024),
+        scratch: Vec::with_capacity(SCRATCH),
     };
     let mut first = !resumed;
     loop {

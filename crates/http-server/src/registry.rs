@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::net::{Shutdown as Half, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// After making room, how long a closing connection may take to end
@@ -99,11 +99,21 @@ impl Entry {
     }
 }
 
+/// Tables the registry's connections are spread over, by id: each
+/// connection takes one table's lock as it starts and ends, and a thread
+/// preempted while holding it (on a machine with more runnable threads
+/// than CPUs) holds up only the connections of that table, not all.
+const SHARDS: usize = 16;
+
+type Table = HashMap<u64, Arc<Entry>>;
+
 /// Every live connection, so stalled ones can be closed at the cap and
 /// idle ones at shutdown.
 #[derive(Debug, Default)]
 pub struct Registry {
-    conns: Mutex<HashMap<u64, Arc<Entry>>>,
+    shards: [Mutex<Table>; SHARDS],
+    /// Connections in the tables.
+    live: AtomicUsize,
     next: AtomicU64,
     /// `next` when free memory was last handed back.
     released_at: AtomicU64,
@@ -121,7 +131,8 @@ impl Registry {
             evicted: AtomicBool::new(false),
             evicted_at: AtomicU64::new(0),
         });
-        self.lock().insert(id, entry.clone());
+        self.shard(id).insert(id, entry.clone());
+        self.live.fetch_add(1, Ordering::SeqCst);
         (id, entry)
     }
 
@@ -130,12 +141,13 @@ impl Registry {
     /// (see [`crate::memory`]) a moment later, once those threads have
     /// ended, if no connection has come since.
     pub(crate) fn remove(self: &Arc<Self>, id: u64) {
-        let mut conns = self.lock();
-        conns.remove(&id);
-        if !conns.is_empty() || !self.burst_since_release() {
+        if self.shard(id).remove(&id).is_none() {
             return;
         }
-        drop(conns);
+        let left = self.live.fetch_sub(1, Ordering::SeqCst) - 1;
+        if left > 0 || !self.burst_since_release() {
+            return;
+        }
         if self.release_pending.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -145,15 +157,17 @@ impl Registry {
             .stack_size(64 * 1024)
             .spawn(move || {
                 std::thread::sleep(crate::memory::RELEASE_DELAY);
-                let mut conns = registry.lock();
-                let idle = conns.is_empty() && registry.burst_since_release();
+                let mut shards = registry.lock_all();
+                let idle = shards.iter().all(|t| t.is_empty()) && registry.burst_since_release();
                 if idle {
                     let opened = registry.next.load(Ordering::Relaxed);
                     registry.released_at.store(opened, Ordering::Relaxed);
-                    // The table had room for the whole burst.
-                    conns.shrink_to_fit();
+                    // The tables had room for the whole burst.
+                    for table in &mut shards {
+                        table.shrink_to_fit();
+                    }
                 }
-                drop(conns);
+                drop(shards);
                 if idle {
                     crate::memory::release_free_memory();
                 }
@@ -172,8 +186,20 @@ impl Registry {
             >= crate::memory::RELEASE_AFTER_CONNECTIONS
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Entry>>> {
-        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The table of connection `id`, locked.
+    fn shard(&self, id: u64) -> MutexGuard<'_, Table> {
+        self.shards[(id % SHARDS as u64) as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every table, locked in order (as every caller locks them, so two
+    /// cannot wait for each other).
+    fn lock_all(&self) -> Vec<MutexGuard<'_, Table>> {
+        self.shards
+            .iter()
+            .map(|t| t.lock().unwrap_or_else(PoisonError::into_inner))
+            .collect()
     }
 
     /// Makes room for a new client at the connection cap by closing one
@@ -183,9 +209,10 @@ impl Registry {
     /// busy preparing a response is never chosen. True if a connection was
     /// closed or is still closing (within [`EVICTION_GRACE`]).
     pub fn make_room(&self) -> bool {
-        let conns = self.lock();
+        let shards = self.lock_all();
+        let conns = || shards.iter().flat_map(|t| t.iter());
         let now = clock_us(Instant::now());
-        let closing = conns.values().any(|e| {
+        let closing = conns().map(|(_, e)| e).any(|e| {
             e.is_evicted()
                 && now.saturating_sub(e.evicted_at.load(Ordering::SeqCst))
                     < EVICTION_GRACE.as_micros() as u64
@@ -200,8 +227,7 @@ impl Registry {
             Phase::Busy => None,
         };
         // Ties (a burst within a microsecond) go to the older connection.
-        let chosen = conns
-            .iter()
+        let chosen = conns()
             .filter(|(_, e)| !e.is_evicted())
             .filter_map(|(&id, e)| {
                 let phase = e.phase();
@@ -225,7 +251,7 @@ impl Registry {
 
     /// Closes every idle connection (at shutdown).
     pub fn close_idle(&self) {
-        for entry in self.lock().values() {
+        for entry in self.lock_all().iter().flat_map(|t| t.values()) {
             if entry.phase() == Phase::Idle && !entry.evicted.swap(true, Ordering::SeqCst) {
                 let _ = entry.stream.shutdown(Half::Both);
             }
@@ -236,7 +262,7 @@ impl Registry {
     /// is over): reads see end-of-input, writes fail, so each connection's
     /// thread logs what its response got out before it was cut.
     pub fn abort_all(&self) {
-        for entry in self.lock().values() {
+        for entry in self.lock_all().iter().flat_map(|t| t.values()) {
             if !entry.evicted.swap(true, Ordering::SeqCst) {
                 entry
                     .evicted_at
@@ -250,7 +276,7 @@ impl Registry {
 
     /// Connections open now.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.live.load(Ordering::SeqCst)
     }
 
     /// Whether no connection is open.
