@@ -454,11 +454,15 @@ impl Bench {
         for start in &self.http_servers(false) {
             let server = start()?;
             let addr = server.addr;
-            let counted = profile::per_op(&server.pids(), self.secs, || {
-                self.http
-                    .run(addr, load.path, load.conns, load.keep_alive)
-                    .map_or(0.0, |r| r.requests_per_sec)
-            });
+            let counted = profile::per_op(
+                || server.pids(),
+                self.secs,
+                || {
+                    self.http
+                        .run(addr, load.path, load.conns, load.keep_alive)
+                        .map_or(0.0, |r| r.requests_per_sec)
+                },
+            );
             let Some(c) = counted else {
                 println!("  {:<22} not profiled (no requests counted)", server.name);
                 continue;

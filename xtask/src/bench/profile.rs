@@ -26,14 +26,20 @@ const EVENTS: &str = "raw_syscalls:sys_enter,context-switches,task-clock";
 /// Runs `load` (which runs for `secs` and returns operations per second)
 /// and counts the middle of the run (from a fifth in, for three fifths:
 /// past the start, when threads and connections are set up, and clear of
-/// the end) over `pids`. None when nothing could be counted.
-pub fn per_op(pids: &[u32], secs: Duration, load: impl FnOnce() -> f64 + Send) -> Option<PerOp> {
+/// the end) over the processes `pids` lists then (nginx forks its workers
+/// after it listens, so they are looked for once the load runs). None
+/// when nothing could be counted.
+pub fn per_op(
+    pids: impl FnOnce() -> Vec<u32>,
+    secs: Duration,
+    load: impl FnOnce() -> f64 + Send,
+) -> Option<PerOp> {
     let warm = secs / 5;
     let window = secs * 3 / 5;
     thread::scope(|scope| {
         let running = scope.spawn(load);
         thread::sleep(warm);
-        let counted = count(pids, window);
+        let counted = count(&pids(), window);
         let rate = running.join().ok()?;
         let ops = rate * window.as_secs_f64();
         if ops <= 0.0 {
