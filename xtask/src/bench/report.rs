@@ -159,6 +159,28 @@ const FINDINGS: &str = "## What the profiles showed\n\n\
 - Small files: `perf` put path resolution (`realpath`'s `readlink`s, `statx`) and zeroing a 16 KiB read buffer \
 per read at the top of user-side costs; resolutions are now remembered per thread for a second (files opened \
 with `O_NOFOLLOW`), dates and content types per thread, and buffers are not re-zeroed: keep-alive from 0.77× to ~1.1× nginx.\n\
+- Small files, later: `strace -c -f` counted six system calls per keep-alive request for a 1 KiB file \
+(`recvfrom`, `openat`, `statx`, `read`, `sendto`, `close`) and eight with `Connection: close`; nginx makes \
+8.6–9.7 and 11–13 (`perf stat -e raw_syscalls:sys_enter` over its master and workers). A plain `GET` or \
+`HEAD` of a file of up to 16 KiB is now answered from memory — the head without its date and `Connection` \
+header, and the body, in one buffer shared by the threads, compared with the file (`lstat`: same inode, \
+size, modification and change times) at most once a second, 4 MiB in all — with one `send`: two calls per \
+keep-alive request, four with `Connection: close` (`accept4`, `recvfrom`, `sendto`, `close`). What is left \
+is the switch: a thread per connection sleeps in `recv` between requests, one context switch per request \
+(nginx 0.2–0.6, its workers take many connections per `epoll_wait`); `SCHED_BATCH` for the connection \
+threads was tried and not kept (no gain in alternating runs, a worse tail in some). With 1,000 idle \
+keep-alive connections the server held 1,000 threads, 28 MiB; an idle connection now waits in one epoll \
+set without a thread once it has waited 20 ms on its thread (a busy connection never waits that long), \
+keeping its slot among the connections served, and a thread of a small pool woken by its next request \
+serves it as the first did: 10 MiB (64 spare threads in `accept` and the binary's pages), nginx 18 MiB \
+summed over its master and workers (9 MiB PSS: its binary and libraries are counted once per process in \
+RSS). The registry of connections, locked at each connection's start and end, is 16 tables: on this \
+machine, with more runnable threads than CPUs, a thread preempted while holding the one lock held up \
+every other connection's start.\n\
+- The lab's own client (`TCPClient.py`: connect, one `send`, one `recv`, close, no half-close) is a row of \
+its own, from many source addresses and from one; from one address the client's TIME_WAIT ports cap any \
+server that reads to the end of stream near 14k exchanges/s, ours included (the textbook server closes \
+first and is not capped).\n\
 - Per connection: three `setsockopt` calls (now set once on the listener, which Linux passes on), a wake-up \
 for `accept` and another for the first `read` (`TCP_DEFER_ACCEPT` makes it one), and a `futex` per connection \
 end because a condition variable's notify is a system call even with no waiter (the acceptor now uses atomics \
