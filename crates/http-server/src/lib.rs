@@ -29,8 +29,10 @@
 //! Request line 8 KiB (414), header section 32 KiB or 100 fields (431),
 //! 10 s for a request head (408), 5 s keep-alive idle, 30 s without the
 //! client accepting a response byte (the response is cut and the cut
-//! logged; see [`output`]), 1024 connections, which also bound the threads
-//! (at most one beyond the cap; see [`net_core::acceptor`]).
+//! logged; see [`output`]), 1024 connections, which also bound the threads:
+//! one per connection being served (see [`net_core::acceptor`]), and a few
+//! waiting for the next client or request. A keep-alive connection idle
+//! for 20 ms waits on without a thread (see `park`).
 //!
 //! # Making room at the cap
 //! No client can starve the others. When a new client arrives and every
