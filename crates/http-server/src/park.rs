@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -59,6 +59,13 @@ pub fn tick(keepalive: Duration) -> Duration {
     (keepalive / 8).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
+/// Microseconds since the process first asked: instants in an atomic.
+fn micros(at: Instant) -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    at.saturating_duration_since(epoch).as_micros() as u64
+}
+
 /// A connection waiting, without a thread, for its next request.
 pub struct Parked {
     pub stream: Arc<TcpStream>,
@@ -79,6 +86,8 @@ pub struct Parking {
     /// Threads waiting in the epoll set (or about to).
     waiting: AtomicUsize,
     stopping: AtomicBool,
+    /// [`micros`] when the time-outs were last looked at.
+    swept: AtomicU64,
     config: Arc<Config>,
     registry: Arc<Registry>,
 }
@@ -99,6 +108,7 @@ impl Parking {
             parked: Mutex::new(HashMap::new()),
             waiting: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
+            swept: AtomicU64::new(0),
             config,
             registry,
         }))
@@ -189,11 +199,17 @@ impl Parking {
                 return;
             }
             if ready == 0 {
+                self.sweep_due(Duration::ZERO);
                 self.close_expired();
                 if self.leave_if_spare() {
                     return;
                 }
                 continue;
+            }
+            // A pool kept busy by requests may seldom see a wait time out:
+            // the time-outs of the others are looked at as often anyway.
+            if self.sweep_due(tick) {
+                self.close_expired();
             }
             let id = events[0].data();
             let Some(conn) = self.lock().remove(&id) else {
@@ -253,6 +269,18 @@ impl Parking {
                 }
             }
         }
+    }
+
+    /// Whether `tick` has passed since the parked connections' time-outs
+    /// were last looked at; if so, the caller looks now.
+    fn sweep_due(&self, tick: Duration) -> bool {
+        let now = micros(Instant::now());
+        let last = self.swept.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= tick.as_micros() as u64
+            && self
+                .swept
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Closes the parked connections whose keep-alive time-out has passed.

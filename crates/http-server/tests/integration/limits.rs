@@ -140,3 +140,41 @@ fn an_idle_connection_is_closed_after_the_keep_alive_timeout() {
     );
     assert!(after < Duration::from_secs(5), "closed after {after:?}");
 }
+
+/// How often the busy client below asks: more often than parked
+/// connections' time-outs are looked at (an eighth of the 1 s keep-alive),
+/// so the threads waiting for parked connections always have a request
+/// to wake for before their wait times out.
+const BUSY_PACE: Duration = Duration::from_millis(30);
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_connection_is_closed_on_time_while_others_keep_the_server_busy() {
+    let s = site(&["--quiet", "--keepalive-timeout", "1"]);
+    let mut idle = Conn::open(s.addr());
+    idle.send(b"GET /notes.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(idle.read(false).status, 200);
+    let start = std::time::Instant::now();
+    let addr = s.addr();
+    let busy = std::thread::spawn(move || {
+        let mut c = Conn::open(addr);
+        // Each pause is longer than the wait before parking: the busy
+        // connection is parked and woken again each time.
+        while start.elapsed() < Duration::from_secs(4) {
+            c.send(b"GET /notes.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+            assert_eq!(c.read(false).status, 200);
+            std::thread::sleep(BUSY_PACE);
+        }
+    });
+    assert!(idle.closed_within(Duration::from_secs(10)));
+    let after = start.elapsed();
+    busy.join().unwrap();
+    assert!(
+        after >= Duration::from_millis(950),
+        "closed after {after:?}"
+    );
+    assert!(
+        after < Duration::from_millis(3500),
+        "closed after {after:?}"
+    );
+}
