@@ -26,6 +26,15 @@ const INITIAL_BUFFER: usize = 4 * 1024;
 /// pipelined requests).
 const READ_CHUNK: usize = 16 * 1024;
 
+/// How long an idle keep-alive connection waits on its thread before it
+/// is parked (see `park`).
+#[cfg(target_os = "linux")]
+use crate::park::PARK_AFTER;
+
+/// Nothing is parked off Linux (`serve` is never asked to park there).
+#[cfg(not(target_os = "linux"))]
+const PARK_AFTER: Duration = Duration::ZERO;
+
 /// Room for a response head, with a small file's body behind it (one
 /// of a kilobyte or so, without growing the buffer).
 const SCRATCH: usize = 2 * 1024;
@@ -529,7 +538,7 @@ fn read_head(
     let mut deadline = first.then(|| Instant::now() + config.header_timeout);
     let idle_until = Instant::now() + config.keepalive_timeout;
     // Idle that long, the connection waits without its thread.
-    let park_at = park.then(|| Instant::now() + crate::park::PARK_AFTER);
+    let park_at = park.then(|| Instant::now() + PARK_AFTER);
     // What the registry is told, so the right connection makes room at the
     // cap: idle between requests, reading once a head has started (or from
     // the connection, for the first request).
