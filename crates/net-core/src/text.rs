@@ -176,17 +176,33 @@ fn escape_into(s: &mut String, bytes: &[u8], max_chars: usize, quote: bool) -> u
     // one), so nothing past the first `4 × max_chars` can be reached: a
     // 64 KiB segment previewed in 40 characters is not validated whole.
     let bytes = bytes.get(..max_chars.saturating_mul(4)).unwrap_or(bytes);
-    // Printable ASCII, the usual case, is copied as it is.
-    let plain = bytes
-        .iter()
-        .take(max_chars)
-        .take_while(|&&b| (b' '..=b'~').contains(&b) && b != b'\\' && (b != b'"' || !quote))
-        .count();
-    let (head, bytes) = bytes.split_at(plain);
-    // Only ASCII bytes are in `head`.
-    s.push_str(std::str::from_utf8(head).unwrap_or_default());
-    let mut shown = plain;
-    let mut consumed = plain;
+    // ASCII, the usual case, byte by byte: printable characters are
+    // copied as they are; the first other byte hands the rest to the
+    // UTF-8 decoding below.
+    let mut shown = 0;
+    let mut consumed = 0;
+    for &b in bytes {
+        if !b.is_ascii() {
+            break;
+        }
+        if shown >= max_chars {
+            return consumed;
+        }
+        match b {
+            b'"' if quote => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            0..=0x1f | 0x7f => {
+                let _ = write!(s, "\\u{{{b:x}}}");
+            }
+            _ => s.push(char::from(b)),
+        }
+        shown += 1;
+        consumed += 1;
+    }
+    let bytes = bytes.get(consumed..).unwrap_or_default();
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             if shown >= max_chars {

@@ -94,11 +94,13 @@ pub fn write_row(
         true,
     )?;
     out.write_all(b"  ")?;
-    match r.direction {
-        Some(Direction::ClientToServer) => pad(out, "client→server", 14, false)?,
-        Some(Direction::ServerToClient) => pad(out, "server→client", 14, false)?,
-        None => pad(out, "", 14, false)?,
-    }
+    // Padded to the column's 14 characters already: the arrow is one
+    // character in three bytes, which `pad` would count for every row.
+    out.write_all(match r.direction {
+        Some(Direction::ClientToServer) => "client→server ".as_bytes(),
+        Some(Direction::ServerToClient) => "server→client ".as_bytes(),
+        None => b"              ",
+    })?;
     out.write_all(b" ")?;
     match (r.direction, sender) {
         // An ICMP error comes from the host's kernel, not from a process
