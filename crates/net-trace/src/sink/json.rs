@@ -8,30 +8,43 @@
 
 use std::io::{self, Write};
 
+/// Bytes a JSON string cannot hold as they are: `"`, `\`, the control
+/// characters, and DEL (escaped too, so a terminal shows it).
+const ESCAPED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[0x7f] = true;
+    t
+};
+
 /// Writes `s` as a JSON string, quotes included.
 pub fn string(out: &mut impl Write, s: &str) -> io::Result<()> {
     out.write_all(b"\"")?;
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escaped: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f | 0x7f => b"",
-            _ => continue,
+    let mut rest = s.as_bytes();
+    // Runs of bytes that need nothing are written whole.
+    while let Some(i) = rest.iter().position(|&b| ESCAPED[usize::from(b)]) {
+        let (plain, tail) = rest.split_at(i);
+        out.write_all(plain)?;
+        let Some((&b, tail)) = tail.split_first() else {
+            break;
         };
-        out.write_all(bytes.get(start..i).unwrap_or_default())?;
-        if escaped.is_empty() {
-            write!(out, "\\u{b:04x}")?;
-        } else {
-            out.write_all(escaped)?;
+        match b {
+            b'"' => out.write_all(b"\\\"")?,
+            b'\\' => out.write_all(b"\\\\")?,
+            b'\n' => out.write_all(b"\\n")?,
+            b'\r' => out.write_all(b"\\r")?,
+            b'\t' => out.write_all(b"\\t")?,
+            _ => write!(out, "\\u{b:04x}")?,
         }
-        start = i + 1;
+        rest = tail;
     }
-    out.write_all(bytes.get(start..).unwrap_or_default())?;
+    out.write_all(rest)?;
     out.write_all(b"\"")
 }
 
@@ -40,7 +53,9 @@ pub fn key(out: &mut impl Write, first: bool, key: &str) -> io::Result<()> {
     if !first {
         out.write_all(b",")?;
     }
-    write!(out, "\"{key}\":")
+    out.write_all(b"\"")?;
+    out.write_all(key.as_bytes())?;
+    out.write_all(b"\":")
 }
 
 /// Writes a string or `null`.

@@ -8,18 +8,17 @@
 //! or backslash inside a value is written `\t`, `\n`, `\r`, `\\`, so a
 //! line is always one frame.
 
-use std::fmt;
 use std::io::{self, Write};
 use std::net::IpAddr;
-use std::time::Duration;
 
 use super::conv::{Tallies, write_owner};
 use super::out::Out;
 use super::{End, Shown, Sink, json};
 use crate::Error;
-use crate::analyze::Findings;
-use crate::analyze::{Direction, Ends, Kind, Row};
+use crate::analyze::rel_time::TEXT_LEN;
+use crate::analyze::{Direction, Ends, Findings, Kind, RelTime, Row};
 use crate::owners::Owner;
+use crate::text::{IP_LEN, U64_LEN, ip_str, u64_str};
 
 /// Output buffer: large enough that writes are few.
 const BUFFER: usize = 256 * 1024;
@@ -95,27 +94,23 @@ pub fn analysis_names(f: &Findings) -> impl Iterator<Item = &'static str> {
     .filter_map(|(set, name)| set.then_some(name))
 }
 
-/// Seconds with six decimals, as a JSON number or TSV cell (written
-/// without a string of its own: this runs for every frame).
-struct Secs(Duration);
+/// Writes a number (every frame has several: written without `write!`).
+fn num(out: &mut impl Write, n: u64) -> io::Result<()> {
+    out.write_all(u64_str(&mut [0; U64_LEN], n).as_bytes())
+}
 
-impl fmt::Display for Secs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let micros = (self.0.as_nanos() + 500) / 1000;
-        write!(f, "{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+/// Writes a number, or `none` (`null`, or an empty TSV cell).
+fn opt(out: &mut impl Write, n: Option<u64>, none: &[u8]) -> io::Result<()> {
+    match n {
+        Some(n) => num(out, n),
+        None => out.write_all(none),
     }
 }
 
-/// A number, or what stands for none (`null`, or an empty TSV cell).
-struct Opt(Option<u64>, &'static str);
-
-impl fmt::Display for Opt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(n) => write!(f, "{n}"),
-            None => f.write_str(self.1),
-        }
-    }
+/// Writes seconds with six decimals: a time since the first frame, or
+/// since the epoch.
+fn secs(out: &mut impl Write, t: RelTime) -> io::Result<()> {
+    out.write_all(t.decimals_str(6, &mut [0; TEXT_LEN]).as_bytes())
 }
 
 /// A Source or Destination cell: an IP address (nothing to escape), or
@@ -142,14 +137,18 @@ fn ends(row: &Row) -> (Addr<'_>, Option<u64>, Addr<'_>, Option<u64>) {
 
 fn json_addr(out: &mut impl Write, a: &Addr<'_>) -> io::Result<()> {
     match a {
-        Addr::Ip(ip) => write!(out, "\"{ip}\""),
+        Addr::Ip(ip) => {
+            out.write_all(b"\"")?;
+            out.write_all(ip_str(&mut [0; IP_LEN], *ip).as_bytes())?;
+            out.write_all(b"\"")
+        }
         Addr::Name(s) => json::string(out, s),
     }
 }
 
 fn tsv_addr(out: &mut impl Write, a: &Addr<'_>) -> io::Result<()> {
     match a {
-        Addr::Ip(ip) => write!(out, "{ip}"),
+        Addr::Ip(ip) => out.write_all(ip_str(&mut [0; IP_LEN], *ip).as_bytes()),
         Addr::Name(s) => cell(out, s),
     }
 }
@@ -176,32 +175,28 @@ pub fn write_json(
     states: bool,
 ) -> io::Result<()> {
     let (src, sport, dst, dport) = ends(row);
-    write!(
-        out,
-        "{{\"type\":\"frame\",\"no\":{},\"time\":{},\"epoch\":{},\"source\":",
-        row.no,
-        row.time,
-        Secs(frame.time)
-    )?;
+    out.write_all(b"{\"type\":\"frame\",\"no\":")?;
+    num(out, row.no as u64)?;
+    out.write_all(b",\"time\":")?;
+    secs(out, row.time)?;
+    out.write_all(b",\"epoch\":")?;
+    secs(out, RelTime::from(frame.time))?;
+    out.write_all(b",\"source\":")?;
     json_addr(out, &src)?;
-    write!(
-        out,
-        ",\"source_port\":{},\"destination\":",
-        Opt(sport, "null")
-    )?;
+    out.write_all(b",\"source_port\":")?;
+    opt(out, sport, b"null")?;
+    out.write_all(b",\"destination\":")?;
     json_addr(out, &dst)?;
-    write!(
-        out,
-        ",\"destination_port\":{},\"protocol\":",
-        Opt(dport, "null")
-    )?;
+    out.write_all(b",\"destination_port\":")?;
+    opt(out, dport, b"null")?;
+    out.write_all(b",\"protocol\":")?;
     json::string(out, &row.protocol)?;
-    write!(out, ",\"length\":{},\"interface\":", row.length)?;
+    out.write_all(b",\"length\":")?;
+    num(out, u64::from(row.length))?;
+    out.write_all(b",\"interface\":")?;
     json::string(out, frame.iface)?;
-    match row.conn {
-        Some(c) => write!(out, ",\"connection\":{c}")?,
-        None => out.write_all(b",\"connection\":null")?,
-    }
+    out.write_all(b",\"connection\":")?;
+    opt(out, row.conn.map(|c| c as u64), b"null")?;
     json::key(out, false, "direction")?;
     json::opt_string(out, direction(row.direction))?;
     json::key(out, false, "sender")?;
@@ -273,22 +268,32 @@ pub fn write_tsv(
     states: bool,
 ) -> io::Result<()> {
     let (src, sport, dst, dport) = ends(row);
-    write!(out, "{}\t{}\t{}\t", row.no, row.time, Secs(frame.time))?;
+    num(out, row.no as u64)?;
+    out.write_all(b"\t")?;
+    secs(out, row.time)?;
+    out.write_all(b"\t")?;
+    secs(out, RelTime::from(frame.time))?;
+    out.write_all(b"\t")?;
     tsv_addr(out, &src)?;
-    write!(out, "\t{}\t", Opt(sport, ""))?;
+    out.write_all(b"\t")?;
+    opt(out, sport, b"")?;
+    out.write_all(b"\t")?;
     tsv_addr(out, &dst)?;
-    write!(out, "\t{}\t", Opt(dport, ""))?;
+    out.write_all(b"\t")?;
+    opt(out, dport, b"")?;
+    out.write_all(b"\t")?;
     cell(out, &row.protocol)?;
-    write!(
-        out,
-        "\t{}\t{}\t{}\t",
-        row.length,
-        Opt(row.conn.map(|c| c as u64), ""),
-        direction(row.direction).unwrap_or_default()
-    )?;
+    out.write_all(b"\t")?;
+    num(out, u64::from(row.length))?;
+    out.write_all(b"\t")?;
+    opt(out, row.conn.map(|c| c as u64), b"")?;
+    out.write_all(b"\t")?;
+    out.write_all(direction(row.direction).unwrap_or_default().as_bytes())?;
+    out.write_all(b"\t")?;
     match process(row, sender) {
         Some(o) => {
-            write!(out, "{}\t", o.pid)?;
+            num(out, u64::from(o.pid))?;
+            out.write_all(b"\t")?;
             cell(out, o.program())?;
         }
         None => out.write_all(b"\t")?,
@@ -296,12 +301,20 @@ pub fn write_tsv(
     out.write_all(b"\t")?;
     cell(out, &row.info)?;
     out.write_all(b"\t")?;
-    cell(
-        out,
-        &analysis_names(&row.analysis).collect::<Vec<_>>().join(","),
-    )?;
+    // The list's separators need no escaping: each item is a cell's text.
+    for (i, name) in analysis_names(&row.analysis).enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        cell(out, name)?;
+    }
     out.write_all(b"\t")?;
-    cell(out, &row.notes.join("; "))?;
+    for (i, note) in row.notes.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b"; ")?;
+        }
+        cell(out, note)?;
+    }
     if states {
         match row.states {
             Some([c, s]) => write!(out, "\t{}\t{}", c.name(), s.name())?,
@@ -351,6 +364,7 @@ impl<W: Write> Sink for Records<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn tsv_cells_keep_one_frame_per_line() {
