@@ -1,7 +1,14 @@
-//! The trace row: `net-trace read` on a large loopback capture, against
-//! `tcpdump -r -nn` and `tshark -r`, all writing to /dev/null. Wall time
-//! and peak resident memory of each run (the kernel's `ru_maxrss` of that
-//! one child, from `wait4`).
+//! The trace rows: `net-trace read` on a large loopback capture, against
+//! `tcpdump -r -nn` and `tshark -r`, all writing to /dev/null; and its
+//! JSON lines and TSV against tshark's nearest (`-T ek`, `-T fields`).
+//! Each run's CPU time (user and system, the kernel's `ru_utime` and
+//! `ru_stime` of that one child, from `wait4`: what the reader costs,
+//! whatever else the shared machine runs) and peak resident memory
+//! (`ru_maxrss`).
+//!
+//! tshark takes minutes on the whole file, so it reads the first
+//! [`CUT_FRAMES`] frames (`editcap`), once, and the records rows compare
+//! frames per CPU second.
 //!
 //! The capture is recorded once and kept under `target/bench/trace/`:
 //! tcpdump on loopback, stopped by `-c` at exactly [`FRAMES`] frames, while
@@ -24,6 +31,27 @@ use super::report::Workload;
 /// Frames in the benchmark capture (`tcpdump -c`).
 pub const FRAMES: u64 = 500_000;
 
+/// Frames of the capture tshark writes as JSON or fields: at its pace
+/// (tens of thousands a second) enough for a steady rate in seconds.
+pub const CUT_FRAMES: u64 = 50_000;
+
+/// The fields tshark writes for the TSV row: net-trace's TSV columns, as
+/// near as tshark names them.
+const TSHARK_FIELDS: &[&str] = &[
+    "frame.number",
+    "frame.time_relative",
+    "frame.time_epoch",
+    "ip.src",
+    "tcp.srcport",
+    "ip.dst",
+    "tcp.dstport",
+    "_ws.col.Protocol",
+    "frame.len",
+    "tcp.stream",
+    "_ws.col.Info",
+    "tcp.analysis.flags",
+];
+
 /// The longest the recording may take before it is given up.
 const RECORD_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -44,15 +72,42 @@ const PAGE: &[u8] = b"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><titl
 struct Reader {
     name: &'static str,
     program: PathBuf,
-    args: &'static [&'static str],
+    args: Vec<String>,
     /// tshark takes minutes on this file: it is measured in the first
     /// round only.
     once: bool,
+    /// It reads the first [`CUT_FRAMES`] frames only.
+    cut: bool,
+}
+
+impl Reader {
+    fn new(name: &'static str, program: impl Into<PathBuf>, args: &[&str]) -> Reader {
+        Reader {
+            name,
+            program: program.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            once: false,
+            cut: false,
+        }
+    }
+
+    /// Measured in the first round only.
+    fn once(mut self) -> Reader {
+        self.once = true;
+        self
+    }
+
+    /// Reads the cut capture.
+    fn cut(mut self) -> Reader {
+        self.cut = true;
+        self
+    }
 }
 
 /// What one read measured.
 struct Sample {
-    secs: f64,
+    /// CPU time, user and system.
+    cpu_secs: f64,
     rss_mib: f64,
 }
 
@@ -75,35 +130,31 @@ pub fn bench(
             return Ok(());
         }
     };
-    let mut readers = vec![Reader {
-        name: "net-trace read",
-        program: release.join("net-trace"),
-        args: &["read"],
-        once: false,
-    }];
-    readers.push(Reader {
-        name: "tcpdump -r -nn",
-        program: "tcpdump".into(),
-        args: &["-nn", "-r"],
-        once: false,
-    });
-    if installed("tshark") {
-        readers.push(Reader {
-            name: "tshark -r",
-            program: "tshark".into(),
-            args: &["-r"],
-            once: true,
-        });
-    } else {
-        let why = "tshark is not installed (apt-get install tshark): its trace column is skipped.";
+    let net_trace = release.join("net-trace");
+    let tshark = installed("tshark");
+    if !tshark {
+        let why =
+            "tshark is not installed (apt-get install tshark): its trace columns are skipped.";
         println!("notice: {why}");
         notes.push(why.into());
+    }
+    let size_mib = fs::metadata(&file).map_or(0.0, |m| m.len() as f64 / 1_048_576.0);
+    println!("  capture: {} ({size_mib:.0} MiB)", file.display());
+    let cut = if tshark { cut(&file, notes)? } else { None };
+    let files = Files { file, cut };
+
+    let mut readers = vec![
+        Reader::new("net-trace read", &net_trace, &["read"]),
+        Reader::new("tcpdump -r -nn", "tcpdump", &["-nn", "-r"]),
+    ];
+    if tshark {
+        readers.push(Reader::new("tshark -r", "tshark", &["-r"]).once());
     }
     let title = format!(
         "read a {}k-frame loopback capture to /dev/null",
         FRAMES / 1000
     );
-    let mut time = Workload::new(&title, "s", "net-trace read").lower_is_better();
+    let mut time = Workload::new(&title, "CPU ms", "net-trace read").lower_is_better();
     let mut rss = Workload::new(
         &format!(
             "Peak memory while reading a {}k-frame capture",
@@ -113,27 +164,129 @@ pub fn bench(
         "net-trace read",
     )
     .lower_is_better();
-    let size_mib = fs::metadata(&file).map_or(0.0, |m| m.len() as f64 / 1_048_576.0);
-    println!("  capture: {} ({size_mib:.0} MiB)", file.display());
     super::alternating(rounds, &readers, |round, reader| {
-        if reader.once && round > 0 {
+        let Some(s) = measure(round, reader, &files, out_dir)? else {
             return Ok(());
-        }
-        let s = read(reader, &file, &out_dir.join("trace"))?;
-        println!(
-            "  round {}: {:<16} {:>8.2} s {:>8.1} MiB peak RSS",
-            round + 1,
-            reader.name,
-            s.secs,
-            s.rss_mib
-        );
-        time.add(reader.name, s.secs);
+        };
+        time.add(reader.name, s.cpu_secs * 1000.0);
         rss.add(reader.name, s.rss_mib);
         Ok(())
     })?;
     results.push(time);
     results.push(rss);
+
+    // The records, in frames per CPU second: tshark's on the cut file.
+    let fields: Vec<String> = TSHARK_FIELDS
+        .iter()
+        .flat_map(|f| ["-e".to_string(), f.to_string()])
+        .collect();
+    let formats = [
+        (
+            "JSON lines",
+            "net-trace read --format json",
+            "json",
+            "tshark -T ek",
+            vec!["-T".to_string(), "ek".to_string()],
+        ),
+        (
+            "TSV",
+            "net-trace read --format tsv",
+            "tsv",
+            "tshark -T fields",
+            [
+                vec!["-T".to_string(), "fields".to_string()],
+                vec!["-E".to_string(), "header=y".to_string()],
+                fields,
+            ]
+            .concat(),
+        ),
+    ];
+    for (what, ours, format, peer, peer_args) in formats {
+        let mut readers = vec![Reader::new(ours, &net_trace, &["read", "--format", format])];
+        if files.cut.is_some() {
+            let mut args: Vec<&str> = peer_args.iter().map(String::as_str).collect();
+            args.push("-r");
+            readers.push(Reader::new(peer, "tshark", &args).once().cut());
+        }
+        let mut rate = Workload::new(
+            &format!(
+                "{what} of a {}k-frame loopback capture to /dev/null",
+                FRAMES / 1000
+            ),
+            "frames per CPU s",
+            ours,
+        );
+        super::alternating(rounds, &readers, |round, reader| {
+            let Some(s) = measure(round, reader, &files, out_dir)? else {
+                return Ok(());
+            };
+            let frames = if reader.cut { CUT_FRAMES } else { FRAMES };
+            rate.add(
+                reader.name,
+                frames as f64 / s.cpu_secs.max(f64::MIN_POSITIVE),
+            );
+            Ok(())
+        })?;
+        results.push(rate);
+    }
     Ok(())
+}
+
+/// The capture and its first [`CUT_FRAMES`] frames (`None` when editcap
+/// could not cut it).
+struct Files {
+    file: PathBuf,
+    cut: Option<PathBuf>,
+}
+
+/// Runs `reader` unless it is measured once and this is a later round,
+/// printing what it measured.
+fn measure(round: usize, reader: &Reader, files: &Files, out_dir: &Path) -> Result<Option<Sample>> {
+    if reader.once && round > 0 {
+        return Ok(None);
+    }
+    let file = match (&files.cut, reader.cut) {
+        (Some(cut), true) => cut,
+        _ => &files.file,
+    };
+    let s = read(reader, file, &out_dir.join("trace"))?;
+    println!(
+        "  round {}: {:<30} {:>8.2} s CPU {:>8.1} MiB peak RSS",
+        round + 1,
+        reader.name,
+        s.cpu_secs,
+        s.rss_mib
+    );
+    Ok(Some(s))
+}
+
+/// The capture's first [`CUT_FRAMES`] frames, cut once with editcap and
+/// kept beside it; `None` (and a note) when editcap cannot.
+fn cut(file: &Path, notes: &mut Vec<String>) -> Result<Option<PathBuf>> {
+    let cut = file.with_file_name(format!("lo-{}k.pcap", CUT_FRAMES / 1000));
+    if cut.exists() {
+        return Ok(Some(cut));
+    }
+    let partial = cut.with_extension("partial");
+    let made = Command::new("editcap")
+        .args(["-F", "pcap", "-r"])
+        .arg(file)
+        .arg(&partial)
+        .arg(format!("1-{CUT_FRAMES}"))
+        .output();
+    match made {
+        Ok(out) if out.status.success() => {
+            fs::rename(&partial, &cut)?;
+            Ok(Some(cut))
+        }
+        _ => {
+            let _ = fs::remove_file(&partial);
+            let why = "editcap (wireshark-common) could not cut the capture for tshark: its JSON and TSV columns are skipped.";
+            println!("notice: {why}");
+            notes.push(why.into());
+            Ok(None)
+        }
+    }
 }
 
 fn installed(program: &str) -> bool {
@@ -144,21 +297,19 @@ fn installed(program: &str) -> bool {
 }
 
 /// Runs one reader over `file` with stdout to /dev/null, returning its
-/// wall time and peak RSS; a failed run is an error with its stderr.
+/// CPU time and peak RSS; a failed run is an error with its stderr.
 fn read(reader: &Reader, file: &Path, dir: &Path) -> Result<Sample> {
     let err_path = dir.join("reader.stderr");
-    let started = Instant::now();
     let child = Command::new(&reader.program)
-        .args(reader.args)
+        .args(&reader.args)
         .arg(file)
         .stdin(Stdio::null())
         .stdout(Stdio::from(File::create("/dev/null")?))
         .stderr(Stdio::from(File::create(&err_path)?))
         .spawn()
         .with_context(|| format!("cannot start {}", reader.program.display()))?;
-    let (status, maxrss_kib) =
+    let (status, usage) =
         sys::wait_rusage(&child).with_context(|| format!("waiting for {}", reader.name))?;
-    let secs = started.elapsed().as_secs_f64();
     if !status.success() {
         let stderr = fs::read_to_string(&err_path).unwrap_or_default();
         let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
@@ -170,8 +321,8 @@ fn read(reader: &Reader, file: &Path, dir: &Path) -> Result<Sample> {
         );
     }
     Ok(Sample {
-        secs,
-        rss_mib: maxrss_kib as f64 / 1024.0,
+        cpu_secs: usage.cpu_secs,
+        rss_mib: usage.maxrss_kib as f64 / 1024.0,
     })
 }
 
@@ -286,6 +437,15 @@ fn load_until_exit(
     }
 }
 
+/// What the kernel counted for one child.
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    /// User and system CPU time, seconds.
+    cpu_secs: f64,
+    /// Peak resident set size, KiB.
+    maxrss_kib: i64,
+}
+
 /// The one system call std does not offer: a child's own resource usage.
 #[cfg(unix)]
 #[allow(unsafe_code)]
@@ -294,10 +454,13 @@ mod sys {
     use std::os::unix::process::ExitStatusExt;
     use std::process::{Child, ExitStatus};
 
-    /// Waits for `child` and returns its exit status and its peak resident
-    /// set size in KiB (`ru_maxrss` of that child alone, from `wait4`).
-    /// The child is reaped here: it must not be waited for again.
-    pub fn wait_rusage(child: &Child) -> io::Result<(ExitStatus, i64)> {
+    use super::Usage;
+
+    /// Waits for `child` and returns its exit status and what it used:
+    /// its CPU time and peak resident set size (`ru_utime`, `ru_stime`
+    /// and `ru_maxrss` of that child alone, from `wait4`). The child is
+    /// reaped here: it must not be waited for again.
+    pub fn wait_rusage(child: &Child) -> io::Result<(ExitStatus, Usage)> {
         let pid = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
         let mut status: libc::c_int = 0;
         // SAFETY: rusage is plain old data; all zeros is a valid value.
@@ -307,7 +470,12 @@ mod sys {
             // `pid` is our own unreaped child.
             let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
             if r == pid {
-                return Ok((ExitStatus::from_raw(status), usage.ru_maxrss));
+                let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+                let used = Usage {
+                    cpu_secs: secs(usage.ru_utime) + secs(usage.ru_stime),
+                    maxrss_kib: usage.ru_maxrss,
+                };
+                return Ok((ExitStatus::from_raw(status), used));
             }
             let err = io::Error::last_os_error();
             if err.kind() != io::ErrorKind::Interrupted {
@@ -322,8 +490,10 @@ mod sys {
     use std::io;
     use std::process::{Child, ExitStatus};
 
-    /// A child's peak memory is only read on Unix (`wait4`).
-    pub fn wait_rusage(_child: &Child) -> io::Result<(ExitStatus, i64)> {
+    use super::Usage;
+
+    /// A child's CPU time and peak memory are only read on Unix (`wait4`).
+    pub fn wait_rusage(_child: &Child) -> io::Result<(ExitStatus, Usage)> {
         Err(io::Error::other("the trace benchmark runs on Unix only"))
     }
 }
