@@ -190,6 +190,10 @@ struct Side {
     /// A segment with ACK and without SYN was sent: the window is scaled
     /// from then on.
     acked: bool,
+    /// A segment came after a gap (what came before it was not captured)
+    /// and no SYN has been resent since: tshark's reading of a resent SYN
+    /// then differs (see [`SeqAnalysis::push`]).
+    gap: bool,
 }
 
 impl Default for Side {
@@ -206,6 +210,7 @@ impl Default for Side {
             last_keep_alive: false,
             last_zero_window_probe: false,
             acked: false,
+            gap: false,
         }
     }
 }
@@ -257,6 +262,13 @@ impl SeqAnalysis {
         self.forward(s, &mut f, flagged);
         let [a, b] = &mut self.sides;
         let (fwd, rev) = if s.d == 0 { (a, b) } else { (b, a) };
+        // A SYN (without ACK) sent again after a gap in what this side was
+        // seen sending: tshark 4.0 calls it a retransmission (never out of
+        // order) and takes the stream up again from it, so the segments
+        // after it are judged against the SYN, not against the segment
+        // after the gap (what its output shows; a SYN-ACK, or a SYN with
+        // no gap before it, is judged as any segment).
+        let resent_syn_after_gap = s.syn && !s.has_ack && fwd.gap && fwd.nextseq != 0;
         if s.ack != fwd.lastack {
             fwd.lastnondupack = s.no;
             fwd.dupacknum = 0;
@@ -284,7 +296,9 @@ impl SeqAnalysis {
             let ends_at = s.seq.wrapping_add(s.len);
             let seq_len = s.len + u32::from(s.syn || s.fin);
             let ooo_within = self.first_rtt.unwrap_or(OUT_OF_ORDER_WITHIN);
-            if s.len > 0 && rev.lastack != 0 && le(ends_at, rev.lastack) {
+            if resent_syn_after_gap {
+                f.retransmission = not_advanced;
+            } else if s.len > 0 && rev.lastack != 0 && le(ends_at, rev.lastack) {
                 f.spurious_retransmission = true;
             } else if not_advanced
                 // tshark keeps the count unsigned: the -1 left by an ACK of
@@ -304,7 +318,11 @@ impl SeqAnalysis {
             }
         }
         let nextseq = s.seq.wrapping_add(s.len) + u32::from(s.syn || s.fin);
-        if (gt(nextseq, fwd.nextseq) || fwd.nextseq == 0) && !f.zero_window_probe {
+        if resent_syn_after_gap {
+            fwd.nextseq = nextseq;
+            fwd.nextseq_time = s.time;
+            fwd.gap = false;
+        } else if (gt(nextseq, fwd.nextseq) || fwd.nextseq == 0) && !f.zero_window_probe {
             fwd.nextseq = nextseq;
             fwd.nextseq_time = s.time;
         }
@@ -341,6 +359,7 @@ impl SeqAnalysis {
         }
         if fwd.nextseq != 0 && gt(s.seq, fwd.nextseq) && !s.rst {
             f.previous_not_captured = true;
+            fwd.gap = true;
         }
         if s.len <= 1 && s.seq == fwd.nextseq.wrapping_sub(1) && !flagged {
             f.keep_alive = true;
