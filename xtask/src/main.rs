@@ -57,6 +57,15 @@ enum Task {
     /// The bare UDP loop the bench compares udp-chat with.
     #[command(hide = true)]
     UdpBare,
+    /// One sender of the bench's UDP flood: COUNT datagrams to TO on a
+    /// connected socket, each carrying this process's pid.
+    #[command(hide = true)]
+    UdpFlood {
+        /// Where to send.
+        to: std::net::SocketAddr,
+        /// How many datagrams.
+        count: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -69,6 +78,7 @@ fn main() -> ExitCode {
         Task::Soak(args) => soak::run(args),
         Task::Ci => ci::run(),
         Task::UdpBare => bench::peers::serve_bare_udp(),
+        Task::UdpFlood { to, count } => bench::live::flood(to, count),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
