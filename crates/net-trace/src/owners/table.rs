@@ -238,6 +238,11 @@ struct Program {
     known: bool,
 }
 
+/// How many parents up a process's ancestry is followed, at most (a
+/// server's worker is its child or grandchild; a loop in what was read
+/// cannot run for ever).
+const MAX_ANCESTRY: usize = 64;
+
 /// Earlier programs remembered per process, at most.
 const MAX_PROGRAMS: usize = 4;
 
@@ -896,6 +901,20 @@ impl Table {
         if let Some(sock) = live.first()
             && let [pid] = sock.actors[..]
         {
+            // An accepted socket's only actor is the process that closed
+            // it. It held the socket from the start only if it is the
+            // listener's process or one that process forked; another (the
+            // socket handed to it, or a reader of /proc whose brief hold
+            // on the file outlived the owner's close, so the last close
+            // ran in its task) sent none of the frames before its close.
+            if q.role == Role::Server
+                && sock.shut.is_some_and(|t| q.time + CLOCK_SLACK < t)
+                && !self
+                    .listener_since(src, q.time)
+                    .is_some_and(|(holder, since)| self.may_have_accepted(pid, holder, since))
+            {
+                return Verdict::None;
+            }
             // A child forked since may be the one sending; and a process
             // gone by the frame's time, without having closed the socket,
             // left it to another (a child, or one it handed the socket to).
@@ -1102,6 +1121,64 @@ impl Table {
             return None;
         }
         self.owner_at(pid, time)
+    }
+
+    /// The one process holding the listening socket for `local` at `time`,
+    /// and since when that socket was seen listening.
+    fn listener_since(&self, local: SocketAddr, time: Duration) -> Option<(u32, Duration)> {
+        let local = norm(local);
+        let mut found: Option<(u32, Duration)> = None;
+        for s in self
+            .listeners
+            .iter()
+            .filter_map(|i| self.socks.get(*i)?.as_ref())
+            .filter(|s| {
+                s.local.is_some_and(|l| {
+                    l.port() == local.port() && (l.ip() == local.ip() || l.ip().is_unspecified())
+                }) && s.opened <= time + CLOCK_SLACK
+                    && s.closed.is_none_or(|c| c + CLOCK_SLACK >= time)
+            })
+        {
+            for &pid in &s.actors {
+                match found {
+                    Some((p, _)) if p != pid => return None,
+                    Some((p, since)) => found = Some((p, since.min(s.opened))),
+                    None => found = Some((pid, s.opened)),
+                }
+            }
+        }
+        found
+    }
+
+    /// Whether `pid` may have accepted a connection on a listener `holder`
+    /// opened at `since`: it is `holder`, or descends from a child `holder`
+    /// forked after `since` (so it inherited the listener). A child forked
+    /// before could hold an accepted socket only if it was handed over.
+    /// A fork the table did not see (before the capture) is given the
+    /// benefit, as before.
+    fn may_have_accepted(&self, pid: u32, holder: u32, since: Duration) -> bool {
+        let mut at = pid;
+        for _ in 0..MAX_ANCESTRY {
+            if at == holder {
+                return true;
+            }
+            let Some(parent) = self.procs.get(&at).and_then(|p| p.parent) else {
+                return false;
+            };
+            if parent == holder {
+                let forked = self
+                    .procs
+                    .get(&holder)
+                    .and_then(|h| h.children.iter().find(|(c, _)| *c == at))
+                    .map(|(_, t)| *t);
+                return forked.is_none_or(|t| t + CLOCK_SLACK >= since);
+            }
+            if parent == at {
+                return false;
+            }
+            at = parent;
+        }
+        false
     }
 
     /// Whether a child process of `pid` forked after `since` (when its
@@ -1360,6 +1437,56 @@ mod tests {
         t.apply(&st(15, 500, true, 0x2, SYN_RECV, ESTABLISHED, S, C));
         t.apply(&st(16, 600, false, 0x2, ESTABLISHED, 4, S, C));
         assert_eq!(pid(t.lookup(&q(true, Role::Server, 15, 14, 74))), Some(600));
+    }
+
+    #[test]
+    fn an_accepted_socket_closed_by_another_process_is_not_its_before_the_close() {
+        use state::*;
+        let mut t = Table::new();
+        t.apply(&st(
+            0,
+            500,
+            false,
+            0x1,
+            CLOSE,
+            LISTEN,
+            "127.0.0.1:13000",
+            "0.0.0.0:0",
+        ));
+        t.apply(&st(5, 500, true, 0x2, LISTEN, SYN_RECV, S, C));
+        t.apply(&st(5, 500, true, 0x2, SYN_RECV, ESTABLISHED, S, C));
+        // Process 700, not the server's nor forked by it, was handed the
+        // socket and closed it last.
+        t.apply(&st(20, 700, false, 0x2, ESTABLISHED, 4, S, C));
+        // The server's frames before that close are not 700's.
+        assert_eq!(t.lookup(&q(true, Role::Server, 6, 5, 74)), Verdict::None);
+        assert_eq!(t.lookup(&q(true, Role::Server, 10, 5, 74)), Verdict::None);
+        // Its FIN, sent by that close, is.
+        assert_eq!(pid(t.lookup(&q(true, Role::Server, 20, 5, 66))), Some(700));
+
+        // A child the server forked before it listened cannot have
+        // accepted: it was handed the socket.
+        let mut t = Table::new();
+        t.apply(&Event::Fork {
+            ctx: ctx(0, 500, "server", false),
+            child: 600,
+            thread: false,
+            comm: "grabber".into(),
+        });
+        t.apply(&st(
+            1,
+            500,
+            false,
+            0x1,
+            CLOSE,
+            LISTEN,
+            "127.0.0.1:13000",
+            "0.0.0.0:0",
+        ));
+        t.apply(&st(5, 500, true, 0x2, LISTEN, SYN_RECV, S, C));
+        t.apply(&st(5, 500, true, 0x2, SYN_RECV, ESTABLISHED, S, C));
+        t.apply(&st(20, 600, false, 0x2, ESTABLISHED, 4, S, C));
+        assert_eq!(t.lookup(&q(true, Role::Server, 10, 5, 74)), Verdict::None);
     }
 
     #[test]
