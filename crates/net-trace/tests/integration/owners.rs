@@ -514,17 +514,17 @@ fn lab_clients_against_tcpdump() {
     let mut starts: HashMap<usize, (Duration, bool)> = HashMap::new();
     let mut named: HashMap<u32, usize> = HashMap::new();
     let mut wrong = Vec::new();
-    // One client per local port and protocol (a TCP and a UDP client may
-    // well get the same port number).
+    // One TCP client per local port (a TCP and a UDP client may well get
+    // the same port number; UDP clients are told apart by their payload).
     let mut by_port: HashMap<(bool, u16), u32> = HashMap::new();
     let mut frames_named = 0;
     for f in &frames {
         let Some(p) = net_trace::decode::decode(f.link, &f.data, f.time, f.wire_len) else {
             continue;
         };
-        let (tcp, syn, payload) = match &p.transport {
-            net_trace::decode::Transport::Tcp(t) => (true, t.flags.syn && !t.flags.ack, 0),
-            net_trace::decode::Transport::Udp(u) => (false, false, u.len),
+        let (tcp, syn, payload, sent) = match &p.transport {
+            net_trace::decode::Transport::Tcp(t) => (true, t.flags.syn && !t.flags.ack, 0, None),
+            net_trace::decode::Transport::Udp(u) => (false, false, u.len, Some(&u.payload)),
             _ => continue,
         };
         let row = analyzer.push(&p);
@@ -553,8 +553,24 @@ fn lab_clients_against_tcpdump() {
         frames_named += 1;
         *named.entry(o.pid).or_default() += 1;
         let from_server = [LAB_TCP_PORT, LAB_UDP_PORT].contains(&p.src.port());
+        // A UDP client's datagram says which client sent it (`msg I`, the
+        // I-th): two clients may well get the same port one after the
+        // other, so its port alone is no proof.
+        let udp_sender = sent
+            .and_then(|b| {
+                std::str::from_utf8(b)
+                    .ok()?
+                    .trim()
+                    .strip_prefix("msg ")?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .and_then(|i| clients.iter().filter(|(k, _)| *k == "udp").nth(i))
+            .map(|(_, pid)| *pid);
         let ok = if from_server {
             servers.contains(&o.pid)
+        } else if !tcp {
+            udp_sender == Some(o.pid)
         } else {
             clients
                 .iter()
