@@ -432,6 +432,8 @@ impl Owners {
                 shared.clock.mark();
                 return Lookup::Pending;
             }
+            // /proc would name whoever holds the socket now.
+            Verdict::HandedOver => return Lookup::Unknown,
             Verdict::None => {}
         }
         // A datagram's send record comes as its system call returns, just

@@ -346,6 +346,11 @@ pub enum Verdict {
     Wait,
     /// Nothing proves an owner.
     None,
+    /// The socket was closed last by a process that cannot have held it
+    /// from its start (it was handed over during the capture): nothing
+    /// proves who sent its earlier frames, and /proc, which names whoever
+    /// holds it when read, must not be asked either.
+    HandedOver,
 }
 
 /// Sockets, sends and processes learned from kernel events.
@@ -907,13 +912,15 @@ impl Table {
             // socket handed to it, or a reader of /proc whose brief hold
             // on the file outlived the owner's close, so the last close
             // ran in its task) sent none of the frames before its close.
+            // A frame within the clocks' slack of the close may be before
+            // it: unknown too (the closer's own FIN among them).
             if q.role == Role::Server
-                && sock.shut.is_some_and(|t| q.time + CLOCK_SLACK < t)
+                && sock.shut.is_some_and(|t| q.time <= t + CLOCK_SLACK)
                 && !self
                     .listener_since(src, q.time)
                     .is_some_and(|(holder, since)| self.may_have_accepted(pid, holder, since))
             {
-                return Verdict::None;
+                return Verdict::HandedOver;
             }
             // A child forked since may be the one sending; and a process
             // gone by the frame's time, without having closed the socket,
@@ -1171,7 +1178,8 @@ impl Table {
                     .get(&holder)
                     .and_then(|h| h.children.iter().find(|(c, _)| *c == at))
                     .map(|(_, t)| *t);
-                return forked.is_none_or(|t| t + CLOCK_SLACK >= since);
+                // Both times are kernel events on one clock: no slack.
+                return forked.is_none_or(|t| t >= since);
             }
             if parent == at {
                 return false;
@@ -1459,10 +1467,22 @@ mod tests {
         // socket and closed it last.
         t.apply(&st(20, 700, false, 0x2, ESTABLISHED, 4, S, C));
         // The server's frames before that close are not 700's.
-        assert_eq!(t.lookup(&q(true, Role::Server, 6, 5, 74)), Verdict::None);
-        assert_eq!(t.lookup(&q(true, Role::Server, 10, 5, 74)), Verdict::None);
-        // Its FIN, sent by that close, is.
-        assert_eq!(pid(t.lookup(&q(true, Role::Server, 20, 5, 66))), Some(700));
+        assert_eq!(
+            t.lookup(&q(true, Role::Server, 6, 5, 74)),
+            Verdict::HandedOver
+        );
+        assert_eq!(
+            t.lookup(&q(true, Role::Server, 10, 5, 74)),
+            Verdict::HandedOver
+        );
+        // Its FIN, sent by that close, may be within the clocks' slack of
+        // a frame before it: unknown too; what the kernel sends on the
+        // closer's behalf afterwards is the closer's.
+        assert_eq!(
+            t.lookup(&q(true, Role::Server, 20, 5, 66)),
+            Verdict::HandedOver
+        );
+        assert_eq!(pid(t.lookup(&q(true, Role::Server, 25, 5, 66))), Some(700));
 
         // A child the server forked before it listened cannot have
         // accepted: it was handed the socket.
@@ -1486,7 +1506,10 @@ mod tests {
         t.apply(&st(5, 500, true, 0x2, LISTEN, SYN_RECV, S, C));
         t.apply(&st(5, 500, true, 0x2, SYN_RECV, ESTABLISHED, S, C));
         t.apply(&st(20, 600, false, 0x2, ESTABLISHED, 4, S, C));
-        assert_eq!(t.lookup(&q(true, Role::Server, 10, 5, 74)), Verdict::None);
+        assert_eq!(
+            t.lookup(&q(true, Role::Server, 10, 5, 74)),
+            Verdict::HandedOver
+        );
     }
 
     #[test]
