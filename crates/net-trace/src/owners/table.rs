@@ -1447,12 +1447,12 @@ mod tests {
         assert_eq!(pid(t.lookup(&q(true, Role::Server, 15, 14, 74))), Some(600));
     }
 
-    #[test]
-    fn an_accepted_socket_closed_by_another_process_is_not_its_before_the_close() {
+    /// Server 500 listening on S from `listen` (ms), and socket 0x2 from C
+    /// accepted at 5 ms and closed last by `closer` at 20 ms.
+    fn accepted_then_closed_by(t: &mut Table, listen: u64, closer: u32) {
         use state::*;
-        let mut t = Table::new();
         t.apply(&st(
-            0,
+            listen,
             500,
             false,
             0x1,
@@ -1463,18 +1463,22 @@ mod tests {
         ));
         t.apply(&st(5, 500, true, 0x2, LISTEN, SYN_RECV, S, C));
         t.apply(&st(5, 500, true, 0x2, SYN_RECV, ESTABLISHED, S, C));
+        t.apply(&st(20, closer, false, 0x2, ESTABLISHED, 4, S, C));
+    }
+
+    #[test]
+    fn an_accepted_socket_closed_by_another_process_is_not_its_before_the_close() {
         // Process 700, not the server's nor forked by it, was handed the
         // socket and closed it last.
-        t.apply(&st(20, 700, false, 0x2, ESTABLISHED, 4, S, C));
+        let mut t = Table::new();
+        accepted_then_closed_by(&mut t, 0, 700);
         // The server's frames before that close are not 700's.
-        assert_eq!(
-            t.lookup(&q(true, Role::Server, 6, 5, 74)),
-            Verdict::HandedOver
-        );
-        assert_eq!(
-            t.lookup(&q(true, Role::Server, 10, 5, 74)),
-            Verdict::HandedOver
-        );
+        for at in [6, 10] {
+            assert_eq!(
+                t.lookup(&q(true, Role::Server, at, 5, 74)),
+                Verdict::HandedOver
+            );
+        }
         // Its FIN, sent by that close, may be within the clocks' slack of
         // a frame before it: unknown too; what the kernel sends on the
         // closer's behalf afterwards is the closer's.
@@ -1493,19 +1497,7 @@ mod tests {
             thread: false,
             comm: "grabber".into(),
         });
-        t.apply(&st(
-            1,
-            500,
-            false,
-            0x1,
-            CLOSE,
-            LISTEN,
-            "127.0.0.1:13000",
-            "0.0.0.0:0",
-        ));
-        t.apply(&st(5, 500, true, 0x2, LISTEN, SYN_RECV, S, C));
-        t.apply(&st(5, 500, true, 0x2, SYN_RECV, ESTABLISHED, S, C));
-        t.apply(&st(20, 600, false, 0x2, ESTABLISHED, 4, S, C));
+        accepted_then_closed_by(&mut t, 1, 600);
         assert_eq!(
             t.lookup(&q(true, Role::Server, 10, 5, 74)),
             Verdict::HandedOver
