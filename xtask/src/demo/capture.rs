@@ -424,9 +424,19 @@ const TSHARK_CHECKSUMS: [&str; 6] = [
 ];
 
 /// A display filter keeping the frames whose checksums tshark found right
-/// (or could not verify).
-const TSHARK_CHECKSUMS_RIGHT: &str =
-    "not (ip.checksum.status == 0 or tcp.checksum.status == 0 or udp.checksum.status == 0)";
+/// (or could not verify), as the receiver judges them. Two of tshark's
+/// verdicts are not the receiver's:
+/// - a TCP checksum of 0xffff where 0x0000 is computed is "Bad" to tshark
+///   4.0 (`[TCP CHECKSUM 0xFFFF]`, RFC 1624), but both are zero in one's
+///   complement, the receiver's sum comes out right with either, and
+///   Linux itself writes 0xffff when it finishes a checksum that folds to
+///   zero (`CSUM_MANGLED_0`): about one segment in 65,536 carries it;
+/// - a TCP header length corrupted below 20 bytes or past the segment
+///   stops tshark before it checks the checksum, which the receiver (and
+///   the table) still finds wrong.
+const TSHARK_CHECKSUMS_RIGHT: &str = "not (ip.checksum.status == 0 \
+     or (tcp.checksum.status == 0 and not tcp.checksum.ffff) \
+     or udp.checksum.status == 0 or tcp.bogus_header_length)";
 
 /// The frames tshark finds a bad checksum in (IPv4 header, TCP or UDP),
 /// by number; `None` when tshark could not read the file.
