@@ -1,7 +1,7 @@
-//! The trace clock on the packets' clock: markers written to the
-//! instance's `trace_marker` at a known wall-clock time.
+//! The trace clock on the packets' clock: the offset between the instance's
+//! `mono` clock and CLOCK_REALTIME, measured each time a marker written to
+//! the instance's `trace_marker` comes back.
 
-use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::sync::Mutex;
@@ -11,11 +11,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::instance::Instance;
 use super::{Unavailable, io_err};
 
-/// Clock markers: the wall-clock time each was written at, oldest first.
+/// The marker file, and the offset measured when markers come back.
 #[derive(Debug)]
 pub struct Clock {
-    marker: Mutex<File>,
-    pending: Mutex<VecDeque<Duration>>,
+    /// The marker file and how many markers written to it have not come
+    /// back yet.
+    marker: Mutex<(File, usize)>,
     /// Wall clock minus trace clock, in nanoseconds (0 until measured).
     pub(super) offset_ns: AtomicU64,
 }
@@ -28,8 +29,7 @@ impl Clock {
             .open(&path)
             .map_err(|e| io_err("open", &path, &e))?;
         Ok(Self {
-            marker: Mutex::new(marker),
-            pending: Mutex::new(VecDeque::new()),
+            marker: Mutex::new((marker, 0)),
             offset_ns: AtomicU64::new(0),
         })
     }
@@ -37,40 +37,36 @@ impl Clock {
     /// Writes a marker; the reader measures the offset and advances its
     /// watermark when it reads it back.
     pub fn mark(&self) {
-        let (Ok(mut file), Ok(mut pending)) = (self.marker.lock(), self.pending.lock()) else {
+        let Ok(mut marker) = self.marker.lock() else {
             return;
         };
+        let (file, pending) = &mut *marker;
         // Bounded: markers are only written while lookups wait.
-        if pending.len() >= MAX_PENDING_MARKERS {
+        if *pending >= MAX_PENDING_MARKERS {
             return;
         }
-        let before = now();
         if file.write_all(b"net-trace\n").is_ok() {
-            pending.push_back(before);
+            *pending += 1;
         }
     }
 
-    pub(super) fn read_back(&self, trace_time: Duration) {
-        let Some(wall) = self.pending.lock().ok().and_then(|mut p| p.pop_front()) else {
+    /// A marker came back: the offset is measured afresh, so it follows
+    /// any step of the wall clock. The clocks are read directly, so the
+    /// offset is exact: a marker delayed on a busy machine (by
+    /// milliseconds, now and then) cannot skew it.
+    pub(super) fn read_back(&self) {
+        let Ok(mut marker) = self.marker.lock() else {
             return;
         };
-        // Where the clocks can be read directly, the offset is exact and
-        // follows any step of the wall clock: a marker delayed on a busy
-        // machine (by milliseconds, now and then) cannot skew it.
-        #[cfg(target_os = "linux")]
-        if let Some(offset) = crate::sys::realtime_minus_monotonic() {
-            let _ = (wall, trace_time);
-            let ns = u64::try_from(offset.as_nanos()).unwrap_or(0);
-            self.offset_ns.store(ns.max(1), Ordering::Release);
+        // A marker that was never written (another writer's) is not taken
+        // for one of ours.
+        if marker.1 == 0 {
             return;
         }
-        // Each estimate is low by the marker write's latency: the largest
-        // is the closest, and converted times then err early, never late.
-        // A much lower one means the wall clock was set back: start over.
-        let offset = u64::try_from(wall.saturating_sub(trace_time).as_nanos()).unwrap_or(0);
-        let current = self.offset_ns.load(Ordering::Acquire);
-        if offset > current || current - offset > CLOCK_STEP_NS {
-            self.offset_ns.store(offset, Ordering::Release);
+        marker.1 -= 1;
+        if let Some(offset) = realtime_minus_monotonic() {
+            let ns = u64::try_from(offset.as_nanos()).unwrap_or(0);
+            self.offset_ns.store(ns.max(1), Ordering::Release);
         }
     }
 
@@ -81,9 +77,14 @@ impl Clock {
     }
 }
 
-/// An offset estimate this much (ns) below the best one is a step of the
-/// wall clock, not the latency of a marker write.
-const CLOCK_STEP_NS: u64 = 1_000_000;
+/// CLOCK_REALTIME minus the instance's `mono` clock; unknown where the
+/// clocks cannot be read (kernel events are then not used).
+fn realtime_minus_monotonic() -> Option<Duration> {
+    #[cfg(target_os = "linux")]
+    return crate::sys::realtime_minus_monotonic();
+    #[cfg(not(target_os = "linux"))]
+    return None;
+}
 
 /// Markers written and not yet read back, at most.
 const MAX_PENDING_MARKERS: usize = 64;
@@ -94,26 +95,30 @@ pub(crate) fn now() -> Duration {
         .unwrap_or(Duration::ZERO)
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
     #[test]
     fn times_are_placed_once_a_marker_came_back() {
         let clock = Clock {
-            marker: Mutex::new(OpenOptions::new().write(true).open("/dev/null").unwrap()),
-            pending: Mutex::new(VecDeque::new()),
+            marker: Mutex::new((OpenOptions::new().write(true).open("/dev/null").unwrap(), 0)),
             offset_ns: AtomicU64::new(0),
         };
         let (t1, t2) = (Duration::from_secs(5), Duration::from_millis(5_250));
+        // A marker that was never written is not read back as one.
+        clock.read_back();
         assert_eq!(clock.to_wall(t1), None, "nothing placed before");
         clock.mark();
-        clock.read_back(t1);
+        clock.read_back();
         let (w1, w2) = (clock.to_wall(t1).unwrap(), clock.to_wall(t2).unwrap());
         assert_eq!(w2 - w1, t2 - t1, "one offset for all");
         assert!(w1 > t1);
-        // A marker that was never written is not read back as one.
-        clock.read_back(t2);
-        assert_eq!(clock.to_wall(t1), Some(w1));
+        // Placed on the wall clock: the offset is the time since boot
+        // subtracted from now, within a second of it.
+        let wall_now = now();
+        let mono_now = crate::sys::monotonic().unwrap();
+        let placed = clock.to_wall(mono_now).unwrap();
+        assert!(placed.abs_diff(wall_now) < Duration::from_secs(1));
     }
 }

@@ -544,7 +544,7 @@ impl Reader {
         let mut events = Vec::with_capacity(batch.len());
         for record in batch.drain(..) {
             match record {
-                Record::Marker(t) => shared.clock.read_back(t),
+                Record::Marker(_) => shared.clock.read_back(),
                 Record::Event(mut event) => {
                     // Every record, also before the clock is known, keeps
                     // the task map whole.
