@@ -2,7 +2,8 @@
 //! connection, otherwise unknown.
 //!
 //! # Layout
-//! - [`table`]: the owner table, kernel events in, proven owners out (pure).
+//! - [`evidence`]: the owner table, kernel events in, proven owners out
+//!   (pure).
 //! - [`tracefs`]: the private tracing instance, its records and the
 //!   thread that reads it.
 //! - [`procfs`]: `/proc` sockets and processes, the fallback and the source
@@ -13,8 +14,8 @@
 //! [`Owners::lookup`] answers `Known`, `Unknown`, or `Pending` while
 //! evidence for the frame's time may still be on its way.
 
+pub mod evidence;
 pub mod procfs;
-pub mod table;
 pub mod tracefs;
 
 use std::collections::HashMap;
@@ -24,7 +25,7 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use table::{Table, Verdict};
+use evidence::{Table, Verdict};
 
 /// A process that sent frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -439,7 +440,7 @@ impl Owners {
         // A datagram's send record comes as its system call returns, just
         // after the frame (later when the sender is preempted on the way
         // out): until events that far on are read, it may still prove it.
-        if !q.tcp && watermark < ns(q.time + table::SEND_AFTER + MARGIN) {
+        if !q.tcp && watermark < ns(q.time + evidence::SEND_AFTER + MARGIN) {
             shared.clock.mark();
             return Lookup::Pending;
         }

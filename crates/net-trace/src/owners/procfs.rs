@@ -262,11 +262,11 @@ fn sole_holder(inode: u64) -> Option<Owner> {
 
 /// Listening TCP sockets of our namespace, with every process holding each.
 #[cfg(target_os = "linux")]
-pub fn listeners() -> Vec<super::table::InitialListener> {
+pub fn listeners() -> Vec<super::evidence::InitialListener> {
     entries_in("/proc/net", true)
         .into_iter()
         .filter(|e| e.state == LISTEN && e.inode != 0)
-        .map(|e| super::table::InitialListener {
+        .map(|e| super::evidence::InitialListener {
             local: e.local,
             holders: holders(e.inode).into_iter().filter_map(describe).collect(),
         })
@@ -275,7 +275,7 @@ pub fn listeners() -> Vec<super::table::InitialListener> {
 
 /// Elsewhere there are none to find.
 #[cfg(not(target_os = "linux"))]
-pub fn listeners() -> Vec<super::table::InitialListener> {
+pub fn listeners() -> Vec<super::evidence::InitialListener> {
     Vec::new()
 }
 

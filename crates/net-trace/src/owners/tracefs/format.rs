@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::Unavailable;
 use super::page::field_line;
-use crate::owners::table::{Ctx, Event};
+use crate::owners::evidence::{Ctx, Event};
 
 /// `CLONE_THREAD` in `task_newtask`'s `clone_flags`.
 const CLONE_THREAD: u64 = 0x0001_0000;

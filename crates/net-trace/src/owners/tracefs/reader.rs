@@ -31,7 +31,7 @@ use super::instance::{EVENTS, Instance, OPTIONAL_IPV6};
 use super::page::{Layout, Missed, Page, ns};
 use super::tasks::Tasks;
 use super::{Unavailable, io_err};
-use crate::owners::table::{Event, Table};
+use crate::owners::evidence::{Event, Table};
 
 /// How long to wait for the first marker (the clock offset) at start.
 const START_TIMEOUT: Duration = Duration::from_secs(2);

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fs;
 
-use crate::owners::table::{Ctx, Event};
+use crate::owners::evidence::{Ctx, Event};
 
 /// Which process each task belongs to, and its name, from the records
 /// themselves.
