@@ -25,8 +25,8 @@ use net_core::Shutdown;
 use crate::Error;
 use crate::analyze::{Analyzer, Direction, Row};
 use crate::decode::{LinkType, Packet, Transport};
-use crate::join::{Answer, Join};
-use crate::owners::{Lookup, Method, Owner, Owners, Query, Role, Tally};
+use crate::join::Join;
+use crate::owners::{Answer, Method, Owner, Owners, Query, Reason, Role, Tally};
 use crate::pcapio::{Frame, parse_process_comment};
 use crate::pipeline::{Kept, Numbering, Stages};
 use crate::sink::{End, Shown, Sink};
@@ -358,15 +358,11 @@ impl Pipeline {
             progress != 0 && now.saturating_duration_since(self.progress.1) < crate::join::MAX_HOLD;
         let proc_named = &mut self.proc_named;
         let lookup = |q: &Query| match owners {
-            Some(o) => match o.lookup(q) {
-                Lookup::Known(owner, method) => {
-                    *proc_named |= method == Method::Proc && o.method() != Method::Proc;
-                    Answer::Known(owner)
-                }
-                Lookup::Unknown => Answer::Unknown,
-                Lookup::Pending => Answer::Pending,
-            },
-            None => Answer::Unknown,
+            Some(o) => o.lookup(q).map(|(owner, method)| {
+                *proc_named |= method == Method::Proc && o.method() != Method::Proc;
+                owner
+            }),
+            None => Answer::Unknown(Reason::Unproven),
         };
         let mut out = Emit {
             target: &self.target,
@@ -806,7 +802,7 @@ impl Emit<'_, '_> {
                 // the program's server): its receiver is asked too.
                 || held.receiver.as_ref().is_some_and(|q| {
                     self.owners.is_some_and(|owners| {
-                        matches!(owners.receiver(q), Lookup::Known(o, _) if matches(target, &o, self.owners))
+                        matches!(owners.receiver(q), Answer::Known((o, _)) if matches(target, &o, self.owners))
                     })
                 });
             self.involved.insert(conn, hit);

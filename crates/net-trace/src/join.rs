@@ -11,6 +11,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use crate::owners::{Answer, Reason};
+
 /// Longest a row waits for its owner's evidence before it is shown as
 /// "unknown": long enough for the evidence reader to catch up under load,
 /// short enough that a live table still feels live.
@@ -25,17 +27,6 @@ pub const MAX_PATIENCE: Duration = Duration::from_secs(5);
 /// Most rows held at once; beyond it the oldest is released as "unknown"
 /// rather than letting memory grow while evidence is late.
 pub const MAX_HELD: usize = 100_000;
-
-/// What a lookup answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer<O> {
-    /// Proven owner.
-    Known(O),
-    /// Nothing proves an owner, and nothing more will arrive.
-    Unknown,
-    /// Evidence may still arrive: ask again later.
-    Pending,
-}
 
 /// Which side of which connection sent a frame: an owner, once known, is
 /// the owner of every later frame from that side of that connection (a
@@ -116,7 +107,7 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
             let cached = head.side.and_then(|s| self.known.get(&s).cloned());
             let answer = match (cached, &head.query) {
                 (Some(o), _) => Answer::Known(o),
-                (None, None) => Answer::Unknown,
+                (None, None) => Answer::Unknown(Reason::Unproven),
                 (None, Some(q)) => lookup(q),
             };
             let waited = now.saturating_duration_since(head.since);
@@ -126,7 +117,7 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
                 || self.held.len() > MAX_HELD;
             let (owner, late) = match answer {
                 Answer::Known(o) => (Some(o), false),
-                Answer::Unknown => (None, false),
+                Answer::Unknown(_) => (None, false),
                 Answer::Pending if expired => {
                     self.expired += 1;
                     (None, true)
@@ -283,7 +274,7 @@ mod tests {
             t0,
             true,
             false,
-            |_| Answer::Unknown,
+            |_| Answer::Unknown(Reason::Unproven),
             |i, o, _| out.push((i, o)),
         );
         assert_eq!(out, [(3, None)], "a forgotten side is looked up again");

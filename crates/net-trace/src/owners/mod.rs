@@ -6,14 +6,18 @@
 //!   (pure).
 //! - [`tracefs`]: the private tracing instance, its records and the
 //!   thread that reads it.
+//! - [`answer`](mod@answer): the one answer type, from the table up to
+//!   the capture.
 //! - [`procfs`]: `/proc` sockets and processes, the fallback and the source
 //!   of what events do not say (arguments, listeners from before the start).
 //!
 //! [`Owners`] is what the capture uses: [`Owners::start`] picks kernel
 //! events when tracefs works, else /proc, and never fails;
-//! [`Owners::lookup`] answers `Known`, `Unknown`, or `Pending` while
-//! evidence for the frame's time may still be on its way.
+//! [`Owners::lookup`] answers `Known`, `Unknown` and why, or `Pending`
+//! while evidence for the frame's time may still be on its way (see
+//! [`Answer`]).
 
+pub mod answer;
 pub mod evidence;
 pub mod procfs;
 pub mod tracefs;
@@ -25,7 +29,8 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use evidence::{Table, Verdict};
+pub use answer::{Answer, Reason};
+use evidence::Table;
 
 /// A process that sent frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,18 +141,6 @@ pub struct Query {
     pub len: u32,
 }
 
-/// The answer to a lookup.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup {
-    /// Proven, and how.
-    Known(Owner, Method),
-    /// Nothing proves an owner.
-    Unknown,
-    /// Evidence may still arrive: ask again shortly (and give up after
-    /// [`MAX_WAIT`]).
-    Pending,
-}
-
 /// How the TCP and UDP frames shown fared: named, or "unknown" and why.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
@@ -238,7 +231,7 @@ pub struct Owners {
     kernel: Option<tracefs::Kernel>,
     /// /proc's answers by (tcp, src, dst, generation start, role): never
     /// reused across generations.
-    cache: Mutex<HashMap<CacheKey, Lookup>>,
+    cache: Mutex<HashMap<CacheKey, Answer>>,
     /// When /proc last found nothing for (tcp, src, dst): a flow nothing
     /// proves is not scanned for again on every frame (a scan reads every
     /// socket and every process's descriptors).
@@ -302,11 +295,11 @@ impl Owners {
     }
 
     /// Who sent the frame `q` describes.
-    pub fn lookup(&self, q: &Query) -> Lookup {
+    pub fn lookup(&self, q: &Query) -> Answer {
         let key = cache_key(q);
         let hit = self.cache.lock().ok().and_then(|c| c.get(&key).cloned());
         match hit {
-            Some(Lookup::Known(o, _)) if !self.still_holds(&o, q) => {
+            Some(Answer::Known((o, _))) if !self.still_holds(&o, q) => {
                 // Gone, or another process is on the flow now (a UDP flow
                 // outlives the program that began it): ask afresh.
                 if let Ok(mut cache) = self.cache.lock() {
@@ -318,16 +311,14 @@ impl Owners {
         }
         let answer = match &self.kernel {
             Some(k) => self.lookup_kernel(k, q),
-            None => self
-                .proc_find(q)
-                .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Proc)),
+            None => self.proc_answer(q, Reason::Unproven),
         };
         // Only /proc's answers are remembered (its scans are slow); kernel
         // answers are cheap and may change within a stream (a forked child
         // takes over a connection), so they are asked afresh.
         let remember = match &answer {
-            Lookup::Known(_, Method::Proc) => true,
-            Lookup::Unknown => q.tcp && self.kernel.is_none(),
+            Answer::Known((_, Method::Proc)) => true,
+            Answer::Unknown(_) => q.tcp && self.kernel.is_none(),
             _ => false,
         };
         if remember && let Ok(mut cache) = self.cache.lock() {
@@ -354,6 +345,13 @@ impl Owners {
                 .join(o.pid.to_string())
                 .exists(),
         }
+    }
+
+    /// `/proc`'s owner of the socket, else unknown `otherwise`.
+    fn proc_answer(&self, q: &Query, otherwise: Reason) -> Answer {
+        self.proc_find(q).map_or(Answer::Unknown(otherwise), |o| {
+            Answer::Known((o, Method::Proc))
+        })
     }
 
     /// `/proc`'s owner of the socket, unless it found nothing for this
@@ -408,47 +406,48 @@ impl Owners {
             .map_or(0, |k| k.shared.lost_events.load(Ordering::Acquire))
     }
 
-    fn lookup_kernel(&self, k: &tracefs::Kernel, q: &Query) -> Lookup {
+    fn lookup_kernel(&self, k: &tracefs::Kernel, q: &Query) -> Answer {
         let shared = &k.shared;
         if lost_around(shared, q.stream_start, q.time) {
-            return self
-                .proc_find(q)
-                .map_or(Lookup::Unknown, |o| Lookup::Known(o, Method::Proc));
+            return self.proc_answer(q, Reason::Lost);
         }
         let ns = |t: Duration| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
         let watermark = shared.watermark_ns.load(Ordering::Acquire);
         if watermark < ns(q.time + MARGIN) {
             // The reader may be idle: a marker moves its watermark on.
             shared.clock.mark();
-            return Lookup::Pending;
+            return Answer::Pending;
         }
         let Ok(mut table) = shared.table.lock() else {
-            return Lookup::Unknown;
+            return Answer::Unknown(Reason::Unproven);
         };
         table.events_until(Duration::from_nanos(watermark));
-        match table.lookup(q) {
-            Verdict::Known(o) => return Lookup::Known(o, Method::Kernel),
-            Verdict::Wait => {
+        let verdict = table.lookup(q);
+        match verdict {
+            Answer::Pending => {
                 // The reader may be idle: a marker moves its watermark on.
                 shared.clock.mark();
-                return Lookup::Pending;
+                return Answer::Pending;
             }
-            // /proc would name whoever holds the socket now.
-            Verdict::HandedOver => return Lookup::Unknown,
-            Verdict::None => {}
+            // Proven; or handed over, which /proc, naming whoever holds
+            // the socket now, must not be asked about.
+            Answer::Known(_) | Answer::Unknown(Reason::HandedOver) => {
+                return verdict.map(|o| (o, Method::Kernel));
+            }
+            Answer::Unknown(_) => {}
         }
         // A datagram's send record comes as its system call returns, just
         // after the frame (later when the sender is preempted on the way
         // out): until events that far on are read, it may still prove it.
         if !q.tcp && watermark < ns(q.time + evidence::SEND_AFTER + MARGIN) {
             shared.clock.mark();
-            return Lookup::Pending;
+            return Answer::Pending;
         }
         // Sockets from before the events began: /proc, vetoed by what the
         // events know (a newer generation of that tuple, a process that
         // did not exist at the frame's time).
         if q.tcp && table.reopened_after(q.src, q.dst, q.stream_start) {
-            return Lookup::Unknown;
+            return Answer::Unknown(Reason::Unproven);
         }
         drop(table);
         self.proc_checked(k, q, true)
@@ -463,7 +462,7 @@ impl Owners {
     /// the connection by then. Only events up to that reading can say so,
     /// so with `wait` the answer is `Pending` until they are applied (the
     /// scan is kept meanwhile, not repeated).
-    fn proc_checked(&self, k: &tracefs::Kernel, q: &Query, wait: bool) -> Lookup {
+    fn proc_checked(&self, k: &tracefs::Kernel, q: &Query, wait: bool) -> Answer {
         let key = cache_key(q);
         let kept = self.proc_scans.lock().ok().and_then(|mut m| m.remove(&key));
         let (owner, read_at) = match kept {
@@ -471,7 +470,7 @@ impl Owners {
             None => {
                 let read_at = u64::try_from(tracefs::clock::now().as_nanos()).unwrap_or(u64::MAX);
                 let Some(owner) = self.proc_find(q) else {
-                    return Lookup::Unknown;
+                    return Answer::Unknown(Reason::Unproven);
                 };
                 (owner, read_at)
             }
@@ -484,7 +483,7 @@ impl Owners {
                 m.insert(key, (owner, read_at));
             }
             k.shared.clock.mark();
-            return Lookup::Pending;
+            return Answer::Pending;
         }
         let consistent = k
             .shared
@@ -492,9 +491,9 @@ impl Owners {
             .lock()
             .is_ok_and(|t| t.proc_owner_fits(owner.pid, q, q.stream_start.min(q.time)));
         if consistent {
-            Lookup::Known(owner, Method::Proc)
+            Answer::Known((owner, Method::Proc))
         } else {
-            Lookup::Unknown
+            Answer::Unknown(Reason::Unproven)
         }
     }
 
@@ -504,7 +503,7 @@ impl Owners {
     /// its listener's (a forking server's child serves it); a UDP socket,
     /// which may not have sent anything yet, also from /proc while its
     /// process lives. Never `Pending`; never a frame's sender.
-    pub fn receiver(&self, q: &Query) -> Lookup {
+    pub fn receiver(&self, q: &Query) -> Answer {
         // A connection to a server, forking a child per connection or
         // not: whose server it is, whoever serves it by the time this is
         // asked (its frames may be a child's).
@@ -518,12 +517,13 @@ impl Owners {
                 .ok()
                 .and_then(|t| t.listener_holder(q.src, q.time))
         {
-            return Lookup::Known(o, Method::Kernel);
+            return Answer::Known((o, Method::Kernel));
         }
         match (self.lookup(q), &self.kernel) {
-            (Lookup::Known(o, m), _) => Lookup::Known(o, m),
+            (known @ Answer::Known(_), _) => known,
             (_, Some(k)) if !q.tcp => self.proc_checked(k, q, false),
-            _ => Lookup::Unknown,
+            (Answer::Unknown(why), _) => Answer::Unknown(why),
+            (Answer::Pending, _) => Answer::Unknown(Reason::Unproven),
         }
     }
 

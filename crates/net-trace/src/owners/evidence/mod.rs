@@ -49,7 +49,7 @@ pub use event::{Ctx, Event};
 pub use route::SEND_AFTER;
 pub use socket::InitialListener;
 
-use super::{Owner, Query, canonical};
+use super::{Answer, Owner, Query, canonical};
 use process::Proc;
 use route::{Run, Sent};
 use socket::Sock;
@@ -66,22 +66,6 @@ const RETAIN: Duration = Duration::from_secs(30);
 
 /// How often (in event time) forgotten sockets and processes are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
-
-/// The verdict of the table alone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Proven.
-    Known(Owner),
-    /// Evidence may still come (a connect whose 4-tuple is not known yet).
-    Wait,
-    /// Nothing proves an owner.
-    None,
-    /// The socket was closed last by a process that cannot have held it
-    /// from its start (it was handed over during the capture): nothing
-    /// proves who sent its earlier frames, and /proc, which names whoever
-    /// holds it when read, must not be asked either.
-    HandedOver,
-}
 
 /// Sockets, sends and processes learned from kernel events.
 #[derive(Debug, Default)]
@@ -165,7 +149,7 @@ impl Table {
     }
 
     /// The owner this table proves for `q`.
-    pub fn lookup(&self, q: &Query) -> Verdict {
+    pub fn lookup(&self, q: &Query) -> Answer<Owner> {
         if q.tcp {
             self.lookup_tcp(q)
         } else {

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::event::{Ctx, Event};
-use super::{CLOCK_SLACK, Table, Verdict};
-use crate::owners::Owner;
+use super::{CLOCK_SLACK, Table};
+use crate::owners::{Answer, Owner, Reason};
 
 /// A program a process ran before an exec.
 #[derive(Debug, Clone)]
@@ -230,11 +230,12 @@ impl Table {
     }
 
     /// `pid`, alive at `since`, with the program it ran at `at`.
-    pub(super) fn known(&self, pid: u32, since: Duration, at: Duration) -> Verdict {
+    pub(super) fn known(&self, pid: u32, since: Duration, at: Duration) -> Answer<Owner> {
         if !self.alive_at(pid, since) {
-            return Verdict::None;
+            return Answer::Unknown(Reason::Unproven);
         }
-        self.owner_at(pid, at).map_or(Verdict::None, Verdict::Known)
+        self.owner_at(pid, at)
+            .map_or(Answer::Unknown(Reason::Unproven), Answer::Known)
     }
 
     /// Whether `pid` may have accepted a connection on a listener `holder`
@@ -306,9 +307,9 @@ mod tests {
         assert_eq!(t.is_in_tree(10, 12), None);
     }
 
-    fn program(v: Verdict) -> Option<(String, Option<String>)> {
+    fn program(v: Answer<Owner>) -> Option<(String, Option<String>)> {
         match v {
-            Verdict::Known(o) => Some((o.name, o.cmd)),
+            Answer::Known(o) => Some((o.name, o.cmd)),
             _ => None,
         }
     }
@@ -347,7 +348,7 @@ mod tests {
         t.reading(ms(20));
         datagram(&mut t, 5, 100, "sleep");
         exec(&mut t, 10, "sleep", "/bin/sleep");
-        assert_eq!(t.lookup(&q(false, Role::Client, 5, 0, 52)), Verdict::None);
+        assert_eq!(t.lookup(&q(false, Role::Client, 5, 0, 52)), UNPROVEN);
         datagram(&mut t, 12, 100, "sleep");
         assert_eq!(pid(t.lookup(&q(false, Role::Client, 12, 0, 52))), Some(100));
     }
@@ -359,7 +360,7 @@ mod tests {
         // The socket lived on (closed at 5) but the stream starts at 20.
         let mut late = q(true, Role::Client, 21, 20, 74);
         late.syn = false;
-        assert_eq!(t.lookup(&late), Verdict::None);
+        assert_eq!(t.lookup(&late), UNPROVEN);
         assert!(!t.alive_at(100, ms(20)));
     }
 }

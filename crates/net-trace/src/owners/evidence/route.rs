@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::event::Ctx;
 use super::socket::CONNECT_LEAD;
-use super::{CLOCK_SLACK, Table, Verdict, norm};
-use crate::owners::Query;
+use super::{CLOCK_SLACK, Table, norm};
+use crate::owners::{Answer, Owner, Query, Reason};
 
 /// A datagram's send system call began at most this long before its
 /// capture stamp (the record's process is what is checked, not which
@@ -183,7 +183,7 @@ impl Table {
         src: SocketAddr,
         dst: SocketAddr,
         q: &Query,
-    ) -> Option<Verdict> {
+    ) -> Option<Answer<Owner>> {
         let runs = self.routes.get(&(proto, src.port(), dst.port()))?;
         let mut fitting = runs
             .iter()
@@ -199,7 +199,7 @@ impl Table {
             && (latest.first > q.stream_start + CLOCK_SLACK
                 || (q.syn && latest.first + CONNECT_LEAD < q.stream_start))
         {
-            return Some(Verdict::None);
+            return Some(Answer::Unknown(Reason::Unproven));
         }
         // Another process on this flow not gone by the frame: a socket
         // shared, or the same ports in another namespace.
@@ -207,7 +207,7 @@ impl Table {
             .iter()
             .any(|r| r.tgid != pid && self.alive_at(r.tgid, q.time))
         {
-            return Some(Verdict::None);
+            return Some(Answer::Unknown(Reason::Unproven));
         }
         let since = fitting
             .iter()
@@ -219,17 +219,17 @@ impl Table {
         // may pass from program to program.
         let gone_at_start = proto == TCP && !self.alive_at(pid, q.stream_start);
         if self.may_share(pid, since, q.time) || gone_at_start {
-            return Some(Verdict::None);
+            return Some(Answer::Unknown(Reason::Unproven));
         }
         Some(self.known(pid, q.time, q.time))
     }
 
-    pub(super) fn lookup_udp(&self, q: &Query) -> Verdict {
+    pub(super) fn lookup_udp(&self, q: &Query) -> Answer<Owner> {
         let (src, dst) = (norm(q.src), norm(q.dst));
         let Some(verdict) = self.route_owner(UDP, src, dst, q) else {
-            return Verdict::None;
+            return Answer::Unknown(Reason::Unproven);
         };
-        let Verdict::Known(owner) = verdict else {
+        let Answer::Known(owner) = verdict else {
             return verdict;
         };
         // The datagram itself: that process routed this very flow just
@@ -249,7 +249,7 @@ impl Table {
                 })
             });
         if routed {
-            return Verdict::Known(owner);
+            return Answer::Known(owner);
         }
         // The send records say which process sent how much, not on which
         // socket: a send of that length by another process in the same
@@ -271,9 +271,9 @@ impl Table {
             }
         }
         if own && !other {
-            Verdict::Known(owner)
+            Answer::Known(owner)
         } else {
-            Verdict::None
+            Answer::Unknown(Reason::Unproven)
         }
     }
 }
@@ -281,7 +281,7 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use super::super::{Event, Table, Verdict};
+    use super::super::{Event, Table};
     use super::{TCP, UDP};
     use crate::owners::{Query, Role};
 
@@ -301,10 +301,7 @@ mod tests {
         // sent much later on it...
         route(&mut t, 10, 800, UDP, C, S);
         assert_eq!(pid(t.lookup(&q(false, Role::Client, 10, 10, 9))), Some(800));
-        assert_eq!(
-            t.lookup(&q(false, Role::Client, 500, 500, 9)),
-            Verdict::None
-        );
+        assert_eq!(t.lookup(&q(false, Role::Client, 500, 500, 9)), UNPROVEN);
         // ...is confirmed by its send, whose record comes as the system
         // call returns, just after the frame was stamped.
         send(&mut t, 501, 800, false, 9);
@@ -313,15 +310,9 @@ mod tests {
             Some(800)
         );
         // A send of another length confirms nothing.
-        assert_eq!(
-            t.lookup(&q(false, Role::Client, 500, 500, 8)),
-            Verdict::None
-        );
+        assert_eq!(t.lookup(&q(false, Role::Client, 500, 500, 8)), UNPROVEN);
         // Long after it, that send proves nothing.
-        assert_eq!(
-            t.lookup(&q(false, Role::Client, 900, 900, 9)),
-            Verdict::None
-        );
+        assert_eq!(t.lookup(&q(false, Role::Client, 900, 900, 9)), UNPROVEN);
     }
 
     #[test]
@@ -329,7 +320,7 @@ mod tests {
         let mut t = Table::new();
         // A send of the frame's length alone proves nothing.
         send(&mut t, 0, 700, false, 52);
-        assert_eq!(t.lookup(&q(false, Role::Client, 0, 0, 52)), Verdict::None);
+        assert_eq!(t.lookup(&q(false, Role::Client, 0, 0, 52)), UNPROVEN);
         // With the flow's route lookup by that process, it does.
         route(&mut t, 0, 700, UDP, "0.0.0.0:40000", S);
         assert_eq!(pid(t.lookup(&q(false, Role::Client, 0, 0, 52))), Some(700));
@@ -339,20 +330,20 @@ mod tests {
         assert_eq!(pid(t.lookup(&q(false, Role::Client, 1, 0, 52))), Some(700));
         // Long after the route, a frame of another length: no send of
         // 700's proves it.
-        assert_eq!(t.lookup(&q(false, Role::Client, 200, 0, 60)), Verdict::None);
+        assert_eq!(t.lookup(&q(false, Role::Client, 200, 0, 60)), UNPROVEN);
         // The server's reply flow is the server's.
         route(&mut t, 2, 900, UDP, S, C);
         send(&mut t, 2, 900, false, 52);
         assert_eq!(pid(t.lookup(&q(false, Role::Server, 2, 0, 52))), Some(900));
         // A send recorded in interrupt context is not the process's.
         send(&mut t, 300, 900, true, 80);
-        assert_eq!(t.lookup(&q(false, Role::Server, 300, 0, 80)), Verdict::None);
+        assert_eq!(t.lookup(&q(false, Role::Server, 300, 0, 80)), UNPROVEN);
         // Another destination port is another flow.
         let other = Query {
             dst: "127.0.0.1:13001".parse().unwrap(),
             ..q(false, Role::Client, 1, 0, 52)
         };
-        assert_eq!(t.lookup(&other), Verdict::None);
+        assert_eq!(t.lookup(&other), UNPROVEN);
     }
 
     #[test]
@@ -367,7 +358,7 @@ mod tests {
         // flow is proven by neither.
         send(&mut t, 200, 700, false, 52);
         send(&mut t, 200, 701, false, 52);
-        assert_eq!(t.lookup(&q(false, Role::Client, 200, 0, 52)), Verdict::None);
+        assert_eq!(t.lookup(&q(false, Role::Client, 200, 0, 52)), UNPROVEN);
         // With only 700 sending that length, it is 700's again.
         send(&mut t, 500, 700, false, 52);
         assert_eq!(
@@ -396,7 +387,7 @@ mod tests {
         // in another namespace): nobody's.
         route(&mut t, 20, 702, UDP, C, S);
         send(&mut t, 20, 702, false, 52);
-        assert_eq!(t.lookup(&q(false, Role::Client, 20, 20, 52)), Verdict::None);
+        assert_eq!(t.lookup(&q(false, Role::Client, 20, 20, 52)), UNPROVEN);
         // The events saw others on this flow: /proc's holder does not name it.
         let (c, srv) = (C.parse().unwrap(), S.parse().unwrap());
         assert!(t.routed_by_other(false, c, srv, 999));
@@ -414,11 +405,8 @@ mod tests {
         route(&mut t, 0, 300, TCP, C, S);
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 0, 0, 74))), Some(300));
         // A stream begun long after that connect is not its.
-        assert_eq!(
-            t.lookup(&q(true, Role::Client, 500, 500, 74)),
-            Verdict::None
-        );
+        assert_eq!(t.lookup(&q(true, Role::Client, 500, 500, 74)), UNPROVEN);
         // Nor are the server's frames.
-        assert_eq!(t.lookup(&q(true, Role::Server, 0, 0, 74)), Verdict::None);
+        assert_eq!(t.lookup(&q(true, Role::Server, 0, 0, 74)), UNPROVEN);
     }
 }

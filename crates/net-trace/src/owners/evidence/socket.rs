@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::event::Ctx;
 use super::route::{SEND_AFTER, TCP};
-use super::{CLOCK_SLACK, Table, Verdict, norm, tuple_key};
-use crate::owners::{Owner, Query, Role};
+use super::{CLOCK_SLACK, Table, norm, tuple_key};
+use crate::owners::{Answer, Owner, Query, Reason, Role};
 
 /// TCP states as the kernel numbers them (`include/net/tcp_states.h`).
 pub(super) mod state {
@@ -295,13 +295,13 @@ impl Table {
     }
 
     /// The verdict on a TCP frame.
-    pub(super) fn lookup_tcp(&self, q: &Query) -> Verdict {
+    pub(super) fn lookup_tcp(&self, q: &Query) -> Answer<Owner> {
         let (src, dst) = (norm(q.src), norm(q.dst));
         let key = tuple_key(src, dst);
         let live = self.live_sockets(key, q);
         if live.len() > 1 {
             // Two sockets with one 4-tuple at once: another namespace's.
-            return Verdict::None;
+            return Answer::Unknown(Reason::Unproven);
         }
         if let Some(sock) = live.first()
             && let [pid] = sock.actors[..]
@@ -309,15 +309,17 @@ impl Table {
             return self.sole_actor(sock, pid, src, q);
         }
         if live.first().is_some_and(|s| !s.actors.is_empty()) {
-            // Handed between processes: no single owner.
-            return Verdict::None;
+            // Two processes acted on it: it was handed from one to the
+            // other (or shared), and /proc would name whoever holds it
+            // when read, for frames sent before it got there too.
+            return Answer::Unknown(Reason::HandedOver);
         }
         if q.role == Role::Server {
             // The accepted socket's own senders: a process other than the
             // listener's (a forking server's child) makes it nobody's.
             return match self.listener_owner(src, q) {
-                Verdict::Known(o) if live.iter().any(|s| s.sent_by_other(o.pid, q.time)) => {
-                    Verdict::None
+                Answer::Known(o) if live.iter().any(|s| s.sent_by_other(o.pid, q.time)) => {
+                    Answer::Unknown(Reason::Unproven)
                 }
                 v => v,
             };
@@ -330,9 +332,9 @@ impl Table {
         // A connect whose tuple the next state change will tell.
         let waiting = self.connecting.values().any(|r| *r == key.1);
         if waiting {
-            Verdict::Wait
+            Answer::Pending
         } else {
-            Verdict::None
+            Answer::Unknown(Reason::Unproven)
         }
     }
 
@@ -357,7 +359,7 @@ impl Table {
 
     /// The verdict on a frame of `sock`, which one process alone, `pid`,
     /// was seen acting on.
-    fn sole_actor(&self, sock: &Sock, pid: u32, src: SocketAddr, q: &Query) -> Verdict {
+    fn sole_actor(&self, sock: &Sock, pid: u32, src: SocketAddr, q: &Query) -> Answer<Owner> {
         // An accepted socket's only actor is the process that closed
         // it. It held the socket from the start only if it is the
         // listener's process or one that process forked; another (the
@@ -372,7 +374,7 @@ impl Table {
                 .listener_since(src, q.time)
                 .is_some_and(|(holder, since)| self.may_have_accepted(pid, holder, since))
         {
-            return Verdict::HandedOver;
+            return Answer::Unknown(Reason::HandedOver);
         }
         // A child forked since may be the one sending; and a process
         // gone by the frame's time, without having closed the socket,
@@ -381,12 +383,12 @@ impl Table {
             !self.alive_at(pid, q.time) && sock.shut.is_none_or(|t| t > q.time + CLOCK_SLACK);
         if self.may_share(pid, sock.opened, q.time) || left_open || sock.sent_by_other(pid, q.time)
         {
-            return Verdict::None;
+            return Answer::Unknown(Reason::Unproven);
         }
         match self.data_sender(sock, q) {
             Carried::Owner => self.known(pid, q.stream_start, q.time),
-            Carried::Wait => Verdict::Wait,
-            Carried::Other => Verdict::None,
+            Carried::Wait => Answer::Pending,
+            Carried::Other => Answer::Unknown(Reason::Unproven),
         }
     }
 
@@ -433,7 +435,7 @@ impl Table {
     }
 
     /// The one process that can hold the listening socket at `local`.
-    fn listener_owner(&self, local: SocketAddr, q: &Query) -> Verdict {
+    fn listener_owner(&self, local: SocketAddr, q: &Query) -> Answer<Owner> {
         let matches: Vec<&Sock> = self
             .listeners
             .iter()
@@ -452,14 +454,14 @@ impl Table {
             })
             .collect();
         let [sock] = matches[..] else {
-            return Verdict::None;
+            return Answer::Unknown(Reason::Unproven);
         };
         let [pid] = sock.actors[..] else {
-            return Verdict::None;
+            return Answer::Unknown(Reason::Unproven);
         };
         // A child process forked after listen() may hold it too.
         if self.may_share(pid, sock.opened, q.time) {
-            return Verdict::None;
+            return Answer::Unknown(Reason::Unproven);
         }
         self.known(pid, q.time, q.time)
     }
@@ -518,7 +520,7 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use super::super::{Event, Table, Verdict};
+    use super::super::{Event, Table};
     use super::state;
     use crate::owners::{Query, Role};
 
@@ -530,7 +532,7 @@ mod tests {
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 1, 0, 74))), Some(100));
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 51, 50, 74))), Some(200));
         // A third generation nobody was seen creating is nobody's.
-        assert_eq!(t.lookup(&q(true, Role::Client, 91, 90, 74)), Verdict::None);
+        assert_eq!(t.lookup(&q(true, Role::Client, 91, 90, 74)), UNPROVEN);
     }
 
     #[test]
@@ -580,8 +582,8 @@ mod tests {
             C,
             "127.0.0.1:9999",
         ));
-        assert_eq!(t.lookup(&q(true, Role::Client, 10, 10, 74)), Verdict::None);
-        assert_eq!(t.lookup(&q(true, Role::Server, 10, 10, 74)), Verdict::None);
+        assert_eq!(t.lookup(&q(true, Role::Client, 10, 10, 74)), UNPROVEN);
+        assert_eq!(t.lookup(&q(true, Role::Server, 10, 10, 74)), UNPROVEN);
     }
 
     #[test]
@@ -617,7 +619,7 @@ mod tests {
             thread: false,
             comm: "child".into(),
         });
-        assert_eq!(t.lookup(&q(true, Role::Server, 14, 14, 74)), Verdict::None);
+        assert_eq!(t.lookup(&q(true, Role::Server, 14, 14, 74)), UNPROVEN);
         t.apply(&st(15, 500, true, 0x2, LISTEN, SYN_RECV, S, C));
         t.apply(&st(15, 500, true, 0x2, SYN_RECV, ESTABLISHED, S, C));
         t.apply(&st(16, 600, false, 0x2, ESTABLISHED, 4, S, C));
@@ -651,18 +653,12 @@ mod tests {
         accepted_then_closed_by(&mut t, 0, 700);
         // The server's frames before that close are not 700's.
         for at in [6, 10] {
-            assert_eq!(
-                t.lookup(&q(true, Role::Server, at, 5, 74)),
-                Verdict::HandedOver
-            );
+            assert_eq!(t.lookup(&q(true, Role::Server, at, 5, 74)), HANDED_OVER);
         }
         // Its FIN, sent by that close, may be within the clocks' slack of
         // a frame before it: unknown too; what the kernel sends on the
         // closer's behalf afterwards is the closer's.
-        assert_eq!(
-            t.lookup(&q(true, Role::Server, 20, 5, 66)),
-            Verdict::HandedOver
-        );
+        assert_eq!(t.lookup(&q(true, Role::Server, 20, 5, 66)), HANDED_OVER);
         assert_eq!(pid(t.lookup(&q(true, Role::Server, 25, 5, 66))), Some(700));
 
         // A child the server forked before it listened cannot have
@@ -675,10 +671,7 @@ mod tests {
             comm: "grabber".into(),
         });
         accepted_then_closed_by(&mut t, 1, 600);
-        assert_eq!(
-            t.lookup(&q(true, Role::Server, 10, 5, 74)),
-            Verdict::HandedOver
-        );
+        assert_eq!(t.lookup(&q(true, Role::Server, 10, 5, 74)), HANDED_OVER);
     }
 
     #[test]
@@ -690,7 +683,7 @@ mod tests {
             group_dead: true,
         });
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 5, 0, 74))), Some(100));
-        assert_eq!(t.lookup(&q(true, Role::Client, 20, 0, 74)), Verdict::None);
+        assert_eq!(t.lookup(&q(true, Role::Client, 20, 0, 74)), UNPROVEN);
         // Closed by its owner, who then exits: the kernel's last ACK after
         // the exit is still the closer's side.
         let mut t = Table::new();
@@ -707,7 +700,22 @@ mod tests {
         // Handed over a Unix socket to 300, which sends too.
         send_on(&mut t, 5, 300);
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 2, 0, 0))), Some(100));
-        assert_eq!(t.lookup(&q(true, Role::Client, 6, 0, 0)), Verdict::None);
+        assert_eq!(t.lookup(&q(true, Role::Client, 6, 0, 0)), UNPROVEN);
+    }
+
+    #[test]
+    fn a_socket_two_processes_acted_on_is_handed_over() {
+        use state::*;
+        let mut t = connected_client();
+        assert_eq!(pid(t.lookup(&q(true, Role::Client, 2, 0, 0))), Some(100));
+        // Passed over a Unix socket to 300, which shuts it down and holds
+        // it: /proc names 300 now, but neither the client's frames before
+        // the hand-over nor any after are proven, so /proc must not be
+        // asked about them either.
+        t.apply(&st(5, 300, false, 0xa, ESTABLISHED, FIN_WAIT1, C, S));
+        for at in [2, 6] {
+            assert_eq!(t.lookup(&q(true, Role::Client, at, 0, 0)), HANDED_OVER);
+        }
     }
 
     #[test]
@@ -724,15 +732,15 @@ mod tests {
         // 300, handed the socket, writes a large block: its frames leave
         // from 5 ms, its record comes as the call returns at 10 ms.
         send_on(&mut t, 10, 300);
-        assert_eq!(t.lookup(&data(6)), Verdict::None);
-        assert_eq!(t.lookup(&data(12)), Verdict::None);
+        assert_eq!(t.lookup(&data(6)), UNPROVEN);
+        assert_eq!(t.lookup(&data(12)), UNPROVEN);
         // A bare ACK is not a send's.
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 1, 0, 0))), Some(100));
         // A frame whose record has not been read yet waits for it.
         let mut t = connected_client();
         send_on(&mut t, 1, 100);
         t.events_until(ms(5));
-        assert_eq!(t.lookup(&data(3)), Verdict::Wait);
+        assert_eq!(t.lookup(&data(3)), PENDING);
         send_on(&mut t, 6, 100);
         assert_eq!(pid(t.lookup(&data(3))), Some(100));
         // None comes (sent later by the kernel, or by sendfile after a
@@ -740,16 +748,16 @@ mod tests {
         t.events_until(ms(2000));
         assert_eq!(pid(t.lookup(&data(50))), Some(100));
         // Long after its last send, with no record after: unproven.
-        assert_eq!(t.lookup(&data(1500)), Verdict::None);
+        assert_eq!(t.lookup(&data(1500)), UNPROVEN);
         // A socket its connector never sent on, passed to 300 whose long
         // write returns a second later: none of its frames is the
         // connector's.
         let mut t = connected_client();
         t.events_until(ms(3000));
-        assert_eq!(t.lookup(&data(50)), Verdict::None);
+        assert_eq!(t.lookup(&data(50)), UNPROVEN);
         send_on(&mut t, 1050, 300);
-        assert_eq!(t.lookup(&data(50)), Verdict::None);
-        assert_eq!(t.lookup(&data(1000)), Verdict::None);
+        assert_eq!(t.lookup(&data(50)), UNPROVEN);
+        assert_eq!(t.lookup(&data(1000)), UNPROVEN);
     }
 
     #[test]
@@ -763,7 +771,7 @@ mod tests {
             comm: "child".into(),
         });
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 1, 0, 74))), Some(100));
-        assert_eq!(t.lookup(&q(true, Role::Client, 3, 0, 74)), Verdict::None);
+        assert_eq!(t.lookup(&q(true, Role::Client, 3, 0, 74)), UNPROVEN);
         t.apply(&Event::Exit {
             ctx: ctx(4, 101, "child", false),
             group_dead: true,
@@ -785,7 +793,7 @@ mod tests {
         };
         assert_eq!(pid(t.lookup(&v6(c, srv))), Some(100));
         // The IPv4 flow with those ports is another socket's.
-        assert_eq!(t.lookup(&q(true, Role::Client, 1, 0, 74)), Verdict::None);
+        assert_eq!(t.lookup(&q(true, Role::Client, 1, 0, 74)), UNPROVEN);
         // Another IPv6 socket with the same ports, to another address, is
         // another flow: each keeps its own owner.
         let other = "[fd00::1]:13000";
@@ -846,7 +854,7 @@ mod tests {
         use state::*;
         let mut t = Table::new();
         t.apply(&st(0, 100, false, 0xa, CLOSE, SYN_SENT, "127.0.0.1:0", S));
-        assert_eq!(t.lookup(&q(true, Role::Client, 0, 0, 74)), Verdict::Wait);
+        assert_eq!(t.lookup(&q(true, Role::Client, 0, 0, 74)), PENDING);
         t.apply(&st(1, 100, true, 0xa, SYN_SENT, ESTABLISHED, C, S));
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 0, 0, 74))), Some(100));
     }

@@ -4,11 +4,20 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::Table;
 use super::event::{Ctx, Event};
 use super::route::UDP;
 use super::socket::state;
-use super::{Table, Verdict};
-use crate::owners::{Query, Role};
+use crate::owners::{Answer, Owner, Query, Reason, Role};
+
+/// Nothing proves an owner.
+pub(super) const UNPROVEN: Answer<Owner> = Answer::Unknown(Reason::Unproven);
+
+/// The socket passed between processes: not even /proc may say.
+pub(super) const HANDED_OVER: Answer<Owner> = Answer::Unknown(Reason::HandedOver);
+
+/// Evidence may still come.
+pub(super) const PENDING: Answer<Owner> = Answer::Pending;
 
 /// `TCP_ESTABLISHED`.
 pub(super) const ESTABLISHED: u8 = 1;
@@ -86,9 +95,9 @@ pub(super) fn q(tcp: bool, role: Role, t: u64, start: u64, len: u32) -> Query {
     }
 }
 
-pub(super) fn pid(v: Verdict) -> Option<u32> {
+pub(super) fn pid(v: Answer<Owner>) -> Option<u32> {
     match v {
-        Verdict::Known(o) => Some(o.pid),
+        Answer::Known(o) => Some(o.pid),
         _ => None,
     }
 }
