@@ -153,11 +153,16 @@ impl Read for Timed {
                 self.current = Some(want);
             }
             match self.stream.read(buf) {
-                // A slice ran out; the loop checks the real deadline.
+                // A slice ran out; the loop checks the real deadline. A
+                // read on a socket with a time-out is not restarted after
+                // a signal, nor after Ctrl-Z and `fg` (EINTR, signal(7)):
+                // it is read again, as curl does.
                 Err(e)
                     if matches!(
                         e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
                     ) => {}
                 other => return other,
             }

@@ -837,9 +837,7 @@ fn retries_match_curls() {
         ],
         &["-f", "--retry", "1", "--retry-delay", "2", "{url}/s503"],
     ];
-    let mut mismatches = Vec::new();
-    for args in cases {
-        let args = expand(args, &peer);
+    let compare = |args: &[String]| -> Option<String> {
         let mut results = Vec::new();
         for program in ["curl", BIN] {
             let dir = tempfile::tempdir().unwrap();
@@ -853,11 +851,23 @@ fn retries_match_curls() {
         // The waits are whole seconds; a busy machine adds a little.
         let same_wait = (results[0].3 - results[1].3).abs() < 0.8;
         let same = |r: &(Option<i32>, Vec<u8>, usize, f64)| (r.0, r.1.clone(), r.2);
-        if same(&results[0]) != same(&results[1]) || !same_wait {
-            mismatches.push(format!(
+        (same(&results[0]) != same(&results[1]) || !same_wait).then(|| {
+            format!(
                 "{args:?}: curl (exit, stdout, requests, seconds) {:?}; ours {:?}",
                 results[0], results[1]
-            ));
+            )
+        })
+    };
+    let mut mismatches = Vec::new();
+    for args in cases {
+        let args = expand(args, &peer);
+        // A wait stretched by a busy machine (a second more once under
+        // load 12) does not repeat; a wrong backoff does: a case differs
+        // only if it differs twice.
+        if let Some(first) = compare(&args)
+            && let Some(again) = compare(&args)
+        {
+            mismatches.push(format!("{first}\n  again: {again}"));
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));

@@ -169,9 +169,10 @@ fn trickle(pieces: usize, gap: Duration) -> RawServer {
 
 #[test]
 fn a_stall_ends_the_request_and_says_which_limit_fired() {
-    // Steady bytes keep a short stall limit from firing...
+    // Steady bytes keep a short stall limit from firing (a byte every
+    // 0.2 s against 3 s: a busy machine once stretched a 0.2 s gap past 1 s)...
     let s = trickle(10, Duration::from_millis(200));
-    let r = run(&s, &["--stall-timeout", "1"]);
+    let r = run(&s, &["--stall-timeout", "3"]);
     r.assert_success();
     assert_eq!(r.stdout, vec![b'x'; 10]);
     // ...a silence longer than it does.
@@ -240,4 +241,71 @@ fn a_large_head_in_tiny_pieces_is_read_in_linear_time() {
     let cpu =
         Duration::from_secs_f64(min.parse::<f64>().unwrap() * 60.0 + sec.parse::<f64>().unwrap());
     assert!(cpu < TRICKLED_HEAD_CPU, "{cpu:?} of CPU for the head\n{r}");
+}
+
+/// The state letter of process `pid` (`/proc/PID/stat`'s third field).
+fn state_of(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+/// Waits (bounded) until process `pid`'s state is one of `states`.
+fn wait_for_state(pid: u32, states: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !state_of(pid).is_some_and(|s| states.contains(s)) {
+        assert!(
+            Instant::now() < deadline,
+            "pid {pid} never reached state {states}"
+        );
+        thread::yield_now();
+    }
+}
+
+/// Ctrl-Z and `fg` while waiting for a response: a read on a socket with
+/// a receive time-out is not restarted after a stop and continue (the
+/// kernel returns EINTR, see signal(7)), and the client reads on, as curl
+/// does, instead of calling the connection broken (exit 56).
+#[test]
+fn stopped_and_continued_while_waiting_the_download_goes_on() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/x", listener.local_addr().unwrap());
+    let mut child = Command::new(BIN)
+        .args(["-s", &url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (mut conn, _) = listener.accept().unwrap();
+    read_request(&mut conn).unwrap();
+    // Asleep: in its read of the response.
+    wait_for_state(pid, "S");
+    kill(Pid::from_raw(pid as i32), Signal::SIGSTOP).unwrap();
+    wait_for_state(pid, "T");
+    kill(Pid::from_raw(pid as i32), Signal::SIGCONT).unwrap();
+    // Running again, waiting again, or ended (a zombie until waited for).
+    wait_for_state(pid, "RSZ");
+    conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        .unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}: {err}");
+    assert_eq!(out, "hello");
 }
