@@ -213,7 +213,9 @@ fn tests() -> Result<()> {
     }
     let required = testkit::peers::required();
     let mut cmd = cargo();
-    cmd.args(["test", "--workspace", "--locked"])
+    // Every test binary runs even after one fails, so one CI run lists
+    // every failure (cargo names the failed targets at the end).
+    cmd.args(["test", "--workspace", "--locked", "--no-fail-fast"])
         .env(testkit::SKIP_LOG_ENV, &log);
     if required {
         cmd.args(["--", "--include-ignored"]);
