@@ -68,7 +68,7 @@ pub struct Options {
     /// its process tree's connections, and stop when it exits.
     pub command: Option<Vec<String>>,
     /// Each CPU's ring of kernel events, in KiB (`None`: the default,
-    /// [`crate::owners::tracefs::RING_KB`]).
+    /// [`crate::owners::RING_KB`]).
     pub event_ring_kb: Option<u32>,
 }
 
@@ -436,9 +436,7 @@ pub fn run(
     let owners = (opts.attribute || opts.narrowed()).then(|| {
         Owners::start(&crate::owners::Options {
             ports: opts.ports.clone(),
-            ring_kb: opts
-                .event_ring_kb
-                .unwrap_or(crate::owners::tracefs::RING_KB),
+            ring_kb: opts.event_ring_kb.unwrap_or(crate::owners::RING_KB),
             ..Default::default()
         })
     });

@@ -2,13 +2,13 @@
 //! connection, otherwise unknown.
 //!
 //! # Layout
-//! - [`evidence`]: the owner table, kernel events in, proven owners out
+//! - `evidence/`: the owner table, kernel events in, proven owners out
 //!   (pure).
-//! - [`tracefs`]: the private tracing instance, its records and the
+//! - `tracefs/`: the private tracing instance, its records and the
 //!   thread that reads it.
-//! - [`answer`](mod@answer): the one answer type, from the table up to
+//! - `answer.rs`: the one answer type, from the table up to
 //!   the capture.
-//! - [`procfs`]: `/proc` sockets and processes, the fallback and the source
+//! - `procfs.rs`: `/proc` sockets and processes, the fallback and the source
 //!   of what events do not say (arguments, listeners from before the start).
 //!
 //! [`Owners`] is what the capture uses: [`Owners::start`] picks kernel
@@ -17,10 +17,10 @@
 //! while evidence for the frame's time may still be on its way (see
 //! [`Answer`]).
 
-pub mod answer;
-pub mod evidence;
-pub mod procfs;
-pub mod tracefs;
+mod answer;
+pub(crate) mod evidence;
+pub(crate) mod procfs;
+pub(crate) mod tracefs;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -31,6 +31,7 @@ use std::time::Duration;
 
 pub use answer::{Answer, Reason};
 use evidence::Table;
+pub use tracefs::RING_KB;
 
 /// A process that sent frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +50,7 @@ pub struct Owner {
 
 impl Owner {
     /// An owner read back from a saved capture's packet comment.
-    pub fn from_comment(pid: u32, cmd: Option<String>, args: Vec<String>) -> Self {
+    pub(crate) fn from_comment(pid: u32, cmd: Option<String>, args: Vec<String>) -> Self {
         let name = cmd
             .as_deref()
             .and_then(file_name)
@@ -168,7 +169,7 @@ impl Tally {
 
     /// Counts a frame shown with `named` or without a process, whose
     /// evidence was `late`, near `lost` events.
-    pub fn count(&mut self, named: bool, late: bool, lost: bool) {
+    pub(crate) fn count(&mut self, named: bool, late: bool, lost: bool) {
         let n = match (named, lost, late) {
             (true, _, _) => &mut self.named,
             (false, true, _) => &mut self.lost,
@@ -184,12 +185,12 @@ pub const MAX_WAIT: Duration = Duration::from_millis(200);
 
 /// Events are applied this far past a frame's time before a lookup stops
 /// waiting for them: a frame's own events come microseconds before it.
-pub const MARGIN: Duration = Duration::from_millis(2);
+const MARGIN: Duration = Duration::from_millis(2);
 
 /// Events this long before a stream began still bear on its frames (the
 /// socket's creation, the process's start): a loss of events reaching back
 /// this far from a frame leaves it to /proc.
-pub const LOSS_REACH: Duration = Duration::from_secs(1);
+const LOSS_REACH: Duration = Duration::from_secs(1);
 
 /// Answers remembered, at most; past it the cache starts over.
 const MAX_CACHED: usize = 65_536;
@@ -392,7 +393,7 @@ impl Owners {
     /// Whether the kernel's rings lost events that bear on a frame sent
     /// at `time` in a stream begun at `stream_start`: then kernel events
     /// prove nothing for it.
-    pub fn lost_around(&self, stream_start: Duration, time: Duration) -> bool {
+    pub(crate) fn lost_around(&self, stream_start: Duration, time: Duration) -> bool {
         self.kernel
             .as_ref()
             .is_some_and(|k| lost_around(&k.shared, stream_start, time))
@@ -503,7 +504,7 @@ impl Owners {
     /// its listener's (a forking server's child serves it); a UDP socket,
     /// which may not have sent anything yet, also from /proc while its
     /// process lives. Never `Pending`; never a frame's sender.
-    pub fn receiver(&self, q: &Query) -> Answer {
+    pub(crate) fn receiver(&self, q: &Query) -> Answer {
         // A connection to a server, forking a child per connection or
         // not: whose server it is, whoever serves it by the time this is
         // asked (its frames may be a child's).
@@ -539,7 +540,7 @@ impl Owners {
 
     /// Whether `pid` is `root` or descends from it (for `capture --
     /// COMMAND`): from fork events, else from /proc while both live.
-    pub fn is_in_tree(&self, pid: u32, root: u32) -> bool {
+    pub(crate) fn is_in_tree(&self, pid: u32, root: u32) -> bool {
         if let Some(k) = &self.kernel
             && let Some(answer) = k
                 .shared

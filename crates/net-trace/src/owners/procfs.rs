@@ -16,15 +16,15 @@ use super::{Owner, canonical};
 
 /// One line of `/proc/net/tcp` and friends.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SocketEntry {
+pub(crate) struct SocketEntry {
     /// Local address.
-    pub local: SocketAddr,
+    pub(crate) local: SocketAddr,
     /// Remote address (unspecified for listeners and unconnected sockets).
-    pub remote: SocketAddr,
+    pub(crate) remote: SocketAddr,
     /// TCP state (`0A` is LISTEN); UDP sockets show 07 or 01.
-    pub state: u8,
+    pub(crate) state: u8,
     /// Socket inode (0 for sockets no process holds, like TIME_WAIT).
-    pub inode: u64,
+    pub(crate) inode: u64,
 }
 
 /// `TCP_LISTEN` in `/proc/net/tcp`'s `st` column.
@@ -32,7 +32,7 @@ const LISTEN: u8 = 0x0A;
 
 /// Parses an address as `/proc/net/*` writes it: `0100007F:3A98`, or 32
 /// hex digits for IPv6, each 32-bit word in host byte order.
-pub fn parse_proc_addr(s: &str) -> Option<SocketAddr> {
+pub(crate) fn parse_proc_addr(s: &str) -> Option<SocketAddr> {
     let (ip, port) = s.split_once(':')?;
     let port = u16::from_str_radix(port, 16).ok()?;
     let ip = match ip.len() {
@@ -53,7 +53,7 @@ pub fn parse_proc_addr(s: &str) -> Option<SocketAddr> {
 }
 
 /// Parses the text of a `/proc/net/{tcp,udp}[6]` file.
-pub fn parse_proc_net(text: &str) -> Vec<SocketEntry> {
+pub(crate) fn parse_proc_net(text: &str) -> Vec<SocketEntry> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
@@ -70,7 +70,7 @@ pub fn parse_proc_net(text: &str) -> Vec<SocketEntry> {
 
 /// Local addresses a namespace owns, from its `fib_trie` (`/32 host
 /// LOCAL` entries) and `if_inet6`.
-pub fn parse_local_addresses(fib_trie: &str, if_inet6: &str) -> Vec<IpAddr> {
+pub(crate) fn parse_local_addresses(fib_trie: &str, if_inet6: &str) -> Vec<IpAddr> {
     let mut out = Vec::new();
     let mut last: Option<Ipv4Addr> = None;
     for line in fib_trie.lines() {
@@ -112,7 +112,7 @@ fn same(a: SocketAddr, b: SocketAddr) -> bool {
 /// The socket that proves `local → remote` among `entries`: the connected
 /// one with that exact 4-tuple, else the one peer-less socket bound to
 /// `local` (exactly, or to the wildcard of its family), if only one is.
-pub fn proving_socket(
+pub(crate) fn proving_socket(
     entries: &[SocketEntry],
     local: SocketAddr,
     remote: SocketAddr,
@@ -145,7 +145,7 @@ pub fn proving_socket(
 /// The owner of the socket sending `local → remote`, proven by /proc;
 /// for TCP only a connected socket or a listener counts.
 #[cfg(target_os = "linux")]
-pub fn find(tcp: bool, local: SocketAddr, remote: SocketAddr) -> Option<Owner> {
+pub(crate) fn find(tcp: bool, local: SocketAddr, remote: SocketAddr) -> Option<Owner> {
     let inode = namespaces_for(local.ip())
         .iter()
         .find_map(|root| socket_in(root, tcp, local, remote))?;
@@ -156,7 +156,7 @@ pub fn find(tcp: bool, local: SocketAddr, remote: SocketAddr) -> Option<Owner> {
 
 /// Elsewhere /proc does not exist.
 #[cfg(not(target_os = "linux"))]
-pub fn find(_tcp: bool, _local: SocketAddr, _remote: SocketAddr) -> Option<Owner> {
+pub(crate) fn find(_tcp: bool, _local: SocketAddr, _remote: SocketAddr) -> Option<Owner> {
     None
 }
 
@@ -262,7 +262,7 @@ fn sole_holder(inode: u64) -> Option<Owner> {
 
 /// Listening TCP sockets of our namespace, with every process holding each.
 #[cfg(target_os = "linux")]
-pub fn listeners() -> Vec<super::evidence::InitialListener> {
+pub(crate) fn listeners() -> Vec<super::evidence::InitialListener> {
     entries_in("/proc/net", true)
         .into_iter()
         .filter(|e| e.state == LISTEN && e.inode != 0)
@@ -275,13 +275,13 @@ pub fn listeners() -> Vec<super::evidence::InitialListener> {
 
 /// Elsewhere there are none to find.
 #[cfg(not(target_os = "linux"))]
-pub fn listeners() -> Vec<super::evidence::InitialListener> {
+pub(crate) fn listeners() -> Vec<super::evidence::InitialListener> {
     Vec::new()
 }
 
 /// A live process as /proc describes it: name from `comm` (the main
 /// thread's, the program's), path from `exe`, arguments from `cmdline`.
-pub fn describe(pid: u32) -> Option<Owner> {
+pub(crate) fn describe(pid: u32) -> Option<Owner> {
     let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
     let cmd = std::fs::read_link(format!("/proc/{pid}/exe"))
         .ok()
@@ -295,7 +295,7 @@ pub fn describe(pid: u32) -> Option<Owner> {
 }
 
 /// A live process's arguments after the program (empty once it is gone).
-pub fn args(pid: u32) -> Vec<String> {
+pub(crate) fn args(pid: u32) -> Vec<String> {
     std::fs::read(format!("/proc/{pid}/cmdline")).map_or_else(
         |_| Vec::new(),
         |raw| {
@@ -309,7 +309,7 @@ pub fn args(pid: u32) -> Vec<String> {
 }
 
 /// The process a task belongs to (`Tgid` in its status), while it lives.
-pub fn tgid(tid: u32) -> Option<u32> {
+pub(crate) fn tgid(tid: u32) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
     status
         .lines()
@@ -318,7 +318,7 @@ pub fn tgid(tid: u32) -> Option<u32> {
 }
 
 /// The parent of a live process.
-pub fn parent(pid: u32) -> Option<u32> {
+pub(crate) fn parent(pid: u32) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// One kernel event, its time already on the packets' clock.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// `sock:inet_sock_set_state`.
     State {
         /// Who ran it and when.
@@ -86,7 +86,7 @@ pub enum Event {
 
 impl Event {
     /// Who ran it and when.
-    pub fn ctx(&self) -> &Ctx {
+    pub(crate) fn ctx(&self) -> &Ctx {
         match self {
             Self::State { ctx, .. }
             | Self::Send { ctx, .. }
@@ -98,7 +98,7 @@ impl Event {
     }
 
     /// Who ran it and when, to be completed by the reader.
-    pub fn ctx_mut(&mut self) -> &mut Ctx {
+    pub(crate) fn ctx_mut(&mut self) -> &mut Ctx {
         match self {
             Self::State { ctx, .. }
             | Self::Send { ctx, .. }
@@ -112,18 +112,18 @@ impl Event {
 
 /// The common part of every record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ctx {
+pub(crate) struct Ctx {
     /// When, since the epoch.
-    pub time: Duration,
+    pub(crate) time: Duration,
     /// Thread id.
-    pub tid: u32,
+    pub(crate) tid: u32,
     /// Process id (thread group): the task's process as the reader knows
     /// it (see `tracefs::tasks::Tasks`), the task's own id when unknown.
-    pub tgid: u32,
+    pub(crate) tgid: u32,
     /// The thread's name.
-    pub comm: String,
+    pub(crate) comm: String,
     /// No process may be credited with the record: it was recorded in
     /// interrupt context (softirq/hardirq: not the work of the task that
     /// happened to be running), or by a task whose process is unknown.
-    pub irq: bool,
+    pub(crate) irq: bool,
 }

@@ -45,9 +45,9 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use event::{Ctx, Event};
-pub use route::SEND_AFTER;
-pub use socket::InitialListener;
+pub(crate) use event::{Ctx, Event};
+pub(crate) use route::SEND_AFTER;
+pub(crate) use socket::InitialListener;
 
 use super::{Answer, Owner, Query, canonical};
 use process::Proc;
@@ -69,7 +69,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Sockets, sends and processes learned from kernel events.
 #[derive(Debug, Default)]
-pub struct Table {
+pub(crate) struct Table {
     procs: HashMap<u32, Proc>,
     /// Tasks known to be threads of a process: tid → tgid.
     threads: HashMap<u32, u32>,
@@ -108,12 +108,12 @@ fn tuple_key(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
 
 impl Table {
     /// An empty table.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Applies one event.
-    pub fn apply(&mut self, e: &Event) {
+    pub(crate) fn apply(&mut self, e: &Event) {
         self.newest = self.newest.max(e.ctx().time);
         self.saw_task(e);
         match e {
@@ -149,7 +149,7 @@ impl Table {
     }
 
     /// The owner this table proves for `q`.
-    pub fn lookup(&self, q: &Query) -> Answer<Owner> {
+    pub(crate) fn lookup(&self, q: &Query) -> Answer<Owner> {
         if q.tcp {
             self.lookup_tcp(q)
         } else {
@@ -159,13 +159,13 @@ impl Table {
 
     /// Notes the wall-clock time the reader applies the next records at
     /// (what /proc says from then on is of that moment).
-    pub fn reading(&mut self, now: Duration) {
+    pub(crate) fn reading(&mut self, now: Duration) {
         self.reading_at = now;
     }
 
     /// Notes that events up to `until` have been applied (a lookup may
     /// wait for records that come after its frame).
-    pub fn events_until(&mut self, until: Duration) {
+    pub(crate) fn events_until(&mut self, until: Duration) {
         self.events_until = Some(until);
     }
 
@@ -174,7 +174,7 @@ impl Table {
     /// child that may be the one sending (a forking server's handler holds
     /// the connection; /proc may show only the listener by then), and is
     /// the only process seen on a UDP flow.
-    pub fn proc_owner_fits(&self, pid: u32, q: &Query, alive_from: Duration) -> bool {
+    pub(crate) fn proc_owner_fits(&self, pid: u32, q: &Query, alive_from: Duration) -> bool {
         self.alive_at(pid, alive_from)
             && !self.may_share(pid, Duration::ZERO, q.time)
             && (q.tcp || !self.routed_by_other(false, q.src, q.dst, pid))

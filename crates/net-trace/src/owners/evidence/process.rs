@@ -149,7 +149,13 @@ impl Table {
     }
 
     /// Records what a process is, learned outside the events (/proc).
-    pub fn describe(&mut self, pid: u32, name: &str, cmd: Option<String>, args: Vec<String>) {
+    pub(crate) fn describe(
+        &mut self,
+        pid: u32,
+        name: &str,
+        cmd: Option<String>,
+        args: Vec<String>,
+    ) {
         let read_at = self.reading_at;
         let p = self.procs.entry(pid).or_default();
         p.read_at = p.read_at.or(Some(read_at));
@@ -165,12 +171,12 @@ impl Table {
     }
 
     /// Whether the table has a name for `pid` (else the reader asks /proc).
-    pub fn knows(&self, pid: u32) -> bool {
+    pub(crate) fn knows(&self, pid: u32) -> bool {
         self.procs.get(&pid).is_some_and(|p| !p.name.is_empty())
     }
 
     /// Marks `child` a thread of `tgid` (learned from /proc).
-    pub fn thread_of(&mut self, child: u32, tgid: u32) {
+    pub(crate) fn thread_of(&mut self, child: u32, tgid: u32) {
         if child != tgid {
             self.threads.insert(child, tgid);
             if let Some(p) = self.procs.get_mut(&tgid) {
@@ -182,14 +188,14 @@ impl Table {
 
     /// Sets the arguments of the program `pid` ran from its latest exec,
     /// read from /proc while it still ran that program.
-    pub fn exec_args(&mut self, pid: u32, args: Vec<String>) {
+    pub(crate) fn exec_args(&mut self, pid: u32, args: Vec<String>) {
         if let Some(p) = self.procs.get_mut(&pid) {
             p.args = args;
         }
     }
 
     /// The owner of `pid` as the table knows it.
-    pub fn owner_at(&self, pid: u32, at: Duration) -> Option<Owner> {
+    pub(crate) fn owner_at(&self, pid: u32, at: Duration) -> Option<Owner> {
         let p = self.procs.get(&pid)?;
         // The program it ran at `at`: one replaced by an exec since, if so.
         let (name, cmd, args) = match p.earlier.iter().find(|e| at < e.until) {
@@ -210,7 +216,7 @@ impl Table {
 
     /// Whether `pid` may have been alive at `time`: not exited before it,
     /// not created after it.
-    pub fn alive_at(&self, pid: u32, time: Duration) -> bool {
+    pub(crate) fn alive_at(&self, pid: u32, time: Duration) -> bool {
         self.procs.get(&pid).is_none_or(|p| {
             p.exited.is_none_or(|e| e + CLOCK_SLACK >= time)
                 && p.started.is_none_or(|s| s <= time + CLOCK_SLACK)
@@ -218,7 +224,7 @@ impl Table {
     }
 
     /// Whether `pid` descends from `root` (or is it).
-    pub fn is_in_tree(&self, pid: u32, root: u32) -> Option<bool> {
+    pub(crate) fn is_in_tree(&self, pid: u32, root: u32) -> Option<bool> {
         let mut at = self.threads.get(&pid).copied().unwrap_or(pid);
         for _ in 0..MAX_TREE_DEPTH {
             if at == root {

@@ -19,7 +19,7 @@ const CORROBORATE_WINDOW: Duration = Duration::from_millis(50);
 /// of milliseconds when the sender is preempted on the way out on a busy
 /// machine. A UDP lookup that nothing else confirms waits for events this
 /// far past the frame.
-pub const SEND_AFTER: Duration = Duration::from_millis(100);
+pub(crate) const SEND_AFTER: Duration = Duration::from_millis(100);
 
 /// Event times are never late against frame times (the clock offset is
 /// measured from markers and only ever errs early, by microseconds), and a
@@ -164,7 +164,13 @@ impl Table {
     /// Whether route lookups of the flow `src` → `dst` by a process other
     /// than `pid` were seen: then /proc's view of the port now (perhaps
     /// another program's by then) does not name the flow's frames.
-    pub fn routed_by_other(&self, tcp: bool, src: SocketAddr, dst: SocketAddr, pid: u32) -> bool {
+    pub(crate) fn routed_by_other(
+        &self,
+        tcp: bool,
+        src: SocketAddr,
+        dst: SocketAddr,
+        pid: u32,
+    ) -> bool {
         let (src, dst) = (norm(src), norm(dst));
         let proto = if tcp { TCP } else { UDP };
         self.routes

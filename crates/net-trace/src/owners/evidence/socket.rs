@@ -99,17 +99,17 @@ enum Carried {
 
 /// Processes holding a listening socket found before the events began.
 #[derive(Debug, Clone)]
-pub struct InitialListener {
+pub(crate) struct InitialListener {
     /// Its local address.
-    pub local: SocketAddr,
+    pub(crate) local: SocketAddr,
     /// Every process holding it.
-    pub holders: Vec<Owner>,
+    pub(crate) holders: Vec<Owner>,
 }
 
 impl Table {
     /// Listeners that existed before the events began (from /proc): each
     /// is a socket generation opened at time zero.
-    pub fn add_listener(&mut self, l: &InitialListener) {
+    pub(crate) fn add_listener(&mut self, l: &InitialListener) {
         let actors = l.holders.iter().map(|o| o.pid).collect();
         for o in &l.holders {
             self.name_as(o);
@@ -281,7 +281,12 @@ impl Table {
 
     /// Whether a socket generation for this 4-tuple began after `time`:
     /// whatever /proc shows for it now is not the frame's socket.
-    pub fn reopened_after(&self, local: SocketAddr, remote: SocketAddr, time: Duration) -> bool {
+    pub(crate) fn reopened_after(
+        &self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        time: Duration,
+    ) -> bool {
         self.by_tuple
             .get(&tuple_key(local, remote))
             .is_some_and(|v| {
@@ -469,7 +474,7 @@ impl Table {
     /// The one process holding the listening socket a connection to
     /// `local` arrived at, at `time` — children it forked may serve the
     /// connection, so this says whose server it is, not who sent a frame.
-    pub fn listener_holder(&self, local: SocketAddr, time: Duration) -> Option<Owner> {
+    pub(crate) fn listener_holder(&self, local: SocketAddr, time: Duration) -> Option<Owner> {
         let local = norm(local);
         let mut holders = self
             .listeners

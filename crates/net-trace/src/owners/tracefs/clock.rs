@@ -13,7 +13,7 @@ use super::{Unavailable, io_err};
 
 /// The marker file, and the offset measured when markers come back.
 #[derive(Debug)]
-pub struct Clock {
+pub(crate) struct Clock {
     /// The marker file and how many markers written to it have not come
     /// back yet.
     marker: Mutex<(File, usize)>,
@@ -36,7 +36,7 @@ impl Clock {
 
     /// Writes a marker; the reader measures the offset and advances its
     /// watermark when it reads it back.
-    pub fn mark(&self) {
+    pub(crate) fn mark(&self) {
         let Ok(mut marker) = self.marker.lock() else {
             return;
         };

@@ -26,11 +26,11 @@ const AF_INET6: u64 = 10;
 const IRQ_FLAGS: u64 = 0x08 | 0x10 | 0x40;
 
 /// Clock markers' event (what `trace_marker` writes).
-pub const MARKER_EVENT: &str = "ftrace/print";
+pub(crate) const MARKER_EVENT: &str = "ftrace/print";
 
 /// A decoded record: the event, or one of our clock markers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Record {
+pub(crate) enum Record {
     /// An event; its time is still on the trace clock.
     Event(Event),
     /// A marker written by this process, at this trace-clock time.
@@ -46,16 +46,16 @@ struct Field {
 
 /// An event's `format` file: its id and fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Format {
+pub(crate) struct Format {
     /// The id records carry in `common_type`.
-    pub id: u16,
+    pub(crate) id: u16,
     fields: HashMap<String, Field>,
 }
 
 impl Format {
     /// Reads a `format` file: `ID: 2287` and
     /// `field:__u16 sport; offset:24; size:2; signed:0;` lines.
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let mut id = None;
         let mut fields = HashMap::new();
         for line in text.lines() {
@@ -261,7 +261,7 @@ impl Common {
 
 /// Decodes records of the events it was built for.
 #[derive(Debug, Clone)]
-pub struct Decoder {
+pub(crate) struct Decoder {
     common: Common,
     kinds: HashMap<u16, Kind>,
     own_pid: u32,
@@ -271,7 +271,7 @@ impl Decoder {
     /// A decoder of the events `(name, format)`; `own_pid` tells our
     /// markers from others'. `None` when a format lacks a field the proof
     /// needs (or the common fields).
-    pub fn new<'a>(
+    pub(crate) fn new<'a>(
         formats: impl IntoIterator<Item = (&'a str, Format)>,
         own_pid: u32,
     ) -> Option<Self> {
@@ -290,7 +290,11 @@ impl Decoder {
 
     /// Reads the formats of `required` and `optional` events (and the
     /// markers') under the tracefs directory `events`.
-    pub fn load(events: &Path, required: &[&str], optional: &[&str]) -> Result<Self, Unavailable> {
+    pub(crate) fn load(
+        events: &Path,
+        required: &[&str],
+        optional: &[&str],
+    ) -> Result<Self, Unavailable> {
         let read = |name: &str| -> Result<Format, Unavailable> {
             let path = events.join(name).join("format");
             let text = super::read_text(&path).map_err(|e| super::io_err("read", &path, &e))?;
@@ -318,7 +322,7 @@ impl Decoder {
     /// clock. `None` for records it does not need (another protocol, a
     /// failed send, someone else's marker) and for records too short for
     /// their fields.
-    pub fn decode(&self, payload: &[u8], time: Duration) -> Option<Record> {
+    pub(crate) fn decode(&self, payload: &[u8], time: Duration) -> Option<Record> {
         let r = Raw(payload);
         let c = &self.common;
         let id = u16::try_from(r.uint(c.kind)?).ok()?;

@@ -56,7 +56,7 @@ pub const RING_KB: u32 = 8192;
 
 /// The instance: created by [`Instance::create`], removed on drop.
 #[derive(Debug)]
-pub struct Instance {
+pub(crate) struct Instance {
     dir: PathBuf,
 }
 
@@ -70,7 +70,7 @@ static SERIAL: AtomicU64 = AtomicU64::new(0);
 impl Instance {
     /// Mounts tracefs if needed, removes dead runs' instances, and creates
     /// and configures ours.
-    pub fn create(ports: &[u16], ring_kb: u32) -> Result<Self, Unavailable> {
+    pub(crate) fn create(ports: &[u16], ring_kb: u32) -> Result<Self, Unavailable> {
         let mut users = USERS
             .lock()
             .map_err(|_| Unavailable("a previous start panicked".into()))?;
@@ -149,7 +149,7 @@ impl Instance {
     }
 
     /// The instance's directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 }

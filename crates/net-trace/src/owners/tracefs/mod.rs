@@ -33,26 +33,26 @@
 //! - [`tasks`]: which process each task belongs to, from the records.
 //! - [`reader`]: the thread that reads the instance into the owner table.
 
-pub mod clock;
-pub mod format;
-pub mod instance;
-pub mod mount;
-pub mod page;
-pub mod reader;
-pub mod tasks;
+pub(crate) mod clock;
+pub(crate) mod format;
+pub(crate) mod instance;
+pub(crate) mod mount;
+pub(crate) mod page;
+pub(crate) mod reader;
+pub(crate) mod tasks;
 
 use std::path::Path;
 
 pub use instance::RING_KB;
-pub use reader::{Kernel, Losses, Shared};
+pub(crate) use reader::{Kernel, Shared};
 
 /// Where tracefs lives.
-pub const TRACEFS: &str = "/sys/kernel/tracing";
+pub(crate) const TRACEFS: &str = "/sys/kernel/tracing";
 
 /// Ways tracefs could not be used; the caller falls back to /proc.
 #[derive(Debug, thiserror::Error)]
 #[error("kernel events are unavailable ({0})")]
-pub struct Unavailable(String);
+pub(crate) struct Unavailable(String);
 
 /// A tracefs file's text, read with one large buffer: some files
 /// (`events/header_page`) answer only their first 32 bytes to a small

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 /// Where the page header's fields are (`events/header_page`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Layout {
+pub(crate) struct Layout {
     time: usize,
     commit: usize,
     commit_size: usize,
@@ -43,7 +43,7 @@ impl Default for Layout {
 impl Layout {
     /// Reads `events/header_page`:
     /// `field: u64 timestamp; offset:0; size:8; signed:0;` and so on.
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let mut found = (None, None, None);
         for line in text.lines() {
             let Some((name, offset, size)) = field_line(line) else {
@@ -72,7 +72,7 @@ impl Layout {
     }
 
     /// The bytes one read of `trace_pipe_raw` returns: a whole page.
-    pub fn page_len(&self) -> usize {
+    pub(crate) fn page_len(&self) -> usize {
         self.data + self.data_size
     }
 }
@@ -116,7 +116,7 @@ const TS_MSB: u64 = 0xf8 << 56;
 
 /// Events the ring lost before a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Missed {
+pub(crate) enum Missed {
     /// None.
     None,
     /// This many.
@@ -127,7 +127,7 @@ pub enum Missed {
 
 /// A page that cannot be read as the header says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum PageError {
+pub(crate) enum PageError {
     /// Shorter than its header.
     #[error("a ring-buffer page of {0} bytes is shorter than its header")]
     Short(usize),
@@ -141,11 +141,11 @@ pub enum PageError {
 
 /// One page: a checked view.
 #[derive(Debug, Clone, Copy)]
-pub struct Page<'a> {
+pub(crate) struct Page<'a> {
     /// The first record's time base, on the trace clock (ns).
-    pub time: u64,
+    pub(crate) time: u64,
     /// Events lost before this page.
-    pub missed: Missed,
+    pub(crate) missed: Missed,
     records: &'a [u8],
 }
 
@@ -163,7 +163,7 @@ fn u64_at(b: &[u8], at: usize) -> Option<u64> {
 
 impl<'a> Page<'a> {
     /// Checks the header of `buf` (what one read returned).
-    pub fn parse(buf: &'a [u8], layout: &Layout) -> Result<Self, PageError> {
+    pub(crate) fn parse(buf: &'a [u8], layout: &Layout) -> Result<Self, PageError> {
         let short = PageError::Short(buf.len());
         let time = u64_at(buf, layout.time).ok_or(short)?;
         let commit = match layout.commit_size {
@@ -193,7 +193,7 @@ impl<'a> Page<'a> {
     }
 
     /// The page's records: each one's time (trace clock, ns) and payload.
-    pub fn records(&self) -> Records<'a> {
+    pub(crate) fn records(&self) -> Records<'a> {
         Records {
             data: self.records,
             at: 0,
@@ -204,7 +204,7 @@ impl<'a> Page<'a> {
 
 /// The records of a page, oldest first.
 #[derive(Debug, Clone)]
-pub struct Records<'a> {
+pub(crate) struct Records<'a> {
     data: &'a [u8],
     at: usize,
     time: u64,
@@ -286,14 +286,14 @@ pub(super) mod build {
 
     /// A page under construction: records appended with their deltas.
     #[derive(Debug, Default)]
-    pub struct PageBuilder {
-        pub time: u64,
-        pub data: Vec<u8>,
-        pub missed: Option<Option<u64>>,
+    pub(crate) struct PageBuilder {
+        pub(crate) time: u64,
+        pub(crate) data: Vec<u8>,
+        pub(crate) missed: Option<Option<u64>>,
     }
 
     impl PageBuilder {
-        pub fn new(time: u64) -> Self {
+        pub(crate) fn new(time: u64) -> Self {
             Self {
                 time,
                 ..Self::default()
@@ -306,7 +306,7 @@ pub(super) mod build {
         }
 
         /// A record with a short header (length in the type).
-        pub fn record(mut self, delta: u32, payload: &[u8]) -> Self {
+        pub(crate) fn record(mut self, delta: u32, payload: &[u8]) -> Self {
             let words = payload.len().div_ceil(4);
             assert!((1..=28).contains(&words));
             self.word(words as u32, delta);
@@ -317,7 +317,7 @@ pub(super) mod build {
         }
 
         /// A record with its length in a word of its own.
-        pub fn long_record(mut self, delta: u32, payload: &[u8]) -> Self {
+        pub(crate) fn long_record(mut self, delta: u32, payload: &[u8]) -> Self {
             let padded = payload.len().div_ceil(4) * 4;
             self.word(0, delta);
             self.data.extend(((padded + 4) as u32).to_ne_bytes());
@@ -328,21 +328,21 @@ pub(super) mod build {
         }
 
         /// A time extension of the next record's delta.
-        pub fn extend(mut self, delta: u64) -> Self {
+        pub(crate) fn extend(mut self, delta: u64) -> Self {
             self.word(super::TYPE_TIME_EXTEND, (delta & ((1 << 27) - 1)) as u32);
             self.data.extend(((delta >> 27) as u32).to_ne_bytes());
             self
         }
 
         /// An absolute time.
-        pub fn absolute(mut self, time: u64) -> Self {
+        pub(crate) fn absolute(mut self, time: u64) -> Self {
             self.word(super::TYPE_TIME_STAMP, (time & ((1 << 27) - 1)) as u32);
             self.data.extend(((time >> 27) as u32).to_ne_bytes());
             self
         }
 
         /// A discarded record of `len` bytes after its header.
-        pub fn discarded(mut self, delta: u32, len: u32) -> Self {
+        pub(crate) fn discarded(mut self, delta: u32, len: u32) -> Self {
             self.word(super::TYPE_PADDING, delta);
             self.data.extend(len.to_ne_bytes());
             self.data.resize(self.data.len() + len as usize - 4, 0xee);
@@ -350,13 +350,13 @@ pub(super) mod build {
         }
 
         /// Padding to the end of the page's data.
-        pub fn end_padding(mut self) -> Self {
+        pub(crate) fn end_padding(mut self) -> Self {
             self.word(super::TYPE_PADDING, 0);
             self
         }
 
         /// The page's bytes, as one read of `trace_pipe_raw` returns them.
-        pub fn bytes(&self) -> Vec<u8> {
+        pub(crate) fn bytes(&self) -> Vec<u8> {
             let mut commit = self.data.len() as u64;
             let mut page = Vec::with_capacity(4096);
             page.extend(self.time.to_ne_bytes());

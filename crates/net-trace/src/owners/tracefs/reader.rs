@@ -39,7 +39,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(2);
 /// A record is committed to its ring within this long of its time stamp
 /// (the kernel writes it with preemption off): a ring found empty holds
 /// every record up to the look's time less this.
-pub const EMPTY_SLACK: Duration = Duration::from_millis(1);
+pub(crate) const EMPTY_SLACK: Duration = Duration::from_millis(1);
 
 /// How long the reader sleeps in `poll` when nothing comes: the longest a
 /// stop or a loss check waits.
@@ -64,20 +64,20 @@ const BEHIND: Duration = Duration::from_secs(1);
 
 /// What the reader thread shares with lookups.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// The owner table.
-    pub table: Mutex<Table>,
+    pub(crate) table: Mutex<Table>,
     /// Events up to this wall-clock time (ns) have been applied.
-    pub watermark_ns: AtomicU64,
+    pub(crate) watermark_ns: AtomicU64,
     /// Markers for the offset and the watermark.
-    pub clock: Clock,
+    pub(crate) clock: Clock,
     /// When the ring lost events (the reader fell behind): wall-clock
     /// spans (ns) in which the table may miss a socket's close or a send,
     /// so it proves nothing for frames near them.
-    pub losses: Mutex<Losses>,
+    pub(crate) losses: Mutex<Losses>,
     /// Events the rings lost, as far as they said (at least one for each
     /// loss whose count they could not give).
-    pub lost_events: AtomicU64,
+    pub(crate) lost_events: AtomicU64,
     stop: AtomicBool,
 }
 
@@ -109,7 +109,7 @@ impl Shared {
 
 /// Spans of lost events, newest last.
 #[derive(Debug, Default)]
-pub struct Losses {
+pub(crate) struct Losses {
     spans: VecDeque<(u64, u64)>,
 }
 
@@ -128,7 +128,7 @@ impl Losses {
     }
 
     /// Whether events between `from` and `to` (ns) may be missing.
-    pub fn overlap(&self, from: u64, to: u64) -> bool {
+    pub(crate) fn overlap(&self, from: u64, to: u64) -> bool {
         self.spans.iter().any(|&(a, b)| a <= to && from <= b)
     }
 }
@@ -162,9 +162,9 @@ fn stats_losses(stats: &str) -> u64 {
 
 /// The running kernel source: instance, reader thread.
 #[derive(Debug)]
-pub struct Kernel {
+pub(crate) struct Kernel {
     /// State shared with the reader.
-    pub shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     reader: Option<JoinHandle<()>>,
     // Dropped last: the instance outlives its reader.
     instance: Instance,
@@ -174,7 +174,7 @@ impl Kernel {
     /// Creates the instance (rings of `ring_kb` per CPU) and starts
     /// reading it; waits for the clock offset so every event can be placed
     /// on the packets' clock.
-    pub fn start(table: Table, ports: &[u16], ring_kb: u32) -> Result<Self, Unavailable> {
+    pub(crate) fn start(table: Table, ports: &[u16], ring_kb: u32) -> Result<Self, Unavailable> {
         let instance = Instance::create(ports, ring_kb)?;
         let dir = instance.dir().to_path_buf();
         let events = dir.join("events");
@@ -230,7 +230,7 @@ impl Kernel {
     }
 
     /// The instance's directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.instance.dir()
     }
 
