@@ -475,22 +475,7 @@ impl Table {
     /// `local` arrived at, at `time` — children it forked may serve the
     /// connection, so this says whose server it is, not who sent a frame.
     pub(crate) fn listener_holder(&self, local: SocketAddr, time: Duration) -> Option<Owner> {
-        let local = norm(local);
-        let mut holders = self
-            .listeners
-            .iter()
-            .filter_map(|i| self.socks.get(*i)?.as_ref())
-            .filter(|s| {
-                s.local.is_some_and(|l| {
-                    l.port() == local.port() && (l.ip() == local.ip() || l.ip().is_unspecified())
-                }) && s.opened <= time + CLOCK_SLACK
-                    && s.closed.is_none_or(|c| c + CLOCK_SLACK >= time)
-            })
-            .flat_map(|s| s.actors.iter().copied());
-        let pid = holders.next()?;
-        if holders.any(|p| p != pid) {
-            return None;
-        }
+        let (pid, _) = self.listener_since(local, time)?;
         self.owner_at(pid, time)
     }
 
@@ -525,7 +510,7 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use super::super::{Event, Table};
+    use super::super::{CLOCK_SLACK, Event, Table};
     use super::state;
     use crate::owners::{Query, Role};
 
@@ -629,6 +614,25 @@ mod tests {
         t.apply(&st(15, 500, true, 0x2, SYN_RECV, ESTABLISHED, S, C));
         t.apply(&st(16, 600, false, 0x2, ESTABLISHED, 4, S, C));
         assert_eq!(pid(t.lookup(&q(true, Role::Server, 15, 14, 74))), Some(600));
+    }
+
+    #[test]
+    fn a_listener_is_held_by_its_one_process_or_by_nobody() {
+        use state::*;
+        let listen = |t: &mut Table, at: u64, pid: u32, sk: u64, local: &str| {
+            t.apply(&st(at, pid, false, sk, CLOSE, LISTEN, local, "0.0.0.0:0"));
+        };
+        let s = S.parse().unwrap();
+        let mut t = Table::new();
+        listen(&mut t, 0, 500, 0x1, "0.0.0.0:13000");
+        assert_eq!(t.listener_holder(s, ms(10)).map(|o| o.pid), Some(500));
+        assert_eq!(t.listener_holder(s, ms(10)), t.owner_at(500, ms(10)));
+        // Not before it listened.
+        assert_eq!(t.listener_holder(s, ms(0) - CLOCK_SLACK * 2), None);
+        // Another process listening on the same port (SO_REUSEPORT): whose
+        // server it is, is not known.
+        listen(&mut t, 20, 501, 0x2, S);
+        assert_eq!(t.listener_holder(s, ms(30)), None);
     }
 
     /// Server 500 listening on S from `listen` (ms), and socket 0x2 from C
