@@ -43,6 +43,7 @@ pub fn run(listener: TcpListener, config: Config) -> Result<()> {
         let registry = registry.clone();
         Acceptor::new("http-server")
             .max_connections(config.max_connections)
+            .max_accepting(accepting_threads())
             .on_full(move || registry.make_room())
     };
     {
@@ -98,6 +99,17 @@ pub fn run(listener: TcpListener, config: Config) -> Result<()> {
     }
     log.flush();
     Ok(())
+}
+
+/// Spare threads that may wait in `accept` at once: one per CPU the
+/// server may use, so every CPU can take a new client at once, and no
+/// more, so that a client arriving while threads are busy is taken by
+/// one of them when it is done instead of waking another (the other
+/// spares wait in net-core's reserve). Measured with 32 clients making
+/// a connection per request on 2 CPUs: 1.1 → 0.5 context switches per
+/// request.
+fn accepting_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Where idle keep-alive connections wait without a thread (Linux; see

@@ -24,9 +24,20 @@
 //! room (an HTTP server closes a stalled connection, see
 //! [`Acceptor::on_full`]) and otherwise waits for a slot; further clients
 //! wait in the kernel's backlog instead of being refused. Threads beyond
-//! `max_spare` waiting in `accept` exit, so a burst leaves few behind; and
+//! `max_spare` waiting for a client exit, so a burst leaves few behind; and
 //! when the listener has a read time-out, spare threads that see no client
 //! for that long exit too, down to one.
+//!
+//! # Few threads in `accept`, the other spares in reserve
+//! Every client that arrives while a thread sleeps in `accept` wakes one,
+//! even when a busy thread would have taken it a few microseconds later
+//! without sleeping at all. So at most [`Acceptor::max_accepting`] spare
+//! threads may wait in `accept` (as many as the CPUs that could run them
+//! is enough); the others wait in a reserve, which no client wakes. When a
+//! thread takes a connection and leaves none in `accept`, it calls one up
+//! from the reserve (or starts one when the reserve is empty). Under a
+//! load of short connections the threads then mostly go from one client to
+//! the next without sleeping, as an event loop's workers do.
 //!
 //! # Out of file descriptors
 //! Linux reserves a descriptor for each thread waiting in `accept`, so the
@@ -99,6 +110,9 @@ pub struct Stats {
     pub spawned: AtomicU64,
     /// Connections accepted since start.
     pub accepted: AtomicU64,
+    /// Spare threads waiting in the reserve now, outside `accept` (see
+    /// [`Acceptor::max_accepting`]).
+    pub reserved: AtomicUsize,
 }
 
 type MakeRoom = Arc<dyn Fn() -> bool + Send + Sync>;
@@ -109,6 +123,7 @@ pub struct Acceptor {
     name: String,
     max_connections: usize,
     max_spare: usize,
+    max_accepting: Option<usize>,
     stack_size: usize,
     drain_timeout: Duration,
     stats: Arc<Stats>,
@@ -123,6 +138,7 @@ impl fmt::Debug for Acceptor {
             .field("name", &self.name)
             .field("max_connections", &self.max_connections)
             .field("max_spare", &self.max_spare)
+            .field("max_accepting", &self.max_accepting)
             .field("batch", &self.batch)
             .field("follow_cpu", &self.follow_cpu)
             .finish_non_exhaustive()
@@ -155,9 +171,17 @@ struct State {
 
 struct Shared<H> {
     config: Acceptor,
-    /// Threads allowed to wait in `accept` at once: `max_spare`, fewer
+    /// Threads allowed to wait in `accept` at once: `max_accepting`
+    /// (`max_spare` unless set).
+    max_accepting: usize,
+    /// Threads allowed to wait in the reserve: the spares beyond those
+    /// allowed in `accept`. The spares in all are `max_spare`, fewer
     /// under a low file descriptor limit (see [`SPARE_FD_SHARE`]).
-    max_spare: usize,
+    max_reserve: usize,
+    /// How long a thread waits in the reserve before it leaves: the
+    /// listener's read time-out, which ends idle waits in `accept` too
+    /// (None: for ever, as `accept` then waits).
+    reserve_idle: Option<Duration>,
     /// CPUs the process may run on.
     cpus: usize,
     listener: TcpListener,
@@ -166,6 +190,19 @@ struct Shared<H> {
     lock: Mutex<()>,
     /// Signalled when a connection ends (a slot frees) or on shutdown.
     slot: Condvar,
+    reserve: Mutex<Reserve>,
+    /// Signalled when a thread is called up from the reserve, or on
+    /// shutdown.
+    called: Condvar,
+}
+
+/// Spare threads waiting outside `accept` (see the module docs).
+#[derive(Default)]
+struct Reserve {
+    /// Threads waiting in it.
+    waiting: usize,
+    /// Calls up to `accept` not yet taken by a waiting thread.
+    calls: usize,
 }
 
 impl<H> Shared<H> {
@@ -192,6 +229,66 @@ impl<H> Shared<H> {
             self.slot.notify_all();
         }
     }
+
+    fn reserve_lock(&self) -> MutexGuard<'_, Reserve> {
+        self.reserve.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits in the reserve until called up to `accept` (true), or until
+    /// it is time to leave (false): the reserve is full, the server is
+    /// stopping, or no call came for the listener's read time-out.
+    fn wait_in_reserve(&self) -> bool {
+        let mut reserve = self.reserve_lock();
+        if reserve.waiting >= self.max_reserve {
+            return false;
+        }
+        reserve.waiting += 1;
+        self.config.stats.reserved.fetch_add(1, Ordering::Relaxed);
+        let deadline = self.reserve_idle.map(|idle| Instant::now() + idle);
+        let called = loop {
+            if reserve.calls > 0 {
+                reserve.calls -= 1;
+                break true;
+            }
+            // Read under the lock the shutdown waker takes to signal, so
+            // its signal cannot come between this look and the wait.
+            if self.state.stopping.load(Ordering::SeqCst) {
+                break false;
+            }
+            reserve = match deadline {
+                None => self
+                    .called
+                    .wait(reserve)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break false;
+                    }
+                    self.called
+                        .wait_timeout(reserve, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+        };
+        reserve.waiting -= 1;
+        self.config.stats.reserved.fetch_sub(1, Ordering::Relaxed);
+        called
+    }
+
+    /// Calls a thread up from the reserve to `accept`; false when none
+    /// waits there (none not already called).
+    fn call_from_reserve(&self) -> bool {
+        let mut reserve = self.reserve_lock();
+        if reserve.waiting <= reserve.calls {
+            return false;
+        }
+        reserve.calls += 1;
+        drop(reserve);
+        self.called.notify_one();
+        true
+    }
 }
 
 impl Acceptor {
@@ -201,6 +298,7 @@ impl Acceptor {
             name: format!("{name}-conn"),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_spare: DEFAULT_MAX_SPARE,
+            max_accepting: None,
             stack_size: DEFAULT_STACK_SIZE,
             drain_timeout: DRAIN_TIMEOUT,
             stats: Arc::default(),
@@ -216,9 +314,21 @@ impl Acceptor {
         self
     }
 
-    /// Caps threads waiting in `accept` (at least 1).
+    /// Caps the spare threads: those waiting for a client, in `accept` or
+    /// in the reserve (at least 1).
     pub fn max_spare(mut self, n: usize) -> Self {
         self.max_spare = n.max(1);
+        self
+    }
+
+    /// Caps the spare threads waiting in `accept` itself (at least 1; by
+    /// default every spare may); the others wait in a reserve that no
+    /// client wakes, and are called up one at a time when the last thread
+    /// in `accept` takes a connection (see the module docs). As many as
+    /// the CPUs the server may use is the fewest that lets every CPU take
+    /// a client at once.
+    pub fn max_accepting(mut self, n: usize) -> Self {
+        self.max_accepting = Some(n.max(1));
         self
     }
 
@@ -311,15 +421,25 @@ impl Acceptor {
         let local = listener
             .local_addr()
             .map_err(|e| Error::io("read the listener's address", e))?;
+        let max_spare = spare_bound(self.max_spare);
+        let max_accepting = self.max_accepting.map_or(max_spare, |n| n.min(max_spare));
+        let reserve_idle = socket2::SockRef::from(&listener)
+            .read_timeout()
+            .ok()
+            .flatten();
         let shared = Arc::new(Shared {
             config: self.clone(),
-            max_spare: spare_bound(self.max_spare),
+            max_accepting,
+            max_reserve: max_spare - max_accepting,
+            reserve_idle,
             cpus: thread::available_parallelism().map_or(1, |n| n.get()),
             listener,
             handler,
             state: State::default(),
             lock: Mutex::new(()),
             slot: Condvar::new(),
+            reserve: Mutex::new(Reserve::default()),
+            called: Condvar::new(),
         });
         {
             let shared = shared.clone();
@@ -360,6 +480,10 @@ fn wake_all<H>(shared: &Shared<H>, local: SocketAddr) {
     {
         let _guard = shared.lock();
         shared.slot.notify_all();
+    }
+    {
+        let _reserve = shared.reserve_lock();
+        shared.called.notify_all();
     }
     let target = SocketAddr::new(Host::loopback_for(local.ip()), local.port());
     for _ in 0..waiting {
@@ -443,9 +567,10 @@ where
 }
 
 /// A connection thread: accept, serve, repeat. It starts with a reserved
-/// place among the engaged threads and keeps it while it lives; it exits
-/// (giving the place up) when `max_spare` threads already wait in
-/// `accept`, or an idle listener's time-out says there are threads enough.
+/// place among the engaged threads and keeps it while it lives. When
+/// `max_accepting` threads already wait in `accept` it waits in the
+/// reserve; it exits (giving the place up) when the reserve is full too,
+/// or an idle listener's time-out says there are threads enough.
 fn work<H, E>(shared: &Arc<Shared<H>>)
 where
     H: Fn(TcpStream, SocketAddr, Slot) -> std::result::Result<(), E> + Send + Sync + 'static,
@@ -461,10 +586,13 @@ where
         // Counted before the second look at `stopping`: either the
         // shutdown waker sees this thread in `accepting` (and connects to
         // wake it), or this thread sees `stopping` (and never blocks).
-        if state.accepting.fetch_add(1, Ordering::SeqCst) >= shared.max_spare
+        if state.accepting.fetch_add(1, Ordering::SeqCst) >= shared.max_accepting
             || state.stopping.load(Ordering::SeqCst)
         {
             state.accepting.fetch_sub(1, Ordering::SeqCst);
+            if shared.wait_in_reserve() {
+                continue;
+            }
             release(shared);
             return;
         }
@@ -534,6 +662,7 @@ where
         // back to `accept` soon, and a new one would only fail as it did.
         if state.accepting.load(Ordering::SeqCst) == 0
             && state.retrying.load(Ordering::SeqCst) == 0
+            && !shared.call_from_reserve()
             && reserve(shared)
             && let Err(e) = spawn_worker(shared)
         {
@@ -935,6 +1064,57 @@ mod tests {
         assert_eq!(stats.accepted.load(Ordering::SeqCst), 40);
         sd.fire();
         t.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn spares_beyond_max_accepting_wait_in_the_reserve_and_are_called_up() {
+        let acceptor = Acceptor::new("t").max_accepting(1);
+        let stats = acceptor.stats();
+        let (addr, sd, t) = echo_server(acceptor);
+        let hold = |n: usize| -> Vec<TcpStream> {
+            let mut held: Vec<TcpStream> =
+                (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect();
+            for c in &mut held {
+                c.write_all(b"x").unwrap();
+                c.read_exact(&mut [0u8; 1]).unwrap();
+            }
+            held
+        };
+        let settled = |want_reserved: usize| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while (stats.active.load(Ordering::SeqCst) > 0
+                || stats.reserved.load(Ordering::SeqCst) < want_reserved)
+                && Instant::now() < deadline
+            {
+                thread::sleep(Duration::from_millis(5));
+            }
+        };
+        // Eight connections served at once, then all gone: of the spare
+        // threads left, one waits in `accept`, the others in the reserve.
+        drop(hold(8));
+        settled(7);
+        let threads = stats.threads.load(Ordering::SeqCst);
+        assert!(
+            threads >= 9,
+            "{threads} threads after 8 connections at once"
+        );
+        assert_eq!(stats.reserved.load(Ordering::SeqCst), threads - 1);
+        // Eight at once again: each thread that takes the last place in
+        // `accept` calls one up from the reserve, and none is started.
+        let spawned = stats.spawned.load(Ordering::SeqCst);
+        let held = hold(8);
+        assert_eq!(stats.active.load(Ordering::SeqCst), 8);
+        assert_eq!(stats.spawned.load(Ordering::SeqCst), spawned);
+        drop(held);
+        assert_eq!(roundtrip(addr, b"after"), b"after");
+        sd.fire();
+        t.join().unwrap().unwrap();
+        // Shutdown wakes the reserve too: its threads leave.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while stats.reserved.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(stats.reserved.load(Ordering::SeqCst), 0);
     }
 
     #[test]
