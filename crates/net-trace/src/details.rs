@@ -14,8 +14,11 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::analyze::{Findings, Kind, Row, TcpNumbers};
-use crate::decode::bytes::{be16, be32, ipv4, ipv6, range, tail, u8_at};
-use crate::decode::{ChecksumOf, LinkType, ip_offset};
+use crate::decode::bytes::{Fields, check_len, range, tail};
+use crate::decode::{
+    ChecksumOf, EthernetView, IPV4_MIN_LEN, IPV6_LEN, IcmpView, Ipv4View, Ipv6View, LinkType,
+    Sll2View, SllView, TcpOption, TcpView, UdpView, ip_offset, tcp_options,
+};
 use crate::owners::Owner;
 use crate::sink::Shown;
 
@@ -78,7 +81,7 @@ impl Streams {
         };
         if row.kind == Kind::Tcp
             && let Some((tcp, wire)) = tcp_segment(frame)
-            && tcp.len() >= 20
+            && let Ok(tcp) = TcpView::new_checked(tcp)
         {
             // tshark shows what the frames before this one made of the
             // conversation; a SYN that reuses a finished connection's ports
@@ -88,9 +91,9 @@ impl Streams {
             } else {
                 *bits
             });
-            let flags = be16(tcp, 12);
+            let flags = tcp.flag_bits();
             let (syn, ack) = (flags & 2 != 0, flags & 0x10 != 0);
-            let hdr = usize::from(u8_at(tcp, 12) >> 4) * 4;
+            let hdr = tcp.header_len();
             *bits |= match (syn, ack) {
                 (true, false) => SYN_SENT,
                 (true, true) => SYN_ACK,
@@ -122,15 +125,23 @@ const RST: u8 = 32;
 /// A frame's TCP segment as captured, and its length as sent.
 fn tcp_segment<'a>(frame: &Shown<'a>) -> Option<(&'a [u8], usize)> {
     let ip = tail(frame.data, ip_offset(frame.link, frame.data)?);
-    match u8_at(ip, 0) >> 4 {
-        4 if ip.len() >= 20 && u8_at(ip, 9) == 6 && be16(ip, 6) & 0x1fff == 0 => {
-            let ihl = usize::from(u8_at(ip, 0) & 0xf) * 4;
-            let total = usize::from(be16(ip, 2)).max(ihl);
+    match ip.first()? >> 4 {
+        4 => {
+            let v = Ipv4View::new_checked(ip).ok()?;
+            if v.protocol() != 6 || v.flags_offset() & 0x1fff != 0 {
+                return None;
+            }
+            let ihl = v.header_len();
+            let total = usize::from(v.total_len()).max(ihl);
             Some((range(ip, ihl, total), total - ihl))
         }
-        6 if ip.len() >= 40 && u8_at(ip, 6) == 6 => {
-            let plen = usize::from(be16(ip, 4));
-            Some((range(ip, 40, 40 + plen), plen))
+        6 => {
+            let v = Ipv6View::new_checked(ip).ok()?;
+            if v.next_header() != 6 {
+                return None;
+            }
+            let plen = usize::from(v.payload_len());
+            Some((range(ip, IPV6_LEN, IPV6_LEN + plen), plen))
         }
         _ => None,
     }
@@ -274,12 +285,19 @@ pub fn fields(
         format!("Capture Length: {cap} bytes ({} bits)", cap * 8),
         cap,
     );
-    link_layer(&mut p, frame.link, frame.data);
-    if let Some(at) = ip_offset(frame.link, frame.data) {
-        let ip = tail(frame.data, at);
-        match u8_at(ip, 0) >> 4 {
-            4 => ipv4_header(&mut p, ip, row, context),
-            6 => ipv6_header(&mut p, ip, row, context),
+    let cut = frame.data.len() < wire as usize;
+    link_layer(&mut p, frame.link, frame.data, cut);
+    if let Some(off) = ip_offset(frame.link, frame.data) {
+        let ip = tail(frame.data, off);
+        let at = Layer {
+            row,
+            context,
+            cut,
+            ip_wire: (wire as usize).saturating_sub(off),
+        };
+        match ip.first().map(|v| v >> 4) {
+            Some(4) => ipv4_header(&mut p, ip, at),
+            Some(6) => ipv6_header(&mut p, ip, at),
             _ => {}
         }
     }
@@ -324,21 +342,48 @@ fn ethertype_name(t: u16) -> &'static str {
     }
 }
 
-fn link_layer(p: &mut Pane, link: LinkType, d: &[u8]) {
-    // Always the address (the table's columns say `Broadcast`).
-    let mac_at = |at: usize| {
-        let m: [u8; 6] = crate::decode::bytes::array(d, at);
-        m.map(|b| format!("{b:02x}")).join(":")
-    };
+/// What every layer's lines depend on beyond its bytes.
+#[derive(Clone, Copy)]
+struct Layer<'a> {
+    row: &'a Row,
+    context: Context,
+    /// The frame was cut by the snap length.
+    cut: bool,
+    /// The IP packet's length on the wire, for a length field of 0 (a
+    /// segmentation-offload super-packet, a jumbogram).
+    ip_wire: usize,
+}
+
+/// A header cut short, as tshark ends a frame's pane: cut by the snap
+/// length, or shorter than its header as it was sent.
+fn short(p: &mut Pane, protocol: &str, cut: bool) {
+    p.line(
+        0,
+        if cut {
+            format!("[Packet size limited during capture: {protocol} truncated]")
+        } else {
+            format!("[Malformed Packet: {protocol}]")
+        },
+    );
+}
+
+/// A MAC address as tshark's pane and fields give it (the table's
+/// columns say `Broadcast`).
+fn mac_text(m: [u8; 6]) -> String {
+    m.map(|b| format!("{b:02x}")).join(":")
+}
+
+fn link_layer(p: &mut Pane, link: LinkType, d: &[u8], cut: bool) {
     match link {
-        LinkType::Ethernet if d.len() >= 14 => {
-            p.line(
-                0,
-                format!("Ethernet II, Src: {}, Dst: {}", mac_at(6), mac_at(0)),
-            );
-            p.field(1, "eth.dst", "Destination", mac_at(0));
-            p.field(1, "eth.src", "Source", mac_at(6));
-            let t = be16(d, 12);
+        LinkType::Ethernet => {
+            let Ok(h) = EthernetView::new_checked(d) else {
+                return short(p, "Ethernet", cut);
+            };
+            let (src, dst) = (mac_text(h.src()), mac_text(h.dst()));
+            p.line(0, format!("Ethernet II, Src: {src}, Dst: {dst}"));
+            p.field(1, "eth.dst", "Destination", dst);
+            p.field(1, "eth.src", "Source", src);
+            let t = h.ethertype();
             p.shown(
                 1,
                 "eth.type",
@@ -346,15 +391,18 @@ fn link_layer(p: &mut Pane, link: LinkType, d: &[u8]) {
                 format!("0x{t:04x}"),
             );
         }
-        LinkType::LinuxSll if d.len() >= 16 => {
+        LinkType::LinuxSll => {
+            let Ok(h) = SllView::new_checked(d) else {
+                return short(p, "SLL", cut);
+            };
             p.line(0, "Linux cooked capture v1".into());
-            p.field(1, "sll.pkttype", "Packet type", be16(d, 0));
-            p.field(1, "sll.hatype", "Link-layer address type", be16(d, 2));
-            p.field(1, "sll.halen", "Link-layer address length", be16(d, 4));
-            if be16(d, 4) == 6 {
-                p.field(1, "sll.src.eth", "Source", mac_at(6));
+            p.field(1, "sll.pkttype", "Packet type", h.pkttype());
+            p.field(1, "sll.hatype", "Link-layer address type", h.hatype());
+            p.field(1, "sll.halen", "Link-layer address length", h.halen());
+            if let Some(src) = h.src() {
+                p.field(1, "sll.src.eth", "Source", mac_text(src));
             }
-            let t = be16(d, 14);
+            let t = h.protocol();
             p.shown(
                 1,
                 "sll.etype",
@@ -362,21 +410,24 @@ fn link_layer(p: &mut Pane, link: LinkType, d: &[u8]) {
                 format!("0x{t:04x}"),
             );
         }
-        LinkType::LinuxSll2 if d.len() >= 20 => {
+        LinkType::LinuxSll2 => {
+            let Ok(h) = Sll2View::new_checked(d) else {
+                return short(p, "SLL", cut);
+            };
             p.line(0, "Linux cooked capture v2".into());
-            let t = be16(d, 0);
+            let t = h.protocol();
             p.shown(
                 1,
                 "sll.etype",
                 format!("Protocol: {} (0x{t:04x})", ethertype_name(t)),
                 format!("0x{t:04x}"),
             );
-            p.field(1, "sll.ifindex", "Interface index", be32(d, 4));
-            p.field(1, "sll.hatype", "Link-layer address type", be16(d, 8));
-            p.field(1, "sll.pkttype", "Packet type", u8_at(d, 10));
-            p.field(1, "sll.halen", "Link-layer address length", u8_at(d, 11));
-            if u8_at(d, 11) == 6 {
-                p.field(1, "sll.src.eth", "Source", mac_at(12));
+            p.field(1, "sll.ifindex", "Interface index", h.ifindex());
+            p.field(1, "sll.hatype", "Link-layer address type", h.hatype());
+            p.field(1, "sll.pkttype", "Packet type", h.pkttype());
+            p.field(1, "sll.halen", "Link-layer address length", h.halen());
+            if let Some(src) = h.src() {
+                p.field(1, "sll.src.eth", "Source", mac_text(src));
             }
         }
         _ => {}
@@ -423,12 +474,29 @@ fn ds_bits(p: &mut Pane, prefix: &str, ds: u8, dscp: &'static str, ecn: &'static
     );
 }
 
-fn ipv4_header(p: &mut Pane, ip: &[u8], row: &Row, context: Context) {
-    if ip.len() < 20 {
+fn ipv4_header(p: &mut Pane, ip: &[u8], at: Layer<'_>) {
+    let Ok(v) = Ipv4View::new_checked(ip) else {
+        return short(p, "IPv4", at.cut);
+    };
+    let (src, dst) = (v.src(), v.dst());
+    let ihl = v.header_len();
+    if ihl < IPV4_MIN_LEN {
+        // Nothing after the header length can be placed: tshark stops
+        // there.
+        p.line(0, "Internet Protocol Version 4".into());
+        p.shown(1, "ip.version", "0100 .... = Version: 4".into(), 4);
+        p.shown(
+            1,
+            "ip.hdr_len",
+            format!("Header Length: {ihl} bytes ({})", ihl / 4),
+            ihl,
+        );
+        p.line(
+            2,
+            format!("[Bogus IP header length ({ihl}, must be at least {IPV4_MIN_LEN})]"),
+        );
         return;
     }
-    let (src, dst) = (ipv4(ip, 12), ipv4(ip, 16));
-    let ihl = usize::from(u8_at(ip, 0) & 0xf) * 4;
     p.line(
         0,
         format!("Internet Protocol Version 4, Src: {src}, Dst: {dst}"),
@@ -440,7 +508,7 @@ fn ipv4_header(p: &mut Pane, ip: &[u8], row: &Row, context: Context) {
         format!("Header Length: {ihl} bytes ({})", ihl / 4),
         ihl,
     );
-    let ds = u8_at(ip, 1);
+    let ds = v.ds();
     p.shown(
         1,
         "ip.dsfield",
@@ -452,15 +520,15 @@ fn ipv4_header(p: &mut Pane, ip: &[u8], row: &Row, context: Context) {
         format!("0x{ds:02x}"),
     );
     ds_bits(p, "", ds, "ip.dsfield.dscp", "ip.dsfield.ecn");
-    p.field(1, "ip.len", "Total Length", be16(ip, 2));
-    let id = be16(ip, 4);
+    p.field(1, "ip.len", "Total Length", v.total_len());
+    let id = v.ident();
     p.shown(
         1,
         "ip.id",
         format!("Identification: 0x{id:04x} ({id})"),
         format!("0x{id:04x}"),
     );
-    let fo = be16(ip, 6);
+    let fo = v.flags_offset();
     p.shown(
         1,
         "ip.flags",
@@ -478,8 +546,8 @@ fn ipv4_header(p: &mut Pane, ip: &[u8], row: &Row, context: Context) {
         format!("Fragment Offset: {}", u32::from(fo & 0x1fff) * 8),
         fo & 0x1fff,
     );
-    p.field(1, "ip.ttl", "Time to Live", u8_at(ip, 8));
-    let proto = u8_at(ip, 9);
+    p.field(1, "ip.ttl", "Time to Live", v.ttl());
+    let proto = v.protocol();
     p.shown(
         1,
         "ip.proto",
@@ -494,32 +562,42 @@ fn ipv4_header(p: &mut Pane, ip: &[u8], row: &Row, context: Context) {
             "Header checksum status",
             "validation disabled",
         ],
-        be16(ip, 10),
-        row,
+        v.checksum(),
+        at.row,
         ChecksumOf::Ipv4,
     );
     p.field(1, "ip.src", "Source Address", src);
     p.field(1, "ip.dst", "Destination Address", dst);
+    if v.header().is_err() {
+        return short(p, "IPv4", at.cut);
+    }
     // Only a first fragment (or a whole datagram) starts with the
     // transport header.
     if fo & 0x1fff == 0 {
-        let total = usize::from(be16(ip, 2)).max(ihl);
+        // A total length of 0: the frame's length tells, as the decoder
+        // reads it.
+        let total = match v.total_len() {
+            0 => at.ip_wire.max(ip.len()),
+            t => usize::from(t),
+        }
+        .max(ihl);
         let b = range(ip, ihl, total);
-        transport(p, proto, b, total - ihl, row, context);
+        let whole = fo & 0x2000 == 0;
+        transport(p, proto, b, total - ihl, whole, at);
     }
 }
 
-fn ipv6_header(p: &mut Pane, ip: &[u8], row: &Row, context: Context) {
-    if ip.len() < 40 {
-        return;
-    }
-    let (src, dst) = (ipv6(ip, 8), ipv6(ip, 24));
+fn ipv6_header(p: &mut Pane, ip: &[u8], at: Layer<'_>) {
+    let Ok(v) = Ipv6View::new_checked(ip) else {
+        return short(p, "IPv6", at.cut);
+    };
+    let (src, dst) = (v.src(), v.dst());
     p.line(
         0,
         format!("Internet Protocol Version 6, Src: {src}, Dst: {dst}"),
     );
     p.shown(1, "ipv6.version", "0110 .... = Version: 6".into(), 6);
-    let word = be32(ip, 0);
+    let word = v.first_word();
     let tclass = ((word >> 20) & 0xff) as u8;
     p.shown(
         1,
@@ -534,33 +612,66 @@ fn ipv6_header(p: &mut Pane, ip: &[u8], row: &Row, context: Context) {
         format!("Flow Label: 0x{:05x}", word & 0xfffff),
         format!("0x{:06x}", word & 0xfffff),
     );
-    let plen = be16(ip, 4);
+    let plen = v.payload_len();
     p.field(1, "ipv6.plen", "Payload Length", plen);
-    let next = u8_at(ip, 6);
+    let next = v.next_header();
     p.shown(
         1,
         "ipv6.nxt",
         format!("Next Header: {} ({next})", protocol_name(next)),
         next,
     );
-    p.field(1, "ipv6.hlim", "Hop Limit", u8_at(ip, 7));
+    p.field(1, "ipv6.hlim", "Hop Limit", v.hop_limit());
     p.field(1, "ipv6.src", "Source Address", src);
     p.field(1, "ipv6.dst", "Destination Address", dst);
     // Extension headers are not drawn: the transport follows the fixed
     // header only when nothing comes between.
     if matches!(next, 1 | 6 | 17 | 58) {
-        let end = 40 + usize::from(plen);
-        transport(p, next, range(ip, 40, end), usize::from(plen), row, context);
+        // A payload length of 0 (a jumbogram, a super-packet): the
+        // frame's length tells, as the decoder reads it.
+        let len = match plen {
+            0 => at.ip_wire.max(ip.len()).saturating_sub(IPV6_LEN),
+            n => usize::from(n),
+        };
+        let b = range(ip, IPV6_LEN, IPV6_LEN + len);
+        transport(p, next, b, len, true, at);
     }
 }
 
-/// `b` is what was captured of the transport, `wire` its length as sent.
-fn transport(p: &mut Pane, proto: u8, b: &[u8], wire: usize, row: &Row, context: Context) {
-    match (proto, row.kind) {
-        (6, Kind::Tcp) => tcp(p, b, wire, row, context),
-        (17, Kind::Udp) => udp(p, b, row, context),
-        (1, _) => icmp(p, b),
-        (58, _) => icmpv6(p, b),
+/// `b` is what was captured of the transport, `wire` its length as sent;
+/// `whole`: not the first fragment of a larger datagram (whose header a
+/// later fragment may complete).
+fn transport(p: &mut Pane, proto: u8, b: &[u8], wire: usize, whole: bool, at: Layer<'_>) {
+    // A header cut short ends the pane, unless a later fragment may
+    // complete it.
+    let short_if_whole = |p: &mut Pane, name: &str| {
+        if whole {
+            short(p, name, at.cut);
+        }
+    };
+    match proto {
+        6 => match TcpView::new_checked(b) {
+            Ok(h) if at.row.kind == Kind::Tcp => tcp(p, h, wire, at),
+            Ok(_) => {}
+            Err(_) => short_if_whole(p, "TCP"),
+        },
+        // The pane draws the whole header, checksum included.
+        17 => match UdpView::new_checked(b) {
+            Ok(h) if h.checksum().is_some() => {
+                if at.row.kind == Kind::Udp {
+                    udp(p, h, at);
+                }
+            }
+            _ => short_if_whole(p, "UDP"),
+        },
+        1 => match IcmpView::new_checked(b) {
+            Ok(h) => icmp(p, h, b),
+            Err(_) => short_if_whole(p, "ICMP"),
+        },
+        58 => match IcmpView::new_checked(b) {
+            Ok(h) => icmpv6(p, h),
+            Err(_) => short_if_whole(p, "ICMPv6"),
+        },
         _ => {}
     }
 }
@@ -591,13 +702,14 @@ const TCP_FLAGS: [(&str, &str); 9] = [
     ("tcp.flags.fin", "Fin"),
 ];
 
-fn tcp(p: &mut Pane, b: &[u8], wire: usize, row: &Row, context: Context) {
+fn tcp(p: &mut Pane, h: TcpView<'_>, wire: usize, at: Layer<'_>) {
+    let (row, context) = (at.row, at.context);
     // A frame corrupted on the way is in no connection: its numbers are
     // shown as sent, relative to nothing.
     let n = row.tcp.unwrap_or(TcpNumbers {
         seq_base: 0,
         ack_base: 0,
-        window: u64::from(be16(b, 14)),
+        window: u64::from(h.window()),
         scale_factor: -1,
         acks: None,
         initial_rtt: None,
@@ -610,15 +722,12 @@ fn tcp(p: &mut Pane, b: &[u8], wire: usize, row: &Row, context: Context) {
             String::new()
         }
     };
-    if b.len() < 20 {
-        return;
-    }
-    let (sport, dport) = (be16(b, 0), be16(b, 2));
-    let hdr = usize::from(u8_at(b, 12) >> 4) * 4;
+    let (sport, dport) = (h.src_port(), h.dst_port());
+    let hdr = h.header_len();
     // The segment's length on the wire, whatever was captured.
     let seg_len = wire.saturating_sub(hdr) as u32;
-    let (seq, ack) = (be32(b, 4), be32(b, 8));
-    let bits = u32::from(be16(b, 12) & 0x1ff);
+    let (seq, ack) = (h.seq(), h.ack());
+    let bits = u32::from(h.flag_bits());
     let (syn, fin, has_ack) = (bits & 2 != 0, bits & 1 != 0, bits & 0x10 != 0);
     let rel_seq = seq.wrapping_sub(n.seq_base);
     let next = rel_seq
@@ -690,7 +799,7 @@ fn tcp(p: &mut Pane, b: &[u8], wire: usize, row: &Row, context: Context) {
         format!("Flags: 0x{bits:03x} {}", flags_words(bits)),
         format!("0x{bits:04x}"),
     );
-    let reserved = u32::from(u8_at(b, 12) >> 1 & 7);
+    let reserved = u32::from(h.reserved());
     p.shown(
         2,
         "tcp.flags.res",
@@ -704,7 +813,7 @@ fn tcp(p: &mut Pane, b: &[u8], wire: usize, row: &Row, context: Context) {
     for (i, (name, label)) in TCP_FLAGS.iter().enumerate() {
         p.bits(2, name, 12, 8 - i as u32, 1, bits, label);
     }
-    let window = be16(b, 14);
+    let window = h.window();
     p.field(1, "tcp.window_size_value", "Window", window);
     p.shown(
         1,
@@ -729,14 +838,14 @@ fn tcp(p: &mut Pane, b: &[u8], wire: usize, row: &Row, context: Context) {
         p,
         ["tcp.checksum", "tcp.checksum.status"],
         ["Checksum", "Checksum Status", "unverified"],
-        be16(b, 16),
+        h.checksum(),
         row,
         ChecksumOf::Tcp,
     );
-    p.field(1, "tcp.urgent_pointer", "Urgent Pointer", be16(b, 18));
-    tcp_options(p, range(b, 20, hdr), n);
+    p.field(1, "tcp.urgent_pointer", "Urgent Pointer", h.urgent());
+    tcp_option_lines(p, h.options(), n);
     // tshark's analysis stops where a header was cut.
-    if b.len() >= hdr && analysed {
+    if !h.header_cut() && analysed {
         seq_ack(p, &n, &row.analysis, seg_len);
     }
     if seg_len > 0 {
@@ -810,39 +919,37 @@ fn flags_words(bits: u32) -> String {
     }
 }
 
-fn tcp_options(p: &mut Pane, opts: &[u8], n: TcpNumbers) {
+fn tcp_option_lines(p: &mut Pane, opts: &[u8], n: TcpNumbers) {
     if opts.is_empty() {
         return;
     }
     p.line(1, format!("Options: ({} bytes)", opts.len()));
-    let mut i = 0;
-    while i < opts.len() {
-        let kind = u8_at(opts, i);
-        if kind == 0 {
-            p.shown(
-                2,
-                "tcp.option_kind",
-                "TCP Option - End of Option List (EOL)".into(),
-                0,
-            );
-            break;
-        }
-        if kind == 1 {
-            p.shown(
-                2,
-                "tcp.option_kind",
-                "TCP Option - No-Operation (NOP)".into(),
-                1,
-            );
-            i += 1;
-            continue;
-        }
-        let len = usize::from(u8_at(opts, i + 1));
-        if len < 2 || i + len > opts.len() {
-            p.line(2, "TCP Option: (malformed or cut)".into());
-            break;
-        }
-        let o = range(opts, i, i + len);
+    for option in tcp_options(opts) {
+        let (kind, o) = match option {
+            TcpOption::End => {
+                p.shown(
+                    2,
+                    "tcp.option_kind",
+                    "TCP Option - End of Option List (EOL)".into(),
+                    0,
+                );
+                break;
+            }
+            TcpOption::Nop => {
+                p.shown(
+                    2,
+                    "tcp.option_kind",
+                    "TCP Option - No-Operation (NOP)".into(),
+                    1,
+                );
+                continue;
+            }
+            TcpOption::Malformed => {
+                p.line(2, "TCP Option: (malformed or cut)".into());
+                break;
+            }
+            TcpOption::Other(kind, o) => (kind, o),
+        };
         let (heading, depth) = (option_heading(kind, o), 3);
         p.shown(
             2,
@@ -850,10 +957,14 @@ fn tcp_options(p: &mut Pane, opts: &[u8], n: TcpNumbers) {
             format!("TCP Option - {heading}"),
             kind,
         );
-        match (kind, len) {
-            (2, 4) => p.field(depth, "tcp.options.mss_val", "MSS Value", be16(o, 2)),
-            (3, 3) => {
-                let shift = u8_at(o, 2);
+        match (kind, o) {
+            (2, &[_, _, a, b]) => p.field(
+                depth,
+                "tcp.options.mss_val",
+                "MSS Value",
+                u16::from_be_bytes([a, b]),
+            ),
+            (3, &[_, _, shift]) => {
                 p.field(depth, "tcp.options.wscale.shift", "Shift count", shift);
                 p.shown(
                     depth,
@@ -862,25 +973,30 @@ fn tcp_options(p: &mut Pane, opts: &[u8], n: TcpNumbers) {
                     1u32 << shift.min(14),
                 );
             }
-            (8, 10) => {
-                p.field(
-                    depth,
-                    "tcp.options.timestamp.tsval",
-                    "Timestamp value",
-                    be32(o, 2),
-                );
-                p.field(
-                    depth,
-                    "tcp.options.timestamp.tsecr",
-                    "Timestamp echo reply",
-                    be32(o, 6),
-                );
+            (8, o) => {
+                if let Some((tsval, tsecr)) = timestamps(o) {
+                    p.field(
+                        depth,
+                        "tcp.options.timestamp.tsval",
+                        "Timestamp value",
+                        tsval,
+                    );
+                    p.field(
+                        depth,
+                        "tcp.options.timestamp.tsecr",
+                        "Timestamp echo reply",
+                        tsecr,
+                    );
+                }
             }
-            (5, _) => {
-                let mut at = 2;
-                while at + 8 <= len {
-                    let left = be32(o, at).wrapping_sub(n.ack_base);
-                    let right = be32(o, at + 4).wrapping_sub(n.ack_base);
+            (5, o) => {
+                // Blocks of two edges after the kind and length.
+                for block in tail(o, 2).chunks_exact(8) {
+                    let Ok(block) = check_len::<8>(block, 0) else {
+                        break;
+                    };
+                    let left = block.be32::<0>().wrapping_sub(n.ack_base);
+                    let right = block.be32::<4>().wrapping_sub(n.ack_base);
                     p.shown(
                         depth,
                         "tcp.options.sack_le",
@@ -893,29 +1009,35 @@ fn tcp_options(p: &mut Pane, opts: &[u8], n: TcpNumbers) {
                         format!("right edge = {right} (relative)"),
                         right,
                     );
-                    at += 8;
                 }
             }
             _ => {}
         }
-        i += len;
     }
+}
+
+/// The timestamps option's TSval and TSecr, when it is 10 bytes long.
+fn timestamps(o: &[u8]) -> Option<(u32, u32)> {
+    let o: &[u8; 10] = o.try_into().ok()?;
+    Some((o.be32::<2>(), o.be32::<6>()))
 }
 
 /// An option's heading as tshark words it.
 fn option_heading(kind: u8, o: &[u8]) -> String {
-    match (kind, o.len()) {
-        (2, 4) => format!("Maximum segment size: {} bytes", be16(o, 2)),
-        (3, 3) => {
-            let shift = u8_at(o, 2);
-            format!(
-                "Window scale: {shift} (multiply by {})",
-                1u32 << shift.min(14)
-            )
+    match (kind, o) {
+        (2, &[_, _, a, b]) => {
+            format!("Maximum segment size: {} bytes", u16::from_be_bytes([a, b]))
         }
-        (4, 2) => "SACK permitted".into(),
+        (3, &[_, _, shift]) => format!(
+            "Window scale: {shift} (multiply by {})",
+            1u32 << shift.min(14)
+        ),
+        (4, &[_, _]) => "SACK permitted".into(),
         (5, _) => "SACK".into(),
-        (8, 10) => format!("Timestamps: TSval {}, TSecr {}", be32(o, 2), be32(o, 6)),
+        (8, o) if timestamps(o).is_some() => {
+            let (tsval, tsecr) = timestamps(o).unwrap_or_default();
+            format!("Timestamps: TSval {tsval}, TSecr {tsecr}")
+        }
         (30, _) => "Multipath TCP".into(),
         (34, _) => "TCP Fast Open".into(),
         _ => format!("Kind {kind}, length {}", o.len()),
@@ -1064,11 +1186,8 @@ fn seq_ack(p: &mut Pane, n: &TcpNumbers, f: &Findings, seg_len: u32) {
     }
 }
 
-fn udp(p: &mut Pane, b: &[u8], row: &Row, context: Context) {
-    if b.len() < 8 {
-        return;
-    }
-    let (sport, dport, len) = (be16(b, 0), be16(b, 2), be16(b, 4));
+fn udp(p: &mut Pane, h: UdpView<'_>, at: Layer<'_>) {
+    let (sport, dport, len) = (h.src_port(), h.dst_port(), h.len());
     p.line(
         0,
         format!("User Datagram Protocol, Src Port: {sport}, Dst Port: {dport}"),
@@ -1076,15 +1195,17 @@ fn udp(p: &mut Pane, b: &[u8], row: &Row, context: Context) {
     p.field(1, "udp.srcport", "Source Port", sport);
     p.field(1, "udp.dstport", "Destination Port", dport);
     p.field(1, "udp.length", "Length", len);
-    checksum(
-        p,
-        ["udp.checksum", "udp.checksum.status"],
-        ["Checksum", "Checksum Status", "unverified"],
-        be16(b, 6),
-        row,
-        ChecksumOf::Udp,
-    );
-    if let Some(s) = context.stream {
+    if let Some(sum) = h.checksum() {
+        checksum(
+            p,
+            ["udp.checksum", "udp.checksum.status"],
+            ["Checksum", "Checksum Status", "unverified"],
+            sum,
+            at.row,
+            ChecksumOf::Udp,
+        );
+    }
+    if let Some(s) = at.context.stream {
         p.shown(1, "udp.stream", format!("[Stream index: {s}]"), s);
     }
     p.line(1, format!("UDP payload ({} bytes)", len.saturating_sub(8)));
@@ -1102,15 +1223,13 @@ fn checksum_ok(b: &[u8]) -> bool {
     sum == 0xffff
 }
 
-fn icmp(p: &mut Pane, b: &[u8]) {
-    if b.len() < 4 {
-        return;
-    }
-    let kind = u8_at(b, 0);
+/// `b`: the whole message as captured, which its checksum covers.
+fn icmp(p: &mut Pane, h: IcmpView<'_>, b: &[u8]) {
+    let kind = h.kind();
     p.line(0, "Internet Control Message Protocol".into());
     p.field(1, "icmp.type", "Type", kind);
-    p.field(1, "icmp.code", "Code", u8_at(b, 1));
-    let sum = be16(b, 2);
+    p.field(1, "icmp.code", "Code", h.code());
+    let sum = h.checksum();
     let (word, status) = if checksum_ok(b) {
         ("correct", 1)
     } else {
@@ -1131,8 +1250,9 @@ fn icmp(p: &mut Pane, b: &[u8]) {
         ),
         status,
     );
-    if matches!(kind, 0 | 8) && b.len() >= 8 {
-        let (id, seq) = (be16(b, 4), be16(b, 6));
+    if matches!(kind, 0 | 8)
+        && let Some((id, seq)) = h.id_seq()
+    {
         p.shown(
             1,
             "icmp.ident",
@@ -1148,14 +1268,11 @@ fn icmp(p: &mut Pane, b: &[u8]) {
     }
 }
 
-fn icmpv6(p: &mut Pane, b: &[u8]) {
-    if b.len() < 4 {
-        return;
-    }
+fn icmpv6(p: &mut Pane, h: IcmpView<'_>) {
     p.line(0, "Internet Control Message Protocol v6".into());
-    p.field(1, "icmpv6.type", "Type", u8_at(b, 0));
-    p.field(1, "icmpv6.code", "Code", u8_at(b, 1));
-    let sum = be16(b, 2);
+    p.field(1, "icmpv6.type", "Type", h.kind());
+    p.field(1, "icmpv6.code", "Code", h.code());
+    let sum = h.checksum();
     p.shown(
         1,
         "icmpv6.checksum",

@@ -1,7 +1,7 @@
 //! Link layers: where the network-layer bytes begin and what they are.
 
 use super::LinkType;
-use super::bytes::{array, be16, be32, le32, tail, u8_at};
+use super::bytes::{Fields, Short, check_len, tail};
 
 /// EtherType of IPv4.
 pub(crate) const ETHERTYPE_IPV4: u16 = 0x0800;
@@ -16,6 +16,10 @@ const VLAN_TPIDS: [u16; 3] = [0x8100, 0x88a8, 0x9100];
 /// Most VLAN tags followed, deeper stacks are shown undecoded (real
 /// networks stack two).
 const MAX_VLAN_TAGS: usize = 4;
+/// Length of an Ethernet II header (without VLAN tags).
+const ETH_LEN: usize = 14;
+/// Length of a VLAN tag with the EtherType after it.
+const VLAN_TAG_LEN: usize = 6;
 /// Length of a Linux cooked v1 header.
 const SLL_LEN: usize = 16;
 /// Length of a Linux cooked v2 header.
@@ -85,44 +89,132 @@ pub(crate) enum BadLink {
     TooManyTags,
 }
 
+/// An Ethernet II header, checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EthernetView<'a>(&'a [u8; ETH_LEN]);
+
+impl<'a> EthernetView<'a> {
+    pub(crate) fn new_checked(b: &'a [u8]) -> Result<Self, Short> {
+        check_len(b, 0).map(Self)
+    }
+
+    pub(crate) fn dst(&self) -> [u8; 6] {
+        self.0.mac_at::<0>()
+    }
+
+    pub(crate) fn src(&self) -> [u8; 6] {
+        self.0.mac_at::<6>()
+    }
+
+    /// The EtherType (or the first VLAN tag's TPID).
+    pub(crate) fn ethertype(&self) -> u16 {
+        self.0.be16::<12>()
+    }
+}
+
+/// A Linux cooked capture v1 header, checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SllView<'a>(&'a [u8; SLL_LEN]);
+
+impl<'a> SllView<'a> {
+    pub(crate) fn new_checked(b: &'a [u8]) -> Result<Self, Short> {
+        check_len(b, 0).map(Self)
+    }
+
+    pub(crate) fn pkttype(&self) -> u16 {
+        self.0.be16::<0>()
+    }
+
+    pub(crate) fn hatype(&self) -> u16 {
+        self.0.be16::<2>()
+    }
+
+    pub(crate) fn halen(&self) -> u16 {
+        self.0.be16::<4>()
+    }
+
+    /// The sender's MAC address, when the address is one.
+    pub(crate) fn src(&self) -> Option<[u8; 6]> {
+        (self.halen() == 6).then(|| self.0.mac_at::<6>())
+    }
+
+    pub(crate) fn protocol(&self) -> u16 {
+        self.0.be16::<14>()
+    }
+}
+
+/// A Linux cooked capture v2 header, checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sll2View<'a>(&'a [u8; SLL2_LEN]);
+
+impl<'a> Sll2View<'a> {
+    pub(crate) fn new_checked(b: &'a [u8]) -> Result<Self, Short> {
+        check_len(b, 0).map(Self)
+    }
+
+    pub(crate) fn protocol(&self) -> u16 {
+        self.0.be16::<0>()
+    }
+
+    pub(crate) fn ifindex(&self) -> u32 {
+        self.0.be32::<4>()
+    }
+
+    pub(crate) fn hatype(&self) -> u16 {
+        self.0.be16::<8>()
+    }
+
+    pub(crate) fn pkttype(&self) -> u8 {
+        self.0.u8_at::<10>()
+    }
+
+    pub(crate) fn halen(&self) -> u8 {
+        self.0.u8_at::<11>()
+    }
+
+    /// The sender's MAC address, when the address is one.
+    pub(crate) fn src(&self) -> Option<[u8; 6]> {
+        (self.halen() == 6).then(|| self.0.mac_at::<12>())
+    }
+}
+
 /// Splits off the link-layer header of one frame.
 pub(crate) fn parse(link: LinkType, data: &[u8], wire: u32) -> Link<'_> {
     match link {
         LinkType::Ethernet => ethernet(data, wire),
         LinkType::LinuxSll => {
-            if data.len() < SLL_LEN {
+            let Ok(h) = SllView::new_checked(data) else {
                 return bad("SLL", BadLink::Short);
-            }
-            let halen = be16(data, 4);
+            };
             let macs = Macs {
-                src: (halen == 6).then(|| array(data, 6)),
+                src: h.src(),
                 dst: None,
             };
-            cooked(be16(data, 2), be16(data, 14), data, SLL_LEN, wire, macs)
+            cooked(h.hatype(), h.protocol(), data, SLL_LEN, wire, macs)
         }
         LinkType::LinuxSll2 => {
-            if data.len() < SLL2_LEN {
+            let Ok(h) = Sll2View::new_checked(data) else {
                 return bad("SLL2", BadLink::Short);
-            }
+            };
             let macs = Macs {
-                src: (u8_at(data, 11) == 6).then(|| array(data, 12)),
+                src: h.src(),
                 dst: None,
             };
-            cooked(be16(data, 8), be16(data, 0), data, SLL2_LEN, wire, macs)
+            cooked(h.hatype(), h.protocol(), data, SLL2_LEN, wire, macs)
         }
         LinkType::RawIp => ip(IpVersion::ByNibble, data, 0, wire, Macs::default()),
         LinkType::Ipv4 => ip(IpVersion::V4, data, 0, wire, Macs::default()),
         LinkType::Ipv6 => ip(IpVersion::V6, data, 0, wire, Macs::default()),
         LinkType::Null | LinkType::Loop => {
-            if data.len() < 4 {
+            let Ok(family) = check_len::<4>(data, 0) else {
                 return bad("NULL", BadLink::Short);
-            }
+            };
             // NULL's family is in the byte order of the host that wrote the
             // file, which the file does not say: accept either. LOOP's is
             // always network order.
-            let be = be32(data, 0);
+            let be = family.be32::<0>();
             let le = if link == LinkType::Null {
-                le32(data, 0)
+                family.le32::<0>()
             } else {
                 be
             };
@@ -157,15 +249,16 @@ fn ip(version: IpVersion, data: &[u8], hdr: usize, wire: u32, macs: Macs) -> Lin
 }
 
 fn ethernet(data: &[u8], wire: u32) -> Link<'_> {
-    if data.len() < 14 {
+    let Ok(h) = EthernetView::new_checked(data) else {
         return bad("ETH", BadLink::Short);
-    }
-    let macs = Macs {
-        dst: Some(array(data, 0)),
-        src: Some(array(data, 6)),
     };
-    let mut off = 12;
-    let mut ethertype = be16(data, off);
+    let macs = Macs {
+        dst: Some(h.dst()),
+        src: Some(h.src()),
+    };
+    // Where the EtherType (or a tag's TPID) is.
+    let mut off = ETH_LEN - 2;
+    let mut ethertype = h.ethertype();
     let mut tags = 0;
     while VLAN_TPIDS.contains(&ethertype) {
         if tags == MAX_VLAN_TAGS {
@@ -175,17 +268,17 @@ fn ethernet(data: &[u8], wire: u32) -> Link<'_> {
                 macs,
             };
         }
-        // Tag control (2 bytes), then the next EtherType.
-        if data.len() < off + 6 {
+        // The TPID, the tag control, then the next EtherType.
+        let Ok(tag) = check_len::<VLAN_TAG_LEN>(data, off) else {
             return Link::Bad {
                 protocol: "VLAN",
                 detail: BadLink::Short,
                 macs,
             };
-        }
+        };
         off += 4;
         tags += 1;
-        ethertype = be16(data, off);
+        ethertype = tag.be16::<4>();
     }
     let hdr = off + 2;
     match ethertype {

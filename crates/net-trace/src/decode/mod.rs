@@ -30,6 +30,11 @@ mod other;
 mod transport;
 
 pub use defrag::{FRAGMENT_TIMEOUT, MAX_PENDING_BYTES, MAX_PENDING_DATAGRAMS};
+// The checked views, for the details pane: it draws every field of the
+// headers the decoder reads.
+pub(crate) use ip::{IPV4_MIN_LEN, IPV6_LEN, Ipv4View, Ipv6View};
+pub(crate) use link::{EthernetView, Sll2View, SllView};
+pub(crate) use transport::{IcmpView, TcpOption, TcpView, UdpView, tcp_options};
 
 use link::{IpVersion, Link};
 use other::Meta;
@@ -580,7 +585,8 @@ fn transport_checksum(h: &ip::IpHeader<'_>, data: &[u8]) -> Option<BadChecksum> 
         // The receiver checks what the UDP length covers; a length past
         // the packet is malformed, and shown so, not checked.
         transport::UDP => {
-            let len = usize::from(bytes::be16(data, 4));
+            let udp = transport::UdpView::new_checked(data).ok()?;
+            let len = usize::from(udp.len());
             (ChecksumOf::Udp, data.get(..len).filter(|_| len >= 8)?)
         }
         transport::ICMP => (ChecksumOf::Icmp, data),

@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::OtherFrame;
-use super::bytes::{array, be16, ipv4, mac, u8_at};
+use super::bytes::{Fields, check_len, mac};
 use super::ip::IpError;
 use super::link::{BadLink, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_LLDP, Macs};
 
@@ -113,20 +113,23 @@ fn cut_or_malformed(meta: Meta) -> String {
     .to_string()
 }
 
+/// Length of an ARP message for IPv4 over Ethernet.
+const ARP_LEN: usize = 28;
+
 /// ARP for IPv4 over Ethernet, worded as tshark words it.
 fn arp(b: &[u8]) -> Option<String> {
-    if b.len() < 28
-        || be16(b, 0) != 1
-        || be16(b, 2) != ETHERTYPE_IPV4
-        || u8_at(b, 4) != 6
-        || u8_at(b, 5) != 4
+    let h = check_len::<ARP_LEN>(b, 0).ok()?;
+    if h.be16::<0>() != 1
+        || h.be16::<2>() != ETHERTYPE_IPV4
+        || h.u8_at::<4>() != 6
+        || h.u8_at::<5>() != 4
     {
         return None;
     }
-    let op = be16(b, 6);
-    let sha: [u8; 6] = array(b, 8);
-    let spa = ipv4(b, 14);
-    let tpa = ipv4(b, 24);
+    let op = h.be16::<6>();
+    let sha = h.mac_at::<8>();
+    let spa = h.ipv4_at::<14>();
+    let tpa = h.ipv4_at::<24>();
     Some(match op {
         1 if spa == Ipv4Addr::UNSPECIFIED => format!("Who has {tpa}? (ARP Probe)"),
         1 if spa == tpa => format!("ARP Announcement for {spa}"),
@@ -141,17 +144,20 @@ fn arp(b: &[u8]) -> Option<String> {
 fn lldp(b: &[u8]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
-    while i + 2 <= b.len() {
-        let head = be16(b, i);
+    // Each TLV: 7 bits of type and 9 of length, then the value.
+    while let Ok(head) = check_len::<2>(b, i) {
+        let head = head.be16::<0>();
         let (kind, len) = (head >> 9, usize::from(head & 0x01ff));
         let Some(value) = b.get(i + 2..i + 2 + len) else {
             break;
         };
         match kind {
             0 => break,
-            1 | 2 if !value.is_empty() => {
-                let sub = value[0];
-                let id = &value[1..];
+            1 | 2 => {
+                let Some((&sub, id)) = value.split_first() else {
+                    i += 2 + len;
+                    continue;
+                };
                 let tag = match (kind, sub) {
                     (1, 4) | (2, 3) => "MA",
                     (1, 5) | (2, 4) => "NA",
@@ -162,14 +168,17 @@ fn lldp(b: &[u8]) -> String {
                     (1, 3) | (2, 2) => "PC",
                     _ => "??",
                 };
-                let text = if id.len() == 6 && tag == "MA" {
-                    mac(array(id, 0))
-                } else {
-                    String::from_utf8_lossy(id).into_owned()
+                let text = match <[u8; 6]>::try_from(id) {
+                    Ok(m) if tag == "MA" => mac(m),
+                    _ => String::from_utf8_lossy(id).into_owned(),
                 };
                 parts.push(format!("{tag}/{text}"));
             }
-            3 if value.len() >= 2 => parts.push(be16(value, 0).to_string()),
+            3 => {
+                if let Ok(ttl) = check_len::<2>(value, 0) {
+                    parts.push(ttl.be16::<0>().to_string());
+                }
+            }
             _ => {}
         }
         i += 2 + len;

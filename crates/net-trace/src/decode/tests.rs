@@ -1085,6 +1085,132 @@ fn every_cut_of_real_frames_decodes() {
     }
 }
 
+/// Each layer's checked view refuses its header cut at every length
+/// short of its fixed part, saying how much was needed: a cut header is an
+/// error, never fields read as zeros.
+#[test]
+fn every_view_refuses_a_header_cut_short() {
+    use super::bytes::Short;
+    let syn = eth(&[0x08, 0x00], &IPV4_SYN);
+    let udp6 = eth(&[0x86, 0xdd], &IPV6_UDP);
+    let short = |need, have| Some(Short { need, have });
+    for have in 0..14 {
+        assert_eq!(
+            EthernetView::new_checked(&syn[..have]).err(),
+            short(14, have)
+        );
+    }
+    for have in 0..16 {
+        assert_eq!(SllView::new_checked(&syn[..have]).err(), short(16, have));
+    }
+    for have in 0..20 {
+        assert_eq!(Sll2View::new_checked(&syn[..have]).err(), short(20, have));
+        assert_eq!(
+            Ipv4View::new_checked(&IPV4_SYN[..have]).err(),
+            short(20, have)
+        );
+        assert_eq!(
+            TcpView::new_checked(&IPV4_SYN[20..20 + have]).err(),
+            short(20, have)
+        );
+    }
+    for have in 0..40 {
+        assert_eq!(
+            Ipv6View::new_checked(&udp6[14..14 + have]).err(),
+            short(40, have)
+        );
+    }
+    for have in 0..6 {
+        assert_eq!(
+            UdpView::new_checked(&IPV6_UDP[40..40 + have]).err(),
+            short(6, have)
+        );
+    }
+    for have in 0..4 {
+        let icmp = icmp_unreachable();
+        assert_eq!(
+            IcmpView::new_checked(&icmp[20..20 + have]).err(),
+            short(4, have)
+        );
+    }
+    // The IPv4 header's options: the fixed part alone does not make a
+    // header whose IHL says 24 bytes.
+    let mut opts = IPV4_SYN;
+    opts[0] = 0x46;
+    let v = Ipv4View::new_checked(&opts[..22]).expect("the fixed part");
+    assert_eq!(v.header().err(), short(24, 22));
+    // Fields of a UDP header cut after its length: the checksum is
+    // unknown, not zero.
+    let u = UdpView::new_checked(&IPV6_UDP[40..46]).expect("ports and length");
+    assert_eq!((u.src_port(), u.len(), u.checksum()), (40000, 10, None));
+}
+
+/// A frame cut anywhere decodes, as far as it was captured, to the
+/// fields of the whole frame: what was not captured is missing (a cut
+/// transport, ports of 0 when they were cut), never another value.
+#[test]
+fn a_cut_frame_shows_only_fields_it_captured() {
+    let frames = [
+        eth(&[0x08, 0x00], &IPV4_SYN),
+        eth(&[0x86, 0xdd], &IPV6_UDP),
+        eth(&[0x08, 0x00], &icmp_unreachable()),
+        eth(&[0x86, 0xdd], &neighbor_solicitation()),
+    ];
+    for f in &frames {
+        let whole = packet(LinkType::Ethernet, f);
+        for cut in 0..f.len() {
+            let Some(p) = decode(LinkType::Ethernet, &f[..cut], T, f.len() as u32) else {
+                continue;
+            };
+            assert_eq!((p.src.ip(), p.dst.ip()), (whole.src.ip(), whole.dst.ip()));
+            if p.src.port() != 0 {
+                assert_eq!((p.src, p.dst), (whole.src, whole.dst), "cut at {cut}");
+            }
+            match (&p.transport, &whole.transport) {
+                (Transport::Truncated(a), t) => {
+                    let n = match t {
+                        Transport::Tcp(_) => 6,
+                        Transport::Udp(_) => 17,
+                        Transport::Icmp(i) if i.v6 => 58,
+                        _ => 1,
+                    };
+                    assert_eq!(*a, n, "cut at {cut}");
+                }
+                (Transport::Tcp(a), Transport::Tcp(b)) => {
+                    assert_eq!(
+                        (a.seq, a.ack, a.flags, a.window),
+                        (b.seq, b.ack, b.flags, b.window)
+                    );
+                    assert!(a.window_scale.is_none() || a.window_scale == b.window_scale);
+                    assert_eq!(a.len, b.len);
+                }
+                (Transport::Udp(a), Transport::Udp(b)) => {
+                    assert_eq!(a.len, b.len);
+                    assert!(b.payload.starts_with(&a.payload));
+                }
+                (Transport::Icmp(a), Transport::Icmp(b)) => {
+                    assert_eq!((a.kind, a.code), (b.kind, b.code), "cut at {cut}");
+                    assert!(a.echo.is_none() || a.echo == b.echo);
+                    // The quote as far as it goes: ports 0 when they were
+                    // cut, as a packet's.
+                    if let (Some(a), Some(b)) = (a.quoted, b.quoted) {
+                        assert_eq!(a.protocol, b.protocol, "cut at {cut}");
+                        assert_eq!((a.src.ip(), a.dst.ip()), (b.src.ip(), b.dst.ip()));
+                        if a.src.port() != 0 {
+                            assert_eq!((a.src, a.dst), (b.src, b.dst), "cut at {cut}");
+                        }
+                    }
+                    if let (Some(a), Some(b)) = (a.ndp, b.ndp) {
+                        assert_eq!((a.target, a.flags), (b.target, b.flags), "cut at {cut}");
+                        assert!(a.lladdr.is_none() || a.lladdr == b.lladdr, "cut at {cut}");
+                    }
+                }
+                (a, b) => panic!("cut at {cut}: {a:?}, whole {b:?}"),
+            }
+        }
+    }
+}
+
 proptest::proptest! {
     #[test]
     fn arbitrary_frames_never_panic(

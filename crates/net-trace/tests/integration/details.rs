@@ -3,15 +3,18 @@
 //! `tshark -T fields` gives it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use net_trace::Error;
 use net_trace::analyze::Row;
 use net_trace::capture::{self, Options};
+use net_trace::decode::LinkType;
 use net_trace::details::{self, Field, Streams};
 use net_trace::owners::Owner;
-use net_trace::pcapio::FileReader;
+use net_trace::pcapio::{FileReader, PcapOut};
 use net_trace::pipeline::Numbering;
 use net_trace::sink::{End, Shown, Sink};
 use net_trace::source::FileSource;
@@ -303,4 +306,225 @@ fn a_syn_cut_before_its_window_scale_leaves_the_scaling_unknown() {
         whole.contains("        [This is an ACK to the segment in frame: 14]\n"),
         "{whole}"
     );
+}
+
+/// Frames whose headers end short, one capture per link type: each cut
+/// by the snap length (`wire` longer than the bytes) or sent short, with
+/// the line tshark's pane ends with, and the layers it draws before it.
+struct ShortCase {
+    link: LinkType,
+    data: Vec<u8>,
+    wire: usize,
+    end: &'static str,
+    layers: &'static [&'static str],
+}
+
+fn short_cases() -> Vec<ShortCase> {
+    use net_trace::decode::build;
+    let c4: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+    let s4: SocketAddr = "10.0.0.2:13000".parse().unwrap();
+    let c6: SocketAddr = "[fd00::1]:40000".parse().unwrap();
+    let s6: SocketAddr = "[fd00::2]:12000".parse().unwrap();
+    let syn = build::tcp(c4, s4, 1, None, "S", b"");
+    let udp4 = build::udp(c4, s4, b"hi");
+    let udp6 = build::udp(c6, s6, b"hi");
+    let ping4 = build::icmp_echo(c4.ip(), s4.ip(), 1, 1, true);
+    let ping6 = build::icmp_echo(c6.ip(), s6.ip(), 1, 1, true);
+    // An IPv4 header length of 16 bytes: what follows the 16th byte is
+    // the destination address, not ICMP.
+    let mut bogus = ping4.clone();
+    bogus[14] = 0x44;
+    // Linux cooked v1 and v2 headers (loopback, IPv4).
+    let mut sll = vec![0, 0, 3, 4, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 8, 0];
+    sll.extend_from_slice(&syn[14..]);
+    let mut sll2 = vec![8, 0, 0, 0, 0, 0, 0, 1, 3, 4, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0];
+    sll2.extend_from_slice(&syn[14..]);
+    let cut = |link, f: &[u8], at: usize, end, layers| ShortCase {
+        link,
+        data: f[..at].to_vec(),
+        wire: f.len(),
+        end,
+        layers,
+    };
+    let sent_short = |link, f: &[u8], at: usize, end, layers| ShortCase {
+        link,
+        data: f[..at].to_vec(),
+        wire: at,
+        end,
+        layers,
+    };
+    use LinkType::{Ethernet, LinuxSll, LinuxSll2};
+    const ETH: &[&str] = &["Ethernet II"];
+    const IP4: &[&str] = &["Ethernet II", "Internet Protocol Version 4"];
+    const IP6: &[&str] = &["Ethernet II", "Internet Protocol Version 6"];
+    vec![
+        cut(
+            Ethernet,
+            &syn,
+            10,
+            "[Packet size limited during capture: Ethernet truncated]",
+            &[],
+        ),
+        cut(
+            Ethernet,
+            &syn,
+            30,
+            "[Packet size limited during capture: IPv4 truncated]",
+            ETH,
+        ),
+        cut(
+            Ethernet,
+            &syn,
+            44,
+            "[Packet size limited during capture: TCP truncated]",
+            IP4,
+        ),
+        sent_short(Ethernet, &syn, 44, "[Malformed Packet: TCP]", IP4),
+        sent_short(Ethernet, &syn, 30, "[Malformed Packet: IPv4]", ETH),
+        cut(
+            Ethernet,
+            &udp4,
+            38,
+            "[Packet size limited during capture: UDP truncated]",
+            IP4,
+        ),
+        cut(
+            Ethernet,
+            &ping4,
+            36,
+            "[Packet size limited during capture: ICMP truncated]",
+            IP4,
+        ),
+        sent_short(
+            Ethernet,
+            &bogus,
+            bogus.len(),
+            "[Bogus IP header length (16, must be at least 20)]",
+            IP4,
+        ),
+        cut(
+            Ethernet,
+            &udp6,
+            44,
+            "[Packet size limited during capture: IPv6 truncated]",
+            ETH,
+        ),
+        cut(
+            Ethernet,
+            &udp6,
+            58,
+            "[Packet size limited during capture: UDP truncated]",
+            IP6,
+        ),
+        cut(
+            Ethernet,
+            &ping6,
+            56,
+            "[Packet size limited during capture: ICMPv6 truncated]",
+            IP6,
+        ),
+        cut(
+            LinuxSll,
+            &sll,
+            10,
+            "[Packet size limited during capture: SLL truncated]",
+            &[],
+        ),
+        cut(
+            LinuxSll2,
+            &sll2,
+            10,
+            "[Packet size limited during capture: SLL truncated]",
+            &[],
+        ),
+    ]
+}
+
+/// The cases of one link type, saved.
+fn save_short_cases(dir: &Path, link: LinkType, cases: &[&ShortCase]) -> PathBuf {
+    let path = dir.join(format!("short-{}.pcap", link.number()));
+    let mut out = PcapOut::create(&path, link).unwrap();
+    for (i, c) in cases.iter().enumerate() {
+        out.write(Duration::from_secs(1 + i as u64), &c.data, c.wire as u32)
+            .unwrap();
+    }
+    out.flush().unwrap();
+    path
+}
+
+/// The layers a pane draws (its headings, named up to the first comma)
+/// and the line it ends with before the process.
+fn layers_and_end(fields: &[Field]) -> (Vec<String>, String) {
+    let headings: Vec<&str> = fields
+        .iter()
+        .filter(|f| {
+            f.depth == 0 && !f.text.starts_with("Frame ") && !f.text.starts_with("Process:")
+        })
+        .map(|f| f.text.as_str())
+        .collect();
+    let layers = headings
+        .iter()
+        .filter(|t| !t.starts_with('['))
+        .map(|t| t.split(',').next().unwrap_or_default().to_string())
+        .collect();
+    let end = fields
+        .iter()
+        .rev()
+        .find(|f| f.text.starts_with('['))
+        .map(|f| f.text.clone())
+        .unwrap_or_default();
+    (layers, end)
+}
+
+#[test]
+fn a_header_cut_short_at_each_layer_ends_the_pane_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = short_cases();
+    for link in [LinkType::Ethernet, LinkType::LinuxSll, LinkType::LinuxSll2] {
+        let of_link: Vec<&ShortCase> = cases.iter().filter(|c| c.link == link).collect();
+        let path = save_short_cases(dir.path(), link, &of_link);
+        let ours = panes(&path);
+        assert_eq!(ours.len(), of_link.len());
+        for ((no, fields), case) in ours.iter().zip(&of_link) {
+            let (layers, end) = layers_and_end(fields);
+            // Never a layer read from bytes that are not its own, nor
+            // fields read past the end as zeros: the pane says where the
+            // header ended.
+            assert_eq!(layers, case.layers, "{link:?} frame {no}: {fields:#?}");
+            assert_eq!(end, case.end, "{link:?} frame {no}: {fields:#?}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs tshark"]
+fn a_header_cut_short_ends_the_pane_with_tsharks_words() {
+    testkit::need("tshark", "tshark");
+    let dir = tempfile::tempdir().unwrap();
+    let cases = short_cases();
+    for link in [LinkType::Ethernet, LinkType::LinuxSll, LinkType::LinuxSll2] {
+        let of_link: Vec<&ShortCase> = cases.iter().filter(|c| c.link == link).collect();
+        let path = save_short_cases(dir.path(), link, &of_link);
+        let text = testkit::peers::tshark_text(&path, &["-V"]);
+        let theirs: Vec<&str> = text
+            .split("\n\n")
+            .filter(|f| f.starts_with("Frame "))
+            .collect();
+        assert_eq!(theirs.len(), of_link.len(), "{text}");
+        for (pane, case) in theirs.iter().zip(&of_link) {
+            assert!(
+                pane.lines().any(|l| l.trim() == case.end),
+                "{link:?}: tshark does not end with {:?}:\n{pane}",
+                case.end
+            );
+            let layers: Vec<&str> = pane
+                .lines()
+                .filter(|l| !l.starts_with(' ') && !l.starts_with('[') && !l.starts_with("Frame "))
+                .map(|l| l.split(',').next().unwrap_or_default())
+                .collect();
+            // tshark draws what was captured of a cut layer; the pane
+            // draws no layer it does not.
+            assert!(layers.starts_with(case.layers), "{link:?}:\n{pane}");
+        }
+    }
 }
