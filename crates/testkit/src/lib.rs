@@ -102,6 +102,13 @@ const BUILD_THE_BINS: &str = "run `cargo test --workspace`, or `cargo build --bi
 /// there is no list to go by.
 fn newer_source(binary: &Path, dep_info: &Path) -> Option<PathBuf> {
     let built = std::fs::metadata(binary).and_then(|m| m.modified()).ok()?;
+    // Cargo rewrites the list after linking, but not on every build that
+    // links the binary (a test build of the same sources leaves an older
+    // list): a source gone from an older list is no sign of staleness.
+    let listed = std::fs::metadata(dep_info)
+        .and_then(|m| m.modified())
+        .ok()?;
+    let list_is_current = listed >= built;
     let text = std::fs::read_to_string(dep_info).ok()?;
     let first = text.lines().next()?;
     // The target is the binary's own path; the sources follow the colon
@@ -111,7 +118,7 @@ fn newer_source(binary: &Path, dep_info: &Path) -> Option<PathBuf> {
     dep_info_paths(sources).into_iter().find(|source| {
         std::fs::metadata(source)
             .and_then(|m| m.modified())
-            .map_or(true, |changed| changed > built)
+            .map_or(list_is_current, |changed| changed > built)
     })
 }
 
@@ -1195,6 +1202,14 @@ mod tests {
             super::newer_source(&bin, &dep_info),
             Some(dir.join("gone.rs"))
         );
+        // A list older than the binary (a later build linked it without
+        // rewriting the list): a source gone from it is no sign, a newer
+        // source still is.
+        at(&dep_info, now - Duration::from_secs(15));
+        assert_eq!(super::newer_source(&bin, &dep_info), None);
+        list(&[&old, &dir.join("gone.rs"), &new]);
+        at(&dep_info, now - Duration::from_secs(15));
+        assert_eq!(super::newer_source(&bin, &dep_info), Some(new.clone()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -837,37 +837,43 @@ fn retries_match_curls() {
         ],
         &["-f", "--retry", "1", "--retry-delay", "2", "{url}/s503"],
     ];
-    let compare = |args: &[String]| -> Option<String> {
-        let mut results = Vec::new();
-        for program in ["curl", BIN] {
-            let dir = tempfile::tempdir().unwrap();
-            let mut full = vec!["-s".to_string()];
-            full.extend(args.iter().cloned());
-            let started = std::time::Instant::now();
-            let out = run(program, &full, dir.path(), b"");
-            let waited = started.elapsed().as_secs_f64();
-            results.push((out.status.code(), out.stdout, peer.take().len(), waited));
-        }
-        // The waits are whole seconds; a busy machine adds a little.
-        let same_wait = (results[0].3 - results[1].3).abs() < 0.8;
-        let same = |r: &(Option<i32>, Vec<u8>, usize, f64)| (r.0, r.1.clone(), r.2);
-        (same(&results[0]) != same(&results[1]) || !same_wait).then(|| {
-            format!(
-                "{args:?}: curl (exit, stdout, requests, seconds) {:?}; ours {:?}",
-                results[0], results[1]
-            )
-        })
+    type Outcome = (Option<i32>, Vec<u8>, usize, f64);
+    let once = |program: &str, args: &[String]| -> Outcome {
+        let dir = tempfile::tempdir().unwrap();
+        let mut full = vec!["-s".to_string()];
+        full.extend(args.iter().cloned());
+        let started = std::time::Instant::now();
+        let out = run(program, &full, dir.path(), b"");
+        let waited = started.elapsed().as_secs_f64();
+        (out.status.code(), out.stdout, peer.take().len(), waited)
     };
+    let same = |r: &Outcome| (r.0, r.1.clone(), r.2);
     let mut mismatches = Vec::new();
     for args in cases {
         let args = expand(args, &peer);
-        // A wait stretched by a busy machine (a second more once under
-        // load 12) does not repeat; a wrong backoff does: a case differs
-        // only if it differs twice.
-        if let Some(first) = compare(&args)
-            && let Some(again) = compare(&args)
-        {
-            mismatches.push(format!("{first}\n  again: {again}"));
+        // A busy machine only ever adds to a wait (curl once took 5.4 s
+        // for a 2 s one under load 12), a wrong backoff shows every time:
+        // up to three rounds, each program's shortest wait compared. The
+        // waits are whole seconds.
+        let mut best: Vec<Outcome> = Vec::new();
+        for _ in 0..3 {
+            for (i, program) in ["curl", BIN].into_iter().enumerate() {
+                let r = once(program, &args);
+                match best.get_mut(i) {
+                    None => best.push(r),
+                    Some(b) if same(b) != same(&r) => *b = r,
+                    Some(b) => b.3 = b.3.min(r.3),
+                }
+            }
+            if same(&best[0]) == same(&best[1]) && (best[0].3 - best[1].3).abs() < 0.8 {
+                break;
+            }
+        }
+        if same(&best[0]) != same(&best[1]) || (best[0].3 - best[1].3).abs() >= 0.8 {
+            mismatches.push(format!(
+                "{args:?}: curl (exit, stdout, requests, shortest seconds) {:?}; ours {:?}",
+                best[0], best[1]
+            ));
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
