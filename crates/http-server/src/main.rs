@@ -72,7 +72,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     config.log = if cli.listen.quiet {
         AccessLog::disabled()
     } else {
-        AccessLog::stdout_buffered()
+        AccessLog::stdout()
     };
     let listener = sock::tcp_listener(cli.listen.listen_addr()?)?;
     server::prepare_listener(&listener, &mut config);

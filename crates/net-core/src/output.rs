@@ -199,12 +199,6 @@ impl AccessLog {
         }
     }
 
-    /// The same as [`stdout`](Self::stdout), which already gathers lines
-    /// into few writes when nobody watches.
-    pub fn stdout_buffered() -> Self {
-        Self::stdout()
-    }
-
     /// Lines are dropped.
     pub fn disabled() -> Self {
         Self::default()

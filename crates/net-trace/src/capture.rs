@@ -1,5 +1,5 @@
 //! Running the pipeline: frames from a [`Source`] through the
-//! [`Stages`] (decode, filter, analyse), joined with the process that sent
+//! `Stages` (decode, filter, analyse), joined with the process that sent
 //! each, to the [`Sink`]s, until the source ends, a count, a duration,
 //! Ctrl-C or the end of a command.
 //!
@@ -31,8 +31,6 @@ use crate::pcapio::{Frame, parse_process_comment};
 use crate::pipeline::{Kept, Numbering, Stages};
 use crate::sink::{End, Shown, Sink};
 use crate::source::{Next, Source};
-
-pub use crate::pipeline::wanted;
 
 /// How often the loop looks at stop conditions and held rows when no
 /// frame arrives.
@@ -86,10 +84,10 @@ const BACKLOG_NOTICE: u64 = 10_000;
 #[derive(Debug)]
 pub struct Report {
     /// The analysis, for summaries.
-    pub analyzer: Analyzer,
+    pub(crate) analyzer: Analyzer,
     /// How owners were proven, the main method first (empty when not
     /// looked up).
-    pub methods: Vec<Method>,
+    pub(crate) methods: Vec<Method>,
     /// Frames shown.
     pub frames: usize,
     /// The source's counts: received by the kernel's filter, and dropped
@@ -106,7 +104,7 @@ pub struct Report {
     /// The command's exit status, for `capture -- COMMAND`.
     pub command_status: Option<ExitStatus>,
     /// Frames shown without a process because its evidence came later
-    /// than [`crate::join::MAX_HOLD`].
+    /// than `join::MAX_HOLD`.
     pub late: u64,
     /// How the TCP and UDP frames shown fared, when processes were looked
     /// up.
@@ -119,10 +117,10 @@ pub struct Report {
     /// With `--pid`, `--pname` or a command: the capture's number of each
     /// connection shown, in order (see [`End::conns`]; the others'
     /// summaries are left out too); `None` when not narrowed.
-    pub conns: Option<Vec<usize>>,
+    pub(crate) conns: Option<Vec<usize>>,
     /// With `--pid`, `--pname` or a command: the capture's number of each
     /// row shown, in order (see [`End::numbers`]).
-    pub numbers: Option<Vec<usize>>,
+    pub(crate) numbers: Option<Vec<usize>>,
 }
 
 impl Report {
@@ -456,7 +454,7 @@ pub fn run(
 
 /// Live capture needs Linux packet sockets.
 #[cfg(not(target_os = "linux"))]
-pub fn run(
+pub(crate) fn run(
     _opts: &Options,
     _shutdown: &Shutdown,
     _on_ready: impl FnOnce(),
@@ -469,7 +467,7 @@ pub fn run(
 
 /// Runs the pipeline from `source` into `sinks` until the source ends or
 /// a stop condition of `opts` (or `shutdown`) holds. With `owners`, each
-/// row waits for its owner's evidence (see [`crate::join`]); without, it
+/// row waits for its owner's evidence (see `join`); without, it
 /// goes at once. The sinks are opened and started here, not finished.
 pub fn run_source<S: Source>(
     source: &mut S,

@@ -7,7 +7,7 @@
 //! it, so the pane can be checked against tshark value by value. Header
 //! fields are read from the frame's bytes; what the header cannot say
 //! (relative numbers, the scaled window, the frame an ACK answers) comes
-//! from the analysis, in [`Row::tcp`].
+//! from the analysis, in `Row::tcp`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -41,12 +41,12 @@ pub struct Field {
 pub struct Context {
     /// tshark's `tcp.stream` or `udp.stream` (from 0) of the frame's
     /// connection.
-    pub stream: Option<usize>,
+    pub(crate) stream: Option<usize>,
     /// tshark's `[Conversation completeness]` bits before this frame.
-    pub completeness: Option<u8>,
+    pub(crate) completeness: Option<u8>,
     /// The frame's interface is known (a live capture's; a file's frames
     /// name only the file).
-    pub interface: bool,
+    pub(crate) interface: bool,
 }
 
 /// tshark's stream index of each connection: TCP and UDP counted apart,

@@ -14,14 +14,14 @@ use std::fmt::Write as _;
 use crate::analyze::RelTime;
 
 /// Arrows kept at each end of a long connection; the middle is elided.
-pub const KEEP_EACH_END: usize = 12;
+pub(crate) const KEEP_EACH_END: usize = 12;
 
 /// Flagged arrows of each kind (retransmissions, duplicate ACKs,
 /// out-of-order segments) kept from the elided middle: they are what a
 /// lossy connection's diagram is read for, each kind has its share (a
 /// burst of duplicate ACKs does not crowd out the retransmission they ask
 /// for), and the page stays bounded.
-pub const FLAGGED_KEPT: usize = 12;
+pub(crate) const FLAGGED_KEPT: usize = 12;
 
 /// Width of the drawing, in SVG user units (pixels at 100 %).
 const WIDTH: u32 = 860;
@@ -39,41 +39,41 @@ const TOP: u32 = 96;
 
 /// One end of the conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Lifeline {
+pub(crate) struct Lifeline {
     /// `client` or `server`.
-    pub role: String,
+    pub(crate) role: String,
     /// Address and port.
-    pub addr: String,
+    pub(crate) addr: String,
     /// The process, when proven (`pid 4242 tcp-uppercase`), else `None`.
-    pub process: Option<String>,
+    pub(crate) process: Option<String>,
 }
 
 /// One frame of the conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Arrow {
+pub(crate) struct Arrow {
     /// Frame number.
-    pub no: usize,
+    pub(crate) no: usize,
     /// Time since the first frame of the capture.
-    pub time: RelTime,
+    pub(crate) time: RelTime,
     /// Sent by the client (left to right).
-    pub from_client: bool,
+    pub(crate) from_client: bool,
     /// Flags and numbers: `[SYN] Seq=0 Len=0`.
-    pub label: String,
+    pub(crate) label: String,
     /// The first bytes of a data frame, or what an ICMP message says.
-    pub detail: Option<String>,
+    pub(crate) detail: Option<String>,
     /// Part of the handshake or teardown: drawn highlighted, named so.
-    pub highlight: Option<String>,
+    pub(crate) highlight: Option<String>,
     /// What tshark's analysis flagged, drawn in its own style.
-    pub mark: Option<Mark>,
+    pub(crate) mark: Option<Mark>,
     /// tshark's tags, as words under the arrow: `TCP Dup ACK 6#1`.
-    pub tags: Option<String>,
+    pub(crate) tags: Option<String>,
     /// Each side's state after this frame (client, server).
-    pub states: Option<(String, String)>,
+    pub(crate) states: Option<(String, String)>,
 }
 
 /// What tshark's analysis says of a frame, as a diagram draws it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mark {
+pub(crate) enum Mark {
     /// Sent again (plain, fast or spurious retransmission).
     Retransmission,
     /// A duplicate ACK.
@@ -84,7 +84,7 @@ pub enum Mark {
 
 impl Mark {
     /// The name in the SVG (`data-analysis`) and in the legend.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Mark::Retransmission => "retransmission",
             Mark::DupAck => "duplicate ACK",
@@ -102,7 +102,7 @@ impl Mark {
     }
 
     /// What tshark's findings make of a frame, the most telling first.
-    pub fn of(f: &crate::analyze::Findings) -> Option<Mark> {
+    pub(crate) fn of(f: &crate::analyze::Findings) -> Option<Mark> {
         if f.sent_before() {
             Some(Mark::Retransmission)
         } else if f.out_of_order || f.overtaken {
@@ -132,20 +132,20 @@ enum Drawn<'a> {
 
 /// One connection's diagram.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Ladder {
+pub(crate) struct Ladder {
     /// Heading: `TCP connection 1` or `UDP flow 2`.
-    pub title: String,
+    pub(crate) title: String,
     /// The left lifeline.
-    pub client: Lifeline,
+    pub(crate) client: Lifeline,
     /// The right lifeline.
-    pub server: Lifeline,
+    pub(crate) server: Lifeline,
     /// Frames in order (at most [`KEEP_EACH_END`] at each end are kept by
     /// [`Ladder::push`]).
-    pub arrows: Vec<Arrow>,
+    pub(crate) arrows: Vec<Arrow>,
     /// Frames left out of the middle.
-    pub elided: usize,
+    pub(crate) elided: usize,
     /// Data frames among those left out.
-    pub elided_data: usize,
+    pub(crate) elided_data: usize,
     /// The middle: flagged frames kept (at most [`FLAGGED_KEPT`] of each
     /// kind) and the gaps between them.
     middle: Vec<Middle>,
@@ -155,7 +155,7 @@ pub struct Ladder {
 
 impl Ladder {
     /// An empty diagram between two lifelines.
-    pub fn new(title: impl Into<String>, client: Lifeline, server: Lifeline) -> Ladder {
+    pub(crate) fn new(title: impl Into<String>, client: Lifeline, server: Lifeline) -> Ladder {
         Ladder {
             title: title.into(),
             client,
@@ -167,7 +167,7 @@ impl Ladder {
     /// Adds the next frame, keeping memory bounded: the first
     /// [`KEEP_EACH_END`] frames, the last [`KEEP_EACH_END`], and between
     /// them the first [`FLAGGED_KEPT`] flagged ones of each kind.
-    pub fn push(&mut self, arrow: Arrow) {
+    pub(crate) fn push(&mut self, arrow: Arrow) {
         if self.arrows.len() < KEEP_EACH_END && self.middle.is_empty() && self.tail.is_empty() {
             self.arrows.push(arrow);
             return;
@@ -214,7 +214,7 @@ impl Ladder {
 
 /// Connections drawn when no `--connection` is picked: a diagram is for
 /// reading, and a capture under load has thousands.
-pub const MAX_LADDERS: usize = 20;
+pub(crate) const MAX_LADDERS: usize = 20;
 
 /// Builds ladders from table rows as they come.
 #[derive(Debug, Default)]
@@ -224,7 +224,7 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Draws connection `only`, or the first [`MAX_LADDERS`].
+    /// Draws connection `only`, or the first `MAX_LADDERS`.
     pub fn new(only: Option<usize>) -> Collector {
         Collector {
             only,
@@ -357,7 +357,7 @@ impl Collector {
     }
 
     /// Whether nothing was drawn.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.ladders.is_empty()
     }
 
@@ -378,7 +378,7 @@ fn esc(s: &str) -> String {
 /// Every frame is one `<g class="arrow" data-frame="N">` group, so a
 /// reader (or a test) can count the frames drawn. The document defines no
 /// ids, so several diagrams can be inlined in one HTML page.
-pub fn svg(ladders: &[Ladder]) -> String {
+pub(crate) fn svg(ladders: &[Ladder]) -> String {
     let mut body = String::new();
     let mut y0 = 20;
     for l in ladders {

@@ -16,22 +16,22 @@ use crate::owners::{Answer, Reason};
 /// Longest a row waits for its owner's evidence before it is shown as
 /// "unknown": long enough for the evidence reader to catch up under load,
 /// short enough that a live table still feels live.
-pub const MAX_HOLD: Duration = Duration::from_millis(250);
+pub(crate) const MAX_HOLD: Duration = Duration::from_millis(250);
 
 /// Longest a row waits even while the evidence reader keeps moving (a
 /// reader far behind, on a machine flooded with other traffic): past it the
 /// row is shown as "unknown" and counted, so the table never stalls for
 /// good.
-pub const MAX_PATIENCE: Duration = Duration::from_secs(5);
+pub(crate) const MAX_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Most rows held at once; beyond it the oldest is released as "unknown"
 /// rather than letting memory grow while evidence is late.
-pub const MAX_HELD: usize = 100_000;
+pub(crate) const MAX_HELD: usize = 100_000;
 
 /// Which side of which connection sent a frame: an owner, once known, is
 /// the owner of every later frame from that side of that connection (a
 /// connection number is unique per generation of a 4-tuple).
-pub type SideKey = (usize, bool);
+pub(crate) type SideKey = (usize, bool);
 
 #[derive(Debug)]
 struct Held<T, Q> {
@@ -43,8 +43,12 @@ struct Held<T, Q> {
 
 /// The queue of rows waiting for owners.
 #[derive(Debug)]
-pub struct Join<T, Q, O> {
+pub(crate) struct Join<T, Q, O> {
     held: VecDeque<Held<T, Q>>,
+    /// The proven owner of each connection side, kept for the whole
+    /// capture (a side's later frames need no lookup): one entry per side
+    /// named, so it grows with the connections seen, as the analysis's
+    /// own state per connection does, and not with the frames.
     known: HashMap<SideKey, O>,
     max_hold: Duration,
     expired: u64,
@@ -58,7 +62,7 @@ impl<T, Q, O: Clone> Default for Join<T, Q, O> {
 
 impl<T, Q, O: Clone> Join<T, Q, O> {
     /// An empty queue whose rows wait at most `max_hold`.
-    pub fn new(max_hold: Duration) -> Self {
+    pub(crate) fn new(max_hold: Duration) -> Self {
         Join {
             held: VecDeque::new(),
             known: HashMap::new(),
@@ -69,7 +73,7 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
 
     /// Queues a row; `query` is `None` when no owner is to be looked up,
     /// `side` names the connection side whose owner this is.
-    pub fn push(&mut self, item: T, query: Option<Q>, side: Option<SideKey>, now: Instant) {
+    pub(crate) fn push(&mut self, item: T, query: Option<Q>, side: Option<SideKey>, now: Instant) {
         self.held.push_back(Held {
             item,
             query,
@@ -78,13 +82,8 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
         });
     }
 
-    /// Rows waiting.
-    pub fn len(&self) -> usize {
-        self.held.len()
-    }
-
     /// Whether no row waits.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.held.is_empty()
     }
 
@@ -95,7 +94,7 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
     /// still coming in, only late, as when the machine is busy), rows wait
     /// past [`MAX_HOLD`], up to [`MAX_HELD`] of them and [`MAX_PATIENCE`]
     /// each.
-    pub fn poll(
+    pub(crate) fn poll(
         &mut self,
         now: Instant,
         flush: bool,
@@ -137,15 +136,8 @@ impl<T, Q, O: Clone> Join<T, Q, O> {
     /// Rows released while their evidence was still pending: shown
     /// without a process because it came too late, not because none was
     /// there.
-    pub fn expired(&self) -> u64 {
+    pub(crate) fn expired(&self) -> u64 {
         self.expired
-    }
-
-    /// Forgets the owners of a connection that ended, so its memory does
-    /// not grow with the capture.
-    pub fn forget(&mut self, conn: usize) {
-        self.known.remove(&(conn, false));
-        self.known.remove(&(conn, true));
     }
 }
 
@@ -247,7 +239,7 @@ mod tests {
     }
 
     #[test]
-    fn flush_releases_everything_and_forget_clears_owners() {
+    fn flush_releases_everything() {
         let t0 = Instant::now();
         let mut j: Join<u32, u32, &str> = Join::new(Duration::from_secs(10));
         j.push(1, Some(1), Some((7, true)), t0);
@@ -267,16 +259,6 @@ mod tests {
             |i, o, _| out.push((i, o)),
         );
         assert_eq!(out, [(1, Some("a")), (2, None)]);
-        j.forget(7);
-        j.push(3, Some(3), Some((7, true)), t0);
-        out.clear();
-        j.poll(
-            t0,
-            true,
-            false,
-            |_| Answer::Unknown(Reason::Unproven),
-            |i, o, _| out.push((i, o)),
-        );
-        assert_eq!(out, [(3, None)], "a forgotten side is looked up again");
+        assert!(j.is_empty());
     }
 }

@@ -10,16 +10,17 @@
 //! - [`live`]: frames from packet sockets on their own thread, with a
 //!   kernel BPF filter and the kernel's drop count; `sys` holds the packet
 //!   socket, the crate's only `unsafe`.
-//! - [`decode`]: link layers (Ethernet with VLAN tags, Linux cooked v1 and
-//!   v2, raw IP, BSD loopback), IPv4 and IPv6 with fragment reassembly,
-//!   TCP, UDP, ICMP and ICMPv6, cut frames decoded as far as they go.
+//! - [`decode`](mod@decode): link layers (Ethernet with VLAN tags, Linux
+//!   cooked v1 and v2, raw IP, BSD loopback), IPv4 and IPv6 with fragment
+//!   reassembly, TCP, UDP, ICMP and ICMPv6, cut frames decoded as far as
+//!   they go, through checked views of each header.
 //! - [`analyze`]: streams as tshark's `tcp.stream` (4-tuple and
 //!   generation), client and server, relative Seq/Ack, each side's TCP
 //!   state, handshake, teardown shapes, retransmissions, ICMP errors tied
 //!   to their flow; memory per connection, not per frame.
 //! - [`owners`]: which process sent each frame, proven from kernel events
 //!   (a private tracefs instance) or `/proc`, else unknown.
-//! - [`join`]: rows wait, in order, for their owner's evidence.
+//! - `join`: rows wait, in order, for their owner's evidence.
 //! - [`filter`]: tcpdump's filter expressions, compiled to classic BPF
 //!   for the kernel and run over frames read from files.
 //! - [`source`]: live sockets and capture files behind one trait.
@@ -32,12 +33,18 @@
 //! - `text` and `hash`: numbers written without `write!`, and the hasher
 //!   of the maps looked up for every frame.
 //!
+//! # API
+//! The types a program needs to read, capture, decode and analyse frames
+//! are re-exported here ([`FileReader`], [`LiveSource`], [`Decoder`],
+//! [`Analyzer`], [`Row`], [`Sink`], [`Filter`]…); the modules hold the
+//! rest of each layer's public face (the sinks, the details pane, the
+//! owner evidence). Everything else is the crate's own.
+//!
 //! # Example
 //! Analysing frames from any source:
 //! ```
 //! use std::time::Duration;
-//! use net_trace::analyze::Analyzer;
-//! use net_trace::decode::{LinkType, decode};
+//! use net_trace::{Analyzer, LinkType, decode};
 //!
 //! // An IPv4 + UDP datagram 127.0.0.1:40000 → 127.0.0.1:12000, "hi".
 //! let ip: Vec<u8> = vec![
@@ -50,6 +57,7 @@
 //! ```
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
 pub mod analyze;
 pub mod capture;
@@ -58,7 +66,7 @@ pub mod details;
 pub mod diagram;
 pub mod filter;
 mod hash;
-pub mod join;
+mod join;
 pub mod live;
 pub mod owners;
 pub mod pcapio;
@@ -69,6 +77,15 @@ pub mod source;
 #[cfg(target_os = "linux")]
 mod sys;
 mod text;
+
+pub use analyze::{Analyzer, Row};
+pub use capture::Options;
+pub use decode::{Decoded, Decoder, LinkType, Packet, Transport, decode};
+pub use filter::Filter;
+pub use live::{LiveOptions, LiveSource};
+pub use pcapio::{FileReader, Frame, PcapNgOut, PcapOut};
+pub use sink::Sink;
+pub use source::{FileSource, Source};
 
 use std::path::PathBuf;
 
@@ -144,9 +161,9 @@ pub enum Error {
 }
 
 /// A shell's status for a command it cannot find.
-pub const STATUS_NOT_FOUND: u8 = 127;
+pub(crate) const STATUS_NOT_FOUND: u8 = 127;
 /// A shell's status for a command it finds but cannot run.
-pub const STATUS_NOT_RUNNABLE: u8 = 126;
+pub(crate) const STATUS_NOT_RUNNABLE: u8 = 126;
 
 impl Error {
     /// The status a shell (and `ptcpdump --`, `time`, `env`) exits with

@@ -9,7 +9,7 @@
 //! kernel's buffer (loss).
 //!
 //! # Capacity: a large receive buffer, not a ring
-//! The socket's receive buffer is set to [`RECEIVE_BUFFER`] with
+//! The socket's receive buffer is set to `RECEIVE_BUFFER` with
 //! `SO_RCVBUFFORCE` (above the `rmem_max` sysctl, which stays untouched;
 //! without CAP_NET_ADMIN it falls back to `SO_RCVBUF`, capped by
 //! `rmem_max`). That absorbs bursts for as long as the capture thread is
@@ -28,7 +28,7 @@
 //! - `any`, several interfaces, or one interface of another hardware type:
 //!   one `SOCK_DGRAM` socket (cooked capture, like libpcap's `any`), each
 //!   frame given a Linux cooked v2 header built from its `sockaddr_ll`
-//!   ([`sll2_header`]) and delivered as [`LinkType::LinuxSll2`], so the
+//!   (`sll2_header`) and delivered as [`LinkType::LinuxSll2`], so the
 //!   bytes go into a pcap as `tcpdump -i any -w` writes them.
 //!
 //! A loopback frame is seen twice (leaving and arriving); the outgoing copy
@@ -37,7 +37,7 @@
 //!
 //! # Kernel filter and the race it avoids
 //! The socket is opened with protocol 0, so the kernel queues nothing for
-//! it; the filter ([`bpf`]) is attached; only then does `bind` with
+//! it; the filter (`bpf`) is attached; only then does `bind` with
 //! `ETH_P_ALL` start the flow. No frame is ever queued unfiltered, so there
 //! is nothing to drain (draining afterwards would lose wanted frames).
 //!
@@ -47,7 +47,7 @@
 //! has emptied the socket, so `captured + dropped` accounts for every frame
 //! that passed the filter.
 
-pub mod bpf;
+pub(crate) mod bpf;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -61,30 +61,30 @@ use crate::decode::LinkType;
 /// The receive buffer asked for: at loopback's typical 2–3 KiB of kernel
 /// memory per small frame, about 20,000 frames of slack while the capture
 /// thread waits for a CPU.
-pub const RECEIVE_BUFFER: usize = 64 << 20;
+pub(crate) const RECEIVE_BUFFER: usize = 64 << 20;
 
 /// How long the capture thread sleeps in `poll` before checking for a stop
 /// request: the longest [`LiveSource::stop`] waits for it.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// How long, at most, the thread keeps emptying the socket after a stop
 /// request, so frames that arrived before the stop are delivered rather
 /// than lost, without a busy link keeping it alive forever.
-pub const STOP_DRAIN_LIMIT: Duration = Duration::from_millis(500);
+pub(crate) const STOP_DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
 /// How often, at most, the thread reads the kernel's counters while
 /// running (they are read once more at the end).
-pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The smallest snap length accepted: room for a cooked header and the IP
 /// and TCP headers' ports.
-pub const MIN_SNAPLEN: u32 = 64;
+pub(crate) const MIN_SNAPLEN: u32 = 64;
 
 /// Length of a Linux cooked capture v2 header.
 pub const SLL2_HEADER_LEN: usize = 20;
 
 /// The interface name that means every interface.
-pub const ANY: &str = "any";
+pub(crate) const ANY: &str = "any";
 
 /// `ARPHRD_ETHER`.
 const ARPHRD_ETHER: u16 = 1;
@@ -117,7 +117,7 @@ pub struct LiveOptions {
     /// IP fragments (which may belong to them); every frame when empty.
     pub ports: Vec<u16>,
     /// Bytes kept of each frame (cooked header included); 0 means
-    /// [`crate::pcapio::SNAPLEN`].
+    /// `pcapio::SNAPLEN`.
     pub snaplen: u32,
     /// Keep only frames this expression keeps too (compiled into the
     /// kernel filter, after the port test).
@@ -176,8 +176,7 @@ impl Counters {
     }
 }
 
-/// A running live capture; frames arrive through [`LiveSource::recv`] (or
-/// the channel from [`LiveSource::take_receiver`]).
+/// A running live capture; frames arrive through [`LiveSource::recv`].
 #[derive(Debug)]
 pub struct LiveSource {
     link: LinkType,
@@ -218,13 +217,6 @@ impl LiveSource {
         self.frames.as_ref()?.recv_timeout(timeout).ok()
     }
 
-    /// The channel itself, for a consumer on another thread; `recv` returns
-    /// `None` afterwards. The channel ends (disconnects) when the capture
-    /// stops, after its last frame.
-    pub fn take_receiver(&mut self) -> Option<Receiver<LiveFrame>> {
-        self.frames.take()
-    }
-
     /// Whether the capture thread has ended (stopped, or failed).
     pub fn is_finished(&self) -> bool {
         self.thread.as_ref().is_none_or(JoinHandle::is_finished)
@@ -232,11 +224,11 @@ impl LiveSource {
 
     /// The counts so far (the kernel's are read at most every
     /// [`STATS_INTERVAL`]); final once [`LiveSource::stop`] has returned.
-    pub fn stats(&self) -> Stats {
+    pub(crate) fn stats(&self) -> Stats {
         self.counters.snapshot()
     }
 
-    /// Stops the capture thread (within [`POLL_INTERVAL`], plus the time to
+    /// Stops the capture thread (within `POLL_INTERVAL`, plus the time to
     /// hand over frames already queued in the kernel) and returns the final
     /// counts, or the error that ended the capture early. Frames not yet
     /// taken stay available to [`LiveSource::recv`]. Calling it again
@@ -295,7 +287,7 @@ impl Drop for LiveSource {
 /// zero bytes, interface index (big-endian), ARPHRD type (big-endian),
 /// packet type, address length, then up to eight address bytes (zero
 /// padded).
-pub fn sll2_header(
+pub(crate) fn sll2_header(
     protocol: u16,
     ifindex: u32,
     hatype: u16,
@@ -320,9 +312,9 @@ pub struct Interface {
     /// Its name.
     pub name: String,
     /// Its index.
-    pub ifindex: u32,
+    pub(crate) ifindex: u32,
     /// Its hardware type (ARPHRD_*).
-    pub hatype: u16,
+    pub(crate) hatype: u16,
 }
 
 /// The interfaces of this network namespace (empty where there is no

@@ -16,7 +16,7 @@ use crate::pcapio::Frame;
 
 /// Whether a packet passes the port filter; an ICMP error passes when the
 /// datagram it quotes would.
-pub fn wanted(p: &Packet, ports: &[u16]) -> bool {
+pub(crate) fn wanted(p: &Packet, ports: &[u16]) -> bool {
     if ports.is_empty() {
         return true;
     }
@@ -33,7 +33,7 @@ pub fn wanted(p: &Packet, ports: &[u16]) -> bool {
 
 /// What the stages made of a frame.
 #[derive(Debug)]
-pub enum Kept {
+pub(crate) enum Kept {
     /// An IP packet kept, with its row.
     Packet(Row, Packet),
     /// A frame that is not IP (ARP, LLDP…), kept, with its row.
@@ -56,7 +56,7 @@ pub enum Numbering {
 
 /// Decode, filter and analysis of a stream of frames.
 #[derive(Debug)]
-pub struct Stages {
+pub(crate) struct Stages {
     /// The filter expression, run over each frame's bytes before decoding
     /// (a live capture's kernel runs it instead).
     filter: Option<Matcher>,
@@ -76,7 +76,7 @@ impl Stages {
     /// Stages keeping the frames to or from `ports` (all when empty);
     /// `narrowed` when only some processes' connections are wanted (frames
     /// that are not IP then go too).
-    pub fn new(ports: &[u16], narrowed: bool, numbering: Numbering) -> Stages {
+    pub(crate) fn new(ports: &[u16], narrowed: bool, numbering: Numbering) -> Stages {
         Stages {
             filter: None,
             ports: ports.to_vec(),
@@ -92,14 +92,14 @@ impl Stages {
 
     /// Each row names the interface its frame came from (frames from
     /// several interfaces).
-    pub fn with_iface_notes(mut self, on: bool) -> Stages {
+    pub(crate) fn with_iface_notes(mut self, on: bool) -> Stages {
         self.iface_notes = on;
         self
     }
 
     /// Also keeps only the frames `filter` keeps (as `tcpdump -r FILE
     /// EXPR` does), before decoding.
-    pub fn with_filter(mut self, filter: Option<&Filter>) -> Stages {
+    pub(crate) fn with_filter(mut self, filter: Option<&Filter>) -> Stages {
         self.filter = filter.map(Filter::matcher);
         self
     }
@@ -108,7 +108,7 @@ impl Stages {
     /// the interface it came from. An error when the filter expression
     /// means nothing for the frame's link type.
     #[inline]
-    pub fn push(&mut self, f: &Frame, iface: &str) -> Result<Kept, Error> {
+    pub(crate) fn push(&mut self, f: &Frame, iface: &str) -> Result<Kept, Error> {
         if let Some(m) = self.filter.as_mut()
             && !m.matches(f.link, &f.data, f.wire_len)?
         {
@@ -141,24 +141,19 @@ impl Stages {
         }
     }
 
-    /// The analysis so far, for summaries.
-    pub fn analyzer(&self) -> &Analyzer {
-        &self.analyzer
-    }
-
     /// The analysis, once the stream has ended.
-    pub fn into_analyzer(self) -> Analyzer {
+    pub(crate) fn into_analyzer(self) -> Analyzer {
         self.analyzer
     }
 
     /// Frames that passed the filters: tcpdump's "packets captured".
-    pub fn kept(&self) -> u64 {
+    pub(crate) fn kept(&self) -> u64 {
         self.kept
     }
 
     /// Frames left out by the filters and not numbered
     /// ([`Numbering::Kept`]).
-    pub fn rejected(&self) -> u64 {
+    pub(crate) fn rejected(&self) -> u64 {
         self.rejected
     }
 }

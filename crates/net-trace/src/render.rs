@@ -1,5 +1,5 @@
 //! Text output: a tshark-like frame table and a per-connection summary,
-//! naming the processes ([`ConnOwners`]) proven at each end.
+//! naming the processes (`ConnOwners`) proven at each end.
 //!
 //! Rows are written straight into any [`io::Write`] (a `BufWriter` over
 //! stdout in `read`), without an intermediate string per row.
@@ -11,7 +11,7 @@ use crate::analyze::rel_time::TEXT_LEN;
 use crate::analyze::{Direction, Ends, Kind, Listed, Proto, Row, Summary};
 use crate::hash::FastMap;
 /// The process that owns one end of a connection.
-pub use crate::owners::Owner;
+pub(crate) use crate::owners::Owner;
 use crate::owners::{Method, Tally};
 use crate::sink::{End, Rtts};
 use crate::text::{IP_LEN, U64_LEN, ip_str, u64_str};
@@ -25,7 +25,7 @@ pub fn heading() -> String {
 }
 
 /// `client (pid 4242 tcp-uppercase)`, or just `client`.
-pub fn who(side: &str, owner: Option<&Owner>) -> String {
+pub(crate) fn who(side: &str, owner: Option<&Owner>) -> String {
     match owner {
         Some(o) => format!("{side} ({o})"),
         None => side.to_string(),
@@ -62,7 +62,7 @@ fn seconds(t: crate::analyze::RelTime) -> String {
 
 /// Writes one table line (with its newline); `states` adds each side's
 /// TCP state after the frame.
-pub fn write_row(
+pub(crate) fn write_row(
     out: &mut impl Write,
     r: &Row,
     sender: Option<&Owner>,
@@ -339,16 +339,16 @@ impl Side {
 /// Each connection's proven processes (client, server), gathered row by
 /// row for the summaries.
 #[derive(Debug, Default)]
-pub struct ConnOwners(FastMap<usize, (Side, Side)>);
+pub(crate) struct ConnOwners(FastMap<usize, (Side, Side)>);
 
 impl ConnOwners {
     /// None known yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Records a row's sender as the owner of its side of its connection.
-    pub fn note(&mut self, row: &Row, sender: Option<&Owner>) {
+    pub(crate) fn note(&mut self, row: &Row, sender: Option<&Owner>) {
         let (Some(conn), Some(dir)) = (row.conn, row.direction) else {
             return;
         };
@@ -381,7 +381,7 @@ impl ConnOwners {
 
     /// The processes proven at each end of connection `conn`: (client,
     /// server).
-    pub fn get(&self, conn: usize) -> (Option<&Owner>, Option<&Owner>) {
+    pub(crate) fn get(&self, conn: usize) -> (Option<&Owner>, Option<&Owner>) {
         self.0
             .get(&conn)
             .map_or((None, None), |(c, s)| (c.owner(), s.owner()))
@@ -392,7 +392,7 @@ impl ConnOwners {
 /// after a blank line, naming the processes proven at each end and how
 /// they were proven (`end.methods`, the main one first; empty when
 /// processes were not looked up), with its round-trip times.
-pub fn write_summaries(
+pub(crate) fn write_summaries(
     out: &mut impl Write,
     end: &End<'_>,
     owners: &ConnOwners,
@@ -661,7 +661,7 @@ mod tests {
             seconds(Duration::from_nanos(999_999_600).into()),
             "1.000000"
         );
-        assert_eq!(seconds(RelTime::ZERO), "0.000000");
+        assert_eq!(seconds(RelTime::default()), "0.000000");
         let before = RelTime::between(Duration::from_secs(50), Duration::from_micros(6_282_746));
         assert_eq!(seconds(before), "-43.717254");
         let mut out = Vec::new();

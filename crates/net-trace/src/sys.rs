@@ -55,7 +55,7 @@ const CMSG_SPACE: usize = 128;
 
 /// Which view of a frame the socket gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// `SOCK_RAW`: the frame from its link-layer header on.
     Raw,
     /// `SOCK_DGRAM`: the frame from its network header on (cooked).
@@ -64,31 +64,31 @@ pub enum Kind {
 
 /// One frame read from the socket.
 #[derive(Debug, Clone, Copy)]
-pub struct Received {
+pub(crate) struct Received {
     /// Bytes copied into the buffer.
-    pub caplen: usize,
+    pub(crate) caplen: usize,
     /// The frame's length as the socket sees it (link header included for
     /// `Raw`, excluded for `Cooked`), before any truncation to the buffer.
-    pub len: usize,
+    pub(crate) len: usize,
     /// The kernel's receive time, since the epoch.
-    pub time: Option<Duration>,
+    pub(crate) time: Option<Duration>,
     /// `sll_protocol`, host byte order (the ethertype).
-    pub protocol: u16,
+    pub(crate) protocol: u16,
     /// `sll_ifindex`.
-    pub ifindex: i32,
+    pub(crate) ifindex: i32,
     /// `sll_hatype` (ARPHRD_*).
-    pub hatype: u16,
+    pub(crate) hatype: u16,
     /// `sll_pkttype` (PACKET_HOST, PACKET_OUTGOING, …).
-    pub pkttype: u8,
+    pub(crate) pkttype: u8,
     /// `sll_halen`.
-    pub halen: u8,
+    pub(crate) halen: u8,
     /// `sll_addr`, the first eight bytes.
-    pub addr: [u8; 8],
+    pub(crate) addr: [u8; 8],
 }
 
 /// An `AF_PACKET` socket.
 #[derive(Debug)]
-pub struct PacketSocket {
+pub(crate) struct PacketSocket {
     fd: OwnedFd,
 }
 
@@ -105,7 +105,7 @@ impl PacketSocket {
     /// kernel only starts queueing frames at [`PacketSocket::bind`], so a
     /// filter attached before that applies to every frame received.
     /// Needs root or CAP_NET_RAW.
-    pub fn open(kind: Kind) -> io::Result<PacketSocket> {
+    pub(crate) fn open(kind: Kind) -> io::Result<PacketSocket> {
         let ty = match kind {
             Kind::Raw => libc::SOCK_RAW,
             Kind::Cooked => libc::SOCK_DGRAM,
@@ -138,7 +138,7 @@ impl PacketSocket {
     }
 
     /// Attaches a classic BPF program (`SO_ATTACH_FILTER`).
-    pub fn attach_filter(&self, program: &[Insn]) -> io::Result<()> {
+    pub(crate) fn attach_filter(&self, program: &[Insn]) -> io::Result<()> {
         let mut insns: Vec<libc::sock_filter> = program
             .iter()
             .map(|i| libc::sock_filter {
@@ -161,19 +161,19 @@ impl PacketSocket {
     /// Sets the receive buffer to `bytes`, above the `rmem_max` limit when
     /// allowed (`SO_RCVBUFFORCE` needs CAP_NET_ADMIN), else as large as
     /// `SO_RCVBUF` allows.
-    pub fn set_receive_buffer(&self, bytes: usize) -> io::Result<()> {
+    pub(crate) fn set_receive_buffer(&self, bytes: usize) -> io::Result<()> {
         let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
         self.setsockopt(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &value)
             .or_else(|_| self.setsockopt(libc::SOL_SOCKET, libc::SO_RCVBUF, &value))
     }
 
     /// Asks for a nanosecond receive timestamp with every frame.
-    pub fn enable_timestamps(&self) -> io::Result<()> {
+    pub(crate) fn enable_timestamps(&self) -> io::Result<()> {
         self.setsockopt(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &1 as &libc::c_int)
     }
 
     /// Starts receiving every protocol on `ifindex` (0: every interface).
-    pub fn bind(&self, ifindex: i32) -> io::Result<()> {
+    pub(crate) fn bind(&self, ifindex: i32) -> io::Result<()> {
         // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
         let mut ll: libc::sockaddr_ll = unsafe { zeroed() };
         ll.sll_family = libc::AF_PACKET as u16;
@@ -191,7 +191,7 @@ impl PacketSocket {
     }
 
     /// Waits at most `timeout` for the socket to become readable.
-    pub fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
+    pub(crate) fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
         let mut pfd = libc::pollfd {
             fd: self.raw(),
             events: libc::POLLIN,
@@ -208,7 +208,7 @@ impl PacketSocket {
 
     /// Reads one frame into `buf` without waiting; `None` when none is
     /// queued.
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+    pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
         // SAFETY: sockaddr_storage is plain data; all-zero is valid. It is
         // larger than any sockaddr_ll the kernel writes (hardware addresses
         // longer than 8 bytes included).
@@ -279,7 +279,7 @@ impl PacketSocket {
     /// `PACKET_STATISTICS`: frames that passed the filter (dropped ones
     /// included) and frames dropped for want of buffer space, since the
     /// previous call (the kernel resets both on every read).
-    pub fn statistics(&self) -> io::Result<(u32, u32)> {
+    pub(crate) fn statistics(&self) -> io::Result<(u32, u32)> {
         let mut st = libc::tpacket_stats {
             tp_packets: 0,
             tp_drops: 0,
@@ -305,7 +305,7 @@ impl PacketSocket {
 /// terminal rendering the table, the traffic itself) neither must be the
 /// one that waits. Needs root or CAP_SYS_NICE; without
 /// them nothing changes.
-pub fn raise_thread_priority() {
+pub(crate) fn raise_thread_priority() {
     // SAFETY: gettid and setpriority take and return plain integers; the
     // thread id is this thread's own.
     let rc = unsafe {
@@ -325,7 +325,7 @@ pub fn raise_thread_priority() {
 /// tracing instance's `mono` clock into the packets' wall-clock time. Read
 /// as a monotonic–real–monotonic sandwich, keeping the tightest of a few,
 /// so it is right to a microsecond whatever the machine's load.
-pub fn realtime_minus_monotonic() -> Option<Duration> {
+pub(crate) fn realtime_minus_monotonic() -> Option<Duration> {
     let read = read_clock;
     let mut best: Option<(Duration, Duration)> = None;
     for _ in 0..5 {
@@ -356,13 +356,13 @@ fn read_clock(clock: libc::clockid_t) -> Option<Duration> {
 }
 
 /// CLOCK_MONOTONIC now: the tracing instance's `mono` clock.
-pub fn monotonic() -> Option<Duration> {
+pub(crate) fn monotonic() -> Option<Duration> {
     read_clock(libc::CLOCK_MONOTONIC)
 }
 
 /// Waits at most `timeout` for any of `fds` to become readable; whether
 /// one did.
-pub fn wait_readable_any(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<bool> {
+pub(crate) fn wait_readable_any(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<bool> {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
         .map(|fd| libc::pollfd {

@@ -2,16 +2,16 @@
 //! who is client and server, relative sequence numbers, each side's TCP
 //! state, the handshake, the teardown in each of its shapes, tshark's
 //! TCP analysis (retransmissions, duplicate ACKs, out-of-order segments…:
-//! [`seq_analysis`]), and the ICMP errors that answer a flow.
+//! `seq_analysis`), and the ICMP errors that answer a flow.
 //!
 //! [`Analyzer::push`] annotates each packet as it arrives (so a live
 //! capture can print rows at once); [`Analyzer::summaries`] describes every
 //! connection at the end. Memory grows with the number of connections,
 //! never with the number of frames: each keeps a fixed-size record
 //! (frame numbers of its handshake and teardown, counters, and at most
-//! [`RETRANSMISSIONS_LISTED`] frame numbers of each kind of trouble and
-//! [`ICMP_LISTED`] ICMP ones), and the segments not yet acknowledged, at
-//! most [`UNACKED_LISTED`] per direction.
+//! `RETRANSMISSIONS_LISTED` frame numbers of each kind of trouble and
+//! `ICMP_LISTED` ICMP ones), and the segments not yet acknowledged, at
+//! most `UNACKED_LISTED` per direction.
 //!
 //! # Rules
 //! - A TCP stream is a 4-tuple **and** a generation: a SYN (without ACK)
@@ -32,7 +32,7 @@
 //!   the server's reply coming first.
 
 pub(crate) mod rel_time;
-pub mod seq_analysis;
+pub(crate) mod seq_analysis;
 mod tcp_state;
 
 pub use rel_time::RelTime;
@@ -57,16 +57,16 @@ const PREVIEW: usize = 40;
 /// Retransmitted frames listed per connection (the rest are counted), so
 /// a lossy connection's record stays small; as many duplicate ACKs,
 /// out-of-order segments and gaps.
-pub const RETRANSMISSIONS_LISTED: usize = 16;
+pub(crate) const RETRANSMISSIONS_LISTED: usize = 16;
 
 /// ICMP errors listed per flow (the rest are counted): a client sending to
 /// a closed port draws one per datagram.
-pub const ICMP_LISTED: usize = 16;
+pub(crate) const ICMP_LISTED: usize = 16;
 
 /// Segments waiting for their ACK kept per direction (tshark's
 /// `TCP_MAX_UNACKED_SEGMENTS`): a capture that misses one side's ACKs
 /// stops adding, so memory stays bounded.
-pub const UNACKED_LISTED: usize = 1000;
+pub(crate) const UNACKED_LISTED: usize = 1000;
 
 /// Below this port a service is well known (IANA system ports).
 const WELL_KNOWN_END: u16 = 1024;
@@ -80,7 +80,7 @@ pub const SIZE_LIMITED: &str = "[Packet size limited during capture]";
 
 /// Text tshark shows for a header that does not fit in its packet as sent
 /// (a length corrupted on the way).
-pub const MALFORMED: &str = "[Malformed Packet]";
+pub(crate) const MALFORMED: &str = "[Malformed Packet]";
 
 /// Which way a frame went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +116,7 @@ impl Direction {
     }
 
     /// `server` or `client`: who received it.
-    pub fn receiver(self) -> &'static str {
+    pub(crate) fn receiver(self) -> &'static str {
         match self {
             Direction::ClientToServer => "server",
             Direction::ServerToClient => "client",
@@ -167,7 +167,7 @@ pub struct Row {
     pub protocol: Cow<'static, str>,
     /// What the frame carries, for code that must tell (the protocol
     /// column is for reading).
-    pub kind: Kind,
+    pub(crate) kind: Kind,
     /// Frame length on the wire.
     pub length: u32,
     /// Connection (or UDP flow) number, from 1, unique per generation of
@@ -188,38 +188,38 @@ pub struct Row {
     /// A checksum proves the frame was corrupted on the way: its receiver
     /// drops it, so it is no connection's (no number, direction, state or
     /// analysis), and nothing it says is counted.
-    pub bad_checksum: Option<BadChecksum>,
+    pub(crate) bad_checksum: Option<BadChecksum>,
     /// A TCP segment's numbers as its connection sees them, for the
     /// details pane.
-    pub tcp: Option<TcpNumbers>,
+    pub(crate) tcp: Option<TcpNumbers>,
 }
 
 /// What a TCP segment's own header cannot say: relative numbering, the
 /// window as scaled, and which earlier segment it acknowledges (tshark's
 /// `[SEQ/ACK analysis]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TcpNumbers {
+pub(crate) struct TcpNumbers {
     /// Base of this direction's relative sequence numbers.
-    pub seq_base: u32,
+    pub(crate) seq_base: u32,
     /// Base of the other direction's (what relative Ack and SACK edges
     /// are counted from); 0 while unknown.
-    pub ack_base: u32,
+    pub(crate) ack_base: u32,
     /// The window field as scaled (tshark's `[Calculated window size]`).
-    pub window: u64,
+    pub(crate) window: u64,
     /// tshark's `[Window size scaling factor]`: the multiplier, -1 while
     /// unknown (a SYN not captured), -2 when a SYN came without the option.
-    pub scale_factor: i64,
+    pub(crate) scale_factor: i64,
     /// The earlier segment of the other side this one acknowledges
     /// exactly, and how long after it this came (the RTT).
-    pub acks: Option<(usize, Duration)>,
+    pub(crate) acks: Option<(usize, Duration)>,
     /// From the SYN to the ACK that completed the handshake, once seen
     /// (tshark's iRTT).
-    pub initial_rtt: Option<Duration>,
+    pub(crate) initial_rtt: Option<Duration>,
 }
 
 impl Row {
     /// The IP sender and receiver, for an IP frame.
-    pub fn ip_ends(&self) -> Option<(SocketAddr, SocketAddr)> {
+    pub(crate) fn ip_ends(&self) -> Option<(SocketAddr, SocketAddr)> {
         match self.ends {
             Ends::Ip { src, dst } => Some((src, dst)),
             Ends::Link { .. } => None,
@@ -229,7 +229,7 @@ impl Row {
 
 /// What a row's frame carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A TCP segment.
     Tcp,
     /// A UDP datagram.
@@ -242,23 +242,23 @@ pub enum Kind {
 
 /// An ICMP error that answered a frame of a flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IcmpAnswer {
+pub(crate) struct IcmpAnswer {
     /// The ICMP frame.
-    pub frame: usize,
+    pub(crate) frame: usize,
     /// The frame it answers: the flow's last one in the quoted direction
     /// (`None` when that was not captured).
-    pub answers: Option<usize>,
+    pub(crate) answers: Option<usize>,
     /// Whose host sent the ICMP error: the receiver of the quoted datagram.
-    pub from: Direction,
+    pub(crate) from: Direction,
     /// Destination unreachable (port unreachable): nothing was listening.
-    pub port_unreachable: bool,
+    pub(crate) port_unreachable: bool,
     /// The ICMP message, as the Info column says it.
-    pub what: String,
+    pub(crate) what: String,
 }
 
 /// The transport a connection or flow runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Proto {
+pub(crate) enum Proto {
     /// A TCP connection.
     Tcp,
     /// A UDP flow.
@@ -277,11 +277,11 @@ impl fmt::Display for Proto {
 /// Frames of one kind: the first [`RETRANSMISSIONS_LISTED`], and how many
 /// in all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Listed {
+pub(crate) struct Listed {
     /// The first frame numbers.
-    pub frames: Vec<usize>,
+    pub(crate) frames: Vec<usize>,
     /// Frames in all.
-    pub count: u64,
+    pub(crate) count: u64,
 }
 
 impl Listed {
@@ -293,7 +293,7 @@ impl Listed {
     }
 
     /// Frames counted but not listed.
-    pub fn more(&self) -> u64 {
+    pub(crate) fn more(&self) -> u64 {
         self.count.saturating_sub(self.frames.len() as u64)
     }
 }
@@ -309,7 +309,7 @@ impl Summary {
     /// The frames it names numbered by `number` instead (a capture narrowed
     /// to some processes numbers its rows as the file it saves); a frame
     /// `number` does not know is left out, or named as not in the capture.
-    pub fn renumber(&mut self, number: impl Fn(usize) -> Option<usize>) {
+    pub(crate) fn renumber(&mut self, number: impl Fn(usize) -> Option<usize>) {
         self.handshake
             .retain_mut(|(no, ..)| number(*no).map(|n| *no = n).is_some());
         self.teardown
@@ -340,58 +340,58 @@ impl Summary {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
     /// Connection number (the one on its rows).
-    pub conn: usize,
+    pub(crate) conn: usize,
     /// TCP or UDP.
-    pub protocol: Proto,
+    pub(crate) protocol: Proto,
     /// The client's address.
-    pub client: SocketAddr,
+    pub(crate) client: SocketAddr,
     /// The server's address.
-    pub server: SocketAddr,
+    pub(crate) server: SocketAddr,
     /// The capture began after the connection opened (no SYN seen).
-    pub mid_stream: bool,
+    pub(crate) mid_stream: bool,
     /// Handshake frames with what each was: `(1, "SYN", client)`.
-    pub handshake: Vec<(usize, &'static str, Direction)>,
+    pub(crate) handshake: Vec<(usize, &'static str, Direction)>,
     /// Teardown frames with what each was.
-    pub teardown: Vec<(usize, String, Direction)>,
+    pub(crate) teardown: Vec<(usize, String, Direction)>,
     /// The teardown's shape, when it happened.
-    pub close: Option<String>,
+    pub(crate) close: Option<String>,
     /// A reset sent after both FINs were acknowledged, answering a stray
     /// segment (a duplicate or a late one) that reached the closed port:
     /// not the teardown, which was the FIN exchange.
-    pub after_close: Option<(usize, Direction)>,
+    pub(crate) after_close: Option<(usize, Direction)>,
     /// Frames carrying payload.
-    pub data_frames: u64,
+    pub(crate) data_frames: u64,
     /// Payload bytes client→server and server→client, every copy counted
     /// (retransmissions and duplicates too).
-    pub bytes: [u64; 2],
+    pub(crate) bytes: [u64; 2],
     /// The streams' lengths client→server and server→client: from the
     /// lowest byte of payload seen to the highest, each byte once however
     /// often it was sent (a byte the capture missed between them counts:
     /// the receiver's ACKs go past it). `bytes` less this is what was sent
     /// again.
-    pub stream: [u64; 2],
+    pub(crate) stream: [u64; 2],
     /// Retransmitted frames, of every kind.
-    pub retransmissions: Listed,
+    pub(crate) retransmissions: Listed,
     /// Of which fast retransmissions (asked for by duplicate ACKs).
-    pub fast_retransmissions: u64,
+    pub(crate) fast_retransmissions: u64,
     /// Of which spurious ones (already acknowledged).
-    pub spurious_retransmissions: u64,
+    pub(crate) spurious_retransmissions: u64,
     /// Segments overtaken by later ones.
-    pub out_of_order: Listed,
+    pub(crate) out_of_order: Listed,
     /// Duplicate ACKs.
-    pub dup_acks: Listed,
+    pub(crate) dup_acks: Listed,
     /// Segments after a gap: what came before them was not captured.
-    pub not_captured: Listed,
+    pub(crate) not_captured: Listed,
     /// ICMP errors answering this flow (the first [`ICMP_LISTED`]).
-    pub icmp: Vec<IcmpAnswer>,
+    pub(crate) icmp: Vec<IcmpAnswer>,
     /// ICMP errors in all.
-    pub icmp_count: u64,
+    pub(crate) icmp_count: u64,
     /// Frames in total (ICMP errors not included).
-    pub frames: u64,
+    pub(crate) frames: u64,
     /// First and last frame numbers.
-    pub span: (usize, usize),
+    pub(crate) span: (usize, usize),
     /// TCP states after the last frame, `[client, server]`.
-    pub states: Option<[TcpState; 2]>,
+    pub(crate) states: Option<[TcpState; 2]>,
 }
 
 /// A FIN sent in one direction.
@@ -961,7 +961,7 @@ impl Analyzer {
 
     /// Counts a frame that is not shown (filtered out), so later frames
     /// keep their numbers and the time origin stays the first frame.
-    pub fn skip(&mut self, time: Duration) {
+    pub(crate) fn skip(&mut self, time: Duration) {
         self.next_frame(time);
     }
 
@@ -1088,7 +1088,7 @@ impl Analyzer {
 
     /// Frames whose checksum proved them corrupted on the way, left out
     /// of every connection.
-    pub fn corrupted(&self) -> u64 {
+    pub(crate) fn corrupted(&self) -> u64 {
         self.corrupted
     }
 
@@ -1282,7 +1282,7 @@ impl Analyzer {
     }
 
     /// Connections and flows seen so far.
-    pub fn connection_count(&self) -> usize {
+    pub(crate) fn connection_count(&self) -> usize {
         self.conns.len()
     }
 
@@ -1292,7 +1292,7 @@ impl Analyzer {
     }
 
     /// Connection (or flow) `conn`, as its rows number it.
-    pub fn summary(&self, conn: usize) -> Option<Summary> {
+    pub(crate) fn summary(&self, conn: usize) -> Option<Summary> {
         self.conns.get(conn.checked_sub(1)?).map(summarize)
     }
 }

@@ -14,11 +14,8 @@ pub struct RelTime {
 }
 
 impl RelTime {
-    /// The first frame's.
-    pub const ZERO: RelTime = RelTime { nanos: 0 };
-
     /// `time` relative to `start`.
-    pub fn between(start: Duration, time: Duration) -> RelTime {
+    pub(crate) fn between(start: Duration, time: Duration) -> RelTime {
         // Each below 2^64 seconds, so both fit an i128 of nanoseconds.
         RelTime {
             nanos: time.as_nanos() as i128 - start.as_nanos() as i128,
@@ -31,12 +28,12 @@ impl RelTime {
     }
 
     /// Signed seconds.
-    pub fn as_secs_f64(self) -> f64 {
+    pub(crate) fn as_secs_f64(self) -> f64 {
         self.nanos as f64 / 1e9
     }
 
     /// How long after `earlier` this is; zero when it is not after it.
-    pub fn since(self, earlier: RelTime) -> Duration {
+    pub(crate) fn since(self, earlier: RelTime) -> Duration {
         let nanos = u128::try_from(self.nanos - earlier.nanos).unwrap_or(0);
         let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
         Duration::new(secs, (nanos % 1_000_000_000) as u32)
@@ -44,7 +41,7 @@ impl RelTime {
 
     /// Written with `decimals` (at most 9) decimals, rounded half away
     /// from zero, a minus sign before a negative time: `-19.884049`.
-    pub fn to_decimals(self, decimals: u32) -> String {
+    pub(crate) fn to_decimals(self, decimals: u32) -> String {
         self.decimals_str(decimals, &mut [0; TEXT_LEN]).to_string()
     }
 
@@ -153,9 +150,12 @@ mod tests {
         assert_eq!(t.as_nanos(), -19_884_049_000);
         assert_eq!(t.to_string(), "-19.884049");
         assert_eq!(RelTime::between(earlier, start).to_string(), "19.884049");
-        assert!(t < RelTime::ZERO);
-        assert_eq!(RelTime::ZERO.since(t), Duration::from_nanos(19_884_049_000));
-        assert_eq!(t.since(RelTime::ZERO), Duration::ZERO);
+        assert!(t < RelTime::default());
+        assert_eq!(
+            RelTime::default().since(t),
+            Duration::from_nanos(19_884_049_000)
+        );
+        assert_eq!(t.since(RelTime::default()), Duration::ZERO);
         assert_eq!((t.as_secs_f64() * 1e6).round(), -19_884_049.0);
     }
 

@@ -37,62 +37,62 @@ const OUT_OF_ORDER_WITHIN: Duration = Duration::from_millis(3);
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Findings {
     /// Sequence space already sent, resent (`[TCP Retransmission]`).
-    pub retransmission: bool,
+    pub(crate) retransmission: bool,
     /// Resent at the other side's duplicate ACKs (`[TCP Fast Retransmission]`).
-    pub fast_retransmission: bool,
+    pub(crate) fast_retransmission: bool,
     /// Resent though already acknowledged (`[TCP Spurious Retransmission]`).
-    pub spurious_retransmission: bool,
+    pub(crate) spurious_retransmission: bool,
     /// Overtaken by a later segment (`[TCP Out-Of-Order]`).
-    pub out_of_order: bool,
+    pub(crate) out_of_order: bool,
     /// Starts beyond the sequence space seen so far: a segment before it
     /// was not captured (`[TCP Previous segment not captured]`).
-    pub previous_not_captured: bool,
+    pub(crate) previous_not_captured: bool,
     /// Acknowledges data the capture never saw (`[TCP ACKed unseen segment]`).
-    pub acked_unseen: bool,
+    pub(crate) acked_unseen: bool,
     /// Only announces a new window (`[TCP Window Update]`).
-    pub window_update: bool,
+    pub(crate) window_update: bool,
     /// Fills the window the other side announced (`[TCP Window Full]`).
-    pub window_full: bool,
+    pub(crate) window_full: bool,
     /// A keep-alive probe (`[TCP Keep-Alive]`).
-    pub keep_alive: bool,
+    pub(crate) keep_alive: bool,
     /// The answer to one (`[TCP Keep-Alive ACK]`).
-    pub keep_alive_ack: bool,
+    pub(crate) keep_alive_ack: bool,
     /// Repeats an ACK: the frame of the ACK repeated and the count
     /// (`[TCP Dup ACK 6#1]`).
-    pub dup_ack: Option<(usize, u32)>,
+    pub(crate) dup_ack: Option<(usize, u32)>,
     /// Announces a zero window (`[TCP ZeroWindow]`).
-    pub zero_window: bool,
+    pub(crate) zero_window: bool,
     /// Probes a zero window (`[TCP ZeroWindowProbe]`).
-    pub zero_window_probe: bool,
+    pub(crate) zero_window_probe: bool,
     /// The answer to one (`[TCP ZeroWindowProbeAck]`).
-    pub zero_window_probe_ack: bool,
+    pub(crate) zero_window_probe_ack: bool,
     /// A SYN that opens a new connection on a 4-tuple already used
     /// (`[TCP Port numbers reused]`).
-    pub ports_reused: bool,
+    pub(crate) ports_reused: bool,
     /// Not tshark's: tshark calls the segment a (fast) retransmission, but
     /// nothing of it was sent before; it starts where everything that
     /// occupied sequence space so far ended, and a later bare segment
     /// (an ACK sent after a FIN carries the FIN's end as its Seq)
     /// overtook it on the path. It is out of order, not resent.
-    pub overtaken: bool,
+    pub(crate) overtaken: bool,
 }
 
 impl Findings {
     /// Any kind of retransmission (tshark's `tcp.analysis.retransmission`
     /// covers all three).
-    pub fn resent(&self) -> bool {
+    pub(crate) fn resent(&self) -> bool {
         self.retransmission || self.fast_retransmission || self.spurious_retransmission
     }
 
     /// Sent before: a retransmission of any kind tshark's, unless it was
     /// [`Findings::overtaken`].
-    pub fn sent_before(&self) -> bool {
+    pub(crate) fn sent_before(&self) -> bool {
         self.resent() && !self.overtaken
     }
 
     /// Writes the tags tshark puts before the Info text, each followed by
     /// a space, in tshark's order.
-    pub fn write_tags(&self, out: &mut String) {
+    pub(crate) fn write_tags(&self, out: &mut String) {
         // tshark prepends each tag as it prints it, so they read in the
         // reverse of its printing order.
         let tags = [
@@ -137,32 +137,32 @@ impl Findings {
 
 /// One segment, as the analysis needs it.
 #[derive(Debug, Clone, Copy)]
-pub struct Segment {
+pub(crate) struct Segment {
     /// Frame number.
-    pub no: usize,
+    pub(crate) no: usize,
     /// Capture time.
-    pub time: Duration,
+    pub(crate) time: Duration,
     /// The sender's side: 0 client, 1 server.
-    pub d: usize,
+    pub(crate) d: usize,
     /// Sequence number (absolute).
-    pub seq: u32,
+    pub(crate) seq: u32,
     /// Acknowledgment number field (absolute), whether ACK is set or not.
-    pub ack: u32,
+    pub(crate) ack: u32,
     /// Payload length.
-    pub len: u32,
+    pub(crate) len: u32,
     /// SYN, FIN, RST and ACK flags.
-    pub syn: bool,
+    pub(crate) syn: bool,
     /// FIN.
-    pub fin: bool,
+    pub(crate) fin: bool,
     /// RST.
-    pub rst: bool,
+    pub(crate) rst: bool,
     /// ACK.
-    pub has_ack: bool,
+    pub(crate) has_ack: bool,
     /// The window field as sent (unscaled).
-    pub window: u32,
+    pub(crate) window: u32,
     /// The shift that scales the other side's window: `None` while its
     /// SYN has not been seen.
-    pub rev_scale: Option<u8>,
+    pub(crate) rev_scale: Option<u8>,
 }
 
 /// One direction's record (tshark's `tcp_flow_t` and its sequence info).
@@ -217,7 +217,7 @@ impl Default for Side {
 
 /// A connection's analysis: a fixed-size record.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SeqAnalysis {
+pub(crate) struct SeqAnalysis {
     sides: [Side; 2],
     /// When the latest SYN (without ACK) was seen.
     last_syn: Option<Duration>,
@@ -245,18 +245,18 @@ fn within(now: Duration, then: Duration, limit: Duration) -> bool {
 
 impl SeqAnalysis {
     /// The last ACK number side `d` sent (0 before any).
-    pub fn last_ack(&self, d: usize) -> u32 {
+    pub(crate) fn last_ack(&self, d: usize) -> u32 {
         self.sides.get(d).map_or(0, |s| s.lastack)
     }
 
     /// The connection's first round trip, from the SYN to the first ACK
     /// without SYN (tshark's iRTT), once seen.
-    pub fn initial_rtt(&self) -> Option<Duration> {
+    pub(crate) fn initial_rtt(&self) -> Option<Duration> {
         self.first_rtt
     }
 
     /// Analyses the next segment of the connection.
-    pub fn push(&mut self, s: &Segment) -> Findings {
+    pub(crate) fn push(&mut self, s: &Segment) -> Findings {
         let mut f = Findings::default();
         let flagged = s.syn || s.fin || s.rst;
         self.forward(s, &mut f, flagged);

@@ -67,18 +67,18 @@ impl fmt::Display for TcpState {
 /// What a segment means for the state machines.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Segment {
-    pub syn: bool,
-    pub ack: bool,
-    pub fin: bool,
-    pub rst: bool,
+    pub(crate) syn: bool,
+    pub(crate) ack: bool,
+    pub(crate) fin: bool,
+    pub(crate) rst: bool,
     /// The Ack number covers the receiver's SYN.
-    pub acks_syn: bool,
+    pub(crate) acks_syn: bool,
     /// The Ack number covers the receiver's FIN.
-    pub acks_fin: bool,
+    pub(crate) acks_fin: bool,
     /// With `fin`: the receiver takes the FIN now (nothing before it is
     /// missing there); otherwise only the sender's state moves, and
     /// [`fin_arrived`] moves the receiver's later.
-    pub fin_arrives: bool,
+    pub(crate) fin_arrives: bool,
 }
 
 /// Index of the server in `[client, server]`.

@@ -65,8 +65,8 @@ fn pseudo(src: IpAddr, dst: IpAddr, protocol: u8, len: u32) -> u64 {
 /// What a checksum field held, and what it should have held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Mismatch {
-    pub found: u16,
-    pub expected: u16,
+    pub(crate) found: u16,
+    pub(crate) expected: u16,
 }
 
 /// Checks the checksum at `at` in `data` against `acc` (the

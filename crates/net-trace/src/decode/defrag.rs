@@ -18,10 +18,10 @@ const MAX_DATAGRAM: u32 = 65_535;
 /// Which datagram a fragment belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Key {
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    pub protocol: u8,
-    pub id: u32,
+    pub(crate) src: IpAddr,
+    pub(crate) dst: IpAddr,
+    pub(crate) protocol: u8,
+    pub(crate) id: u32,
 }
 
 #[derive(Debug)]

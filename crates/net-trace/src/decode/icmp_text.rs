@@ -11,7 +11,7 @@ impl Icmp {
     /// `Echo (ping) request id=0x1234, seq=1, hop limit=64`,
     /// `Neighbor Solicitation for fd77::2 from f2:d0:e4:4f:af:14`. ICMP (v4)
     /// type names are padded to 20 characters, as tshark pads them.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         if self.v6 {
             self.describe_v6()
         } else {

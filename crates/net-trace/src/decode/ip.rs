@@ -18,35 +18,35 @@ const MAX_EXTENSION_HEADERS: usize = 8;
 /// Where a fragment sits in its datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FragInfo {
-    pub id: u32,
+    pub(crate) id: u32,
     /// Offset of this fragment's data, in bytes.
-    pub offset: u32,
+    pub(crate) offset: u32,
     /// More fragments follow.
-    pub more: bool,
+    pub(crate) more: bool,
 }
 
 /// A checked IP header: addresses, the protocol it carries, and that
 /// protocol's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct IpHeader<'a> {
-    pub src: IpAddr,
-    pub dst: IpAddr,
+    pub(crate) src: IpAddr,
+    pub(crate) dst: IpAddr,
     /// Protocol after the IPv6 extension headers.
-    pub protocol: u8,
+    pub(crate) protocol: u8,
     /// TTL or hop limit.
-    pub ttl: u8,
+    pub(crate) ttl: u8,
     /// Set for a fragment of a larger datagram.
-    pub frag: Option<FragInfo>,
+    pub(crate) frag: Option<FragInfo>,
     /// The payload bytes captured (never past the IP length: Ethernet
     /// padding is not payload).
-    pub payload: &'a [u8],
+    pub(crate) payload: &'a [u8],
     /// The payload's length on the wire.
-    pub payload_len: u32,
+    pub(crate) payload_len: u32,
     /// The header says how long the packet is (not so for a jumbogram, or
     /// a segmentation-offload super-packet longer than 64 KiB).
-    pub length_given: bool,
+    pub(crate) length_given: bool,
     /// The IPv4 header's checksum is wrong: corrupted on the way.
-    pub bad_checksum: Option<Mismatch>,
+    pub(crate) bad_checksum: Option<Mismatch>,
 }
 
 /// Why an IP header did not parse.

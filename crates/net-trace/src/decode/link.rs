@@ -42,8 +42,8 @@ pub(crate) enum IpVersion {
 /// Link-layer addresses, where the link layer has them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Macs {
-    pub src: Option<[u8; 6]>,
-    pub dst: Option<[u8; 6]>,
+    pub(crate) src: Option<[u8; 6]>,
+    pub(crate) dst: Option<[u8; 6]>,
 }
 
 /// What follows the link-layer header.

@@ -7,7 +7,7 @@
 //! - `transport`: TCP, UDP, ICMP and ICMPv6; `icmp_text` words ICMP as
 //!   tshark does.
 //! - `checksum`: the IPv4 header's and the transport's checksums, so a
-//!   frame corrupted on the way is told apart (see [`BadChecksum`]).
+//!   frame corrupted on the way is told apart (see `BadChecksum`).
 //! - `defrag`: IP fragment reassembly for [`Decoder`].
 //! - `other`: frames that are not IP (ARP, LLDP…), as tshark's columns show
 //!   them.
@@ -70,7 +70,7 @@ pub enum LinkType {
 
 impl LinkType {
     /// From a pcap/pcapng link type number.
-    pub fn from_number(n: u32) -> LinkType {
+    pub(crate) fn from_number(n: u32) -> LinkType {
         match n {
             1 => LinkType::Ethernet,
             113 => LinkType::LinuxSll,
@@ -100,7 +100,7 @@ impl LinkType {
     }
 
     /// Whether net-trace decodes frames of this link type.
-    pub fn is_supported(self) -> bool {
+    pub(crate) fn is_supported(self) -> bool {
         !matches!(self, LinkType::Other(_))
     }
 }
@@ -109,36 +109,30 @@ impl LinkType {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flags {
     /// FIN.
-    pub fin: bool,
+    pub(crate) fin: bool,
     /// SYN.
     pub syn: bool,
     /// RST.
-    pub rst: bool,
+    pub(crate) rst: bool,
     /// PSH.
-    pub psh: bool,
+    pub(crate) psh: bool,
     /// ACK.
     pub ack: bool,
     /// URG.
-    pub urg: bool,
+    pub(crate) urg: bool,
     /// ECE (ECN echo).
-    pub ece: bool,
+    pub(crate) ece: bool,
     /// CWR (congestion window reduced).
-    pub cwr: bool,
+    pub(crate) cwr: bool,
     /// AE (accurate ECN; formerly NS), the ninth flag bit.
-    pub ae: bool,
+    pub(crate) ae: bool,
 }
 
 impl Flags {
-    /// As tshark shows them: `[SYN, ACK]`, `[PSH, ACK]`, `[FIN, ACK]`,
-    /// `[SYN, ECE, CWR]`, and `[<None>]` when no flag is set.
-    pub fn label(&self) -> String {
-        let mut s = String::with_capacity(16);
-        self.write_label(&mut s);
-        s
-    }
-
-    /// [`Flags::label`] appended to `out` (every TCP row's Info has it).
-    pub fn write_label(&self, out: &mut String) {
+    /// The flags as tshark shows them, appended to `out` (every TCP row's
+    /// Info has them): `[SYN, ACK]`, `[PSH, ACK]`, `[FIN, ACK]`, `[SYN,
+    /// ECE, CWR]`, and `[<None>]` when no flag is set.
+    pub(crate) fn write_label(&self, out: &mut String) {
         let names = [
             (self.fin, "FIN"),
             (self.syn, "SYN"),
@@ -172,34 +166,34 @@ impl Flags {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tcp {
     /// Sequence number (absolute).
-    pub seq: u32,
+    pub(crate) seq: u32,
     /// Acknowledgment number (absolute).
-    pub ack: u32,
+    pub(crate) ack: u32,
     /// Flags.
     pub flags: Flags,
     /// Window field as sent (unscaled).
-    pub window: u16,
+    pub(crate) window: u16,
     /// Urgent pointer.
-    pub urgent: u16,
+    pub(crate) urgent: u16,
     /// Window scale option (SYN segments only; `None` also when the
     /// options were cut off by the snap length).
-    pub window_scale: Option<u8>,
+    pub(crate) window_scale: Option<u8>,
     /// The header was cut by the snap length before its options ended:
     /// what they said is unknown (tshark's dissection of the segment
     /// stops there, before its window scaling and SEQ/ACK analysis).
-    pub header_cut: bool,
+    pub(crate) header_cut: bool,
     /// Payload length on the wire (from the IP length), whatever was
     /// captured.
-    pub len: u32,
+    pub(crate) len: u32,
     /// The payload bytes captured (shorter than `len` when the frame was
     /// cut by the snap length).
-    pub payload: Vec<u8>,
+    pub(crate) payload: Vec<u8>,
 }
 
 impl Tcp {
     /// Sequence space this segment uses: payload, plus one each for SYN
     /// and FIN.
-    pub fn seq_len(&self) -> u32 {
+    pub(crate) fn seq_len(&self) -> u32 {
         self.len + u32::from(self.flags.syn) + u32::from(self.flags.fin)
     }
 }
@@ -217,44 +211,44 @@ pub struct Udp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Icmp {
     /// ICMPv6 rather than ICMP (v4).
-    pub v6: bool,
+    pub(crate) v6: bool,
     /// Type.
-    pub kind: u8,
+    pub(crate) kind: u8,
     /// Code.
-    pub code: u8,
+    pub(crate) code: u8,
     /// Echo identifier and sequence number (echo request and reply).
-    pub echo: Option<(u16, u16)>,
+    pub(crate) echo: Option<(u16, u16)>,
     /// The TCP or UDP header quoted by an error message (destination
     /// unreachable, time exceeded…): which datagram it answers.
-    pub quoted: Option<Quoted>,
+    pub(crate) quoted: Option<Quoted>,
     /// TTL (hop limit for ICMPv6) of the packet carrying it, which
     /// tshark's echo Info shows.
-    pub ttl: u8,
+    pub(crate) ttl: u8,
     /// Neighbor discovery fields (ICMPv6 types 133 to 137).
-    pub ndp: Option<Ndp>,
+    pub(crate) ndp: Option<Ndp>,
 }
 
 /// What an ICMPv6 neighbor discovery message says about whom.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ndp {
+pub(crate) struct Ndp {
     /// Target address (neighbor solicitation and advertisement, redirect).
-    pub target: Option<Ipv6Addr>,
+    pub(crate) target: Option<Ipv6Addr>,
     /// The link-layer address option: the sender's (solicitations,
     /// router advertisement) or the target's (neighbor advertisement).
-    pub lladdr: Option<[u8; 6]>,
+    pub(crate) lladdr: Option<[u8; 6]>,
     /// Neighbor advertisement flags: 4 router, 2 solicited, 1 override.
-    pub flags: u8,
+    pub(crate) flags: u8,
 }
 
 /// The start of the datagram an ICMP error quotes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quoted {
+pub(crate) struct Quoted {
     /// IP protocol number (6 TCP, 17 UDP).
-    pub protocol: u8,
+    pub(crate) protocol: u8,
     /// The quoted datagram's sender.
-    pub src: SocketAddr,
+    pub(crate) src: SocketAddr,
     /// The quoted datagram's receiver.
-    pub dst: SocketAddr,
+    pub(crate) dst: SocketAddr,
 }
 
 /// An IP fragment that does not complete a datagram (the datagram is
@@ -262,15 +256,15 @@ pub struct Quoted {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fragment {
     /// IP protocol number of the datagram.
-    pub protocol: u8,
+    pub(crate) protocol: u8,
     /// IP identification.
-    pub id: u32,
+    pub(crate) id: u32,
     /// Offset of this fragment's data, in bytes.
-    pub offset: u32,
+    pub(crate) offset: u32,
     /// Length of this fragment's data, in bytes.
-    pub len: u32,
+    pub(crate) len: u32,
     /// More fragments follow (the MF flag, IPv6's M flag).
-    pub more: bool,
+    pub(crate) more: bool,
 }
 
 /// What a packet carries.
@@ -295,7 +289,7 @@ pub enum Transport {
 
 /// Whose checksum a [`BadChecksum`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ChecksumOf {
+pub(crate) enum ChecksumOf {
     /// The IPv4 header's: nothing in the packet can be trusted, not even
     /// its addresses.
     Ipv4,
@@ -311,7 +305,7 @@ pub enum ChecksumOf {
 
 impl ChecksumOf {
     /// `IPv4`, `TCP`, `UDP`, `ICMP`, `ICMPv6`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ChecksumOf::Ipv4 => "IPv4",
             ChecksumOf::Tcp => "TCP",
@@ -328,13 +322,13 @@ impl ChecksumOf {
 /// device to compute (checksum offload, always so on loopback) is not
 /// one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BadChecksum {
+pub(crate) struct BadChecksum {
     /// Whose checksum.
-    pub of: ChecksumOf,
+    pub(crate) of: ChecksumOf,
     /// What the field held.
-    pub found: u16,
+    pub(crate) found: u16,
     /// What it should have held.
-    pub expected: u16,
+    pub(crate) expected: u16,
 }
 
 /// A decoded IP packet. Ports are 0 where the protocol has none (ICMP,
@@ -344,9 +338,9 @@ pub struct Packet {
     /// Capture time (since the epoch, or any fixed origin).
     pub time: Duration,
     /// Length of the frame on the wire.
-    pub wire_len: u32,
+    pub(crate) wire_len: u32,
     /// Bytes captured (less than `wire_len` when cut by the snap length).
-    pub cap_len: u32,
+    pub(crate) cap_len: u32,
     /// Sender.
     pub src: SocketAddr,
     /// Receiver.
@@ -356,13 +350,13 @@ pub struct Packet {
     /// A checksum that proves it corrupted on the way (the IPv4 header's
     /// first); `None` when every checksum that could be verified is right
     /// (a frame cut by the snap length has its transport's unverified).
-    pub bad_checksum: Option<BadChecksum>,
+    pub(crate) bad_checksum: Option<BadChecksum>,
 }
 
 impl Packet {
     /// The frame was cut by the snap length ("[Packet size limited during
     /// capture]").
-    pub fn truncated(&self) -> bool {
+    pub(crate) fn truncated(&self) -> bool {
         self.cap_len < self.wire_len
     }
 }
@@ -372,19 +366,19 @@ impl Packet {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtherFrame {
     /// Capture time.
-    pub time: Duration,
+    pub(crate) time: Duration,
     /// Length on the wire.
-    pub wire_len: u32,
+    pub(crate) wire_len: u32,
     /// Bytes captured.
-    pub cap_len: u32,
+    pub(crate) cap_len: u32,
     /// Protocol column, as tshark names it: `ARP`, `LLDP`, `IPv4`…
-    pub protocol: String,
+    pub(crate) protocol: String,
     /// Source column (a MAC address, or empty).
-    pub src: String,
+    pub(crate) src: String,
     /// Destination column (a MAC address, `Broadcast`, or empty).
-    pub dst: String,
+    pub(crate) dst: String,
     /// Info column.
-    pub info: String,
+    pub(crate) info: String,
 }
 
 /// One decoded frame.

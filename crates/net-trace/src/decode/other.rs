@@ -17,9 +17,9 @@ const LLDP_MULTICAST: [u8; 6] = [0x01, 0x80, 0xc2, 0x00, 0x00, 0x0e];
 /// Capture facts every frame has.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Meta {
-    pub time: Duration,
-    pub wire_len: u32,
-    pub cap_len: u32,
+    pub(crate) time: Duration,
+    pub(crate) wire_len: u32,
+    pub(crate) cap_len: u32,
 }
 
 impl Meta {

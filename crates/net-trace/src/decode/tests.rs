@@ -2,6 +2,19 @@
 
 use super::*;
 
+/// The flags' label on its own.
+trait Label {
+    fn label(&self) -> String;
+}
+
+impl Label for Flags {
+    fn label(&self) -> String {
+        let mut s = String::new();
+        self.write_label(&mut s);
+        s
+    }
+}
+
 #[test]
 fn decodes_tcp_over_ethernet() {
     let c: SocketAddr = "127.0.0.1:52581".parse().unwrap();

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 /// A filter expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expr {
+pub(crate) enum Expr {
     /// Both (`and`, `&&`).
     And(Box<Expr>, Box<Expr>),
     /// Either (`or`, `||`).
@@ -21,7 +21,7 @@ pub enum Expr {
 
 /// Which addresses or ports of a packet a primitive looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dir {
+pub(crate) enum Dir {
     /// `src`.
     Src,
     /// `dst`.
@@ -34,7 +34,7 @@ pub enum Dir {
 
 /// Protocols a bare protocol name keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proto {
+pub(crate) enum Proto {
     /// IPv4 (`ip`).
     Ip,
     /// IPv6 (`ip6`).
@@ -59,7 +59,7 @@ pub enum Proto {
 
 /// The network protocols an address primitive applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetProto {
+pub(crate) enum NetProto {
     /// No qualifier: IPv4 addresses in IPv4, ARP and RARP; IPv6 in IPv6.
     Any,
     /// `ip`.
@@ -74,7 +74,7 @@ pub enum NetProto {
 
 /// The transport protocols a port primitive applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PortProto {
+pub(crate) enum PortProto {
     /// No qualifier: TCP, UDP and SCTP.
     Any,
     /// `tcp`.
@@ -87,7 +87,7 @@ pub enum PortProto {
 
 /// IP version(s) of `proto N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
+pub(crate) enum Family {
     /// `ip proto N`.
     V4,
     /// `ip6 proto N`.
@@ -98,7 +98,7 @@ pub enum Family {
 
 /// A primitive.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Prim {
+pub(crate) enum Prim {
     /// `ip`, `tcp`, `arp`, ….
     Proto(Proto),
     /// `host A` (a full-length prefix) and `net A/len`, `net A mask M`.
@@ -155,7 +155,7 @@ pub enum Prim {
 
 /// Comparison operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rel {
+pub(crate) enum Rel {
     /// `>`.
     Gt,
     /// `>=`.
@@ -172,7 +172,7 @@ pub enum Rel {
 
 /// Binary arithmetic operators (32-bit unsigned, as in BPF).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinOp {
+pub(crate) enum BinOp {
     /// `+`.
     Add,
     /// `-`.
@@ -197,7 +197,7 @@ pub enum BinOp {
 
 impl BinOp {
     /// Binding strength, as in C (and libpcap's grammar): `|` loosest.
-    pub fn precedence(self) -> u8 {
+    pub(crate) fn precedence(self) -> u8 {
         match self {
             BinOp::Or => 1,
             BinOp::Xor => 2,
@@ -210,7 +210,7 @@ impl BinOp {
 
     /// The value of `a op b`; `None` for a division by zero (which makes
     /// a BPF program drop the packet).
-    pub fn apply(self, a: u32, b: u32) -> Option<u32> {
+    pub(crate) fn apply(self, a: u32, b: u32) -> Option<u32> {
         Some(match self {
             BinOp::Add => a.wrapping_add(b),
             BinOp::Sub => a.wrapping_sub(b),
@@ -228,7 +228,7 @@ impl BinOp {
 
 /// The header a byte test reads from (`proto[expr:size]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layer {
+pub(crate) enum Layer {
     /// `ether[…]`, `link[…]`: from the start of the frame.
     Link,
     /// `ip[…]`.
@@ -255,7 +255,7 @@ pub enum Layer {
 
 /// An arithmetic expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Arith {
+pub(crate) enum Arith {
     /// A number or named constant (`tcp-syn`, `icmptype`).
     Num(u32),
     /// `len`: the frame's length on the wire.

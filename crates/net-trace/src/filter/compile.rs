@@ -15,7 +15,7 @@ use crate::live::bpf::{self, Insn};
 
 /// Where a program runs: which bytes it sees and where the headers are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// Frames of a capture file (or any frame) of this link type, from
     /// the first byte of the link header, as `tcpdump -r` filters them.
     Link(LinkType),
@@ -28,7 +28,7 @@ pub enum Target {
 }
 
 /// Longest program the kernel takes (`BPF_MAXINSNS`).
-pub const MAX_INSNS: usize = 4096;
+pub(crate) const MAX_INSNS: usize = 4096;
 
 /// Scratch memory slots of classic BPF (`BPF_MEMWORDS`): the deepest
 /// arithmetic an expression may nest.
@@ -169,7 +169,7 @@ fn link(target: Target) -> Result<(Link, &'static str), Error> {
 }
 
 /// Compiles `e` for `target`.
-pub fn compile(e: &Expr, target: Target) -> Result<Vec<Insn>, Error> {
+pub(crate) fn compile(e: &Expr, target: Target) -> Result<Vec<Insn>, Error> {
     let (link, name) = link(target)?;
     let mut lower = Lower {
         link,

@@ -7,16 +7,16 @@ use super::Error;
 
 /// One token, with the text it came from (for error messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
+pub(crate) struct Token {
     /// What it is.
-    pub kind: Kind,
+    pub(crate) kind: Kind,
     /// As written.
-    pub text: String,
+    pub(crate) text: String,
 }
 
 /// Token kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A keyword, number, address or name; the parser tells them apart.
     Word,
     /// `(`
@@ -46,7 +46,7 @@ fn word_char(c: char) -> bool {
 }
 
 /// Splits `text` into tokens.
-pub fn lex(text: &str) -> Result<Vec<Token>, Error> {
+pub(crate) fn lex(text: &str) -> Result<Vec<Token>, Error> {
     use super::ast::{BinOp, Rel};
     let chars: Vec<char> = text.chars().collect();
     let mut out = Vec::new();

@@ -1,10 +1,10 @@
-//! tcpdump's filter expressions (pcap-filter(7)): parsed into an [`Expr`],
+//! tcpdump's filter expressions (pcap-filter(7)): parsed into an `Expr`,
 //! compiled to a classic BPF program for a link type or a live socket,
 //! and evaluated by running that program.
 //!
 //! One compiler serves both sides: `capture` attaches the program to its
 //! packet socket (the kernel runs it), `read` runs the same program over
-//! each frame of the file ([`Matcher`], with [`bpf::run_len`]), so what a
+//! each frame of the file ([`Matcher`], with `bpf::run_len`), so what a
 //! live capture keeps and what a saved one keeps cannot drift apart. The
 //! programs follow libpcap 1.10's code generation primitive by primitive
 //! (same loads, same order); the tests run them next to `tcpdump -dd`'s
@@ -19,8 +19,8 @@
 //! # Layout
 //! - `lex`: words and operators, split as libpcap's scanner does.
 //! - `parse`: the grammar, tcpdump's precedence and implied qualifiers.
-//! - [`ast`]: what the expression means.
-//! - `compile`: BPF for a [`Target`].
+//! - `ast`: what the expression means.
+//! - `compile`: BPF for a `Target`.
 //!
 //! # Example
 //! ```
@@ -39,7 +39,7 @@
 //! # Ok::<(), net_trace::filter::Error>(())
 //! ```
 
-pub mod ast;
+pub(crate) mod ast;
 mod compile;
 mod lex;
 mod parse;
@@ -47,8 +47,8 @@ mod parse;
 use std::collections::HashMap;
 use std::fmt;
 
-pub use ast::Expr;
-pub use compile::{MAX_INSNS, Target};
+pub(crate) use ast::Expr;
+pub(crate) use compile::Target;
 
 use crate::decode::LinkType;
 use crate::live::bpf::{self, Insn};
@@ -106,19 +106,9 @@ impl Filter {
         Filter::parse(&words.join(" ")).map(Some)
     }
 
-    /// The expression as written.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// What it means.
-    pub fn expr(&self) -> &Expr {
-        &self.expr
-    }
-
     /// The classic BPF program for `target`: accepts (returns non-zero)
     /// exactly the frames the expression keeps.
-    pub fn program(&self, target: Target) -> Result<Vec<Insn>, Error> {
+    pub(crate) fn program(&self, target: Target) -> Result<Vec<Insn>, Error> {
         compile::compile(&self.expr, target)
     }
 
@@ -159,5 +149,7 @@ impl Matcher {
     }
 }
 
+#[cfg(test)]
+mod against_tcpdump;
 #[cfg(test)]
 mod tests;

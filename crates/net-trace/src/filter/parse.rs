@@ -10,7 +10,7 @@ use super::ast::{Arith, BinOp, Dir, Expr, Family, Layer, NetProto, PortProto, Pr
 use super::lex::{Kind, Token, lex};
 
 /// Parses a whole expression.
-pub fn parse(text: &str) -> Result<Expr, Error> {
+pub(crate) fn parse(text: &str) -> Result<Expr, Error> {
     let tokens = lex(text)?;
     if tokens.is_empty() {
         return Err(Error::new("the filter expression is empty"));
@@ -37,12 +37,12 @@ pub fn parse(text: &str) -> Result<Expr, Error> {
 /// recurse once per nesting level, so this bounds their stack; and an
 /// expression this long already compiles to more instructions than the
 /// kernel takes (4,096).
-pub const MAX_TOKENS: usize = 1000;
+pub(crate) const MAX_TOKENS: usize = 1000;
 
 /// How deep parentheses, `not` and unary minus may nest: far beyond any
 /// expression a person writes, and within a thread's stack for the
 /// recursive parser and compiler.
-pub const MAX_DEPTH: usize = 100;
+pub(crate) const MAX_DEPTH: usize = 100;
 
 /// The protocol qualifier of a primitive (`ether`, `ip`, `tcp`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,7 +268,7 @@ const PORT_NAMES: &[(&str, u16)] = &[
 ];
 
 /// A number as libpcap reads one: decimal, `0x` hex, or `0`-led octal.
-pub fn number(w: &str) -> Option<u32> {
+pub(crate) fn number(w: &str) -> Option<u32> {
     if let Some(hex) = w.strip_prefix("0x").or_else(|| w.strip_prefix("0X")) {
         return u32::from_str_radix(hex, 16).ok();
     }
@@ -282,7 +282,7 @@ pub fn number(w: &str) -> Option<u32> {
 }
 
 /// A MAC address: `xx:xx:xx:xx:xx:xx` (or with `-`), or `xxxx.xxxx.xxxx`.
-pub fn mac(w: &str) -> Option<[u8; 6]> {
+pub(crate) fn mac(w: &str) -> Option<[u8; 6]> {
     let parts: Vec<&str> = if w.contains('.') {
         let groups: Vec<&str> = w.split('.').collect();
         if groups.len() != 3 || groups.iter().any(|g| g.len() != 4) {

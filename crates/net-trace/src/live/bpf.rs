@@ -21,15 +21,15 @@ use std::fmt;
 
 /// One classic BPF instruction (`struct sock_filter`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Insn {
+pub(crate) struct Insn {
     /// Opcode.
-    pub code: u16,
+    pub(crate) code: u16,
     /// Jump offset when the test is true.
-    pub jt: u8,
+    pub(crate) jt: u8,
     /// Jump offset when the test is false.
-    pub jf: u8,
+    pub(crate) jf: u8,
     /// Constant operand.
-    pub k: u32,
+    pub(crate) k: u32,
 }
 
 impl fmt::Display for Insn {
@@ -45,43 +45,43 @@ impl fmt::Display for Insn {
 
 // Opcodes (`<linux/filter.h>`), each the OR of class, size and mode.
 /// `ld [k]`, 32 bits (used for ancillary loads).
-pub const LD_W_ABS: u16 = 0x20;
+pub(crate) const LD_W_ABS: u16 = 0x20;
 /// `ldh [k]`.
-pub const LD_H_ABS: u16 = 0x28;
+pub(crate) const LD_H_ABS: u16 = 0x28;
 /// `ldb [k]`.
-pub const LD_B_ABS: u16 = 0x30;
+pub(crate) const LD_B_ABS: u16 = 0x30;
 /// `ldh [x + k]`.
-pub const LD_H_IND: u16 = 0x48;
+pub(crate) const LD_H_IND: u16 = 0x48;
 /// `ldxb 4*([k]&0xf)`: the IPv4 header length.
-pub const LDX_B_MSH: u16 = 0xb1;
+pub(crate) const LDX_B_MSH: u16 = 0xb1;
 /// `jeq #k`.
-pub const JEQ_K: u16 = 0x15;
+pub(crate) const JEQ_K: u16 = 0x15;
 /// `jset #k`.
-pub const JSET_K: u16 = 0x45;
+pub(crate) const JSET_K: u16 = 0x45;
 /// `ret #k`.
-pub const RET_K: u16 = 0x06;
+pub(crate) const RET_K: u16 = 0x06;
 /// `ja +k`.
-pub const JA: u16 = 0x05;
+pub(crate) const JA: u16 = 0x05;
 
 /// Base of the kernel's ancillary loads (`SKF_AD_OFF`, -0x1000).
-pub const SKF_AD_OFF: u32 = 0xffff_f000;
+pub(crate) const SKF_AD_OFF: u32 = 0xffff_f000;
 /// `SKF_AD_PROTOCOL`: the frame's ethertype, host byte order.
-pub const SKF_AD_PROTOCOL: u32 = 0;
+pub(crate) const SKF_AD_PROTOCOL: u32 = 0;
 /// `SKF_AD_PKTTYPE`: `PACKET_HOST`, `PACKET_OUTGOING`, ….
-pub const SKF_AD_PKTTYPE: u32 = 4;
+pub(crate) const SKF_AD_PKTTYPE: u32 = 4;
 /// `SKF_AD_IFINDEX`: the interface the frame was seen on.
-pub const SKF_AD_IFINDEX: u32 = 8;
+pub(crate) const SKF_AD_IFINDEX: u32 = 8;
 
 /// `sll_pkttype` of a frame this host sent.
-pub const PACKET_OUTGOING: u32 = 4;
+pub(crate) const PACKET_OUTGOING: u32 = 4;
 
 /// What an accepting program returns: keep the whole frame (the reader
 /// truncates to the snap length itself, after learning the real length).
-pub const ACCEPT_ALL: u32 = u32::MAX;
+pub(crate) const ACCEPT_ALL: u32 = u32::MAX;
 
 /// The most ports one filter takes: each adds four instructions and the
 /// conditional jumps of classic BPF reach at most 255 instructions ahead.
-pub const MAX_PORTS: usize = 50;
+pub(crate) const MAX_PORTS: usize = 50;
 
 const ETHERTYPE_IPV4: u32 = 0x0800;
 const ETHERTYPE_IPV6: u32 = 0x86dd;
@@ -97,7 +97,7 @@ const IPV6_HEADER: u32 = 40;
 
 /// Where the network header starts and where the ethertype is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
+pub(crate) enum Layout {
     /// Ethernet header first (`SOCK_RAW` on an Ethernet or loopback device).
     Ethernet,
     /// Network header first (`SOCK_DGRAM`).
@@ -106,22 +106,22 @@ pub enum Layout {
 
 /// What the kernel should keep.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Spec {
+pub(crate) struct Spec {
     /// TCP/UDP ports to keep (with ICMP and fragments); empty keeps all.
-    pub ports: Vec<u16>,
+    pub(crate) ports: Vec<u16>,
     /// Drop outgoing frames on this interface index (the loopback's).
-    pub drop_outgoing_on: Option<u32>,
+    pub(crate) drop_outgoing_on: Option<u32>,
     /// Keep only frames of these interface indexes; empty keeps all.
-    pub only_ifindexes: Vec<u32>,
+    pub(crate) only_ifindexes: Vec<u32>,
     /// A compiled filter expression (for this layout) a frame must also
     /// pass: `--port` and an expression combine with `and`.
-    pub expression: Option<Vec<Insn>>,
+    pub(crate) expression: Option<Vec<Insn>>,
 }
 
 /// A program that cannot be expressed (too many ports or interfaces).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the kernel filter takes at most {MAX_PORTS} ports and 200 interfaces")]
-pub struct TooLarge;
+pub(crate) struct TooLarge;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Label {
@@ -182,7 +182,7 @@ impl Asm {
 }
 
 /// Builds the filter program for `spec` on a socket of `layout`.
-pub fn program(layout: Layout, spec: &Spec) -> Result<Vec<Insn>, TooLarge> {
+pub(crate) fn program(layout: Layout, spec: &Spec) -> Result<Vec<Insn>, TooLarge> {
     if spec.ports.len() > MAX_PORTS {
         return Err(TooLarge);
     }
@@ -270,18 +270,19 @@ fn port_test(a: &mut Asm, load: u16, at: u32, ports: &[u32]) {
 /// What the kernel knows about a frame besides its bytes, for
 /// [`run`]'s ancillary loads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Context {
+pub(crate) struct Context {
     /// Ethertype (`SKF_AD_PROTOCOL`).
-    pub protocol: u16,
+    pub(crate) protocol: u16,
     /// `SKF_AD_PKTTYPE`.
-    pub pkttype: u8,
+    pub(crate) pkttype: u8,
     /// `SKF_AD_IFINDEX`.
-    pub ifindex: u32,
+    pub(crate) ifindex: u32,
 }
 
 /// Runs `program` over `data` as the kernel would, with `data.len()` as
 /// the frame's length; see [`run_len`].
-pub fn run(program: &[Insn], data: &[u8], ctx: Context) -> Option<u32> {
+#[cfg(test)]
+pub(crate) fn run(program: &[Insn], data: &[u8], ctx: Context) -> Option<u32> {
     run_len(
         program,
         data,
@@ -300,7 +301,7 @@ const MEM_WORDS: usize = 16;
 /// jump out of the program drops the frame. Returns what the program
 /// returns (0: drop); `None` for an opcode or ancillary load it does not
 /// know.
-pub fn run_len(program: &[Insn], data: &[u8], wire_len: u32, ctx: Context) -> Option<u32> {
+pub(crate) fn run_len(program: &[Insn], data: &[u8], wire_len: u32, ctx: Context) -> Option<u32> {
     let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
     let mut mem = [0u32; MEM_WORDS];
     let load = |at: Option<u32>, size: usize| -> Option<u32> {

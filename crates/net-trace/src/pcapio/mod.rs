@@ -17,7 +17,7 @@
 //! - [`PcapOut`] (here) and [`PcapNgOut`] (`pcapng_out.rs`): writers that put
 //!   each frame on disk as it comes, so a capture stopped any way is
 //!   complete up to its last frame.
-//! - [`process_comment`] / [`parse_process_comment`]: the text a pcapng
+//! - [`process_comment`] / `parse_process_comment`: the text a pcapng
 //!   packet carries to name its sending process.
 
 mod pcapng_out;
@@ -38,7 +38,7 @@ use crate::decode::LinkType;
 /// Largest frame kept by a live capture, and the snap length written in
 /// the files net-trace makes: libpcap's own default, so every frame of a
 /// 64 KiB loopback MTU (and GRO-merged ones) fits whole.
-pub const SNAPLEN: u32 = 262_144;
+pub(crate) const SNAPLEN: u32 = 262_144;
 
 /// A frame read from a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,10 +57,10 @@ pub struct Frame {
     /// number is unique in the file (tshark 4.0's `frame.interface_id`
     /// restarts at 0 in each section; it is the same in a one-section
     /// file).
-    pub interface: u32,
+    pub(crate) interface: u32,
     /// The packet's first pcapng comment (`opt_comment`), if any:
     /// net-trace writes the sending process there.
-    pub comment: Option<String>,
+    pub(crate) comment: Option<String>,
 }
 
 impl Default for Frame {
@@ -128,7 +128,7 @@ impl PcapOut {
         })
     }
 
-    /// Appends one frame: at most [`SNAPLEN`] bytes of `data` are kept, and
+    /// Appends one frame: at most `SNAPLEN` bytes of `data` are kept, and
     /// `wire_len` (at least what is kept) records its length on the wire.
     pub fn write(&mut self, time: Duration, data: &[u8], wire_len: u32) -> Result<(), Error> {
         let kept = &data[..data.len().min(SNAPLEN as usize)];
@@ -163,15 +163,15 @@ impl PcapOut {
 /// Who sent a packet, as a pcapng packet comment says it: see
 /// [`process_comment`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessComment {
+pub(crate) struct ProcessComment {
     /// Process id.
-    pub pid: u32,
+    pub(crate) pid: u32,
     /// The program's path.
-    pub cmd: String,
+    pub(crate) cmd: String,
     /// Its command line (argv joined by spaces, as written; an argument
     /// holding a space cannot be told apart from two, so it stays one
     /// string).
-    pub args: String,
+    pub(crate) args: String,
 }
 
 impl fmt::Display for ProcessComment {
@@ -202,7 +202,7 @@ pub fn process_comment(pid: u32, cmd: &str, args: &[String]) -> String {
 /// not one). Also reads the three-line form ptcpdump puts in its pcapng
 /// files (`PID: 1234\nCmd: /path\nArgs: a b c`), so its captures keep
 /// their names too.
-pub fn parse_process_comment(text: &str) -> Option<ProcessComment> {
+pub(crate) fn parse_process_comment(text: &str) -> Option<ProcessComment> {
     let text = text.trim_end_matches(['\n', '\r', '\0']);
     if let Some(rest) = text.strip_prefix("Process (pid ") {
         let (pid, rest) = rest.split_once(", cmd ")?;

@@ -143,7 +143,7 @@ impl PcapNgOut {
     }
 
     /// Appends one frame captured on `interface` (a number
-    /// [`PcapNgOut::add_interface`] gave): at most [`SNAPLEN`] bytes of
+    /// [`PcapNgOut::add_interface`] gave): at most `SNAPLEN` bytes of
     /// `data`, its on-wire length, and `comment` as the packet comment.
     pub fn write(
         &mut self,

@@ -36,11 +36,11 @@ pub(super) const CUT_SHORT: &str =
 
 /// pcapng block types (pcapng specification, section 11.1).
 mod block {
-    pub const SECTION_HEADER: u32 = 0x0A0D_0D0A;
-    pub const INTERFACE: u32 = 1;
-    pub const OBSOLETE_PACKET: u32 = 2;
-    pub const SIMPLE_PACKET: u32 = 3;
-    pub const ENHANCED_PACKET: u32 = 6;
+    pub(crate) const SECTION_HEADER: u32 = 0x0A0D_0D0A;
+    pub(crate) const INTERFACE: u32 = 1;
+    pub(crate) const OBSOLETE_PACKET: u32 = 2;
+    pub(crate) const SIMPLE_PACKET: u32 = 3;
+    pub(crate) const ENHANCED_PACKET: u32 = 6;
 }
 
 /// The pcapng byte-order magic, read in the section's own byte order.
@@ -48,11 +48,11 @@ const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 
 /// pcapng option codes used here.
 mod option {
-    pub const END: u16 = 0;
-    pub const COMMENT: u16 = 1;
-    pub const IF_NAME: u16 = 2;
-    pub const IF_TSRESOL: u16 = 9;
-    pub const IF_TSOFFSET: u16 = 14;
+    pub(crate) const END: u16 = 0;
+    pub(crate) const COMMENT: u16 = 1;
+    pub(crate) const IF_NAME: u16 = 2;
+    pub(crate) const IF_TSRESOL: u16 = 9;
+    pub(crate) const IF_TSOFFSET: u16 = 14;
 }
 
 type Input = BufReader<Box<dyn Read + Send>>;

@@ -29,7 +29,7 @@ struct Tally {
 /// Each connection's frames and bytes, gathered row by row (ICMP errors
 /// about a flow are not its frames, as in tshark's conversations).
 #[derive(Debug, Default)]
-pub struct Tallies {
+pub(crate) struct Tallies {
     conns: FastMap<usize, Tally>,
     owners: ConnOwners,
     rtts: Rtts,
@@ -37,7 +37,7 @@ pub struct Tallies {
 
 /// One connection as listed: the rows' tally with the analysis' summary.
 #[derive(Debug)]
-pub struct Conversation<'a> {
+pub(crate) struct Conversation<'a> {
     tally: &'a Tally,
     summary: Summary,
     client: Option<&'a Owner>,
@@ -47,12 +47,12 @@ pub struct Conversation<'a> {
 
 impl Tallies {
     /// Nothing counted yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Counts one row shown, sent by `sender`.
-    pub fn note(&mut self, row: &Row, sender: Option<&Owner>) {
+    pub(crate) fn note(&mut self, row: &Row, sender: Option<&Owner>) {
         self.owners.note(row, sender);
         self.rtts.note(row);
         let (Some(conn), Some(dir), Some((src, dst))) = (row.conn, row.direction, row.ip_ends())
@@ -82,7 +82,7 @@ impl Tallies {
     }
 
     /// The connections shown, in number order, with their analysis.
-    pub fn conversations<'a>(&'a mut self, end: &End<'_>) -> Vec<Conversation<'a>> {
+    pub(crate) fn conversations<'a>(&'a mut self, end: &End<'_>) -> Vec<Conversation<'a>> {
         let Tallies {
             conns,
             owners,
@@ -129,7 +129,7 @@ fn process(o: Option<&Owner>) -> String {
 
 /// The heading of the conversation lines (`->` client to server, `<-`
 /// server to client, as tshark's columns).
-pub fn heading() -> String {
+pub(crate) fn heading() -> String {
     format!(
         "{:>4} {:<5} {:<43} {:<43} {:>9} {:>9}   {:>9} {:>9}   {:>6} {:>10}   {:>12} {:>10} {:>5} {:>4} {:>4} {:>4}  {:>10} {:>10} {:>10}  {}",
         "Conn",
@@ -162,7 +162,7 @@ impl Conversation<'_> {
     /// every kind, out-of-order segments, duplicate ACKs, segments not
     /// captured), the RTTs' min, median and max in milliseconds (`-` when
     /// no ACK was timed) and the processes at each end.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let (t, s) = (self.tally, &self.summary);
         format!(
             "{:>4} {:<5} {:<43} {:<43} {:>9} {:>9}   {:>9} {:>9}   {:>6} {:>10}   {:>12} {:>10} {:>5} {:>4} {:>4} {:>4}  {:>10} {:>10} {:>10}  {} / {}",
@@ -191,7 +191,7 @@ impl Conversation<'_> {
     }
 
     /// The connection as one JSON object, `{"type":"connection",…}`.
-    pub fn write_json(&self, out: &mut impl Write) -> io::Result<()> {
+    pub(crate) fn write_json(&self, out: &mut impl Write) -> io::Result<()> {
         let (t, s) = (self.tally, &self.summary);
         out.write_all(b"{\"type\":\"connection\"")?;
         write!(
@@ -274,7 +274,7 @@ impl Conversation<'_> {
 }
 
 /// A process as a JSON object (`null` when none was proven).
-pub fn write_owner(out: &mut impl Write, o: Option<&Owner>) -> io::Result<()> {
+pub(crate) fn write_owner(out: &mut impl Write, o: Option<&Owner>) -> io::Result<()> {
     let Some(o) = o else {
         return out.write_all(b"null");
     };

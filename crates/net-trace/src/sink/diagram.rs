@@ -17,7 +17,7 @@ pub struct Diagram {
 
 impl Diagram {
     /// Draws connection `only`, or the first
-    /// [`MAX_LADDERS`](crate::diagram::MAX_LADDERS), into `path`.
+    /// `MAX_LADDERS`, into `path`.
     pub fn new(path: &Path, only: Option<usize>) -> Self {
         Diagram {
             path: path.to_path_buf(),

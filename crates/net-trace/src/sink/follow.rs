@@ -107,7 +107,7 @@ impl<W: Write> Follow<W> {
     }
 
     /// Bytes missing from the capture, (client, server), once finished.
-    pub fn missing(&self) -> (u64, u64) {
+    pub(crate) fn missing(&self) -> (u64, u64) {
         if self.node0_client {
             (self.missing[0], self.missing[1])
         } else {

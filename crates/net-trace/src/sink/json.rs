@@ -24,7 +24,7 @@ const ESCAPED: [bool; 256] = {
 };
 
 /// Writes `s` as a JSON string, quotes included.
-pub fn string(out: &mut impl Write, s: &str) -> io::Result<()> {
+pub(crate) fn string(out: &mut impl Write, s: &str) -> io::Result<()> {
     out.write_all(b"\"")?;
     let mut rest = s.as_bytes();
     // Runs of bytes that need nothing are written whole.
@@ -49,7 +49,7 @@ pub fn string(out: &mut impl Write, s: &str) -> io::Result<()> {
 }
 
 /// Writes `"key":` (the key needs no escaping: it is the program's own).
-pub fn key(out: &mut impl Write, first: bool, key: &str) -> io::Result<()> {
+pub(crate) fn key(out: &mut impl Write, first: bool, key: &str) -> io::Result<()> {
     if !first {
         out.write_all(b",")?;
     }
@@ -59,7 +59,7 @@ pub fn key(out: &mut impl Write, first: bool, key: &str) -> io::Result<()> {
 }
 
 /// Writes a string or `null`.
-pub fn opt_string(out: &mut impl Write, s: Option<&str>) -> io::Result<()> {
+pub(crate) fn opt_string(out: &mut impl Write, s: Option<&str>) -> io::Result<()> {
     match s {
         Some(s) => string(out, s),
         None => out.write_all(b"null"),
@@ -67,7 +67,7 @@ pub fn opt_string(out: &mut impl Write, s: Option<&str>) -> io::Result<()> {
 }
 
 /// Writes an array of strings.
-pub fn strings<'a>(
+pub(crate) fn strings<'a>(
     out: &mut impl Write,
     items: impl IntoIterator<Item = &'a str>,
 ) -> io::Result<()> {

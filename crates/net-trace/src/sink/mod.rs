@@ -18,7 +18,7 @@
 //! - `conv`: one line per connection, as tshark's conversations
 //!   ([`Conversations`]).
 //! - `rtt`: each connection's round-trip times, for the summaries
-//!   ([`Rtts`]).
+//!   (`Rtts`).
 //! - `out`: the buffered output the table and records write to, flushed
 //!   as time passes in a live capture.
 
@@ -47,8 +47,8 @@ pub use details::Details;
 pub use diagram::Diagram;
 pub use files::{Pcap, PcapNg};
 pub use follow::{Follow, Raw};
-pub use records::{Format, Records, TSV_HEADER, analysis_names};
-pub use rtt::{RTT_SAMPLES, RttStats, Rtts};
+pub use records::{Format, Records, analysis_names};
+pub(crate) use rtt::{RttStats, Rtts};
 pub use summary::Summary;
 pub use table::Table;
 
@@ -56,43 +56,43 @@ pub use table::Table;
 #[derive(Debug, Clone, Copy)]
 pub struct Shown<'a> {
     /// Capture time (since the epoch).
-    pub time: Duration,
+    pub(crate) time: Duration,
     /// The bytes captured.
-    pub data: &'a [u8],
+    pub(crate) data: &'a [u8],
     /// Length on the wire.
-    pub wire_len: u32,
+    pub(crate) wire_len: u32,
     /// How `data` starts.
-    pub link: LinkType,
+    pub(crate) link: LinkType,
     /// The interface it came from.
-    pub iface: &'a Arc<str>,
+    pub(crate) iface: &'a Arc<str>,
 }
 
 /// What the sinks see once the stream has ended.
 #[derive(Debug, Clone, Copy)]
 pub struct End<'a> {
     /// The analysis, for summaries.
-    pub analyzer: &'a Analyzer,
+    pub(crate) analyzer: &'a Analyzer,
     /// How owners were proven, the main method first (empty when not
     /// looked up).
-    pub methods: &'a [Method],
+    pub(crate) methods: &'a [Method],
     /// With a capture narrowed to some processes: the capture's number of
     /// each connection shown, in the order of their first rows shown.
     /// Rows and summaries name a connection by its place in this list,
     /// from 1, as a reader of the saved file counts its connections.
-    pub conns: Option<&'a [usize]>,
+    pub(crate) conns: Option<&'a [usize]>,
     /// How the TCP and UDP frames shown fared, when a live capture looked
     /// processes up.
-    pub tally: Option<&'a Tally>,
+    pub(crate) tally: Option<&'a Tally>,
     /// With a capture narrowed to some processes: the capture's number of
     /// each row shown, in order. Summaries name a frame by its place in
     /// this list, from 1, as the saved file numbers it.
-    pub numbers: Option<&'a [usize]>,
+    pub(crate) numbers: Option<&'a [usize]>,
 }
 
 impl End<'_> {
     /// The summaries of the connections shown, in order, numbered (and
     /// naming frames) as the rows shown are.
-    pub fn summaries(&self) -> Box<dyn Iterator<Item = ConnSummary> + '_> {
+    pub(crate) fn summaries(&self) -> Box<dyn Iterator<Item = ConnSummary> + '_> {
         let Some(conns) = self.conns else {
             return Box::new(self.analyzer.summaries());
         };
@@ -108,7 +108,7 @@ impl End<'_> {
     }
 
     /// How many connections the summaries list.
-    pub fn connection_count(&self) -> usize {
+    pub(crate) fn connection_count(&self) -> usize {
         self.conns
             .map_or_else(|| self.analyzer.connection_count(), <[usize]>::len)
     }

@@ -36,6 +36,7 @@ impl<W: Write> Out<W> {
     }
 
     /// Whether a live output was let go.
+    #[cfg(test)]
     pub(crate) fn is_closed(&self) -> bool {
         self.closed
     }

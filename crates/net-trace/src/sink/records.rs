@@ -34,7 +34,7 @@ pub enum Format {
 
 /// The TSV header (`client_state` and `server_state` are added with
 /// `--states`).
-pub const TSV_HEADER: &str = "no\ttime\tepoch\tsource\tsource_port\tdestination\tdestination_port\tprotocol\tlength\tconnection\tdirection\tpid\tprocess\tinfo\tanalysis\tnotes";
+pub(crate) const TSV_HEADER: &str = "no\ttime\tepoch\tsource\tsource_port\tdestination\tdestination_port\tprotocol\tlength\tconnection\tdirection\tpid\tprocess\tinfo\tanalysis\tnotes";
 
 /// Frames as JSON lines or TSV.
 #[derive(Debug)]
@@ -70,7 +70,7 @@ impl<W: Write> Records<W> {
 }
 
 /// tshark's `tcp.analysis.*` field names of what the analysis found
-/// (`overtaken` is net-trace's own: see [`Findings::overtaken`]).
+/// (`overtaken` is net-trace's own: see `Findings::overtaken`).
 pub fn analysis_names(f: &Findings) -> impl Iterator<Item = &'static str> {
     [
         (f.retransmission, "retransmission"),
@@ -167,7 +167,7 @@ fn direction(d: Option<Direction>) -> Option<&'static str> {
 }
 
 /// Writes one frame as a JSON object and its newline.
-pub fn write_json(
+pub(crate) fn write_json(
     out: &mut impl Write,
     frame: &Shown<'_>,
     row: &Row,
@@ -260,7 +260,7 @@ fn cell(out: &mut impl Write, s: &str) -> io::Result<()> {
 }
 
 /// Writes one frame as a TSV line (empty cells for what it lacks).
-pub fn write_tsv(
+pub(crate) fn write_tsv(
     out: &mut impl Write,
     frame: &Shown<'_>,
     row: &Row,

@@ -12,7 +12,7 @@ use crate::analyze::Row;
 /// most): past this many, the count, min and max stay exact and the
 /// median is that of the first ones, so memory stays bounded however long
 /// a connection runs.
-pub const RTT_SAMPLES: usize = 1 << 20;
+pub(crate) const RTT_SAMPLES: usize = 1 << 20;
 
 /// One connection's RTTs, in nanoseconds.
 #[derive(Debug, Clone, Default)]
@@ -26,34 +26,34 @@ struct Samples {
 
 /// The round-trip times of each connection, gathered row by row.
 #[derive(Debug, Default)]
-pub struct Rtts {
+pub(crate) struct Rtts {
     /// Connection K's at K − 1 (connections are numbered densely).
     conns: Vec<Samples>,
 }
 
 /// What a connection's RTTs add up to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RttStats {
+pub(crate) struct RttStats {
     /// ACKs timed.
-    pub count: u64,
+    pub(crate) count: u64,
     /// The shortest.
-    pub min: Duration,
+    pub(crate) min: Duration,
     /// The middle one (the mean of the two middle ones, to the
     /// nanosecond below, for an even count), as pandas' `median()`.
-    pub median: Duration,
+    pub(crate) median: Duration,
     /// The longest.
-    pub max: Duration,
+    pub(crate) max: Duration,
 }
 
 impl Rtts {
     /// None yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Takes the RTT of `row`, when it acknowledges a segment.
     #[inline]
-    pub fn note(&mut self, row: &Row) {
+    pub(crate) fn note(&mut self, row: &Row) {
         if let (Some(conn), Some((_, rtt))) = (row.conn, row.tcp.as_ref().and_then(|t| t.acks)) {
             self.add(conn, rtt);
         }
@@ -81,7 +81,7 @@ impl Rtts {
     }
 
     /// Connection `conn`'s RTTs summed up; `None` when no ACK was timed.
-    pub fn stats(&mut self, conn: usize) -> Option<RttStats> {
+    pub(crate) fn stats(&mut self, conn: usize) -> Option<RttStats> {
         let s = self.conns.get_mut(conn.checked_sub(1)?)?;
         if s.count == 0 {
             return None;
@@ -108,13 +108,13 @@ impl Rtts {
 }
 
 /// Seconds with nine decimals, as tshark writes `tcp.analysis.ack_rtt`.
-pub fn seconds(d: Duration) -> String {
+pub(crate) fn seconds(d: Duration) -> String {
     format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
 }
 
 /// Milliseconds with three decimals (to the microsecond, a pcap's
 /// resolution).
-pub struct Millis(pub Duration);
+pub(crate) struct Millis(pub(crate) Duration);
 
 impl fmt::Display for Millis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -126,7 +126,7 @@ impl fmt::Display for Millis {
 impl RttStats {
     /// The summary's line: `RTT (segment to its ACK): min 0.011 ms,
     /// median 0.014 ms, max 0.021 ms over 5 ACKs`.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         format!(
             "  RTT (segment to its ACK): min {} ms, median {} ms, max {} ms over {} ACK{}",
             Millis(self.min),

@@ -43,7 +43,8 @@ impl<W: Write> Table<W> {
     }
 
     /// Whether a live table's output was closed.
-    pub fn is_closed(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_closed(&self) -> bool {
         self.out.is_closed()
     }
 }
