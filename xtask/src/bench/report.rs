@@ -182,6 +182,24 @@ summed over its master and workers (9 MiB PSS: its binary and libraries are coun
 RSS). The registry of connections, locked at each connection's start and end, is 16 tables: on this \
 machine, with more runnable threads than CPUs, a thread preempted while holding the one lock held up \
 every other connection's start.\n\
+- `Connection: close`, later: 1.0–1.1 context switches per request (nginx 0.4–0.9). Every client that \
+arrived while a spare thread slept in `accept` woke one, and up to 64 spares slept there, so connections went \
+each to a freshly woken thread even while busy threads were about to come back for the next. Now only as \
+many spares as CPUs wait in `accept` (net-core's `Acceptor::max_accepting`); the others wait in a reserve \
+that no client wakes, and one is called up when a thread takes a connection and leaves none in `accept`. \
+`perf stat`, 32 clients, alternating runs under load 9–15 on the 2 CPUs: 0.94–1.16 → 0.56–0.77 switches and \
+10.3–14.4 → 8.4–10.9 µs CPU per request (nginx 0.6–0.9, 11.4–17.6 µs), p99 24–93 → 21–33 ms (nginx \
+15–47 ms); the rates overlap (the old server's many woken threads also took a larger share of the loaded \
+CPUs). Tried and not kept: counting a thread that took a connection as ready for the next client until it \
+would wait for its own (handlers saying so before a read or write that would block), and calling a spare up \
+only then: 0.5–0.6 switches, rates no better; and with spares started only on such a wait, one thread \
+served every client: 0.06–0.3 switches and a p99 of 12–36 ms, but one runnable thread's share of the \
+loaded machine, as low as half the rate.\n\
+- 10 MiB files, later: per response http-server makes 15–25 system calls (about 13 `sendfile`, a quarter of \
+them finding the socket's buffer full and waiting in `poll`), 3.6–6.0 switches and 150–290 µs of CPU; nginx \
+23–27, 4.3–5.3 and 340–460 µs. The rate is the load generator's: wrk copies every byte out of its socket \
+while `sendfile` on loopback copies none, so rounds follow wrk's share of the loaded CPUs (0.77–1.69× \
+nginx in three alternating rounds under load 14–16, p99 57–92 ms vs nginx's 61–89 ms).\n\
 - The lab's own client (`TCPClient.py`: connect, one `send`, one `recv`, close, no half-close) is a row of \
 its own, from many source addresses and from one; from one address the client's TIME_WAIT ports cap any \
 server that reads to the end of stream near 14k exchanges/s, ours included (the textbook server closes \
