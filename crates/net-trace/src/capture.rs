@@ -72,6 +72,7 @@ pub struct Options {
 
 impl Options {
     /// Whether only some processes' connections are wanted.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     fn narrowed(&self) -> bool {
         self.pid.is_some() || self.pname.is_some() || self.command.is_some()
     }
@@ -454,7 +455,7 @@ pub fn run(
 
 /// Live capture needs Linux packet sockets.
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn run(
+pub fn run(
     _opts: &Options,
     _shutdown: &Shutdown,
     _on_ready: impl FnOnce(),

@@ -61,23 +61,28 @@ use crate::decode::LinkType;
 /// The receive buffer asked for: at loopback's typical 2–3 KiB of kernel
 /// memory per small frame, about 20,000 frames of slack while the capture
 /// thread waits for a CPU.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) const RECEIVE_BUFFER: usize = 64 << 20;
 
 /// How long the capture thread sleeps in `poll` before checking for a stop
 /// request: the longest [`LiveSource::stop`] waits for it.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// How long, at most, the thread keeps emptying the socket after a stop
 /// request, so frames that arrived before the stop are delivered rather
 /// than lost, without a busy link keeping it alive forever.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) const STOP_DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
 /// How often, at most, the thread reads the kernel's counters while
 /// running (they are read once more at the end).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The smallest snap length accepted: room for a cooked header and the IP
 /// and TCP headers' ports.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) const MIN_SNAPLEN: u32 = 64;
 
 /// Length of a Linux cooked capture v2 header.
@@ -287,6 +292,7 @@ impl Drop for LiveSource {
 /// zero bytes, interface index (big-endian), ARPHRD type (big-endian),
 /// packet type, address length, then up to eight address bytes (zero
 /// padded).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) fn sll2_header(
     protocol: u16,
     ifindex: u32,

@@ -471,7 +471,7 @@ impl FileReader {
 
     /// The link type of a classic pcap, or of the first interface of a
     /// pcapng once its description has been read.
-    pub fn link(&self) -> Option<LinkType> {
+    pub(crate) fn link(&self) -> Option<LinkType> {
         match &self.format {
             Format::Pcap(p) => Some(p.link),
             Format::PcapNg(ng) => ng.interfaces.first().map(|i| i.link),
