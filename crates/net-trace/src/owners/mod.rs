@@ -33,6 +33,8 @@ pub use answer::{Answer, Reason};
 use evidence::Table;
 pub use tracefs::RING_KB;
 
+use crate::hash::FastMap;
+
 /// A process that sent frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
@@ -232,7 +234,7 @@ pub struct Owners {
     kernel: Option<tracefs::Kernel>,
     /// /proc's answers by (tcp, src, dst, generation start, role): never
     /// reused across generations.
-    cache: Mutex<HashMap<CacheKey, Answer>>,
+    cache: Mutex<FastMap<CacheKey, Answer>>,
     /// When /proc last found nothing for (tcp, src, dst): a flow nothing
     /// proves is not scanned for again on every frame (a scan reads every
     /// socket and every process's descriptors).
@@ -274,7 +276,7 @@ impl Owners {
         };
         Self {
             kernel,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(FastMap::default()),
             misses: Mutex::new(HashMap::new()),
             scans: Mutex::new((0, std::time::Instant::now())),
             proc_scans: Mutex::new(HashMap::new()),
@@ -439,8 +441,12 @@ impl Owners {
         }
         // A datagram's send record comes as its system call returns, just
         // after the frame (later when the sender is preempted on the way
-        // out): until events that far on are read, it may still prove it.
-        if !q.tcp && watermark < ns(q.time + evidence::SEND_AFTER + MARGIN) {
+        // out): until events that far on are read, it may still prove it,
+        // unless what is in already rules that out (a flood of several
+        // processes' datagrams of one length: /proc is read at once then,
+        // while the senders live).
+        if !q.tcp && watermark < ns(q.time + evidence::SEND_AFTER + MARGIN) && !table.udp_settled(q)
+        {
             shared.clock.mark();
             return Answer::Pending;
         }

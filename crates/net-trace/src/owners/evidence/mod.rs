@@ -30,6 +30,7 @@
 //!   listeners; a TCP frame's verdict.
 //! - `route.rs`: route lookups and UDP sends; a datagram's verdict, and a
 //!   TCP stream's by its connect's route.
+//! - `sends.rs`: UDP send records, indexed by length and process.
 //!
 //! [`Table::apply`] hands each event to its room; [`Table::lookup`] asks
 //! the room of the frame's protocol.
@@ -37,11 +38,12 @@
 mod event;
 mod process;
 mod route;
+mod sends;
 mod socket;
 #[cfg(test)]
 mod testing;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -51,7 +53,7 @@ pub(crate) use socket::InitialListener;
 
 use super::{Answer, Owner, Query, canonical};
 use process::Proc;
-use route::{Run, Sent};
+use route::Run;
 use socket::Sock;
 
 /// How far a frame's timestamp may run ahead of or behind the kernel event
@@ -83,7 +85,8 @@ pub(crate) struct Table {
     /// Connecting sockets whose 4-tuple is not known yet, by destination.
     connecting: HashMap<u64, SocketAddr>,
     listeners: Vec<usize>,
-    sends: VecDeque<Sent>,
+    /// UDP send system calls of the last few seconds.
+    sends: sends::SendLog,
     /// Route lookups by (protocol, local port, remote port).
     routes: HashMap<(u8, u16, u16), Vec<Run>>,
     newest: Duration,
@@ -191,5 +194,6 @@ impl Table {
         self.forget_sockets(horizon);
         self.forget_routes(horizon);
         self.forget_processes(horizon);
+        self.sends.sweep();
     }
 }

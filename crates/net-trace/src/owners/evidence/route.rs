@@ -40,14 +40,6 @@ pub(super) const TCP: u8 = 6;
 /// `IPPROTO_UDP`.
 pub(super) const UDP: u8 = 17;
 
-/// A UDP send system call.
-#[derive(Debug, Clone)]
-pub(super) struct Sent {
-    time: Duration,
-    tgid: u32,
-    len: u32,
-}
-
 /// Consecutive route lookups of one flow by one process.
 #[derive(Debug, Clone)]
 pub(super) struct Run {
@@ -71,11 +63,9 @@ impl Run {
 impl Table {
     /// `sock:sock_send_length` of a UDP socket, in process context.
     pub(super) fn udp_sent(&mut self, ctx: &Ctx, len: u32) {
-        self.add_send(Sent {
-            time: ctx.time,
-            tgid: ctx.tgid,
-            len,
-        });
+        self.sends.add(ctx.time, ctx.tgid, len);
+        self.forget_sends();
+        self.sweep();
     }
 
     /// A route lookup of the flow `(protocol, local port, remote port)`
@@ -109,22 +99,6 @@ impl Table {
         );
     }
 
-    /// Records a send, keeping the list sorted by time (records of
-    /// different CPUs may come slightly out of order), so a window is found
-    /// by search.
-    fn add_send(&mut self, send: Sent) {
-        let at = self.sends.len()
-            - self
-                .sends
-                .iter()
-                .rev()
-                .take_while(|s| s.time > send.time)
-                .count();
-        self.sends.insert(at, send);
-        self.forget_sends();
-        self.sweep();
-    }
-
     /// Extends the flow's latest run when the same process routes it again,
     /// else starts a run.
     fn add_route(&mut self, key: (u8, u16, u16), run: Run) {
@@ -147,10 +121,8 @@ impl Table {
 
     /// Forgets sends too old to corroborate any frame still asked about.
     fn forget_sends(&mut self) {
-        let horizon = self.newest.saturating_sub(SEND_RETAIN);
-        while self.sends.front().is_some_and(|s| s.time < horizon) {
-            self.sends.pop_front();
-        }
+        self.sends
+            .forget_before(self.newest.saturating_sub(SEND_RETAIN));
     }
 
     /// Forgets route lookups last made before `horizon`.
@@ -230,6 +202,23 @@ impl Table {
         Some(self.known(pid, q.time, q.time))
     }
 
+    /// Whether a datagram this table does not prove now can be proven by
+    /// no send record still to come: its flow's process has no route
+    /// lookup near it and another process already made a send of its
+    /// length around it. Asked once the events up to the frame are in, so
+    /// its owner's /proc holder is read without waiting for the records
+    /// after it.
+    pub(crate) fn udp_settled(&self, q: &Query) -> bool {
+        let (src, dst) = (norm(q.src), norm(q.dst));
+        let Some(Answer::Known(owner)) = self.route_owner(UDP, src, dst, q) else {
+            return false;
+        };
+        let from = q.time.saturating_sub(CORROBORATE_WINDOW);
+        self.sends
+            .around(q.len, from, q.time + SEND_AFTER, owner.pid)
+            .other
+    }
+
     pub(super) fn lookup_udp(&self, q: &Query) -> Answer<Owner> {
         let (src, dst) = (norm(q.src), norm(q.dst));
         let Some(verdict) = self.route_owner(UDP, src, dst, q) else {
@@ -261,22 +250,10 @@ impl Table {
         // socket: a send of that length by another process in the same
         // window (a socket it was handed, or a flow it routed elsewhere)
         // leaves the datagram unproven.
-        let to = q.time + SEND_AFTER;
-        let first = self.sends.partition_point(|s| s.time < from);
-        let (mut own, mut other) = (false, false);
-        for s in self
+        let sent = self
             .sends
-            .range(first..)
-            .take_while(|s| s.time <= to)
-            .filter(|s| s.len == q.len)
-        {
-            if s.tgid == owner.pid {
-                own = true;
-            } else {
-                other = true;
-            }
-        }
-        if own && !other {
+            .around(q.len, from, q.time + SEND_AFTER, owner.pid);
+        if sent.own && !sent.other {
             Answer::Known(owner)
         } else {
             Answer::Unknown(Reason::Unproven)
@@ -298,6 +275,30 @@ mod tests {
             sk: 0,
             tcp: false,
         });
+    }
+
+    #[test]
+    fn a_datagram_another_process_matched_in_length_is_settled_unproven() {
+        let mut t = Table::new();
+        route(&mut t, 10, 800, UDP, C, S);
+        let frame = q(false, Role::Client, 500, 500, 9);
+        // Its own send may still come: not settled.
+        assert!(!t.udp_settled(&frame));
+        send(&mut t, 501, 800, false, 9);
+        assert!(!t.udp_settled(&frame));
+        assert_eq!(pid(t.lookup(&frame)), Some(800));
+        // Another process's send of that length: no record to come can
+        // prove it any more.
+        send(&mut t, 502, 801, false, 9);
+        assert!(t.udp_settled(&frame));
+        assert_eq!(pid(t.lookup(&frame)), None);
+        // A flow no route lookup proves may still be proven by events
+        // still to come (its process described, its route read late).
+        let other = Query {
+            dst: "127.0.0.1:13001".parse().unwrap(),
+            ..frame
+        };
+        assert!(!t.udp_settled(&other));
     }
 
     #[test]
