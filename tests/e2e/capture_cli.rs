@@ -490,3 +490,53 @@ fn follow_shows_a_live_connection_both_ways() {
     let out = c.stdout().join("\n");
     assert!(out.contains("\n9\nfollow me\n\t9\nFOLLOW ME\n"), "{out}");
 }
+
+/// `--quiet --pcap`: no table and no summary on stdout, the frames in the
+/// file (as `read` shows them) and the counts on stderr.
+#[test]
+#[ignore = "needs root"]
+fn quiet_saves_the_frames_and_shows_only_the_counts() {
+    testkit::need_root("live capture");
+    let s = server();
+    let port = s.port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("quiet.pcap");
+    let mut c = capture(&["--port", &port, "--quiet", "--pcap", file.to_str().unwrap()]);
+    client(&port, "quietly");
+    // Frames captured before the stop are all saved.
+    assert!(c.terminate(T).is_some_and(|s| s.success()));
+    assert_eq!(c.stdout(), Vec::<String>::new(), "{:#?}", c.stderr());
+    let err = c.stderr();
+    let captured: usize = err
+        .iter()
+        .find_map(|l| l.strip_suffix(" packets captured")?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count: {err:#?}"));
+    assert!(
+        err.iter()
+            .any(|l| *l == format!("{captured} frame(s) saved to {}", file.display())),
+        "{err:#?}"
+    );
+    let read = Run::new(
+        bin_path("net-trace"),
+        &["read", file.to_str().unwrap()],
+        b"",
+    );
+    read.assert_success();
+    let text = read.stdout_text();
+    // A whole connection: handshake, sentence, reply, teardown.
+    assert!(captured >= 9, "{err:#?}");
+    assert!(
+        text.contains("[SYN]") && text.contains("[FIN, ACK]"),
+        "{read}"
+    );
+    assert_eq!(
+        text.lines()
+            .filter(|l| l
+                .split_whitespace()
+                .next()
+                .is_some_and(|n| n.parse::<u64>().is_ok()))
+            .count(),
+        captured,
+        "{read}"
+    );
+}

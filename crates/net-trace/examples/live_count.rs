@@ -43,7 +43,7 @@ fn run() -> anyhow::Result<()> {
     eprintln!("listening on {} ({:?})", ifaces, source.link());
     let started = Instant::now();
     let mut counted = 0u64;
-    let mut take = |source: &LiveSource, wait: Duration| -> anyhow::Result<bool> {
+    let mut take = |source: &mut LiveSource, wait: Duration| -> anyhow::Result<bool> {
         let Some(f) = source.recv(wait) else {
             return Ok(false);
         };
@@ -54,10 +54,10 @@ fn run() -> anyhow::Result<()> {
         Ok(true)
     };
     while started.elapsed() < duration {
-        take(&source, Duration::from_millis(50))?;
+        take(&mut source, Duration::from_millis(50))?;
     }
     let stats = source.stop()?;
-    while take(&source, Duration::ZERO)? {}
+    while take(&mut source, Duration::ZERO)? {}
     println!("{counted} packets captured");
     println!("{} packets received by filter", stats.received);
     println!("{} packets dropped by kernel", stats.dropped);

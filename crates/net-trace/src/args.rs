@@ -62,6 +62,11 @@ pub struct CaptureArgs {
     /// machine before events are lost.
     #[arg(long, value_name = "KIB", value_parser = clap::value_parser!(u32).range(1..=MAX_EVENT_BUFFER_KIB))]
     pub event_buffer: Option<u32>,
+    /// Show no frames and no summaries, only the counts at the end: for
+    /// saving to `--pcap`/`--pcapng` alone, as `tshark -q -w` (processes
+    /// are then looked up only for a pcapng's comments or a narrowing).
+    #[arg(short, long, conflicts_with_all = ["follow", "summary_only", "detail", "verbose", "states"])]
+    pub quiet: bool,
     /// Show only the connections of this process.
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,
@@ -322,7 +327,7 @@ pub fn print_counts(report: &Report, files: [&Option<PathBuf>; 2]) {
     eprintln!("{} packets dropped by kernel", report.kernel.dropped);
     if report.abandoned > 0 {
         eprintln!(
-            "{} packets captured but not shown or saved: stopped by a second signal",
+            "{} packets captured but not shown or saved: the capture was stopped before their turn",
             report.abandoned
         );
     }

@@ -81,6 +81,13 @@ impl Options {
 /// Frames still to be shown at a Ctrl-C from which on it says so.
 const BACKLOG_NOTICE: u64 = 10_000;
 
+/// After Ctrl-C (or SIGTERM), how long frames already captured are still
+/// shown and held rows wait for their evidence; what is left then is
+/// counted as captured but not shown, as after a second Ctrl-C. A capture
+/// far behind a flood would otherwise take seconds to stop, where tcpdump
+/// stops at once (leaving what it had not taken uncounted).
+pub const STOP_GRACE: Duration = Duration::from_millis(500);
+
 /// Everything a run produced.
 #[derive(Debug)]
 pub struct Report {
@@ -112,8 +119,8 @@ pub struct Report {
     pub tally: Option<Tally>,
     /// Events the kernel's rings lost, as far as they said.
     pub events_lost: u64,
-    /// Frames taken from the source but left unshown because a second
-    /// Ctrl-C asked to stop at once.
+    /// Frames taken from the source but left unshown: a second Ctrl-C
+    /// asked to stop at once, or [`STOP_GRACE`] ran out after the first.
     pub abandoned: u64,
     /// With `--pid`, `--pname` or a command: the capture's number of each
     /// connection shown, in order (see [`End::conns`]; the others'
@@ -203,6 +210,9 @@ struct Pipeline {
     tally: Tally,
     /// The sinks were started.
     started: bool,
+    /// The time of the last poll, which runs between frames: when a frame
+    /// taken since began to wait (one clock read per frame saved).
+    now: Instant,
 }
 
 impl Pipeline {
@@ -213,6 +223,24 @@ impl Pipeline {
         let (row, packet) = match self.stages.push(frame, iface) {
             Ok(Kept::Packet(row, p)) => (row, Some(p)),
             Ok(Kept::Other(row)) => (row, None),
+            Ok(Kept::Frame) => {
+                // Nothing needs its row: straight to the sinks.
+                self.start(sinks);
+                let shown = Shown {
+                    time: frame.time,
+                    data: &frame.data,
+                    wire_len: frame.wire_len,
+                    link: frame.link,
+                    iface,
+                };
+                if self.failure.is_none() {
+                    match sinks.iter_mut().try_for_each(|s| s.frame(&shown)) {
+                        Ok(()) => self.shown += 1,
+                        Err(e) => self.failure = Some(e),
+                    }
+                }
+                return;
+            }
             Ok(Kept::Left) => return,
             Err(e) => {
                 self.failure.get_or_insert(e);
@@ -275,7 +303,7 @@ impl Pipeline {
         // socket handed to another process), so an earlier frame's answer
         // is never reused.
         let side = None;
-        self.join.push(held, query, side, Instant::now());
+        self.join.push(held, query, side, self.now);
     }
 
     /// Starts the sinks (a table writes its heading) once: before the
@@ -341,6 +369,12 @@ impl Pipeline {
 
     /// Shows every row whose owner is settled; with `flush`, every row.
     fn poll(&mut self, flush: bool, sinks: &mut [&mut dyn Sink]) {
+        // Rows wait only for owners.
+        if self.owners.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        self.now = now;
         if self.join.is_empty() {
             return;
         }
@@ -348,7 +382,6 @@ impl Pipeline {
         // Rows wait for late evidence as long as the reader keeps moving:
         // on a busy machine it falls behind, and giving up then would
         // show "unknown" for what it is about to prove.
-        let now = Instant::now();
         let progress = owners.map_or(0, Owners::progress);
         if progress != self.progress.0 {
             self.progress = (progress, now);
@@ -495,9 +528,13 @@ pub fn run_source<S: Source>(
     };
     // Narrowing needs owners; without them, every row is shown.
     let target = target.filter(|_| owners.is_some());
-    let stages = Stages::new(&opts.ports, target.is_some(), opts.numbering)
+    let mut stages = Stages::new(&opts.ports, target.is_some(), opts.numbering)
         .with_filter(opts.filter.as_ref())
         .with_iface_notes(source.several_interfaces());
+    // Only files to save, and no process to look up: no analysis.
+    if owners.is_none() && !sinks.is_empty() && sinks.iter().all(|s| !s.needs_rows()) {
+        stages = stages.without_rows();
+    }
     let mut pipe = Pipeline {
         stages,
         owners,
@@ -509,6 +546,7 @@ pub fn run_source<S: Source>(
         shown: 0,
         failure: None,
         progress: (0, Instant::now()),
+        now: Instant::now(),
         hurry: false,
         proc_named: false,
         comment_named: false,
@@ -559,13 +597,18 @@ pub fn run_source<S: Source>(
     // with what its evidence says once the reader has caught up.
     // A second Ctrl-C cuts this short: what is left is counted, not shown.
     let stopped = source.stop();
-    let hurry = || shutdown.is_some_and(|s| s.signals() >= 2);
+    let interrupted = fired();
+    let grace_end = Instant::now() + STOP_GRACE;
+    let hurry = || {
+        shutdown.is_some_and(|s| s.signals() >= 2) || (interrupted && Instant::now() >= grace_end)
+    };
     // Behind a flood the table may be far behind the capture: say what is
     // still to come, and how to cut it short.
     let backlog = source.stats().captured.saturating_sub(seen as u64);
     if backlog >= BACKLOG_NOTICE && fired() && !hurry() {
         log::warn!(
-            "stopping: {backlog} frames captured before the stop are still to be shown; Ctrl-C again to stop at once"
+            "stopping: {backlog} frames captured before the stop are still to be shown; those not shown within {} ms are counted, not shown (Ctrl-C again to stop at once)",
+            STOP_GRACE.as_millis()
         );
     }
     let mut abandoned = 0u64;

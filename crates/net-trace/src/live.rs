@@ -2,25 +2,24 @@
 //! count of the ones it could not.
 //!
 //! [`LiveSource::open`] starts a capture thread that only reads frames and
-//! copies them into an unbounded channel; everything slow (decoding,
-//! process lookups, printing, writing files) belongs to the consumer, so
-//! the socket is emptied as fast as the kernel fills it. When the consumer
-//! falls behind, frames pile up in the channel (memory), not in the
-//! kernel's buffer (loss).
+//! copies them into an unbounded channel, a block of frames at a time;
+//! everything slow (decoding, process lookups, printing, writing files)
+//! belongs to the consumer, so the kernel's ring is emptied as fast as it
+//! fills. When the consumer falls behind, frames pile up in the channel
+//! (memory), not in the kernel (loss).
 //!
-//! # Capacity: a large receive buffer, not a ring
-//! The socket's receive buffer is set to `RECEIVE_BUFFER` with
-//! `SO_RCVBUFFORCE` (above the `rmem_max` sysctl, which stays untouched;
-//! without CAP_NET_ADMIN it falls back to `SO_RCVBUF`, capped by
-//! `rmem_max`). That absorbs bursts for as long as the capture thread is
-//! off the CPU; since that thread does nothing but `recvmsg` and a copy,
-//! it keeps up with loopback traffic: on a 2-core machine, alongside
-//! tcpdump, 200 sequential short TCP clients gave 2,000 of tcpdump's 2,000
-//! frames and `wrk -c16` keep-alive against nginx for 4 s 166,586 of
-//! 166,586, with no drops, on `lo` and on `any`. A TPACKET_V3 ring would
-//! save one system call per frame, at the price of much more `unsafe`
-//! (shared memory walked by hand); the buffer already meets the target,
-//! so the simpler design stays.
+//! # Capacity: a `TPACKET_V3` ring
+//! The kernel copies each frame into a ring of `RING_BLOCKS` blocks of
+//! `RING_BLOCK` bytes shared with this process (`sys::Ring`),
+//! handing a block over when it is full or `RING_RETIRE` after its first
+//! frame. The capture thread copies a whole block's frames into one
+//! buffer and gives the block back: under a flood no system call, no
+//! wake-up and no allocation per frame (with `recvmsg` on a socket
+//! buffer, those took about a microsecond a frame, half of a capture's
+//! CPU). The ring holds as much as the socket buffer did
+//! (`RECEIVE_BUFFER`), absorbing bursts while the capture thread is off
+//! the CPU. Where a ring cannot be set up, the socket's receive buffer is
+//! enlarged to `RECEIVE_BUFFER` instead and frames are read one by one.
 //!
 //! # Views
 //! - One Ethernet or loopback interface: a `SOCK_RAW` socket bound to it,
@@ -53,16 +52,31 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::decode::LinkType;
 
-/// The receive buffer asked for: at loopback's typical 2–3 KiB of kernel
-/// memory per small frame, about 20,000 frames of slack while the capture
-/// thread waits for a CPU.
+/// The kernel memory asked for, as a ring or else as a receive buffer:
+/// in the ring, about 400,000 small frames of slack while the capture
+/// thread waits for a CPU (in a receive buffer, at loopback's 2–3 KiB of
+/// kernel memory per small frame, about 20,000).
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) const RECEIVE_BUFFER: usize = 64 << 20;
+
+/// A ring block: large enough for the largest loopback frame (64 KiB)
+/// many times over, small enough that the ring has many.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) const RING_BLOCK: usize = 1 << 20;
+
+/// Blocks in the ring.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) const RING_BLOCKS: usize = RECEIVE_BUFFER / RING_BLOCK;
+
+/// A block is handed over at the latest this long after its first frame:
+/// the most a quiet capture's frames wait before the consumer sees them.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) const RING_RETIRE: Duration = Duration::from_millis(10);
 
 /// How long the capture thread sleeps in `poll` before checking for a stop
 /// request: the longest [`LiveSource::stop`] waits for it.
@@ -107,11 +121,6 @@ const _: () = assert!(
         && ARPHRD_LOOPBACK == libc::ARPHRD_LOOPBACK
         && PACKET_OUTGOING == libc::PACKET_OUTGOING
 );
-
-/// How many frames the capture thread reads between looks at the clock
-/// for [`STATS_INTERVAL`] while frames keep coming.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-const STATS_CHECK_EVERY: u64 = 1024;
 
 /// What to capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,12 +190,35 @@ impl Counters {
     }
 }
 
+/// Frames handed from the capture thread to the consumer together: their
+/// bytes back to back in one buffer.
+#[derive(Debug, Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    frames: Vec<Slot>,
+}
+
+/// One frame of a [`Batch`]: its bytes end at `end`, where the next
+/// frame's begin.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    end: usize,
+    pub(crate) time: Duration,
+    pub(crate) wire_len: u32,
+    pub(crate) ifindex: u32,
+    pub(crate) iface: Arc<str>,
+    pub(crate) outgoing: bool,
+}
+
 /// A running live capture; frames arrive through [`LiveSource::recv`].
 #[derive(Debug)]
 pub struct LiveSource {
     link: LinkType,
     ifaces: Vec<String>,
-    frames: Option<Receiver<LiveFrame>>,
+    frames: Option<Receiver<Batch>>,
+    /// The batch being taken, and the next frame's place in it.
+    batch: Batch,
+    taken: usize,
     stop: Arc<AtomicBool>,
     counters: Arc<Counters>,
     thread: Option<JoinHandle<Result<(), Error>>>,
@@ -218,8 +250,35 @@ impl LiveSource {
 
     /// Waits at most `timeout` for the next frame. `None` on time-out, and
     /// once the capture has stopped and every frame has been taken.
-    pub fn recv(&self, timeout: Duration) -> Option<LiveFrame> {
-        self.frames.as_ref()?.recv_timeout(timeout).ok()
+    pub fn recv(&mut self, timeout: Duration) -> Option<LiveFrame> {
+        let (slot, data) = self.next_slot(timeout)?;
+        Some(LiveFrame {
+            time: slot.time,
+            data: data.to_vec(),
+            wire_len: slot.wire_len,
+            link: self.link,
+            ifindex: slot.ifindex,
+            iface: slot.iface,
+            outgoing: slot.outgoing,
+        })
+    }
+
+    /// The next frame's details and bytes, waiting at most `timeout` for
+    /// a batch when the current one is used up.
+    pub(crate) fn next_slot(&mut self, timeout: Duration) -> Option<(Slot, &[u8])> {
+        if self.taken >= self.batch.frames.len() {
+            let batch = self.frames.as_ref()?.recv_timeout(timeout).ok()?;
+            self.batch = batch;
+            self.taken = 0;
+        }
+        let slot = self.batch.frames.get(self.taken)?.clone();
+        let start = match self.taken {
+            0 => 0,
+            n => self.batch.frames[n - 1].end,
+        };
+        self.taken += 1;
+        let end = slot.end;
+        Some((slot, self.batch.bytes.get(start..end)?))
     }
 
     /// Whether the capture thread has ended (stopped, or failed).
@@ -453,12 +512,24 @@ impl LiveSource {
         };
         let socket = PacketSocket::open(if plan.cooked { Kind::Cooked } else { Kind::Raw })
             .map_err(|e| os("packet socket", e))?;
-        socket
-            .set_receive_buffer(RECEIVE_BUFFER)
-            .map_err(|e| os("receive buffer", e))?;
-        socket
-            .enable_timestamps()
-            .map_err(|e| os("timestamps", e))?;
+        let ring = match socket.map_ring(RING_BLOCK, RING_BLOCKS, RING_RETIRE) {
+            Ok(ring) => Some(ring),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(Error::Privilege);
+            }
+            Err(e) => {
+                log::debug!("no packet ring ({e}); reading frames one by one");
+                None
+            }
+        };
+        if ring.is_none() {
+            socket
+                .set_receive_buffer(RECEIVE_BUFFER)
+                .map_err(|e| os("receive buffer", e))?;
+            socket
+                .enable_timestamps()
+                .map_err(|e| os("timestamps", e))?;
+        }
         socket
             .attach_filter(&program)
             .map_err(|e| os("kernel filter", e))?;
@@ -484,6 +555,7 @@ impl LiveSource {
         let counters = Arc::new(Counters::default());
         let reader = Reader {
             socket,
+            ring,
             cooked: plan.cooked,
             snaplen: snaplen as usize,
             names,
@@ -504,6 +576,8 @@ impl LiveSource {
             },
             ifaces: opts.ifaces.clone(),
             frames: Some(rx),
+            batch: Batch::default(),
+            taken: 0,
             stop,
             counters,
             thread: Some(thread),
@@ -534,10 +608,11 @@ const CAPTURE_STACK: usize = 256 << 10;
 #[cfg(target_os = "linux")]
 struct Reader {
     socket: crate::sys::PacketSocket,
+    ring: Option<crate::sys::Ring>,
     cooked: bool,
     snaplen: usize,
     names: std::collections::HashMap<u32, Arc<str>>,
-    tx: std::sync::mpsc::Sender<LiveFrame>,
+    tx: std::sync::mpsc::Sender<Batch>,
     stop: Arc<AtomicBool>,
     counters: Arc<Counters>,
 }
@@ -546,10 +621,70 @@ struct Reader {
 impl Reader {
     fn run(mut self) -> Result<(), Error> {
         crate::sys::raise_thread_priority();
-        let fail = |e: std::io::Error| Error::CaptureIo {
-            what: "reading the packet socket".into(),
-            source: e,
-        };
+        match self.ring.take() {
+            Some(ring) => self.run_ring(ring)?,
+            None => self.run_socket()?,
+        }
+        self.read_stats().map_err(fail)
+    }
+
+    /// Takes the ring's blocks as the kernel hands them over. After a
+    /// stop request, the blocks holding frames from before it, and no
+    /// more: a flood that goes on does not hold the stop up.
+    fn run_ring(&mut self, mut ring: crate::sys::Ring) -> Result<(), Error> {
+        let mut last_stats = Instant::now();
+        // When the stop was asked for, and its time on the frames' clock.
+        let mut stopping: Option<(Instant, Duration)> = None;
+        loop {
+            if stopping.is_none() && self.stop.load(Ordering::Relaxed) {
+                stopping = Some((Instant::now(), wall_clock()));
+            }
+            let Some(block) = ring.block() else {
+                // Frames from before the stop may sit in a block the
+                // kernel has not handed over yet: it does within
+                // RING_RETIRE.
+                if stopping.is_some_and(|(t, _)| t.elapsed() >= STOP_SETTLE) {
+                    break;
+                }
+                if last_stats.elapsed() >= STATS_INTERVAL {
+                    self.read_stats().map_err(fail)?;
+                    last_stats = Instant::now();
+                }
+                let wait = if stopping.is_some() {
+                    RING_RETIRE
+                } else {
+                    POLL_INTERVAL
+                };
+                self.socket.wait_readable(wait).map_err(fail)?;
+                continue;
+            };
+            let mut batch = Batch::default();
+            let mut past_stop = false;
+            for frame in block.frames() {
+                past_stop |=
+                    stopping.is_some_and(|(_, at)| frame.meta.time.is_some_and(|t| t > at));
+                self.add(&mut batch, &frame.meta, frame.data);
+            }
+            // The block goes back to the kernel before the batch is handed on.
+            drop(block);
+            if !self.deliver(batch) {
+                break;
+            }
+            if last_stats.elapsed() >= STATS_INTERVAL {
+                self.read_stats().map_err(fail)?;
+                last_stats = Instant::now();
+            }
+            if past_stop || stopping.is_some_and(|(t, _)| t.elapsed() >= STOP_DRAIN_LIMIT) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads frames one by one from the socket's receive buffer, handing
+    /// them on [`SOCKET_BATCH`] at a time, or fewer when no more are
+    /// queued.
+    fn run_socket(&mut self) -> Result<(), Error> {
         // A cooked frame gets a header in front, inside the snap length.
         let room = if self.cooked {
             self.snaplen - SLL2_HEADER_LEN
@@ -557,41 +692,56 @@ impl Reader {
             self.snaplen
         };
         let mut buf = vec![0u8; room];
-        let mut last_stats = std::time::Instant::now();
-        let mut stopping: Option<std::time::Instant> = None;
+        let mut batch = Batch::default();
+        let mut last_stats = Instant::now();
+        let mut stopping: Option<Instant> = None;
         loop {
             if stopping.is_none() && self.stop.load(Ordering::Relaxed) {
-                stopping = Some(std::time::Instant::now());
+                stopping = Some(Instant::now());
             }
             match self.socket.recv(&mut buf).map_err(fail)? {
                 Some(r) => {
-                    let frame = self.frame(&r, &buf[..r.caplen]);
-                    if self.tx.send(frame).is_err() {
-                        // Nobody is listening any more.
-                        break;
-                    }
-                    let captured = self.counters.captured.fetch_add(1, Ordering::Relaxed);
-                    if captured.is_multiple_of(STATS_CHECK_EVERY)
-                        && last_stats.elapsed() >= STATS_INTERVAL
+                    self.add(&mut batch, &r, &buf[..r.caplen]);
+                    if batch.frames.len() >= SOCKET_BATCH
+                        && !self.deliver(std::mem::take(&mut batch))
                     {
-                        self.read_stats().map_err(fail)?;
-                        last_stats = std::time::Instant::now();
+                        return Ok(());
                     }
                     if stopping.is_some_and(|t| t.elapsed() >= STOP_DRAIN_LIMIT) {
                         break;
                     }
                 }
-                None if stopping.is_some() => break,
                 None => {
+                    if !self.deliver(std::mem::take(&mut batch)) {
+                        return Ok(());
+                    }
+                    if stopping.is_some() {
+                        break;
+                    }
                     if last_stats.elapsed() >= STATS_INTERVAL {
                         self.read_stats().map_err(fail)?;
-                        last_stats = std::time::Instant::now();
+                        last_stats = Instant::now();
                     }
                     self.socket.wait_readable(POLL_INTERVAL).map_err(fail)?;
                 }
             }
         }
-        self.read_stats().map_err(fail)
+        self.deliver(batch);
+        Ok(())
+    }
+
+    /// Hands a batch on and counts its frames; false when nobody is
+    /// listening any more.
+    fn deliver(&self, batch: Batch) -> bool {
+        let n = batch.frames.len() as u64;
+        if n == 0 {
+            return true;
+        }
+        if self.tx.send(batch).is_err() {
+            return false;
+        }
+        self.counters.captured.fetch_add(n, Ordering::Relaxed);
+        true
     }
 
     fn read_stats(&self) -> std::io::Result<()> {
@@ -618,34 +768,65 @@ impl Reader {
         name
     }
 
-    fn frame(&mut self, r: &crate::sys::Received, bytes: &[u8]) -> LiveFrame {
-        let time = r.time.unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-        });
+    /// Appends one frame to `batch`: a cooked frame gets its Linux cooked
+    /// v2 header in front, and the whole stays within the snap length.
+    fn add(&mut self, batch: &mut Batch, r: &crate::sys::Received, bytes: &[u8]) {
+        let time = r.time.unwrap_or_else(wall_clock);
         let ifindex = u32::try_from(r.ifindex).unwrap_or(0);
-        let (data, wire_len, link) = if self.cooked {
-            let mut data = Vec::with_capacity(SLL2_HEADER_LEN + bytes.len());
-            data.extend_from_slice(&sll2_header(
+        let wire_len = if self.cooked {
+            batch.bytes.extend_from_slice(&sll2_header(
                 r.protocol, ifindex, r.hatype, r.pkttype, r.halen, &r.addr,
             ));
-            data.extend_from_slice(bytes);
-            (data, r.len + SLL2_HEADER_LEN, LinkType::LinuxSll2)
+            let room = self.snaplen - SLL2_HEADER_LEN;
+            batch
+                .bytes
+                .extend_from_slice(&bytes[..bytes.len().min(room)]);
+            r.len + SLL2_HEADER_LEN
         } else {
-            (bytes.to_vec(), r.len, LinkType::Ethernet)
+            batch
+                .bytes
+                .extend_from_slice(&bytes[..bytes.len().min(self.snaplen)]);
+            r.len
         };
-        LiveFrame {
+        let iface = self.name(ifindex);
+        batch.frames.push(Slot {
+            end: batch.bytes.len(),
             time,
-            data,
             wire_len: u32::try_from(wire_len).unwrap_or(u32::MAX),
-            link,
             ifindex,
-            iface: self.name(ifindex),
+            iface,
             outgoing: r.pkttype == PACKET_OUTGOING,
-        }
+        });
     }
 }
+
+/// The time since the epoch, as frames are stamped.
+#[cfg(target_os = "linux")]
+fn wall_clock() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// What ends the capture thread on a failed system call.
+#[cfg(target_os = "linux")]
+fn fail(e: std::io::Error) -> Error {
+    Error::CaptureIo {
+        what: "reading the packet socket".into(),
+        source: e,
+    }
+}
+
+/// After a stop request, how long the ring reader waits for the blocks
+/// holding frames from before it: the kernel hands a block over at the
+/// latest [`RING_RETIRE`] after its first frame (its timer may just have
+/// missed it once).
+#[cfg(target_os = "linux")]
+const STOP_SETTLE: Duration = Duration::from_millis(3 * RING_RETIRE.as_millis() as u64);
+
+/// Frames read one by one are handed on this many at a time at most.
+#[cfg(target_os = "linux")]
+const SOCKET_BATCH: usize = 256;
 
 #[cfg(test)]
 mod tests {

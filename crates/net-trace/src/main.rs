@@ -71,7 +71,9 @@ fn run_capture(args: CaptureArgs, filter: Option<Filter>) -> anyhow::Result<Exit
             .as_deref()
             .map(|p| Box::new(PcapNg::new(p)) as Box<dyn Sink>),
     );
-    sinks.extend(args.view.output(true));
+    if !args.quiet {
+        sinks.extend(args.view.output(true));
+    }
     sinks.extend(diagram(&args.view));
     let opts = Options {
         ifaces: args.ifaces.clone(),
@@ -80,7 +82,9 @@ fn run_capture(args: CaptureArgs, filter: Option<Filter>) -> anyhow::Result<Exit
         numbering: Numbering::Kept,
         count: args.count.map(|c| usize::try_from(c).unwrap_or(usize::MAX)),
         duration: args.duration,
-        attribute: !args.no_processes,
+        // Nothing would show a process that a quiet capture looks up,
+        // except a pcapng's comments.
+        attribute: !args.no_processes && (!args.quiet || pcapng.is_some()),
         pid: args.pid,
         pname: args.pname.clone(),
         command: (!args.command.is_empty()).then(|| args.command.clone()),

@@ -38,6 +38,9 @@ pub(crate) enum Kept {
     Packet(Row, Packet),
     /// A frame that is not IP (ARP, LLDP…), kept, with its row.
     Other(Row),
+    /// A frame kept, without a row: no sink needs rows
+    /// ([`Stages::without_rows`]).
+    Frame,
     /// Left out by the filters.
     Left,
 }
@@ -68,6 +71,8 @@ pub(crate) struct Stages {
     iface_notes: bool,
     decoder: Decoder,
     analyzer: Analyzer,
+    /// Kept frames are analysed into rows.
+    rows: bool,
     kept: u64,
     rejected: u64,
 }
@@ -85,6 +90,7 @@ impl Stages {
             iface_notes: false,
             decoder: Decoder::new(),
             analyzer: Analyzer::new(),
+            rows: true,
             kept: 0,
             rejected: 0,
         }
@@ -94,6 +100,13 @@ impl Stages {
     /// several interfaces).
     pub(crate) fn with_iface_notes(mut self, on: bool) -> Stages {
         self.iface_notes = on;
+        self
+    }
+
+    /// Frames are filtered and counted but not analysed: every sink
+    /// saves frames only (a quiet capture to a file), so no row is made.
+    pub(crate) fn without_rows(mut self) -> Stages {
+        self.rows = false;
         self
     }
 
@@ -116,6 +129,8 @@ impl Stages {
             return Ok(Kept::Left);
         }
         let mut kept = match self.decoder.decode(f.link, &f.data, f.time, f.wire_len) {
+            Decoded::Packet(p) if !self.rows && wanted(&p, &self.ports) => Kept::Frame,
+            Decoded::Other(_) if !self.rows && self.keep_other => Kept::Frame,
             Decoded::Packet(p) if wanted(&p, &self.ports) => {
                 Kept::Packet(self.analyzer.push(&p), p)
             }

@@ -60,22 +60,26 @@ impl Source for LiveSource {
     }
 
     fn next(&mut self, frame: &mut Frame, wait: Duration) -> Result<Next, Error> {
-        match self.recv(wait) {
-            Some(live) => {
-                frame.time = live.time;
-                frame.wire_len = live.wire_len;
-                frame.link = live.link;
-                // The bytes move; the frame's own buffer (usually taken by
-                // a held row already) is dropped.
-                frame.data = live.data;
-                frame.interface = live.ifindex;
-                frame.comment = None;
-                self.set_last_iface(live.iface);
-                Ok(Next::Frame)
-            }
-            None if self.is_finished() => Ok(Next::End),
-            None => Ok(Next::Idle),
+        let link = self.link();
+        let Some((slot, data)) = self.next_slot(wait) else {
+            return Ok(if self.is_finished() {
+                Next::End
+            } else {
+                Next::Idle
+            });
+        };
+        frame.time = slot.time;
+        frame.wire_len = slot.wire_len;
+        frame.link = link;
+        // Into the frame's own buffer, when a held row has not taken it.
+        frame.data.clear();
+        frame.data.extend_from_slice(data);
+        frame.interface = slot.ifindex;
+        frame.comment = None;
+        if !Arc::ptr_eq(self.last_iface(), &slot.iface) {
+            self.set_last_iface(slot.iface);
         }
+        Ok(Next::Frame)
     }
 
     fn iface(&self) -> &Arc<str> {

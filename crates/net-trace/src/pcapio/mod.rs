@@ -87,15 +87,19 @@ fn write_error(path: &Path, source: std::io::Error) -> Error {
 }
 
 /// A classic pcap file (microsecond time stamps, this machine's link
-/// type numbering) being written. Each frame reaches the file in one write
-/// as it comes (no buffer), so whatever stops the capture — a count, a
-/// time-out, Ctrl-C, an error — the file is complete up to the last frame.
+/// type numbering) being written. Frames are gathered in a buffer of
+/// [`PCAP_BUFFER`] bytes (a write per frame cost more than the rest of
+/// saving it), written out when it fills, at [`PcapOut::flush`] (a live
+/// capture's quiet moments and its end) and when the writer is dropped, so
+/// whatever stops the capture — a count, a time-out, Ctrl-C, an error —
+/// the file is complete up to the last frame.
 pub struct PcapOut {
-    file: File,
+    file: std::io::BufWriter<File>,
     path: PathBuf,
-    /// One record (header and data), reused frame after frame.
-    record: Vec<u8>,
 }
+
+/// The pcap writer's buffer: a few hundred small frames.
+pub const PCAP_BUFFER: usize = 64 << 10;
 
 impl fmt::Debug for PcapOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -122,9 +126,8 @@ impl PcapOut {
         header.extend_from_slice(&link.number().to_le_bytes());
         file.write_all(&header).map_err(|e| write_error(path, e))?;
         Ok(PcapOut {
-            file,
+            file: std::io::BufWriter::with_capacity(PCAP_BUFFER, file),
             path: path.to_path_buf(),
-            record: Vec::new(),
         })
     }
 
@@ -140,23 +143,20 @@ impl PcapOut {
                 time.as_secs()
             ),
         })?;
-        self.record.clear();
-        self.record.extend_from_slice(&secs.to_le_bytes());
-        self.record
-            .extend_from_slice(&time.subsec_micros().to_le_bytes());
-        self.record.extend_from_slice(&caplen.to_le_bytes());
-        self.record
-            .extend_from_slice(&wire_len.max(caplen).to_le_bytes());
-        self.record.extend_from_slice(kept);
+        let mut header = [0u8; 16];
+        header[0..4].copy_from_slice(&secs.to_le_bytes());
+        header[4..8].copy_from_slice(&time.subsec_micros().to_le_bytes());
+        header[8..12].copy_from_slice(&caplen.to_le_bytes());
+        header[12..16].copy_from_slice(&wire_len.max(caplen).to_le_bytes());
         self.file
-            .write_all(&self.record)
+            .write_all(&header)
+            .and_then(|()| self.file.write_all(kept))
             .map_err(|e| write_error(&self.path, e))
     }
 
-    /// Frames are written unbuffered, so there is nothing left to flush;
-    /// kept so callers need not know that.
+    /// Writes out the frames gathered so far.
     pub fn flush(&mut self) -> Result<(), Error> {
-        Ok(())
+        self.file.flush().map_err(|e| write_error(&self.path, e))
     }
 }
 

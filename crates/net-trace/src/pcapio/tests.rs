@@ -873,6 +873,7 @@ fn tshark_opens_the_pcap() {
         frame.len() as u32,
     )
     .unwrap();
+    out.flush().unwrap();
     let out = std::process::Command::new("tshark")
         .args([
             "-r",

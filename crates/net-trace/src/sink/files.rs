@@ -17,6 +17,8 @@ use crate::pcapio::{PcapNgOut, PcapOut, process_comment};
 pub struct Pcap {
     path: PathBuf,
     out: Option<PcapOut>,
+    /// A write-out at an idle moment failed.
+    failed: Option<Error>,
 }
 
 impl Pcap {
@@ -25,6 +27,7 @@ impl Pcap {
         Pcap {
             path: path.to_path_buf(),
             out: None,
+            failed: None,
         }
     }
 }
@@ -36,13 +39,35 @@ impl Sink for Pcap {
     }
 
     fn row(&mut self, frame: &Shown<'_>, _: &Row, _: Option<&Owner>) -> Result<(), Error> {
+        self.frame(frame)
+    }
+
+    fn needs_rows(&self) -> bool {
+        false
+    }
+
+    fn frame(&mut self, frame: &Shown<'_>) -> Result<(), Error> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         match self.out.as_mut() {
             Some(out) => out.write(frame.time, frame.data, frame.wire_len),
             None => Ok(()),
         }
     }
 
+    fn idle(&mut self) {
+        // A quiet moment: the frames so far reach the file; a failure is
+        // reported with the next frame or at the end.
+        if let Some(Err(e)) = self.out.as_mut().map(PcapOut::flush) {
+            self.failed.get_or_insert(e);
+        }
+    }
+
     fn finish(&mut self, _: &End<'_>) -> Result<(), Error> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         self.out.as_mut().map_or(Ok(()), PcapOut::flush)
     }
 }
@@ -77,7 +102,26 @@ impl Sink for PcapNg {
         Ok(())
     }
 
+    fn needs_rows(&self) -> bool {
+        false
+    }
+
+    fn frame(&mut self, frame: &Shown<'_>) -> Result<(), Error> {
+        self.save(frame, None)
+    }
+
     fn row(&mut self, frame: &Shown<'_>, _: &Row, sender: Option<&Owner>) -> Result<(), Error> {
+        self.save(frame, sender)
+    }
+
+    fn finish(&mut self, _: &End<'_>) -> Result<(), Error> {
+        self.out.as_mut().map_or(Ok(()), PcapNgOut::flush)
+    }
+}
+
+impl PcapNg {
+    /// Saves one frame, with its sender as a comment when known.
+    fn save(&mut self, frame: &Shown<'_>, sender: Option<&Owner>) -> Result<(), Error> {
         let Some(out) = self.out.as_mut() else {
             return Ok(());
         };
@@ -100,9 +144,5 @@ impl Sink for PcapNg {
             frame.wire_len,
             comment.as_deref(),
         )
-    }
-
-    fn finish(&mut self, _: &End<'_>) -> Result<(), Error> {
-        self.out.as_mut().map_or(Ok(()), PcapNgOut::flush)
     }
 }

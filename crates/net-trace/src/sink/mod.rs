@@ -132,6 +132,20 @@ pub trait Sink {
     /// error stops the stream.
     fn row(&mut self, frame: &Shown<'_>, row: &Row, sender: Option<&Owner>) -> Result<(), Error>;
 
+    /// Whether this sink needs each frame's row (its analysis): a sink
+    /// that only saves frames does not, and when no sink does, frames go
+    /// to [`Sink::frame`] unanalysed.
+    fn needs_rows(&self) -> bool {
+        true
+    }
+
+    /// One frame kept, without a row (no sink needs rows, and no process
+    /// is looked up).
+    fn frame(&mut self, frame: &Shown<'_>) -> Result<(), Error> {
+        let _ = frame;
+        Ok(())
+    }
+
     /// No frame came for a moment, or the stream stopped on an error:
     /// the time to flush buffered output.
     fn idle(&mut self) {}
