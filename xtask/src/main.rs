@@ -58,13 +58,17 @@ enum Task {
     #[command(hide = true)]
     UdpBare,
     /// One sender of the bench's UDP flood: COUNT datagrams to TO on a
-    /// connected socket, each carrying this process's pid.
+    /// connected socket, each carrying this process's pid (or as many as
+    /// it can send in SECS); prints how many it sent.
     #[command(hide = true)]
     UdpFlood {
         /// Where to send.
         to: std::net::SocketAddr,
-        /// How many datagrams.
+        /// How many datagrams, at most.
         count: usize,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        seconds: Option<f64>,
     },
 }
 
@@ -78,7 +82,7 @@ fn main() -> ExitCode {
         Task::Soak(args) => soak::run(args),
         Task::Ci => ci::run(),
         Task::UdpBare => bench::peers::serve_bare_udp(),
-        Task::UdpFlood { to, count } => bench::live::flood(to, count),
+        Task::UdpFlood { to, count, seconds } => bench::flood::send(to, count, seconds),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,10 +4,7 @@
 //! each captured and the kernel's drops, and checking every process
 //! net-trace named against the pids the run started: a client named with
 //! another client's pid, or a server frame with anything but the server's,
-//! is counted as wrong. And a UDP flood (several processes of this
-//! program, each sending datagrams that carry its pid on a connected
-//! socket), captured with and without naming processes: the CPU time per
-//! frame of net-trace and of tcpdump, and the wrong names.
+//! is counted as wrong. Then the UDP flood ([`super::flood`]).
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -35,23 +32,11 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 /// ACK) are on the wire well within this.
 const SETTLE: Duration = Duration::from_millis(300);
 
-/// Processes of the UDP flood.
-const FLOOD_PROCS: usize = 4;
-
-/// Datagrams each flood process sends.
-const FLOOD_DATAGRAMS: usize = 50_000;
-
-/// A flood datagram's size: the pid, padded.
-const FLOOD_LEN: usize = 32;
-
 /// What one paired capture saw.
 struct Paired {
     tcpdump: u64,
     ours: u64,
     dropped: u64,
-    /// CPU time (user and system) until they were stopped: net-trace's,
-    /// tcpdump's.
-    cpu: (Duration, Duration),
     /// net-trace's table.
     rows: Vec<String>,
 }
@@ -83,47 +68,7 @@ pub fn bench(
         "frames",
         "net-trace",
     );
-    let mut flood_cpu = [
-        Workload::new(
-            &format!(
-                "live capture, UDP flood of {FLOOD_PROCS} processes, CPU per frame with processes named"
-            ),
-            "µs",
-            "net-trace",
-        )
-        .lower_is_better(),
-        Workload::new(
-            &format!(
-                "live capture, UDP flood of {FLOOD_PROCS} processes, CPU per frame with --no-processes"
-            ),
-            "µs",
-            "net-trace",
-        )
-        .lower_is_better(),
-    ];
     for round in 1..=rounds {
-        for (processes, w) in [true, false].into_iter().zip(flood_cpu.iter_mut()) {
-            let (paired, named, wrong) = udp_flood(release, processes)?;
-            let sent = FLOOD_PROCS * FLOOD_DATAGRAMS;
-            let what = format!(
-                "UDP flood, {sent} datagrams from {FLOOD_PROCS} processes{}",
-                if processes { "" } else { ", --no-processes" }
-            );
-            let per_frame =
-                |cpu: Duration, frames: u64| cpu.as_secs_f64() * 1e6 / frames.max(1) as f64;
-            let (ours, theirs) = (
-                per_frame(paired.cpu.0, paired.ours),
-                per_frame(paired.cpu.1, paired.tcpdump),
-            );
-            let named = format!(
-                "rows named {named} of {}; CPU per frame: net-trace {ours:.2} µs, tcpdump -w {theirs:.2} µs",
-                paired.rows.len()
-            );
-            let mut counts = Workload::new("", "frames", "net-trace");
-            record(&mut counts, notes, round, &what, &paired, &named, wrong);
-            w.add("net-trace", ours);
-            w.add("tcpdump -w", theirs);
-        }
         let (paired, named, wrong) = short_clients(release)?;
         let what = format!("{CLIENTS} short `tcp-uppercase client` runs");
         let named = format!("clients named with their own pid {named}/{CLIENTS}");
@@ -142,80 +87,7 @@ pub fn bench(
     if wrk {
         results.push(load);
     }
-    results.extend(flood_cpu);
-    Ok(())
-}
-
-/// One flood sender (`cargo xtask udp-flood TO COUNT`): `count` datagrams
-/// to `to`, each holding this process's pid, on a connected socket.
-pub fn flood(to: std::net::SocketAddr, count: usize) -> Result<()> {
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
-    socket.connect(to)?;
-    let mut payload = format!("pid{}", std::process::id()).into_bytes();
-    payload.resize(FLOOD_LEN, b'.');
-    for _ in 0..count {
-        // A full receive queue drops datagrams at the receiver, not here;
-        // a refusal (nothing listening any more) ends nothing either.
-        let _ = socket.send(&payload);
-    }
-    Ok(())
-}
-
-/// The UDP flood, captured by net-trace (naming processes or not) beside
-/// tcpdump; returns the captures, the rows named, and the wrong names (a
-/// row naming a pid other than the one its datagram carries).
-fn udp_flood(release: &Path, processes: bool) -> Result<(Paired, usize, usize)> {
-    let sink = std::net::UdpSocket::bind("127.0.0.1:0")?;
-    let to = sink.local_addr()?;
-    let xtask = std::env::current_exe()?;
-    let started = Capture::start_with(release, to.port(), "udp", processes)?;
-    let senders: Vec<Child> = (0..FLOOD_PROCS)
-        .map(|_| {
-            Command::new(&xtask)
-                .args(["udp-flood", &to.to_string(), &FLOOD_DATAGRAMS.to_string()])
-                .spawn()
-                .context("cannot start a flood sender")
-        })
-        .collect::<Result<_>>()?;
-    for mut s in senders {
-        let status = s.wait()?;
-        if !status.success() {
-            bail!("a flood sender failed: {status}");
-        }
-    }
-    std::thread::sleep(SETTLE);
-    let paired = started.stop()?;
-    let mut named = 0;
-    let mut wrong = 0;
-    for row in &paired.rows {
-        let Some(at) = row.find("client (pid ") else {
-            continue;
-        };
-        named += 1;
-        let pid: String = row[at + "client (pid ".len()..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        if !row.contains(&format!("\"pid{pid}.")) {
-            wrong += 1;
-        }
-    }
-    Ok((paired, named, wrong))
-}
-
-/// CPU time (user and system, all threads) a live process has used.
-fn cpu_time(pid: u32) -> Duration {
-    // Fields 14 and 15 of /proc/PID/stat, after the name in parentheses,
-    // in clock ticks (100 a second on Linux).
-    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-        })
-        .unwrap_or(0);
-    Duration::from_millis(ticks * 10)
+    super::flood::bench(release, rounds, notes, results)
 }
 
 /// Prints and notes one paired capture, and adds its counts to `w`.
@@ -353,17 +225,12 @@ struct Capture {
 impl Capture {
     /// TCP on `port`, naming processes.
     fn start(release: &Path, port: u16) -> Result<Capture> {
-        Self::start_with(release, port, "tcp", true)
-    }
-
-    /// `proto` on `port`; net-trace names processes when `processes`.
-    fn start_with(release: &Path, port: u16, proto: &str, processes: bool) -> Result<Capture> {
         let mut tcpdump = Command::new("tcpdump")
             .args(["-i", "lo", "-nn", "--immediate-mode", "-B", "65536"])
             // Counting only; `-Z root` keeps tcpdump from handing the
             // output file (here /dev/null) to its own user.
             .args(["-Z", "root", "-w", "/dev/null"])
-            .args([proto, "port", &port.to_string()])
+            .args(["tcp", "port", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -388,10 +255,7 @@ impl Capture {
             }
         }
         let port = port.to_string();
-        let mut args = vec!["capture", "--iface", "lo", "--port", &port];
-        if !processes {
-            args.push("--no-processes");
-        }
+        let args = ["capture", "--iface", "lo", "--port", &port];
         let ours =
             Server::spawn(release.join("net-trace"), &args).map_err(|e| anyhow::anyhow!(e))?;
         ours.wait_for_stderr(TIMEOUT, |l| l.starts_with("capturing on"));
@@ -408,7 +272,6 @@ impl Capture {
                 .args(["-TERM", &pid.to_string()])
                 .status()
         };
-        let cpu = (cpu_time(self.ours.pid()), cpu_time(self.tcpdump.id()));
         kill(self.tcpdump.id())?;
         let status = self.ours.terminate(TIMEOUT);
         if !status.is_some_and(|s| s.success()) {
@@ -436,7 +299,6 @@ impl Capture {
             tcpdump,
             ours,
             dropped,
-            cpu,
             // The table's rows (a frame number first), not the summaries.
             rows: self
                 .ours

@@ -3,6 +3,7 @@
 //! drift cancels out. Prints a table of medians and ratios and writes
 //! `target/bench/report.md` and `target/bench/chart.svg`.
 
+pub mod flood;
 pub mod live;
 mod load;
 pub mod peers;

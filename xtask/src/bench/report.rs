@@ -155,6 +155,24 @@ const TARGETS: &[(&str, &str, f64)] = &[
     // more for them (frames per CPU second).
     ("JSON lines of a 500k-frame", "tshark -T ek", 1.0),
     ("TSV of a 500k-frame", "tshark -T fields", 1.0),
+    // CPU per captured frame under the UDP flood: naming processes at most
+    // 2× `tcpdump -nn`'s, without at most 1×, a pcap alone at most 3×
+    // `tcpdump -w`'s (lower-is-better rows: tcpdump's over ours).
+    (
+        "live capture, UDP flood of 4 processes, CPU per frame, table to a file, processes named",
+        "tcpdump -nn",
+        0.5,
+    ),
+    (
+        "live capture, UDP flood of 4 processes, CPU per frame, table to a file, --no-processes",
+        "tcpdump -nn",
+        1.0,
+    ),
+    (
+        "live capture, UDP flood of 4 processes, CPU per frame, a pcap only",
+        "tcpdump -w",
+        1.0 / 3.0,
+    ),
 ];
 
 /// What profiling (`perf record`, `strace -c`) found, and what was done.
