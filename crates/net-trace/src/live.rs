@@ -526,10 +526,14 @@ impl LiveSource {
             socket
                 .set_receive_buffer(RECEIVE_BUFFER)
                 .map_err(|e| os("receive buffer", e))?;
-            socket
-                .enable_timestamps()
-                .map_err(|e| os("timestamps", e))?;
         }
+        // Frames are stamped as they arrive (the ring takes the stamp the
+        // kernel gave the frame), not when copied out: without this, a
+        // ring frame gets the time of its copy, later under load, and
+        // kernel events are compared with frame times to the microsecond.
+        socket
+            .enable_timestamps()
+            .map_err(|e| os("timestamps", e))?;
         socket
             .attach_filter(&program)
             .map_err(|e| os("kernel filter", e))?;
