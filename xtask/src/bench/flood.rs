@@ -52,6 +52,29 @@ const SETTLE: Duration = Duration::from_millis(1500);
 /// How long either capture may take to say it is capturing, or to stop.
 const TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A capture's output unchanged this long has caught up with what it
+/// captured (its rows wait at most a fraction of this for evidence once
+/// the traffic ends).
+const QUIET_OUTPUT: Duration = Duration::from_millis(700);
+
+/// Waits (at most [`TIMEOUT`]) until `progress` (a capture's output so
+/// far) has not moved for [`QUIET_OUTPUT`]: after a stop request a
+/// capture shows what it has for half a second at most, and the bench
+/// compares the frames kept, not how far behind the table was.
+pub fn caught_up(progress: impl Fn() -> u64) {
+    let deadline = Instant::now() + TIMEOUT;
+    let mut last = (progress(), Instant::now());
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = progress();
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() >= QUIET_OUTPUT {
+            return;
+        }
+    }
+}
+
 /// How long the flood runs before the Ctrl-C, and the longest the exit
 /// after it may take.
 const CTRL_C_AFTER: Duration = Duration::from_millis(1500);
@@ -531,6 +554,9 @@ fn capture_flood(
     let total = sent(senders(to, flood)?)?;
     let rate = total as f64 / started.elapsed().as_secs_f64();
     std::thread::sleep(SETTLE);
+    let table = dir.0.join("ours.txt");
+    let size = |name: &str| std::fs::metadata(dir.0.join(name)).map_or(0, |m| m.len());
+    caught_up(|| size("ours.txt") + size("ours.pcap"));
     let cpu = (
         ours.as_ref().map_or(Duration::ZERO, |o| cpu_time(o.pid())),
         cpu_time(theirs.pid()),
@@ -552,7 +578,7 @@ fn capture_flood(
         });
     };
     ours.interrupt()?;
-    let table = std::fs::read_to_string(dir.0.join("ours.txt")).unwrap_or_default();
+    let table = std::fs::read_to_string(&table).unwrap_or_default();
     let (rows, named, wrong) = check_names(&table);
     Ok(Run {
         tcpdump,

@@ -267,6 +267,10 @@ impl Capture {
     }
 
     fn stop(mut self) -> Result<Paired> {
+        // A stop shows what was captured for half a second at most, so
+        // the table is let catch up first: frames kept are compared, not
+        // how far behind the table was.
+        super::flood::caught_up(|| self.ours.stdout().len() as u64);
         let kill = |pid: u32| {
             Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
