@@ -335,10 +335,15 @@ struct Group(Child);
 
 impl Drop for Group {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &format!("-{}", self.0.id())])
-            .status();
-        let _ = self.0.wait();
+        // Only while the child is unreaped is its group id still ours: a
+        // reaped child's id may already be another process group's (pids
+        // wrap at 32,768 on a busy machine).
+        if let Ok(None) = self.0.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &format!("-{}", self.0.id())])
+                .status();
+            let _ = self.0.wait();
+        }
     }
 }
 

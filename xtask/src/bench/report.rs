@@ -305,16 +305,16 @@ stop); in both, the capture thread took a third to a half of the samples: a `rec
 every few frames (`finish_task_switch` 9–14 %), the socket buffer's copy and free. After: send records \
 indexed by length and process (a binary search per sender); frames read from a `TPACKET_V3` ring a block \
 at a time and handed on in batches (the capture thread 6 % of the samples); one clock read per frame; the \
-answers cache on the fast hasher: 2.1–2.4 µs with processes, 0.9–1.05 µs without. What is left with \
+answers cache on the fast hasher: 2.1–2.7 µs with processes, 0.9–1.1 µs without. What is left with \
 processes: copies (`memmove` 13 %: the frame into the pipeline, the payload into the decoded packet, the \
 owner cloned per row), allocation (10 %), the event reader (15 %), the table's text. Saving a pcap alone \
 (`--quiet --pcap`) took 1.10 µs a frame against `tcpdump -w`'s 0.15: a `write` per frame (12 % of the \
 samples in system calls and ext4) and the whole analysis for rows nobody shows (`escape_into`, \
 `Analyzer::push`, `udp_info`: 15 %); the pcap is now written through a 64 KiB buffer and a capture whose \
-sinks only save frames is not analysed: 0.40–0.45 µs (`tcpdump -w` 0.15–0.20 in the same rounds). \
+sinks only save frames is not analysed: 0.40–0.51 µs (`tcpdump -w` 0.15–0.24 in the same rounds). \
 Ctrl-C under the flood took 2.2 s (the capture thread kept reading the ring for 500 ms while the flood went \
 on, then the backlog was shown); now only the blocks holding frames from before the stop are taken, and \
-what is not shown within 500 ms is counted as captured but not shown.\n\
+what is not shown within 500 ms is counted as captured but not shown: 0.8 s.\n\
 - Not met, and why: with `Connection: close` every server pays a TCP handshake per request on the same two \
 cores as the load generator — nginx reaches about 10× python http.server, so 30× is out of reach for any server \
 here.\n\
