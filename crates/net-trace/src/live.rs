@@ -74,7 +74,7 @@ pub(crate) const RING_BLOCK: usize = 1 << 20;
 pub(crate) const RING_BLOCKS: usize = RECEIVE_BUFFER / RING_BLOCK;
 
 /// A block is handed over at the latest this long after its first frame:
-/// the most a quiet capture's frames wait before the consumer sees them.
+/// the longest a frame of a capture with little traffic waits to be seen.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) const RING_RETIRE: Duration = Duration::from_millis(10);
 
