@@ -85,8 +85,11 @@ const BACKLOG_NOTICE: u64 = 10_000;
 /// shown and held rows wait for their evidence; what is left then is
 /// counted as captured but not shown, as after a second Ctrl-C. A capture
 /// far behind a flood would otherwise take seconds to stop, where tcpdump
-/// stops at once (leaving what it had not taken uncounted).
-pub const STOP_GRACE: Duration = Duration::from_millis(500);
+/// stops at once (leaving what it had not taken uncounted). The rest of a
+/// stop (the last ring blocks, the summary, removing the tracing
+/// instance) took up to half a second under a flood beside `stress -c 2`
+/// on two cores, so a stop stays within a second.
+pub const STOP_GRACE: Duration = Duration::from_millis(300);
 
 /// Everything a run produced.
 #[derive(Debug)]

@@ -59,7 +59,7 @@ const QUIET_OUTPUT: Duration = Duration::from_millis(700);
 
 /// Waits (at most [`TIMEOUT`]) until `progress` (a capture's output so
 /// far) has not moved for [`QUIET_OUTPUT`]: after a stop request a
-/// capture shows what it has for half a second at most, and the bench
+/// capture shows what it has for 0.3 s at most, and the bench
 /// compares the frames kept, not how far behind the table was.
 pub fn caught_up(progress: impl Fn() -> u64) {
     let deadline = Instant::now() + TIMEOUT;

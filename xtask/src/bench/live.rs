@@ -267,7 +267,7 @@ impl Capture {
     }
 
     fn stop(mut self) -> Result<Paired> {
-        // A stop shows what was captured for half a second at most, so
+        // A stop shows what was captured for 0.3 s at most, so
         // the table is let catch up first: frames kept are compared, not
         // how far behind the table was.
         super::flood::caught_up(|| self.ours.stdout().len() as u64);

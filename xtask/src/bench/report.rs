@@ -314,7 +314,7 @@ samples in system calls and ext4) and the whole analysis for rows nobody shows (
 sinks only save frames is not analysed: 0.40–0.51 µs (`tcpdump -w` 0.15–0.24 in the same rounds). \
 Ctrl-C under the flood took 2.2 s (the capture thread kept reading the ring for 500 ms while the flood went \
 on, then the backlog was shown); now only the blocks holding frames from before the stop are taken, and \
-what is not shown within 500 ms is counted as captured but not shown: 0.8 s.\n\
+what is not shown within 300 ms is counted as captured but not shown: 0.8–1.0 s with 500 ms.\n\
 - Not met, and why: with `Connection: close` every server pays a TCP handshake per request on the same two \
 cores as the load generator — nginx reaches about 10× python http.server, so 30× is out of reach for any server \
 here.\n\
