@@ -302,13 +302,19 @@ impl Owners {
         let key = cache_key(q);
         let hit = self.cache.lock().ok().and_then(|c| c.get(&key).cloned());
         match hit {
-            Some(Answer::Known((o, _))) if !self.still_holds(&o, q) => {
-                // Gone, or another process is on the flow now (a UDP flow
-                // outlives the program that began it): ask afresh.
-                if let Ok(mut cache) = self.cache.lock() {
-                    cache.remove(&key);
+            Some(Answer::Known((o, m))) => match self.still_holds(&o, q) {
+                Some(true) => return Answer::Known((o, m)),
+                // Gone, or another process is on the socket or the flow
+                // now (a UDP flow outlives the program that began it):
+                // ask afresh.
+                Some(false) => {
+                    if let Ok(mut cache) = self.cache.lock() {
+                        cache.remove(&key);
+                    }
                 }
-            }
+                // The events up to the frame are not read yet.
+                None => {}
+            },
             Some(hit) => return hit,
             None => {}
         }
@@ -333,21 +339,26 @@ impl Owners {
         answer
     }
 
-    /// Whether a remembered /proc answer still stands for frame `q`: its
-    /// process was alive at the frame's time, had no live child that may
-    /// hold the socket now, and, by the kernel events, no other process is
-    /// on the UDP flow; without events, its process lives.
-    fn still_holds(&self, o: &Owner, q: &Query) -> bool {
-        match &self.kernel {
-            Some(k) => k
-                .shared
-                .table
-                .lock()
-                .is_ok_and(|t| t.proc_owner_fits(o.pid, q, q.time)),
-            None => std::path::Path::new("/proc")
-                .join(o.pid.to_string())
-                .exists(),
+    /// Whether a remembered /proc holder stands for frame `q` by what is
+    /// read already: the events up to the frame are in, none near it was
+    /// lost, it was alive then with no live child that may hold the socket
+    /// now, and no other process was seen on its socket (a UDP flow's,
+    /// too); without events, its process lives.
+    /// `None` while the events up to the frame are still to be read.
+    fn still_holds(&self, o: &Owner, q: &Query) -> Option<bool> {
+        let Some(k) = &self.kernel else {
+            return Some(process_lives(o.pid));
+        };
+        let ns = |t: Duration| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+        if k.shared.watermark_ns.load(Ordering::Acquire) < ns(q.time + MARGIN) {
+            return None;
         }
+        Some(
+            !lost_around(&k.shared, q.stream_start, q.time)
+                && k.shared.table.lock().is_ok_and(|t| {
+                    t.proc_owner_fits(o.pid, q, q.time) && !t.others_on_socket(o.pid, q)
+                }),
+        )
     }
 
     /// `/proc`'s owner of the socket, else unknown `otherwise`.
@@ -411,8 +422,11 @@ impl Owners {
 
     fn lookup_kernel(&self, k: &tracefs::Kernel, q: &Query) -> Answer {
         let shared = &k.shared;
+        // What the lost events said (a hand-over, a process that held the
+        // socket and left, a new socket on the same ports) is exactly what
+        // would show /proc's holder to be someone else: it is not asked.
         if lost_around(shared, q.stream_start, q.time) {
-            return self.proc_answer(q, Reason::Lost);
+            return Answer::Unknown(Reason::Lost);
         }
         let ns = |t: Duration| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
         let watermark = shared.watermark_ns.load(Ordering::Acquire);
@@ -462,14 +476,17 @@ impl Owners {
 
     /// /proc's holder of the frame's socket, when the events do not
     /// contradict it: it was alive then, and it is the only process the
-    /// events saw on a UDP flow.
+    /// events saw on a UDP flow; for a frame's sender (`sent`), also the
+    /// only process the events saw on that socket.
     ///
     /// /proc says who holds the socket when it is read, which may be after
     /// the frame: a forking server's child, created after the frame, holds
-    /// the connection by then. Only events up to that reading can say so,
-    /// so with `wait` the answer is `Pending` until they are applied (the
-    /// scan is kept meanwhile, not repeated).
-    fn proc_checked(&self, k: &tracefs::Kernel, q: &Query, wait: bool) -> Answer {
+    /// the connection by then; a process the socket was passed to holds
+    /// it alone once the one that made it exits, after both sent on it.
+    /// Only events up to that reading can say so, so for a sender the
+    /// answer is `Pending` until they are applied (the scan is kept
+    /// meanwhile, not repeated).
+    fn proc_checked(&self, k: &tracefs::Kernel, q: &Query, sent: bool) -> Answer {
         let key = cache_key(q);
         let kept = self.proc_scans.lock().ok().and_then(|mut m| m.remove(&key));
         let (owner, read_at) = match kept {
@@ -482,7 +499,7 @@ impl Owners {
                 (owner, read_at)
             }
         };
-        if wait && k.shared.watermark_ns.load(Ordering::Acquire) < read_at {
+        if sent && k.shared.watermark_ns.load(Ordering::Acquire) < read_at {
             if let Ok(mut m) = self.proc_scans.lock() {
                 if m.len() >= MAX_CACHED {
                     m.clear();
@@ -492,12 +509,13 @@ impl Owners {
             k.shared.clock.mark();
             return Answer::Pending;
         }
-        let consistent = k
-            .shared
-            .table
-            .lock()
-            .is_ok_and(|t| t.proc_owner_fits(owner.pid, q, q.stream_start.min(q.time)));
-        if consistent {
+        let Ok(table) = k.shared.table.lock() else {
+            return Answer::Unknown(Reason::Unproven);
+        };
+        if sent && table.others_on_socket(owner.pid, q) {
+            return Answer::Unknown(Reason::HandedOver);
+        }
+        if table.proc_owner_fits(owner.pid, q, q.stream_start.min(q.time)) {
             Answer::Known((owner, Method::Proc))
         } else {
             Answer::Unknown(Reason::Unproven)
@@ -569,6 +587,11 @@ impl Owners {
         }
         false
     }
+}
+
+/// Whether process `pid` lives (its /proc directory is there).
+fn process_lives(pid: u32) -> bool {
+    std::path::Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// See [`Owners::lost_around`].

@@ -53,7 +53,7 @@ pub(crate) use socket::InitialListener;
 
 use super::{Answer, Owner, Query, canonical};
 use process::Proc;
-use route::Run;
+use route::{Run, UdpSenders};
 use socket::Sock;
 
 /// How far a frame's timestamp may run ahead of or behind the kernel event
@@ -87,6 +87,11 @@ pub(crate) struct Table {
     listeners: Vec<usize>,
     /// UDP send system calls of the last few seconds.
     sends: sends::SendLog,
+    /// UDP sockets by kernel address: who sent on each, lately.
+    udp_socks: HashMap<u64, UdpSenders>,
+    /// Processes seen sending on a UDP socket another process also sent
+    /// on, and when that was last seen.
+    udp_shared: HashMap<u32, Duration>,
     /// Route lookups by (protocol, local port, remote port).
     routes: HashMap<(u8, u16, u16), Vec<Run>>,
     newest: Duration,
@@ -131,7 +136,7 @@ impl Table {
             // A send in interrupt context is no process's.
             Event::Send { ctx, .. } if ctx.irq => {}
             Event::Send { ctx, sk, tcp, .. } if *tcp => self.tcp_sender(*sk, ctx),
-            Event::Send { ctx, len, .. } => self.udp_sent(ctx, *len),
+            Event::Send { ctx, len, sk, .. } => self.udp_sent(ctx, *len, *sk),
             Event::Route { ctx, .. } if ctx.irq => {}
             Event::Route {
                 ctx,
@@ -183,6 +188,20 @@ impl Table {
             && (q.tcp || !self.routed_by_other(false, q.src, q.dst, pid))
     }
 
+    /// Whether the events saw a process other than `pid` on the socket of
+    /// frame `q` — acting on or sending on its TCP socket, or sending on a
+    /// UDP socket `pid` sent on too. /proc names whoever holds the socket
+    /// when read: after another process had it too, that holder is not
+    /// proven for any of its frames (the other may have sent them and be
+    /// gone by then).
+    pub(crate) fn others_on_socket(&self, pid: u32, q: &Query) -> bool {
+        if q.tcp {
+            self.tcp_touched_by_other(pid, q)
+        } else {
+            self.shares_udp(pid)
+        }
+    }
+
     /// Forgets, once every [`SWEEP_EVERY`] of event time, closed sockets,
     /// exited processes and routes older than [`RETAIN`].
     fn sweep(&mut self) {
@@ -193,6 +212,7 @@ impl Table {
         let horizon = self.newest.saturating_sub(RETAIN);
         self.forget_sockets(horizon);
         self.forget_routes(horizon);
+        self.forget_udp_sockets(horizon);
         self.forget_processes(horizon);
         self.sends.sweep();
     }

@@ -34,11 +34,26 @@ const SEND_RETAIN: Duration = Duration::from_secs(5);
 /// Route-lookup runs kept per flow, at most (older ones are dropped).
 const MAX_RUNS: usize = 16;
 
+/// UDP sockets tracked by kernel address, at most (past it the map starts
+/// over; a socket seen again is tracked afresh).
+const MAX_UDP_SOCKETS: usize = 65_536;
+
 /// `IPPROTO_TCP`.
 pub(super) const TCP: u8 = 6;
 
 /// `IPPROTO_UDP`.
 pub(super) const UDP: u8 = 17;
+
+/// The processes seen sending on one UDP socket address.
+#[derive(Debug, Clone)]
+pub(super) struct UdpSenders {
+    /// The latest.
+    latest: u32,
+    /// The one before it, if another.
+    before: Option<u32>,
+    /// When anyone last sent.
+    last: Duration,
+}
 
 /// Consecutive route lookups of one flow by one process.
 #[derive(Debug, Clone)]
@@ -61,8 +76,48 @@ impl Run {
 }
 
 impl Table {
-    /// `sock:sock_send_length` of a UDP socket, in process context.
-    pub(super) fn udp_sent(&mut self, ctx: &Ctx, len: u32) {
+    /// `sock:sock_send_length` of the UDP socket at `sk`, in process
+    /// context.
+    pub(super) fn udp_sent(&mut self, ctx: &Ctx, len: u32, sk: u64) {
+        // A socket sent on by two processes in turn (inherited, or passed
+        // over a Unix socket): neither's route lookups nor /proc tell
+        // whose its datagrams are (a connected socket routes once, at
+        // connect, and again only when routes change, so the one that
+        // routed last need not be the one that sent). A socket's address
+        // is reused once it is freed, and no event says when a UDP socket
+        // closes: another process sending from it may be on a new socket,
+        // so only a return to the earlier sender (A, B, A) proves the
+        // socket is one both hold.
+        if sk != 0 {
+            let at = ctx.time;
+            match self.udp_socks.get_mut(&sk) {
+                Some(seen) if seen.latest == ctx.tgid => seen.last = at,
+                Some(seen) => {
+                    let back = seen.before == Some(ctx.tgid);
+                    let other = seen.latest;
+                    *seen = UdpSenders {
+                        latest: ctx.tgid,
+                        before: Some(other),
+                        last: at,
+                    };
+                    if back {
+                        self.udp_shared.insert(other, at);
+                        self.udp_shared.insert(ctx.tgid, at);
+                    }
+                }
+                None => {
+                    if self.udp_socks.len() >= MAX_UDP_SOCKETS {
+                        self.udp_socks.clear();
+                    }
+                    let first = UdpSenders {
+                        latest: ctx.tgid,
+                        before: None,
+                        last: at,
+                    };
+                    self.udp_socks.insert(sk, first);
+                }
+            }
+        }
         self.sends.add(ctx.time, ctx.tgid, len);
         self.forget_sends();
         self.sweep();
@@ -123,6 +178,18 @@ impl Table {
     fn forget_sends(&mut self) {
         self.sends
             .forget_before(self.newest.saturating_sub(SEND_RETAIN));
+    }
+
+    /// Forgets UDP sockets last sent on, and sharing last seen, before
+    /// `horizon`.
+    pub(super) fn forget_udp_sockets(&mut self, horizon: Duration) {
+        self.udp_socks.retain(|_, seen| seen.last >= horizon);
+        self.udp_shared.retain(|_, last| *last >= horizon);
+    }
+
+    /// Whether `pid` sent on a UDP socket another process sent on too.
+    pub(super) fn shares_udp(&self, pid: u32) -> bool {
+        self.udp_shared.contains_key(&pid)
     }
 
     /// Forgets route lookups last made before `horizon`.
@@ -227,6 +294,9 @@ impl Table {
         let Answer::Known(owner) = verdict else {
             return verdict;
         };
+        if self.shares_udp(owner.pid) {
+            return Answer::Unknown(Reason::HandedOver);
+        }
         // The datagram itself: that process routed this very flow just
         // before it (each send of an unconnected socket does), or made a
         // send of its payload's length around it (the record comes as the
@@ -320,6 +390,44 @@ mod tests {
         assert_eq!(t.lookup(&q(false, Role::Client, 500, 500, 8)), UNPROVEN);
         // Long after it, that send proves nothing.
         assert_eq!(t.lookup(&q(false, Role::Client, 900, 900, 9)), UNPROVEN);
+    }
+
+    #[test]
+    fn a_udp_socket_two_processes_send_on_is_neither_s() {
+        let on = |t: &mut Table, at: u64, pid: u32, sk: u64| {
+            t.apply(&Event::Send {
+                ctx: ctx(at, pid, "sender", false),
+                len: 9,
+                sk,
+                tcp: false,
+            });
+        };
+        let mut t = Table::new();
+        // 800 sends on a socket whose route lookup (at connect) was not
+        // seen: nothing proves its datagrams.
+        on(&mut t, 1, 800, 0x5);
+        assert_eq!(t.lookup(&q(false, Role::Client, 1, 1, 9)), UNPROVEN);
+        // It passed the socket to 801, whose send routes anew; both send.
+        // 801's route lookup is not proof of 800's datagram after it, nor
+        // of its own; nor is /proc's holder of the socket.
+        route(&mut t, 300, 801, UDP, C, S);
+        on(&mut t, 300, 801, 0x5);
+        on(&mut t, 301, 800, 0x5);
+        for at in [300, 301] {
+            assert_eq!(t.lookup(&q(false, Role::Client, at, 1, 9)), HANDED_OVER);
+        }
+        let frame = q(false, Role::Client, 301, 1, 9);
+        assert!(t.others_on_socket(800, &frame) && t.others_on_socket(801, &frame));
+        // Another process on a socket of its own is not concerned.
+        on(&mut t, 302, 900, 0x6);
+        assert!(!t.others_on_socket(900, &frame));
+        // Nor are processes whose new sockets have the address of one
+        // another process sent from before (it was freed and reused).
+        on(&mut t, 304, 901, 0x6);
+        on(&mut t, 305, 902, 0x6);
+        for p in [900, 901, 902] {
+            assert!(!t.others_on_socket(p, &frame));
+        }
     }
 
     #[test]

@@ -299,6 +299,15 @@ impl Table {
             })
     }
 
+    /// Whether a process other than `pid` acted or sent on the TCP socket
+    /// of frame `q`, as far as the events tell.
+    pub(super) fn tcp_touched_by_other(&self, pid: u32, q: &Query) -> bool {
+        let key = tuple_key(norm(q.src), norm(q.dst));
+        self.live_sockets(key, q)
+            .iter()
+            .any(|s| s.actors.iter().any(|p| *p != pid) || s.senders.iter().any(|(p, _)| *p != pid))
+    }
+
     /// The verdict on a TCP frame.
     pub(super) fn lookup_tcp(&self, q: &Query) -> Answer<Owner> {
         let (src, dst) = (norm(q.src), norm(q.dst));
@@ -710,6 +719,25 @@ mod tests {
         send_on(&mut t, 5, 300);
         assert_eq!(pid(t.lookup(&q(true, Role::Client, 2, 0, 0))), Some(100));
         assert_eq!(t.lookup(&q(true, Role::Client, 6, 0, 0)), UNPROVEN);
+    }
+
+    #[test]
+    fn proc_s_holder_is_not_the_sender_when_another_process_was_on_the_socket() {
+        use state::*;
+        let mut t = connected_client();
+        let frame = q(true, Role::Client, 2, 0, 10);
+        // Only its connector acted and sent: /proc's holder may be it.
+        tcp_send(&mut t, 1, 100);
+        assert!(!t.others_on_socket(100, &frame));
+        // Passed to 300, which sends; 100 exits and 300 holds it alone.
+        tcp_send(&mut t, 5, 300);
+        for holder in [100, 300] {
+            assert!(t.others_on_socket(holder, &frame));
+        }
+        // One that only shut it down is on it too.
+        let mut t = connected_client();
+        t.apply(&st(5, 300, false, 0xa, ESTABLISHED, FIN_WAIT1, C, S));
+        assert!(t.others_on_socket(300, &frame));
     }
 
     #[test]
