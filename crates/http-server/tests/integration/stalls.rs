@@ -157,16 +157,29 @@ fn a_full_house_of_idle_keep_alive_connections() {
     assert_newcomers_served(&s, "idle");
     // Oldest first: the connections closed (one per newcomer that found
     // the house full; a newcomer may find the slot of one before it) are
-    // the oldest.
-    assert!(idle[0].closed_within(Duration::from_secs(5)));
+    // among the oldest. Each connection's thread parks it just after its
+    // response, so two opened one after the other may park in the other
+    // order when a thread is kept waiting for a CPU: "oldest" allows that
+    // much.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !idle[..OLDEST]
+        .iter_mut()
+        .any(|c| c.closed_within(Duration::from_millis(10)))
+    {
+        assert!(Instant::now() < deadline, "none of the oldest was closed");
+    }
     let closed: Vec<bool> = idle
         .iter_mut()
         .map(|c| c.closed_within(Duration::from_millis(100)))
         .collect();
-    let made_room = closed.iter().take_while(|&&c| c).count();
+    let made_room = closed.iter().filter(|&&c| c).count();
     assert!((1..=3).contains(&made_room), "{closed:?}");
-    assert!(closed[made_room..].iter().all(|&c| !c), "{closed:?}");
+    assert!(closed[OLDEST..].iter().all(|&c| !c), "{closed:?}");
 }
+
+/// How far from the very oldest an evicted idle connection may be: three
+/// newcomers, and a pair parked out of order.
+const OLDEST: usize = 5;
 
 #[test]
 fn a_full_house_of_non_readers() {
