@@ -885,6 +885,8 @@ turns(s, c, 0, owner_exits, child)
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
         (Reaped(child), lines)
     };
+    // The sends of the two processes, in turn: A, B, A, B, A.
+    const SENDS: usize = 5;
     // Each process's lines, as they come, on one channel.
     let (tx, said) = mpsc::channel::<String>();
     let relay = |lines: std::io::Lines<BufReader<std::process::ChildStdout>>| {
@@ -911,7 +913,10 @@ turns(s, c, 0, owner_exits, child)
     relay(lines);
     children.push(maker);
     let (mut port, mut start, mut sent, mut holder) = (0u16, Duration::ZERO, Vec::new(), 0u32);
-    while holder == 0 {
+    // Each process's lines come through its own relay thread, so one's
+    // "holding" may overtake the other's last "sent": read until both
+    // are in.
+    while holder == 0 || sent.len() < SENDS {
         let line = said.recv_timeout(PATIENCE).expect("the senders went on");
         let f: Vec<&str> = line.split_whitespace().collect();
         match f[..] {
@@ -936,7 +941,7 @@ turns(s, c, 0, owner_exits, child)
             }
         }
     }
-    assert_eq!(sent.len(), 5, "{sent:?}");
+    assert_eq!(sent.len(), SENDS, "{sent:?}");
     let src = SocketAddr::new(server.ip(), port);
     // The frames as a capture asks about them: a TCP stream from the
     // connect, a UDP flow from its first datagram.
