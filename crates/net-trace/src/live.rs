@@ -5,8 +5,12 @@
 //! copies them into an unbounded channel, a block of frames at a time;
 //! everything slow (decoding, process lookups, printing, writing files)
 //! belongs to the consumer, so the kernel's ring is emptied as fast as it
-//! fills. When the consumer falls behind, frames pile up in the channel
-//! (memory), not in the kernel (loss).
+//! fills. When the consumer falls behind, frames wait in the channel, up
+//! to `BACKLOG_LIMIT` bytes; past that the capture thread leaves the ring
+//! alone until the consumer catches up, so a table slower than the
+//! traffic (a terminal under a flood) costs frames the kernel drops and
+//! counts, as with tcpdump, never memory without bound. It says so once,
+//! at the time.
 //!
 //! # Capacity: a `TPACKET_V3` ring
 //! The kernel copies each frame into a ring of `RING_BLOCKS` blocks of
@@ -178,6 +182,8 @@ struct Counters {
     captured: AtomicU64,
     received: AtomicU64,
     dropped: AtomicU64,
+    /// Bytes of batches handed on and not yet taken ([`batch_weight`]).
+    queued: std::sync::atomic::AtomicUsize,
 }
 
 impl Counters {
@@ -268,6 +274,9 @@ impl LiveSource {
     pub(crate) fn next_slot(&mut self, timeout: Duration) -> Option<(Slot, &[u8])> {
         if self.taken >= self.batch.frames.len() {
             let batch = self.frames.as_ref()?.recv_timeout(timeout).ok()?;
+            self.counters
+                .queued
+                .fetch_sub(batch_weight(&batch), Ordering::Relaxed);
             self.batch = batch;
             self.taken = 0;
         }
@@ -566,6 +575,7 @@ impl LiveSource {
             tx,
             stop: Arc::clone(&stop),
             counters: Arc::clone(&counters),
+            said_behind: false,
         };
         let thread = std::thread::Builder::new()
             .name("net-trace-capture".into())
@@ -603,6 +613,23 @@ impl LiveSource {
     }
 }
 
+/// Most frame bytes (with their bookkeeping) waiting for the consumer:
+/// as much as the kernel's ring holds. A consumer slower than the traffic
+/// for longer than that leaves the rest to the kernel, which drops and
+/// counts it; a burst the consumer soon catches up with costs nothing.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) const BACKLOG_LIMIT: usize = RECEIVE_BUFFER;
+
+/// How long the capture thread waits for the consumer before looking
+/// again, while the backlog is full.
+#[cfg(target_os = "linux")]
+const BACKLOG_WAIT: Duration = Duration::from_millis(1);
+
+/// What a batch holds against [`BACKLOG_LIMIT`].
+fn batch_weight(batch: &Batch) -> usize {
+    batch.bytes.len() + batch.frames.len() * std::mem::size_of::<Slot>()
+}
+
 /// The capture thread's stack: it holds no large locals (the frame buffer
 /// is on the heap).
 #[cfg(target_os = "linux")]
@@ -619,6 +646,8 @@ struct Reader {
     tx: std::sync::mpsc::Sender<Batch>,
     stop: Arc<AtomicBool>,
     counters: Arc<Counters>,
+    /// Whether the consumer's falling behind was said.
+    said_behind: bool,
 }
 
 #[cfg(target_os = "linux")]
@@ -642,6 +671,13 @@ impl Reader {
         loop {
             if stopping.is_none() && self.stop.load(Ordering::Relaxed) {
                 stopping = Some((Instant::now(), wall_clock()));
+            }
+            if stopping.is_none() && self.backlog_full() {
+                if last_stats.elapsed() >= STATS_INTERVAL {
+                    self.read_stats().map_err(fail)?;
+                    last_stats = Instant::now();
+                }
+                continue;
             }
             let Some(block) = ring.block() else {
                 // Frames from before the stop may sit in a block the
@@ -703,6 +739,13 @@ impl Reader {
             if stopping.is_none() && self.stop.load(Ordering::Relaxed) {
                 stopping = Some(Instant::now());
             }
+            if stopping.is_none() && batch.frames.is_empty() && self.backlog_full() {
+                if last_stats.elapsed() >= STATS_INTERVAL {
+                    self.read_stats().map_err(fail)?;
+                    last_stats = Instant::now();
+                }
+                continue;
+            }
             match self.socket.recv(&mut buf).map_err(fail)? {
                 Some(r) => {
                     self.add(&mut batch, &r, &buf[..r.caplen]);
@@ -741,10 +784,29 @@ impl Reader {
         if n == 0 {
             return true;
         }
+        let weight = batch_weight(&batch);
+        self.counters.queued.fetch_add(weight, Ordering::Relaxed);
         if self.tx.send(batch).is_err() {
             return false;
         }
         self.counters.captured.fetch_add(n, Ordering::Relaxed);
+        true
+    }
+
+    /// Whether the consumer has more than [`BACKLOG_LIMIT`] waiting: the
+    /// ring is then left to the kernel for [`BACKLOG_WAIT`] (said once).
+    fn backlog_full(&mut self) -> bool {
+        if self.counters.queued.load(Ordering::Relaxed) <= BACKLOG_LIMIT {
+            return false;
+        }
+        if !self.said_behind {
+            self.said_behind = true;
+            log::warn!(
+                "frames arrive faster than they are shown: {} MiB of them wait to be shown, and the kernel drops what comes on top (counted at the end); write the table to a file, or save with --quiet --pcap FILE",
+                BACKLOG_LIMIT >> 20
+            );
+        }
+        std::thread::sleep(BACKLOG_WAIT);
         true
     }
 

@@ -443,3 +443,41 @@ fn a_filter_expression_runs_in_the_kernel() {
         assert_eq!(stats.received, 3, "{ifaces:?}: {stats:?}");
     }
 }
+
+/// A consumer slower than the traffic does not make the capture hold
+/// every frame in memory: past its backlog limit (64 MiB, as much as the
+/// kernel's ring) the capture leaves frames to the kernel, which drops
+/// and counts them, as with tcpdump behind a slow terminal.
+#[test]
+#[ignore = "needs root"]
+fn a_consumer_that_falls_behind_holds_a_bounded_backlog() {
+    const PAYLOAD: usize = 1400;
+    /// The backlog limit and the ring, with room for the frames' headers.
+    const MOST_HELD: usize = 160 << 20;
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = sink.local_addr().unwrap();
+    let mut source = open(&["lo"], &[to.port()], 0);
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let payload = vec![b'x'; PAYLOAD];
+    // Four times what the capture may hold, none of it taken yet.
+    let sent = 4 * (64 << 20) / PAYLOAD;
+    for _ in 0..sent {
+        // The receiver is never read: its buffer overflows, which does
+        // not keep the frames from the capture.
+        let _ = sender.send_to(&payload, to);
+    }
+    let stats = source.stop().unwrap();
+    let held = stats.captured as usize * PAYLOAD;
+    assert!(held <= MOST_HELD, "{stats:?}: {held} bytes held");
+    assert!(stats.dropped > 0, "{stats:?}");
+    assert!(
+        stats.captured + stats.dropped <= stats.received,
+        "{stats:?}"
+    );
+    // What was held is all there.
+    let mut taken = 0u64;
+    while source.recv(Duration::ZERO).is_some() {
+        taken += 1;
+    }
+    assert_eq!(taken, stats.captured);
+}
