@@ -315,6 +315,28 @@ sinks only save frames is not analysed: 0.40–0.51 µs (`tcpdump -w` 0.15–0.2
 Ctrl-C under the flood took 2.2 s (the capture thread kept reading the ring for 500 ms while the flood went \
 on, then the backlog was shown); now only the blocks holding frames from before the stop are taken, and \
 what is not shown within 300 ms is counted as captured but not shown: 0.8–1.0 s with 500 ms.\n\
+- Keep-alive on a quiet machine (load average under 2), where nginx's two workers reach 120–160k requests/s: \
+`perf stat` over alternating 4 s runs of `wrk -c64` put http-server at 6.6–7.6 µs of CPU, 2.0 system calls and \
+1.03–1.07 context switches per request, nginx at 8.1–9.7 µs, 8.0–8.1 calls and 0.0–0.4 switches; wrk itself \
+spends 5.7–7.3 µs per request against either. On two CPUs shared with wrk the rate follows the sum, so the \
+server's lower cost shows as 0.94–1.27× nginx's rate round by round (median 1.09× over 13 rounds by hand). \
+`perf record`: 69 % of the server's samples are in the kernel (loopback TCP sending and receiving, much the \
+same for any server), 21 % in `finish_task_switch` (the thread asleep in `recv` between requests), 4–6 % \
+reading the clock. Tried and not kept: parking every connection right after its response in the keep-alive \
+epoll set, served by one thread per CPU that takes the next ready connection without sleeping — context \
+switches fell from 1.03 to 0.10–0.17 per request, but system calls rose from 2 to 4 (`epoll_ctl` to re-arm, \
+`epoll_wait`), CPU per request stayed at 7.0–8.2 µs, the rate stayed within the old one's spread and p99 rose \
+from 0.9–1.3 to 2.7–3.7 ms (and such a pool must grow whenever all its threads block on slow clients). The \
+1.2× keep-alive target is not met on a quiet machine.\n\
+- tcp-uppercase with `TCP_DEFER_ACCEPT` on the listener (tried and not kept; a silent client is then accepted \
+after about a second): with the lab's client pattern (a C client, 4 threads, alternating 4 s runs) the \
+server's context switches per exchange went 2.07–2.11 → 2.00–2.02 and its CPU 18.5–21.4 → 19.6–20.9 µs. Batch \
+scheduling already lets the client's sentence arrive before the accepting thread runs; the two switches left \
+are the sentence's and the end of stream's. The textbook server, one thread taking queued connections in a \
+loop, barely sleeps and spends 15–17 µs of (Python) CPU per exchange at 4 and 16 client threads; ours 17–20 \
+µs, mostly two sleeps and wake-ups per exchange — the price of a thread that waits for its client's end of \
+stream, which the lab's full-duplex use needs. At 4 / 16 client threads 1.19× / 1.28× the textbook server in \
+that run: the 1.5× target is not met.\n\
 - Not met, and why: with `Connection: close` every server pays a TCP handshake per request on the same two \
 cores as the load generator — nginx reaches about 10× python http.server, so 30× is out of reach for any server \
 here.\n\
