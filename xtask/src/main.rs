@@ -57,6 +57,20 @@ enum Task {
     /// The bare UDP loop the bench compares udp-chat with.
     #[command(hide = true)]
     UdpBare,
+    /// Runs PROGRAM ARGS… and writes its own CPU seconds and peak RSS
+    /// (KiB) to OUT: the bench's trace readers are started from this
+    /// small process, since a child started from the bench itself counts
+    /// the bench's peak memory as its own (Linux keeps the peak of the
+    /// address space a child leaves when it executes its program).
+    #[command(hide = true)]
+    Usage {
+        /// Where to write `CPU_SECONDS PEAK_RSS_KIB`.
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+        /// The program and its arguments.
+        #[arg(last = true, required = true)]
+        argv: Vec<std::ffi::OsString>,
+    },
     /// One sender of the bench's UDP flood: COUNT datagrams to TO on a
     /// connected socket, each carrying this process's pid (or as many as
     /// it can send in SECS); prints how many it sent.
@@ -83,6 +97,7 @@ fn main() -> ExitCode {
         Task::Ci => ci::run(),
         Task::UdpBare => bench::peers::serve_bare_udp(),
         Task::UdpFlood { to, count, seconds } => bench::flood::send(to, count, seconds),
+        Task::Usage { out, argv } => bench::trace::run_measured(&out, &argv),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

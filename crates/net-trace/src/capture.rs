@@ -132,6 +132,9 @@ pub struct Report {
     /// With `--pid`, `--pname` or a command: the capture's number of each
     /// row shown, in order (see [`End::numbers`]).
     pub(crate) numbers: Option<Vec<usize>>,
+    /// With `--pid`, `--pname` or a command: the rows shown of frames
+    /// corrupted on the way (see [`End::corrupted`]).
+    pub(crate) corrupted: Option<u64>,
 }
 
 impl Report {
@@ -143,6 +146,7 @@ impl Report {
             conns: self.conns.as_deref(),
             tally: self.tally.as_ref(),
             numbers: self.numbers.as_deref(),
+            corrupted: self.corrupted,
         }
     }
 }
@@ -686,6 +690,7 @@ pub fn run_source<S: Source>(
             .target
             .as_ref()
             .map(|_| std::mem::take(&mut pipe.renumber.shown)),
+        corrupted: pipe.target.as_ref().map(|_| pipe.renumber.corrupted),
         analyzer: pipe.stages.into_analyzer(),
     })
 }
@@ -744,6 +749,8 @@ struct Renumber {
     conns: Vec<usize>,
     /// Each of those connections' number as shown.
     conn_numbers: HashMap<usize, usize>,
+    /// Rows shown of frames corrupted on the way.
+    corrupted: u64,
 }
 
 impl Renumber {
@@ -754,6 +761,7 @@ impl Renumber {
         row.time = crate::analyze::RelTime::between(start, time);
         self.shown.push(captured);
         row.no = self.shown.len();
+        self.corrupted += u64::from(row.bad_checksum.is_some());
         if let Some(conn) = row.conn {
             let conns = &mut self.conns;
             let n = *self.conn_numbers.entry(conn).or_insert_with(|| {

@@ -398,7 +398,7 @@ pub(crate) fn write_summaries(
     owners: &ConnOwners,
     rtts: &mut Rtts,
 ) -> io::Result<()> {
-    let (analyzer, methods) = (end.analyzer, end.methods);
+    let methods = end.methods;
     writeln!(out)?;
     if end.connection_count() == 0 {
         writeln!(out, "No TCP or UDP traffic matched.")?;
@@ -412,7 +412,7 @@ pub(crate) fn write_summaries(
             writeln!(out, "{}", rtt.line())?;
         }
     }
-    let corrupted = analyzer.corrupted();
+    let corrupted = end.corrupted();
     if corrupted > 0 {
         writeln!(
             out,
@@ -622,6 +622,7 @@ mod tests {
             methods,
             conns: None,
             numbers: None,
+            corrupted: None,
             tally: None,
         }
     }

@@ -10,7 +10,7 @@ pub mod peers;
 mod profile;
 mod report;
 mod tcp_client;
-mod trace;
+pub mod trace;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -298,18 +298,30 @@ fn installed(program: &str) -> bool {
 
 /// Runs one reader over `file` with stdout to /dev/null, returning its
 /// CPU time and peak RSS; a failed run is an error with its stderr.
+///
+/// The reader is started by `xtask usage` ([`run_measured`]), a process of a
+/// few MiB: Linux counts the peak size of the address space a child
+/// leaves at `execve` in the child's `ru_maxrss`, and a child started by
+/// the bench itself (posix_spawn shares the bench's address space until
+/// then) would report the bench's own peak — every reader showed the same
+/// 107.7 MiB in a full run.
 fn read(reader: &Reader, file: &Path, dir: &Path) -> Result<Sample> {
     let err_path = dir.join("reader.stderr");
-    let child = Command::new(&reader.program)
+    let usage_path = dir.join("reader.usage");
+    let _ = fs::remove_file(&usage_path);
+    let status = Command::new(std::env::current_exe().context("cannot find xtask itself")?)
+        .arg("usage")
+        .arg("--out")
+        .arg(&usage_path)
+        .arg("--")
+        .arg(&reader.program)
         .args(&reader.args)
         .arg(file)
         .stdin(Stdio::null())
         .stdout(Stdio::from(File::create("/dev/null")?))
         .stderr(Stdio::from(File::create(&err_path)?))
-        .spawn()
+        .status()
         .with_context(|| format!("cannot start {}", reader.program.display()))?;
-    let (status, usage) =
-        sys::wait_rusage(&child).with_context(|| format!("waiting for {}", reader.name))?;
     if !status.success() {
         let stderr = fs::read_to_string(&err_path).unwrap_or_default();
         let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
@@ -320,10 +332,36 @@ fn read(reader: &Reader, file: &Path, dir: &Path) -> Result<Sample> {
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
     }
+    let text = fs::read_to_string(&usage_path)
+        .with_context(|| format!("no usage recorded for {}", reader.name))?;
+    let mut fields = text.split_whitespace();
+    let (Some(cpu), Some(rss)) = (fields.next(), fields.next()) else {
+        bail!("unreadable usage for {}: {text:?}", reader.name);
+    };
     Ok(Sample {
-        cpu_secs: usage.cpu_secs,
-        rss_mib: usage.maxrss_kib as f64 / 1024.0,
+        cpu_secs: cpu.parse().context("CPU seconds")?,
+        rss_mib: rss.parse::<f64>().context("peak RSS")? / 1024.0,
     })
+}
+
+/// `xtask usage --out OUT -- PROGRAM ARGS…`: runs the program with this
+/// process's standard streams, writes `CPU_SECONDS PEAK_RSS_KIB` of that
+/// child alone to `out`, and fails when the program does.
+pub fn run_measured(out: &Path, argv: &[std::ffi::OsString]) -> Result<()> {
+    let Some((program, args)) = argv.split_first() else {
+        bail!("no program to measure");
+    };
+    let child = Command::new(program)
+        .args(args)
+        .spawn()
+        .with_context(|| format!("cannot start {}", program.to_string_lossy()))?;
+    let (status, usage) = sys::wait_rusage(&child)
+        .with_context(|| format!("waiting for {}", program.to_string_lossy()))?;
+    fs::write(out, format!("{} {}\n", usage.cpu_secs, usage.maxrss_kib))?;
+    if !status.success() {
+        bail!("{} failed ({status})", program.to_string_lossy());
+    }
+    Ok(())
 }
 
 /// The cached capture, recording it first when it is missing; `Ok(Err)`

@@ -87,6 +87,10 @@ pub struct End<'a> {
     /// each row shown, in order. Summaries name a frame by its place in
     /// this list, from 1, as the saved file numbers it.
     pub(crate) numbers: Option<&'a [usize]>,
+    /// With a capture narrowed to some processes: how many rows shown are
+    /// of frames corrupted on the way (the others' are not in the saved
+    /// file either); `None`: every frame corrupted is shown.
+    pub(crate) corrupted: Option<u64>,
 }
 
 impl End<'_> {
@@ -105,6 +109,11 @@ impl End<'_> {
             }
             Some(s)
         }))
+    }
+
+    /// How many frames shown were corrupted on the way.
+    pub(crate) fn corrupted(&self) -> u64 {
+        self.corrupted.unwrap_or_else(|| self.analyzer.corrupted())
     }
 
     /// How many connections the summaries list.

@@ -118,6 +118,7 @@ mod tests {
             conns: None,
             tally: None,
             numbers: None,
+            corrupted: None,
         };
         table.start()?;
         // Past the buffer, so the output is written to.

@@ -199,10 +199,15 @@ fn a_capture_narrowed_to_a_process_numbers_its_rows_as_the_file_it_saves() {
         client.peer_addr().unwrap().to_string(),
     );
     let (oc, os) = ("127.0.0.1:1", "127.0.0.1:2");
+    // A segment of the hidden connection corrupted on the way (a bit of
+    // its window flipped after the checksum was made).
+    let mut corrupted = super::tcp(oc, os, 2, Some(8), "P", b"x");
+    corrupted[14 + 20 + 15] ^= 0x10;
     let frames = [
         super::tcp(oc, os, 1, None, "S", b""),
         super::tcp(os, oc, 7, Some(2), "S", b""),
         super::tcp(oc, os, 2, Some(8), "", b""),
+        corrupted,
         super::tcp(&c, &s, 100, None, "S", b""),
         super::tcp(&s, &c, 900, Some(101), "S", b""),
         super::tcp(&c, &s, 101, Some(901), "", b""),
@@ -294,6 +299,16 @@ fn a_capture_narrowed_to_a_process_numbers_its_rows_as_the_file_it_saves() {
     let followed = String::from_utf8(followed).unwrap();
     assert!(followed.contains(&format!("Node 0: {c}")), "{followed}");
     assert!(followed.contains("\nhello\n"), "{followed}");
+    // The corrupted segment is hidden with its connection's frames, and
+    // counted nowhere: the summary says what the saved file says.
+    let corrupted_line = "Corrupted on the way (checksum incorrect): 1 frame;";
+    assert!(
+        read(&original).contains(corrupted_line),
+        "{}",
+        read(&original)
+    );
+    assert!(!summary.contains("Corrupted on the way"), "{summary}");
+    assert!(!back.contains("Corrupted on the way"), "{back}");
     let back_summary = back.split_once("\n\n").unwrap().1;
     assert_eq!(
         summary.trim_start().lines().next(),
