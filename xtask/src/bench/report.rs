@@ -326,8 +326,8 @@ reading the clock. Tried and not kept: parking every connection right after its 
 epoll set, served by one thread per CPU that takes the next ready connection without sleeping — context \
 switches fell from 1.03 to 0.10–0.17 per request, but system calls rose from 2 to 4 (`epoll_ctl` to re-arm, \
 `epoll_wait`), CPU per request stayed at 7.0–8.2 µs, the rate stayed within the old one's spread and p99 rose \
-from 0.9–1.3 to 2.7–3.7 ms (and such a pool must grow whenever all its threads block on slow clients). The \
-1.2× keep-alive target is not met on a quiet machine.\n\
+from 0.9–1.3 to 2.7–3.7 ms (and such a pool must grow whenever all its threads block on slow clients). Three \
+full quiet-machine runs measured keep-alive 1.39×, 1.17× and 1.11× nginx.\n\
 - tcp-uppercase with `TCP_DEFER_ACCEPT` on the listener (tried and not kept; a silent client is then accepted \
 after about a second): with the lab's client pattern (a C client, 4 threads, alternating 4 s runs) the \
 server's context switches per exchange went 2.07–2.11 → 2.00–2.02 and its CPU 18.5–21.4 → 19.6–20.9 µs. Batch \
