@@ -801,10 +801,8 @@ impl Reader {
         }
         if !self.said_behind {
             self.said_behind = true;
-            log::warn!(
-                "frames arrive faster than they are shown: {} MiB of them wait to be shown, and the kernel drops what comes on top (counted at the end); write the table to a file, or save with --quiet --pcap FILE",
-                BACKLOG_LIMIT >> 20
-            );
+            use std::io::IsTerminal as _;
+            log::warn!("{}", behind_warning(std::io::stdout().is_terminal()));
         }
         std::thread::sleep(BACKLOG_WAIT);
         true
@@ -894,9 +892,43 @@ const STOP_SETTLE: Duration = Duration::from_millis(3 * RING_RETIRE.as_millis() 
 #[cfg(target_os = "linux")]
 const SOCKET_BATCH: usize = 256;
 
+/// What is said once when the table falls [`BACKLOG_LIMIT`] behind the
+/// traffic; the advice depends on where the table goes: a terminal is the
+/// usual cause, but a table written to a file can fall behind too (on two
+/// CPUs shared with the traffic's own programs, from about 150,000 frames
+/// a second with processes named).
+fn behind_warning(table_on_terminal: bool) -> String {
+    let advice = if table_on_terminal {
+        "write the table to a file, or save with --quiet --pcap FILE"
+    } else {
+        "save with --quiet --pcap FILE and read it afterwards, or narrow the capture with a filter"
+    };
+    format!(
+        "frames arrive faster than they are shown: {} MiB of them wait to be shown, and the kernel drops what comes on top (counted at the end); {advice}",
+        BACKLOG_LIMIT >> 20
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_warning_for_a_table_behind_advises_by_where_the_table_goes() {
+        let terminal = behind_warning(true);
+        let file = behind_warning(false);
+        for w in [&terminal, &file] {
+            assert!(
+                w.starts_with("frames arrive faster than they are shown: 64 MiB"),
+                "{w}"
+            );
+            assert!(w.contains("--quiet --pcap FILE"), "{w}");
+        }
+        // Already written to a file: not told to write it to one.
+        assert!(terminal.contains("write the table to a file"), "{terminal}");
+        assert!(!file.contains("write the table to a file"), "{file}");
+        assert!(file.contains("narrow the capture with a filter"), "{file}");
+    }
 
     #[test]
     fn sll2_header_is_libpcaps_layout() {
