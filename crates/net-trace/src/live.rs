@@ -895,7 +895,7 @@ const SOCKET_BATCH: usize = 256;
 /// What is said once when the table falls [`BACKLOG_LIMIT`] behind the
 /// traffic; the advice depends on where the table goes: a terminal is the
 /// usual cause, but a table written to a file can fall behind too (on two
-/// CPUs shared with the traffic's own programs, from about 150,000 frames
+/// CPUs shared with the traffic's own programs, from about 120,000 frames
 /// a second with processes named).
 fn behind_warning(table_on_terminal: bool) -> String {
     let advice = if table_on_terminal {
