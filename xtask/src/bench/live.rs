@@ -39,6 +39,9 @@ struct Paired {
     dropped: u64,
     /// net-trace's table.
     rows: Vec<String>,
+    /// net-trace's last word on naming (`Processes named … "unknown" for
+    /// N: …`), which says why rows went unnamed.
+    naming: Option<String>,
 }
 
 /// Adds the live rows to `results`, or a notice to `notes` saying why they
@@ -76,7 +79,14 @@ pub fn bench(
         if wrk {
             let (paired, named, wrong) = keep_alive_load(release)?;
             let what = format!("wrk -c16 keep-alive {WRK_SECONDS} s");
-            let named = format!("rows named {named} of {}", paired.rows.len());
+            let mut named = format!("rows named {named} of {}", paired.rows.len());
+            if let Some(why) = paired
+                .naming
+                .as_deref()
+                .filter(|l| l.contains("\"unknown\""))
+            {
+                named.push_str(&format!(" (net-trace: {why})"));
+            }
             record(&mut load, notes, round, &what, &paired, &named, wrong);
         }
     }
@@ -299,14 +309,19 @@ impl Capture {
             .iter()
             .find_map(|l| count_before(l, " packets dropped by kernel"))
             .context("net-trace printed no drop count")?;
+        let out = self.ours.stdout();
+        let naming = out
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("Processes named"))
+            .cloned();
         Ok(Paired {
             tcpdump,
             ours,
             dropped,
+            naming,
             // The table's rows (a frame number first), not the summaries.
-            rows: self
-                .ours
-                .stdout()
+            rows: out
                 .into_iter()
                 .filter(|l| {
                     l.split_whitespace()
