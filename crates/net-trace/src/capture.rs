@@ -233,13 +233,7 @@ impl Pipeline {
             Ok(Kept::Frame) => {
                 // Nothing needs its row: straight to the sinks.
                 self.start(sinks);
-                let shown = Shown {
-                    time: frame.time,
-                    data: &frame.data,
-                    wire_len: frame.wire_len,
-                    link: frame.link,
-                    iface,
-                };
+                let shown = Shown::of(frame, iface);
                 if self.failure.is_none() {
                     match sinks.iter_mut().try_for_each(|s| s.frame(&shown)) {
                         Ok(()) => self.shown += 1,
@@ -267,13 +261,7 @@ impl Pipeline {
                 .and_then(parse_process_comment)
                 .map(|c| Owner::from_comment(c.pid, Some(c.cmd), split_args(&c.args)));
             self.comment_named |= sender.is_some();
-            let shown = Shown {
-                time: frame.time,
-                data: &frame.data,
-                wire_len: frame.wire_len,
-                link: frame.link,
-                iface,
-            };
+            let shown = Shown::of(frame, iface);
             self.emit_now(&shown, &row, sender.as_ref(), sinks);
             return;
         }

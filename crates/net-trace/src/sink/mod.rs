@@ -67,6 +67,19 @@ pub struct Shown<'a> {
     pub(crate) iface: &'a Arc<str>,
 }
 
+impl<'a> Shown<'a> {
+    /// A frame from the source, shown as it was captured on `iface`.
+    pub(crate) fn of(frame: &'a crate::pcapio::Frame, iface: &'a Arc<str>) -> Self {
+        Shown {
+            time: frame.time,
+            data: &frame.data,
+            wire_len: frame.wire_len,
+            link: frame.link,
+            iface,
+        }
+    }
+}
+
 /// What the sinks see once the stream has ended.
 #[derive(Debug, Clone, Copy)]
 pub struct End<'a> {
