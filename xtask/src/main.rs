@@ -57,6 +57,10 @@ enum Task {
     /// The bare UDP loop the bench compares udp-chat with.
     #[command(hide = true)]
     UdpBare,
+    /// TCPServer.py's shape in Rust, the reference of the bench's
+    /// lab-client rows: one thread; accept, one recv, reply, close.
+    #[command(hide = true)]
+    TcpTextbookShape,
     /// Runs PROGRAM ARGS… and writes its own CPU seconds and peak RSS
     /// (KiB) to OUT: the bench's trace readers are started from this
     /// small process, since a child started from the bench itself counts
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Task::Soak(args) => soak::run(args),
         Task::Ci => ci::run(),
         Task::UdpBare => bench::peers::serve_bare_udp(),
+        Task::TcpTextbookShape => bench::peers::serve_textbook_shape(),
         Task::UdpFlood { to, count, seconds } => bench::flood::send(to, count, seconds),
         Task::Usage { out, argv } => bench::trace::run_measured(&out, &argv),
     };

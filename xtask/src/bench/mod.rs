@@ -618,6 +618,7 @@ impl Bench {
     /// cap any server that reads to the end of stream) at
     /// [`ONE_SOURCE_THREADS`].
     fn tcp_lab_exchanges(&self, textbook: &Path, results: &mut Vec<Workload>) -> Result<()> {
+        let xtask = std::env::current_exe().context("path of xtask")?;
         let runs = EXCHANGE_THREADS
             .iter()
             .map(|&t| (t, true))
@@ -635,6 +636,11 @@ impl Bench {
             let mut servers: Vec<Start<'_>> = vec![Box::new(|| self.ours_tcp())];
             if self.python {
                 servers.push(Box::new(|| peers::python_tcp(textbook)));
+            }
+            // Where the 1.5× target is set: how far closing after one
+            // `recv` (the textbook's shape, without Python) would go.
+            if spread && threads > 1 {
+                servers.push(Box::new(|| peers::textbook_shape_tcp(&xtask)));
             }
             alternating(self.opts.rounds, &servers, |round, start| {
                 let server = start()?;

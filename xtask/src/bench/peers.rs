@@ -358,12 +358,69 @@ pub fn serve_bare_udp() -> Result<()> {
     }
 }
 
+/// The textbook TCP server's own shape in Rust (see
+/// [`serve_textbook_shape`]): what a server pays that closes after one
+/// `recv` instead of reading to its client's end of stream.
+pub fn textbook_shape_tcp(xtask: &Path) -> Result<Running> {
+    let server = Server::try_start(xtask, &["tcp-textbook-shape"]).map_err(|e| anyhow!(e))?;
+    Ok(Running {
+        name: TEXTBOOK_SHAPE.into(),
+        addr: server.addr(),
+        proc: Proc::Ours(server),
+    })
+}
+
+/// The name of [`textbook_shape_tcp`] in the report.
+pub const TEXTBOOK_SHAPE: &str = "TCPServer.py's shape in Rust";
+
+/// The hidden `cargo xtask tcp-textbook-shape` task: `TCPServer.py` line
+/// for line in Rust — one thread; accept, one `recv`, reply, close — with
+/// the textbook's backlog widened so that no SYN is dropped. Not a stream
+/// server (input after the first `recv` is lost, a second line gets a
+/// reset): a reference for the rate that closing first allows, which a
+/// server that must read to the client's end of stream cannot reach.
+pub fn serve_textbook_shape() -> Result<()> {
+    let listener = net_core::sock::tcp_listener("127.0.0.1:0".parse()?)?;
+    println!("listening on {} (tcp)", listener.local_addr()?);
+    textbook_shape(&listener)
+}
+
+/// [`serve_textbook_shape`]'s loop.
+fn textbook_shape(listener: &TcpListener) -> Result<()> {
+    use std::io::{Read, Write};
+    let mut buf = [0u8; 1024];
+    loop {
+        let Ok((mut conn, _)) = listener.accept() else {
+            continue;
+        };
+        let n = conn.read(&mut buf).unwrap_or(0);
+        buf[..n].make_ascii_uppercase();
+        let _ = conn.write(&buf[..n]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     // Test code: an unwrap is an assertion with the error shown.
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn the_textbook_shape_answers_one_recv_and_closes() {
+        use std::io::{Read, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || textbook_shape(&listener));
+        for sentence in ["tanmayi amrita 31", "second client"] {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(sentence.as_bytes()).unwrap();
+            let mut reply = String::new();
+            // Its close ends the reply: read_to_string returns.
+            s.read_to_string(&mut reply).unwrap();
+            assert_eq!(reply, sentence.to_uppercase());
+        }
+    }
 
     #[test]
     fn nginx_tls_serves_with_the_certificate_it_was_given() {

@@ -337,6 +337,24 @@ loop, barely sleeps and spends 15–17 µs of (Python) CPU per exchange at 4 and
 µs, mostly two sleeps and wake-ups per exchange — the price of a thread that waits for its client's end of \
 stream, which the lab's full-duplex use needs. At 4 / 16 client threads 1.19× / 1.28× the textbook server in \
 that run: the 1.5× target is not met.\n\
+- The lab-client rows at 4 and 16 client threads carry a reference: `TCPServer.py`'s shape in Rust (hidden \
+`cargo xtask tcp-textbook-shape`: one thread; accept, one `recv`, reply, close; not a stream server — input \
+after its first `recv` is lost). It shows what closing after one `recv` allows without Python: 9.8–11.2 µs of \
+server CPU and 0.3–0.4 switches per exchange to ours' 17–23 µs and 2.1, 48.5–60.6k exchanges/s where the \
+textbook server made 30.7–41.5k and ours 37.9–53.5k (alternating 4 s runs and one bench run, by hand). In \
+one round at 4 client threads ours matched it (53.5k vs 53.3k), in others it was 1.2–1.3× ours; it reached \
+1.3–1.7× the textbook server. A server that must read to its client's end of stream pays one more system \
+call, a sleep and a wake-up for the end of stream, and the client's TIME_WAIT; so 1.5× the textbook \
+server with the lab's client asks a stream server for about what the textbook's own shape reaches in Rust. \
+Two ways of skipping the sleep for the end of stream were tried and not kept: (1) parking each connection \
+after its first reply in an epoll set that one closer thread (batch scheduling, 64 events a wake-up) \
+watches for the client's end of stream, a thread started only when more input comes instead: switches \
+2.07–2.10 → 1.35–1.54 per exchange, but system calls 5.0 → 6.6–7.9 (`epoll_ctl`, `epoll_wait`, the closer's \
+`recv`) and CPU 18.7–20.0 → 21.0–25.2 µs, the rate 39.3–41.8k to the unchanged server's 44.1–47.8k; (2) \
+after the first reply, up to one or three non-blocking `recv`s each followed by `sched_yield` (so the client, \
+on the same CPU, can close first) before a blocking one: system calls 5 → 7.1, switches unchanged (2.0), \
+CPU 22.6–24.5 → 27.2–31.7 µs. A plain Rust pool of 32 threads reading to the end of stream (no batch \
+scheduling, no CPU following) made 40.4–40.5k at 4 and 35.3–36.1k at 16 client threads, below ours.\n\
 - Not met, and why: with `Connection: close` every server pays a TCP handshake per request on the same two \
 cores as the load generator — nginx reaches about 10× python http.server, so 30× is out of reach for any server \
 here.\n\
