@@ -29,7 +29,7 @@ use crate::join::Join;
 use crate::owners::{Answer, Method, Owner, Owners, Query, Reason, Role, Tally};
 use crate::pcapio::{Frame, parse_process_comment};
 use crate::pipeline::{Kept, Numbering, Stages};
-use crate::sink::{End, Shown, Sink};
+use crate::sink::{End, Narrowed, Shown, Sink};
 use crate::source::{Next, Source};
 
 /// How often the loop looks at stop conditions and held rows when no
@@ -125,16 +125,10 @@ pub struct Report {
     /// Frames taken from the source but left unshown: a second Ctrl-C
     /// asked to stop at once, or [`STOP_GRACE`] ran out after the first.
     pub abandoned: u64,
-    /// With `--pid`, `--pname` or a command: the capture's number of each
-    /// connection shown, in order (see [`End::conns`]; the others'
-    /// summaries are left out too); `None` when not narrowed.
-    pub(crate) conns: Option<Vec<usize>>,
-    /// With `--pid`, `--pname` or a command: the capture's number of each
-    /// row shown, in order (see [`End::numbers`]).
-    pub(crate) numbers: Option<Vec<usize>>,
-    /// With `--pid`, `--pname` or a command: the rows shown of frames
-    /// corrupted on the way (see [`End::corrupted`]).
-    pub(crate) corrupted: Option<u64>,
+    /// With `--pid`, `--pname` or a command: what was shown (see
+    /// [`End::narrowed`]; the other connections' summaries are left out
+    /// too); `None` when not narrowed.
+    pub(crate) narrowed: Option<Narrowed>,
 }
 
 impl Report {
@@ -143,10 +137,8 @@ impl Report {
         End {
             analyzer: &self.analyzer,
             methods: &self.methods,
-            conns: self.conns.as_deref(),
             tally: self.tally.as_ref(),
-            numbers: self.numbers.as_deref(),
-            corrupted: self.corrupted,
+            narrowed: self.narrowed.as_ref(),
         }
     }
 }
@@ -670,15 +662,10 @@ pub fn run_source<S: Source>(
         abandoned,
         captured: pipe.stages.kept(),
         received: kernel.received.saturating_sub(pipe.stages.rejected()),
-        conns: pipe
-            .target
-            .as_ref()
-            .map(|_| std::mem::take(&mut pipe.renumber.conns)),
-        numbers: pipe
+        narrowed: pipe
             .target
             .as_ref()
             .map(|_| std::mem::take(&mut pipe.renumber.shown)),
-        corrupted: pipe.target.as_ref().map(|_| pipe.renumber.corrupted),
         analyzer: pipe.stages.into_analyzer(),
     })
 }
@@ -727,18 +714,13 @@ fn matches(target: &Target, owner: &Owner, owners: Option<&Owners>) -> bool {
 /// hidden ones leave no gaps.
 #[derive(Debug, Default)]
 struct Renumber {
-    /// The capture's number of each row shown, in order (rows are shown
-    /// in frame order).
-    shown: Vec<usize>,
+    /// The rows and connections shown so far (rows are shown in frame
+    /// order).
+    shown: Narrowed,
     /// The first row's capture time.
     start: Option<Duration>,
-    /// The capture's number of each connection shown, in order of its
-    /// first row shown.
-    conns: Vec<usize>,
-    /// Each of those connections' number as shown.
+    /// Each connection's number as shown.
     conn_numbers: HashMap<usize, usize>,
-    /// Rows shown of frames corrupted on the way.
-    corrupted: u64,
 }
 
 impl Renumber {
@@ -747,11 +729,11 @@ impl Renumber {
         let captured = row.no;
         let start = *self.start.get_or_insert(time);
         row.time = crate::analyze::RelTime::between(start, time);
-        self.shown.push(captured);
-        row.no = self.shown.len();
-        self.corrupted += u64::from(row.bad_checksum.is_some());
+        self.shown.numbers.push(captured);
+        row.no = self.shown.numbers.len();
+        self.shown.corrupted += u64::from(row.bad_checksum.is_some());
         if let Some(conn) = row.conn {
-            let conns = &mut self.conns;
+            let conns = &mut self.shown.conns;
             let n = *self.conn_numbers.entry(conn).or_insert_with(|| {
                 conns.push(conn);
                 conns.len()
@@ -796,7 +778,7 @@ impl Renumber {
 
     /// The number in the file of the frame the capture numbered `no`.
     fn number(&self, no: usize) -> Option<usize> {
-        self.shown.binary_search(&no).ok().map(|i| i + 1)
+        self.shown.numbers.binary_search(&no).ok().map(|i| i + 1)
     }
 }
 

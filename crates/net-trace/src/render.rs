@@ -620,10 +620,8 @@ mod tests {
         End {
             analyzer,
             methods,
-            conns: None,
-            numbers: None,
-            corrupted: None,
             tally: None,
+            narrowed: None,
         }
     }
 

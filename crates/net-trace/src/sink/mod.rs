@@ -88,51 +88,62 @@ pub struct End<'a> {
     /// How owners were proven, the main method first (empty when not
     /// looked up).
     pub(crate) methods: &'a [Method],
-    /// With a capture narrowed to some processes: the capture's number of
-    /// each connection shown, in the order of their first rows shown.
-    /// Rows and summaries name a connection by its place in this list,
-    /// from 1, as a reader of the saved file counts its connections.
-    pub(crate) conns: Option<&'a [usize]>,
     /// How the TCP and UDP frames shown fared, when a live capture looked
     /// processes up.
     pub(crate) tally: Option<&'a Tally>,
-    /// With a capture narrowed to some processes: the capture's number of
-    /// each row shown, in order. Summaries name a frame by its place in
-    /// this list, from 1, as the saved file numbers it.
-    pub(crate) numbers: Option<&'a [usize]>,
-    /// With a capture narrowed to some processes: how many rows shown are
-    /// of frames corrupted on the way (the others' are not in the saved
-    /// file either); `None`: every frame corrupted is shown.
-    pub(crate) corrupted: Option<u64>,
+    /// What a capture narrowed to some processes (`--pid`, `--pname`, a
+    /// command) showed; `None` when every frame is shown.
+    pub(crate) narrowed: Option<&'a Narrowed>,
+}
+
+/// What a capture narrowed to some processes showed: summaries name
+/// connections and frames as a reader of the saved file, which holds only
+/// these, counts them.
+#[derive(Debug, Default)]
+pub(crate) struct Narrowed {
+    /// The capture's number of each connection shown, in the order of
+    /// their first rows shown: rows and summaries name a connection by its
+    /// place in this list, from 1.
+    pub(crate) conns: Vec<usize>,
+    /// The capture's number of each row shown, in order: summaries name a
+    /// frame by its place in this list, from 1.
+    pub(crate) numbers: Vec<usize>,
+    /// Rows shown of frames corrupted on the way (the others' frames are
+    /// not in the saved file either).
+    pub(crate) corrupted: u64,
 }
 
 impl End<'_> {
     /// The summaries of the connections shown, in order, numbered (and
     /// naming frames) as the rows shown are.
     pub(crate) fn summaries(&self) -> Box<dyn Iterator<Item = ConnSummary> + '_> {
-        let Some(conns) = self.conns else {
+        let Some(narrowed) = self.narrowed else {
             return Box::new(self.analyzer.summaries());
         };
-        let numbers = self.numbers;
-        Box::new(conns.iter().enumerate().filter_map(move |(i, &conn)| {
-            let mut s = self.analyzer.summary(conn)?;
-            s.conn = i + 1;
-            if let Some(numbers) = numbers {
-                s.renumber(|no| numbers.binary_search(&no).ok().map(|i| i + 1));
-            }
-            Some(s)
-        }))
+        Box::new(
+            narrowed
+                .conns
+                .iter()
+                .enumerate()
+                .filter_map(move |(i, &conn)| {
+                    let mut s = self.analyzer.summary(conn)?;
+                    s.conn = i + 1;
+                    s.renumber(|no| narrowed.numbers.binary_search(&no).ok().map(|i| i + 1));
+                    Some(s)
+                }),
+        )
     }
 
     /// How many frames shown were corrupted on the way.
     pub(crate) fn corrupted(&self) -> u64 {
-        self.corrupted.unwrap_or_else(|| self.analyzer.corrupted())
+        self.narrowed
+            .map_or_else(|| self.analyzer.corrupted(), |n| n.corrupted)
     }
 
     /// How many connections the summaries list.
     pub(crate) fn connection_count(&self) -> usize {
-        self.conns
-            .map_or_else(|| self.analyzer.connection_count(), <[usize]>::len)
+        self.narrowed
+            .map_or_else(|| self.analyzer.connection_count(), |n| n.conns.len())
     }
 }
 

@@ -115,10 +115,8 @@ mod tests {
         let end = End {
             analyzer: &analyzer,
             methods: &[],
-            conns: None,
             tally: None,
-            numbers: None,
-            corrupted: None,
+            narrowed: None,
         };
         table.start()?;
         // Past the buffer, so the output is written to.
