@@ -62,6 +62,42 @@ pub fn set_accepted_defaults(
         && sock.set_write_timeout(write_timeout).is_ok()
 }
 
+/// Starts every socket `listener` accepts with its ACKs delayed (Linux
+/// passes TCP_QUICKACK off from a listener to the sockets it accepts), for
+/// a server that answers each piece of input at once: the ACK of a
+/// client's first piece then rides on the answer instead of going out in
+/// a packet of its own just before it — one packet fewer per short
+/// exchange (9 instead of 10 for the lab's connect, sentence, reply,
+/// close). Linux leaves the mode by itself the first time a delayed ACK
+/// falls due, so a piece left unanswered (a client waiting for that ACK)
+/// waits for it once, the delayed-ACK time (40 ms), and ACKs are prompt
+/// from then on. False where it cannot be set (not Linux).
+pub fn delay_first_acks(listener: &TcpListener) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        socket2::SockRef::from(listener)
+            .set_tcp_quickack(false)
+            .is_ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = listener;
+        false
+    }
+}
+
+/// Sends the ACK of what `stream` has received now if one is pending
+/// (TCP_QUICKACK on), for input whose answer is not coming at once (see
+/// [`delay_first_acks`]). Nothing where it cannot be set.
+pub fn ack_now(stream: &std::net::TcpStream) {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = socket2::SockRef::from(stream).set_tcp_quickack(true) {
+        log::debug!("cannot acknowledge input at once: {e}");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = stream;
+}
+
 /// Makes closing `stream` discard unsent data and send a reset: for a
 /// peer cut off because it stopped reading, whose unread bytes would
 /// otherwise keep the kernel retrying (and holding memory) after the close.
@@ -172,6 +208,24 @@ mod tests {
         drop(l);
         let again = tcp_listener(addr).unwrap();
         assert_eq!(again.local_addr().unwrap(), addr);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn accepted_sockets_inherit_delayed_acks() {
+        let l = tcp_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr().unwrap();
+        let _plain = TcpStream::connect(addr).unwrap();
+        let (before, _) = l.accept().unwrap();
+        assert!(socket2::SockRef::from(&before).tcp_quickack().unwrap());
+        assert!(delay_first_acks(&l));
+        let _c = TcpStream::connect(addr).unwrap();
+        let (s, _) = l.accept().unwrap();
+        // Off: the socket is in delayed-ACK ("ping-pong") mode from its
+        // start, before any data arrived.
+        assert!(!socket2::SockRef::from(&s).tcp_quickack().unwrap());
+        ack_now(&s);
+        assert!(socket2::SockRef::from(&s).tcp_quickack().unwrap());
     }
 
     #[test]

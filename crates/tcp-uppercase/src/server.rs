@@ -66,8 +66,11 @@ impl Config {
 
 /// Sets the listener options every accepted socket inherits (TCP_NODELAY
 /// and the idle and write time-outs) and records in `config` that connections need not
-/// set them again. Call it before the listener's address is announced: a
-/// connection queued before the options are set would not have them.
+/// set them again; and since every piece is answered at once, accepted
+/// sockets delay their ACKs so that the answer carries them (see
+/// [`net_core::sock::delay_first_acks`]). Call it before the listener's
+/// address is announced: a connection queued before the options are set
+/// would not have them.
 pub fn prepare_listener(listener: &TcpListener, config: &mut Config) {
     config.inherited = net_core::sock::set_accepted_defaults(
         listener,
@@ -75,6 +78,9 @@ pub fn prepare_listener(listener: &TcpListener, config: &mut Config) {
         Some(config.idle_timeout),
         Some(config.write_timeout),
     );
+    if !net_core::sock::delay_first_acks(listener) {
+        log::debug!("ACKs of first pieces go out in packets of their own");
+    }
 }
 
 /// Serves `listener` until `shutdown` fires.
@@ -120,14 +126,20 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, config: &Config) ->
     };
     let mut writer = WriteDeadline::new(&stream, config.write_timeout);
     let log = &config.log;
-    let result = uppercase_stream(&mut reader, &mut writer, |sent| {
+    let on_sent = |sent: &[u8]| {
         if log.is_enabled() {
             log.line(format_args!(
                 "sent {} to {peer}",
                 preview(sent, PREVIEW_CHARS)
             ));
         }
-    });
+    };
+    // A piece that ends inside a character and holds nothing else gets no
+    // answer yet, so no answer carries its ACK (see `prepare_listener`):
+    // it is sent now, or a client that waits for it would wait the
+    // delayed-ACK time.
+    let held = || net_core::sock::ack_now(&stream);
+    let result = uppercase_pieces(&mut reader, &mut writer, on_sent, held);
     match result {
         Ok(total) => {
             log::debug!("{peer} closed after {total} bytes");
@@ -188,7 +200,18 @@ impl<R: Read> Read for LetsGoOnStream<R> {
 pub fn uppercase_stream<R: Read, W: Write>(
     reader: &mut R,
     writer: &mut W,
+    on_sent: impl FnMut(&[u8]),
+) -> io::Result<u64> {
+    uppercase_pieces(reader, writer, on_sent, || {})
+}
+
+/// [`uppercase_stream`], calling `on_held` after each piece read that
+/// yields nothing to send yet (all of it the start of a character).
+fn uppercase_pieces<R: Read, W: Write>(
+    reader: &mut R,
+    writer: &mut W,
     mut on_sent: impl FnMut(&[u8]),
+    mut on_held: impl FnMut(),
 ) -> io::Result<u64> {
     // On the stack: no allocation per connection or per thread (see
     // READ_BUFFER_SIZE). Text that is all ASCII — nearly all of it — is
@@ -216,7 +239,9 @@ pub fn uppercase_stream<R: Read, W: Write>(
         }
         out.clear();
         upper.feed(chunk, &mut out);
-        if !out.is_empty() {
+        if out.is_empty() {
+            on_held();
+        } else {
             writer.write_all(&out)?;
             on_sent(&out);
         }
@@ -281,6 +306,21 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    #[test]
+    fn a_piece_with_nothing_to_send_yet_is_reported_held() {
+        // "é" is two bytes: read one at a time, the first yields nothing.
+        let mut out = Vec::new();
+        let mut held = 0;
+        uppercase_pieces(
+            &mut Trickle("aé".as_bytes(), 1),
+            &mut out,
+            |_| {},
+            || held += 1,
+        )
+        .unwrap();
+        assert_eq!((out.as_slice(), held), ("AÉ".as_bytes(), 1));
     }
 
     #[test]
