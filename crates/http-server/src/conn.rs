@@ -67,6 +67,9 @@ struct Input<'a> {
     end: usize,
     /// The socket's read time-out now, to skip setting it again.
     timeout: Option<Duration>,
+    /// Whether what was read so far has been acknowledged at once (see
+    /// [`Input::ack_before_waiting`]).
+    acked: bool,
 }
 
 enum Fill {
@@ -85,6 +88,19 @@ impl Input<'_> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
+        }
+    }
+
+    /// Before waiting for more of a request begun: the socket delays its
+    /// ACKs until a response carries them (see `server::prepare_listener`),
+    /// and a client that waits for the ACK of what it sent before sending
+    /// the rest (Nagle's algorithm) would wait the delayed-ACK time. So
+    /// the ACK goes now, once per connection: from then on Linux sends
+    /// ACKs promptly.
+    fn ack_before_waiting(&mut self) {
+        if !self.acked {
+            self.acked = true;
+            net_core::sock::ack_now(self.stream);
         }
     }
 
@@ -221,6 +237,7 @@ pub fn serve(
             end: 0,
             // Unknown after a pause: set before the first wait.
             timeout: (config.inherited && !resumed).then_some(config.header_timeout),
+            acked: false,
         },
         scratch: Vec::with_capacity(SCRATCH),
     };
@@ -460,7 +477,12 @@ impl<'a> Conn<'a> {
             && !self.entry.is_evicted();
         let head_only = matches!(req.method, request::Method::Head);
         let keep_alive_10 = keep && req.version == Version::Http10;
-        let mut out = self.writer();
+        // Closing after this response: its FIN leaves with its last bytes.
+        let mut out = if keep {
+            self.writer()
+        } else {
+            self.writer().closing()
+        };
         let (status, sent) = match answer {
             Answer::Made(mut response) => {
                 response.close = !keep;
@@ -576,6 +598,9 @@ fn read_head(
             entry.set(phase, Instant::now());
             shown = Some(phase);
         }
+        if !fresh {
+            input.ack_before_waiting();
+        }
         let filled = input.fill(timeout);
         if entry.is_evicted() {
             // A request that had in fact arrived whole (it was waiting in
@@ -615,6 +640,7 @@ fn discard_body(
             if left.is_zero() {
                 return Err(None);
             }
+            input.ack_before_waiting();
             match input.fill(left) {
                 Ok(Fill::Data) => return Ok(()),
                 Ok(Fill::TimedOut) => {}

@@ -32,6 +32,13 @@ pub fn prepare_listener(listener: &TcpListener, config: &mut Config) {
     if let Err(e) = crate::sys::defer_accept(listener, config.header_timeout) {
         log::debug!("TCP_DEFER_ACCEPT: {e}");
     }
+    // A request is answered as soon as its head is in: the response
+    // carries the ACK of the request (one packet fewer per connection). A
+    // connection waiting for the rest of a request acknowledges what came
+    // at once (`conn::Input::ack_before_waiting`).
+    if !net_core::sock::delay_first_acks(listener) {
+        log::debug!("ACKs of requests go out in packets of their own");
+    }
 }
 
 /// Serves `listener` until `config.shutdown` fires, then lets requests in

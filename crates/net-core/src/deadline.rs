@@ -68,6 +68,9 @@ pub struct WriteDeadline<'a, W: Watch = ()> {
     pub accepted: u64,
     /// Whether the deadline cut the connection (it then resets on close).
     pub cut: bool,
+    /// Whether the connection closes right after these writes (see
+    /// [`WriteDeadline::closing`]).
+    closing: bool,
 }
 
 impl<'a> WriteDeadline<'a> {
@@ -89,7 +92,19 @@ impl<'a, W: Watch> WriteDeadline<'a, W> {
             waited: false,
             accepted: 0,
             cut: false,
+            closing: false,
         }
+    }
+
+    /// Says that the connection is closed (or half-closed) right after
+    /// these writes: each is sent saying more follows (MSG_MORE), so a
+    /// last piece smaller than a packet waits in the socket for the close,
+    /// whose FIN then leaves in the same packet — one packet fewer per
+    /// reply. Only for a caller that closes at once: until it does, that
+    /// piece may wait.
+    pub fn closing(mut self) -> Self {
+        self.closing = true;
+        self
     }
 
     /// The stream written to.
@@ -157,7 +172,7 @@ impl<W: Watch> Write for WriteDeadline<'_, W> {
             return Ok(0);
         }
         loop {
-            match sys::send_nowait(self.stream, buf) {
+            match sys::send_nowait(self.stream, buf, self.closing) {
                 Ok(n) => {
                     self.progress(n);
                     return Ok(n);
@@ -200,15 +215,16 @@ mod sys {
     use nix::sys::socket::{MsgFlags, send};
 
     /// Sends what fits now: never blocks (MSG_DONTWAIT), and a closed peer
-    /// is an error rather than a SIGPIPE (MSG_NOSIGNAL). `WouldBlock` when
-    /// the socket's send buffer is full.
-    pub fn send_nowait(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
-        send(
-            stream.as_raw_fd(),
-            buf,
-            MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
-        )
-        .map_err(io::Error::from)
+    /// is an error rather than a SIGPIPE (MSG_NOSIGNAL); with `more`, says
+    /// more follows (MSG_MORE). `WouldBlock` when the socket's send buffer
+    /// is full.
+    pub fn send_nowait(stream: &TcpStream, buf: &[u8], more: bool) -> io::Result<usize> {
+        let mut flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+        if more {
+            // nix names no MSG_MORE.
+            flags |= MsgFlags::from_bits_retain(libc::MSG_MORE);
+        }
+        send(stream.as_raw_fd(), buf, flags).map_err(io::Error::from)
     }
 
     /// Waits at most `timeout` for `stream` to accept more bytes (or to
@@ -254,6 +270,28 @@ mod tests {
         let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (server, _) = l.accept().unwrap();
         (client, server)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_closing_reply_waits_for_the_close_and_leaves_with_it() {
+        let (client, server) = pair();
+        let mut out = WriteDeadline::new(&server, Duration::from_secs(5)).closing();
+        out.write_all(b"last words").unwrap();
+        // Held in the server's socket (MSG_MORE) until the close…
+        client.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 16];
+        let held = client.peek(&mut buf).unwrap_err();
+        assert_eq!(held.kind(), io::ErrorKind::WouldBlock);
+        // …whose FIN then leaves with it.
+        drop(server);
+        client.set_nonblocking(false).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut got = Vec::new();
+        io::Read::read_to_end(&mut &client, &mut got).unwrap();
+        assert_eq!(got, b"last words");
     }
 
     #[test]
