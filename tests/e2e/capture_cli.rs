@@ -366,7 +366,9 @@ fn counts_leave_out_what_the_port_filter_left_out() {
     let captured = count(" packets captured");
     assert_eq!(count(" packets dropped by kernel"), 0, "{err:#?}");
     assert_eq!(count(" packets received by filter"), captured, "{err:#?}");
-    assert!(captured >= 10, "{err:#?}");
+    // The exchange: the handshake, the sentence, the reply and both FINs
+    // at least (ACKs may ride on them).
+    assert!(captured >= 7, "{err:#?}");
 }
 
 /// `--pid` of a server that forks a child per connection keeps every one

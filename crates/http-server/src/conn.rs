@@ -67,8 +67,8 @@ struct Input<'a> {
     end: usize,
     /// The socket's read time-out now, to skip setting it again.
     timeout: Option<Duration>,
-    /// Whether what was read so far has been acknowledged at once (see
-    /// [`Input::ack_before_waiting`]).
+    /// Whether what was read of the request now being read has been
+    /// acknowledged at once (see [`Input::ack_before_waiting`]).
     acked: bool,
 }
 
@@ -92,11 +92,11 @@ impl Input<'_> {
     }
 
     /// Before waiting for more of a request begun: the socket delays its
-    /// ACKs until a response carries them (see `server::prepare_listener`),
+    /// ACKs until a response carries them (see `server::prepare_listener`,
+    /// and Linux's own delayed ACKs once requests and responses alternate),
     /// and a client that waits for the ACK of what it sent before sending
     /// the rest (Nagle's algorithm) would wait the delayed-ACK time. So
-    /// the ACK goes now, once per connection: from then on Linux sends
-    /// ACKs promptly.
+    /// the ACK goes now, once per request.
     fn ack_before_waiting(&mut self) {
         if !self.acked {
             self.acked = true;
@@ -565,6 +565,8 @@ fn read_head(
     // cap: idle between requests, reading once a head has started (or from
     // the connection, for the first request).
     let mut shown: Option<Phase> = None;
+    // A new request: its first wait for more acknowledges what came.
+    input.acked = false;
     loop {
         if !input.pending().is_empty() {
             match request::parse(input.pending()) {
