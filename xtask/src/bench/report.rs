@@ -355,6 +355,19 @@ after the first reply, up to one or three non-blocking `recv`s each followed by 
 on the same CPU, can close first) before a blocking one: system calls 5 → 7.1, switches unchanged (2.0), \
 CPU 22.6–24.5 → 27.2–31.7 µs. A plain Rust pool of 32 threads reading to the end of stream (no batch \
 scheduling, no CPU following) made 40.4–40.5k at 4 and 35.3–36.1k at 16 client threads, below ours.\n\
+- Packets, later: on loopback the sender's system call runs the receiver's TCP input too, so each packet \
+of a short exchange costs the server and its client a few microseconds. `tcpdump` showed both servers ACKing \
+a client's first piece in a packet of its own just before the answer (a new socket starts in quick-ACK \
+mode). Both listeners now hand TCP_QUICKACK off to the sockets they accept, so the answer carries the ACK; \
+a request waited for in pieces (http-server) or a piece that is only the start of a character \
+(tcp-uppercase) is acknowledged at once, so a client with Nagle's algorithm on never waits for a delayed ACK \
+(every request of a keep-alive connection split in two writes: 41–44 ms each after the first before, from \
+Linux's own delayed ACKs, 0.0–0.4 ms now). http-server sends a response it closes after with MSG_MORE, so \
+its FIN leaves in the response's last packet. Per exchange: the lab's client with tcp-uppercase 10 → 9 \
+packets, `Connection: close` with http-server 9–10 → 8. Alternating 4 s runs by hand: tcp-uppercase with the \
+lab's client at 4 threads median 38.8k → 42.2k exchanges/s, server + client CPU 50.0 → 45.8 µs per exchange \
+(8 rounds each; at 16 threads 44.9k → 45.6k, within the noise); http-server `Connection: close` c32 median \
+59.4k → 62.8k requests/s (5 rounds, ahead in each), its own CPU per request unchanged.\n\
 - Not met, and why: with `Connection: close` every server pays a TCP handshake per request on the same two \
 cores as the load generator — nginx reaches about 10× python http.server, so 30× is out of reach for any server \
 here.\n\
