@@ -68,10 +68,13 @@ pub fn set_accepted_defaults(
 /// client's first piece then rides on the answer instead of going out in
 /// a packet of its own just before it — one packet fewer per short
 /// exchange (9 instead of 10 for the lab's connect, sentence, reply,
-/// close). Linux leaves the mode by itself the first time a delayed ACK
-/// falls due, so a piece left unanswered (a client waiting for that ACK)
-/// waits for it once, the delayed-ACK time (40 ms), and ACKs are prompt
-/// from then on. False where it cannot be set (not Linux).
+/// close). A piece the server will not answer at once must be
+/// acknowledged with [`ack_now`] before the server waits for more: a
+/// client that waits for that ACK before sending the rest (Nagle's
+/// algorithm) would otherwise wait the delayed-ACK time (40 ms) — and not
+/// only on a connection's first piece, since Linux delays ACKs by itself
+/// again once requests and answers alternate. False where it cannot be set
+/// (not Linux).
 pub fn delay_first_acks(listener: &TcpListener) -> bool {
     #[cfg(target_os = "linux")]
     {
@@ -88,7 +91,8 @@ pub fn delay_first_acks(listener: &TcpListener) -> bool {
 
 /// Sends the ACK of what `stream` has received now if one is pending
 /// (TCP_QUICKACK on), for input whose answer is not coming at once (see
-/// [`delay_first_acks`]). Nothing where it cannot be set.
+/// [`delay_first_acks`]); call it before each such wait. Nothing where it
+/// cannot be set.
 pub fn ack_now(stream: &std::net::TcpStream) {
     #[cfg(target_os = "linux")]
     if let Err(e) = socket2::SockRef::from(stream).set_tcp_quickack(true) {
